@@ -1,0 +1,157 @@
+/* POST /v1/events: validate on the network loop, commit in the store loop, then answer 202. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "config.h"
+#include "daemon.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "storeloop.h"
+#include "util.h"
+#include "validate.h"
+
+struct ingest_job {
+	struct store_job job; /* first */
+	struct http_req *hr;
+	struct nt_event *events;
+	size_t n;
+	int single; /* the body was one event, not {"events": [...]} */
+	unsigned char *duplicate;
+	long conflict; /* index of the conflicting event, or -1 */
+	int64_t received_ms;
+};
+
+static void
+ingest_job_free(struct ingest_job *j)
+{
+	for (size_t i = 0; i < j->n; i++)
+		nt_event_clear(&j->events[i]);
+	free(j->events);
+	free(j->duplicate);
+	free(j);
+}
+
+/* Store thread: one savepoint for the whole body, so a batch is all or nothing. */
+static enum store_status
+ingest_run(struct store *s, struct store_job *job)
+{
+	struct ingest_job *j = (struct ingest_job *)job;
+	enum store_status rc;
+
+	for (size_t i = 0; i < j->n; i++) {
+		struct nt_event *ev = &j->events[i];
+		int64_t cid, seq;
+		if ((rc = s->ops->customer_ensure(s, ev->customer, j->received_ms, &cid)) !=
+		    STORE_OK)
+			return rc;
+		rc = s->ops->event_insert(s, cid, ev, j->received_ms, &seq);
+		if (rc == STORE_DUPLICATE) {
+			j->duplicate[i] = 1;
+			continue;
+		}
+		if (rc == STORE_CONFLICT) {
+			j->conflict = (long)i;
+			return rc;
+		}
+		if (rc != STORE_OK)
+			return rc;
+		if (ev->profile != NULL &&
+		    (rc = s->ops->customer_upsert(s, ev->customer, ev->profile, j->received_ms,
+						  &cid)) != STORE_OK)
+			return rc;
+	}
+	return STORE_OK;
+}
+
+/* Network loop: the group committed (or not); answer accordingly. */
+static void
+ingest_done(struct store_job *job)
+{
+	struct ingest_job *j = (struct ingest_job *)job;
+	json_t *list, *body;
+	size_t dups = 0;
+
+	if (job->status == STORE_CONFLICT) {
+		metrics_inc(M_EVENTS_REJECTED, j->n);
+		http_reply_error(j->hr, 409,
+				 "an event with this id and other content exists for this customer",
+				 "id", j->single ? -1 : j->conflict);
+	} else if (job->status != STORE_OK) {
+		metrics_inc(M_EVENTS_REJECTED, j->n);
+		http_reply_error(j->hr, 503, "store unavailable; nothing was stored, retry later",
+				 NULL, -1);
+	} else {
+		list = json_array();
+		for (size_t i = 0; i < j->n; i++) {
+			dups += j->duplicate[i];
+			json_array_append_new(list, json_pack("{s:s,s:b}", "id", j->events[i].key,
+							      "duplicate", j->duplicate[i]));
+		}
+		metrics_inc(M_EVENTS_ACCEPTED, j->n - dups);
+		metrics_inc(M_EVENTS_DUPLICATE, dups);
+		body = json_pack("{s:I,s:I}", "accepted", (json_int_t)(j->n - dups), "duplicates",
+				 (json_int_t)dups);
+		if (j->single) {
+			json_object_set_new(body, "id", json_string(j->events[0].key));
+			json_object_set_new(body, "duplicate", json_boolean(j->duplicate[0]));
+		}
+		json_object_set_new(body, "events", list);
+		http_reply_json(j->hr, 202, body);
+	}
+	ingest_job_free(j);
+}
+
+void
+api_events_post(struct http_req *hr)
+{
+	const struct config *c = daemon_config(hr->d);
+	json_t *body = http_body_json(hr), *items;
+	struct ingest_job *j;
+	struct verr err;
+	size_t n;
+
+	if (body == NULL)
+		return;
+	items = json_object_get(body, "events");
+	int single = items == NULL;
+	if (single)
+		items = body;
+	else if (!json_is_array(items) || json_object_size(body) != 1) {
+		json_decref(body);
+		http_reply_error(hr, 400, "expected one event or {\"events\": [...]}", "events", -1);
+		return;
+	}
+	n = single ? 1 : json_array_size(items);
+	if (n == 0 || n > c->max_batch) {
+		json_decref(body);
+		metrics_inc(M_EVENTS_REJECTED, n);
+		char msg[96];
+		snprintf(msg, sizeof(msg), "a batch holds 1 to %zu events", c->max_batch);
+		http_reply_error(hr, n ? 413 : 400, msg, "events", -1);
+		return;
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->hr = hr;
+	j->single = single;
+	j->conflict = -1;
+	j->received_ms = util_now_ms();
+	j->events = xcalloc(n, sizeof(*j->events));
+	j->duplicate = xcalloc(n, 1);
+	for (size_t i = 0; i < n; i++) {
+		json_t *ev = single ? items : json_array_get(items, i);
+		if (validate_event(ev, j->received_ms, &j->events[i], &err) < 0) {
+			metrics_inc(M_EVENTS_REJECTED, n);
+			http_reply_error(hr, 400, err.msg, err.field, single ? -1 : (long)i);
+			json_decref(body);
+			ingest_job_free(j);
+			return;
+		}
+		j->n++;
+	}
+	json_decref(body);
+	j->job.run = ingest_run;
+	j->job.done = ingest_done;
+	storeloop_submit(daemon_storeloop(hr->d), &j->job);
+}

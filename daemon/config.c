@@ -1,0 +1,334 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonpos.h"
+#include "log.h"
+#include "util.h"
+
+#ifndef NT_SYSCONFDIR
+#define NT_SYSCONFDIR "/etc/nurtured"
+#endif
+#ifndef NT_PLUGINDIR
+#define NT_PLUGINDIR "/usr/local/lib/nurtured"
+#endif
+
+/* The embedded defaults: what `nurtured -f` runs with when given no file. */
+static void
+config_defaults(struct config *c)
+{
+	c->listen_host = xstrdup("127.0.0.1");
+	c->listen_port = xstrdup("7800");
+	c->data_dir = xstrdup("./var/nurtured");
+	c->campaigns_dir = xstrdup("./campaigns");
+	c->templates_dir = xstrdup("./templates");
+	c->plugin_dir = xstrdup(NT_PLUGINDIR);
+	c->channels = json_object();
+	c->log_level = LOG_LEVEL_INFO;
+	c->durability_full = 1;
+	c->max_body_bytes = 1024 * 1024;
+	c->max_batch = 1000;
+	c->shutdown_timeout_s = 10;
+}
+
+/* Splits "host:port" or "[v6]:port"; the port is kept as text for getaddrinfo. */
+static int
+config_split_listen(const char *s, char **host, char **port)
+{
+	const char *colon;
+	if (s[0] == '[') {
+		const char *end = strchr(s, ']');
+		if (end == NULL || end[1] != ':' || end[2] == '\0')
+			return -1;
+		*host = xstrndup(s + 1, (size_t)(end - s - 1));
+		*port = xstrdup(end + 2);
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL || colon == s || colon[1] == '\0')
+			return -1;
+		*host = xstrndup(s, (size_t)(colon - s));
+		*port = xstrdup(colon + 1);
+	}
+	char *end;
+	long p = strtol(*port, &end, 10);
+	if (*end != '\0' || p < 0 || p > 65535) {
+		free(*host);
+		free(*port);
+		return -1;
+	}
+	return 0;
+}
+
+static const char *
+config_type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+		return "an integer";
+	case JSON_REAL:
+		return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "a boolean";
+	default:
+		return "null";
+	}
+}
+
+static void
+config_set_string(char **dst, json_t *v, const char *key, struct diag *d)
+{
+	if (!json_is_string(v) || json_string_length(v) == 0) {
+		diag_add(d, key, "key '%s' must be a non-empty string, not %s", key,
+			 json_is_string(v) ? "an empty string" : config_type_name(v));
+		return;
+	}
+	free(*dst);
+	*dst = xstrdup(json_string_value(v));
+}
+
+static void
+config_set_size(size_t *dst, json_t *v, const char *key, long long min, long long max,
+		struct diag *d)
+{
+	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+		diag_add(d, key, "key '%s' must be an integer from %lld to %lld", key, min, max);
+		return;
+	}
+	*dst = (size_t)json_integer_value(v);
+}
+
+/* Channels are checked for shape here; their plugins check their own settings when loaded. */
+static void
+config_channels(struct config *c, json_t *v, struct diag *d)
+{
+	const char *name;
+	json_t *ch;
+
+	if (!json_is_object(v)) {
+		diag_add(d, "channels", "key 'channels' must be an object, not %s",
+			 config_type_name(v));
+		return;
+	}
+	json_object_foreach(v, name, ch)
+	{
+		char *path = xasprintf("channels.%s", name);
+		json_t *plugin = json_object_get(ch, "plugin");
+		if (!json_is_object(ch))
+			diag_add(d, path, "channel '%s' must be an object", name);
+		else if (!json_is_string(plugin))
+			diag_add(d, path, "channel '%s' needs a string key 'plugin'", name);
+		free(path);
+	}
+	json_decref(c->channels);
+	c->channels = json_incref(v);
+}
+
+static void
+config_tokens(struct config *c, json_t *v, struct diag *d)
+{
+	size_t i;
+	json_t *t;
+
+	if (!json_is_array(v)) {
+		diag_add(d, "api_tokens", "key 'api_tokens' must be an array of strings");
+		return;
+	}
+	c->api_tokens = xcalloc(json_array_size(v) + 1, sizeof(char *));
+	json_array_foreach(v, i, t)
+	{
+		char path[64];
+		snprintf(path, sizeof(path), "api_tokens[%zu]", i);
+		if (!json_is_string(t) || json_string_length(t) < 16)
+			diag_add(d, path, "api_tokens[%zu] must be a string of at least 16 characters",
+				 i);
+		else
+			c->api_tokens[c->n_api_tokens++] = xstrdup(json_string_value(t));
+	}
+}
+
+/* Applies each key of the file over the defaults; every unknown key is one problem. */
+static void
+config_apply(struct config *c, json_t *root, struct diag *d)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(root, key, v)
+	{
+		if (strcmp(key, "listen") == 0) {
+			if (!json_is_string(v)) {
+				diag_add(d, key, "key 'listen' must be a string \"host:port\"");
+				continue;
+			}
+			char *h, *p;
+			if (config_split_listen(json_string_value(v), &h, &p) < 0) {
+				diag_add(d, key, "key 'listen': '%s' is not host:port",
+					 json_string_value(v));
+				continue;
+			}
+			free(c->listen_host);
+			free(c->listen_port);
+			c->listen_host = h;
+			c->listen_port = p;
+		} else if (strcmp(key, "data_dir") == 0)
+			config_set_string(&c->data_dir, v, key, d);
+		else if (strcmp(key, "api_tokens") == 0)
+			config_tokens(c, v, d);
+		else if (strcmp(key, "public_url") == 0) {
+			config_set_string(&c->public_url, v, key, d);
+			if (json_is_string(v) && strncmp(json_string_value(v), "http://", 7) != 0 &&
+			    strncmp(json_string_value(v), "https://", 8) != 0)
+				diag_add(d, key, "key 'public_url' must start with http:// or https://");
+		} else if (strcmp(key, "secret") == 0) {
+			config_set_string(&c->secret, v, key, d);
+			if (json_is_string(v) && json_string_length(v) < 32)
+				diag_add(d, key, "key 'secret' must be at least 32 characters");
+		} else if (strcmp(key, "campaigns_dir") == 0)
+			config_set_string(&c->campaigns_dir, v, key, d);
+		else if (strcmp(key, "templates_dir") == 0)
+			config_set_string(&c->templates_dir, v, key, d);
+		else if (strcmp(key, "plugin_dir") == 0)
+			config_set_string(&c->plugin_dir, v, key, d);
+		else if (strcmp(key, "channels") == 0)
+			config_channels(c, v, d);
+		else if (strcmp(key, "log_level") == 0) {
+			int l = json_is_string(v) ? log_level_parse(json_string_value(v)) : -1;
+			if (l < 0)
+				diag_add(d, key,
+					 "key 'log_level' must be one of \"error\", \"warn\", "
+					 "\"info\", \"debug\"");
+			else
+				c->log_level = l;
+		} else if (strcmp(key, "durability") == 0) {
+			const char *s = json_is_string(v) ? json_string_value(v) : "";
+			if (strcmp(s, "full") == 0)
+				c->durability_full = 1;
+			else if (strcmp(s, "normal") == 0)
+				c->durability_full = 0;
+			else
+				diag_add(d, key, "key 'durability' must be \"full\" or \"normal\"");
+		} else if (strcmp(key, "max_body_bytes") == 0)
+			config_set_size(&c->max_body_bytes, v, key, 1024, 256LL << 20, d);
+		else if (strcmp(key, "max_batch") == 0)
+			config_set_size(&c->max_batch, v, key, 1, 100000, d);
+		else if (strcmp(key, "shutdown_timeout") == 0) {
+			size_t s = 10;
+			config_set_size(&s, v, key, 1, 3600, d);
+			c->shutdown_timeout_s = (int)s;
+		} else
+			diag_add(d, key, "unknown key '%s'", key);
+	}
+}
+
+/* Reads the whole file: jsonpos needs the text, Jansson the same text. */
+static char *
+config_read_file(const char *file, struct diag *d)
+{
+	FILE *f = fopen(file, "r");
+	char *buf = NULL;
+	size_t len = 0, cap = 0, n;
+
+	if (f == NULL) {
+		diag_add(d, NULL, "cannot open: %s", strerror(errno));
+		return NULL;
+	}
+	do {
+		if (cap - len < 4096) {
+			cap = cap ? cap * 2 : 8192;
+			if (cap > (16u << 20)) {
+				diag_add(d, NULL, "file too large");
+				free(buf);
+				fclose(f);
+				return NULL;
+			}
+			buf = xrealloc(buf, cap);
+		}
+		n = fread(buf + len, 1, cap - len - 1, f);
+		len += n;
+	} while (n > 0);
+	buf[len] = '\0';
+	fclose(f);
+	return buf;
+}
+
+struct config *
+config_load(const char *file, struct diag *d)
+{
+	struct config *c = xcalloc(1, sizeof(*c));
+	json_error_t jerr;
+	json_t *root = NULL;
+	char *text = NULL;
+	struct jsonpos *pos = NULL;
+	size_t before = d->n;
+
+	config_defaults(c);
+	if (file != NULL) {
+		c->file = xstrdup(file);
+		text = config_read_file(file, d);
+		if (text != NULL) {
+			root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+			if (root == NULL)
+				diag_add_at(d, jerr.line, jerr.column, "%s", jerr.text);
+			else if (!json_is_object(root))
+				diag_add_at(d, 1, 1, "the configuration must be a JSON object");
+			else {
+				pos = jsonpos_scan(text);
+				d->pos = pos;
+				config_apply(c, root, d);
+				d->pos = NULL;
+			}
+		}
+	}
+	if (c->public_url == NULL)
+		c->public_url = xasprintf("http://%s:%s", c->listen_host, c->listen_port);
+	if (c->n_api_tokens == 0 && d->n == before && !config_listen_is_loopback(c))
+		diag_add(d, NULL,
+			 "key 'api_tokens' must list at least one token when 'listen' is not "
+			 "a loopback address");
+	json_decref(root);
+	jsonpos_free(pos);
+	free(text);
+	if (d->n > before) {
+		config_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+int
+config_listen_is_loopback(const struct config *c)
+{
+	return strncmp(c->listen_host, "127.", 4) == 0 || strcmp(c->listen_host, "::1") == 0 ||
+	       strcmp(c->listen_host, "localhost") == 0;
+}
+
+void
+config_free(struct config *c)
+{
+	if (c == NULL)
+		return;
+	free(c->file);
+	free(c->listen_host);
+	free(c->listen_port);
+	free(c->data_dir);
+	for (size_t i = 0; i < c->n_api_tokens; i++)
+		free(c->api_tokens[i]);
+	free(c->api_tokens);
+	free(c->public_url);
+	free(c->secret);
+	free(c->campaigns_dir);
+	free(c->templates_dir);
+	free(c->plugin_dir);
+	json_decref(c->channels);
+	free(c);
+}

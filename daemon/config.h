@@ -1,0 +1,39 @@
+/* The daemon's configuration: a JSON file, every key checked, with embedded defaults. */
+#ifndef NURTURED_CONFIG_H
+#define NURTURED_CONFIG_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "diag.h"
+
+struct config {
+	char *file; /* NULL when running on embedded defaults */
+	char *listen_host;
+	char *listen_port;
+	char *data_dir;
+	char **api_tokens;
+	size_t n_api_tokens;
+	char *public_url;
+	char *secret; /* NULL: generated and kept in data_dir on first start */
+	char *campaigns_dir;
+	char *templates_dir;
+	char *plugin_dir;
+	json_t *channels; /* object: name -> {"plugin": ..., settings} */
+	int log_level;
+	int durability_full;
+	size_t max_body_bytes;
+	size_t max_batch;
+	int shutdown_timeout_s;
+};
+
+/*
+ * Loads FILE (or the embedded defaults when FILE is NULL). Returns NULL when there are
+ * problems, each added to D as "file:line:col: message".
+ */
+struct config *config_load(const char *file, struct diag *d);
+void config_free(struct config *c);
+/* True when the listen address is a loopback address. */
+int config_listen_is_loopback(const struct config *c);
+
+#endif

@@ -1,0 +1,281 @@
+#include "daemon.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "build.h"
+#include "config.h"
+#include "crypto.h"
+#include "diag.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "notify.h"
+#include "storeloop.h"
+#include "util.h"
+
+struct daemon {
+	struct config *cfg;
+	struct event_base *base;
+	struct storeloop *storeloop;
+	struct http *http;
+	struct event *sig[3];
+	struct event *stop_timer;
+	char *secret;
+	int64_t stop_deadline_us;
+	int stopping;
+};
+
+const struct config *
+daemon_config(struct daemon *d)
+{
+	return d->cfg;
+}
+
+struct event_base *
+daemon_base(struct daemon *d)
+{
+	return d->base;
+}
+
+struct storeloop *
+daemon_storeloop(struct daemon *d)
+{
+	return d->storeloop;
+}
+
+struct http *
+daemon_http(struct daemon *d)
+{
+	return d->http;
+}
+
+const char *
+daemon_secret(struct daemon *d)
+{
+	return d->secret;
+}
+
+int
+daemon_stopping(struct daemon *d)
+{
+	return d->stopping;
+}
+
+/*
+ * The HMAC key for signed links and erased-address hashes: from the config, or generated once
+ * and kept in data_dir so that links stay valid across restarts. Runs before the loop starts.
+ */
+static char *
+daemon_load_secret(const struct config *c)
+{
+	char *path, buf[129];
+	unsigned char raw[32];
+	int fd;
+	ssize_t n;
+
+	if (c->secret != NULL)
+		return xstrdup(c->secret);
+	path = xasprintf("%s/secret", c->data_dir);
+	fd = open(path, O_RDONLY);
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n >= 32) {
+			buf[n] = '\0';
+			buf[strcspn(buf, "\r\n")] = '\0';
+			free(path);
+			return xstrdup(buf);
+		}
+		fatalx("%s: too short; remove it to generate a new secret", path);
+	}
+	if (crypto_random(raw, sizeof(raw)) < 0)
+		fatalx("no randomness for the secret");
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(buf + 2 * i, 3, "%02x", raw[i]);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	if (fd < 0 || write(fd, buf, 64) != 64 || fsync(fd) < 0)
+		fatal("cannot write %s", path);
+	close(fd);
+	log_info("generated a new secret in %s", path);
+	free(path);
+	return xstrdup(buf);
+}
+
+static double
+daemon_gauge_store_queue(void *arg)
+{
+	return (double)storeloop_depth(arg);
+}
+
+static double
+daemon_gauge_inflight(void *arg)
+{
+	return (double)http_inflight(arg);
+}
+
+/* Finishes the stop once every request in flight has its answer, or the deadline passed. */
+static void
+daemon_stop_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct timeval tick = {0, 20000};
+	(void)fd;
+	(void)what;
+
+	if (http_inflight(d->http) == 0 || util_mono_us() >= d->stop_deadline_us) {
+		if (http_inflight(d->http) > 0)
+			log_warnx("stop: %d requests unanswered at the deadline (none was "
+				  "acknowledged)",
+				  http_inflight(d->http));
+		event_base_loopexit(d->base, NULL);
+		return;
+	}
+	evtimer_add(d->stop_timer, &tick);
+}
+
+static void
+daemon_stop(struct daemon *d, const char *why)
+{
+	if (d->stopping)
+		return;
+	log_info("stopping (%s)", why);
+	notify_stopping();
+	d->stopping = 1;
+	http_stop_accepting(d->http);
+	d->stop_deadline_us = util_mono_us() + (int64_t)d->cfg->shutdown_timeout_s * 1000000;
+	d->stop_timer = evtimer_new(d->base, daemon_stop_check, d);
+	daemon_stop_check(-1, 0, d);
+}
+
+/* SIGHUP: what can change safely changes now; the rest is named and waits for a restart. */
+static void
+daemon_reload(struct daemon *d)
+{
+	struct diag dg;
+	struct config *n, *o = d->cfg;
+
+	notify_reloading();
+	diag_init(&dg, o->file ? o->file : "(defaults)", NULL);
+	n = config_load(o->file, &dg);
+	if (n == NULL) {
+		for (size_t i = 0; i < dg.n; i++)
+			log_warnx("reload: %s", dg.msgs[i]);
+		log_warnx("reload: configuration has errors; keeping the running one");
+	} else {
+		if (strcmp(n->listen_host, o->listen_host) || strcmp(n->listen_port, o->listen_port))
+			log_warnx("reload: 'listen' changed; takes effect after a restart");
+		if (strcmp(n->data_dir, o->data_dir) || n->durability_full != o->durability_full)
+			log_warnx("reload: 'data_dir'/'durability' changed; takes effect after a "
+				  "restart");
+		/* Swap the reloadable parts in: tokens, limits, log level. */
+		char **tokens = o->api_tokens;
+		size_t ntokens = o->n_api_tokens;
+		o->api_tokens = n->api_tokens;
+		o->n_api_tokens = n->n_api_tokens;
+		n->api_tokens = tokens;
+		n->n_api_tokens = ntokens;
+		o->max_batch = n->max_batch;
+		o->max_body_bytes = n->max_body_bytes;
+		o->shutdown_timeout_s = n->shutdown_timeout_s;
+		o->log_level = n->log_level;
+		log_set_level(n->log_level);
+		http_set_limits(d->http, o->max_body_bytes);
+		config_free(n);
+		log_info("reloaded %s", o->file ? o->file : "(defaults)");
+	}
+	diag_free(&dg);
+	notify_ready();
+}
+
+static void
+daemon_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	(void)what;
+	if (sig == SIGHUP)
+		daemon_reload(d);
+	else
+		daemon_stop(d, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+int
+daemon_run(struct config *cfg, int foreground)
+{
+	struct daemon *d = xcalloc(1, sizeof(*d));
+	struct store *store;
+	char err[512];
+	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+	int rc = 0;
+
+	d->cfg = cfg;
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN); /* a file size limit becomes a write error, then a 503 */
+	if (!foreground && !notify_expected() && daemon(1, 0) < 0)
+		fatal("daemon");
+	if (evthread_use_pthreads() < 0)
+		fatalx("evthread_use_pthreads");
+	log_route_libevent();
+	d->base = event_base_new();
+	if (d->base == NULL)
+		fatalx("event_base_new");
+
+	struct store_options so = {.backend = "sqlite",
+				   .data_dir = cfg->data_dir,
+				   .durability_full = cfg->durability_full};
+	store = store_open(&so, err, sizeof(err));
+	if (store == NULL) {
+		log_warnx("store: %s", err);
+		rc = 1;
+		goto out;
+	}
+	d->secret = daemon_load_secret(cfg);
+	d->storeloop = storeloop_start(store, d->base);
+	d->http = http_start(d, cfg->listen_host, cfg->listen_port, err, sizeof(err));
+	if (d->http == NULL) {
+		log_warnx("http: %s", err);
+		rc = 1;
+		goto out;
+	}
+	if (cfg->n_api_tokens == 0)
+		log_warnx("no api_tokens configured: the API is open to anyone on this host");
+	metrics_add_gauge("nurtured_store_queue_depth", "Jobs waiting for the store loop.",
+			  daemon_gauge_store_queue, d->storeloop);
+	metrics_add_gauge("nurtured_http_inflight", "Requests waiting for their answer.",
+			  daemon_gauge_inflight, d->http);
+	for (size_t i = 0; i < NT_ARRAY_LEN(sigs); i++) {
+		d->sig[i] = evsignal_new(d->base, sigs[i], daemon_signal, d);
+		event_add(d->sig[i], NULL);
+	}
+	log_info("nurtured %s listening on %s:%s, data in %s (durability %s)", PACKAGE_VERSION,
+		 cfg->listen_host, cfg->listen_port, cfg->data_dir,
+		 cfg->durability_full ? "full" : "normal");
+	notify_ready();
+	event_base_dispatch(d->base);
+	log_info("stopped");
+out:
+	/* The store loop commits what it holds before the store closes. */
+	storeloop_stop(d->storeloop);
+	if (d->storeloop == NULL)
+		store_close(store);
+	http_free(d->http);
+	for (size_t i = 0; i < NT_ARRAY_LEN(sigs); i++)
+		if (d->sig[i])
+			event_free(d->sig[i]);
+	if (d->stop_timer)
+		event_free(d->stop_timer);
+	metrics_reset_gauges();
+	event_base_free(d->base);
+	free(d->secret);
+	config_free(d->cfg);
+	free(d);
+	return rc;
+}

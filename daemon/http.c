@@ -1,0 +1,327 @@
+#include "http.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "config.h"
+#include "crypto.h"
+#include "daemon.h"
+#include "log.h"
+#include "metrics.h"
+#include "util.h"
+
+struct http {
+	struct daemon *d;
+	struct evhttp *evh;
+	struct evhttp_bound_socket *sock;
+	int inflight;
+};
+
+static void
+http_conn_closed(struct evhttp_connection *conn, void *arg)
+{
+	struct http_req *hr = arg;
+	(void)conn;
+	hr->req = NULL;
+}
+
+/* Sends the reply, unless the client left; then forgets the request. */
+static void
+http_finish(struct http_req *hr, int code, const char *reason, struct evbuffer *body)
+{
+	struct http *h = daemon_http(hr->d);
+
+	if (hr->req != NULL) {
+		struct evhttp_connection *conn = evhttp_request_get_connection(hr->req);
+		if (conn != NULL)
+			evhttp_connection_set_closecb(conn, NULL, NULL);
+		if (daemon_stopping(hr->d))
+			evhttp_add_header(evhttp_request_get_output_headers(hr->req), "Connection",
+					  "close");
+		evhttp_send_reply(hr->req, code, reason, body);
+	}
+	if (code < 300)
+		metrics_inc(M_HTTP_2XX, 1);
+	else if (code < 500)
+		metrics_inc(M_HTTP_4XX, 1);
+	else
+		metrics_inc(M_HTTP_5XX, 1);
+	metrics_observe(M_HIST_REQUEST, (double)(util_mono_us() - hr->start_us) / 1e6);
+	h->inflight--;
+	free(hr->arg);
+	free(hr);
+}
+
+static const char *
+http_reason(int code)
+{
+	switch (code) {
+	case 200:
+		return "OK";
+	case 202:
+		return "Accepted";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 409:
+		return "Conflict";
+	case 410:
+		return "Gone";
+	case 413:
+		return "Payload Too Large";
+	case 503:
+		return "Service Unavailable";
+	default:
+		return code < 500 ? "Error" : "Server Error";
+	}
+}
+
+void
+http_reply_json(struct http_req *hr, int code, json_t *body)
+{
+	struct evbuffer *buf = evbuffer_new();
+	char *text = json_dumps(body, JSON_COMPACT);
+
+	evbuffer_add(buf, text, strlen(text));
+	evbuffer_add(buf, "\n", 1);
+	free(text);
+	json_decref(body);
+	if (hr->req != NULL) {
+		struct evkeyvalq *hdr = evhttp_request_get_output_headers(hr->req);
+		evhttp_add_header(hdr, "Content-Type", "application/json");
+		if (code == 503)
+			evhttp_add_header(hdr, "Retry-After", "1");
+		if (code == 401)
+			evhttp_add_header(hdr, "WWW-Authenticate", "Bearer realm=\"nurtured\"");
+	}
+	http_finish(hr, code, http_reason(code), buf);
+	evbuffer_free(buf);
+}
+
+void
+http_reply_error(struct http_req *hr, int code, const char *msg, const char *field, long index)
+{
+	json_t *body = json_pack("{s:s}", "error", msg);
+	if (field != NULL)
+		json_object_set_new(body, "field", json_string(field));
+	if (index >= 0)
+		json_object_set_new(body, "index", json_integer(index));
+	http_reply_json(hr, code, body);
+}
+
+void
+http_reply_text(struct http_req *hr, int code, const char *content_type, const char *text)
+{
+	struct evbuffer *buf = evbuffer_new();
+	evbuffer_add(buf, text, strlen(text));
+	if (hr->req != NULL)
+		evhttp_add_header(evhttp_request_get_output_headers(hr->req), "Content-Type",
+				  content_type);
+	http_finish(hr, code, http_reason(code), buf);
+	evbuffer_free(buf);
+}
+
+json_t *
+http_body_json(struct http_req *hr)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(hr->req);
+	size_t len = evbuffer_get_length(in);
+	json_error_t jerr;
+	json_t *v;
+	char msg[300];
+
+	if (len == 0) {
+		http_reply_error(hr, 400, "request body is empty; expected JSON", NULL, -1);
+		return NULL;
+	}
+	v = json_loadb((const char *)evbuffer_pullup(in, -1), len, JSON_REJECT_DUPLICATES, &jerr);
+	if (v == NULL) {
+		snprintf(msg, sizeof(msg), "malformed JSON at line %d, column %d: %s", jerr.line,
+			 jerr.column, jerr.text);
+		http_reply_error(hr, 400, msg, NULL, -1);
+	}
+	return v;
+}
+
+/* Bearer token check; every configured token is compared, so timing tells nothing. */
+static int
+http_authorized(struct http *h, struct evhttp_request *req)
+{
+	const struct config *c = daemon_config(h->d);
+	const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req),
+					      "Authorization");
+	int ok = 0;
+
+	if (c->n_api_tokens == 0)
+		return 1; /* loopback-only, see config_load */
+	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0)
+		return 0;
+	for (size_t i = 0; i < c->n_api_tokens; i++)
+		ok |= crypto_secret_equal(auth + 7, c->api_tokens[i]);
+	return ok;
+}
+
+enum http_method_bits { M_GET = 1, M_POST = 2, M_DELETE = 4 };
+
+struct http_route {
+	const char *prefix; /* path, or prefix ending in '/' for "/{id}" */
+	int has_arg;
+	int auth;
+	int methods;
+	void (*get)(struct http_req *);
+	void (*post)(struct http_req *);
+	void (*del)(struct http_req *);
+};
+
+static const struct http_route http_routes[] = {
+    {"/healthz", 0, 0, M_GET, api_healthz, NULL, NULL},
+    {"/readyz", 0, 0, M_GET, api_readyz, NULL, NULL},
+    {"/metrics", 0, 0, M_GET, api_metrics, NULL, NULL},
+    {"/v1/events", 0, 1, M_POST, NULL, api_events_post, NULL},
+    {"/v1/customers", 0, 1, M_POST, NULL, api_customers_post, NULL},
+    {"/v1/customers/", 1, 1, M_GET | M_DELETE, api_customer_get, NULL, api_customer_delete},
+};
+
+/* Matches PATH against a route; for "/x/{id}" the rest must be one non-empty segment. */
+static int
+http_match(const struct http_route *r, const char *path, char **arg)
+{
+	size_t n = strlen(r->prefix);
+	if (!r->has_arg)
+		return strcmp(path, r->prefix) == 0;
+	if (strncmp(path, r->prefix, n) != 0 || path[n] == '\0' || strchr(path + n, '/'))
+		return 0;
+	*arg = evhttp_uridecode(path + n, 0, NULL);
+	return *arg != NULL;
+}
+
+static void
+http_allow_header(struct evhttp_request *req, int methods)
+{
+	char allow[32] = "";
+	if (methods & M_GET)
+		strcat(allow, "GET, HEAD");
+	if (methods & M_POST)
+		strcat(allow, allow[0] ? ", POST" : "POST");
+	if (methods & M_DELETE)
+		strcat(allow, allow[0] ? ", DELETE" : "DELETE");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
+}
+
+/* The one entry point for every request: route, check the method and token, dispatch. */
+static void
+http_dispatch(struct evhttp_request *req, void *arg)
+{
+	struct http *h = arg;
+	struct http_req *hr = xcalloc(1, sizeof(*hr));
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	const struct http_route *r = NULL;
+
+	hr->req = req;
+	hr->d = h->d;
+	hr->start_us = util_mono_us();
+	h->inflight++;
+	evhttp_connection_set_closecb(evhttp_request_get_connection(req), http_conn_closed, hr);
+
+	for (size_t i = 0; path && i < NT_ARRAY_LEN(http_routes); i++)
+		if (http_match(&http_routes[i], path, &hr->arg)) {
+			r = &http_routes[i];
+			break;
+		}
+	if (r == NULL) {
+		http_reply_error(hr, 404, "no such resource", NULL, -1);
+		return;
+	}
+	void (*fn)(struct http_req *) = NULL;
+	if ((cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD) && (r->methods & M_GET))
+		fn = r->get;
+	else if (cmd == EVHTTP_REQ_POST && (r->methods & M_POST))
+		fn = r->post;
+	else if (cmd == EVHTTP_REQ_DELETE && (r->methods & M_DELETE))
+		fn = r->del;
+	if (fn == NULL) {
+		http_allow_header(req, r->methods);
+		http_reply_error(hr, 405, "method not allowed", NULL, -1);
+		return;
+	}
+	if (r->auth && !http_authorized(h, req)) {
+		http_reply_error(hr, 401, "missing or invalid bearer token", NULL, -1);
+		return;
+	}
+	if (daemon_stopping(h->d) && r->auth) {
+		http_reply_error(hr, 503, "shutting down", NULL, -1);
+		return;
+	}
+	fn(hr);
+}
+
+struct http *
+http_start(struct daemon *d, const char *host, const char *port, char *err, size_t errlen)
+{
+	struct http *h = xcalloc(1, sizeof(*h));
+	const struct config *c = daemon_config(d);
+
+	h->d = d;
+	h->evh = evhttp_new(daemon_base(d));
+	if (h->evh == NULL)
+		fatalx("evhttp_new");
+	evhttp_set_allowed_methods(h->evh, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
+					       EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT |
+					       EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
+	evhttp_set_max_headers_size(h->evh, 16384);
+	evhttp_set_timeout(h->evh, 60);
+	http_set_limits(h, c->max_body_bytes);
+	evhttp_set_gencb(h->evh, http_dispatch, h);
+	h->sock = evhttp_bind_socket_with_handle(h->evh, host, (ev_uint16_t)atoi(port));
+	if (h->sock == NULL) {
+		snprintf(err, errlen, "cannot listen on %s:%s (in use, or not an address here)",
+			 host, port);
+		evhttp_free(h->evh);
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+void
+http_set_limits(struct http *h, size_t max_body)
+{
+	evhttp_set_max_body_size(h->evh, (ev_ssize_t)max_body);
+}
+
+void
+http_stop_accepting(struct http *h)
+{
+	if (h->sock != NULL) {
+		evhttp_del_accept_socket(h->evh, h->sock);
+		h->sock = NULL;
+	}
+}
+
+int
+http_inflight(struct http *h)
+{
+	return h->inflight;
+}
+
+void
+http_free(struct http *h)
+{
+	if (h == NULL)
+		return;
+	evhttp_free(h->evh);
+	free(h);
+}

@@ -1,0 +1,89 @@
+/* nurtured: the command line. Thin: it parses arguments and hands over to a subcommand. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "build.h"
+#include "check.h"
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: nurtured [-c FILE] [-f] [-v]...   run the daemon\n"
+		   "       nurtured check [-c FILE]        validate the configuration and exit\n"
+		   "       nurtured --version | --help\n"
+		   "\n"
+		   "  -c FILE   configuration (JSON); without it, the embedded defaults\n"
+		   "  -f        stay in the foreground and log to stderr\n"
+		   "  -v        more verbose logging (repeat for debug)\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
+						 {"foreground", no_argument, NULL, 'f'},
+						 {"verbose", no_argument, NULL, 'v'},
+						 {"version", no_argument, NULL, 'V'},
+						 {"help", no_argument, NULL, 'h'},
+						 {NULL, 0, NULL, 0}};
+	const char *file = NULL, *cmd = NULL;
+	int foreground = 0, verbose = 0, ch;
+
+	if (argc > 1 && argv[1][0] != '-') {
+		cmd = argv[1];
+		argv++;
+		argc--;
+	}
+	while ((ch = getopt_long(argc, argv, "c:fvVh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			file = optarg;
+			break;
+		case 'f':
+			foreground = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'V':
+			printf("nurtured %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (cmd != NULL && strcmp(cmd, "check") == 0)
+		return check_main(file);
+	if (cmd != NULL) {
+		fprintf(stderr, "nurtured: unknown command '%s'\n", cmd);
+		usage(stderr);
+		return 2;
+	}
+
+	struct diag d;
+	struct config *cfg;
+	log_init(1, LOG_LEVEL_INFO);
+	diag_init(&d, file ? file : "(defaults)", NULL);
+	cfg = config_load(file, &d);
+	for (size_t i = 0; i < d.n; i++)
+		fprintf(stderr, "%s\n", d.msgs[i]);
+	diag_free(&d);
+	if (cfg == NULL)
+		return 1;
+	int level = cfg->log_level + verbose;
+	log_init(foreground, level > LOG_LEVEL_DEBUG ? LOG_LEVEL_DEBUG : level);
+	return daemon_run(cfg, foreground);
+}

@@ -1,0 +1,621 @@
+/* The SQLite backend of the store: WAL, versioned schema, prepared statements. */
+#include <errno.h>
+#include <glib.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "crypto.h"
+#include "log.h"
+#include "store.h"
+#include "timefmt.h"
+#include "util.h"
+
+/* Forward-only migrations; index i takes the schema from version i to i + 1. */
+static const char *store_sqlite_migrations[] = {
+    /* 0 -> 1: customers, consent, events, suppressions. */
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
+    "CREATE TABLE customers ("
+    " id INTEGER PRIMARY KEY, ext_id TEXT NOT NULL UNIQUE,"
+    " email TEXT, name TEXT, locale TEXT, timezone TEXT, birthday TEXT,"
+    " attributes TEXT NOT NULL DEFAULT '{}', email_hash TEXT,"
+    " created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL, erased_ms INTEGER);"
+    "CREATE TABLE consent ("
+    " customer_id INTEGER NOT NULL, topic TEXT NOT NULL, state TEXT NOT NULL,"
+    " updated_ms INTEGER NOT NULL, source TEXT, PRIMARY KEY (customer_id, topic)) WITHOUT ROWID;"
+    "CREATE TABLE events ("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT, customer_id INTEGER NOT NULL,"
+    " event_key TEXT NOT NULL, type TEXT NOT NULL, time_ms INTEGER NOT NULL,"
+    " received_ms INTEGER NOT NULL, properties TEXT NOT NULL, content_hash TEXT);"
+    "CREATE UNIQUE INDEX events_key ON events (customer_id, event_key);"
+    "CREATE INDEX events_customer_time ON events (customer_id, time_ms);"
+    "CREATE TABLE suppressions ("
+    " addr_hash TEXT PRIMARY KEY, address TEXT, reason TEXT NOT NULL,"
+    " created_ms INTEGER NOT NULL) WITHOUT ROWID;",
+};
+
+enum {
+	Q_BEGIN,
+	Q_COMMIT,
+	Q_ROLLBACK,
+	Q_SAVEPOINT,
+	Q_RELEASE,
+	Q_ROLLBACK_TO,
+	Q_HEARTBEAT,
+	Q_CUST_ID,
+	Q_CUST_INSERT,
+	Q_CUST_ROW,
+	Q_CUST_UPDATE,
+	Q_CONSENT_SET,
+	Q_CONSENT_LIST,
+	Q_EVENT_FIND,
+	Q_EVENT_INSERT,
+	Q_EVENTS_LATEST,
+	Q_ERASE_CUSTOMER,
+	Q_ERASE_EVENTS,
+	Q_ERASE_CONSENT,
+	Q_SUPPRESS,
+	Q_COUNT
+};
+
+static const char *store_sqlite_sql[Q_COUNT] = {
+    [Q_BEGIN] = "BEGIN IMMEDIATE",
+    [Q_COMMIT] = "COMMIT",
+    [Q_ROLLBACK] = "ROLLBACK",
+    [Q_SAVEPOINT] = "SAVEPOINT item",
+    [Q_RELEASE] = "RELEASE item",
+    [Q_ROLLBACK_TO] = "ROLLBACK TO item",
+    [Q_HEARTBEAT] = "INSERT INTO meta (key, value) VALUES ('heartbeat', ?1)"
+		    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    [Q_CUST_ID] = "SELECT id FROM customers WHERE ext_id = ?1",
+    [Q_CUST_INSERT] = "INSERT INTO customers (ext_id, created_ms, updated_ms) VALUES (?1, ?2, ?2)",
+    [Q_CUST_ROW] = "SELECT id, email, name, locale, timezone, birthday, attributes, created_ms,"
+		   " updated_ms, erased_ms FROM customers WHERE ext_id = ?1",
+    [Q_CUST_UPDATE] = "UPDATE customers SET email = ?2, name = ?3, locale = ?4, timezone = ?5,"
+		      " birthday = ?6, attributes = ?7, updated_ms = ?8, erased_ms = NULL"
+		      " WHERE id = ?1",
+    [Q_CONSENT_SET] = "INSERT INTO consent (customer_id, topic, state, updated_ms, source)"
+		      " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (customer_id, topic) DO UPDATE"
+		      " SET state = excluded.state, updated_ms = excluded.updated_ms,"
+		      " source = excluded.source WHERE state <> excluded.state",
+    [Q_CONSENT_LIST] = "SELECT topic, state, updated_ms FROM consent WHERE customer_id = ?1"
+		       " ORDER BY topic",
+    [Q_EVENT_FIND] = "SELECT content_hash FROM events WHERE customer_id = ?1 AND event_key = ?2",
+    [Q_EVENT_INSERT] = "INSERT INTO events (customer_id, event_key, type, time_ms, received_ms,"
+		       " properties, content_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [Q_EVENTS_LATEST] = "SELECT event_key, type, time_ms, received_ms, properties FROM events"
+			" WHERE customer_id = ?1 ORDER BY time_ms DESC, seq DESC LIMIT ?2",
+    [Q_ERASE_CUSTOMER] = "UPDATE customers SET email = NULL, name = NULL, locale = NULL,"
+			 " timezone = NULL, birthday = NULL, attributes = '{}', email_hash = ?2,"
+			 " updated_ms = ?3, erased_ms = ?3 WHERE id = ?1",
+    [Q_ERASE_EVENTS] = "UPDATE events SET properties = '{}', content_hash = 'erased'"
+		       " WHERE customer_id = ?1",
+    [Q_ERASE_CONSENT] = "DELETE FROM consent WHERE customer_id = ?1",
+    [Q_SUPPRESS] = "INSERT INTO suppressions (addr_hash, address, reason, created_ms)"
+		   " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (addr_hash) DO NOTHING",
+};
+
+struct store_sqlite {
+	struct store base;
+	sqlite3 *db;
+	sqlite3_stmt *q[Q_COUNT];
+};
+
+#define SQ(s) ((struct store_sqlite *)(s))
+
+/* Maps SQLite's result to what the daemon can act on: retry later, or a real bug. */
+static enum store_status
+store_sqlite_status(struct store_sqlite *s, int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return STORE_OK;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		log_warnx("store: %s", sqlite3_errmsg(s->db));
+		return STORE_CORRUPT;
+	default:
+		log_warnx("store: %s", sqlite3_errmsg(s->db));
+		return STORE_UNAVAILABLE;
+	}
+}
+
+/* Runs a statement that returns no rows, and resets it for the next use. */
+static enum store_status
+store_sqlite_exec(struct store_sqlite *s, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return store_sqlite_status(s, rc);
+}
+
+/* Copies: values may come from a row that the same transaction is rewriting. */
+static void
+store_sqlite_bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v == NULL)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+}
+
+static int
+store_sqlite_migrate(struct store_sqlite *s, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int version = 0;
+	const int latest = (int)NT_ARRAY_LEN(store_sqlite_migrations);
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version > latest) {
+		snprintf(err, errlen,
+			 "database schema version %d is newer than this nurtured supports (%d): "
+			 "run a newer nurtured or restore a backup",
+			 version, latest);
+		return -1;
+	}
+	if (version == latest)
+		return 0;
+	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	for (int v = version; v < latest; v++) {
+		char pragma[64];
+		log_info("store: migrating schema %d -> %d", v, v + 1);
+		if (sqlite3_exec(s->db, store_sqlite_migrations[v], NULL, NULL, NULL) != SQLITE_OK)
+			goto fail;
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
+		if (sqlite3_exec(s->db, pragma, NULL, NULL, NULL) != SQLITE_OK)
+			goto fail;
+	}
+	if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	return 0;
+fail:
+	snprintf(err, errlen, "schema migration failed: %s", sqlite3_errmsg(s->db));
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+static void store_sqlite_close(struct store *st);
+
+static struct store *
+store_sqlite_open(const struct store_options *opt, char *err, size_t errlen)
+{
+	struct store_sqlite *s = xcalloc(1, sizeof(*s));
+	char *path;
+	const char *pragmas;
+
+	s->base.ops = &store_sqlite_ops;
+	if (util_mkdirs(opt->data_dir, 0700) < 0) {
+		snprintf(err, errlen, "cannot create data_dir %s: %s", opt->data_dir,
+			 strerror(errno));
+		free(s);
+		return NULL;
+	}
+	path = xasprintf("%s/nurtured.db", opt->data_dir);
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+	    SQLITE_OK) {
+		snprintf(err, errlen, "cannot open %s: %s", path, sqlite3_errmsg(s->db));
+		free(path);
+		store_sqlite_close(&s->base);
+		return NULL;
+	}
+	free(path);
+	sqlite3_busy_timeout(s->db, 5000);
+	pragmas = opt->durability_full ? "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+				       : "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;";
+	if (sqlite3_exec(s->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot set up the database: %s", sqlite3_errmsg(s->db));
+		store_sqlite_close(&s->base);
+		return NULL;
+	}
+	if (store_sqlite_migrate(s, err, errlen) < 0) {
+		store_sqlite_close(&s->base);
+		return NULL;
+	}
+	for (int i = 0; i < Q_COUNT; i++)
+		if (sqlite3_prepare_v3(s->db, store_sqlite_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+				       &s->q[i], NULL) != SQLITE_OK) {
+			snprintf(err, errlen, "cannot prepare statement %d: %s", i,
+				 sqlite3_errmsg(s->db));
+			store_sqlite_close(&s->base);
+			return NULL;
+		}
+	return &s->base;
+}
+
+static void
+store_sqlite_close(struct store *st)
+{
+	struct store_sqlite *s = SQ(st);
+	for (int i = 0; i < Q_COUNT; i++)
+		sqlite3_finalize(s->q[i]);
+	if (s->db != NULL && sqlite3_close(s->db) != SQLITE_OK)
+		log_warnx("store: close: %s", sqlite3_errmsg(s->db));
+	free(s);
+}
+
+static const char *
+store_sqlite_errmsg(struct store *st)
+{
+	return sqlite3_errmsg(SQ(st)->db);
+}
+
+static int
+store_sqlite_schema_version(struct store *st)
+{
+	sqlite3_stmt *q;
+	int v = -1;
+	if (sqlite3_prepare_v2(SQ(st)->db, "PRAGMA user_version", -1, &q, NULL) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW)
+		v = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	return v;
+}
+
+static enum store_status
+store_sqlite_begin(struct store *st)
+{
+	return store_sqlite_exec(SQ(st), SQ(st)->q[Q_BEGIN]);
+}
+
+static enum store_status
+store_sqlite_commit(struct store *st)
+{
+	enum store_status rc = store_sqlite_exec(SQ(st), SQ(st)->q[Q_COMMIT]);
+	if (rc != STORE_OK && !sqlite3_get_autocommit(SQ(st)->db))
+		store_sqlite_exec(SQ(st), SQ(st)->q[Q_ROLLBACK]);
+	return rc;
+}
+
+/* After an I/O error SQLite may already have rolled back; only roll back what is open. */
+static void
+store_sqlite_rollback(struct store *st)
+{
+	if (!sqlite3_get_autocommit(SQ(st)->db))
+		store_sqlite_exec(SQ(st), SQ(st)->q[Q_ROLLBACK]);
+}
+
+static enum store_status
+store_sqlite_savepoint(struct store *st)
+{
+	return store_sqlite_exec(SQ(st), SQ(st)->q[Q_SAVEPOINT]);
+}
+
+static enum store_status
+store_sqlite_release(struct store *st)
+{
+	return store_sqlite_exec(SQ(st), SQ(st)->q[Q_RELEASE]);
+}
+
+static void
+store_sqlite_rollback_savepoint(struct store *st)
+{
+	if (sqlite3_get_autocommit(SQ(st)->db))
+		return;
+	store_sqlite_exec(SQ(st), SQ(st)->q[Q_ROLLBACK_TO]);
+	store_sqlite_exec(SQ(st), SQ(st)->q[Q_RELEASE]);
+}
+
+/* A write that proves the database takes commits; /readyz runs it. */
+static enum store_status
+store_sqlite_heartbeat(struct store *st, int64_t now_ms)
+{
+	sqlite3_stmt *q = SQ(st)->q[Q_HEARTBEAT];
+	sqlite3_bind_int64(q, 1, now_ms);
+	return store_sqlite_exec(SQ(st), q);
+}
+
+static enum store_status
+store_sqlite_customer_ensure(struct store *st, const char *ext_id, int64_t now_ms, int64_t *id)
+{
+	struct store_sqlite *s = SQ(st);
+	sqlite3_stmt *q = s->q[Q_CUST_ID];
+	int rc;
+
+	sqlite3_bind_text(q, 1, ext_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(q, 0);
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	if (rc == SQLITE_ROW)
+		return STORE_OK;
+	if (rc != SQLITE_DONE)
+		return store_sqlite_status(s, rc);
+	q = s->q[Q_CUST_INSERT];
+	sqlite3_bind_text(q, 1, ext_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, now_ms);
+	rc = store_sqlite_exec(s, q);
+	*id = sqlite3_last_insert_rowid(s->db);
+	return rc;
+}
+
+/* A field present in FIELDS replaces the stored one (null clears); absent keeps it. */
+static const char *
+store_sqlite_pick(json_t *fields, const char *key, sqlite3_stmt *row, int col)
+{
+	json_t *v = json_object_get(fields, key);
+	if (v != NULL)
+		return json_string_value(v); /* NULL for null */
+	return (const char *)sqlite3_column_text(row, col);
+}
+
+/*
+ * Upsert: profile fields replace, attributes merge key by key (null deletes a key), consent
+ * changes per topic are kept with when they happened.
+ */
+static enum store_status
+store_sqlite_customer_upsert(struct store *st, const char *ext_id, json_t *fields,
+			     int64_t now_ms, int64_t *id)
+{
+	struct store_sqlite *s = SQ(st);
+	sqlite3_stmt *row = s->q[Q_CUST_ROW], *up = s->q[Q_CUST_UPDATE];
+	enum store_status rc;
+	json_t *attrs, *patch, *v;
+	const char *key;
+	char *attrs_text;
+
+	if ((rc = store_sqlite_customer_ensure(st, ext_id, now_ms, id)) != STORE_OK)
+		return rc;
+	sqlite3_bind_text(row, 1, ext_id, -1, SQLITE_STATIC);
+	if (sqlite3_step(row) != SQLITE_ROW) {
+		rc = store_sqlite_status(s, sqlite3_errcode(s->db));
+		sqlite3_reset(row);
+		return rc == STORE_OK ? STORE_UNAVAILABLE : rc;
+	}
+	attrs = json_loads((const char *)sqlite3_column_text(row, 6), 0, NULL);
+	if (!json_is_object(attrs)) {
+		json_decref(attrs);
+		attrs = json_object();
+	}
+	patch = json_object_get(fields, "attributes");
+	json_object_foreach(patch, key, v)
+	{
+		if (json_is_null(v))
+			json_object_del(attrs, key);
+		else
+			json_object_set(attrs, key, v);
+	}
+	attrs_text = json_dumps(attrs, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(attrs);
+
+	sqlite3_bind_int64(up, 1, *id);
+	store_sqlite_bind_text(up, 2, store_sqlite_pick(fields, "email", row, 1));
+	store_sqlite_bind_text(up, 3, store_sqlite_pick(fields, "name", row, 2));
+	store_sqlite_bind_text(up, 4, store_sqlite_pick(fields, "locale", row, 3));
+	store_sqlite_bind_text(up, 5, store_sqlite_pick(fields, "timezone", row, 4));
+	store_sqlite_bind_text(up, 6, store_sqlite_pick(fields, "birthday", row, 5));
+	sqlite3_bind_text(up, 7, attrs_text, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(up, 8, now_ms);
+	rc = store_sqlite_exec(s, up);
+	sqlite3_reset(row);
+	free(attrs_text);
+	if (rc != STORE_OK)
+		return rc;
+
+	json_object_foreach(json_object_get(fields, "consent"), key, v)
+	{
+		sqlite3_stmt *c = s->q[Q_CONSENT_SET];
+		sqlite3_bind_int64(c, 1, *id);
+		sqlite3_bind_text(c, 2, key, -1, SQLITE_STATIC);
+		sqlite3_bind_text(c, 3, json_string_value(v), -1, SQLITE_STATIC);
+		sqlite3_bind_int64(c, 4, now_ms);
+		sqlite3_bind_text(c, 5, "api", -1, SQLITE_STATIC);
+		if ((rc = store_sqlite_exec(s, c)) != STORE_OK)
+			return rc;
+	}
+	return STORE_OK;
+}
+
+static void
+store_sqlite_set_time(json_t *obj, const char *key, int64_t ms)
+{
+	char buf[40];
+	timefmt_format_utc(ms, buf, sizeof(buf));
+	json_object_set_new(obj, key, json_string(buf));
+}
+
+static void
+store_sqlite_set_text(json_t *obj, const char *key, sqlite3_stmt *q, int col)
+{
+	const char *v = (const char *)sqlite3_column_text(q, col);
+	json_object_set_new(obj, key, v ? json_string(v) : json_null());
+}
+
+static enum store_status
+store_sqlite_customer_get(struct store *st, const char *ext_id, int events_limit, json_t **out)
+{
+	struct store_sqlite *s = SQ(st);
+	sqlite3_stmt *row = s->q[Q_CUST_ROW], *q;
+	json_t *c, *list;
+	int64_t id;
+	int rc;
+
+	sqlite3_bind_text(row, 1, ext_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(row);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(row);
+		return rc == SQLITE_DONE ? STORE_NOTFOUND : store_sqlite_status(s, rc);
+	}
+	if (sqlite3_column_type(row, 9) != SQLITE_NULL) {
+		sqlite3_reset(row);
+		return STORE_GONE;
+	}
+	id = sqlite3_column_int64(row, 0);
+	c = json_object();
+	json_object_set_new(c, "id", json_string(ext_id));
+	store_sqlite_set_text(c, "email", row, 1);
+	store_sqlite_set_text(c, "name", row, 2);
+	store_sqlite_set_text(c, "locale", row, 3);
+	store_sqlite_set_text(c, "timezone", row, 4);
+	store_sqlite_set_text(c, "birthday", row, 5);
+	json_t *attrs = json_loads((const char *)sqlite3_column_text(row, 6), 0, NULL);
+	json_object_set_new(c, "attributes", attrs ? attrs : json_object());
+	store_sqlite_set_time(c, "created", sqlite3_column_int64(row, 7));
+	store_sqlite_set_time(c, "updated", sqlite3_column_int64(row, 8));
+	sqlite3_reset(row);
+
+	list = json_object();
+	q = s->q[Q_CONSENT_LIST];
+	sqlite3_bind_int64(q, 1, id);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+		json_object_set_new(list, (const char *)sqlite3_column_text(q, 0),
+				    json_string((const char *)sqlite3_column_text(q, 1)));
+	sqlite3_reset(q);
+	json_object_set_new(c, "consent", list);
+
+	list = json_array();
+	q = s->q[Q_EVENTS_LATEST];
+	sqlite3_bind_int64(q, 1, id);
+	sqlite3_bind_int(q, 2, events_limit);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		json_t *e = json_object();
+		store_sqlite_set_text(e, "id", q, 0);
+		store_sqlite_set_text(e, "type", q, 1);
+		store_sqlite_set_time(e, "time", sqlite3_column_int64(q, 2));
+		store_sqlite_set_time(e, "received", sqlite3_column_int64(q, 3));
+		json_t *props = json_loads((const char *)sqlite3_column_text(q, 4), 0, NULL);
+		json_object_set_new(e, "properties", props ? props : json_object());
+		json_array_append_new(list, e);
+	}
+	sqlite3_reset(q);
+	json_object_set_new(c, "events", list);
+	if (rc != SQLITE_DONE) {
+		json_decref(c);
+		return store_sqlite_status(s, rc);
+	}
+	*out = c;
+	return STORE_OK;
+}
+
+/*
+ * Erasure keeps a tombstone: the row (so the external id stays known) and a keyed hash of the
+ * address on the suppression list, so the address is never mailed again yet not kept in clear.
+ */
+static enum store_status
+store_sqlite_customer_erase(struct store *st, const char *ext_id, const char *secret,
+			    int64_t now_ms)
+{
+	struct store_sqlite *s = SQ(st);
+	sqlite3_stmt *row = s->q[Q_CUST_ROW], *q;
+	char hash[65] = "";
+	int64_t id;
+	enum store_status rc;
+	int step;
+
+	sqlite3_bind_text(row, 1, ext_id, -1, SQLITE_STATIC);
+	step = sqlite3_step(row);
+	if (step != SQLITE_ROW) {
+		sqlite3_reset(row);
+		return step == SQLITE_DONE ? STORE_NOTFOUND : store_sqlite_status(s, step);
+	}
+	if (sqlite3_column_type(row, 9) != SQLITE_NULL) {
+		sqlite3_reset(row);
+		return STORE_GONE;
+	}
+	id = sqlite3_column_int64(row, 0);
+	const char *email = (const char *)sqlite3_column_text(row, 1);
+	if (email != NULL) {
+		char *lower = g_ascii_strdown(email, -1);
+		crypto_hmac_hex(secret, lower, strlen(lower), hash);
+		g_free(lower);
+	}
+	sqlite3_reset(row);
+
+	q = s->q[Q_ERASE_CUSTOMER];
+	sqlite3_bind_int64(q, 1, id);
+	store_sqlite_bind_text(q, 2, hash[0] ? hash : NULL);
+	sqlite3_bind_int64(q, 3, now_ms);
+	if ((rc = store_sqlite_exec(s, q)) != STORE_OK)
+		return rc;
+	q = s->q[Q_ERASE_EVENTS];
+	sqlite3_bind_int64(q, 1, id);
+	if ((rc = store_sqlite_exec(s, q)) != STORE_OK)
+		return rc;
+	q = s->q[Q_ERASE_CONSENT];
+	sqlite3_bind_int64(q, 1, id);
+	if ((rc = store_sqlite_exec(s, q)) != STORE_OK)
+		return rc;
+	if (hash[0]) {
+		q = s->q[Q_SUPPRESS];
+		sqlite3_bind_text(q, 1, hash, -1, SQLITE_STATIC);
+		sqlite3_bind_null(q, 2);
+		sqlite3_bind_text(q, 3, "erased", -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 4, now_ms);
+		if ((rc = store_sqlite_exec(s, q)) != STORE_OK)
+			return rc;
+	}
+	return STORE_OK;
+}
+
+/* One row per (customer, key): an existing key is a duplicate or, with other content, a conflict. */
+static enum store_status
+store_sqlite_event_insert(struct store *st, int64_t customer_id, const struct nt_event *ev,
+			  int64_t received_ms, int64_t *seq)
+{
+	struct store_sqlite *s = SQ(st);
+	sqlite3_stmt *q = s->q[Q_EVENT_FIND];
+	enum store_status rc;
+	char *props;
+	int step;
+
+	sqlite3_bind_int64(q, 1, customer_id);
+	sqlite3_bind_text(q, 2, ev->key, -1, SQLITE_STATIC);
+	step = sqlite3_step(q);
+	if (step == SQLITE_ROW) {
+		const char *h = (const char *)sqlite3_column_text(q, 0);
+		rc = (h == NULL || strcmp(h, ev->hash) == 0 || strcmp(h, "erased") == 0)
+			 ? STORE_DUPLICATE
+			 : STORE_CONFLICT;
+		sqlite3_reset(q);
+		sqlite3_clear_bindings(q);
+		return rc;
+	}
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	if (step != SQLITE_DONE)
+		return store_sqlite_status(s, step);
+
+	q = s->q[Q_EVENT_INSERT];
+	props = json_dumps(ev->properties, JSON_COMPACT);
+	sqlite3_bind_int64(q, 1, customer_id);
+	sqlite3_bind_text(q, 2, ev->key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, ev->type, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 4, ev->time_ms);
+	sqlite3_bind_int64(q, 5, received_ms);
+	sqlite3_bind_text(q, 6, props, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 7, ev->hash, -1, SQLITE_STATIC);
+	rc = store_sqlite_exec(s, q);
+	free(props);
+	*seq = sqlite3_last_insert_rowid(s->db);
+	return rc;
+}
+
+const struct store_ops store_sqlite_ops = {
+    .name = "sqlite",
+    .open = store_sqlite_open,
+    .close = store_sqlite_close,
+    .errmsg = store_sqlite_errmsg,
+    .schema_version = store_sqlite_schema_version,
+    .begin = store_sqlite_begin,
+    .commit = store_sqlite_commit,
+    .rollback = store_sqlite_rollback,
+    .savepoint = store_sqlite_savepoint,
+    .release = store_sqlite_release,
+    .rollback_savepoint = store_sqlite_rollback_savepoint,
+    .heartbeat = store_sqlite_heartbeat,
+    .customer_upsert = store_sqlite_customer_upsert,
+    .customer_ensure = store_sqlite_customer_ensure,
+    .customer_get = store_sqlite_customer_get,
+    .customer_erase = store_sqlite_customer_erase,
+    .event_insert = store_sqlite_event_insert,
+};

@@ -1,0 +1,165 @@
+#include "storeloop.h"
+
+#include <event2/event.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "util.h"
+
+/* Jobs in one transaction at most: bounds the time a group holds results back. */
+#define STORELOOP_GROUP_MAX 2048
+
+struct storeloop {
+	struct store *store;
+	struct event_base *base; /* the store thread's own loop */
+	struct mbox *inbox;	 /* network loop -> store loop */
+	struct mbox *outbox;	 /* store loop -> network loop */
+	pthread_t thread;
+};
+
+static void
+storeloop_fail_all(struct store_job **jobs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		jobs[i]->status = STORE_UNAVAILABLE;
+}
+
+/* One transaction for N jobs; any store failure fails the whole group, never half of it. */
+static void
+storeloop_group(struct storeloop *l, struct store_job **jobs, size_t n)
+{
+	struct store *s = l->store;
+	int64_t t0;
+	size_t i;
+
+	if (store_begin(s) != STORE_OK) {
+		storeloop_fail_all(jobs, n);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (store_savepoint(s) != STORE_OK)
+			break;
+		jobs[i]->status = jobs[i]->run(s, jobs[i]);
+		if (jobs[i]->status == STORE_UNAVAILABLE || jobs[i]->status == STORE_CORRUPT)
+			break;
+		if (jobs[i]->status == STORE_OK) {
+			if (store_release(s) != STORE_OK)
+				break;
+		} else
+			store_rollback_savepoint(s);
+	}
+	if (i < n) {
+		store_rollback(s);
+		storeloop_fail_all(jobs, n);
+		metrics_inc(M_COMMIT_FAILURES, 1);
+		goto out;
+	}
+	t0 = util_mono_us();
+	if (store_commit(s) != STORE_OK) {
+		storeloop_fail_all(jobs, n);
+		metrics_inc(M_COMMIT_FAILURES, 1);
+		goto out;
+	}
+	metrics_observe(M_HIST_COMMIT, (double)(util_mono_us() - t0) / 1e6);
+	metrics_inc(M_COMMITS, 1);
+out:
+	for (i = 0; i < n; i++)
+		mbox_post(l->outbox, &jobs[i]->item);
+}
+
+/* Inbox callback on the store thread: everything queued so far, cut into groups. */
+static void
+storeloop_receive(struct mbox_item *list, void *arg)
+{
+	struct storeloop *l = arg;
+	struct store_job *group[STORELOOP_GROUP_MAX];
+	size_t n = 0;
+
+	while (list != NULL) {
+		struct mbox_item *next = list->next;
+		group[n++] = (struct store_job *)list;
+		list = next;
+		if (n == STORELOOP_GROUP_MAX || list == NULL) {
+			storeloop_group(l, group, n);
+			n = 0;
+		}
+	}
+}
+
+/* Outbox callback on the network loop. */
+static void
+storeloop_deliver(struct mbox_item *list, void *arg)
+{
+	(void)arg;
+	while (list != NULL) {
+		struct mbox_item *next = list->next;
+		struct store_job *job = (struct store_job *)list;
+		job->done(job);
+		list = next;
+	}
+}
+
+static void *
+storeloop_main(void *arg)
+{
+	struct storeloop *l = arg;
+	event_base_loop(l->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	return NULL;
+}
+
+struct storeloop *
+storeloop_start(struct store *s, struct event_base *done_base)
+{
+	struct storeloop *l = xcalloc(1, sizeof(*l));
+	l->store = s;
+	l->base = event_base_new();
+	if (l->base == NULL)
+		fatalx("storeloop: event_base_new");
+	l->inbox = mbox_new(l->base, storeloop_receive, l);
+	l->outbox = mbox_new(done_base, storeloop_deliver, l);
+	if (pthread_create(&l->thread, NULL, storeloop_main, l) != 0)
+		fatal("storeloop: pthread_create");
+	return l;
+}
+
+void
+storeloop_submit(struct storeloop *l, struct store_job *job)
+{
+	mbox_post(l->inbox, &job->item);
+}
+
+size_t
+storeloop_depth(struct storeloop *l)
+{
+	return mbox_depth(l->inbox);
+}
+
+/* Runs on the store thread after the jobs queued before it: the last thing the loop does. */
+static void
+storeloop_exit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct storeloop *l = arg;
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(l->base);
+}
+
+void
+storeloop_stop(struct storeloop *l)
+{
+	if (l == NULL)
+		return;
+	/* Inbox events are active already if anything is queued; a 0 s timer runs after them. */
+	struct timeval zero = {0, 0};
+	event_base_once(l->base, -1, EV_TIMEOUT, storeloop_exit_cb, l, &zero);
+	pthread_join(l->thread, NULL);
+	/* Anything posted between the last drain and the break runs now, still on this thread. */
+	event_base_loop(l->base, EVLOOP_NONBLOCK);
+	store_close(l->store);
+	mbox_free(l->inbox);
+	mbox_free(l->outbox);
+	event_base_free(l->base);
+	free(l);
+}

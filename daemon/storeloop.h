@@ -1,0 +1,35 @@
+/*
+ * The store loop: one thread that owns the store and runs every job in it. Jobs that arrive
+ * while a commit is under way are grouped into the next transaction, so one fsync serves many
+ * requests (group commit). Each job runs in a savepoint of its own: a job that fails is undone
+ * alone, the others commit. Results go back to the network loop through a mailbox.
+ */
+#ifndef NURTURED_STORELOOP_H
+#define NURTURED_STORELOOP_H
+
+#include <stdint.h>
+
+#include "mbox.h"
+#include "store.h"
+
+struct event_base;
+struct storeloop;
+
+struct store_job {
+	struct mbox_item item; /* first: the job travels through mailboxes */
+	/* Runs on the store thread inside the group's transaction; anything but STORE_OK undoes it. */
+	enum store_status (*run)(struct store *, struct store_job *);
+	/* Runs on the network loop once the group committed (or failed: status says). */
+	void (*done)(struct store_job *);
+	enum store_status status;
+};
+
+/* Starts the thread; results are delivered on DONE_BASE's loop. The loop takes the store. */
+struct storeloop *storeloop_start(struct store *s, struct event_base *done_base);
+/* Any thread: queues JOB, which belongs to the store loop until its done callback. */
+void storeloop_submit(struct storeloop *l, struct store_job *job);
+/* Runs what is queued, stops the thread, closes the store; pending done callbacks are dropped. */
+void storeloop_stop(struct storeloop *l);
+size_t storeloop_depth(struct storeloop *l);
+
+#endif
