@@ -11,7 +11,7 @@
 /* Where and why input was refused; `field` is a path inside the item, e.g. "profile.email". */
 struct verr {
 	char field[160];
-	char msg[256];
+	char msg[400];
 	long index; /* item of a batch, or -1 */
 };
 

@@ -1,0 +1,188 @@
+"""Test harness for nurtured's integration tests: starts the real daemon on a free loopback
+port with a temporary data directory, talks real HTTP to it, and reports in TAP.
+
+Runs under Debian's /usr/bin/python3. Set NURTURED to the binary (make check does).
+"""
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+NURTURED = os.environ.get("NURTURED") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "nurtured")
+TOKEN = "test-token-0123456789abcdef"
+_tests = []
+
+
+def test(fn):
+    """Registers a test function; run_all() runs them in order."""
+    _tests.append(fn)
+    return fn
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, what, *details):
+    if not cond:
+        raise Failure(what + ("".join("\n" + str(d) for d in details) if details else ""))
+
+
+def eq(got, want, what=""):
+    if got != want:
+        raise Failure(f"{what}: expected {want!r}, got {got!r}")
+
+
+def poll(cond, timeout=10.0, what="condition"):
+    """Waits until cond() is true; never a blind sleep."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.02)
+    raise Failure(f"timed out waiting for {what}")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.raw = body
+        try:
+            self.json = json.loads(body) if body else None
+        except ValueError:
+            self.json = None
+
+    def __repr__(self):
+        return f"<{self.status} {self.raw[:300]!r}>"
+
+
+class Daemon:
+    """One nurtured process with its own config and data dir."""
+
+    def __init__(self, config=None, tmp=None):
+        self.tmp = tmp or tempfile.mkdtemp(prefix="nt-test-")
+        self.port = free_port()
+        self.config = {
+            "listen": f"127.0.0.1:{self.port}",
+            "data_dir": os.path.join(self.tmp, "data"),
+            "api_tokens": [TOKEN],
+            "log_level": "info",
+        }
+        self.config.update(config or {})
+        self.config_path = os.path.join(self.tmp, "nurtured.json")
+        self.log_path = os.path.join(self.tmp, "nurtured.log")
+        self.proc = None
+        self.write_config()
+
+    def write_config(self, config=None):
+        if config is not None:
+            self.config = config
+        with open(self.config_path, "w") as f:
+            json.dump(self.config, f, indent=2)
+
+    def start(self, wait=True, preexec=None):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([NURTURED, "-f", "-c", self.config_path],
+                                     stdout=self.log, stderr=subprocess.STDOUT,
+                                     preexec_fn=preexec)
+        if wait:
+            poll(self._up, 10, "daemon to answer /healthz")
+        return self
+
+    def _up(self):
+        if self.proc.poll() is not None:
+            raise Failure(f"daemon exited with {self.proc.returncode}:\n{self.read_log()}")
+        try:
+            return self.request("GET", "/healthz", auth=False, timeout=1).status == 200
+        except OSError:
+            return False
+
+    def read_log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def request(self, method, path, body=None, auth=True, token=None, timeout=10,
+                headers=None, raw=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        h = dict(headers or {})
+        if auth:
+            h["Authorization"] = "Bearer " + (token or TOKEN)
+        data = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        if data is not None:
+            h.setdefault("Content-Type", "application/json")
+        try:
+            conn.request(method, path, body=data, headers=h)
+            r = conn.getresponse()
+            return Response(r.status, dict(r.getheaders()), r.read().decode("utf-8", "replace"))
+        finally:
+            conn.close()
+
+    def post_events(self, events, **kw):
+        return self.request("POST", "/v1/events", body=events, **kw)
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self.log.close()
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise Failure("daemon did not stop within %ss" % timeout)
+        if self.proc:
+            self.log.close()
+        return self.proc.returncode if self.proc else None
+
+    def cleanup(self):
+        try:
+            if self.proc and self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def db_path(self):
+        return os.path.join(self.config["data_dir"], "nurtured.db")
+
+
+def run_cli(*args, timeout=30):
+    return subprocess.run([NURTURED, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def run_all():
+    """Runs every registered test and prints TAP; exits 1 if any failed."""
+    print(f"1..{len(_tests)}", flush=True)
+    failed = 0
+    for i, fn in enumerate(_tests, 1):
+        name = fn.__name__
+        try:
+            fn()
+            print(f"ok {i} - {name}", flush=True)
+        except Exception as e:
+            failed += 1
+            print(f"not ok {i} - {name}", flush=True)
+            detail = str(e) if isinstance(e, Failure) else traceback.format_exc()
+            for line in detail.splitlines()[-40:]:
+                print(f"# {line}", flush=True)
+    sys.exit(1 if failed else 0)

@@ -1,0 +1,92 @@
+#!/usr/bin/python3
+"""The command line: --version, --help, and `nurtured check` on good and bad configs."""
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ntest import check, eq, run_all, run_cli, test  # noqa: E402
+
+SRC = os.environ.get("NT_SRCDIR") or os.path.join(os.path.dirname(__file__), "..", "..")
+TMP = tempfile.mkdtemp(prefix="nt-cli-")
+
+
+def write(name, text):
+    path = os.path.join(TMP, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+@test
+def version_and_help():
+    r = run_cli("--version")
+    eq(r.returncode, 0, "exit")
+    check(r.stdout.startswith("nurtured "), "version line", r.stdout)
+    r = run_cli("--help")
+    eq(r.returncode, 0, "exit")
+    check("nurtured check" in r.stdout, "help mentions check", r.stdout)
+    eq(run_cli("--bogus").returncode, 2, "unknown option")
+    eq(run_cli("frobnicate").returncode, 2, "unknown command")
+
+
+@test
+def the_example_config_is_valid():
+    r = run_cli("check", "-c", os.path.join(SRC, "conf", "nurtured.json"))
+    eq((r.returncode, r.stderr), (0, ""), "check")
+    check("configuration ok" in r.stdout, "says ok", r.stdout)
+
+
+@test
+def unknown_key_names_file_line_col():
+    path = write("unknown.json", '{\n  "listen": "127.0.0.1:7800",\n  "lisen": "x"\n}\n')
+    r = run_cli("check", "-c", path)
+    eq(r.returncode, 1, "exit")
+    eq(r.stderr.strip(), f"{path}:3:3: unknown key 'lisen'", "message")
+
+
+@test
+def every_problem_is_reported_once():
+    path = write("many.json", '{"durability": "sometimes",\n "max_batch": "10",\n'
+                              ' "api_tokens": ["short"],\n "log_level": 3}\n')
+    r = run_cli("check", "-c", path)
+    eq(r.returncode, 1, "exit")
+    lines = r.stderr.strip().splitlines()
+    eq(len(lines), 4, "one line per problem: " + r.stderr)
+    for key, pos in (("durability", ":1:2:"), ("max_batch", ":2:2:"), ("api_tokens[0]", ":3:17:"),
+                     ("log_level", ":4:2:")):
+        check(any(key in l and pos in l for l in lines), f"{key} at {pos}", r.stderr)
+
+
+@test
+def malformed_json_names_line_and_column():
+    path = write("broken.json", '{\n  "listen": "127.0.0.1:7800",\n  "data_dir": \n}\n')
+    r = run_cli("check", "-c", path)
+    eq(r.returncode, 1, "exit")
+    check(r.stderr.startswith(f"{path}:4:1:"), "position", r.stderr)
+
+
+@test
+def a_missing_file_is_an_error():
+    r = run_cli("check", "-c", os.path.join(TMP, "nope.json"))
+    eq(r.returncode, 1, "exit")
+    check("cannot open" in r.stderr, "message", r.stderr)
+
+
+@test
+def open_api_on_a_public_address_is_refused():
+    path = write("open.json", '{"listen": "0.0.0.0:7800"}')
+    r = run_cli("check", "-c", path)
+    eq(r.returncode, 1, "exit")
+    check("api_tokens" in r.stderr, "names api_tokens", r.stderr)
+
+
+@test
+def the_daemon_refuses_to_start_on_a_bad_config():
+    path = write("bad.json", '{"listen": 7800}')
+    r = run_cli("-f", "-c", path)
+    eq(r.returncode, 1, "exit")
+    check(f"{path}:1:2:" in r.stderr and "listen" in r.stderr, "message", r.stderr)
+
+
+run_all()

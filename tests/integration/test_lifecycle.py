@@ -1,0 +1,119 @@
+#!/usr/bin/python3
+"""Signals: graceful stop with work in flight, reload on SIGHUP, a bad reload kept out."""
+import json
+import os
+import signal
+import sqlite3
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ntest import Daemon, TOKEN, check, eq, poll, run_all, test  # noqa: E402
+
+NEW_TOKEN = "second-token-abcdefghijklmnop"
+
+
+@test
+def sigterm_answers_what_is_in_flight_then_exits_0():
+    d = Daemon()
+    try:
+        d.start()
+        eq(d.post_events({"id": "t0", "customer": "term", "type": "t"}).status, 202, "warm up")
+        db = sqlite3.connect(d.db_path(), timeout=5, isolation_level=None)
+        db.execute("BEGIN EXCLUSIVE")  # hold the store so a request is in flight at SIGTERM
+        result = {}
+        t = threading.Thread(target=lambda: result.setdefault(
+            "r", d.post_events({"id": "t1", "customer": "term", "type": "t"}, timeout=30)))
+        t.start()
+        time.sleep(0.2)
+        d.proc.send_signal(signal.SIGTERM)
+        poll(lambda: "stopping (SIGTERM)" in d.read_log(), 5, "the stop to begin")
+        check(d.proc.poll() is None, "still running while a request is in flight")
+        db.execute("ROLLBACK")
+        db.close()
+        t.join(30)
+        eq(result["r"].status, 202, "the in-flight request was answered")
+        eq(d.proc.wait(15), 0, "exit code")
+        d.log.close()
+        d.start()
+        ids = {e["id"] for e in d.request("GET", "/v1/customers/term").json["events"]}
+        eq(ids, {"t0", "t1"}, "both stored")
+        eq(d.stop(signal.SIGINT), 0, "SIGINT stops too")
+    finally:
+        d.cleanup()
+
+
+@test
+def sighup_reloads_tokens():
+    d = Daemon()
+    try:
+        d.start()
+        cfg = dict(d.config)
+        cfg["api_tokens"] = [NEW_TOKEN]
+        d.write_config(cfg)
+        d.proc.send_signal(signal.SIGHUP)
+        poll(lambda: "reloaded" in d.read_log(), 5, "reload")
+        ev = {"customer": "hup", "type": "t"}
+        eq(d.post_events(ev, token=TOKEN).status, 401, "old token refused")
+        eq(d.post_events(ev, token=NEW_TOKEN).status, 202, "new token accepted")
+        d.stop()
+    finally:
+        d.cleanup()
+
+
+@test
+def a_bad_reload_keeps_the_running_configuration():
+    d = Daemon()
+    try:
+        d.start()
+        with open(d.config_path, "w") as f:
+            f.write('{"api_tokens": ["' + NEW_TOKEN + '"], "bogus": 1}')
+        d.proc.send_signal(signal.SIGHUP)
+        poll(lambda: "keeping the running one" in d.read_log(), 5, "refused reload")
+        check("unknown key 'bogus'" in d.read_log(), "names the bad key", d.read_log())
+        eq(d.post_events({"customer": "hup2", "type": "t"}).status, 202, "old token still ok")
+        eq(d.post_events({"customer": "hup2", "type": "t"}, token=NEW_TOKEN).status, 401,
+           "nothing of the bad file applied")
+        d.stop()
+    finally:
+        d.cleanup()
+
+
+@test
+def listen_conflict_fails_fast_with_a_message():
+    a = Daemon()
+    b = Daemon({"listen": None})
+    try:
+        a.start()
+        cfg = dict(b.config)
+        cfg["listen"] = a.config["listen"]
+        b.write_config(cfg)
+        b.start(wait=False)
+        eq(b.proc.wait(10), 1, "exit code")
+        b.log.close()
+        check("cannot listen on" in b.read_log(), "message", b.read_log())
+        a.stop()
+    finally:
+        a.cleanup()
+        b.cleanup()
+
+
+@test
+def generated_secret_is_kept_across_restarts():
+    d = Daemon()
+    try:
+        d.start()
+        d.stop()
+        path = os.path.join(d.config["data_dir"], "secret")
+        first = open(path).read()
+        eq(oct(os.stat(path).st_mode & 0o777), "0o600", "mode")
+        d.start()
+        d.stop()
+        eq(open(path).read(), first, "same secret after a restart")
+        check(first not in d.read_log(), "the secret is never logged")
+    finally:
+        d.cleanup()
+
+
+run_all()

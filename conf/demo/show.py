@@ -1,0 +1,20 @@
+#!/usr/bin/python3
+"""Formats the API's JSON answers for demo.sh: `show.py batch [note]` or `show.py customers`."""
+import json
+import sys
+
+mode = sys.argv[1]
+if mode == "batch":
+    r = json.load(sys.stdin)
+    note = " " + sys.argv[2] if len(sys.argv) > 2 else ""
+    print(f"   202 Accepted: {r['accepted']} stored, {r['duplicates']} duplicates{note}")
+elif mode == "customers":
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        c = json.loads(line)
+        consent = ", ".join(f"{t}: {s}" for t, s in c["consent"].items()) or "none given"
+        print(f"   {c['name']} <{c['email']}> {c['locale']}, {c['timezone']}; consent {consent}")
+        for e in c["events"]:
+            props = ", ".join(f"{k}={v}" for k, v in e["properties"].items())
+            print(f"      {e['time']}  {e['type']:<11} {props}")

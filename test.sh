@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Builds nurtured and runs the whole test suite: unit tests and integration tests against the
+# real daemon. Installs missing Debian packages first (as root). The last line is the verdict:
+# "N passed, N failed" (", N skipped" when any were).
+set -uo pipefail
+cd "$(dirname "$0")" || exit 1
+. deps/ensure.sh
+deps_ensure || exit 1
+build_ensure || { echo "0 passed, 1 failed"; exit 1; }
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+make -j"$(nproc)" check VERBOSE=1 2>&1 | tee "$log" | grep -E '^(PASS|FAIL|ERROR|SKIP|XPASS|XFAIL|# )' | grep -v '^# \(TOTAL\|PASS\|SKIP\|XFAIL\|FAIL\|XPASS\|ERROR\):'
+status=${PIPESTATUS[0]}
+count() { sed -n "s/^# $1: *\([0-9]*\)/\1/p" "$log" | tail -n 1; }
+pass=$(count PASS); fail=$(count FAIL); err=$(count ERROR); xpass=$(count XPASS); skip=$(count SKIP)
+pass=${pass:-0}; fail=$((${fail:-0} + ${err:-0} + ${xpass:-0})); skip=${skip:-0}
+if [ "$status" -ne 0 ] && [ "$fail" -eq 0 ]; then
+	grep -E 'error|Error' "$log" | tail -n 20
+	fail=1
+fi
+if [ "$fail" -gt 0 ]; then
+	echo "--- failures (see test-suite.log for all) ---"
+	sed -n '/^FAIL\|^ERROR/,$p' "$log" | grep -E '^(not ok|#|FAIL|ERROR)' | head -n 80
+fi
+line="$pass passed, $fail failed"
+[ "$skip" -gt 0 ] && line="$line, $skip skipped"
+echo "$line"
+[ "$fail" -eq 0 ]
