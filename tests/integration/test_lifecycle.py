@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import socket
 import sqlite3
 import sys
 import threading
@@ -113,6 +114,30 @@ def generated_secret_is_kept_across_restarts():
         eq(open(path).read(), first, "same secret after a restart")
         check(first not in d.read_log(), "the secret is never logged")
     finally:
+        d.cleanup()
+
+
+@test
+def service_manager_hears_ready_reloading_stopping():
+    d = Daemon()
+    sock_path = os.path.join(d.tmp, "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(sock_path)
+    sock.settimeout(10)
+    os.environ["NOTIFY_SOCKET"] = sock_path
+    try:
+        d.start()
+        check(b"READY=1" in sock.recv(4096), "READY=1 after start")
+        d.proc.send_signal(signal.SIGHUP)
+        eq(sock.recv(4096), b"RELOADING=1", "reload begins")
+        check(b"READY=1" in sock.recv(4096), "ready again after the reload")
+        d.proc.send_signal(signal.SIGTERM)
+        eq(sock.recv(4096), b"STOPPING=1", "stop begins")
+        eq(d.proc.wait(15), 0, "exit code")
+        d.log.close()
+    finally:
+        del os.environ["NOTIFY_SOCKET"]
+        sock.close()
         d.cleanup()
 
 

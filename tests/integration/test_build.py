@@ -1,0 +1,76 @@
+#!/usr/bin/python3
+"""The build as a packager sees it: make install with DESTDIR, the unit file, configure's errors."""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ntest import check, eq, run_all, test  # noqa: E402
+
+SRC = os.environ.get("NT_SRCDIR") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.environ.get("NT_BUILDDIR") or SRC
+TMP = tempfile.mkdtemp(prefix="nt-build-")
+
+
+@test
+def make_install_honours_destdir():
+    dest = os.path.join(TMP, "stage")
+    r = subprocess.run(["make", "-C", BUILD, "install", f"DESTDIR={dest}"],
+                       capture_output=True, text=True)
+    eq(r.returncode, 0, "make install: " + r.stderr[-2000:])
+    found = {os.path.relpath(os.path.join(dp, f), dest)
+             for dp, _, fs in os.walk(dest) for f in fs}
+    for want in ("sbin/nurtured", "etc/nurtured/nurtured.json", "lib/systemd/system/nurtured.service",
+                 "share/man/man8/nurtured.8", "share/man/man5/nurtured.conf.5"):
+        check(any(f.endswith(want) for f in found), f"{want} installed", sorted(found))
+    unit = next(f for f in found if f.endswith("nurtured.service"))
+    text = open(os.path.join(dest, unit)).read()
+    check("@sbindir@" not in text and "${" not in text, "paths filled in", text)
+    check("Type=notify" in text and "ExecReload=/bin/kill -HUP $MAINPID" in text, "unit", text)
+
+
+@test
+def the_unit_passes_systemd_analyze_verify_where_available():
+    tool = shutil.which("systemd-analyze")
+    if tool is None:
+        print("# skipped: no systemd-analyze on this machine")
+        return
+    unit = os.path.join(BUILD, "systemd", "nurtured.service")
+    text = open(unit).read()
+    # verify wants the binaries named in ExecStart to exist: point them at the built one.
+    local = os.path.join(TMP, "nurtured.service")
+    sbin = [l.split("=", 1)[1].split()[0] for l in text.splitlines()
+            if l.startswith("ExecStart=")][0]
+    with open(local, "w") as f:
+        f.write(text.replace(sbin, os.path.join(BUILD, "nurtured")))
+    # ...and the man pages named in Documentation= to be found by man(1).
+    for sec, page in (("8", "nurtured.8"), ("5", "nurtured.conf.5")):
+        os.makedirs(os.path.join(TMP, "man", "man" + sec), exist_ok=True)
+        shutil.copy(os.path.join(SRC, "man", page), os.path.join(TMP, "man", "man" + sec))
+    env = dict(os.environ, MANPATH=os.path.join(TMP, "man"))
+    r = subprocess.run([tool, "verify", local], capture_output=True, text=True, env=env)
+    problems = [l for l in (r.stdout + r.stderr).splitlines()
+                if "nurtured.service" in l and "Unknown user" not in l]
+    eq(problems, [], "systemd-analyze verify")
+
+
+@test
+def configure_names_the_debian_package_of_a_missing_library():
+    copy = os.path.join(TMP, "src")
+    shutil.copytree(SRC, copy, ignore=shutil.ignore_patterns(
+        ".git", "*.o", "*.lo", ".libs", "var", "config.status", "config.log", "Makefile",
+        "build.h", "libtool", "stamp-h1", ".deps"))
+    env = dict(os.environ, PKG_CONFIG_LIBDIR=os.path.join(TMP, "empty"), PKG_CONFIG_PATH="")
+    r = subprocess.run(["./configure"], cwd=copy, env=env, capture_output=True, text=True)
+    check(r.returncode != 0, "configure fails")
+    check("install the Debian package libevent-dev" in r.stderr, "names the package",
+          r.stderr[-1000:])
+
+
+try:
+    run_all()
+finally:
+    shutil.rmtree(TMP, ignore_errors=True)
