@@ -72,7 +72,7 @@ customer_upsert_run(struct store *s, struct store_job *job)
 {
 	struct customer_job *j = (struct customer_job *)job;
 	int64_t id;
-	return s->ops->customer_upsert(s, j->ext_id, j->fields, j->now_ms, &id);
+	return store_customer_upsert(s, j->ext_id, j->fields, j->now_ms, &id);
 }
 
 static void
@@ -110,7 +110,7 @@ static enum store_status
 customer_get_run(struct store *s, struct store_job *job)
 {
 	struct customer_job *j = (struct customer_job *)job;
-	return s->ops->customer_get(s, j->ext_id, API_CUSTOMER_EVENTS, &j->result);
+	return store_customer_get(s, j->ext_id, API_CUSTOMER_EVENTS, &j->result);
 }
 
 static void
@@ -127,8 +127,7 @@ customer_get_done(struct store_job *job)
 void
 api_customer_get(struct http_req *hr)
 {
-	struct customer_job *j =
-	    customer_job_new(hr, hr->arg, customer_get_run, customer_get_done);
+	struct customer_job *j = customer_job_new(hr, hr->arg, customer_get_run, customer_get_done);
 	storeloop_submit(daemon_storeloop(hr->d), &j->job);
 }
 
@@ -136,7 +135,7 @@ static enum store_status
 customer_erase_run(struct store *s, struct store_job *job)
 {
 	struct customer_job *j = (struct customer_job *)job;
-	return s->ops->customer_erase(s, j->ext_id, j->secret, j->now_ms);
+	return store_customer_erase(s, j->ext_id, j->secret, j->now_ms);
 }
 
 static void

@@ -43,10 +43,9 @@ ingest_run(struct store *s, struct store_job *job)
 	for (size_t i = 0; i < j->n; i++) {
 		struct nt_event *ev = &j->events[i];
 		int64_t cid, seq;
-		if ((rc = s->ops->customer_ensure(s, ev->customer, j->received_ms, &cid)) !=
-		    STORE_OK)
+		if ((rc = store_customer_ensure(s, ev->customer, j->received_ms, &cid)) != STORE_OK)
 			return rc;
-		rc = s->ops->event_insert(s, cid, ev, j->received_ms, &seq);
+		rc = store_event_insert(s, cid, ev, j->received_ms, &seq);
 		if (rc == STORE_DUPLICATE) {
 			j->duplicate[i] = 1;
 			continue;
@@ -58,8 +57,8 @@ ingest_run(struct store *s, struct store_job *job)
 		if (rc != STORE_OK)
 			return rc;
 		if (ev->profile != NULL &&
-		    (rc = s->ops->customer_upsert(s, ev->customer, ev->profile, j->received_ms,
-						  &cid)) != STORE_OK)
+		    (rc = store_customer_upsert(s, ev->customer, ev->profile, j->received_ms,
+						&cid)) != STORE_OK)
 			return rc;
 	}
 	return STORE_OK;
@@ -120,7 +119,8 @@ api_events_post(struct http_req *hr)
 		items = body;
 	else if (!json_is_array(items) || json_object_size(body) != 1) {
 		json_decref(body);
-		http_reply_error(hr, 400, "expected one event or {\"events\": [...]}", "events", -1);
+		http_reply_error(hr, 400, "expected one event or {\"events\": [...]}", "events",
+				 -1);
 		return;
 	}
 	n = single ? 1 : json_array_size(items);

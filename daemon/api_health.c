@@ -24,7 +24,7 @@ static enum store_status
 ready_run(struct store *s, struct store_job *job)
 {
 	(void)job;
-	return s->ops->heartbeat(s, util_now_ms());
+	return store_heartbeat(s, util_now_ms());
 }
 
 static void

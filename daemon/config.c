@@ -149,8 +149,8 @@ config_tokens(struct config *c, json_t *v, struct diag *d)
 		char path[64];
 		snprintf(path, sizeof(path), "api_tokens[%zu]", i);
 		if (!json_is_string(t) || json_string_length(t) < 16)
-			diag_add(d, path, "api_tokens[%zu] must be a string of at least 16 characters",
-				 i);
+			diag_add(d, path,
+				 "api_tokens[%zu] must be a string of at least 16 characters", i);
 		else
 			c->api_tokens[c->n_api_tokens++] = xstrdup(json_string_value(t));
 	}
@@ -188,7 +188,8 @@ config_apply(struct config *c, json_t *root, struct diag *d)
 			config_set_string(&c->public_url, v, key, d);
 			if (json_is_string(v) && strncmp(json_string_value(v), "http://", 7) != 0 &&
 			    strncmp(json_string_value(v), "https://", 8) != 0)
-				diag_add(d, key, "key 'public_url' must start with http:// or https://");
+				diag_add(d, key,
+					 "key 'public_url' must start with http:// or https://");
 		} else if (strcmp(key, "secret") == 0) {
 			config_set_string(&c->secret, v, key, d);
 			if (json_is_string(v) && json_string_length(v) < 32)

@@ -45,7 +45,8 @@ crypto_hmac_hex(const char *key, const void *data, size_t len, char out[65])
 	crypto_hex(md, 32, out);
 }
 
-/* Hashing both sides first makes the comparison length-independent; CRYPTO_memcmp is constant-time. */
+/* Hashing both sides first makes the comparison length-independent; CRYPTO_memcmp is constant-time.
+ */
 int
 crypto_secret_equal(const char *a, const char *b)
 {

@@ -171,7 +171,8 @@ daemon_reload(struct daemon *d)
 			log_warnx("reload: %s", dg.msgs[i]);
 		log_warnx("reload: configuration has errors; keeping the running one");
 	} else {
-		if (strcmp(n->listen_host, o->listen_host) || strcmp(n->listen_port, o->listen_port))
+		if (strcmp(n->listen_host, o->listen_host) ||
+		    strcmp(n->listen_port, o->listen_port))
 			log_warnx("reload: 'listen' changed; takes effect after a restart");
 		if (strcmp(n->data_dir, o->data_dir) || n->durability_full != o->durability_full)
 			log_warnx("reload: 'data_dir'/'durability' changed; takes effect after a "

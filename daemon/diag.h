@@ -12,7 +12,7 @@ struct jsonpos;
 struct diag {
 	char **msgs;
 	size_t n;
-	const char *file;	  /* borrowed */
+	const char *file;	   /* borrowed */
 	const struct jsonpos *pos; /* borrowed; may be NULL */
 };
 

@@ -159,8 +159,8 @@ static int
 http_authorized(struct http *h, struct evhttp_request *req)
 {
 	const struct config *c = daemon_config(h->d);
-	const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req),
-					      "Authorization");
+	const char *auth =
+	    evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
 	int ok = 0;
 
 	if (c->n_api_tokens == 0)

@@ -67,8 +67,8 @@ log_vwrite(enum log_level lvl, int with_errno, const char *fmt, va_list ap)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		gmtime_r(&ts.tv_sec, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-		fprintf(stderr, "%s.%03ldZ nurtured[%s]: %s\n", when, ts.tv_nsec / 1000000, tag[lvl],
-			msg);
+		fprintf(stderr, "%s.%03ldZ nurtured[%s]: %s\n", when, ts.tv_nsec / 1000000,
+			tag[lvl], msg);
 	} else
 		syslog(prio[lvl], "%s", msg);
 	errno = saved;

@@ -25,12 +25,10 @@ usage(FILE *f)
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
-						 {"foreground", no_argument, NULL, 'f'},
-						 {"verbose", no_argument, NULL, 'v'},
-						 {"version", no_argument, NULL, 'V'},
-						 {"help", no_argument, NULL, 'h'},
-						 {NULL, 0, NULL, 0}};
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'}, {"foreground", no_argument, NULL, 'f'},
+	    {"verbose", no_argument, NULL, 'v'},      {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0}};
 	const char *file = NULL, *cmd = NULL;
 	int foreground = 0, verbose = 0, ch;
 

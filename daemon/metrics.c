@@ -104,8 +104,7 @@ metrics_reset_gauges(void)
 }
 
 /* Appends to a growing buffer; the exposition is small (a few KB). */
-static void
-metrics_printf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+static void metrics_printf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 static void

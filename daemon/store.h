@@ -14,8 +14,8 @@
 
 enum store_status {
 	STORE_OK = 0,
-	STORE_DUPLICATE,   /* same idempotency key, same content */
-	STORE_CONFLICT,	   /* same idempotency key, other content */
+	STORE_DUPLICATE, /* same idempotency key, same content */
+	STORE_CONFLICT,	 /* same idempotency key, other content */
 	STORE_NOTFOUND,
 	STORE_GONE,	   /* erased customer */
 	STORE_UNAVAILABLE, /* disk full, I/O error, locked: retry later */
@@ -51,8 +51,8 @@ struct store_ops {
 					     int64_t *id);
 	enum store_status (*customer_get)(struct store *, const char *ext_id, int events_limit,
 					  json_t **out);
-	enum store_status (*customer_erase)(struct store *, const char *ext_id,
-					    const char *secret, int64_t now_ms);
+	enum store_status (*customer_erase)(struct store *, const char *ext_id, const char *secret,
+					    int64_t now_ms);
 	enum store_status (*event_insert)(struct store *, int64_t customer_id,
 					  const struct nt_event *ev, int64_t received_ms,
 					  int64_t *seq);
@@ -109,6 +109,39 @@ static inline void
 store_rollback_savepoint(struct store *s)
 {
 	s->ops->rollback_savepoint(s);
+}
+
+static inline enum store_status
+store_heartbeat(struct store *s, int64_t now_ms)
+{
+	return s->ops->heartbeat(s, now_ms);
+}
+static inline enum store_status
+store_customer_upsert(struct store *s, const char *ext_id, json_t *fields, int64_t now_ms,
+		      int64_t *id)
+{
+	return s->ops->customer_upsert(s, ext_id, fields, now_ms, id);
+}
+static inline enum store_status
+store_customer_ensure(struct store *s, const char *ext_id, int64_t now_ms, int64_t *id)
+{
+	return s->ops->customer_ensure(s, ext_id, now_ms, id);
+}
+static inline enum store_status
+store_customer_get(struct store *s, const char *ext_id, int events_limit, json_t **out)
+{
+	return s->ops->customer_get(s, ext_id, events_limit, out);
+}
+static inline enum store_status
+store_customer_erase(struct store *s, const char *ext_id, const char *secret, int64_t now_ms)
+{
+	return s->ops->customer_erase(s, ext_id, secret, now_ms);
+}
+static inline enum store_status
+store_event_insert(struct store *s, int64_t customer_id, const struct nt_event *ev,
+		   int64_t received_ms, int64_t *seq)
+{
+	return s->ops->event_insert(s, customer_id, ev, received_ms, seq);
 }
 
 extern const struct store_ops store_sqlite_ops;

@@ -354,8 +354,8 @@ store_sqlite_pick(json_t *fields, const char *key, sqlite3_stmt *row, int col)
  * changes per topic are kept with when they happened.
  */
 static enum store_status
-store_sqlite_customer_upsert(struct store *st, const char *ext_id, json_t *fields,
-			     int64_t now_ms, int64_t *id)
+store_sqlite_customer_upsert(struct store *st, const char *ext_id, json_t *fields, int64_t now_ms,
+			     int64_t *id)
 {
 	struct store_sqlite *s = SQ(st);
 	sqlite3_stmt *row = s->q[Q_CUST_ROW], *up = s->q[Q_CUST_UPDATE];
@@ -557,7 +557,8 @@ store_sqlite_customer_erase(struct store *st, const char *ext_id, const char *se
 	return STORE_OK;
 }
 
-/* One row per (customer, key): an existing key is a duplicate or, with other content, a conflict. */
+/* One row per (customer, key): an existing key is a duplicate or, with other content, a conflict.
+ */
 static enum store_status
 store_sqlite_event_insert(struct store *st, int64_t customer_id, const struct nt_event *ev,
 			  int64_t received_ms, int64_t *seq)

@@ -17,7 +17,8 @@ struct storeloop;
 
 struct store_job {
 	struct mbox_item item; /* first: the job travels through mailboxes */
-	/* Runs on the store thread inside the group's transaction; anything but STORE_OK undoes it. */
+	/* Runs on the store thread inside the group's transaction; anything but STORE_OK undoes it.
+	 */
 	enum store_status (*run)(struct store *, struct store_job *);
 	/* Runs on the network loop once the group committed (or failed: status says). */
 	void (*done)(struct store_job *);

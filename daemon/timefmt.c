@@ -52,7 +52,8 @@ timefmt_valid_date(const char *s)
 	char tail;
 
 	if (strlen(s) == 7 && sscanf(s, "--%2d-%2d%c", &m, &d, &tail) == 2)
-		return g_date_valid_dmy((GDateDay)d, (GDateMonth)m, 2000); /* leap year: Feb 29 ok */
+		return g_date_valid_dmy((GDateDay)d, (GDateMonth)m,
+					2000); /* leap year: Feb 29 ok */
 	if (strlen(s) == 10 && s[4] == '-' && s[7] == '-' &&
 	    sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) == 3)
 		return y >= 1800 && g_date_valid_dmy((GDateDay)d, (GDateMonth)m, (GDateYear)y);

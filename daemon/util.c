@@ -10,7 +10,8 @@
 
 #include "log.h"
 
-/* Every allocation failure is fatal: a daemon that half-applies under OOM is worse than one that stops. */
+/* Every allocation failure is fatal: a daemon that half-applies under OOM is worse than one that
+ * stops. */
 void *
 xmalloc(size_t n)
 {

@@ -10,8 +10,7 @@
 #include "timefmt.h"
 #include "util.h"
 
-static int
-verr_set(struct verr *err, const char *prefix, const char *field, const char *fmt, ...)
+static int verr_set(struct verr *err, const char *prefix, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 /* Fills ERR and returns -1, so a check can `return verr_set(...)`. */
@@ -179,8 +178,8 @@ validate_customer(json_t *obj, int need_id, const char *prefix, struct verr *err
 				err) < 0 ||
 	    validate_opt_string(obj, "timezone", timefmt_valid_timezone, "a known IANA time zone",
 				prefix, err) < 0 ||
-	    validate_opt_string(obj, "birthday", timefmt_valid_date,
-				"a date YYYY-MM-DD or --MM-DD", prefix, err) < 0)
+	    validate_opt_string(obj, "birthday", timefmt_valid_date, "a date YYYY-MM-DD or --MM-DD",
+				prefix, err) < 0)
 		return -1;
 	v = json_object_get(obj, "attributes");
 	if (v != NULL && !json_is_object(v))
@@ -198,8 +197,9 @@ validate_customer(json_t *obj, int need_id, const char *prefix, struct verr *err
 			if (!validate_topic(key))
 				return verr_set(err, prefix, field,
 						"topic must be 1 to 64 of a-z 0-9 - _");
-			if (s == NULL || (strcmp(s, "subscribed") != 0 &&
-					  strcmp(s, "unsubscribed") != 0 && strcmp(s, "pending") != 0))
+			if (s == NULL ||
+			    (strcmp(s, "subscribed") != 0 && strcmp(s, "unsubscribed") != 0 &&
+			     strcmp(s, "pending") != 0))
 				return verr_set(err, prefix, field,
 						"must be \"subscribed\", \"unsubscribed\" or "
 						"\"pending\"");
@@ -241,8 +241,8 @@ validate_event(json_t *obj, int64_t now_ms, struct nt_event *out, struct verr *e
 				"is required: 1 to 64 of a-z 0-9 _ . : -, starting with a letter");
 	v = json_object_get(obj, "time");
 	out->time_ms = now_ms;
-	if (v != NULL && (!json_is_string(v) ||
-			  timefmt_parse_rfc3339(json_string_value(v), &out->time_ms) < 0))
+	if (v != NULL &&
+	    (!json_is_string(v) || timefmt_parse_rfc3339(json_string_value(v), &out->time_ms) < 0))
 		return verr_set(err, "", "time", "must be an RFC 3339 date-time with offset");
 	v = json_object_get(obj, "properties");
 	if (v != NULL && !json_is_object(v))

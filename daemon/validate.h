@@ -17,8 +17,8 @@ struct verr {
 
 /* One event, normalized and owned by whoever holds it. */
 struct nt_event {
-	char *key;	    /* the client's idempotency id, or a generated one */
-	char *customer;	    /* the customer's external id */
+	char *key;	/* the client's idempotency id, or a generated one */
+	char *customer; /* the customer's external id */
 	char *type;
 	int64_t time_ms;
 	json_t *properties; /* object, owned reference */
