@@ -1,6 +1,8 @@
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,16 +86,18 @@ config_type_name(const json_t *v)
 	}
 }
 
-static void
+/* Returns 0 when set, so callers check further only what has the right type. */
+static int
 config_set_string(char **dst, json_t *v, const char *key, struct diag *d)
 {
 	if (!json_is_string(v) || json_string_length(v) == 0) {
 		diag_add(d, key, "key '%s' must be a non-empty string, not %s", key,
 			 json_is_string(v) ? "an empty string" : config_type_name(v));
-		return;
+		return -1;
 	}
 	free(*dst);
 	*dst = xstrdup(json_string_value(v));
+	return 0;
 }
 
 static void
@@ -185,14 +189,14 @@ config_apply(struct config *c, json_t *root, struct diag *d)
 		else if (strcmp(key, "api_tokens") == 0)
 			config_tokens(c, v, d);
 		else if (strcmp(key, "public_url") == 0) {
-			config_set_string(&c->public_url, v, key, d);
-			if (json_is_string(v) && strncmp(json_string_value(v), "http://", 7) != 0 &&
+			if (config_set_string(&c->public_url, v, key, d) == 0 &&
+			    strncmp(json_string_value(v), "http://", 7) != 0 &&
 			    strncmp(json_string_value(v), "https://", 8) != 0)
 				diag_add(d, key,
 					 "key 'public_url' must start with http:// or https://");
 		} else if (strcmp(key, "secret") == 0) {
-			config_set_string(&c->secret, v, key, d);
-			if (json_is_string(v) && json_string_length(v) < 32)
+			if (config_set_string(&c->secret, v, key, d) == 0 &&
+			    json_string_length(v) < 32)
 				diag_add(d, key, "key 'secret' must be at least 32 characters");
 		} else if (strcmp(key, "campaigns_dir") == 0)
 			config_set_string(&c->campaigns_dir, v, key, d);
@@ -291,7 +295,9 @@ config_load(const char *file, struct diag *d)
 		}
 	}
 	if (c->public_url == NULL)
-		c->public_url = xasprintf("http://%s:%s", c->listen_host, c->listen_port);
+		c->public_url = strchr(c->listen_host, ':')
+				    ? xasprintf("http://[%s]:%s", c->listen_host, c->listen_port)
+				    : xasprintf("http://%s:%s", c->listen_host, c->listen_port);
 	if (c->n_api_tokens == 0 && d->n == before && !config_listen_is_loopback(c))
 		diag_add(d, NULL,
 			 "key 'api_tokens' must list at least one token when 'listen' is not "
@@ -306,11 +312,18 @@ config_load(const char *file, struct diag *d)
 	return c;
 }
 
+/* Only literal loopback addresses count: a name like "127.example.org" may resolve anywhere. */
 int
 config_listen_is_loopback(const struct config *c)
 {
-	return strncmp(c->listen_host, "127.", 4) == 0 || strcmp(c->listen_host, "::1") == 0 ||
-	       strcmp(c->listen_host, "localhost") == 0;
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (strcmp(c->listen_host, "localhost") == 0)
+		return 1;
+	if (inet_pton(AF_INET, c->listen_host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	return inet_pton(AF_INET6, c->listen_host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
 }
 
 void

@@ -26,14 +26,14 @@ struct jsonpos_scanner {
 
 static void jsonpos_value(struct jsonpos_scanner *s, const char *path);
 
-/* Advances one byte, keeping line and column; columns count bytes, as Jansson's do. */
+/* Advances one byte, keeping line and column; columns count characters, as Jansson's do. */
 static void
 jsonpos_advance(struct jsonpos_scanner *s)
 {
 	if (*s->p == '\n') {
 		s->line++;
 		s->col = 1;
-	} else
+	} else if ((*(const unsigned char *)s->p & 0xC0) != 0x80)
 		s->col++;
 	s->p++;
 }

@@ -24,7 +24,13 @@ timefmt_parse_rfc3339(const char *s, int64_t *ms)
 	char last = s[n - 1];
 	if (last != 'Z' && last != 'z' && !(n >= 25 && (s[n - 6] == '+' || s[n - 6] == '-')))
 		return -1;
-	dt = g_date_time_new_from_iso8601(s, NULL);
+	/* RFC 3339 allows lower-case 't' and 'z'; GLib wants them upper-case. */
+	char norm[41];
+	memcpy(norm, s, n + 1);
+	norm[10] = 'T';
+	if (last == 'z')
+		norm[n - 1] = 'Z';
+	dt = g_date_time_new_from_iso8601(norm, NULL);
 	if (dt == NULL)
 		return -1;
 	*ms = g_date_time_to_unix(dt) * 1000 + g_date_time_get_microsecond(dt) / 1000;
@@ -38,25 +44,45 @@ timefmt_format_utc(int64_t ms, char *buf, size_t len)
 	time_t secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
 	int frac = (int)(ms - (int64_t)secs * 1000);
 	struct tm tm;
-	char day[24];
 
 	gmtime_r(&secs, &tm);
-	strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, len, "%s.%03dZ", day, frac);
+	/* Not strftime's %Y: RFC 3339 wants four digits for every year. */
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+}
+
+/* Reads exactly N digits at S (sscanf's %d would take spaces and signs). */
+static int
+timefmt_digits(const char *s, int n)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (!g_ascii_isdigit(s[i]))
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
 }
 
 int
 timefmt_valid_date(const char *s)
 {
-	int y = 2000, m, d;
-	char tail;
+	size_t n = strlen(s);
+	int y, m, d;
 
-	if (strlen(s) == 7 && sscanf(s, "--%2d-%2d%c", &m, &d, &tail) == 2)
-		return g_date_valid_dmy((GDateDay)d, (GDateMonth)m,
-					2000); /* leap year: Feb 29 ok */
-	if (strlen(s) == 10 && s[4] == '-' && s[7] == '-' &&
-	    sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) == 3)
-		return y >= 1800 && g_date_valid_dmy((GDateDay)d, (GDateMonth)m, (GDateYear)y);
+	if (n == 7 && s[0] == '-' && s[1] == '-' && s[4] == '-') {
+		m = timefmt_digits(s + 2, 2);
+		d = timefmt_digits(s + 5, 2);
+		/* A yearless date is checked against a leap year: Feb 29 is a birthday too. */
+		return m > 0 && d > 0 && g_date_valid_dmy((GDateDay)d, (GDateMonth)m, 2000);
+	}
+	if (n == 10 && s[4] == '-' && s[7] == '-') {
+		y = timefmt_digits(s, 4);
+		m = timefmt_digits(s + 5, 2);
+		d = timefmt_digits(s + 8, 2);
+		return y >= 1800 && m > 0 && d > 0 &&
+		       g_date_valid_dmy((GDateDay)d, (GDateMonth)m, (GDateYear)y);
+	}
 	return 0;
 }
 
@@ -65,7 +91,8 @@ int
 timefmt_valid_timezone(const char *name)
 {
 	GTimeZone *tz;
-	if (name[0] == '\0' || name[0] == '/' || strstr(name, "..") != NULL || strlen(name) > 64)
+	/* Names only: GLib also takes offsets like "+02:00", which are not zones. */
+	if (!g_ascii_isalpha(name[0]) || strstr(name, "..") != NULL || strlen(name) > 64)
 		return 0;
 	tz = g_time_zone_new_identifier(name);
 	if (tz == NULL)

@@ -20,6 +20,9 @@ verr_set(struct verr *err, const char *prefix, const char *field, const char *fm
 	va_list ap;
 	char what[200];
 	snprintf(err->field, sizeof(err->field), "%s%s", prefix, field);
+	size_t n = strlen(err->field);
+	if (field[0] == '\0' && n > 0 && err->field[n - 1] == '.')
+		err->field[n - 1] = '\0'; /* "profile." names the object itself: "profile" */
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
