@@ -30,6 +30,70 @@ struct store_options {
 
 struct store;
 
+/* An event as the engine reads it back, in commit order. */
+struct store_event {
+	int64_t seq;
+	int64_t customer_id;
+	char *customer; /* external id */
+	char *key;
+	char *type;
+	int64_t time_ms;
+	json_t *properties;
+};
+void store_event_clear(struct store_event *ev);
+void store_events_free(struct store_event *v, size_t n);
+
+/*
+ * A customer's journey through one campaign. `step` is the step to run when the journey is
+ * due; a journey waiting for an event also has `wait_event` and the step to go to when it
+ * comes (`on_event`), its due time being the timeout.
+ */
+struct journey {
+	int64_t id;
+	char *campaign_id;
+	char *version;
+	int64_t customer_id;
+	char *key; /* "" when the campaign has no key */
+	int active;
+	int step;
+	int visit;	  /* steps run so far: keys each send in the ledger */
+	int64_t due_ms;	  /* -1: not timed */
+	char *wait_event; /* or NULL */
+	int on_event;
+	json_t *trigger; /* the trigger event: {"type", "time", "properties", "id"} */
+	int64_t entered_ms;
+	int64_t exited_ms; /* -1 while active */
+	char *exit_reason;
+};
+void journey_clear(struct journey *j);
+void journeys_free(struct journey *v, size_t n);
+
+/* One line of "why": every enter, send, skip and exit is recorded. */
+struct journey_note {
+	int64_t journey_id;
+	int64_t customer_id;
+	const char *campaign_id;
+	const char *step_id; /* may be NULL */
+	const char *action;  /* "enter", "send", "skip", "exit", "wait" */
+	const char *reason;  /* may be NULL */
+	const char *channel; /* sends */
+	const char *template;
+	int64_t at_ms;
+};
+
+/* A message the engine decided to send; delivery (issue 5) takes it from here. */
+struct outbox_entry {
+	int64_t journey_id;
+	int64_t customer_id;
+	const char *campaign_id;
+	const char *step_id;
+	int visit;
+	const char *channel;
+	const char *template;
+	const char *message_id;
+	int64_t created_ms;
+};
+
 struct store_ops {
 	const char *name;
 	struct store *(*open)(const struct store_options *, char *err, size_t errlen);
@@ -56,6 +120,30 @@ struct store_ops {
 	enum store_status (*event_insert)(struct store *, int64_t customer_id,
 					  const struct nt_event *ev, int64_t received_ms,
 					  int64_t *seq);
+
+	/* The engine's side. */
+	enum store_status (*cursor_get)(struct store *, int64_t *seq);
+	enum store_status (*cursor_set)(struct store *, int64_t seq);
+	enum store_status (*events_after)(struct store *, int64_t after_seq, int limit,
+					  struct store_event **out, size_t *n);
+	enum store_status (*customer_context)(struct store *, int64_t customer_id, json_t **out);
+	long (*events_count)(struct store *, int64_t customer_id, const char *type,
+			     int64_t since_ms);
+	enum store_status (*campaign_version_save)(struct store *, const char *campaign_id,
+						   const char *version, const char *definition,
+						   int64_t now_ms);
+	enum store_status (*journey_insert)(struct store *, struct journey *j);
+	enum store_status (*journey_update)(struct store *, const struct journey *j);
+	enum store_status (*journey_find)(struct store *, const char *campaign_id,
+					  int64_t customer_id, const char *key, int active_only,
+					  struct journey *out);
+	enum store_status (*journeys_of_customer)(struct store *, int64_t customer_id,
+						  struct journey **out, size_t *n);
+	enum store_status (*journeys_due)(struct store *, int64_t now_ms, int limit,
+					  struct journey **out, size_t *n);
+	enum store_status (*journey_next_due)(struct store *, int64_t *due_ms);
+	enum store_status (*journey_note)(struct store *, const struct journey_note *e);
+	enum store_status (*outbox_add)(struct store *, const struct outbox_entry *o);
 };
 
 /* Every backend's struct starts with this. */
@@ -64,7 +152,7 @@ struct store {
 };
 
 /* The schema version this build writes; a newer database is refused. */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 /* Opens the backend named in OPT; NULL with a message in ERR on failure. */
 struct store *store_open(const struct store_options *opt, char *err, size_t errlen);
@@ -142,6 +230,79 @@ store_event_insert(struct store *s, int64_t customer_id, const struct nt_event *
 		   int64_t received_ms, int64_t *seq)
 {
 	return s->ops->event_insert(s, customer_id, ev, received_ms, seq);
+}
+
+static inline enum store_status
+store_cursor_get(struct store *s, int64_t *seq)
+{
+	return s->ops->cursor_get(s, seq);
+}
+static inline enum store_status
+store_cursor_set(struct store *s, int64_t seq)
+{
+	return s->ops->cursor_set(s, seq);
+}
+static inline enum store_status
+store_events_after(struct store *s, int64_t after, int limit, struct store_event **out, size_t *n)
+{
+	return s->ops->events_after(s, after, limit, out, n);
+}
+static inline enum store_status
+store_customer_context(struct store *s, int64_t customer_id, json_t **out)
+{
+	return s->ops->customer_context(s, customer_id, out);
+}
+static inline long
+store_events_count(struct store *s, int64_t customer_id, const char *type, int64_t since_ms)
+{
+	return s->ops->events_count(s, customer_id, type, since_ms);
+}
+static inline enum store_status
+store_campaign_version_save(struct store *s, const char *id, const char *version,
+			    const char *definition, int64_t now_ms)
+{
+	return s->ops->campaign_version_save(s, id, version, definition, now_ms);
+}
+static inline enum store_status
+store_journey_insert(struct store *s, struct journey *j)
+{
+	return s->ops->journey_insert(s, j);
+}
+static inline enum store_status
+store_journey_update(struct store *s, const struct journey *j)
+{
+	return s->ops->journey_update(s, j);
+}
+static inline enum store_status
+store_journey_find(struct store *s, const char *campaign_id, int64_t customer_id, const char *key,
+		   int active_only, struct journey *out)
+{
+	return s->ops->journey_find(s, campaign_id, customer_id, key, active_only, out);
+}
+static inline enum store_status
+store_journeys_of_customer(struct store *s, int64_t customer_id, struct journey **out, size_t *n)
+{
+	return s->ops->journeys_of_customer(s, customer_id, out, n);
+}
+static inline enum store_status
+store_journeys_due(struct store *s, int64_t now_ms, int limit, struct journey **out, size_t *n)
+{
+	return s->ops->journeys_due(s, now_ms, limit, out, n);
+}
+static inline enum store_status
+store_journey_next_due(struct store *s, int64_t *due_ms)
+{
+	return s->ops->journey_next_due(s, due_ms);
+}
+static inline enum store_status
+store_journey_note(struct store *s, const struct journey_note *e)
+{
+	return s->ops->journey_note(s, e);
+}
+static inline enum store_status
+store_outbox_add(struct store *s, const struct outbox_entry *o)
+{
+	return s->ops->outbox_add(s, o);
 }
 
 extern const struct store_ops store_sqlite_ops;

@@ -10,6 +10,7 @@
 #include "crypto.h"
 #include "log.h"
 #include "store.h"
+#include "store_sqlite.h"
 #include "timefmt.h"
 #include "util.h"
 
@@ -34,30 +35,35 @@ static const char *store_sqlite_migrations[] = {
     "CREATE TABLE suppressions ("
     " addr_hash TEXT PRIMARY KEY, address TEXT, reason TEXT NOT NULL,"
     " created_ms INTEGER NOT NULL) WITHOUT ROWID;",
-};
-
-enum {
-	Q_BEGIN,
-	Q_COMMIT,
-	Q_ROLLBACK,
-	Q_SAVEPOINT,
-	Q_RELEASE,
-	Q_ROLLBACK_TO,
-	Q_HEARTBEAT,
-	Q_CUST_ID,
-	Q_CUST_INSERT,
-	Q_CUST_ROW,
-	Q_CUST_UPDATE,
-	Q_CONSENT_SET,
-	Q_CONSENT_LIST,
-	Q_EVENT_FIND,
-	Q_EVENT_INSERT,
-	Q_EVENTS_LATEST,
-	Q_ERASE_CUSTOMER,
-	Q_ERASE_EVENTS,
-	Q_ERASE_CONSENT,
-	Q_SUPPRESS,
-	Q_COUNT
+    /* 1 -> 2: the engine: campaign versions, journeys, their notes, the outbox, the cursor. */
+    "CREATE TABLE campaign_versions ("
+    " campaign_id TEXT NOT NULL, version TEXT NOT NULL, definition TEXT NOT NULL,"
+    " loaded_ms INTEGER NOT NULL, PRIMARY KEY (campaign_id, version)) WITHOUT ROWID;"
+    "CREATE TABLE journeys ("
+    " id INTEGER PRIMARY KEY, campaign_id TEXT NOT NULL, version TEXT NOT NULL,"
+    " customer_id INTEGER NOT NULL, jkey TEXT NOT NULL DEFAULT '', active INTEGER NOT NULL,"
+    " step INTEGER NOT NULL, visit INTEGER NOT NULL DEFAULT 0, due_ms INTEGER,"
+    " wait_event TEXT, on_event INTEGER NOT NULL DEFAULT -1, trigger TEXT NOT NULL,"
+    " entered_ms INTEGER NOT NULL, exited_ms INTEGER, exit_reason TEXT);"
+    "CREATE UNIQUE INDEX journeys_one_active ON journeys (campaign_id, customer_id, jkey)"
+    " WHERE active = 1;"
+    "CREATE INDEX journeys_due ON journeys (due_ms) WHERE active = 1 AND due_ms IS NOT NULL;"
+    "CREATE INDEX journeys_customer ON journeys (customer_id, active);"
+    "CREATE INDEX journeys_history ON journeys (campaign_id, customer_id, jkey, entered_ms);"
+    "CREATE TABLE journey_notes ("
+    " id INTEGER PRIMARY KEY, journey_id INTEGER NOT NULL, customer_id INTEGER NOT NULL,"
+    " campaign_id TEXT NOT NULL, step_id TEXT, action TEXT NOT NULL, reason TEXT,"
+    " channel TEXT, template TEXT, at_ms INTEGER NOT NULL);"
+    "CREATE INDEX journey_notes_customer ON journey_notes (customer_id, at_ms);"
+    "CREATE TABLE outbox ("
+    " id INTEGER PRIMARY KEY, journey_id INTEGER NOT NULL, step_id TEXT NOT NULL,"
+    " visit INTEGER NOT NULL, customer_id INTEGER NOT NULL, campaign_id TEXT NOT NULL,"
+    " channel TEXT NOT NULL, template TEXT NOT NULL, state TEXT NOT NULL,"
+    " message_id TEXT NOT NULL UNIQUE, attempts INTEGER NOT NULL DEFAULT 0, last_reply TEXT,"
+    " created_ms INTEGER NOT NULL, due_ms INTEGER NOT NULL,"
+    " UNIQUE (journey_id, step_id, visit));"
+    "CREATE INDEX outbox_due ON outbox (due_ms) WHERE state IN ('queued', 'deferred');"
+    "INSERT INTO meta (key, value) VALUES ('engine_cursor', '0');",
 };
 
 static const char *store_sqlite_sql[Q_COUNT] = {
@@ -97,16 +103,10 @@ static const char *store_sqlite_sql[Q_COUNT] = {
 		   " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (addr_hash) DO NOTHING",
 };
 
-struct store_sqlite {
-	struct store base;
-	sqlite3 *db;
-	sqlite3_stmt *q[Q_COUNT];
-};
-
 #define SQ(s) ((struct store_sqlite *)(s))
 
 /* Maps SQLite's result to what the daemon can act on: retry later, or a real bug. */
-static enum store_status
+enum store_status
 store_sqlite_status(struct store_sqlite *s, int rc)
 {
 	switch (rc & 0xff) {
@@ -125,7 +125,7 @@ store_sqlite_status(struct store_sqlite *s, int rc)
 }
 
 /* Runs a statement that returns no rows, and resets it for the next use. */
-static enum store_status
+enum store_status
 store_sqlite_exec(struct store_sqlite *s, sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
@@ -135,7 +135,7 @@ store_sqlite_exec(struct store_sqlite *s, sqlite3_stmt *st)
 }
 
 /* Copies: values may come from a row that the same transaction is rewriting. */
-static void
+void
 store_sqlite_bind_text(sqlite3_stmt *st, int i, const char *v)
 {
 	if (v == NULL)
@@ -229,6 +229,10 @@ store_sqlite_open(const struct store_options *opt, char *err, size_t errlen)
 			store_sqlite_close(&s->base);
 			return NULL;
 		}
+	if (store_sqlite_engine_prepare(s, err, errlen) < 0) {
+		store_sqlite_close(&s->base);
+		return NULL;
+	}
 	return &s->base;
 }
 
@@ -238,6 +242,7 @@ store_sqlite_close(struct store *st)
 	struct store_sqlite *s = SQ(st);
 	for (int i = 0; i < Q_COUNT; i++)
 		sqlite3_finalize(s->q[i]);
+	store_sqlite_engine_finalize(s);
 	if (s->db != NULL && sqlite3_close(s->db) != SQLITE_OK)
 		log_warnx("store: close: %s", sqlite3_errmsg(s->db));
 	free(s);
@@ -619,4 +624,18 @@ const struct store_ops store_sqlite_ops = {
     .customer_get = store_sqlite_customer_get,
     .customer_erase = store_sqlite_customer_erase,
     .event_insert = store_sqlite_event_insert,
+    .cursor_get = store_sqlite_cursor_get,
+    .cursor_set = store_sqlite_cursor_set,
+    .events_after = store_sqlite_events_after,
+    .customer_context = store_sqlite_customer_context,
+    .events_count = store_sqlite_events_count,
+    .campaign_version_save = store_sqlite_campaign_version_save,
+    .journey_insert = store_sqlite_journey_insert,
+    .journey_update = store_sqlite_journey_update,
+    .journey_find = store_sqlite_journey_find,
+    .journeys_of_customer = store_sqlite_journeys_of_customer,
+    .journeys_due = store_sqlite_journeys_due,
+    .journey_next_due = store_sqlite_journey_next_due,
+    .journey_note = store_sqlite_journey_note,
+    .outbox_add = store_sqlite_outbox_add,
 };

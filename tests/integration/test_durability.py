@@ -166,6 +166,28 @@ def a_newer_schema_is_refused_clearly():
 
 
 @test
+def a_version_1_database_is_migrated_with_its_data():
+    d = Daemon()
+    try:
+        d.start()
+        eq(d.post_events({"id": "old", "customer": "v1", "type": "t"}).status, 202, "stored")
+        d.stop()
+        db = sqlite3.connect(d.db_path())  # turn it back into a version 1 database
+        for t in ("campaign_versions", "journeys", "journey_notes", "outbox"):
+            db.execute(f"DROP TABLE {t}")
+        db.execute("DELETE FROM meta WHERE key = 'engine_cursor'")
+        db.execute("PRAGMA user_version = 1")
+        db.commit()
+        db.close()
+        d.start()
+        eq(stored_ids(d, "v1"), {"old"}, "data kept")
+        check("migrating schema 1 -> 2" in d.read_log(), "migrated", d.read_log())
+        d.stop()
+    finally:
+        d.cleanup()
+
+
+@test
 def a_schema_is_migrated_forward_once():
     d = Daemon()
     try:
@@ -174,9 +196,10 @@ def a_schema_is_migrated_forward_once():
         d.start()
         d.stop()
         log = d.read_log()
-        eq(log.count("migrating schema 0 -> 1"), 1, "one migration over two starts")
+        eq(log.count("migrating schema 0 -> 1"), 1, "first migration once over two starts")
+        eq(log.count("migrating schema 1 -> 2"), 1, "second migration once over two starts")
         db = sqlite3.connect(d.db_path())
-        eq(db.execute("PRAGMA user_version").fetchone()[0], 1, "version")
+        eq(db.execute("PRAGMA user_version").fetchone()[0], 2, "version")
         eq(db.execute("PRAGMA journal_mode").fetchone()[0], "wal", "WAL mode")
         db.close()
     finally:

@@ -1,0 +1,92 @@
+/* Private to the SQLite backend: shared by store_sqlite.c and store_sqlite_engine.c. */
+#ifndef NURTURED_STORE_SQLITE_H
+#define NURTURED_STORE_SQLITE_H
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+/* The statements of the API side (store_sqlite.c). */
+enum {
+	Q_BEGIN,
+	Q_COMMIT,
+	Q_ROLLBACK,
+	Q_SAVEPOINT,
+	Q_RELEASE,
+	Q_ROLLBACK_TO,
+	Q_HEARTBEAT,
+	Q_CUST_ID,
+	Q_CUST_INSERT,
+	Q_CUST_ROW,
+	Q_CUST_UPDATE,
+	Q_CONSENT_SET,
+	Q_CONSENT_LIST,
+	Q_EVENT_FIND,
+	Q_EVENT_INSERT,
+	Q_EVENTS_LATEST,
+	Q_ERASE_CUSTOMER,
+	Q_ERASE_EVENTS,
+	Q_ERASE_CONSENT,
+	Q_SUPPRESS,
+	Q_COUNT
+};
+
+/* The statements of the engine side (store_sqlite_engine.c). */
+enum {
+	E_CURSOR_GET,
+	E_CURSOR_SET,
+	E_EVENTS_AFTER,
+	E_CUST_BY_ID,
+	E_CUST_CONSENT,
+	E_EVENTS_COUNT,
+	E_VERSION_SAVE,
+	E_JOURNEY_INSERT,
+	E_JOURNEY_UPDATE,
+	E_JOURNEY_ACTIVE,
+	E_JOURNEYS_OF,
+	E_JOURNEYS_DUE,
+	E_NEXT_DUE,
+	E_LOG,
+	E_OUTBOX_INSERT,
+	E_COUNT
+};
+
+struct store_sqlite {
+	struct store base;
+	sqlite3 *db;
+	sqlite3_stmt *q[Q_COUNT];
+	sqlite3_stmt *e[E_COUNT];
+};
+
+/* Maps a SQLite result code to a store status (logging real failures). */
+enum store_status store_sqlite_status(struct store_sqlite *s, int rc);
+/* Steps a statement that returns no rows, then resets it and clears its bindings. */
+enum store_status store_sqlite_exec(struct store_sqlite *s, sqlite3_stmt *st);
+/* Binds text (copied) or NULL. */
+void store_sqlite_bind_text(sqlite3_stmt *st, int i, const char *v);
+/* Prepares the engine's statements; 0, or -1 with a message in ERR. */
+int store_sqlite_engine_prepare(struct store_sqlite *s, char *err, size_t errlen);
+void store_sqlite_engine_finalize(struct store_sqlite *s);
+
+/* The engine side's operations, listed in store_sqlite_ops. */
+enum store_status store_sqlite_cursor_get(struct store *, int64_t *);
+enum store_status store_sqlite_cursor_set(struct store *, int64_t);
+enum store_status store_sqlite_events_after(struct store *, int64_t, int, struct store_event **,
+					    size_t *);
+enum store_status store_sqlite_customer_context(struct store *, int64_t, json_t **);
+long store_sqlite_events_count(struct store *, int64_t, const char *, int64_t);
+enum store_status store_sqlite_campaign_version_save(struct store *, const char *, const char *,
+						     const char *, int64_t);
+enum store_status store_sqlite_journey_insert(struct store *, struct journey *);
+enum store_status store_sqlite_journey_update(struct store *, const struct journey *);
+enum store_status store_sqlite_journey_find(struct store *, const char *, int64_t, const char *,
+					    int, struct journey *);
+enum store_status store_sqlite_journeys_of_customer(struct store *, int64_t, struct journey **,
+						    size_t *);
+enum store_status store_sqlite_journeys_due(struct store *, int64_t, int, struct journey **,
+					    size_t *);
+enum store_status store_sqlite_journey_next_due(struct store *, int64_t *);
+enum store_status store_sqlite_journey_note(struct store *, const struct journey_note *);
+enum store_status store_sqlite_outbox_add(struct store *, const struct outbox_entry *);
+
+#endif

@@ -1,0 +1,413 @@
+/* The SQLite backend's engine side: the events cursor, journeys, their notes, the outbox. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "store_sqlite.h"
+#include "util.h"
+
+#define SQ(s) ((struct store_sqlite *)(s))
+#define J_COLS                                                                                     \
+	"id, campaign_id, version, customer_id, jkey, active, step, visit, due_ms, wait_event,"    \
+	" on_event, trigger, entered_ms, exited_ms, exit_reason"
+
+static const char *store_sqlite_engine_sql[E_COUNT] = {
+    [E_CURSOR_GET] = "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'engine_cursor'",
+    [E_CURSOR_SET] = "UPDATE meta SET value = ?1 WHERE key = 'engine_cursor'",
+    [E_EVENTS_AFTER] = "SELECT e.seq, e.customer_id, c.ext_id, e.event_key, e.type, e.time_ms,"
+		       " e.properties FROM events e JOIN customers c ON c.id = e.customer_id"
+		       " WHERE e.seq > ?1 ORDER BY e.seq LIMIT ?2",
+    [E_CUST_BY_ID] = "SELECT ext_id, email, name, locale, timezone, birthday, attributes,"
+		     " erased_ms FROM customers WHERE id = ?1",
+    [E_CUST_CONSENT] = "SELECT topic, state FROM consent WHERE customer_id = ?1",
+    [E_EVENTS_COUNT] = "SELECT count(*) FROM events WHERE customer_id = ?1 AND type = ?2"
+		       " AND time_ms >= ?3",
+    [E_VERSION_SAVE] = "INSERT INTO campaign_versions (campaign_id, version, definition, loaded_ms)"
+		       " VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+    [E_JOURNEY_INSERT] = "INSERT INTO journeys (campaign_id, version, customer_id, jkey, active,"
+			 " step, visit, due_ms, wait_event, on_event, trigger, entered_ms,"
+			 " exited_ms, exit_reason)"
+			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    [E_JOURNEY_UPDATE] = "UPDATE journeys SET active = ?2, step = ?3, visit = ?4, due_ms = ?5,"
+			 " wait_event = ?6, on_event = ?7, exited_ms = ?8, exit_reason = ?9"
+			 " WHERE id = ?1",
+    [E_JOURNEY_ACTIVE] = "SELECT " J_COLS " FROM journeys WHERE campaign_id = ?1"
+			 " AND customer_id = ?2 AND jkey = ?3 AND (active = 1 OR ?4 = 0)"
+			 " ORDER BY entered_ms DESC, id DESC LIMIT 1",
+    [E_JOURNEYS_OF] = "SELECT " J_COLS " FROM journeys WHERE customer_id = ?1 AND active = 1"
+		      " ORDER BY id",
+    [E_JOURNEYS_DUE] = "SELECT " J_COLS " FROM journeys WHERE active = 1 AND due_ms IS NOT NULL"
+		       " AND due_ms <= ?1 ORDER BY due_ms, id LIMIT ?2",
+    [E_NEXT_DUE] = "SELECT min(due_ms) FROM journeys WHERE active = 1 AND due_ms IS NOT NULL",
+    [E_LOG] = "INSERT INTO journey_notes (journey_id, customer_id, campaign_id, step_id, action,"
+	      " reason, channel, template, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [E_OUTBOX_INSERT] = "INSERT INTO outbox (journey_id, step_id, visit, customer_id, campaign_id,"
+			" channel, template, state, message_id, created_ms, due_ms)"
+			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?9, ?9)"
+			" ON CONFLICT (journey_id, step_id, visit) DO NOTHING",
+};
+
+int
+store_sqlite_engine_prepare(struct store_sqlite *s, char *err, size_t errlen)
+{
+	for (int i = 0; i < E_COUNT; i++)
+		if (sqlite3_prepare_v3(s->db, store_sqlite_engine_sql[i], -1,
+				       SQLITE_PREPARE_PERSISTENT, &s->e[i], NULL) != SQLITE_OK) {
+			snprintf(err, errlen, "cannot prepare engine statement %d: %s", i,
+				 sqlite3_errmsg(s->db));
+			return -1;
+		}
+	return 0;
+}
+
+void
+store_sqlite_engine_finalize(struct store_sqlite *s)
+{
+	for (int i = 0; i < E_COUNT; i++)
+		sqlite3_finalize(s->e[i]);
+}
+
+/* Reads a single integer (or NULL as NOTFOUND) from a prepared query. */
+static enum store_status
+store_sqlite_int(struct store_sqlite *s, sqlite3_stmt *q, int64_t *out)
+{
+	int rc = sqlite3_step(q);
+	enum store_status st = STORE_NOTFOUND;
+	if (rc == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL) {
+		*out = sqlite3_column_int64(q, 0);
+		st = STORE_OK;
+	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		st = store_sqlite_status(s, rc);
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return st;
+}
+
+enum store_status
+store_sqlite_cursor_get(struct store *st, int64_t *seq)
+{
+	enum store_status rc = store_sqlite_int(SQ(st), SQ(st)->e[E_CURSOR_GET], seq);
+	return rc == STORE_NOTFOUND ? STORE_CORRUPT : rc;
+}
+
+enum store_status
+store_sqlite_cursor_set(struct store *st, int64_t seq)
+{
+	sqlite3_stmt *q = SQ(st)->e[E_CURSOR_SET];
+	sqlite3_bind_int64(q, 1, seq);
+	return store_sqlite_exec(SQ(st), q);
+}
+
+static json_t *
+store_sqlite_json_column(sqlite3_stmt *q, int col)
+{
+	const char *t = (const char *)sqlite3_column_text(q, col);
+	json_t *v = t ? json_loads(t, 0, NULL) : NULL;
+	return v ? v : json_object();
+}
+
+static char *
+store_sqlite_text_dup(sqlite3_stmt *q, int col)
+{
+	const char *t = (const char *)sqlite3_column_text(q, col);
+	return t ? xstrdup(t) : NULL;
+}
+
+enum store_status
+store_sqlite_events_after(struct store *st, int64_t after, int limit, struct store_event **out,
+			  size_t *n)
+{
+	sqlite3_stmt *q = SQ(st)->e[E_EVENTS_AFTER];
+	struct store_event *v = NULL;
+	size_t cnt = 0;
+	int rc;
+
+	sqlite3_bind_int64(q, 1, after);
+	sqlite3_bind_int(q, 2, limit);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		v = xrealloc(v, (cnt + 1) * sizeof(*v));
+		struct store_event *e = &v[cnt++];
+		e->seq = sqlite3_column_int64(q, 0);
+		e->customer_id = sqlite3_column_int64(q, 1);
+		e->customer = store_sqlite_text_dup(q, 2);
+		e->key = store_sqlite_text_dup(q, 3);
+		e->type = store_sqlite_text_dup(q, 4);
+		e->time_ms = sqlite3_column_int64(q, 5);
+		e->properties = store_sqlite_json_column(q, 6);
+	}
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	if (rc != SQLITE_DONE) {
+		store_events_free(v, cnt);
+		return store_sqlite_status(SQ(st), rc);
+	}
+	*out = v;
+	*n = cnt;
+	return STORE_OK;
+}
+
+static void
+store_sqlite_set_text(json_t *obj, const char *key, sqlite3_stmt *q, int col)
+{
+	const char *v = (const char *)sqlite3_column_text(q, col);
+	json_object_set_new(obj, key, v ? json_string(v) : json_null());
+}
+
+/* The customer as conditions and templates see it: profile, attributes, consent by topic. */
+enum store_status
+store_sqlite_customer_context(struct store *st, int64_t customer_id, json_t **out)
+{
+	struct store_sqlite *s = SQ(st);
+	sqlite3_stmt *q = s->e[E_CUST_BY_ID];
+	json_t *c, *consent;
+	int rc;
+
+	sqlite3_bind_int64(q, 1, customer_id);
+	rc = sqlite3_step(q);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(q);
+		return rc == SQLITE_DONE ? STORE_NOTFOUND : store_sqlite_status(s, rc);
+	}
+	c = json_object();
+	store_sqlite_set_text(c, "id", q, 0);
+	store_sqlite_set_text(c, "email", q, 1);
+	store_sqlite_set_text(c, "name", q, 2);
+	store_sqlite_set_text(c, "locale", q, 3);
+	store_sqlite_set_text(c, "timezone", q, 4);
+	store_sqlite_set_text(c, "birthday", q, 5);
+	json_object_set_new(c, "attributes", store_sqlite_json_column(q, 6));
+	json_object_set_new(c, "erased", json_boolean(sqlite3_column_type(q, 7) != SQLITE_NULL));
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+
+	q = s->e[E_CUST_CONSENT];
+	consent = json_object();
+	sqlite3_bind_int64(q, 1, customer_id);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+		json_object_set_new(consent, (const char *)sqlite3_column_text(q, 0),
+				    json_string((const char *)sqlite3_column_text(q, 1)));
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	json_object_set_new(c, "consent", consent);
+	if (rc != SQLITE_DONE) {
+		json_decref(c);
+		return store_sqlite_status(s, rc);
+	}
+	*out = c;
+	return STORE_OK;
+}
+
+long
+store_sqlite_events_count(struct store *st, int64_t customer_id, const char *type, int64_t since_ms)
+{
+	sqlite3_stmt *q = SQ(st)->e[E_EVENTS_COUNT];
+	int64_t n = 0;
+	sqlite3_bind_int64(q, 1, customer_id);
+	sqlite3_bind_text(q, 2, type, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, since_ms);
+	return store_sqlite_int(SQ(st), q, &n) == STORE_OK ? (long)n : -1;
+}
+
+enum store_status
+store_sqlite_campaign_version_save(struct store *st, const char *id, const char *version,
+				   const char *definition, int64_t now_ms)
+{
+	sqlite3_stmt *q = SQ(st)->e[E_VERSION_SAVE];
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, version, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, definition, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 4, now_ms);
+	return store_sqlite_exec(SQ(st), q);
+}
+
+static void
+store_sqlite_bind_due(sqlite3_stmt *q, int i, int64_t v)
+{
+	if (v < 0)
+		sqlite3_bind_null(q, i);
+	else
+		sqlite3_bind_int64(q, i, v);
+}
+
+enum store_status
+store_sqlite_journey_insert(struct store *st, struct journey *j)
+{
+	struct store_sqlite *s = SQ(st);
+	sqlite3_stmt *q = s->e[E_JOURNEY_INSERT];
+	char *trigger = json_dumps(j->trigger, JSON_COMPACT);
+	enum store_status rc;
+
+	sqlite3_bind_text(q, 1, j->campaign_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, j->version, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, j->customer_id);
+	sqlite3_bind_text(q, 4, j->key ? j->key : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 5, j->active);
+	sqlite3_bind_int(q, 6, j->step);
+	sqlite3_bind_int(q, 7, j->visit);
+	store_sqlite_bind_due(q, 8, j->due_ms);
+	store_sqlite_bind_text(q, 9, j->wait_event);
+	sqlite3_bind_int(q, 10, j->on_event);
+	sqlite3_bind_text(q, 11, trigger ? trigger : "{}", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 12, j->entered_ms);
+	store_sqlite_bind_due(q, 13, j->exited_ms);
+	store_sqlite_bind_text(q, 14, j->exit_reason);
+	rc = store_sqlite_exec(s, q);
+	free(trigger);
+	j->id = sqlite3_last_insert_rowid(s->db);
+	return rc;
+}
+
+enum store_status
+store_sqlite_journey_update(struct store *st, const struct journey *j)
+{
+	sqlite3_stmt *q = SQ(st)->e[E_JOURNEY_UPDATE];
+	sqlite3_bind_int64(q, 1, j->id);
+	sqlite3_bind_int(q, 2, j->active);
+	sqlite3_bind_int(q, 3, j->step);
+	sqlite3_bind_int(q, 4, j->visit);
+	store_sqlite_bind_due(q, 5, j->due_ms);
+	store_sqlite_bind_text(q, 6, j->wait_event);
+	sqlite3_bind_int(q, 7, j->on_event);
+	store_sqlite_bind_due(q, 8, j->exited_ms);
+	store_sqlite_bind_text(q, 9, j->exit_reason);
+	return store_sqlite_exec(SQ(st), q);
+}
+
+static int64_t
+store_sqlite_opt_int(sqlite3_stmt *q, int col)
+{
+	return sqlite3_column_type(q, col) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, col);
+}
+
+/* Reads one row of J_COLS. */
+static void
+store_sqlite_journey_row(sqlite3_stmt *q, struct journey *j)
+{
+	j->id = sqlite3_column_int64(q, 0);
+	j->campaign_id = store_sqlite_text_dup(q, 1);
+	j->version = store_sqlite_text_dup(q, 2);
+	j->customer_id = sqlite3_column_int64(q, 3);
+	j->key = store_sqlite_text_dup(q, 4);
+	j->active = sqlite3_column_int(q, 5);
+	j->step = sqlite3_column_int(q, 6);
+	j->visit = sqlite3_column_int(q, 7);
+	j->due_ms = store_sqlite_opt_int(q, 8);
+	j->wait_event = store_sqlite_text_dup(q, 9);
+	j->on_event = sqlite3_column_int(q, 10);
+	j->trigger = store_sqlite_json_column(q, 11);
+	j->entered_ms = sqlite3_column_int64(q, 12);
+	j->exited_ms = store_sqlite_opt_int(q, 13);
+	j->exit_reason = store_sqlite_text_dup(q, 14);
+}
+
+/* Collects the rows first: callers rewrite journeys while iterating otherwise. */
+static enum store_status
+store_sqlite_journey_rows(struct store_sqlite *s, sqlite3_stmt *q, struct journey **out, size_t *n)
+{
+	struct journey *v = NULL;
+	size_t cnt = 0;
+	int rc;
+
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		v = xrealloc(v, (cnt + 1) * sizeof(*v));
+		memset(&v[cnt], 0, sizeof(*v));
+		store_sqlite_journey_row(q, &v[cnt++]);
+	}
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	if (rc != SQLITE_DONE) {
+		journeys_free(v, cnt);
+		return store_sqlite_status(s, rc);
+	}
+	*out = v;
+	*n = cnt;
+	return STORE_OK;
+}
+
+enum store_status
+store_sqlite_journey_find(struct store *st, const char *campaign_id, int64_t customer_id,
+			  const char *key, int active_only, struct journey *out)
+{
+	sqlite3_stmt *q = SQ(st)->e[E_JOURNEY_ACTIVE];
+	struct journey *v;
+	size_t n;
+	enum store_status rc;
+
+	sqlite3_bind_text(q, 1, campaign_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, customer_id);
+	sqlite3_bind_text(q, 3, key ? key : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 4, active_only);
+	if ((rc = store_sqlite_journey_rows(SQ(st), q, &v, &n)) != STORE_OK)
+		return rc;
+	if (n == 0) {
+		free(v);
+		return STORE_NOTFOUND;
+	}
+	*out = v[0];
+	free(v);
+	return STORE_OK;
+}
+
+enum store_status
+store_sqlite_journeys_of_customer(struct store *st, int64_t customer_id, struct journey **out,
+				  size_t *n)
+{
+	sqlite3_stmt *q = SQ(st)->e[E_JOURNEYS_OF];
+	sqlite3_bind_int64(q, 1, customer_id);
+	return store_sqlite_journey_rows(SQ(st), q, out, n);
+}
+
+enum store_status
+store_sqlite_journeys_due(struct store *st, int64_t now_ms, int limit, struct journey **out,
+			  size_t *n)
+{
+	sqlite3_stmt *q = SQ(st)->e[E_JOURNEYS_DUE];
+	sqlite3_bind_int64(q, 1, now_ms);
+	sqlite3_bind_int(q, 2, limit);
+	return store_sqlite_journey_rows(SQ(st), q, out, n);
+}
+
+enum store_status
+store_sqlite_journey_next_due(struct store *st, int64_t *due_ms)
+{
+	return store_sqlite_int(SQ(st), SQ(st)->e[E_NEXT_DUE], due_ms);
+}
+
+enum store_status
+store_sqlite_journey_note(struct store *st, const struct journey_note *e)
+{
+	sqlite3_stmt *q = SQ(st)->e[E_LOG];
+	sqlite3_bind_int64(q, 1, e->journey_id);
+	sqlite3_bind_int64(q, 2, e->customer_id);
+	sqlite3_bind_text(q, 3, e->campaign_id, -1, SQLITE_STATIC);
+	store_sqlite_bind_text(q, 4, e->step_id);
+	sqlite3_bind_text(q, 5, e->action, -1, SQLITE_STATIC);
+	store_sqlite_bind_text(q, 6, e->reason);
+	store_sqlite_bind_text(q, 7, e->channel);
+	store_sqlite_bind_text(q, 8, e->template);
+	sqlite3_bind_int64(q, 9, e->at_ms);
+	return store_sqlite_exec(SQ(st), q);
+}
+
+/* The send ledger: (journey, step, visit) is unique, so a replayed step never sends twice. */
+enum store_status
+store_sqlite_outbox_add(struct store *st, const struct outbox_entry *o)
+{
+	struct store_sqlite *s = SQ(st);
+	sqlite3_stmt *q = s->e[E_OUTBOX_INSERT];
+	enum store_status rc;
+
+	sqlite3_bind_int64(q, 1, o->journey_id);
+	sqlite3_bind_text(q, 2, o->step_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 3, o->visit);
+	sqlite3_bind_int64(q, 4, o->customer_id);
+	sqlite3_bind_text(q, 5, o->campaign_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 6, o->channel, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 7, o->template, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 8, o->message_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 9, o->created_ms);
+	rc = store_sqlite_exec(s, q);
+	if (rc == STORE_OK && sqlite3_changes(s->db) == 0)
+		return STORE_DUPLICATE;
+	return rc;
+}
