@@ -2,6 +2,7 @@
 #ifndef NURTURED_STORE_SQLITE_H
 #define NURTURED_STORE_SQLITE_H
 
+#include <pthread.h>
 #include <sqlite3.h>
 
 #include "store.h"
@@ -55,8 +56,22 @@ struct store_sqlite {
 	struct store base;
 	sqlite3 *db;
 	sqlite3_stmt *q[Q_COUNT];
+	int64_t next_seq; /* the next event's seq: max(seq) + 1 at open, then counted here */
 	sqlite3_stmt *e[E_COUNT];
+	/* The checkpointer: its own connection and thread (store_sqlite_checkpoint.c). */
+	sqlite3 *checkpoint_db;
+	pthread_t checkpoint_thread;
+	pthread_mutex_t checkpoint_lock;
+	pthread_cond_t checkpoint_cond;
+	int checkpoint_running;
+	int checkpoint_stop;
 };
+
+/* Starts the thread that copies the WAL into the database off the commit path. */
+int store_sqlite_checkpointer_start(struct store_sqlite *s, const struct store_options *opt,
+				    char *err, size_t errlen);
+/* Stops it (waits for a checkpoint under way); a no-op when it never started. */
+void store_sqlite_checkpointer_stop(struct store_sqlite *s);
 
 /* Maps a SQLite result code to a store status (logging real failures). */
 enum store_status store_sqlite_status(struct store_sqlite *s, int rc);

@@ -1,0 +1,86 @@
+/*
+ * The checkpointer: copies committed WAL frames into the database file from a connection and
+ * thread of its own. In WAL mode a PASSIVE checkpoint runs beside the writer without blocking
+ * it, so the store loop's commits pay only for their WAL fsync, not for the database's.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "store_sqlite.h"
+#include "util.h"
+
+/* How often to look at the WAL; a checkpoint with nothing to copy costs a few µs. */
+#define CHECKPOINT_INTERVAL_MS 250
+
+static void *
+store_sqlite_checkpointer(void *arg)
+{
+	struct store_sqlite *s = arg;
+	struct timespec until;
+	int log_frames, done_frames;
+
+	pthread_mutex_lock(&s->checkpoint_lock);
+	while (!s->checkpoint_stop) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += CHECKPOINT_INTERVAL_MS * 1000000L;
+		until.tv_sec += until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&s->checkpoint_cond, &s->checkpoint_lock, &until);
+		if (s->checkpoint_stop)
+			break;
+		pthread_mutex_unlock(&s->checkpoint_lock);
+		int rc = sqlite3_wal_checkpoint_v2(
+		    s->checkpoint_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &done_frames);
+		if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+			log_warnx("store: checkpoint: %s", sqlite3_errmsg(s->checkpoint_db));
+		pthread_mutex_lock(&s->checkpoint_lock);
+	}
+	pthread_mutex_unlock(&s->checkpoint_lock);
+	return NULL;
+}
+
+int
+store_sqlite_checkpointer_start(struct store_sqlite *s, const struct store_options *opt, char *err,
+				size_t errlen)
+{
+	char *path = xasprintf("%s/nurtured.db", opt->data_dir);
+	int rc = sqlite3_open_v2(path, &s->checkpoint_db, SQLITE_OPEN_READWRITE, NULL);
+
+	free(path);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "checkpointer: %s", sqlite3_errmsg(s->checkpoint_db));
+		return -1;
+	}
+	sqlite3_busy_timeout(s->checkpoint_db, 1000);
+	sqlite3_exec(s->checkpoint_db,
+		     opt->durability_full ? "PRAGMA synchronous = FULL"
+					  : "PRAGMA synchronous = NORMAL",
+		     NULL, NULL, NULL);
+	pthread_mutex_init(&s->checkpoint_lock, NULL);
+	pthread_cond_init(&s->checkpoint_cond, NULL);
+	if (pthread_create(&s->checkpoint_thread, NULL, store_sqlite_checkpointer, s) != 0) {
+		snprintf(err, errlen, "checkpointer: pthread_create: %s", strerror(errno));
+		return -1;
+	}
+	s->checkpoint_running = 1;
+	return 0;
+}
+
+void
+store_sqlite_checkpointer_stop(struct store_sqlite *s)
+{
+	if (!s->checkpoint_running)
+		return;
+	pthread_mutex_lock(&s->checkpoint_lock);
+	s->checkpoint_stop = 1;
+	pthread_cond_signal(&s->checkpoint_cond);
+	pthread_mutex_unlock(&s->checkpoint_lock);
+	pthread_join(s->checkpoint_thread, NULL);
+	pthread_mutex_destroy(&s->checkpoint_lock);
+	pthread_cond_destroy(&s->checkpoint_cond);
+	s->checkpoint_running = 0;
+}
