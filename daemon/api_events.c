@@ -6,6 +6,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "http.h"
+#include "ingest.h"
 #include "log.h"
 #include "metrics.h"
 #include "storeloop.h"
@@ -38,30 +39,7 @@ static enum store_status
 ingest_run(struct store *s, struct store_job *job)
 {
 	struct ingest_job *j = (struct ingest_job *)job;
-	enum store_status rc;
-
-	for (size_t i = 0; i < j->n; i++) {
-		struct nt_event *ev = &j->events[i];
-		int64_t cid, seq;
-		if ((rc = store_customer_ensure(s, ev->customer, j->received_ms, &cid)) != STORE_OK)
-			return rc;
-		rc = store_event_insert(s, cid, ev, j->received_ms, &seq);
-		if (rc == STORE_DUPLICATE) {
-			j->duplicate[i] = 1;
-			continue;
-		}
-		if (rc == STORE_CONFLICT) {
-			j->conflict = (long)i;
-			return rc;
-		}
-		if (rc != STORE_OK)
-			return rc;
-		if (ev->profile != NULL &&
-		    (rc = store_customer_upsert(s, ev->customer, ev->profile, j->received_ms,
-						&cid)) != STORE_OK)
-			return rc;
-	}
-	return STORE_OK;
+	return ingest_events(s, j->events, j->n, j->received_ms, j->duplicate, &j->conflict);
 }
 
 /* Network loop: the group committed (or not); answer accordingly. */
@@ -153,5 +131,6 @@ api_events_post(struct http_req *hr)
 	json_decref(body);
 	j->job.run = ingest_run;
 	j->job.done = ingest_done;
+	j->job.wakes_engine = 1;
 	storeloop_submit(daemon_storeloop(hr->d), &j->job);
 }

@@ -2,11 +2,13 @@
 
 #include <stdio.h>
 
+#include "campaign.h"
 #include "config.h"
+#include "daemon.h"
 #include "diag.h"
 #include "log.h"
 
-/* Later issues add campaigns and templates here; each adds its problems to the same list. */
+/* Config, then campaigns (checked against the config's channels): every problem, one a line. */
 int
 check_main(const char *file)
 {
@@ -17,11 +19,17 @@ check_main(const char *file)
 	log_init(1, LOG_LEVEL_WARN);
 	diag_init(&d, file ? file : "(defaults)", NULL);
 	cfg = config_load(file, &d);
+	if (cfg != NULL)
+		printf("%s: configuration ok\n", file ? file : "(defaults)");
+	if (cfg != NULL) {
+		struct campaign_set *set = daemon_load_campaigns(cfg, &d);
+		if (set != NULL && d.n == 0)
+			printf("%s: %zu campaigns ok\n", cfg->campaigns_dir, set->n);
+		campaign_set_free(set);
+	}
 	for (size_t i = 0; i < d.n; i++)
 		fprintf(stderr, "%s\n", d.msgs[i]);
 	rc = d.n > 0 ? 1 : 0;
-	if (rc == 0)
-		printf("%s: configuration ok\n", file ? file : "(defaults)");
 	diag_free(&d);
 	config_free(cfg);
 	return rc;

@@ -4,6 +4,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <fcntl.h>
+#include <glib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,9 +13,12 @@
 #include <unistd.h>
 
 #include "build.h"
+#include "campaign.h"
+#include "clock.h"
 #include "config.h"
 #include "crypto.h"
 #include "diag.h"
+#include "engine.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -27,6 +31,9 @@ struct daemon {
 	struct event_base *base;
 	struct storeloop *storeloop;
 	struct http *http;
+	struct campaign_set *campaigns; /* the set the engine runs; swapped on reload */
+	struct engine *engine;
+	struct clock clock;
 	struct event *sig[3];
 	struct event *stop_timer;
 	char *secret;
@@ -110,6 +117,71 @@ daemon_load_secret(const struct config *c)
 	return xstrdup(buf);
 }
 
+/*
+ * Loads the campaigns of campaigns_dir (none when the directory does not exist); NULL, with
+ * every problem in D, when any campaign is wrong.
+ */
+struct campaign_set *
+daemon_load_campaigns(const struct config *c, struct diag *d)
+{
+	struct campaign_ctx ctx = {.channels = c->channels};
+	const char *file = d->file;
+	struct campaign_set *set;
+
+	if (!g_file_test(c->campaigns_dir, G_FILE_TEST_IS_DIR))
+		return xcalloc(1, sizeof(struct campaign_set));
+	d->file = c->campaigns_dir;
+	set = campaign_load_dir(c->campaigns_dir, &ctx, d);
+	d->file = file;
+	return set;
+}
+
+/* The host part of public_url: the right-hand side of our Message-IDs. */
+static char *
+daemon_msgid_domain(const struct config *c)
+{
+	const char *p = strstr(c->public_url, "://");
+	p = p ? p + 3 : c->public_url;
+	size_t n = strcspn(p, ":/[]");
+	return n ? xstrndup(p, n) : xstrdup("localhost");
+}
+
+struct campaigns_job {
+	struct store_job job; /* first */
+	struct daemon *d;
+	struct campaign_set *set; /* the new set, then the one to free */
+	struct engine *engine;
+};
+
+/* Store thread: the engine switches sets between two passes, never inside one. */
+static enum store_status
+daemon_campaigns_run(struct store *s, struct store_job *job)
+{
+	struct campaigns_job *j = (struct campaigns_job *)job;
+	(void)s;
+	engine_set_campaigns(j->engine, j->set);
+	return engine_register(j->engine);
+}
+
+/* Network loop: the old set is no longer seen by the store thread; free it. */
+static void
+daemon_campaigns_done(struct store_job *job)
+{
+	struct campaigns_job *j = (struct campaigns_job *)job;
+	if (job->status == STORE_OK) {
+		struct campaign_set *old = j->d->campaigns;
+		j->d->campaigns = j->set;
+		campaign_set_free(old);
+		log_info("reload: %zu campaigns", j->set->n);
+	} else {
+		engine_set_campaigns(j->d->engine, j->d->campaigns);
+		campaign_set_free(j->set);
+		log_warnx("reload: campaigns not recorded (store unavailable); keeping the "
+			  "running ones");
+	}
+	free(j);
+}
+
 static double
 daemon_gauge_store_queue(void *arg)
 {
@@ -191,6 +263,20 @@ daemon_reload(struct daemon *d)
 		log_set_level(n->log_level);
 		http_set_limits(d->http, o->max_body_bytes);
 		config_free(n);
+		struct campaign_set *set = daemon_load_campaigns(o, &dg);
+		if (set == NULL) {
+			for (size_t i = 0; i < dg.n; i++)
+				log_warnx("reload: %s", dg.msgs[i]);
+			log_warnx("reload: campaigns have errors; keeping the running ones");
+		} else {
+			struct campaigns_job *j = xcalloc(1, sizeof(*j));
+			j->d = d;
+			j->set = set;
+			j->engine = d->engine;
+			j->job.run = daemon_campaigns_run;
+			j->job.done = daemon_campaigns_done;
+			storeloop_submit(d->storeloop, &j->job);
+		}
 		log_info("reloaded %s", o->file ? o->file : "(defaults)");
 	}
 	diag_free(&dg);
@@ -239,7 +325,32 @@ daemon_run(struct config *cfg, int foreground)
 		goto out;
 	}
 	d->secret = daemon_load_secret(cfg);
-	d->storeloop = storeloop_start(store, d->base);
+	struct diag dg;
+	diag_init(&dg, cfg->campaigns_dir, NULL);
+	d->campaigns = daemon_load_campaigns(cfg, &dg);
+	for (size_t i = 0; i < dg.n; i++)
+		log_warnx("%s", dg.msgs[i]);
+	diag_free(&dg);
+	if (d->campaigns == NULL) {
+		log_warnx("campaigns have errors; not starting (nurtured check shows them all)");
+		store_close(store);
+		rc = 1;
+		goto out;
+	}
+	char *domain = daemon_msgid_domain(cfg);
+	clock_real_init(&d->clock);
+	d->engine = engine_new(store, d->campaigns, &d->clock, domain);
+	free(domain);
+	/* Before the store loop owns the store: this is the only write off that thread. */
+	if (store_begin(store) != STORE_OK || engine_register(d->engine) != STORE_OK ||
+	    store_commit(store) != STORE_OK) {
+		log_warnx("store: cannot record the campaigns: %s", store_errmsg(store));
+		store_close(store);
+		rc = 1;
+		goto out;
+	}
+	log_info("%zu campaigns loaded from %s", d->campaigns->n, cfg->campaigns_dir);
+	d->storeloop = storeloop_start(store, d->engine, d->base);
 	d->http = http_start(d, cfg->listen_host, cfg->listen_port, err, sizeof(err));
 	if (d->http == NULL) {
 		log_warnx("http: %s", err);
@@ -265,8 +376,8 @@ daemon_run(struct config *cfg, int foreground)
 out:
 	/* The store loop commits what it holds before the store closes. */
 	storeloop_stop(d->storeloop);
-	if (d->storeloop == NULL)
-		store_close(store);
+	engine_free(d->engine);
+	campaign_set_free(d->campaigns);
 	http_free(d->http);
 	for (size_t i = 0; i < NT_ARRAY_LEN(sigs); i++)
 		if (d->sig[i])

@@ -2,7 +2,9 @@
 #ifndef NURTURED_DAEMON_H
 #define NURTURED_DAEMON_H
 
+struct campaign_set;
 struct config;
+struct diag;
 struct daemon;
 struct event_base;
 struct http;
@@ -10,6 +12,9 @@ struct storeloop;
 
 /* Takes CFG. Opens the store, listens, and runs until SIGTERM/SIGINT; returns an exit code. */
 int daemon_run(struct config *cfg, int foreground);
+
+/* Loads campaigns_dir; NULL with every problem in D when a campaign is wrong. */
+struct campaign_set *daemon_load_campaigns(const struct config *c, struct diag *d);
 
 /* Accessors for the parts (the daemon owns them all). */
 const struct config *daemon_config(struct daemon *d);

@@ -9,17 +9,23 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "nextruns.h"
+#include "simulate.h"
 
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: nurtured [-c FILE] [-f] [-v]...   run the daemon\n"
-		   "       nurtured check [-c FILE]        validate the configuration and exit\n"
-		   "       nurtured --version | --help\n"
-		   "\n"
-		   "  -c FILE   configuration (JSON); without it, the embedded defaults\n"
-		   "  -f        stay in the foreground and log to stderr\n"
-		   "  -v        more verbose logging (repeat for debug)\n");
+	fprintf(f,
+		"usage: nurtured [-c FILE] [-f] [-v]...   run the daemon\n"
+		"       nurtured check [-c FILE]        validate the configuration and campaigns\n"
+		"       nurtured next-runs FILE [--count N] [--from RFC3339]\n"
+		"       nurtured simulate --campaigns DIR --events FILE.jsonl\n"
+		"                [--customers FILE.jsonl] [--until 180d] [--json]\n"
+		"       nurtured --version | --help\n"
+		"\n"
+		"  -c FILE   configuration (JSON); without it, the embedded defaults\n"
+		"  -f        stay in the foreground and log to stderr\n"
+		"  -v        more verbose logging (repeat for debug)\n");
 }
 
 int
@@ -36,6 +42,11 @@ main(int argc, char **argv)
 		cmd = argv[1];
 		argv++;
 		argc--;
+		/* Subcommands with options of their own parse them themselves. */
+		if (strcmp(cmd, "simulate") == 0)
+			return simulate_main(argc, argv);
+		if (strcmp(cmd, "next-runs") == 0)
+			return nextruns_main(argc, argv);
 	}
 	while ((ch = getopt_long(argc, argv, "c:fvVh", longopts, NULL)) != -1) {
 		switch (ch) {

@@ -44,6 +44,7 @@ journey_clear(struct journey *j)
 	free(j->wait_event);
 	free(j->exit_reason);
 	json_decref(j->trigger);
+	json_decref(j->event);
 	memset(j, 0, sizeof(*j));
 }
 

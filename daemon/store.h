@@ -23,8 +23,8 @@ enum store_status {
 };
 
 struct store_options {
-	const char *backend; /* "sqlite" */
-	const char *data_dir;
+	const char *backend;  /* "sqlite" */
+	const char *data_dir; /* NULL: in memory (simulate, tests) */
 	int durability_full;
 };
 
@@ -61,6 +61,8 @@ struct journey {
 	char *wait_event; /* or NULL */
 	int on_event;
 	json_t *trigger; /* the trigger event: {"type", "time", "properties", "id"} */
+	json_t *event;	 /* the awaited event that last resumed it, or NULL: "event" is then the
+			    trigger */
 	int64_t entered_ms;
 	int64_t exited_ms; /* -1 while active */
 	char *exit_reason;

@@ -47,7 +47,7 @@ static const char *store_sqlite_migrations[] = {
     " id INTEGER PRIMARY KEY, campaign_id TEXT NOT NULL, version TEXT NOT NULL,"
     " customer_id INTEGER NOT NULL, jkey TEXT NOT NULL DEFAULT '', active INTEGER NOT NULL,"
     " step INTEGER NOT NULL, visit INTEGER NOT NULL DEFAULT 0, due_ms INTEGER,"
-    " wait_event TEXT, on_event INTEGER NOT NULL DEFAULT -1, trigger TEXT NOT NULL,"
+    " wait_event TEXT, on_event INTEGER NOT NULL DEFAULT -1, trigger TEXT NOT NULL, event TEXT,"
     " entered_ms INTEGER NOT NULL, exited_ms INTEGER, exit_reason TEXT);"
     "CREATE UNIQUE INDEX journeys_one_active ON journeys (campaign_id, customer_id, jkey)"
     " WHERE active = 1;"
@@ -213,13 +213,13 @@ store_sqlite_open(const struct store_options *opt, char *err, size_t errlen)
 	const char *pragmas;
 
 	s->base.ops = &store_sqlite_ops;
-	if (util_mkdirs(opt->data_dir, 0700) < 0) {
+	if (opt->data_dir != NULL && util_mkdirs(opt->data_dir, 0700) < 0) {
 		snprintf(err, errlen, "cannot create data_dir %s: %s", opt->data_dir,
 			 strerror(errno));
 		free(s);
 		return NULL;
 	}
-	path = xasprintf("%s/nurtured.db", opt->data_dir);
+	path = opt->data_dir ? xasprintf("%s/nurtured.db", opt->data_dir) : xstrdup(":memory:");
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
 	    SQLITE_OK) {
 		snprintf(err, errlen, "cannot open %s: %s", path, sqlite3_errmsg(s->db));

@@ -9,7 +9,7 @@
 #define SQ(s) ((struct store_sqlite *)(s))
 #define J_COLS                                                                                     \
 	"id, campaign_id, version, customer_id, jkey, active, step, visit, due_ms, wait_event,"    \
-	" on_event, trigger, entered_ms, exited_ms, exit_reason"
+	" on_event, trigger, entered_ms, exited_ms, exit_reason, event"
 
 static const char *store_sqlite_engine_sql[E_COUNT] = {
     [E_CURSOR_GET] = "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'engine_cursor'",
@@ -29,8 +29,8 @@ static const char *store_sqlite_engine_sql[E_COUNT] = {
 			 " exited_ms, exit_reason)"
 			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     [E_JOURNEY_UPDATE] = "UPDATE journeys SET active = ?2, step = ?3, visit = ?4, due_ms = ?5,"
-			 " wait_event = ?6, on_event = ?7, exited_ms = ?8, exit_reason = ?9"
-			 " WHERE id = ?1",
+			 " wait_event = ?6, on_event = ?7, exited_ms = ?8, exit_reason = ?9,"
+			 " event = ?10 WHERE id = ?1",
     [E_JOURNEY_ACTIVE] = "SELECT " J_COLS " FROM journeys WHERE campaign_id = ?1"
 			 " AND customer_id = ?2 AND jkey = ?3 AND (active = 1 OR ?4 = 0)"
 			 " ORDER BY entered_ms DESC, id DESC LIMIT 1",
@@ -270,6 +270,9 @@ store_sqlite_journey_update(struct store *st, const struct journey *j)
 	sqlite3_bind_int(q, 7, j->on_event);
 	store_sqlite_bind_due(q, 8, j->exited_ms);
 	store_sqlite_bind_text(q, 9, j->exit_reason);
+	char *event = j->event ? json_dumps(j->event, JSON_COMPACT) : NULL;
+	store_sqlite_bind_text(q, 10, event);
+	free(event);
 	return store_sqlite_exec(SQ(st), q);
 }
 
@@ -298,6 +301,8 @@ store_sqlite_journey_row(sqlite3_stmt *q, struct journey *j)
 	j->entered_ms = sqlite3_column_int64(q, 12);
 	j->exited_ms = store_sqlite_opt_int(q, 13);
 	j->exit_reason = store_sqlite_text_dup(q, 14);
+	j->event =
+	    sqlite3_column_type(q, 15) == SQLITE_NULL ? NULL : store_sqlite_json_column(q, 15);
 }
 
 /* Collects the rows first: callers rewrite journeys while iterating otherwise. */

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "engine.h"
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
@@ -11,8 +12,15 @@
 /* Jobs in one transaction at most: bounds the time a group holds results back. */
 #define STORELOOP_GROUP_MAX 2048
 
+/* Events and due journeys handled per engine pass; the loop gets a turn between passes. */
+#define STORELOOP_ENGINE_BATCH 256
+/* Longest sleep before looking at the next due time again (wall-clock jumps). */
+#define STORELOOP_ENGINE_MAX_SLEEP_MS 60000
+
 struct storeloop {
 	struct store *store;
+	struct engine *engine;	 /* may be NULL */
+	struct event *engine_ev; /* one timer: the next due journey, or "now" after a commit */
 	struct event_base *base; /* the store thread's own loop */
 	struct mbox *inbox;	 /* network loop -> store loop */
 	struct mbox *outbox;	 /* store loop -> network loop */
@@ -64,9 +72,56 @@ storeloop_group(struct storeloop *l, struct store_job **jobs, size_t n)
 	}
 	metrics_observe(M_HIST_COMMIT, (double)(util_mono_us() - t0) / 1e6);
 	metrics_inc(M_COMMITS, 1);
+	for (i = 0; l->engine != NULL && i < n; i++)
+		if (jobs[i]->wakes_engine && jobs[i]->status == STORE_OK) {
+			event_active(l->engine_ev, EV_TIMEOUT, 0); /* new events to consume */
+			break;
+		}
 out:
 	for (i = 0; i < n; i++)
 		mbox_post(l->outbox, &jobs[i]->item);
+}
+
+/*
+ * One engine pass in its own transaction: consume new events, run due journeys. If there is
+ * more, come back right after the loop has served the inbox; otherwise sleep until the next due
+ * journey. A failed pass is rolled back whole and retried a second later.
+ */
+static void
+storeloop_engine_pass(evutil_socket_t fd, short what, void *arg)
+{
+	struct storeloop *l = arg;
+	struct timeval tv = {0, 0};
+	int consumed = 0, ran = 0;
+	enum store_status rc;
+	(void)fd;
+	(void)what;
+
+	rc = store_begin(l->store);
+	if (rc == STORE_OK)
+		rc = engine_consume(l->engine, STORELOOP_ENGINE_BATCH, &consumed);
+	if (rc == STORE_OK)
+		rc = engine_run_due(l->engine, STORELOOP_ENGINE_BATCH, &ran);
+	if (rc == STORE_OK)
+		rc = store_commit(l->store);
+	else
+		store_rollback(l->store);
+	if (rc != STORE_OK) {
+		log_warnx("engine: pass failed; retrying in 1 s");
+		tv.tv_sec = 1;
+		evtimer_add(l->engine_ev, &tv);
+		return;
+	}
+	if (consumed == STORELOOP_ENGINE_BATCH || ran == STORELOOP_ENGINE_BATCH) {
+		evtimer_add(l->engine_ev, &tv);
+		return;
+	}
+	int64_t due = engine_next_due(l->engine), wait_ms = STORELOOP_ENGINE_MAX_SLEEP_MS;
+	if (due >= 0 && due - util_now_ms() < wait_ms)
+		wait_ms = due - util_now_ms() > 0 ? due - util_now_ms() : 0;
+	tv.tv_sec = wait_ms / 1000;
+	tv.tv_usec = (wait_ms % 1000) * 1000;
+	evtimer_add(l->engine_ev, &tv);
 }
 
 /* Inbox callback on the store thread: everything queued so far, cut into groups. */
@@ -110,15 +165,20 @@ storeloop_main(void *arg)
 }
 
 struct storeloop *
-storeloop_start(struct store *s, struct event_base *done_base)
+storeloop_start(struct store *s, struct engine *engine, struct event_base *done_base)
 {
 	struct storeloop *l = xcalloc(1, sizeof(*l));
 	l->store = s;
+	l->engine = engine;
 	l->base = event_base_new();
 	if (l->base == NULL)
 		fatalx("storeloop: event_base_new");
 	l->inbox = mbox_new(l->base, storeloop_receive, l);
 	l->outbox = mbox_new(done_base, storeloop_deliver, l);
+	if (engine != NULL) {
+		l->engine_ev = evtimer_new(l->base, storeloop_engine_pass, l);
+		event_active(l->engine_ev, EV_TIMEOUT, 0); /* catch up on start */
+	}
 	if (pthread_create(&l->thread, NULL, storeloop_main, l) != 0)
 		fatal("storeloop: pthread_create");
 	return l;
@@ -157,6 +217,8 @@ storeloop_stop(struct storeloop *l)
 	pthread_join(l->thread, NULL);
 	/* Anything posted between the last drain and the break runs now, still on this thread. */
 	event_base_loop(l->base, EVLOOP_NONBLOCK);
+	if (l->engine_ev != NULL)
+		event_free(l->engine_ev);
 	store_close(l->store);
 	mbox_free(l->inbox);
 	mbox_free(l->outbox);

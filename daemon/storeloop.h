@@ -23,10 +23,17 @@ struct store_job {
 	/* Runs on the network loop once the group committed (or failed: status says). */
 	void (*done)(struct store_job *);
 	enum store_status status;
+	int wakes_engine; /* set by jobs that store events: the engine has new work */
 };
 
-/* Starts the thread; results are delivered on DONE_BASE's loop. The loop takes the store. */
-struct storeloop *storeloop_start(struct store *s, struct event_base *done_base);
+struct engine;
+
+/*
+ * Starts the thread; results are delivered on DONE_BASE's loop. The loop takes the store and
+ * drives ENGINE (may be NULL) after every commit and at the next due time.
+ */
+struct storeloop *storeloop_start(struct store *s, struct engine *engine,
+				  struct event_base *done_base);
 /* Any thread: queues JOB, which belongs to the store loop until its done callback. */
 void storeloop_submit(struct storeloop *l, struct store_job *job);
 /* Runs what is queued, stops the thread, closes the store; pending done callbacks are dropped. */

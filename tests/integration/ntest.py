@@ -82,6 +82,8 @@ class Daemon:
             "listen": f"127.0.0.1:{self.port}",
             "data_dir": os.path.join(self.tmp, "data"),
             "api_tokens": [TOKEN],
+            # No campaigns unless a test writes some here.
+            "campaigns_dir": os.path.join(self.tmp, "campaigns"),
             "log_level": "info",
         }
         self.config.update(config or {})

@@ -1,0 +1,1088 @@
+/*
+ * The campaign format, checked key by key (docs/campaigns.md). Every check reports and carries
+ * on, so that one run shows every problem; nothing here trusts a type it has not tested, as the
+ * files are written by hand (and fuzzed).
+ */
+#include <glib.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "campaign_int.h"
+#include "cron.h"
+#include "duration.h"
+#include "jsonpos.h"
+#include "timefmt.h"
+#include "util.h"
+#include "validate.h"
+
+#define CAMPAIGN_EXPECT_EVENT "an event type (1 to 64 of a-z 0-9 _ . : -, starting with a letter)"
+#define CAMPAIGN_EXPECT_DURATION "a duration like \"7d\" (a whole number and one of s m h d w)"
+
+static const char *const campaign_trigger_kinds[] = {"event", "cron", "inactive_for",
+						     "anniversary_of", "stage_changed_to"};
+/* The keys each trigger kind takes besides its own, in the order of campaign_trigger_kinds. */
+static const char *const campaign_trigger_extra[][3] = {
+    {"where", NULL}, {"timezone", "audience", NULL}, {"of", NULL}, {"at", "offset", NULL}, {NULL}};
+static const enum trigger_kind campaign_trigger_enum[] = {
+    TRIGGER_EVENT, TRIGGER_CRON, TRIGGER_INACTIVITY, TRIGGER_ANNIVERSARY, TRIGGER_STAGE};
+static const char *const campaign_stages[] = {"prospect", "onboarding", "growing",    "mature",
+					      "declining", "lapsed",	 "reactivated"};
+static const char *const campaign_step_kinds[] = {"send", "wait", "branch", "update", "exit"};
+
+void
+campaign_error(struct campaign_loader *L, const char *what, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+	char *body;
+
+	va_start(ap, fmt);
+	if (vasprintf(&body, fmt, ap) < 0)
+		body = NULL;
+	va_end(ap);
+	diag_add(L->d, path, "%s: %s", what, body ? body : "?");
+	free(body);
+}
+
+int
+campaign_valid_id(const char *s)
+{
+	size_t n = strlen(s);
+	if (n < 1 || n > 64)
+		return 0;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+			return 0;
+	return 1;
+}
+
+/* Step ids may also use capitals: they never leave the campaign. */
+static int
+campaign_valid_step_id(const char *s)
+{
+	size_t n = strlen(s);
+	if (n < 1 || n > 64)
+		return 0;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+			return 0;
+	return 1;
+}
+
+/* Templates become file names: no separators, no leading dot, nothing a shell would mangle. */
+static int
+campaign_valid_template(const char *s)
+{
+	size_t n = strlen(s);
+	if (n < 1 || n > 128 || s[0] == '.' || s[0] == '-' || strstr(s, "..") != NULL)
+		return 0;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' || *p == '.'))
+			return 0;
+	return 1;
+}
+
+/* BCP 47 in shape, as validate.c takes a customer's locale: "en", "de-CH", "pt_BR". */
+static int
+campaign_valid_locale(const char *s)
+{
+	size_t n = strlen(s), i = 0;
+	while (i < n && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')))
+		i++;
+	if (i < 2 || i > 3)
+		return 0;
+	while (i < n) {
+		if (s[i] != '-' && s[i] != '_')
+			return 0;
+		size_t start = ++i;
+		while (i < n && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+				 (s[i] >= '0' && s[i] <= '9')))
+			i++;
+		if (i - start < 1 || i - start > 8)
+			return 0;
+	}
+	return n <= 35;
+}
+
+static int
+campaign_valid_name(const char *s)
+{
+	return strlen(s) <= 256;
+}
+
+static int
+campaign_valid_event(const char *s)
+{
+	return cond_check_event_type(s);
+}
+
+/* The string value of V when it is a string without NUL bytes, else NULL. */
+static const char *
+campaign_str(json_t *v)
+{
+	if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
+		return NULL;
+	return json_string_value(v);
+}
+
+/* jsonpos paths: "a.b" below an object, "" standing for the document itself. */
+static char *
+campaign_path(const char *path, const char *key)
+{
+	return *path ? xasprintf("%s.%s", path, key) : xstrdup(key);
+}
+
+/* A non-empty string passing VALID (may be NULL); copied to *DST when DST is not NULL. */
+static int
+campaign_check_text(struct campaign_loader *L, const char *what, const char *path,
+		    const char *key, json_t *v, int (*valid)(const char *), const char *expect,
+		    char **dst)
+{
+	const char *s = campaign_str(v);
+
+	if (s == NULL || *s == '\0') {
+		campaign_error(L, what, path, "'%s' must be %s, not %s", key, expect,
+			       json_is_string(v) ? "an empty string" : cond_type_name(v));
+		return -1;
+	}
+	if (valid != NULL && !valid(s)) {
+		campaign_error(L, what, path, "'%s': '%.80s' is not %s", key, s, expect);
+		return -1;
+	}
+	if (dst != NULL) {
+		free(*dst);
+		*dst = xstrdup(s);
+	}
+	return 0;
+}
+
+/* A duration; positive unless NEGATIVE_OK (then any value, zero included). */
+static int
+campaign_check_duration(struct campaign_loader *L, const char *what, const char *path,
+			const char *key, json_t *v, int negative_ok, int64_t *ms)
+{
+	const char *s = campaign_str(v);
+	int64_t t;
+
+	if (s == NULL) {
+		campaign_error(L, what, path, "'%s' must be %s, not %s", key,
+			       CAMPAIGN_EXPECT_DURATION, cond_type_name(v));
+		return -1;
+	}
+	if (duration_parse(s, negative_ok, &t) < 0) {
+		campaign_error(L, what, path, "'%s': '%.80s' is not %s%s", key, s,
+			       CAMPAIGN_EXPECT_DURATION,
+			       negative_ok ? "" : (s[0] == '-' ? "; it cannot be negative here" : ""));
+		return -1;
+	}
+	if (!negative_ok && t == 0) {
+		campaign_error(L, what, path, "'%s' must be longer than 0", key);
+		return -1;
+	}
+	*ms = t;
+	return 0;
+}
+
+/* "HH:MM", 00:00 to 23:59, into minutes after midnight. */
+static int
+campaign_check_hhmm(struct campaign_loader *L, const char *what, const char *path,
+		    const char *key, json_t *v, int *minutes)
+{
+	const char *s = campaign_str(v);
+
+	if (s != NULL && strlen(s) == 5 && s[2] == ':' && s[0] >= '0' && s[0] <= '2' &&
+	    s[1] >= '0' && s[1] <= '9' && s[3] >= '0' && s[3] <= '5' && s[4] >= '0' &&
+	    s[4] <= '9') {
+		int h = (s[0] - '0') * 10 + (s[1] - '0'), m = (s[3] - '0') * 10 + (s[4] - '0');
+		if (h < 24) {
+			*minutes = h * 60 + m;
+			return 0;
+		}
+	}
+	if (s != NULL)
+		campaign_error(L, what, path, "'%s': '%.80s' is not a time of day \"HH:MM\"", key,
+			       s);
+	else
+		campaign_error(L, what, path, "'%s' must be a time of day \"HH:MM\", not %s", key,
+			       cond_type_name(v));
+	return -1;
+}
+
+/* A step id that exists, into its index. */
+static int
+campaign_check_target(struct campaign_loader *L, const char *what, const char *path,
+		      const char *key, json_t *v, int *idx)
+{
+	const char *s = campaign_str(v);
+	int i;
+
+	if (s == NULL) {
+		campaign_error(L, what, path, "'%s' must name a step, not %s", key,
+			       cond_type_name(v));
+		return -1;
+	}
+	if ((i = campaign_step_index(L->c, s)) < 0) {
+		campaign_error(L, what, path, "unknown step '%.80s' in '%s'", s, key);
+		return -1;
+	}
+	*idx = i;
+	return 0;
+}
+
+/* A condition, compiled with messages naming WHAT. */
+static struct cond *
+campaign_check_cond(struct campaign_loader *L, const char *what, const char *path, json_t *v)
+{
+	return cond_compile_in(v, path, what, L->d);
+}
+
+/* Lists the configured channels for "unknown channel" messages: the fix is usually a typo. */
+static char *
+campaign_channel_list(json_t *channels)
+{
+	GString *s = g_string_new(NULL);
+	const char *name;
+	json_t *v;
+
+	json_object_foreach(channels, name, v)
+	{
+		if (s->len > 200) {
+			g_string_append(s, ", ...");
+			break;
+		}
+		g_string_append_printf(s, "%s%s", s->len ? ", " : "", name);
+	}
+	return g_string_free(s, FALSE);
+}
+
+/* {"channel": NAME, "template": NAME} */
+static void
+campaign_check_send(struct campaign_loader *L, struct step *st, const char *what,
+		    const char *path, json_t *v)
+{
+	const char *key;
+	json_t *x;
+
+	if (!json_is_object(v)) {
+		campaign_error(L, what, path,
+			       "'send' must be an object {\"channel\": ..., \"template\": ...}, "
+			       "not %s",
+			       cond_type_name(v));
+		return;
+	}
+	json_object_foreach(v, key, x)
+	{
+		char *sub = campaign_path(path, key);
+		if (strcmp(key, "channel") == 0) {
+			if (campaign_check_text(L, what, sub, key, x, NULL, "a channel name",
+						&st->channel) == 0 &&
+			    L->ctx->channels != NULL &&
+			    json_object_get(L->ctx->channels, st->channel) == NULL) {
+				char *list = campaign_channel_list(L->ctx->channels);
+				campaign_error(L, what, sub,
+					       "unknown channel '%.80s' (the configuration has: %s)",
+					       st->channel, *list ? list : "no channels");
+				g_free(list);
+			}
+		} else if (strcmp(key, "template") == 0) {
+			if (campaign_check_text(L, what, sub, key, x, campaign_valid_template,
+						"a template name (letters, digits, _ - .)",
+						&st->template) == 0 &&
+			    L->ctx->template_exists != NULL &&
+			    !L->ctx->template_exists(st->template, L->ctx->arg))
+				campaign_error(L, what, sub, "unknown template '%s'", st->template);
+		} else
+			campaign_error(L, what, sub,
+				       "unknown key '%s' in 'send' (expected channel, template)",
+				       key);
+		free(sub);
+	}
+	if (json_object_get(v, "channel") == NULL)
+		campaign_error(L, what, path, "'send' needs a 'channel'");
+	if (json_object_get(v, "template") == NULL)
+		campaign_error(L, what, path, "'send' needs a 'template'");
+}
+
+/* {"event": TYPE, "where": C?, "timeout": D, "on_event": STEP?, "on_timeout": STEP?} */
+static void
+campaign_check_wait_event(struct campaign_loader *L, struct step *st, const char *what,
+			  const char *path, json_t *v)
+{
+	const char *key;
+	json_t *x;
+
+	st->wait = WAIT_EVENT;
+	json_object_foreach(v, key, x)
+	{
+		char *sub = campaign_path(path, key);
+		if (strcmp(key, "event") == 0)
+			campaign_check_text(L, what, sub, key, x, campaign_valid_event,
+					    CAMPAIGN_EXPECT_EVENT, &st->event);
+		else if (strcmp(key, "where") == 0)
+			st->where = campaign_check_cond(L, what, sub, x);
+		else if (strcmp(key, "timeout") == 0)
+			campaign_check_duration(L, what, sub, key, x, 0, &st->timeout_ms);
+		else if (strcmp(key, "on_event") == 0)
+			campaign_check_target(L, what, sub, key, x, &st->on_event);
+		else if (strcmp(key, "on_timeout") == 0)
+			campaign_check_target(L, what, sub, key, x, &st->on_timeout);
+		else if (strcmp(key, "until") != 0) /* reported by the caller */
+			campaign_error(L, what, sub,
+				       "unknown key '%s' in an event 'wait' (expected event, where, "
+				       "timeout, on_event, on_timeout)",
+				       key);
+		free(sub);
+	}
+	if (json_object_get(v, "timeout") == NULL)
+		campaign_error(L, what, path,
+			       "a 'wait' for an event needs a 'timeout' (a duration like \"14d\")");
+}
+
+/* "7d" | {"until": "09:00"} | {"event": ...} */
+static void
+campaign_check_wait(struct campaign_loader *L, struct step *st, const char *what,
+		    const char *path, json_t *v)
+{
+	json_t *until = json_object_get(v, "until"), *event = json_object_get(v, "event");
+	const char *key;
+	json_t *x;
+
+	if (json_is_string(v)) {
+		st->wait = WAIT_DURATION;
+		campaign_check_duration(L, what, path, "wait", v, 0, &st->duration_ms);
+		return;
+	}
+	if (!json_is_object(v) || (until == NULL && event == NULL)) {
+		campaign_error(L, what, path,
+			       "'wait' must be a duration like \"7d\", {\"until\": \"09:00\"} or "
+			       "{\"event\": ..., \"timeout\": ...}");
+		return;
+	}
+	if (until != NULL && event != NULL) {
+		char *sub = campaign_path(path, "until");
+		campaign_error(L, what, sub, "'wait' has both 'until' and 'event'; use one");
+		free(sub);
+	}
+	if (event != NULL) {
+		campaign_check_wait_event(L, st, what, path, v);
+		return;
+	}
+	st->wait = WAIT_UNTIL;
+	json_object_foreach(v, key, x)
+	{
+		char *sub = campaign_path(path, key);
+		if (strcmp(key, "until") == 0)
+			campaign_check_hhmm(L, what, sub, key, x, &st->until_minute);
+		else
+			campaign_error(L, what, sub,
+				       "unknown key '%s' in a 'wait' until a time of day", key);
+		free(sub);
+	}
+}
+
+/* {"if": C, "then": STEP?, "else": STEP?} */
+static void
+campaign_check_branch(struct campaign_loader *L, struct step *st, const char *what,
+		      const char *path, json_t *v)
+{
+	const char *key;
+	json_t *x;
+
+	if (!json_is_object(v)) {
+		campaign_error(L, what, path,
+			       "'branch' must be an object {\"if\": ..., \"then\": ..., \"else\": "
+			       "...}, not %s",
+			       cond_type_name(v));
+		return;
+	}
+	json_object_foreach(v, key, x)
+	{
+		char *sub = campaign_path(path, key);
+		if (strcmp(key, "if") == 0)
+			st->cond = campaign_check_cond(L, what, sub, x);
+		else if (strcmp(key, "then") == 0)
+			campaign_check_target(L, what, sub, key, x, &st->then_step);
+		else if (strcmp(key, "else") == 0)
+			campaign_check_target(L, what, sub, key, x, &st->else_step);
+		else
+			campaign_error(L, what, sub,
+				       "unknown key '%s' in 'branch' (expected if, then, else)", key);
+		free(sub);
+	}
+	if (json_object_get(v, "if") == NULL)
+		campaign_error(L, what, path, "'branch' needs an 'if' condition");
+}
+
+/* tags_add / tags_remove: arrays of tags, copied. */
+static json_t *
+campaign_check_tags(struct campaign_loader *L, const char *what, const char *path,
+		    const char *key, json_t *v)
+{
+	size_t i;
+	json_t *t;
+	int ok = 1;
+
+	if (!json_is_array(v)) {
+		campaign_error(L, what, path, "'%s' must be an array of tags, not %s", key,
+			       cond_type_name(v));
+		return NULL;
+	}
+	json_array_foreach(v, i, t)
+	{
+		const char *s = campaign_str(t);
+		if (s == NULL || *s == '\0' || strlen(s) > 64) {
+			char *sub = xasprintf("%s[%zu]", path, i);
+			campaign_error(L, what, sub, "a tag must be a string of 1 to 64 bytes");
+			free(sub);
+			ok = 0;
+		}
+	}
+	return ok ? json_deep_copy(v) : NULL;
+}
+
+/* {"set": {attr: value}, "tags_add": [...], "tags_remove": [...]} */
+static void
+campaign_check_update(struct campaign_loader *L, struct step *st, const char *what,
+		      const char *path, json_t *v)
+{
+	const char *key, *attr;
+	json_t *x, *av;
+
+	if (!json_is_object(v) || json_object_size(v) == 0) {
+		campaign_error(L, what, path,
+			       "'update' must be an object with set, tags_add or tags_remove");
+		return;
+	}
+	json_object_foreach(v, key, x)
+	{
+		char *sub = campaign_path(path, key);
+		if (strcmp(key, "set") == 0) {
+			if (!json_is_object(x))
+				campaign_error(L, what, sub,
+					       "'set' must be an object of attributes, not %s",
+					       cond_type_name(x));
+			else {
+				int ok = 1;
+				json_object_foreach(x, attr, av)
+				{
+					char *asub = campaign_path(sub, attr);
+					if (strcmp(attr, "tags") == 0) {
+						campaign_error(L, what, asub,
+							       "'set' cannot change 'tags'; use "
+							       "tags_add and tags_remove");
+						ok = 0;
+					} else if (*attr == '\0' || strlen(attr) > 128) {
+						campaign_error(L, what, asub,
+							       "attribute names are 1 to 128 bytes");
+						ok = 0;
+					}
+					free(asub);
+				}
+				if (ok)
+					st->set = json_deep_copy(x);
+			}
+		} else if (strcmp(key, "tags_add") == 0)
+			st->tags_add = campaign_check_tags(L, what, sub, key, x);
+		else if (strcmp(key, "tags_remove") == 0)
+			st->tags_remove = campaign_check_tags(L, what, sub, key, x);
+		else
+			campaign_error(L, what, sub,
+				       "unknown key '%s' in 'update' (expected set, tags_add, "
+				       "tags_remove)",
+				       key);
+		free(sub);
+	}
+}
+
+/* Reads one step; its "next" is resolved first, as the defaults of then/else/on_* follow it. */
+static void
+campaign_check_step(struct campaign_loader *L, size_t i, json_t *s, const char *what,
+		    const char *path)
+{
+	struct step *st = &L->c->steps[i];
+	const char *key, *kind = NULL;
+	json_t *v, *next = json_object_get(s, "next");
+	size_t k;
+
+	if (next != NULL) {
+		char *sub = campaign_path(path, "next");
+		campaign_check_target(L, what, sub, "next", next, &st->next);
+		free(sub);
+	}
+	st->then_step = st->else_step = st->on_event = st->on_timeout = st->next;
+	json_object_foreach(s, key, v)
+	{
+		char *sub = campaign_path(path, key);
+		for (k = 0; k < NT_ARRAY_LEN(campaign_step_kinds); k++)
+			if (strcmp(key, campaign_step_kinds[k]) == 0)
+				break;
+		if (k < NT_ARRAY_LEN(campaign_step_kinds)) {
+			if (kind != NULL)
+				campaign_error(L, what, sub,
+					       "a step has one kind, not both '%s' and '%s'", kind,
+					       key);
+			else {
+				kind = campaign_step_kinds[k];
+				st->kind = (enum step_kind)k;
+			}
+		} else if (strcmp(key, "id") != 0 && strcmp(key, "next") != 0)
+			campaign_error(L, what, sub,
+				       "unknown key '%s' in a step (expected id, next and one of "
+				       "send, wait, branch, update, exit)",
+				       key);
+		free(sub);
+	}
+	if (kind == NULL) {
+		campaign_error(L, what, path,
+			       "a step needs one of send, wait, branch, update or exit");
+		return;
+	}
+	char *sub = campaign_path(path, kind);
+	v = json_object_get(s, kind);
+	switch (st->kind) {
+	case STEP_SEND:
+		campaign_check_send(L, st, what, sub, v);
+		break;
+	case STEP_WAIT:
+		campaign_check_wait(L, st, what, sub, v);
+		break;
+	case STEP_BRANCH:
+		campaign_check_branch(L, st, what, sub, v);
+		break;
+	case STEP_UPDATE:
+		campaign_check_update(L, st, what, sub, v);
+		break;
+	case STEP_EXIT:
+		if (json_is_string(v))
+			campaign_check_text(L, what, sub, "exit", v, campaign_valid_name,
+					    "true or a reason of at most 256 bytes",
+					    &st->exit_reason);
+		else if (!json_is_true(v))
+			campaign_error(L, what, sub, "'exit' must be true or a reason string");
+		break;
+	}
+	free(sub);
+}
+
+/* Where step I may go on without pausing: a wait pauses, an exit ends. */
+static int
+campaign_step_edges(const struct step *st, int out[2])
+{
+	switch (st->kind) {
+	case STEP_SEND:
+	case STEP_UPDATE:
+		out[0] = st->next;
+		return 1;
+	case STEP_BRANCH:
+		out[0] = st->then_step;
+		out[1] = st->else_step;
+		return 2;
+	default:
+		return 0;
+	}
+}
+
+/* Depth-first search for a loop of steps none of which waits: it would never stop. */
+static int
+campaign_find_loop(struct campaign_loader *L, int u, char *color, int *stack, int depth)
+{
+	int e[2], n = campaign_step_edges(&L->c->steps[u], e);
+
+	color[u] = 1;
+	stack[depth] = u;
+	for (int k = 0; k < n; k++) {
+		int v = e[k];
+		if (v < 0 || color[v] == 2)
+			continue;
+		if (color[v] == 1) {
+			GString *s = g_string_new(NULL);
+			int from = depth;
+			while (from > 0 && stack[from] != v)
+				from--;
+			for (int j = from; j <= depth && s->len < 300; j++)
+				g_string_append_printf(s, "'%s' -> ", L->c->steps[stack[j]].id);
+			g_string_append_printf(s, "'%s'", L->c->steps[v].id);
+			char *what = xasprintf("%s, step '%s'", L->what, L->c->steps[u].id);
+			char *path = xasprintf("steps[%d]", u);
+			campaign_error(L, what, path,
+				       "the steps %s loop without a wait; the journey would never "
+				       "stop",
+				       s->str);
+			free(path);
+			free(what);
+			g_string_free(s, TRUE);
+			return 1;
+		}
+		if (campaign_find_loop(L, v, color, stack, depth + 1))
+			return 1;
+	}
+	color[u] = 2;
+	return 0;
+}
+
+/* Steps: ids first (targets may point forward), then each step, then loops. */
+static void
+campaign_check_steps(struct campaign_loader *L, json_t *steps)
+{
+	struct campaign *c = L->c;
+	size_t i, n = json_array_size(steps), before = L->d->n;
+	json_t *s;
+
+	if (!json_is_array(steps) || n == 0) {
+		campaign_error(L, L->what, "steps", "'steps' must be a non-empty array, not %s",
+			       json_is_array(steps) ? "an empty one" : cond_type_name(steps));
+		return;
+	}
+	if (n > CAMPAIGN_MAX_STEPS) {
+		campaign_error(L, L->what, "steps", "more than %d steps", CAMPAIGN_MAX_STEPS);
+		return;
+	}
+	c->steps = xcalloc(n, sizeof(*c->steps));
+	c->n_steps = n;
+	json_array_foreach(steps, i, s)
+	{
+		const char *id = campaign_str(json_object_get(s, "id"));
+		char *path = xasprintf("steps[%zu].id", i);
+		int first;
+		c->steps[i].next = i + 1 < n ? (int)i + 1 : -1;
+		if (!json_is_object(s) || id == NULL || !campaign_valid_step_id(id)) {
+			/* reported below, with the step */
+		} else if ((first = campaign_step_index(c, id)) >= 0) {
+			int line = 0, col = 0;
+			char *fpath = xasprintf("steps[%d].id", first);
+			char *what = xasprintf("%s, step '%s'", L->what, id);
+			jsonpos_lookup(L->d->pos, fpath, &line, &col);
+			campaign_error(L, what, path, "duplicate step id '%s' (first at line %d)", id,
+				       line);
+			free(what);
+			free(fpath);
+		} else
+			c->steps[i].id = xstrdup(id);
+		free(path);
+	}
+	json_array_foreach(steps, i, s)
+	{
+		json_t *id = json_object_get(s, "id");
+		char *path = xasprintf("steps[%zu]", i);
+		char *what = campaign_str(id) && campaign_valid_step_id(campaign_str(id))
+				 ? xasprintf("%s, step '%s'", L->what, campaign_str(id))
+				 : xasprintf("%s, step %zu", L->what, i + 1);
+		if (!json_is_object(s))
+			campaign_error(L, what, path, "a step must be an object, not %s",
+				       cond_type_name(s));
+		else {
+			if (id == NULL)
+				campaign_error(L, what, path, "a step needs an 'id'");
+			else {
+				char *sub = campaign_path(path, "id");
+				campaign_check_text(L, what, sub, "id", id, campaign_valid_step_id,
+						    "a step id (1 to 64 of A-Z a-z 0-9 _ -)", NULL);
+				free(sub);
+			}
+			campaign_check_step(L, i, s, what, path);
+		}
+		free(what);
+		free(path);
+	}
+	if (L->d->n != before)
+		return; /* loops are only meaningful once every target is right */
+	char *color = xcalloc(n, 1);
+	int *stack = xcalloc(n, sizeof(int));
+	for (i = 0; i < n; i++)
+		if (color[i] == 0 && campaign_find_loop(L, (int)i, color, stack, 0))
+			break;
+	free(stack);
+	free(color);
+}
+
+/* The trigger: exactly one kind key, and only the keys that kind takes. */
+static void
+campaign_check_trigger(struct campaign_loader *L, json_t *t)
+{
+	struct trigger *tr = &L->c->trigger;
+	const char *key, *kind = NULL, *what = L->what;
+	json_t *v;
+	size_t k, kk = 0;
+
+	if (!json_is_object(t)) {
+		campaign_error(L, what, "trigger", "'trigger' must be an object, not %s",
+			       cond_type_name(t));
+		return;
+	}
+	json_object_foreach(t, key, v)
+	{
+		for (k = 0; k < NT_ARRAY_LEN(campaign_trigger_kinds); k++)
+			if (strcmp(key, campaign_trigger_kinds[k]) == 0)
+				break;
+		if (k == NT_ARRAY_LEN(campaign_trigger_kinds))
+			continue;
+		if (kind != NULL) {
+			char *sub = campaign_path("trigger", key);
+			campaign_error(L, what, sub,
+				       "the trigger has both '%s' and '%s'; a campaign has exactly "
+				       "one trigger",
+				       kind, key);
+			free(sub);
+			return;
+		}
+		kind = key;
+		kk = k;
+	}
+	if (kind == NULL) {
+		campaign_error(L, what, "trigger",
+			       "'trigger' needs one of event, cron, inactive_for, anniversary_of, "
+			       "stage_changed_to");
+		return;
+	}
+	tr->kind = campaign_trigger_enum[kk];
+	tr->at_minute = 9 * 60;
+	json_object_foreach(t, key, v)
+	{
+		char *sub = campaign_path("trigger", key);
+		const char *const *extra = campaign_trigger_extra[kk];
+		int known = strcmp(key, kind) == 0;
+		for (k = 0; !known && extra[k] != NULL; k++)
+			known = strcmp(key, extra[k]) == 0;
+		if (!known) {
+			int other = 0;
+			for (k = 0; k < NT_ARRAY_LEN(campaign_trigger_extra); k++)
+				for (size_t j = 0; campaign_trigger_extra[k][j] != NULL; j++)
+					other |= strcmp(key, campaign_trigger_extra[k][j]) == 0;
+			if (other)
+				campaign_error(L, what, sub, "'%s' does not apply to a '%s' trigger",
+					       key, kind);
+			else
+				campaign_error(L, what, sub, "unknown key '%s' in 'trigger'", key);
+		} else if (strcmp(key, "event") == 0)
+			campaign_check_text(L, what, sub, key, v, campaign_valid_event,
+					    CAMPAIGN_EXPECT_EVENT, &tr->event);
+		else if (strcmp(key, "where") == 0 || strcmp(key, "audience") == 0)
+			tr->where = campaign_check_cond(L, what, sub, v);
+		else if (strcmp(key, "cron") == 0) {
+			char err[256] = "";
+			if (campaign_check_text(L, what, sub, key, v, NULL, "a cron expression",
+						NULL) == 0 &&
+			    (tr->cron = cron_parse(json_string_value(v), err, sizeof(err))) == NULL)
+				campaign_error(L, what, sub, "invalid cron '%.80s': %s",
+					       json_string_value(v), err);
+		} else if (strcmp(key, "timezone") == 0)
+			campaign_check_text(L, what, sub, key, v, timefmt_valid_timezone,
+					    "a known IANA time zone", &tr->timezone);
+		else if (strcmp(key, "inactive_for") == 0)
+			campaign_check_duration(L, what, sub, key, v, 0, &tr->inactive_ms);
+		else if (strcmp(key, "of") == 0) {
+			size_t i;
+			json_t *e;
+			if (!json_is_array(v) || json_array_size(v) == 0) {
+				campaign_error(L, what, sub,
+					       "'of' must be a non-empty array of event types");
+			} else {
+				tr->of = xcalloc(json_array_size(v), sizeof(char *));
+				json_array_foreach(v, i, e)
+				{
+					char *esub = xasprintf("%s[%zu]", sub, i);
+					if (campaign_check_text(L, what, esub, "of", e,
+								campaign_valid_event,
+								CAMPAIGN_EXPECT_EVENT, NULL) == 0)
+						tr->of[tr->n_of++] = xstrdup(json_string_value(e));
+					free(esub);
+				}
+			}
+		} else if (strcmp(key, "anniversary_of") == 0) {
+			const char *s = campaign_str(v);
+			if (s != NULL &&
+			    (strcmp(s, "customer.birthday") == 0 || strcmp(s, "first_purchase") == 0))
+				tr->anniversary_of = xstrdup(s);
+			else
+				campaign_error(L, what, sub,
+					       "'anniversary_of' must be \"customer.birthday\" or "
+					       "\"first_purchase\"");
+		} else if (strcmp(key, "at") == 0)
+			campaign_check_hhmm(L, what, sub, key, v, &tr->at_minute);
+		else if (strcmp(key, "offset") == 0)
+			campaign_check_duration(L, what, sub, key, v, 1, &tr->offset_ms);
+		else if (strcmp(key, "stage_changed_to") == 0) {
+			const char *s = campaign_str(v);
+			for (k = 0; s != NULL && k < NT_ARRAY_LEN(campaign_stages); k++)
+				if (strcmp(s, campaign_stages[k]) == 0)
+					tr->stage = xstrdup(s);
+			if (tr->stage == NULL)
+				campaign_error(L, what, sub,
+					       "'stage_changed_to' must be one of prospect, onboarding, "
+					       "growing, mature, declining, lapsed, reactivated");
+		}
+		free(sub);
+	}
+	if (tr->kind == TRIGGER_INACTIVITY && json_object_get(t, "of") == NULL)
+		campaign_error(L, what, "trigger.inactive_for",
+			       "an 'inactive_for' trigger needs 'of': the event types that count "
+			       "as activity");
+	if (tr->kind == TRIGGER_CRON && tr->timezone == NULL)
+		tr->timezone = xstrdup(L->c->timezone_default);
+}
+
+/* exit_on: [TYPE | {"event": TYPE, "where": C}] */
+static void
+campaign_check_exit_on(struct campaign_loader *L, json_t *v)
+{
+	struct campaign *c = L->c;
+	size_t i;
+	json_t *e;
+
+	if (!json_is_array(v)) {
+		campaign_error(L, L->what, "exit_on",
+			       "'exit_on' must be an array of event types or {\"event\": ..., "
+			       "\"where\": ...}, not %s",
+			       cond_type_name(v));
+		return;
+	}
+	c->exit_on = xcalloc(json_array_size(v) + 1, sizeof(*c->exit_on));
+	json_array_foreach(v, i, e)
+	{
+		char *path = xasprintf("exit_on[%zu]", i);
+		struct exit_rule *r = &c->exit_on[c->n_exit_on++];
+		if (json_is_string(e))
+			campaign_check_text(L, L->what, path, "exit_on", e, campaign_valid_event,
+					    CAMPAIGN_EXPECT_EVENT, &r->event);
+		else if (json_is_object(e)) {
+			const char *key;
+			json_t *x;
+			json_object_foreach(e, key, x)
+			{
+				char *sub = campaign_path(path, key);
+				if (strcmp(key, "event") == 0)
+					campaign_check_text(L, L->what, sub, key, x,
+							    campaign_valid_event,
+							    CAMPAIGN_EXPECT_EVENT, &r->event);
+				else if (strcmp(key, "where") == 0)
+					r->where = campaign_check_cond(L, L->what, sub, x);
+				else
+					campaign_error(L, L->what, sub,
+						       "unknown key '%s' in 'exit_on' (expected "
+						       "event, where)",
+						       key);
+				free(sub);
+			}
+			if (json_object_get(e, "event") == NULL)
+				campaign_error(L, L->what, path, "an 'exit_on' rule needs an 'event'");
+		} else
+			campaign_error(L, L->what, path,
+				       "'exit_on' entries must be an event type or {\"event\": ..., "
+				       "\"where\": ...}, not %s",
+				       cond_type_name(e));
+		free(path);
+	}
+}
+
+/* "never" | "always" | {"after": DURATION} */
+static void
+campaign_check_reentry(struct campaign_loader *L, json_t *v)
+{
+	const char *s = campaign_str(v), *key;
+	json_t *x;
+
+	if (s != NULL && strcmp(s, "never") == 0)
+		L->c->reentry = REENTRY_NEVER;
+	else if (s != NULL && strcmp(s, "always") == 0)
+		L->c->reentry = REENTRY_ALWAYS;
+	else if (json_is_object(v) && json_object_get(v, "after") != NULL) {
+		L->c->reentry = REENTRY_AFTER;
+		json_object_foreach(v, key, x)
+		{
+			char *sub = campaign_path("reentry", key);
+			if (strcmp(key, "after") == 0)
+				campaign_check_duration(L, L->what, sub, key, x, 0,
+							&L->c->reentry_after_ms);
+			else
+				campaign_error(L, L->what, sub,
+					       "unknown key '%s' in 'reentry' (expected after)", key);
+			free(sub);
+		}
+	} else
+		campaign_error(L, L->what, "reentry",
+			       "'reentry' must be \"never\", \"always\" or {\"after\": DURATION}");
+}
+
+/* {"event": TYPE, "within": DURATION} */
+static void
+campaign_check_goal(struct campaign_loader *L, json_t *v)
+{
+	const char *key;
+	json_t *x;
+
+	if (!json_is_object(v)) {
+		campaign_error(L, L->what, "goal",
+			       "'goal' must be an object {\"event\": ..., \"within\": ...}, not %s",
+			       cond_type_name(v));
+		return;
+	}
+	json_object_foreach(v, key, x)
+	{
+		char *sub = campaign_path("goal", key);
+		if (strcmp(key, "event") == 0)
+			campaign_check_text(L, L->what, sub, key, x, campaign_valid_event,
+					    CAMPAIGN_EXPECT_EVENT, &L->c->goal_event);
+		else if (strcmp(key, "within") == 0)
+			campaign_check_duration(L, L->what, sub, key, x, 0, &L->c->goal_within_ms);
+		else
+			campaign_error(L, L->what, sub,
+				       "unknown key '%s' in 'goal' (expected event, within)", key);
+		free(sub);
+	}
+	if (json_object_get(v, "event") == NULL || json_object_get(v, "within") == NULL)
+		campaign_error(L, L->what, "goal", "'goal' needs both 'event' and 'within'");
+}
+
+/* {"from": "HH:MM", "to": "HH:MM"}; from > to wraps midnight. */
+static void
+campaign_check_quiet(struct campaign_loader *L, json_t *v)
+{
+	const char *key;
+	json_t *x;
+	int from = -1, to = -1;
+
+	if (!json_is_object(v)) {
+		campaign_error(L, L->what, "quiet_hours",
+			       "'quiet_hours' must be an object {\"from\": \"20:00\", \"to\": "
+			       "\"08:00\"}, not %s",
+			       cond_type_name(v));
+		return;
+	}
+	json_object_foreach(v, key, x)
+	{
+		char *sub = campaign_path("quiet_hours", key);
+		if (strcmp(key, "from") == 0)
+			campaign_check_hhmm(L, L->what, sub, key, x, &from);
+		else if (strcmp(key, "to") == 0)
+			campaign_check_hhmm(L, L->what, sub, key, x, &to);
+		else
+			campaign_error(L, L->what, sub,
+				       "unknown key '%s' in 'quiet_hours' (expected from, to)", key);
+		free(sub);
+	}
+	if (json_object_get(v, "from") == NULL || json_object_get(v, "to") == NULL)
+		campaign_error(L, L->what, "quiet_hours",
+			       "'quiet_hours' needs both 'from' and 'to'");
+	else if (from >= 0 && from == to)
+		campaign_error(L, L->what, "quiet_hours",
+			       "'quiet_hours' 'from' and 'to' are the same time");
+	else if (from >= 0 && to >= 0) {
+		L->c->has_quiet_hours = 1;
+		L->c->quiet_from = from;
+		L->c->quiet_to = to;
+	}
+}
+
+/* One of NAMES into *OUT (its index), or an error listing them. */
+static void
+campaign_check_enum(struct campaign_loader *L, const char *key, json_t *v,
+		    const char *const *names, size_t n, int *out)
+{
+	const char *s = campaign_str(v);
+	GString *list = g_string_new(NULL);
+
+	for (size_t i = 0; s != NULL && i < n; i++)
+		if (strcmp(s, names[i]) == 0) {
+			*out = (int)i;
+			g_string_free(list, TRUE);
+			return;
+		}
+	for (size_t i = 0; i < n; i++)
+		g_string_append_printf(list, "%s\"%s\"", i == 0 ? "" : i + 1 == n ? " or " : ", ",
+				       names[i]);
+	campaign_error(L, L->what, key, "'%s' must be %s", key, list->str);
+	g_string_free(list, TRUE);
+}
+
+/* Keys that must be present; the others have defaults. */
+static const char *const campaign_required[] = {"id", "name", "status", "topic", "trigger",
+						"steps"};
+
+void
+campaign_check(struct campaign_loader *L, json_t *root)
+{
+	static const char *const statuses[] = {"active", "paused", "draft"};
+	static const char *const caps[] = {"defer", "skip"};
+	struct campaign *c = L->c;
+	const char *key;
+	json_t *v;
+	int e;
+
+	c->locale_default = xstrdup("en");
+	c->timezone_default = xstrdup("UTC");
+	c->stale_after_ms = 2LL * 24 * 3600 * 1000;
+	c->reentry = REENTRY_NEVER;
+	for (size_t i = 0; i < NT_ARRAY_LEN(campaign_required); i++)
+		if (json_object_get(root, campaign_required[i]) == NULL)
+			campaign_error(L, L->what, "", "missing key '%s'", campaign_required[i]);
+	json_object_foreach(root, key, v)
+	{
+		if (strcmp(key, "id") == 0)
+			campaign_check_text(L, L->what, key, key, v, campaign_valid_id,
+					    "a campaign id (1 to 64 of a-z 0-9 _ -)", &c->id);
+		else if (strcmp(key, "name") == 0)
+			campaign_check_text(L, L->what, key, key, v, campaign_valid_name,
+					    "a name of at most 256 bytes", &c->name);
+		else if (strcmp(key, "status") == 0) {
+			e = 0;
+			campaign_check_enum(L, key, v, statuses, 3, &e);
+			c->status = (enum campaign_status)e;
+		} else if (strcmp(key, "topic") == 0)
+			campaign_check_text(L, L->what, key, key, v, validate_topic,
+					    "a topic (1 to 64 of a-z 0-9 _ -)", &c->topic);
+		else if (strcmp(key, "transactional") == 0) {
+			if (json_is_boolean(v))
+				c->transactional = json_is_true(v);
+			else
+				campaign_error(L, L->what, key,
+					       "'transactional' must be true or false, not %s",
+					       cond_type_name(v));
+		} else if (strcmp(key, "locale_default") == 0)
+			campaign_check_text(L, L->what, key, key, v, campaign_valid_locale,
+					    "a BCP 47 language tag like \"en\" or \"de-CH\"",
+					    &c->locale_default);
+		else if (strcmp(key, "timezone_default") == 0)
+			campaign_check_text(L, L->what, key, key, v, timefmt_valid_timezone,
+					    "a known IANA time zone", &c->timezone_default);
+		else if (strcmp(key, "stale_after") == 0)
+			campaign_check_duration(L, L->what, key, key, v, 0, &c->stale_after_ms);
+		else if (strcmp(key, "on_cap") == 0) {
+			e = 0;
+			campaign_check_enum(L, key, v, caps, 2, &e);
+			c->on_cap_skip = e;
+		} else if (strcmp(key, "exit_on") == 0)
+			campaign_check_exit_on(L, v);
+		else if (strcmp(key, "reentry") == 0)
+			campaign_check_reentry(L, v);
+		else if (strcmp(key, "key") == 0) {
+			const char *s = campaign_str(v), *why = NULL;
+			if (s == NULL)
+				campaign_error(L, L->what, key,
+					       "'key' must be a dotted path like "
+					       "\"event.properties.order_id\", not %s",
+					       cond_type_name(v));
+			else if ((why = cond_check_path(s)) != NULL ||
+				 (strncmp(s, "journey.", 8) == 0 &&
+				  (why = "cannot use \"journey.\": the journey is not there yet")))
+				campaign_error(L, L->what, key, "'key': '%.80s' %s", s, why);
+			else
+				c->key = xstrdup(s);
+		} else if (strcmp(key, "goal") == 0)
+			campaign_check_goal(L, v);
+		else if (strcmp(key, "quiet_hours") == 0)
+			campaign_check_quiet(L, v);
+		else if (strcmp(key, "$schema") == 0 || strcmp(key, "description") == 0) {
+			if (!json_is_string(v))
+				campaign_error(L, L->what, key, "'%s' must be a string", key);
+		} else if (strcmp(key, "trigger") != 0 && strcmp(key, "steps") != 0)
+			campaign_error(L, L->what, key, "unknown key '%s'", key);
+	}
+	/* After the loop: the trigger's zone defaults to timezone_default. */
+	if ((v = json_object_get(root, "trigger")) != NULL)
+		campaign_check_trigger(L, v);
+	if ((v = json_object_get(root, "steps")) != NULL)
+		campaign_check_steps(L, v);
+}

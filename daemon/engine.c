@@ -1,0 +1,549 @@
+#include "engine.h"
+
+#include <glib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "campaign.h"
+#include "clock.h"
+#include "condition.h"
+#include "log.h"
+#include "timefmt.h"
+#include "util.h"
+
+/* Steps one journey may run in one go: a branch loop in a campaign cannot hang the engine. */
+#define ENGINE_MAX_STEPS 64
+
+struct engine {
+	struct store *store;
+	const struct campaign_set *campaigns;
+	const struct clock *clock;
+	char *msgid_domain;
+	engine_observer observe;
+	void *observe_arg;
+};
+
+struct engine *
+engine_new(struct store *s, const struct campaign_set *campaigns, const struct clock *clock,
+	   const char *msgid_domain)
+{
+	struct engine *e = xcalloc(1, sizeof(*e));
+	e->store = s;
+	e->campaigns = campaigns;
+	e->clock = clock;
+	e->msgid_domain = xstrdup(msgid_domain);
+	return e;
+}
+
+void
+engine_free(struct engine *e)
+{
+	if (e == NULL)
+		return;
+	free(e->msgid_domain);
+	free(e);
+}
+
+void
+engine_set_observer(struct engine *e, engine_observer fn, void *arg)
+{
+	e->observe = fn;
+	e->observe_arg = arg;
+}
+
+void
+engine_set_campaigns(struct engine *e, const struct campaign_set *campaigns)
+{
+	e->campaigns = campaigns;
+}
+
+/* Reads a campaign file back as text: the definition kept with its version. */
+static char *
+engine_read_file(const char *path)
+{
+	gchar *text = NULL;
+	if (!g_file_get_contents(path, &text, NULL, NULL))
+		return NULL;
+	char *copy = xstrdup(text);
+	g_free(text);
+	return copy;
+}
+
+enum store_status
+engine_register(struct engine *e)
+{
+	enum store_status rc = STORE_OK;
+	for (size_t i = 0; e->campaigns && i < e->campaigns->n && rc == STORE_OK; i++) {
+		const struct campaign *c = e->campaigns->v[i];
+		char *text = c->file ? engine_read_file(c->file) : NULL;
+		rc = store_campaign_version_save(e->store, c->id, c->version, text ? text : "{}",
+						 clock_now(e->clock));
+		free(text);
+	}
+	return rc;
+}
+
+/* Writes a note and tells the observer: the engine's "why" for everything it does. */
+static enum store_status
+engine_note(struct engine *e, const struct journey *j, const char *customer, const char *step_id,
+	    const char *action, const char *reason, const char *channel, const char *tmpl)
+{
+	struct journey_note n = {.journey_id = j->id,
+				 .customer_id = j->customer_id,
+				 .campaign_id = j->campaign_id,
+				 .step_id = step_id,
+				 .action = action,
+				 .reason = reason,
+				 .channel = channel,
+				 .template = tmpl,
+				 .at_ms = clock_now(e->clock)};
+	enum store_status rc = store_journey_note(e->store, &n);
+	if (rc == STORE_OK && e->observe)
+		e->observe(&n, customer, e->observe_arg);
+	return rc;
+}
+
+/* The event as journeys keep it and conditions see it under "event". */
+static json_t *
+engine_event_json(const struct store_event *ev)
+{
+	char when[40];
+	timefmt_format_utc(ev->time_ms, when, sizeof(when));
+	return json_pack("{s:s,s:s,s:s,s:O}", "id", ev->key, "type", ev->type, "time", when,
+			 "properties", ev->properties);
+}
+
+struct engine_count_arg {
+	struct engine *e;
+	int64_t customer_id;
+};
+
+/* History counts for conditions: events of a type within a window before now. */
+static long
+engine_count(const char *type, int64_t within_ms, const struct cond *where, void *arg)
+{
+	struct engine_count_arg *a = arg;
+	if (where != NULL)
+		log_debug("engine: 'where' inside a count is not applied yet; counting all '%s'",
+			  type);
+	return store_events_count(a->e->store, a->customer_id, type,
+				  clock_now(a->e->clock) - within_ms);
+}
+
+/* Builds the condition context {"customer", "event", "journey"} and evaluates COND. */
+static int
+engine_eval(struct engine *e, const struct cond *cond, json_t *customer, json_t *event,
+	    const struct journey *j, int64_t customer_id)
+{
+	struct engine_count_arg ca = {e, customer_id};
+	json_t *root;
+	int v;
+
+	if (cond == NULL)
+		return 1;
+	root = json_pack("{s:O,s:O}", "customer", customer, "event", event ? event : json_null());
+	if (j != NULL) {
+		char when[40];
+		timefmt_format_utc(j->entered_ms, when, sizeof(when));
+		json_object_set_new(root, "journey",
+				    json_pack("{s:s,s:s,s:s,s:O}", "campaign", j->campaign_id,
+					      "entered", when, "key", j->key ? j->key : "",
+					      "trigger", j->trigger));
+	}
+	struct cond_ctx ctx = {.root = root, .count = engine_count, .count_arg = &ca};
+	v = cond_eval(cond, &ctx);
+	json_decref(root);
+	return v;
+}
+
+static void
+engine_finish(struct engine *e, struct journey *j, const char *reason)
+{
+	j->active = 0;
+	j->exited_ms = clock_now(e->clock);
+	j->due_ms = -1;
+	free(j->wait_event);
+	j->wait_event = NULL;
+	free(j->exit_reason);
+	j->exit_reason = xstrdup(reason);
+}
+
+/* The next instant after NOW when the local clock in TZNAME shows MINUTE (after midnight). */
+static int64_t
+engine_next_local_time(int64_t now_ms, const char *tzname, int minute)
+{
+	GTimeZone *tz = g_time_zone_new_identifier(tzname ? tzname : "UTC");
+	if (tz == NULL)
+		tz = g_time_zone_new_utc();
+	GDateTime *now = g_date_time_new_from_unix_utc(now_ms / 1000);
+	GDateTime *local = g_date_time_to_timezone(now, tz);
+	int64_t result = -1;
+
+	for (int day = 0; day < 3 && result < 0; day++) {
+		GDateTime *d = g_date_time_add_days(local, day);
+		GDateTime *at =
+		    g_date_time_new(tz, g_date_time_get_year(d), g_date_time_get_month(d),
+				    g_date_time_get_day_of_month(d), minute / 60, minute % 60, 0);
+		if (at != NULL && g_date_time_to_unix(at) * 1000 > now_ms)
+			result = g_date_time_to_unix(at) * 1000;
+		if (at != NULL)
+			g_date_time_unref(at);
+		g_date_time_unref(d);
+	}
+	g_date_time_unref(local);
+	g_date_time_unref(now);
+	g_time_zone_unref(tz);
+	return result;
+}
+
+/* Queues one message in the outbox; the ledger makes a replay of the same visit a no-op. */
+static enum store_status
+engine_send(struct engine *e, const struct campaign *c, struct journey *j, const struct step *st,
+	    const char *customer)
+{
+	gchar *uuid = g_uuid_string_random();
+	char *msgid = xasprintf("<%s@%s>", uuid, e->msgid_domain);
+	struct outbox_entry o = {.journey_id = j->id,
+				 .customer_id = j->customer_id,
+				 .campaign_id = c->id,
+				 .step_id = st->id,
+				 .visit = j->visit,
+				 .channel = st->channel,
+				 .template = st->template,
+				 .message_id = msgid,
+				 .created_ms = clock_now(e->clock)};
+	enum store_status rc = store_outbox_add(e->store, &o);
+	g_free(uuid);
+	free(msgid);
+	if (rc == STORE_DUPLICATE)
+		return engine_note(e, j, customer, st->id, "skip", "already_sent", st->channel,
+				   st->template);
+	if (rc != STORE_OK)
+		return rc;
+	return engine_note(e, j, customer, st->id, "send", NULL, st->channel, st->template);
+}
+
+/* Applies an update step to the customer's attributes ("tags" is an attribute too). */
+static enum store_status
+engine_update(struct engine *e, const struct step *st, json_t *customer)
+{
+	json_t *attrs = json_object(),
+	       *tags = json_object_get(json_object_get(customer, "attributes"), "tags");
+	json_t *newtags = json_is_array(tags) ? json_deep_copy(tags) : json_array();
+	size_t i;
+	json_t *t;
+	int64_t id;
+	enum store_status rc;
+
+	if (st->set)
+		json_object_update(attrs, st->set);
+	json_array_foreach(st->tags_add, i, t)
+	{
+		size_t k;
+		json_t *have;
+		int found = 0;
+		json_array_foreach(newtags, k, have) found |= json_equal(have, t);
+		if (!found)
+			json_array_append(newtags, t);
+	}
+	json_array_foreach(st->tags_remove, i, t)
+	{
+		for (size_t k = json_array_size(newtags); k-- > 0;)
+			if (json_equal(json_array_get(newtags, k), t))
+				json_array_remove(newtags, k);
+	}
+	if (st->tags_add || st->tags_remove)
+		json_object_set(attrs, "tags", newtags);
+	json_decref(newtags);
+	json_t *fields = json_pack("{s:o}", "attributes", attrs);
+	rc = store_customer_upsert(e->store, json_string_value(json_object_get(customer, "id")),
+				   fields, clock_now(e->clock), &id);
+	json_decref(fields);
+	return rc;
+}
+
+/*
+ * Runs a journey's steps from j->step until it must wait or ends, then saves it once. The
+ * caller's transaction covers it all: the outbox row and the step pointer move together.
+ */
+static enum store_status
+engine_advance(struct engine *e, const struct campaign *c, struct journey *j, json_t *customer)
+{
+	const char *cname = json_string_value(json_object_get(customer, "id"));
+	int64_t now = clock_now(e->clock);
+	enum store_status rc = STORE_OK;
+
+	for (int guard = 0; j->active && rc == STORE_OK; guard++) {
+		if (guard == ENGINE_MAX_STEPS) {
+			rc = engine_note(e, j, cname, NULL, "exit", "step_limit", NULL, NULL);
+			engine_finish(e, j, "step_limit");
+			break;
+		}
+		if (j->step < 0 || (size_t)j->step >= c->n_steps) {
+			engine_finish(e, j, "completed");
+			rc = engine_note(e, j, cname, NULL, "exit", "completed", NULL, NULL);
+			break;
+		}
+		const struct step *st = &c->steps[j->step];
+		j->visit++;
+		switch (st->kind) {
+		case STEP_SEND:
+			if (j->due_ms >= 0 && now - j->due_ms > c->stale_after_ms)
+				rc = engine_note(e, j, cname, st->id, "skip", "stale", st->channel,
+						 st->template);
+			else
+				rc = engine_send(e, c, j, st, cname);
+			j->step = st->next;
+			break;
+		case STEP_WAIT:
+			if (st->wait == WAIT_EVENT) {
+				free(j->wait_event);
+				j->wait_event = xstrdup(st->event);
+				j->due_ms = st->timeout_ms > 0 ? now + st->timeout_ms : -1;
+				return store_journey_update(e->store, j);
+			}
+			if (st->wait == WAIT_DURATION)
+				j->due_ms = now + st->duration_ms;
+			else {
+				const char *tz =
+				    json_string_value(json_object_get(customer, "timezone"));
+				j->due_ms = engine_next_local_time(
+				    now, tz ? tz : c->timezone_default, st->until_minute);
+			}
+			j->step = st->next;
+			return store_journey_update(e->store, j);
+		case STEP_BRANCH:
+			j->step = engine_eval(e, st->cond, customer,
+					      j->event ? j->event : j->trigger, j, j->customer_id)
+				      ? st->then_step
+				      : st->else_step;
+			break;
+		case STEP_UPDATE:
+			rc = engine_update(e, st, customer);
+			j->step = st->next;
+			break;
+		case STEP_EXIT:
+			engine_finish(e, j, st->exit_reason ? st->exit_reason : "exit");
+			rc = engine_note(e, j, cname, st->id, "exit", j->exit_reason, NULL, NULL);
+			break;
+		}
+		j->due_ms = now; /* later steps of this run are due now, not at the old time */
+	}
+	if (rc != STORE_OK)
+		return rc;
+	return store_journey_update(e->store, j);
+}
+
+/* Stringifies the journey key taken from the trigger context ("" when the path is absent). */
+static char *
+engine_key(const struct campaign *c, json_t *customer, json_t *event)
+{
+	json_t *root, *v;
+	char *key;
+
+	if (c->key == NULL)
+		return xstrdup("");
+	root = json_pack("{s:O,s:O}", "customer", customer, "event", event);
+	v = cond_lookup(root, c->key);
+	if (v == NULL || json_is_null(v))
+		key = xstrdup("");
+	else if (json_is_string(v))
+		key = xstrdup(json_string_value(v));
+	else
+		key = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(root);
+	return key;
+}
+
+/* Enters a customer into a campaign, unless re-entry rules say no (recorded). */
+static enum store_status
+engine_enter(struct engine *e, const struct campaign *c, const struct store_event *ev,
+	     json_t *customer, json_t *event)
+{
+	struct journey j = {0}, old = {0};
+	int64_t now = clock_now(e->clock);
+	const char *reason = NULL;
+	enum store_status rc;
+
+	j.key = engine_key(c, customer, event);
+	rc = store_journey_find(e->store, c->id, ev->customer_id, j.key, 0, &old);
+	if (rc == STORE_OK) {
+		if (old.active)
+			reason = "already_in_journey";
+		else if (c->reentry == REENTRY_NEVER)
+			reason = "reentry_never";
+		else if (c->reentry == REENTRY_AFTER && now - old.entered_ms < c->reentry_after_ms)
+			reason = "reentry_too_soon";
+	} else if (rc != STORE_NOTFOUND) {
+		free(j.key);
+		return rc;
+	}
+	if (reason != NULL) {
+		rc = engine_note(e, &old, ev->customer, NULL, "skip", reason, NULL, NULL);
+		journey_clear(&old);
+		free(j.key);
+		return rc;
+	}
+	journey_clear(&old);
+	j.campaign_id = xstrdup(c->id);
+	j.version = xstrdup(c->version);
+	j.customer_id = ev->customer_id;
+	j.active = 1;
+	j.due_ms = now;
+	j.on_event = -1;
+	j.trigger = json_incref(event);
+	j.entered_ms = now;
+	j.exited_ms = -1;
+	if ((rc = store_journey_insert(e->store, &j)) == STORE_OK &&
+	    (rc = engine_note(e, &j, ev->customer, NULL, "enter", ev->type, NULL, NULL)) ==
+		STORE_OK)
+		rc = engine_advance(e, c, &j, customer);
+	journey_clear(&j);
+	return rc;
+}
+
+static const struct campaign *
+engine_campaign(struct engine *e, const char *id)
+{
+	return e->campaigns ? campaign_set_find(e->campaigns, id) : NULL;
+}
+
+/* One event: end journeys it exits, wake journeys waiting for it, start journeys it triggers. */
+static enum store_status
+engine_on_event(struct engine *e, const struct store_event *ev)
+{
+	struct journey *js = NULL;
+	size_t n = 0;
+	json_t *customer = NULL, *event = engine_event_json(ev);
+	enum store_status rc;
+
+	if ((rc = store_customer_context(e->store, ev->customer_id, &customer)) != STORE_OK)
+		goto out;
+	if ((rc = store_journeys_of_customer(e->store, ev->customer_id, &js, &n)) != STORE_OK)
+		goto out;
+	for (size_t i = 0; i < n && rc == STORE_OK; i++) {
+		struct journey *j = &js[i];
+		const struct campaign *c = engine_campaign(e, j->campaign_id);
+		if (c == NULL)
+			continue; /* a removed campaign's journeys end when they are next due */
+		int exited = 0;
+		for (size_t k = 0; k < c->n_exit_on && !exited; k++)
+			if (strcmp(c->exit_on[k].event, ev->type) == 0 &&
+			    engine_eval(e, c->exit_on[k].where, customer, event, j,
+					ev->customer_id)) {
+				char *reason = xasprintf("exit_on:%s", ev->type);
+				engine_finish(e, j, reason);
+				rc = engine_note(e, j, ev->customer, NULL, "exit", reason, NULL,
+						 NULL);
+				free(reason);
+				if (rc == STORE_OK)
+					rc = store_journey_update(e->store, j);
+				exited = 1;
+			}
+		if (exited || j->wait_event == NULL || strcmp(j->wait_event, ev->type) != 0)
+			continue;
+		const struct step *st = &c->steps[j->step];
+		if (!engine_eval(e, st->where, customer, event, j, ev->customer_id))
+			continue;
+		free(j->wait_event);
+		j->wait_event = NULL;
+		json_decref(j->event);
+		j->event = json_incref(event); /* from here on, "event" is the one that came */
+		j->step = st->on_event;
+		j->due_ms = clock_now(e->clock);
+		rc = engine_advance(e, c, j, customer);
+	}
+	for (size_t i = 0; e->campaigns && i < e->campaigns->n && rc == STORE_OK; i++) {
+		const struct campaign *c = e->campaigns->v[i];
+		if (c->status != CAMPAIGN_ACTIVE || c->trigger.kind != TRIGGER_EVENT ||
+		    strcmp(c->trigger.event, ev->type) != 0)
+			continue;
+		if (engine_eval(e, c->trigger.where, customer, event, NULL, ev->customer_id))
+			rc = engine_enter(e, c, ev, customer, event);
+	}
+out:
+	journeys_free(js, n);
+	json_decref(customer);
+	json_decref(event);
+	return rc;
+}
+
+enum store_status
+engine_consume(struct engine *e, int limit, int *n)
+{
+	struct store_event *evs = NULL;
+	size_t cnt = 0;
+	int64_t cursor;
+	enum store_status rc;
+
+	*n = 0;
+	if ((rc = store_cursor_get(e->store, &cursor)) != STORE_OK ||
+	    (rc = store_events_after(e->store, cursor, limit, &evs, &cnt)) != STORE_OK)
+		return rc;
+	for (size_t i = 0; i < cnt && rc == STORE_OK; i++) {
+		rc = engine_on_event(e, &evs[i]);
+		cursor = evs[i].seq;
+	}
+	if (rc == STORE_OK && cnt > 0)
+		rc = store_cursor_set(e->store, cursor);
+	*n = (int)cnt;
+	store_events_free(evs, cnt);
+	return rc;
+}
+
+/* A journey whose time has come: a wait ended, an awaited event timed out, or a held step. */
+static enum store_status
+engine_run_one(struct engine *e, struct journey *j)
+{
+	const struct campaign *c = engine_campaign(e, j->campaign_id);
+	json_t *customer = NULL;
+	enum store_status rc;
+
+	if ((rc = store_customer_context(e->store, j->customer_id, &customer)) != STORE_OK)
+		return rc;
+	const char *cname = json_string_value(json_object_get(customer, "id"));
+	if (c == NULL) {
+		engine_finish(e, j, "campaign_removed");
+		rc = engine_note(e, j, cname, NULL, "exit", "campaign_removed", NULL, NULL);
+		if (rc == STORE_OK)
+			rc = store_journey_update(e->store, j);
+	} else if (c->status == CAMPAIGN_PAUSED) {
+		/* Held, not dropped: it runs when the campaign is resumed. */
+		j->due_ms = -1;
+		rc = store_journey_update(e->store, j);
+	} else {
+		if (j->wait_event != NULL) { /* the awaited event did not come in time */
+			free(j->wait_event);
+			j->wait_event = NULL;
+			j->step = c->steps[j->step].on_timeout;
+		}
+		if (rc == STORE_OK)
+			rc = engine_advance(e, c, j, customer);
+	}
+	json_decref(customer);
+	return rc;
+}
+
+enum store_status
+engine_run_due(struct engine *e, int limit, int *n)
+{
+	struct journey *js = NULL;
+	size_t cnt = 0;
+	enum store_status rc;
+
+	*n = 0;
+	rc = store_journeys_due(e->store, clock_now(e->clock), limit, &js, &cnt);
+	for (size_t i = 0; i < cnt && rc == STORE_OK; i++)
+		rc = engine_run_one(e, &js[i]);
+	*n = (int)cnt;
+	journeys_free(js, cnt);
+	return rc;
+}
+
+int64_t
+engine_next_due(struct engine *e)
+{
+	int64_t due;
+	return store_journey_next_due(e->store, &due) == STORE_OK ? due : -1;
+}

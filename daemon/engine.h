@@ -1,0 +1,38 @@
+/*
+ * The campaign engine. It runs where the store is owned (the store loop, or `simulate`), inside
+ * transactions its caller opens: each call consumes events or runs due steps and writes every
+ * effect (journey state, notes, outbox rows, the events cursor) into that one transaction, so a
+ * crash at any point neither loses nor repeats a step.
+ */
+#ifndef NURTURED_ENGINE_H
+#define NURTURED_ENGINE_H
+
+#include <stdint.h>
+
+#include "store.h"
+
+struct campaign_set;
+struct clock;
+struct engine;
+
+/* Called for every note the engine records (simulate prints them; the daemon logs at debug). */
+typedef void (*engine_observer)(const struct journey_note *n, const char *customer, void *arg);
+
+/* Borrows all three; MSGID_DOMAIN is the right-hand side of Message-IDs. */
+struct engine *engine_new(struct store *s, const struct campaign_set *campaigns,
+			  const struct clock *clock, const char *msgid_domain);
+void engine_free(struct engine *e);
+void engine_set_observer(struct engine *e, engine_observer fn, void *arg);
+/* Swaps in a new set of campaigns (after a reload); the caller keeps ownership. */
+void engine_set_campaigns(struct engine *e, const struct campaign_set *campaigns);
+
+/* Records the current campaign versions; in a transaction. */
+enum store_status engine_register(struct engine *e);
+/* Consumes up to LIMIT new events; *N tells how many. In a transaction. */
+enum store_status engine_consume(struct engine *e, int limit, int *n);
+/* Runs up to LIMIT journeys that are due; *N tells how many. In a transaction. */
+enum store_status engine_run_due(struct engine *e, int limit, int *n);
+/* When the next journey is due (ms), or -1 when none is. */
+int64_t engine_next_due(struct engine *e);
+
+#endif

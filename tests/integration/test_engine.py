@@ -1,0 +1,205 @@
+#!/usr/bin/python3
+"""The engine in the real daemon, on real time with short waits: journeys run their steps
+exactly once across kill -9, exit on events, wait for events with timeouts, respect keys and
+re-entry, and skip sends that went stale during downtime."""
+import json
+import os
+import sqlite3
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ntest import Daemon, check, eq, poll, run_all, test  # noqa: E402
+
+CHANNELS = {"mail": {"plugin": "maildir", "path": "/tmp/unused"}}
+
+
+def daemon_with(*campaigns, **cfg):
+    d = Daemon(dict({"channels": CHANNELS}, **cfg))
+    cdir = os.path.join(d.tmp, "campaigns")
+    os.makedirs(cdir)
+    for c in campaigns:
+        with open(os.path.join(cdir, c["id"] + ".json"), "w") as f:
+            json.dump(c, f, indent=2)
+    d.config["campaigns_dir"] = cdir
+    d.write_config()
+    return d
+
+
+def campaign(cid, trigger, steps, **extra):
+    c = {"id": cid, "name": cid, "status": "active", "topic": "follow-ups",
+         "trigger": trigger, "steps": steps}
+    c.update(extra)
+    return c
+
+
+def rows(d, sql, *args):
+    db = sqlite3.connect(d.db_path(), timeout=10)
+    try:
+        return db.execute(sql, args).fetchall()
+    finally:
+        db.close()
+
+
+def sends(d, campaign_id=None):
+    q = ("SELECT c.ext_id, o.step_id FROM outbox o JOIN customers c ON c.id = o.customer_id"
+         + (" WHERE o.campaign_id = ?" if campaign_id else "") + " ORDER BY o.id")
+    return rows(d, q, *([campaign_id] if campaign_id else []))
+
+
+def notes(d, action=None):
+    q = ("SELECT c.ext_id, n.campaign_id, n.step_id, n.action, n.reason FROM journey_notes n "
+         "JOIN customers c ON c.id = n.customer_id" + (" WHERE n.action = ?" if action else "")
+         + " ORDER BY n.id")
+    return rows(d, q, *([action] if action else []))
+
+
+THANKS = campaign("thanks", {"event": "purchase"}, [
+    {"id": "thanks", "send": {"channel": "mail", "template": "thanks"}},
+    {"id": "pause", "wait": "1s"},
+    {"id": "check", "send": {"channel": "mail", "template": "check"}},
+], reentry="always", key="event.properties.order_id", exit_on=["refund"])
+
+
+@test
+def an_event_starts_a_journey_that_sends_then_waits_then_sends():
+    d = daemon_with(THANKS)
+    try:
+        d.start()
+        eq(d.post_events({"customer": "ann", "type": "purchase",
+                          "properties": {"order_id": "o1"}}).status, 202, "event")
+        poll(lambda: len(sends(d)) == 1, 10, "the thanks")
+        poll(lambda: len(sends(d)) == 2, 10, "the check after the wait")
+        eq(sends(d), [("ann", "thanks"), ("ann", "check")], "sends in order")
+        eq([n[3] for n in notes(d)], ["enter", "send", "send", "exit"], "notes")
+        d.stop()
+    finally:
+        d.cleanup()
+
+
+@test
+def a_key_gives_two_orders_two_journeys_and_one_order_one():
+    d = daemon_with(THANKS)
+    try:
+        d.start()
+        for oid in ("o1", "o2", "o1"):
+            d.post_events({"customer": "bob", "type": "purchase",
+                           "properties": {"order_id": oid}})
+        poll(lambda: len(sends(d)) == 4, 10, "two journeys of two sends")
+        eq(sorted(s[1] for s in sends(d)), ["check", "check", "thanks", "thanks"], "sends")
+        skips = notes(d, "skip")
+        eq([s[4] for s in skips], ["already_in_journey"], "the repeated order id is skipped")
+        d.stop()
+    finally:
+        d.cleanup()
+
+
+@test
+def exit_on_ends_the_journey_before_the_next_send():
+    d = daemon_with(THANKS)
+    try:
+        d.start()
+        d.post_events({"customer": "cy", "type": "purchase", "properties": {"order_id": "o9"}})
+        poll(lambda: len(sends(d)) == 1, 10, "the thanks")
+        d.post_events({"customer": "cy", "type": "refund"})
+        poll(lambda: notes(d, "exit"), 10, "the exit")
+        eq(notes(d, "exit")[0][4], "exit_on:refund", "reason")
+        time.sleep(1.5)  # past the wait: the check must not come (a negative can't be polled)
+        eq(sends(d), [("cy", "thanks")], "no check after the exit")
+        d.stop()
+    finally:
+        d.cleanup()
+
+
+FEEDBACK = campaign("feedback", {"event": "purchase"}, [
+    {"id": "ask", "send": {"channel": "mail", "template": "ask"}},
+    {"id": "await", "wait": {"event": "feedback", "timeout": "2s",
+                             "on_event": "judge", "on_timeout": "nudge"}},
+    {"id": "judge", "branch": {"if": {"field": "event.properties.score", "gte": 4},
+                               "then": "review", "else": "sorry"}},
+    {"id": "review", "send": {"channel": "mail", "template": "review"}, "next": "end"},
+    {"id": "sorry", "send": {"channel": "mail", "template": "sorry"}, "next": "end"},
+    {"id": "nudge", "send": {"channel": "mail", "template": "nudge"}},
+    {"id": "end", "exit": "done"},
+], reentry="always")
+
+
+@test
+def waiting_for_an_event_resumes_on_it_or_times_out():
+    d = daemon_with(FEEDBACK)
+    try:
+        d.start()
+        d.post_events({"customer": "happy", "type": "purchase"})
+        d.post_events({"customer": "silent", "type": "purchase"})
+        poll(lambda: len(sends(d)) == 2, 10, "both asked")
+        d.post_events({"customer": "happy", "type": "feedback", "properties": {"score": 5}})
+        poll(lambda: ("happy", "review") in sends(d), 10, "the review request")
+        poll(lambda: ("silent", "nudge") in sends(d), 10, "the nudge after the timeout")
+        eq(sorted(sends(d)), [("happy", "ask"), ("happy", "review"), ("silent", "ask"),
+                              ("silent", "nudge")], "sends")
+        d.stop()
+    finally:
+        d.cleanup()
+
+
+@test
+def kill9_between_steps_neither_loses_nor_repeats_a_step():
+    slow = campaign("slow", {"event": "signup"}, [
+        {"id": "one", "send": {"channel": "mail", "template": "one"}},
+        {"id": "w", "wait": "1s"},
+        {"id": "two", "send": {"channel": "mail", "template": "two"}},
+    ])
+    d = daemon_with(slow)
+    try:
+        d.start()
+        d.post_events({"events": [{"customer": f"k{i}", "type": "signup"} for i in range(50)]})
+        poll(lambda: len(sends(d)) >= 50, 10, "the first sends")
+        d.kill9()
+        d.start()
+        poll(lambda: len(sends(d)) == 100, 15, "the second sends after the restart")
+        got = sends(d)
+        eq(len(set(got)), 100, "no step twice")
+        eq(sorted(set(s[0] for s in got)), sorted(f"k{i}" for i in range(50)), "everyone")
+        d.stop()
+    finally:
+        d.cleanup()
+
+
+@test
+def sends_that_went_stale_during_downtime_are_skipped_and_recorded():
+    stale = campaign("stale", {"event": "signup"}, [
+        {"id": "w", "wait": "1s"},
+        {"id": "late", "send": {"channel": "mail", "template": "late"}},
+    ], stale_after="1s")
+    d = daemon_with(stale)
+    try:
+        d.start()
+        d.post_events({"customer": "st", "type": "signup"})
+        poll(lambda: notes(d, "enter"), 10, "the journey")
+        d.stop()
+        time.sleep(2.5)  # downtime longer than wait + stale_after: that is the scenario
+        d.start()
+        poll(lambda: notes(d, "skip"), 10, "the skip")
+        eq(notes(d, "skip")[0][2:], ("late", "skip", "stale"), "recorded with its reason")
+        eq(sends(d), [], "nothing sent")
+        d.stop()
+    finally:
+        d.cleanup()
+
+
+@test
+def a_bad_campaign_stops_the_start_and_check_names_it():
+    bad = campaign("bad", {"event": "purchase"}, [
+        {"id": "a", "send": {"channel": "nope", "template": "x"}}])
+    d = daemon_with(bad)
+    try:
+        d.start(wait=False)
+        eq(d.proc.wait(10), 1, "exit code")
+        d.log.close()
+        check("bad" in d.read_log() and "nope" in d.read_log(), "names campaign and channel",
+              d.read_log())
+    finally:
+        d.cleanup()
+
+
+run_all()

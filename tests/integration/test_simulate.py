@@ -1,0 +1,149 @@
+#!/usr/bin/python3
+"""Scenario tests on virtual time: the example campaigns through `nurtured simulate`."""
+import json
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ntest import check, eq, run_all, run_cli, test  # noqa: E402
+
+SRC = os.environ.get("NT_SRCDIR") or os.path.join(os.path.dirname(__file__), "..", "..")
+CAMPAIGNS = os.path.join(SRC, "campaigns")
+TMP = tempfile.mkdtemp(prefix="nt-sim-")
+
+
+def simulate(events, until="60d", campaigns=CAMPAIGNS, customers=None):
+    path = os.path.join(TMP, "events.jsonl")
+    with open(path, "w") as f:
+        for e in events:
+            f.write(json.dumps(e) + "\n")
+    args = ["simulate", "--campaigns", campaigns, "--events", path, "--until", until, "--json"]
+    if customers is not None:
+        cpath = os.path.join(TMP, "customers.jsonl")
+        with open(cpath, "w") as f:
+            for c in customers:
+                f.write(json.dumps(c) + "\n")
+        args += ["--customers", cpath]
+    r = run_cli(*args)
+    eq(r.returncode, 0, "simulate exit code: " + r.stderr)
+    return [json.loads(line) for line in r.stdout.splitlines()]
+
+
+def sends(timeline, campaign):
+    return [(t["at"], t["customer"], t["step"]) for t in timeline
+            if t["campaign"] == campaign and t["action"] == "send"]
+
+
+def exits(timeline, campaign):
+    return [(t["customer"], t["reason"]) for t in timeline
+            if t["campaign"] == campaign and t["action"] == "exit"]
+
+
+PURCHASE = {"id": "o1", "customer": "anna", "type": "purchase",
+            "time": "2026-03-01T10:00:00+01:00", "properties": {"order_id": "1001"}}
+
+
+@test
+def post_purchase_thanks_at_once_and_checks_after_a_week():
+    t = simulate([PURCHASE])
+    s = sends(t, "post-purchase")
+    eq(s[0], ("2026-03-01T09:00:00.000Z", "anna", "thanks"), "thanks at the purchase")
+    eq(s[1], ("2026-03-08T09:00:00.000Z", "anna", "satisfaction-check"), "check 7 days later")
+    eq(len(s), 2, "no feedback: nothing more")
+    eq(exits(t, "post-purchase"), [("anna", "completed")], "ends after the 14-day wait")
+    check(any(e["at"] == "2026-03-22T09:00:00.000Z" for e in t if e["action"] == "exit"),
+          "the wait for feedback times out after 14 days", t)
+
+
+@test
+def post_purchase_positive_feedback_asks_for_a_review():
+    fb = {"id": "f1", "customer": "anna", "type": "feedback", "time": "2026-03-10T12:00:00+01:00",
+          "properties": {"order_id": "1001", "score": 5}}
+    s = sends(simulate([PURCHASE, fb]), "post-purchase")
+    eq([x[2] for x in s], ["thanks", "satisfaction-check", "review-ask"], "steps")
+    eq(s[2][0], "2026-03-10T11:00:00.000Z", "at the feedback")
+
+
+@test
+def post_purchase_negative_feedback_apologises_and_opens_a_ticket():
+    fb = {"id": "f1", "customer": "anna", "type": "feedback", "time": "2026-03-10T12:00:00+01:00",
+          "properties": {"order_id": "1001", "score": 1}}
+    t = simulate([PURCHASE, fb])
+    eq([x[2] for x in sends(t, "post-purchase")],
+       ["thanks", "satisfaction-check", "apology", "open-ticket"], "steps")
+    ticket = [e for e in t if e["step"] == "open-ticket"][0]
+    eq(ticket["channel"], "helpdesk", "the ticket goes to the helpdesk webhook")
+
+
+@test
+def post_purchase_feedback_before_the_check_skips_it():
+    fb = {"id": "f0", "customer": "anna", "type": "feedback", "time": "2026-03-03T12:00:00+01:00",
+          "properties": {"order_id": "1001", "score": 4}}
+    eq([x[2] for x in sends(simulate([PURCHASE, fb]), "post-purchase")], ["thanks"],
+       "feedback came already: no satisfaction check")
+
+
+@test
+def post_purchase_two_orders_two_journeys_refund_ends_one():
+    second = dict(PURCHASE, id="o2", time="2026-03-02T10:00:00+01:00",
+                  properties={"order_id": "1002"})
+    refund = {"id": "r1", "customer": "anna", "type": "refund",
+              "time": "2026-03-04T10:00:00+01:00", "properties": {"order_id": "1002"}}
+    t = simulate([PURCHASE, second, refund])
+    eq([x[2] for x in sends(t, "post-purchase")], ["thanks", "thanks"],
+       "two thanks, then the refund ends both journeys before their checks")
+    eq(sorted(exits(t, "post-purchase")), [("anna", "exit_on:refund")] * 2, "exit reasons")
+
+
+QUOTE = {"id": "q1", "customer": "jurgen", "type": "quote_sent",
+         "time": "2026-03-02T11:00:00+01:00", "properties": {"quote_id": "77"}}
+
+
+@test
+def quote_follow_up_twice_without_an_order():
+    s = sends(simulate([QUOTE]), "quote-follow-up")
+    eq([x[2] for x in s], ["follow-up", "second-follow-up"], "two follow-ups")
+    check(s[0][0] >= "2026-03-05T10:00:00.000Z", "the first not before 3 days", s)
+    check(s[1][0] >= "2026-03-12T10:00:00.000Z", "the second 7 days later", s)
+
+
+@test
+def quote_follow_up_stops_at_the_order():
+    order = {"id": "p1", "customer": "jurgen", "type": "purchase",
+             "time": "2026-03-07T09:00:00+01:00", "properties": {"order_id": "5"}}
+    t = simulate([QUOTE, order])
+    eq([x[2] for x in sends(t, "quote-follow-up")], ["follow-up"], "only the first")
+    eq(exits(t, "quote-follow-up")[0][1], "exit_on:purchase", "exit reason")
+
+
+@test
+def simulate_text_output_and_errors():
+    path = os.path.join(TMP, "one.jsonl")
+    with open(path, "w") as f:
+        f.write(json.dumps(PURCHASE) + "\n")
+    r = run_cli("simulate", "--campaigns", CAMPAIGNS, "--events", path, "--until", "1d")
+    eq(r.returncode, 0, "exit")
+    check("post-purchase" in r.stdout and "send" in r.stdout, "a readable timeline", r.stdout)
+    with open(path, "w") as f:
+        f.write('{"customer": "x", "type": "purchase"}\n{"broken": \n')
+    r = run_cli("simulate", "--campaigns", CAMPAIGNS, "--events", path)
+    eq(r.returncode, 1, "exit")
+    check(f"{path}:1:1:" in r.stderr and "time" in r.stderr, "event without time", r.stderr)
+    check(f"{path}:2:" in r.stderr, "JSON error with its line", r.stderr)
+    eq(run_cli("simulate", "--events", path).returncode, 2, "usage")
+
+
+@test
+def next_runs_prints_rfc3339_times_in_the_campaign_zone():
+    r = run_cli("next-runs", os.path.join(CAMPAIGNS, "newsletter.json"), "--count", "3",
+                "--from", "2026-03-01T00:00:00Z")
+    eq(r.returncode, 0, "exit: " + r.stderr)
+    eq(r.stdout.split(), ["2026-03-01T09:00:00+01:00", "2026-04-01T09:00:00+02:00",
+                          "2026-05-01T09:00:00+02:00"], "across the DST change")
+    r = run_cli("next-runs", os.path.join(CAMPAIGNS, "post-purchase.json"))
+    eq(r.returncode, 1, "not a scheduled campaign")
+    check("no \"cron\" trigger" in r.stderr, "message", r.stderr)
+
+
+run_all()
