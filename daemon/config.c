@@ -28,7 +28,7 @@ config_defaults(struct config *c)
 	c->campaigns_dir = xstrdup("./campaigns");
 	c->templates_dir = xstrdup("./templates");
 	c->plugin_dir = xstrdup(NT_PLUGINDIR);
-	c->channels = json_object();
+	c->channels = NULL; /* the default channels are set once data_dir is known */
 	c->log_level = LOG_LEVEL_INFO;
 	c->durability_full = 1;
 	c->max_body_bytes = 1024 * 1024;
@@ -294,6 +294,11 @@ config_load(const char *file, struct diag *d)
 			}
 		}
 	}
+	/* Without channels in the file: Maildir channels under data_dir, for demos and dry runs. */
+	if (c->channels == NULL)
+		c->channels = json_pack("{s:{s:s,s:s+},s:{s:s,s:s+}}", "mail", "plugin", "maildir",
+					"path", c->data_dir, "/maildir", "helpdesk", "plugin",
+					"maildir", "path", c->data_dir, "/helpdesk");
 	if (c->public_url == NULL)
 		c->public_url = strchr(c->listen_host, ':')
 				    ? xasprintf("http://[%s]:%s", c->listen_host, c->listen_port)

@@ -272,6 +272,8 @@ engine_advance(struct engine *e, const struct campaign *c, struct journey *j, js
 {
 	const char *cname = json_string_value(json_object_get(customer, "id"));
 	int64_t now = clock_now(e->clock);
+	/* Waits count from when the step was due, so late processing does not shift the plan. */
+	int64_t at = j->due_ms >= 0 ? j->due_ms : now;
 	enum store_status rc = STORE_OK;
 
 	for (int guard = 0; j->active && rc == STORE_OK; guard++) {
@@ -300,16 +302,16 @@ engine_advance(struct engine *e, const struct campaign *c, struct journey *j, js
 			if (st->wait == WAIT_EVENT) {
 				free(j->wait_event);
 				j->wait_event = xstrdup(st->event);
-				j->due_ms = st->timeout_ms > 0 ? now + st->timeout_ms : -1;
+				j->due_ms = st->timeout_ms > 0 ? at + st->timeout_ms : -1;
 				return store_journey_update(e->store, j);
 			}
 			if (st->wait == WAIT_DURATION)
-				j->due_ms = now + st->duration_ms;
+				j->due_ms = at + st->duration_ms;
 			else {
 				const char *tz =
 				    json_string_value(json_object_get(customer, "timezone"));
 				j->due_ms = engine_next_local_time(
-				    now, tz ? tz : c->timezone_default, st->until_minute);
+				    at, tz ? tz : c->timezone_default, st->until_minute);
 			}
 			j->step = st->next;
 			return store_journey_update(e->store, j);
@@ -328,7 +330,6 @@ engine_advance(struct engine *e, const struct campaign *c, struct journey *j, js
 			rc = engine_note(e, j, cname, st->id, "exit", j->exit_reason, NULL, NULL);
 			break;
 		}
-		j->due_ms = now; /* later steps of this run are due now, not at the old time */
 	}
 	if (rc != STORE_OK)
 		return rc;
@@ -390,7 +391,8 @@ engine_enter(struct engine *e, const struct campaign *c, const struct store_even
 	j.version = xstrdup(c->version);
 	j.customer_id = ev->customer_id;
 	j.active = 1;
-	j.due_ms = now;
+	/* The journey follows the event's timeline: an old event's steps are overdue, so stale. */
+	j.due_ms = ev->time_ms < now ? ev->time_ms : now;
 	j.on_event = -1;
 	j.trigger = json_incref(event);
 	j.entered_ms = now;
@@ -418,9 +420,16 @@ engine_on_event(struct engine *e, const struct store_event *ev)
 	json_t *customer = NULL, *event = engine_event_json(ev);
 	enum store_status rc;
 
-	if ((rc = store_customer_context(e->store, ev->customer_id, &customer)) != STORE_OK)
-		goto out;
 	if ((rc = store_journeys_of_customer(e->store, ev->customer_id, &js, &n)) != STORE_OK)
+		goto out;
+	/* Most events concern no journey and no trigger: then the customer need not be read. */
+	int triggers = 0;
+	for (size_t i = 0; e->campaigns && i < e->campaigns->n && !triggers; i++)
+		triggers = e->campaigns->v[i]->trigger.kind == TRIGGER_EVENT &&
+			   strcmp(e->campaigns->v[i]->trigger.event, ev->type) == 0;
+	if (n == 0 && !triggers)
+		goto out;
+	if ((rc = store_customer_context(e->store, ev->customer_id, &customer)) != STORE_OK)
 		goto out;
 	for (size_t i = 0; i < n && rc == STORE_OK; i++) {
 		struct journey *j = &js[i];

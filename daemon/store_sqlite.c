@@ -103,6 +103,11 @@ static const char *store_sqlite_sql[Q_COUNT] = {
     [Q_ERASE_EVENTS] = "UPDATE events SET properties = '{}', content_hash = 'erased'"
 		       " WHERE customer_id = ?1",
     [Q_ERASE_CONSENT] = "DELETE FROM consent WHERE customer_id = ?1",
+    [Q_CUST_JOURNEYS] = "SELECT campaign_id, active, entered_ms, due_ms, wait_event, exited_ms,"
+			" exit_reason FROM journeys WHERE customer_id = ?1"
+			" ORDER BY active DESC, entered_ms DESC, id DESC LIMIT 20",
+    [Q_CUST_NOTES] = "SELECT at_ms, campaign_id, step_id, action, reason, channel, template"
+		     " FROM journey_notes WHERE customer_id = ?1 ORDER BY id DESC LIMIT 20",
     [Q_SUPPRESS] = "INSERT INTO suppressions (addr_hash, address, reason, created_ms)"
 		   " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (addr_hash) DO NOTHING",
 };
@@ -482,6 +487,55 @@ store_sqlite_set_text(json_t *obj, const char *key, sqlite3_stmt *q, int col)
 	json_object_set_new(obj, key, v ? json_string(v) : json_null());
 }
 
+/* What the engine did with a customer: journeys, and the notes that say why. */
+static int
+store_sqlite_customer_journeys(struct store_sqlite *s, int64_t id, json_t *c)
+{
+	sqlite3_stmt *q = s->q[Q_CUST_JOURNEYS];
+	json_t *list = json_array();
+	int rc;
+
+	sqlite3_bind_int64(q, 1, id);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		json_t *j = json_object();
+		store_sqlite_set_text(j, "campaign", q, 0);
+		json_object_set_new(j, "active", json_boolean(sqlite3_column_int(q, 1)));
+		store_sqlite_set_time(j, "entered", sqlite3_column_int64(q, 2));
+		if (sqlite3_column_type(q, 3) == SQLITE_NULL)
+			json_object_set_new(j, "due", json_null());
+		else
+			store_sqlite_set_time(j, "due", sqlite3_column_int64(q, 3));
+		store_sqlite_set_text(j, "waiting_for", q, 4);
+		if (sqlite3_column_type(q, 5) == SQLITE_NULL)
+			json_object_set_new(j, "exited", json_null());
+		else
+			store_sqlite_set_time(j, "exited", sqlite3_column_int64(q, 5));
+		store_sqlite_set_text(j, "exit_reason", q, 6);
+		json_array_append_new(list, j);
+	}
+	sqlite3_reset(q);
+	json_object_set_new(c, "journeys", list);
+	if (rc != SQLITE_DONE)
+		return rc;
+	q = s->q[Q_CUST_NOTES];
+	list = json_array();
+	sqlite3_bind_int64(q, 1, id);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		json_t *n = json_object();
+		store_sqlite_set_time(n, "at", sqlite3_column_int64(q, 0));
+		store_sqlite_set_text(n, "campaign", q, 1);
+		store_sqlite_set_text(n, "step", q, 2);
+		store_sqlite_set_text(n, "action", q, 3);
+		store_sqlite_set_text(n, "reason", q, 4);
+		store_sqlite_set_text(n, "channel", q, 5);
+		store_sqlite_set_text(n, "template", q, 6);
+		json_array_append_new(list, n);
+	}
+	sqlite3_reset(q);
+	json_object_set_new(c, "notes", list);
+	return rc;
+}
+
 static enum store_status
 store_sqlite_customer_get(struct store *st, const char *ext_id, int events_limit, json_t **out)
 {
@@ -540,6 +594,8 @@ store_sqlite_customer_get(struct store *st, const char *ext_id, int events_limit
 	}
 	sqlite3_reset(q);
 	json_object_set_new(c, "events", list);
+	if (rc == SQLITE_DONE)
+		rc = store_sqlite_customer_journeys(s, id, c);
 	if (rc != SQLITE_DONE) {
 		json_decref(c);
 		return store_sqlite_status(s, rc);

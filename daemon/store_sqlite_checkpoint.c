@@ -14,7 +14,7 @@
 #include "util.h"
 
 /* How often to look at the WAL; a checkpoint with nothing to copy costs a few µs. */
-#define CHECKPOINT_INTERVAL_MS 250
+#define CHECKPOINT_INTERVAL_MS 100
 
 static void *
 store_sqlite_checkpointer(void *arg)
@@ -43,6 +43,23 @@ store_sqlite_checkpointer(void *arg)
 	return NULL;
 }
 
+/*
+ * Called by SQLite after each commit on the writer. The checkpointer can never quite catch a
+ * WAL that keeps growing; past this size the writer finishes the job (mostly copied already),
+ * so that the next transaction starts the WAL file over instead of extending it.
+ */
+#define CHECKPOINT_WAL_FRAMES 65536
+
+static int
+store_sqlite_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	(void)arg;
+	if (frames > CHECKPOINT_WAL_FRAMES &&
+	    sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) != SQLITE_OK)
+		log_debug("store: writer checkpoint: %s", sqlite3_errmsg(db));
+	return SQLITE_OK;
+}
+
 int
 store_sqlite_checkpointer_start(struct store_sqlite *s, const struct store_options *opt, char *err,
 				size_t errlen)
@@ -60,6 +77,7 @@ store_sqlite_checkpointer_start(struct store_sqlite *s, const struct store_optio
 		     opt->durability_full ? "PRAGMA synchronous = FULL"
 					  : "PRAGMA synchronous = NORMAL",
 		     NULL, NULL, NULL);
+	sqlite3_wal_hook(s->db, store_sqlite_wal_hook, s);
 	pthread_mutex_init(&s->checkpoint_lock, NULL);
 	pthread_cond_init(&s->checkpoint_cond, NULL);
 	if (pthread_create(&s->checkpoint_thread, NULL, store_sqlite_checkpointer, s) != 0) {

@@ -12,6 +12,8 @@
 /* Jobs in one transaction at most: bounds the time a group holds results back. */
 #define STORELOOP_GROUP_MAX 2048
 
+/* Events consumed inside an ingest group's transaction at most; the rest in engine passes. */
+#define STORELOOP_ENGINE_INLINE 4096
 /* Events and due journeys handled per engine pass; the loop gets a turn between passes. */
 #define STORELOOP_ENGINE_BATCH 256
 /* Longest sleep before looking at the next due time again (wall-clock jumps). */
@@ -64,6 +66,27 @@ storeloop_group(struct storeloop *l, struct store_job **jobs, size_t n)
 		metrics_inc(M_COMMIT_FAILURES, 1);
 		goto out;
 	}
+	/*
+	 * The engine consumes the new events in this same transaction: one fsync covers both the
+	 * events and their effects, and the cursor moves with them. A long backlog is left to the
+	 * engine's own passes.
+	 */
+	for (i = 0; l->engine != NULL && i < n; i++)
+		if (jobs[i]->wakes_engine && jobs[i]->status == STORE_OK) {
+			int consumed = 0;
+			if (engine_consume(l->engine, STORELOOP_ENGINE_INLINE, &consumed) !=
+			    STORE_OK) {
+				store_rollback(s);
+				storeloop_fail_all(jobs, n);
+				metrics_inc(M_COMMIT_FAILURES, 1);
+				goto out;
+			}
+			/* A pass re-arms the timer for what these events scheduled (or consumes the
+			 * rest); with nothing due it writes nothing, so it costs no fsync. */
+			if (consumed > 0)
+				event_active(l->engine_ev, EV_TIMEOUT, 0);
+			break;
+		}
 	t0 = util_mono_us();
 	if (store_commit(s) != STORE_OK) {
 		storeloop_fail_all(jobs, n);
@@ -72,11 +95,6 @@ storeloop_group(struct storeloop *l, struct store_job **jobs, size_t n)
 	}
 	metrics_observe(M_HIST_COMMIT, (double)(util_mono_us() - t0) / 1e6);
 	metrics_inc(M_COMMITS, 1);
-	for (i = 0; l->engine != NULL && i < n; i++)
-		if (jobs[i]->wakes_engine && jobs[i]->status == STORE_OK) {
-			event_active(l->engine_ev, EV_TIMEOUT, 0); /* new events to consume */
-			break;
-		}
 out:
 	for (i = 0; i < n; i++)
 		mbox_post(l->outbox, &jobs[i]->item);

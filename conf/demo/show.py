@@ -17,4 +17,18 @@ elif mode == "customers":
         print(f"   {c['name']} <{c['email']}> {c['locale']}, {c['timezone']}; consent {consent}")
         for e in c["events"]:
             props = ", ".join(f"{k}={v}" for k, v in e["properties"].items())
-            print(f"      {e['time']}  {e['type']:<11} {props}")
+            print(f"      event  {e['time'][:16]}  {e['type']:<11} {props}")
+        for n in reversed(c.get("notes", [])):
+            what = n["action"]
+            if n["step"]:
+                what += f" {n['step']}"
+            if n["channel"]:
+                what += f" via {n['channel']} ({n['template']})"
+            if n["reason"]:
+                what += f" [{n['reason']}]"
+            print(f"      {n['campaign']:<16} {n['at'][:16]}  {what}")
+        for j in c.get("journeys", []):
+            if j["active"]:
+                wait = f"waiting for {j['waiting_for']}, " if j["waiting_for"] else ""
+                print(f"      {j['campaign']:<16} scheduled: {wait}next step at {j['due'][:16]}")
+        print()

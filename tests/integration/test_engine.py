@@ -188,6 +188,43 @@ def sends_that_went_stale_during_downtime_are_skipped_and_recorded():
 
 
 @test
+def a_backfilled_old_event_follows_its_own_timeline_and_sends_nothing_stale():
+    d = daemon_with(THANKS)  # THANKS has the default stale_after of 2 days
+    try:
+        d.start()
+        old = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 30 * 86400))
+        d.post_events({"customer": "old", "type": "purchase", "time": old,
+                       "properties": {"order_id": "o-old"}})
+        poll(lambda: notes(d, "exit"), 10, "the journey to end")
+        eq([(n[2], n[4]) for n in notes(d, "skip")], [("thanks", "stale"), ("check", "stale")],
+           "both sends skipped as stale, with the reason")
+        eq(sends(d), [], "no thank-you for a month-old order")
+        d.stop()
+    finally:
+        d.cleanup()
+
+
+@test
+def the_customer_shows_journeys_and_why():
+    d = daemon_with(FEEDBACK)
+    try:
+        d.start()
+        d.post_events({"customer": "why", "type": "purchase"})
+        poll(lambda: len(sends(d)) == 1, 10, "the ask")
+        c = d.request("GET", "/v1/customers/why").json
+        eq(len(c["journeys"]), 1, "one journey")
+        j = c["journeys"][0]
+        eq((j["campaign"], j["active"], j["waiting_for"]), ("feedback", True, "feedback"),
+           "waiting for feedback")
+        check(j["due"] is not None, "with its timeout", j)
+        eq([(n["action"], n["step"]) for n in c["notes"]], [("send", "ask"), ("enter", None)],
+           "notes, newest first")
+        d.stop()
+    finally:
+        d.cleanup()
+
+
+@test
 def a_bad_campaign_stops_the_start_and_check_names_it():
     bad = campaign("bad", {"event": "purchase"}, [
         {"id": "a", "send": {"channel": "nope", "template": "x"}}])

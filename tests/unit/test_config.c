@@ -172,7 +172,7 @@ test_defaults_public_url_derived_from_listen(void **state)
 }
 
 static void
-test_defaults_have_no_file_tokens_secret_or_channels(void **state)
+test_defaults_have_no_file_tokens_secret_and_maildir_channels(void **state)
 {
 	struct fx *f = *state;
 	f->c = config_load(NULL, &f->d);
@@ -180,8 +180,15 @@ test_defaults_have_no_file_tokens_secret_or_channels(void **state)
 	assert_null(f->c->file);
 	assert_int_equal(f->c->n_api_tokens, 0);
 	assert_null(f->c->secret);
+	/* Without channels in a file: "mail" and "helpdesk" as Maildirs under data_dir. */
 	assert_true(json_is_object(f->c->channels));
-	assert_int_equal(json_object_size(f->c->channels), 0);
+	assert_int_equal(json_object_size(f->c->channels), 2);
+	assert_string_equal(json_string_value(json_object_get(
+				json_object_get(f->c->channels, "mail"), "path")),
+			    "./var/nurtured/maildir");
+	assert_string_equal(json_string_value(json_object_get(
+				json_object_get(f->c->channels, "helpdesk"), "plugin")),
+			    "maildir");
 }
 
 /* ---- a valid file ---- */
@@ -660,7 +667,7 @@ main(void)
 	    T(test_defaults_durability_full),
 	    T(test_defaults_limits),
 	    T(test_defaults_public_url_derived_from_listen),
-	    T(test_defaults_have_no_file_tokens_secret_or_channels),
+	    T(test_defaults_have_no_file_tokens_secret_and_maildir_channels),
 	    T(test_full_file_sets_strings),
 	    T(test_full_file_sets_tokens),
 	    T(test_full_file_sets_numbers_and_enums),
