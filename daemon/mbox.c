@@ -17,16 +17,12 @@ struct mbox {
 	void *arg;
 };
 
-/* Takes the whole list under the lock, then hands it over outside it. */
-static void
-mbox_wake(evutil_socket_t fd, short what, void *arg)
+struct mbox_item *
+mbox_take(struct mbox *m)
 {
-	struct mbox *m = arg;
 	struct mbox_item *list;
 	size_t n = 0;
 
-	(void)fd;
-	(void)what;
 	pthread_mutex_lock(&m->lock);
 	list = m->head;
 	m->head = NULL;
@@ -35,6 +31,18 @@ mbox_wake(evutil_socket_t fd, short what, void *arg)
 	for (struct mbox_item *i = list; i; i = i->next)
 		n++;
 	atomic_fetch_sub(&m->depth, n);
+	return list;
+}
+
+/* Takes the whole list under the lock, then hands it over outside it. */
+static void
+mbox_wake(evutil_socket_t fd, short what, void *arg)
+{
+	struct mbox *m = arg;
+	struct mbox_item *list = mbox_take(m);
+
+	(void)fd;
+	(void)what;
 	if (list != NULL)
 		m->cb(list, m->arg);
 }

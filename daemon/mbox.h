@@ -20,6 +20,8 @@ struct mbox *mbox_new(struct event_base *base, void (*cb)(struct mbox_item *, vo
 void mbox_free(struct mbox *m);
 /* Any thread may post; the item belongs to the receiver from here on. */
 void mbox_post(struct mbox *m, struct mbox_item *item);
+/* Takes what is queued now without waiting for the wake-up (when the receiver stops). */
+struct mbox_item *mbox_take(struct mbox *m);
 /* Items waiting, for the queue-depth gauge. */
 size_t mbox_depth(struct mbox *m);
 

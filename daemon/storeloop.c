@@ -233,8 +233,12 @@ storeloop_stop(struct storeloop *l)
 	struct timeval zero = {0, 0};
 	event_base_once(l->base, -1, EV_TIMEOUT, storeloop_exit_cb, l, &zero);
 	pthread_join(l->thread, NULL);
-	/* Anything posted between the last drain and the break runs now, still on this thread. */
+	/* Anything posted between the last drain and the break runs now, on this thread. */
 	event_base_loop(l->base, EVLOOP_NONBLOCK);
+	/* Finished jobs go back to their owners, who free them (late replies go nowhere). */
+	struct mbox_item *done = mbox_take(l->outbox);
+	if (done != NULL)
+		storeloop_deliver(done, l);
 	if (l->engine_ev != NULL)
 		event_free(l->engine_ev);
 	store_close(l->store);

@@ -36,7 +36,7 @@ struct storeloop *storeloop_start(struct store *s, struct engine *engine,
 				  struct event_base *done_base);
 /* Any thread: queues JOB, which belongs to the store loop until its done callback. */
 void storeloop_submit(struct storeloop *l, struct store_job *job);
-/* Runs what is queued, stops the thread, closes the store; pending done callbacks are dropped. */
+/* Runs what is queued, stops the thread, closes the store, and runs the done callbacks left. */
 void storeloop_stop(struct storeloop *l);
 size_t storeloop_depth(struct storeloop *l);
 
