@@ -197,6 +197,41 @@ engine_next_local_time(int64_t now_ms, const char *tzname, int minute)
 	return result;
 }
 
+/* Minutes after local midnight at MS in TZNAME. */
+static int
+engine_local_minute(int64_t ms, const char *tzname)
+{
+	GTimeZone *tz = g_time_zone_new_identifier(tzname ? tzname : "UTC");
+	if (tz == NULL)
+		tz = g_time_zone_new_utc();
+	GDateTime *utc = g_date_time_new_from_unix_utc(ms / 1000);
+	GDateTime *local = g_date_time_to_timezone(utc, tz);
+	int minute = g_date_time_get_hour(local) * 60 + g_date_time_get_minute(local);
+	g_date_time_unref(local);
+	g_date_time_unref(utc);
+	g_time_zone_unref(tz);
+	return minute;
+}
+
+/*
+ * Quiet hours, in the customer's time zone (the campaign's when unknown): returns when the
+ * window ends if NOW falls inside it, else -1. Transactional campaigns have none.
+ */
+static int64_t
+engine_quiet_until(const struct campaign *c, json_t *customer, int64_t now)
+{
+	const char *tz = json_string_value(json_object_get(customer, "timezone"));
+	int m, inside;
+
+	if (c->transactional || !c->has_quiet_hours)
+		return -1;
+	tz = tz ? tz : c->timezone_default;
+	m = engine_local_minute(now, tz);
+	inside = c->quiet_from <= c->quiet_to ? (m >= c->quiet_from && m < c->quiet_to)
+					      : (m >= c->quiet_from || m < c->quiet_to);
+	return inside ? engine_next_local_time(now, tz, c->quiet_to) : -1;
+}
+
 /* Queues one message in the outbox; the ledger makes a replay of the same visit a no-op. */
 static enum store_status
 engine_send(struct engine *e, const struct campaign *c, struct journey *j, const struct step *st,
@@ -290,7 +325,17 @@ engine_advance(struct engine *e, const struct campaign *c, struct journey *j, js
 		const struct step *st = &c->steps[j->step];
 		j->visit++;
 		switch (st->kind) {
-		case STEP_SEND:
+		case STEP_SEND: {
+			int64_t quiet = engine_quiet_until(c, customer, now);
+			if (quiet >= 0 &&
+			    !(j->due_ms >= 0 && now - j->due_ms > c->stale_after_ms)) {
+				/* Deferred, not dropped: the same step runs when the window ends.
+				 */
+				rc = engine_note(e, j, cname, st->id, "skip", "quiet_hours",
+						 st->channel, st->template);
+				j->due_ms = quiet;
+				return rc == STORE_OK ? store_journey_update(e->store, j) : rc;
+			}
 			if (j->due_ms >= 0 && now - j->due_ms > c->stale_after_ms)
 				rc = engine_note(e, j, cname, st->id, "skip", "stale", st->channel,
 						 st->template);
@@ -298,6 +343,7 @@ engine_advance(struct engine *e, const struct campaign *c, struct journey *j, js
 				rc = engine_send(e, c, j, st, cname);
 			j->step = st->next;
 			break;
+		}
 		case STEP_WAIT:
 			if (st->wait == WAIT_EVENT) {
 				free(j->wait_event);

@@ -117,6 +117,39 @@ def quote_follow_up_stops_at_the_order():
     eq(exits(t, "quote-follow-up")[0][1], "exit_on:purchase", "exit reason")
 
 
+def campaigns_dir(name, *campaigns):
+    d = os.path.join(TMP, name)
+    os.makedirs(d, exist_ok=True)
+    for c in campaigns:
+        with open(os.path.join(d, c["id"] + ".json"), "w") as f:
+            json.dump(c, f)
+    return d
+
+
+@test
+def quiet_hours_defer_a_send_to_the_window_end_in_the_customers_zone():
+    base = {"status": "active", "topic": "orders", "trigger": {"event": "purchase"},
+            "timezone_default": "UTC", "quiet_hours": {"from": "20:00", "to": "08:00"},
+            "steps": [{"id": "thanks", "send": {"channel": "mail", "template": "t"}}]}
+    marketing = dict(base, id="polite", name="polite")
+    receipt = dict(base, id="receipt", name="receipt", transactional=True)
+    d = campaigns_dir("quiet", marketing, receipt)
+    late = {"id": "o1", "customer": "berlin", "type": "purchase",
+            "time": "2026-07-01T22:30:00+02:00"}
+    customer = {"id": "berlin", "timezone": "Europe/Berlin"}
+    t = simulate([late], campaigns=d, customers=[customer])
+    eq(sends(t, "polite"), [("2026-07-02T06:00:00.000Z", "berlin", "thanks")],
+       "sent at 08:00 Berlin time the next morning")
+    skips = [(e["step"], e["reason"]) for e in t if e["action"] == "skip"]
+    eq(skips, [("thanks", "quiet_hours")], "the deferral is recorded")
+    eq(sends(t, "receipt"), [("2026-07-01T20:30:00.000Z", "berlin", "thanks")],
+       "transactional: at once")
+    # The same wall-clock time in UTC is outside 20:00-08:00 Berlin-wise only for Berlin.
+    t = simulate([dict(late, time="2026-07-01T19:30:00+00:00", customer="utc")], campaigns=d)
+    eq(sends(t, "polite"), [("2026-07-01T19:30:00.000Z", "utc", "thanks")],
+       "19:30 in the campaign's zone (UTC) is not quiet")
+
+
 @test
 def simulate_text_output_and_errors():
     path = os.path.join(TMP, "one.jsonl")
