@@ -16,7 +16,13 @@
 
 struct cron_expr;
 
-enum trigger_kind { TRIGGER_EVENT, TRIGGER_INACTIVITY, TRIGGER_CRON, TRIGGER_ANNIVERSARY, TRIGGER_STAGE };
+enum trigger_kind {
+	TRIGGER_EVENT,
+	TRIGGER_INACTIVITY,
+	TRIGGER_CRON,
+	TRIGGER_ANNIVERSARY,
+	TRIGGER_STAGE
+};
 enum step_kind { STEP_SEND, STEP_WAIT, STEP_BRANCH, STEP_UPDATE, STEP_EXIT };
 enum wait_kind { WAIT_DURATION, WAIT_UNTIL, WAIT_EVENT };
 enum campaign_status { CAMPAIGN_ACTIVE, CAMPAIGN_PAUSED, CAMPAIGN_DRAFT };
@@ -25,9 +31,9 @@ enum reentry_kind { REENTRY_NEVER, REENTRY_ALWAYS, REENTRY_AFTER };
 /* Only the fields of its kind are set; the others are NULL or 0. */
 struct trigger {
 	enum trigger_kind kind;
-	char *event;	   /* event */
+	char *event;	    /* event */
 	struct cond *where; /* event: filter; cron: audience; NULL = everyone */
-	char **of;	   /* inactivity: the event types that count as activity */
+	char **of;	    /* inactivity: the event types that count as activity */
 	size_t n_of;
 	int64_t inactive_ms;
 	struct cron_expr *cron; /* cron */
@@ -42,7 +48,7 @@ struct trigger {
 struct step {
 	char *id;
 	enum step_kind kind;
-	int next; /* the step's "next", else the following step, else -1 */
+	int next;		  /* the step's "next", else the following step, else -1 */
 	char *channel, *template; /* send */
 	enum wait_kind wait;	  /* wait */
 	int64_t duration_ms;

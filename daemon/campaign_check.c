@@ -17,9 +17,6 @@
 #include "util.h"
 #include "validate.h"
 
-#define CAMPAIGN_EXPECT_EVENT "an event type (1 to 64 of a-z 0-9 _ . : -, starting with a letter)"
-#define CAMPAIGN_EXPECT_DURATION "a duration like \"7d\" (a whole number and one of s m h d w)"
-
 static const char *const campaign_trigger_kinds[] = {"event", "cron", "inactive_for",
 						     "anniversary_of", "stage_changed_to"};
 /* The keys each trigger kind takes besides its own, in the order of campaign_trigger_kinds. */
@@ -27,10 +24,11 @@ static const char *const campaign_trigger_extra[][3] = {
     {"where", NULL}, {"timezone", "audience", NULL}, {"of", NULL}, {"at", "offset", NULL}, {NULL}};
 static const enum trigger_kind campaign_trigger_enum[] = {
     TRIGGER_EVENT, TRIGGER_CRON, TRIGGER_INACTIVITY, TRIGGER_ANNIVERSARY, TRIGGER_STAGE};
-static const char *const campaign_stages[] = {"prospect", "onboarding", "growing",    "mature",
+static const char *const campaign_stages[] = {"prospect",  "onboarding", "growing",    "mature",
 					      "declining", "lapsed",	 "reactivated"};
-static const char *const campaign_step_kinds[] = {"send", "wait", "branch", "update", "exit"};
+const char *const campaign_step_kinds[5] = {"send", "wait", "branch", "update", "exit"};
 
+/* Every message goes through here, so that each names its campaign (and step) alike. */
 void
 campaign_error(struct campaign_loader *L, const char *what, const char *path, const char *fmt, ...)
 {
@@ -45,6 +43,7 @@ campaign_error(struct campaign_loader *L, const char *what, const char *path, co
 	free(body);
 }
 
+/* Campaign ids go into logs, URLs and the store: a conservative alphabet. */
 int
 campaign_valid_id(const char *s)
 {
@@ -52,13 +51,14 @@ campaign_valid_id(const char *s)
 	if (n < 1 || n > 64)
 		return 0;
 	for (const char *p = s; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' ||
+		      *p == '-'))
 			return 0;
 	return 1;
 }
 
 /* Step ids may also use capitals: they never leave the campaign. */
-static int
+int
 campaign_valid_step_id(const char *s)
 {
 	size_t n = strlen(s);
@@ -67,20 +67,6 @@ campaign_valid_step_id(const char *s)
 	for (const char *p = s; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
-			return 0;
-	return 1;
-}
-
-/* Templates become file names: no separators, no leading dot, nothing a shell would mangle. */
-static int
-campaign_valid_template(const char *s)
-{
-	size_t n = strlen(s);
-	if (n < 1 || n > 128 || s[0] == '.' || s[0] == '-' || strstr(s, "..") != NULL)
-		return 0;
-	for (const char *p = s; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' || *p == '.'))
 			return 0;
 	return 1;
 }
@@ -107,20 +93,15 @@ campaign_valid_locale(const char *s)
 	return n <= 35;
 }
 
-static int
+/* Names and exit reasons are shown, not parsed: only their length matters. */
+int
 campaign_valid_name(const char *s)
 {
 	return strlen(s) <= 256;
 }
 
-static int
-campaign_valid_event(const char *s)
-{
-	return cond_check_event_type(s);
-}
-
 /* The string value of V when it is a string without NUL bytes, else NULL. */
-static const char *
+const char *
 campaign_str(json_t *v)
 {
 	if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
@@ -129,17 +110,16 @@ campaign_str(json_t *v)
 }
 
 /* jsonpos paths: "a.b" below an object, "" standing for the document itself. */
-static char *
+char *
 campaign_path(const char *path, const char *key)
 {
 	return *path ? xasprintf("%s.%s", path, key) : xstrdup(key);
 }
 
 /* A non-empty string passing VALID (may be NULL); copied to *DST when DST is not NULL. */
-static int
-campaign_check_text(struct campaign_loader *L, const char *what, const char *path,
-		    const char *key, json_t *v, int (*valid)(const char *), const char *expect,
-		    char **dst)
+int
+campaign_check_text(struct campaign_loader *L, const char *what, const char *path, const char *key,
+		    json_t *v, int (*valid)(const char *), const char *expect, char **dst)
 {
 	const char *s = campaign_str(v);
 
@@ -160,7 +140,7 @@ campaign_check_text(struct campaign_loader *L, const char *what, const char *pat
 }
 
 /* A duration; positive unless NEGATIVE_OK (then any value, zero included). */
-static int
+int
 campaign_check_duration(struct campaign_loader *L, const char *what, const char *path,
 			const char *key, json_t *v, int negative_ok, int64_t *ms)
 {
@@ -173,9 +153,9 @@ campaign_check_duration(struct campaign_loader *L, const char *what, const char 
 		return -1;
 	}
 	if (duration_parse(s, negative_ok, &t) < 0) {
-		campaign_error(L, what, path, "'%s': '%.80s' is not %s%s", key, s,
-			       CAMPAIGN_EXPECT_DURATION,
-			       negative_ok ? "" : (s[0] == '-' ? "; it cannot be negative here" : ""));
+		campaign_error(
+		    L, what, path, "'%s': '%.80s' is not %s%s", key, s, CAMPAIGN_EXPECT_DURATION,
+		    negative_ok ? "" : (s[0] == '-' ? "; it cannot be negative here" : ""));
 		return -1;
 	}
 	if (!negative_ok && t == 0) {
@@ -187,9 +167,9 @@ campaign_check_duration(struct campaign_loader *L, const char *what, const char 
 }
 
 /* "HH:MM", 00:00 to 23:59, into minutes after midnight. */
-static int
-campaign_check_hhmm(struct campaign_loader *L, const char *what, const char *path,
-		    const char *key, json_t *v, int *minutes)
+int
+campaign_check_hhmm(struct campaign_loader *L, const char *what, const char *path, const char *key,
+		    json_t *v, int *minutes)
 {
 	const char *s = campaign_str(v);
 
@@ -212,7 +192,7 @@ campaign_check_hhmm(struct campaign_loader *L, const char *what, const char *pat
 }
 
 /* A step id that exists, into its index. */
-static int
+int
 campaign_check_target(struct campaign_loader *L, const char *what, const char *path,
 		      const char *key, json_t *v, int *idx)
 {
@@ -233,14 +213,14 @@ campaign_check_target(struct campaign_loader *L, const char *what, const char *p
 }
 
 /* A condition, compiled with messages naming WHAT. */
-static struct cond *
+struct cond *
 campaign_check_cond(struct campaign_loader *L, const char *what, const char *path, json_t *v)
 {
 	return cond_compile_in(v, path, what, L->d);
 }
 
 /* Lists the configured channels for "unknown channel" messages: the fix is usually a typo. */
-static char *
+char *
 campaign_channel_list(json_t *channels)
 {
 	GString *s = g_string_new(NULL);
@@ -256,446 +236,6 @@ campaign_channel_list(json_t *channels)
 		g_string_append_printf(s, "%s%s", s->len ? ", " : "", name);
 	}
 	return g_string_free(s, FALSE);
-}
-
-/* {"channel": NAME, "template": NAME} */
-static void
-campaign_check_send(struct campaign_loader *L, struct step *st, const char *what,
-		    const char *path, json_t *v)
-{
-	const char *key;
-	json_t *x;
-
-	if (!json_is_object(v)) {
-		campaign_error(L, what, path,
-			       "'send' must be an object {\"channel\": ..., \"template\": ...}, "
-			       "not %s",
-			       cond_type_name(v));
-		return;
-	}
-	json_object_foreach(v, key, x)
-	{
-		char *sub = campaign_path(path, key);
-		if (strcmp(key, "channel") == 0) {
-			if (campaign_check_text(L, what, sub, key, x, NULL, "a channel name",
-						&st->channel) == 0 &&
-			    L->ctx->channels != NULL &&
-			    json_object_get(L->ctx->channels, st->channel) == NULL) {
-				char *list = campaign_channel_list(L->ctx->channels);
-				campaign_error(L, what, sub,
-					       "unknown channel '%.80s' (the configuration has: %s)",
-					       st->channel, *list ? list : "no channels");
-				g_free(list);
-			}
-		} else if (strcmp(key, "template") == 0) {
-			if (campaign_check_text(L, what, sub, key, x, campaign_valid_template,
-						"a template name (letters, digits, _ - .)",
-						&st->template) == 0 &&
-			    L->ctx->template_exists != NULL &&
-			    !L->ctx->template_exists(st->template, L->ctx->arg))
-				campaign_error(L, what, sub, "unknown template '%s'", st->template);
-		} else
-			campaign_error(L, what, sub,
-				       "unknown key '%s' in 'send' (expected channel, template)",
-				       key);
-		free(sub);
-	}
-	if (json_object_get(v, "channel") == NULL)
-		campaign_error(L, what, path, "'send' needs a 'channel'");
-	if (json_object_get(v, "template") == NULL)
-		campaign_error(L, what, path, "'send' needs a 'template'");
-}
-
-/* {"event": TYPE, "where": C?, "timeout": D, "on_event": STEP?, "on_timeout": STEP?} */
-static void
-campaign_check_wait_event(struct campaign_loader *L, struct step *st, const char *what,
-			  const char *path, json_t *v)
-{
-	const char *key;
-	json_t *x;
-
-	st->wait = WAIT_EVENT;
-	json_object_foreach(v, key, x)
-	{
-		char *sub = campaign_path(path, key);
-		if (strcmp(key, "event") == 0)
-			campaign_check_text(L, what, sub, key, x, campaign_valid_event,
-					    CAMPAIGN_EXPECT_EVENT, &st->event);
-		else if (strcmp(key, "where") == 0)
-			st->where = campaign_check_cond(L, what, sub, x);
-		else if (strcmp(key, "timeout") == 0)
-			campaign_check_duration(L, what, sub, key, x, 0, &st->timeout_ms);
-		else if (strcmp(key, "on_event") == 0)
-			campaign_check_target(L, what, sub, key, x, &st->on_event);
-		else if (strcmp(key, "on_timeout") == 0)
-			campaign_check_target(L, what, sub, key, x, &st->on_timeout);
-		else if (strcmp(key, "until") != 0) /* reported by the caller */
-			campaign_error(L, what, sub,
-				       "unknown key '%s' in an event 'wait' (expected event, where, "
-				       "timeout, on_event, on_timeout)",
-				       key);
-		free(sub);
-	}
-	if (json_object_get(v, "timeout") == NULL)
-		campaign_error(L, what, path,
-			       "a 'wait' for an event needs a 'timeout' (a duration like \"14d\")");
-}
-
-/* "7d" | {"until": "09:00"} | {"event": ...} */
-static void
-campaign_check_wait(struct campaign_loader *L, struct step *st, const char *what,
-		    const char *path, json_t *v)
-{
-	json_t *until = json_object_get(v, "until"), *event = json_object_get(v, "event");
-	const char *key;
-	json_t *x;
-
-	if (json_is_string(v)) {
-		st->wait = WAIT_DURATION;
-		campaign_check_duration(L, what, path, "wait", v, 0, &st->duration_ms);
-		return;
-	}
-	if (!json_is_object(v) || (until == NULL && event == NULL)) {
-		campaign_error(L, what, path,
-			       "'wait' must be a duration like \"7d\", {\"until\": \"09:00\"} or "
-			       "{\"event\": ..., \"timeout\": ...}");
-		return;
-	}
-	if (until != NULL && event != NULL) {
-		char *sub = campaign_path(path, "until");
-		campaign_error(L, what, sub, "'wait' has both 'until' and 'event'; use one");
-		free(sub);
-	}
-	if (event != NULL) {
-		campaign_check_wait_event(L, st, what, path, v);
-		return;
-	}
-	st->wait = WAIT_UNTIL;
-	json_object_foreach(v, key, x)
-	{
-		char *sub = campaign_path(path, key);
-		if (strcmp(key, "until") == 0)
-			campaign_check_hhmm(L, what, sub, key, x, &st->until_minute);
-		else
-			campaign_error(L, what, sub,
-				       "unknown key '%s' in a 'wait' until a time of day", key);
-		free(sub);
-	}
-}
-
-/* {"if": C, "then": STEP?, "else": STEP?} */
-static void
-campaign_check_branch(struct campaign_loader *L, struct step *st, const char *what,
-		      const char *path, json_t *v)
-{
-	const char *key;
-	json_t *x;
-
-	if (!json_is_object(v)) {
-		campaign_error(L, what, path,
-			       "'branch' must be an object {\"if\": ..., \"then\": ..., \"else\": "
-			       "...}, not %s",
-			       cond_type_name(v));
-		return;
-	}
-	json_object_foreach(v, key, x)
-	{
-		char *sub = campaign_path(path, key);
-		if (strcmp(key, "if") == 0)
-			st->cond = campaign_check_cond(L, what, sub, x);
-		else if (strcmp(key, "then") == 0)
-			campaign_check_target(L, what, sub, key, x, &st->then_step);
-		else if (strcmp(key, "else") == 0)
-			campaign_check_target(L, what, sub, key, x, &st->else_step);
-		else
-			campaign_error(L, what, sub,
-				       "unknown key '%s' in 'branch' (expected if, then, else)", key);
-		free(sub);
-	}
-	if (json_object_get(v, "if") == NULL)
-		campaign_error(L, what, path, "'branch' needs an 'if' condition");
-}
-
-/* tags_add / tags_remove: arrays of tags, copied. */
-static json_t *
-campaign_check_tags(struct campaign_loader *L, const char *what, const char *path,
-		    const char *key, json_t *v)
-{
-	size_t i;
-	json_t *t;
-	int ok = 1;
-
-	if (!json_is_array(v)) {
-		campaign_error(L, what, path, "'%s' must be an array of tags, not %s", key,
-			       cond_type_name(v));
-		return NULL;
-	}
-	json_array_foreach(v, i, t)
-	{
-		const char *s = campaign_str(t);
-		if (s == NULL || *s == '\0' || strlen(s) > 64) {
-			char *sub = xasprintf("%s[%zu]", path, i);
-			campaign_error(L, what, sub, "a tag must be a string of 1 to 64 bytes");
-			free(sub);
-			ok = 0;
-		}
-	}
-	return ok ? json_deep_copy(v) : NULL;
-}
-
-/* {"set": {attr: value}, "tags_add": [...], "tags_remove": [...]} */
-static void
-campaign_check_update(struct campaign_loader *L, struct step *st, const char *what,
-		      const char *path, json_t *v)
-{
-	const char *key, *attr;
-	json_t *x, *av;
-
-	if (!json_is_object(v) || json_object_size(v) == 0) {
-		campaign_error(L, what, path,
-			       "'update' must be an object with set, tags_add or tags_remove");
-		return;
-	}
-	json_object_foreach(v, key, x)
-	{
-		char *sub = campaign_path(path, key);
-		if (strcmp(key, "set") == 0) {
-			if (!json_is_object(x))
-				campaign_error(L, what, sub,
-					       "'set' must be an object of attributes, not %s",
-					       cond_type_name(x));
-			else {
-				int ok = 1;
-				json_object_foreach(x, attr, av)
-				{
-					char *asub = campaign_path(sub, attr);
-					if (strcmp(attr, "tags") == 0) {
-						campaign_error(L, what, asub,
-							       "'set' cannot change 'tags'; use "
-							       "tags_add and tags_remove");
-						ok = 0;
-					} else if (*attr == '\0' || strlen(attr) > 128) {
-						campaign_error(L, what, asub,
-							       "attribute names are 1 to 128 bytes");
-						ok = 0;
-					}
-					free(asub);
-				}
-				if (ok)
-					st->set = json_deep_copy(x);
-			}
-		} else if (strcmp(key, "tags_add") == 0)
-			st->tags_add = campaign_check_tags(L, what, sub, key, x);
-		else if (strcmp(key, "tags_remove") == 0)
-			st->tags_remove = campaign_check_tags(L, what, sub, key, x);
-		else
-			campaign_error(L, what, sub,
-				       "unknown key '%s' in 'update' (expected set, tags_add, "
-				       "tags_remove)",
-				       key);
-		free(sub);
-	}
-}
-
-/* Reads one step; its "next" is resolved first, as the defaults of then/else/on_* follow it. */
-static void
-campaign_check_step(struct campaign_loader *L, size_t i, json_t *s, const char *what,
-		    const char *path)
-{
-	struct step *st = &L->c->steps[i];
-	const char *key, *kind = NULL;
-	json_t *v, *next = json_object_get(s, "next");
-	size_t k;
-
-	if (next != NULL) {
-		char *sub = campaign_path(path, "next");
-		campaign_check_target(L, what, sub, "next", next, &st->next);
-		free(sub);
-	}
-	st->then_step = st->else_step = st->on_event = st->on_timeout = st->next;
-	json_object_foreach(s, key, v)
-	{
-		char *sub = campaign_path(path, key);
-		for (k = 0; k < NT_ARRAY_LEN(campaign_step_kinds); k++)
-			if (strcmp(key, campaign_step_kinds[k]) == 0)
-				break;
-		if (k < NT_ARRAY_LEN(campaign_step_kinds)) {
-			if (kind != NULL)
-				campaign_error(L, what, sub,
-					       "a step has one kind, not both '%s' and '%s'", kind,
-					       key);
-			else {
-				kind = campaign_step_kinds[k];
-				st->kind = (enum step_kind)k;
-			}
-		} else if (strcmp(key, "id") != 0 && strcmp(key, "next") != 0)
-			campaign_error(L, what, sub,
-				       "unknown key '%s' in a step (expected id, next and one of "
-				       "send, wait, branch, update, exit)",
-				       key);
-		free(sub);
-	}
-	if (kind == NULL) {
-		campaign_error(L, what, path,
-			       "a step needs one of send, wait, branch, update or exit");
-		return;
-	}
-	char *sub = campaign_path(path, kind);
-	v = json_object_get(s, kind);
-	switch (st->kind) {
-	case STEP_SEND:
-		campaign_check_send(L, st, what, sub, v);
-		break;
-	case STEP_WAIT:
-		campaign_check_wait(L, st, what, sub, v);
-		break;
-	case STEP_BRANCH:
-		campaign_check_branch(L, st, what, sub, v);
-		break;
-	case STEP_UPDATE:
-		campaign_check_update(L, st, what, sub, v);
-		break;
-	case STEP_EXIT:
-		if (json_is_string(v))
-			campaign_check_text(L, what, sub, "exit", v, campaign_valid_name,
-					    "true or a reason of at most 256 bytes",
-					    &st->exit_reason);
-		else if (!json_is_true(v))
-			campaign_error(L, what, sub, "'exit' must be true or a reason string");
-		break;
-	}
-	free(sub);
-}
-
-/* Where step I may go on without pausing: a wait pauses, an exit ends. */
-static int
-campaign_step_edges(const struct step *st, int out[2])
-{
-	switch (st->kind) {
-	case STEP_SEND:
-	case STEP_UPDATE:
-		out[0] = st->next;
-		return 1;
-	case STEP_BRANCH:
-		out[0] = st->then_step;
-		out[1] = st->else_step;
-		return 2;
-	default:
-		return 0;
-	}
-}
-
-/* Depth-first search for a loop of steps none of which waits: it would never stop. */
-static int
-campaign_find_loop(struct campaign_loader *L, int u, char *color, int *stack, int depth)
-{
-	int e[2], n = campaign_step_edges(&L->c->steps[u], e);
-
-	color[u] = 1;
-	stack[depth] = u;
-	for (int k = 0; k < n; k++) {
-		int v = e[k];
-		if (v < 0 || color[v] == 2)
-			continue;
-		if (color[v] == 1) {
-			GString *s = g_string_new(NULL);
-			int from = depth;
-			while (from > 0 && stack[from] != v)
-				from--;
-			for (int j = from; j <= depth && s->len < 300; j++)
-				g_string_append_printf(s, "'%s' -> ", L->c->steps[stack[j]].id);
-			g_string_append_printf(s, "'%s'", L->c->steps[v].id);
-			char *what = xasprintf("%s, step '%s'", L->what, L->c->steps[u].id);
-			char *path = xasprintf("steps[%d]", u);
-			campaign_error(L, what, path,
-				       "the steps %s loop without a wait; the journey would never "
-				       "stop",
-				       s->str);
-			free(path);
-			free(what);
-			g_string_free(s, TRUE);
-			return 1;
-		}
-		if (campaign_find_loop(L, v, color, stack, depth + 1))
-			return 1;
-	}
-	color[u] = 2;
-	return 0;
-}
-
-/* Steps: ids first (targets may point forward), then each step, then loops. */
-static void
-campaign_check_steps(struct campaign_loader *L, json_t *steps)
-{
-	struct campaign *c = L->c;
-	size_t i, n = json_array_size(steps), before = L->d->n;
-	json_t *s;
-
-	if (!json_is_array(steps) || n == 0) {
-		campaign_error(L, L->what, "steps", "'steps' must be a non-empty array, not %s",
-			       json_is_array(steps) ? "an empty one" : cond_type_name(steps));
-		return;
-	}
-	if (n > CAMPAIGN_MAX_STEPS) {
-		campaign_error(L, L->what, "steps", "more than %d steps", CAMPAIGN_MAX_STEPS);
-		return;
-	}
-	c->steps = xcalloc(n, sizeof(*c->steps));
-	c->n_steps = n;
-	json_array_foreach(steps, i, s)
-	{
-		const char *id = campaign_str(json_object_get(s, "id"));
-		char *path = xasprintf("steps[%zu].id", i);
-		int first;
-		c->steps[i].next = i + 1 < n ? (int)i + 1 : -1;
-		if (!json_is_object(s) || id == NULL || !campaign_valid_step_id(id)) {
-			/* reported below, with the step */
-		} else if ((first = campaign_step_index(c, id)) >= 0) {
-			int line = 0, col = 0;
-			char *fpath = xasprintf("steps[%d].id", first);
-			char *what = xasprintf("%s, step '%s'", L->what, id);
-			jsonpos_lookup(L->d->pos, fpath, &line, &col);
-			campaign_error(L, what, path, "duplicate step id '%s' (first at line %d)", id,
-				       line);
-			free(what);
-			free(fpath);
-		} else
-			c->steps[i].id = xstrdup(id);
-		free(path);
-	}
-	json_array_foreach(steps, i, s)
-	{
-		json_t *id = json_object_get(s, "id");
-		char *path = xasprintf("steps[%zu]", i);
-		char *what = campaign_str(id) && campaign_valid_step_id(campaign_str(id))
-				 ? xasprintf("%s, step '%s'", L->what, campaign_str(id))
-				 : xasprintf("%s, step %zu", L->what, i + 1);
-		if (!json_is_object(s))
-			campaign_error(L, what, path, "a step must be an object, not %s",
-				       cond_type_name(s));
-		else {
-			if (id == NULL)
-				campaign_error(L, what, path, "a step needs an 'id'");
-			else {
-				char *sub = campaign_path(path, "id");
-				campaign_check_text(L, what, sub, "id", id, campaign_valid_step_id,
-						    "a step id (1 to 64 of A-Z a-z 0-9 _ -)", NULL);
-				free(sub);
-			}
-			campaign_check_step(L, i, s, what, path);
-		}
-		free(what);
-		free(path);
-	}
-	if (L->d->n != before)
-		return; /* loops are only meaningful once every target is right */
-	char *color = xcalloc(n, 1);
-	int *stack = xcalloc(n, sizeof(int));
-	for (i = 0; i < n; i++)
-		if (color[i] == 0 && campaign_find_loop(L, (int)i, color, stack, 0))
-			break;
-	free(stack);
-	free(color);
 }
 
 /* The trigger: exactly one kind key, and only the keys that kind takes. */
@@ -752,12 +292,12 @@ campaign_check_trigger(struct campaign_loader *L, json_t *t)
 				for (size_t j = 0; campaign_trigger_extra[k][j] != NULL; j++)
 					other |= strcmp(key, campaign_trigger_extra[k][j]) == 0;
 			if (other)
-				campaign_error(L, what, sub, "'%s' does not apply to a '%s' trigger",
-					       key, kind);
+				campaign_error(L, what, sub,
+					       "'%s' does not apply to a '%s' trigger", key, kind);
 			else
 				campaign_error(L, what, sub, "unknown key '%s' in 'trigger'", key);
 		} else if (strcmp(key, "event") == 0)
-			campaign_check_text(L, what, sub, key, v, campaign_valid_event,
+			campaign_check_text(L, what, sub, key, v, validate_event_type,
 					    CAMPAIGN_EXPECT_EVENT, &tr->event);
 		else if (strcmp(key, "where") == 0 || strcmp(key, "audience") == 0)
 			tr->where = campaign_check_cond(L, what, sub, v);
@@ -785,7 +325,7 @@ campaign_check_trigger(struct campaign_loader *L, json_t *t)
 				{
 					char *esub = xasprintf("%s[%zu]", sub, i);
 					if (campaign_check_text(L, what, esub, "of", e,
-								campaign_valid_event,
+								validate_event_type,
 								CAMPAIGN_EXPECT_EVENT, NULL) == 0)
 						tr->of[tr->n_of++] = xstrdup(json_string_value(e));
 					free(esub);
@@ -793,8 +333,8 @@ campaign_check_trigger(struct campaign_loader *L, json_t *t)
 			}
 		} else if (strcmp(key, "anniversary_of") == 0) {
 			const char *s = campaign_str(v);
-			if (s != NULL &&
-			    (strcmp(s, "customer.birthday") == 0 || strcmp(s, "first_purchase") == 0))
+			if (s != NULL && (strcmp(s, "customer.birthday") == 0 ||
+					  strcmp(s, "first_purchase") == 0))
 				tr->anniversary_of = xstrdup(s);
 			else
 				campaign_error(L, what, sub,
@@ -810,9 +350,10 @@ campaign_check_trigger(struct campaign_loader *L, json_t *t)
 				if (strcmp(s, campaign_stages[k]) == 0)
 					tr->stage = xstrdup(s);
 			if (tr->stage == NULL)
-				campaign_error(L, what, sub,
-					       "'stage_changed_to' must be one of prospect, onboarding, "
-					       "growing, mature, declining, lapsed, reactivated");
+				campaign_error(
+				    L, what, sub,
+				    "'stage_changed_to' must be one of prospect, onboarding, "
+				    "growing, mature, declining, lapsed, reactivated");
 		}
 		free(sub);
 	}
@@ -845,7 +386,7 @@ campaign_check_exit_on(struct campaign_loader *L, json_t *v)
 		char *path = xasprintf("exit_on[%zu]", i);
 		struct exit_rule *r = &c->exit_on[c->n_exit_on++];
 		if (json_is_string(e))
-			campaign_check_text(L, L->what, path, "exit_on", e, campaign_valid_event,
+			campaign_check_text(L, L->what, path, "exit_on", e, validate_event_type,
 					    CAMPAIGN_EXPECT_EVENT, &r->event);
 		else if (json_is_object(e)) {
 			const char *key;
@@ -855,7 +396,7 @@ campaign_check_exit_on(struct campaign_loader *L, json_t *v)
 				char *sub = campaign_path(path, key);
 				if (strcmp(key, "event") == 0)
 					campaign_check_text(L, L->what, sub, key, x,
-							    campaign_valid_event,
+							    validate_event_type,
 							    CAMPAIGN_EXPECT_EVENT, &r->event);
 				else if (strcmp(key, "where") == 0)
 					r->where = campaign_check_cond(L, L->what, sub, x);
@@ -867,12 +408,14 @@ campaign_check_exit_on(struct campaign_loader *L, json_t *v)
 				free(sub);
 			}
 			if (json_object_get(e, "event") == NULL)
-				campaign_error(L, L->what, path, "an 'exit_on' rule needs an 'event'");
+				campaign_error(L, L->what, path,
+					       "an 'exit_on' rule needs an 'event'");
 		} else
-			campaign_error(L, L->what, path,
-				       "'exit_on' entries must be an event type or {\"event\": ..., "
-				       "\"where\": ...}, not %s",
-				       cond_type_name(e));
+			campaign_error(
+			    L, L->what, path,
+			    "'exit_on' entries must be an event type or {\"event\": ..., "
+			    "\"where\": ...}, not %s",
+			    cond_type_name(e));
 		free(path);
 	}
 }
@@ -898,7 +441,8 @@ campaign_check_reentry(struct campaign_loader *L, json_t *v)
 							&L->c->reentry_after_ms);
 			else
 				campaign_error(L, L->what, sub,
-					       "unknown key '%s' in 'reentry' (expected after)", key);
+					       "unknown key '%s' in 'reentry' (expected after)",
+					       key);
 			free(sub);
 		}
 	} else
@@ -923,7 +467,7 @@ campaign_check_goal(struct campaign_loader *L, json_t *v)
 	{
 		char *sub = campaign_path("goal", key);
 		if (strcmp(key, "event") == 0)
-			campaign_check_text(L, L->what, sub, key, x, campaign_valid_event,
+			campaign_check_text(L, L->what, sub, key, x, validate_event_type,
 					    CAMPAIGN_EXPECT_EVENT, &L->c->goal_event);
 		else if (strcmp(key, "within") == 0)
 			campaign_check_duration(L, L->what, sub, key, x, 0, &L->c->goal_within_ms);
@@ -960,7 +504,8 @@ campaign_check_quiet(struct campaign_loader *L, json_t *v)
 			campaign_check_hhmm(L, L->what, sub, key, x, &to);
 		else
 			campaign_error(L, L->what, sub,
-				       "unknown key '%s' in 'quiet_hours' (expected from, to)", key);
+				       "unknown key '%s' in 'quiet_hours' (expected from, to)",
+				       key);
 		free(sub);
 	}
 	if (json_object_get(v, "from") == NULL || json_object_get(v, "to") == NULL)
@@ -978,8 +523,8 @@ campaign_check_quiet(struct campaign_loader *L, json_t *v)
 
 /* One of NAMES into *OUT (its index), or an error listing them. */
 static void
-campaign_check_enum(struct campaign_loader *L, const char *key, json_t *v,
-		    const char *const *names, size_t n, int *out)
+campaign_check_enum(struct campaign_loader *L, const char *key, json_t *v, const char *const *names,
+		    size_t n, int *out)
 {
 	const char *s = campaign_str(v);
 	GString *list = g_string_new(NULL);
@@ -991,16 +536,20 @@ campaign_check_enum(struct campaign_loader *L, const char *key, json_t *v,
 			return;
 		}
 	for (size_t i = 0; i < n; i++)
-		g_string_append_printf(list, "%s\"%s\"", i == 0 ? "" : i + 1 == n ? " or " : ", ",
+		g_string_append_printf(list, "%s\"%s\"",
+				       i == 0	    ? ""
+				       : i + 1 == n ? " or "
+						    : ", ",
 				       names[i]);
 	campaign_error(L, L->what, key, "'%s' must be %s", key, list->str);
 	g_string_free(list, TRUE);
 }
 
 /* Keys that must be present; the others have defaults. */
-static const char *const campaign_required[] = {"id", "name", "status", "topic", "trigger",
-						"steps"};
+static const char *const campaign_required[] = {"id",	 "name",    "status",
+						"topic", "trigger", "steps"};
 
+/* Top-level keys in file order, then the trigger and the steps, which depend on them. */
 void
 campaign_check(struct campaign_loader *L, json_t *root)
 {

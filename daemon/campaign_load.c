@@ -140,12 +140,14 @@ campaign_load(const char *file, const struct campaign_ctx *ctx, struct diag *d,
 	return c;
 }
 
+/* One file on its own (next-runs, tests): no other ids to clash with. */
 struct campaign *
 campaign_load_file(const char *file, const struct campaign_ctx *ctx, struct diag *d)
 {
 	return campaign_load(file, ctx, d, NULL);
 }
 
+/* Linear: campaigns have few steps, and targets are resolved once, at load. */
 int
 campaign_step_index(const struct campaign *c, const char *id)
 {
@@ -171,6 +173,7 @@ campaign_trigger_clear(struct trigger *t)
 	free(t->stage);
 }
 
+/* Also frees half-checked campaigns: every field is NULL or owned. */
 void
 campaign_free(struct campaign *c)
 {
@@ -207,6 +210,7 @@ campaign_free(struct campaign *c)
 	free(c);
 }
 
+/* Byte order, so that the load order does not depend on the locale. */
 static int
 campaign_name_cmp(const void *a, const void *b)
 {
@@ -222,6 +226,7 @@ campaign_is_campaign_file(const char *name)
 	       strcmp(name, "schema.json") != 0;
 }
 
+/* All or nothing: a set with one broken campaign would silently drop its journeys. */
 struct campaign_set *
 campaign_load_dir(const char *dir, const struct campaign_ctx *ctx, struct diag *d)
 {
@@ -268,6 +273,7 @@ campaign_load_dir(const char *dir, const struct campaign_ctx *ctx, struct diag *
 	return set;
 }
 
+/* Linear: sets are small and looked up per journey, not per byte. */
 const struct campaign *
 campaign_set_find(const struct campaign_set *s, const char *id)
 {
@@ -277,6 +283,7 @@ campaign_set_find(const struct campaign_set *s, const char *id)
 	return NULL;
 }
 
+/* Frees the set and every campaign in it. */
 void
 campaign_set_free(struct campaign_set *s)
 {

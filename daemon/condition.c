@@ -7,6 +7,7 @@
 
 #include "duration.h"
 #include "util.h"
+#include "validate.h"
 
 enum cond_kind { COND_FIELD, COND_ALL, COND_ANY, COND_NOT, COND_COUNT };
 
@@ -23,7 +24,7 @@ enum cond_op {
 };
 
 /* Operator names in enum order; the first six also apply to counts. */
-static const char *const cond_op_names[] = {"eq", "ne",	 "lt",	     "lte",   "gt",
+static const char *const cond_op_names[] = {"eq",  "ne", "lt",	     "lte",   "gt",
 					    "gte", "in", "contains", "exists"};
 #define COND_N_OPS NT_ARRAY_LEN(cond_op_names)
 #define COND_N_COUNT_OPS 6
@@ -49,6 +50,7 @@ struct cond_compiler {
 	int failed;
 };
 
+/* Shared with the campaign checker, so that both word wrong types alike. */
 const char *
 cond_type_name(const json_t *v)
 {
@@ -96,6 +98,7 @@ cond_subpath(const char *path, const char *key)
 	return *path ? xasprintf("%s.%s", path, key) : xstrdup(key);
 }
 
+/* Checked at load time, so that a typo in a path is an error rather than a silent false. */
 const char *
 cond_check_path(const char *path)
 {
@@ -119,17 +122,6 @@ cond_check_path(const char *path)
 	return NULL;
 }
 
-int
-cond_check_event_type(const char *s)
-{
-	size_t n = strlen(s);
-	if (n < 1 || n > 64 || s[0] < 'a' || s[0] > 'z')
-		return 0;
-	for (const char *p = s; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || strchr("_.:-", *p)))
-			return 0;
-	return strncmp(s, "nurtured.", 9) != 0; /* reserved for internal events */
-}
 
 /* What eq, ne, in and contains compare with; null is absence, tested with "exists". */
 static int
@@ -138,6 +130,7 @@ cond_is_scalar(const json_t *v)
 	return json_is_string(v) || json_is_number(v) || json_is_boolean(v);
 }
 
+/* The operator named KEY among the first LIMIT, or -1. */
 static int
 cond_op_find(const char *key, size_t limit)
 {
@@ -181,8 +174,10 @@ cond_check_operand(struct cond_compiler *cc, enum cond_op op, json_t *v, const c
 				   json_is_array(v) ? "an empty one" : cond_type_name(v));
 			return -1;
 		}
-		json_array_foreach(v, i, e) if (!cond_is_scalar(e))
+		json_array_foreach(v, i, e)
 		{
+			if (cond_is_scalar(e))
+				continue;
 			char *sub = xasprintf("%s[%zu]", path, i);
 			cond_error(cc, sub,
 				   "condition: the values of 'in' must be strings, numbers or "
@@ -306,7 +301,8 @@ cond_compile_count(struct cond_compiler *cc, json_t *spec, const char *path, int
 		{
 			char *sub = cond_subpath(cpath, key);
 			if (strcmp(key, "event") == 0) {
-				if (!json_is_string(v) || !cond_check_event_type(json_string_value(v)))
+				if (!json_is_string(v) ||
+				    !validate_event_type(json_string_value(v)))
 					cond_error(cc, sub,
 						   "condition: count 'event' must be an event type "
 						   "(1 to 64 of a-z 0-9 _ . : -, starting with a "
@@ -323,10 +319,11 @@ cond_compile_count(struct cond_compiler *cc, json_t *spec, const char *path, int
 			} else if (strcmp(key, "where") == 0)
 				c->where = cond_compile_rec(cc, v, sub, depth + 1);
 			else
-				cond_error(cc, sub,
-					   "condition: unknown key '%s' in 'count' (expected event, "
-					   "within, where)",
-					   key);
+				cond_error(
+				    cc, sub,
+				    "condition: unknown key '%s' in 'count' (expected event, "
+				    "within, where)",
+				    key);
 			free(sub);
 		}
 		if (json_object_get(cnt, "event") == NULL)
@@ -365,16 +362,19 @@ cond_compile_list(struct cond_compiler *cc, json_t *spec, const char *path, cons
 	size_t i;
 	int ok = 1;
 
-	json_object_foreach(spec, key, v) if (strcmp(key, shape) != 0)
+	json_object_foreach(spec, key, v)
 	{
+		if (strcmp(key, shape) == 0)
+			continue;
 		char *sub = cond_subpath(path, key);
 		cond_error(cc, sub, "condition: unknown key '%s' next to '%s'", key, shape);
 		free(sub);
 		ok = 0;
 	}
 	if (!json_is_array(list) || json_array_size(list) == 0) {
-		cond_error(cc, lpath, "condition: '%s' takes a non-empty array of conditions, not %s",
-			   shape, json_is_array(list) ? "an empty one" : cond_type_name(list));
+		cond_error(cc, lpath,
+			   "condition: '%s' takes a non-empty array of conditions, not %s", shape,
+			   json_is_array(list) ? "an empty one" : cond_type_name(list));
 		free(lpath);
 		return NULL;
 	}
@@ -409,8 +409,10 @@ cond_compile_not(struct cond_compiler *cc, json_t *spec, const char *path, int d
 	struct cond *kid;
 	int ok = 1;
 
-	json_object_foreach(spec, key, v) if (strcmp(key, "not") != 0)
+	json_object_foreach(spec, key, v)
 	{
+		if (strcmp(key, "not") == 0)
+			continue;
 		char *k = cond_subpath(path, key);
 		cond_error(cc, k, "condition: unknown key '%s' next to 'not'", key);
 		free(k);
@@ -491,6 +493,7 @@ cond_compile_rec(struct cond_compiler *cc, json_t *spec, const char *path, int d
 	return cond_compile_list(cc, spec, path, shape, depth);
 }
 
+/* The entry point with a prefix: campaigns name themselves and their step in every message. */
 struct cond *
 cond_compile_in(json_t *spec, const char *path, const char *what, struct diag *d)
 {
@@ -505,12 +508,14 @@ cond_compile_in(json_t *spec, const char *path, const char *what, struct diag *d
 	return c;
 }
 
+/* For callers without a campaign around the condition (tests, tools). */
 struct cond *
 cond_compile(json_t *spec, const char *path, struct diag *d)
 {
 	return cond_compile_in(spec, path, NULL, d);
 }
 
+/* Frees the whole tree, NULL included, so that half-built trees free the same way. */
 void
 cond_free(struct cond *c)
 {
@@ -542,6 +547,7 @@ cond_index(const char *s, size_t n, size_t *out)
 	return 0;
 }
 
+/* Walks without copying: paths are evaluated for every event of every journey. */
 json_t *
 cond_lookup(json_t *root, const char *path)
 {
@@ -623,7 +629,11 @@ cond_apply(enum cond_op op, const json_t *v, const json_t *operand)
 	case OP_GTE:
 		return cond_compare(v, operand, &ord) == 0 && ord >= 0;
 	case OP_IN:
-		json_array_foreach(operand, i, e) if (cond_same(v, e) == 1) return 1;
+		json_array_foreach(operand, i, e)
+		{
+			if (cond_same(v, e) == 1)
+				return 1;
+		}
 		return 0;
 	case OP_CONTAINS:
 		if (json_is_string(v) && json_is_string(operand))
@@ -631,7 +641,11 @@ cond_apply(enum cond_op op, const json_t *v, const json_t *operand)
 				      json_string_value(operand),
 				      json_string_length(operand)) != NULL;
 		if (json_is_array(v))
-			json_array_foreach(v, i, e) if (cond_same(e, operand) == 1) return 1;
+			json_array_foreach(v, i, e)
+			{
+				if (cond_same(e, operand) == 1)
+					return 1;
+			}
 		return 0;
 	case OP_EXISTS:
 		break;
@@ -639,6 +653,7 @@ cond_apply(enum cond_op op, const json_t *v, const json_t *operand)
 	return 0;
 }
 
+/* Total over any context: missing parts of ROOT are absent fields, never a crash. */
 int
 cond_eval(const struct cond *c, const struct cond_ctx *ctx)
 {

@@ -26,7 +26,7 @@ typedef long (*cond_count_fn)(const char *type, int64_t within_ms, const struct 
 			      void *arg);
 
 struct cond_ctx {
-	json_t *root; /* {"customer": {...}, "event": {...}, "journey": {...}}; borrowed */
+	json_t *root;	     /* {"customer": {...}, "event": {...}, "journey": {...}}; borrowed */
 	cond_count_fn count; /* NULL: every count condition is false */
 	void *count_arg;
 };
@@ -49,8 +49,6 @@ json_t *cond_lookup(json_t *root, const char *path);
  * non-empty segments. Returns NULL when fine, or a static reason.
  */
 const char *cond_check_path(const char *path);
-/* True for an event type as clients may send it (validate.c's rule): lower-case, 1-64 chars. */
-int cond_check_event_type(const char *s);
 /* A JSON value's type as messages name it ("a string", "an array"). */
 const char *cond_type_name(const json_t *v);
 

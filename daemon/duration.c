@@ -7,8 +7,11 @@ static const struct {
 	char unit;
 	int64_t ms;
 } duration_units[] = {
-    {'w', 7LL * 24 * 3600 * 1000}, {'d', 24LL * 3600 * 1000}, {'h', 3600LL * 1000},
-    {'m', 60LL * 1000},		   {'s', 1000},
+    {'w', 7LL * 24 * 3600 * 1000},
+    {'d', 24LL * 3600 * 1000},
+    {'h', 3600LL * 1000},
+    {'m', 60LL * 1000},
+    {'s', 1000},
 };
 
 /* Strict by design: campaigns are written by people, and "7 d" or "7days" should be refused. */

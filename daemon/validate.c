@@ -116,7 +116,7 @@ validate_locale(const char *s)
 	return n <= 35;
 }
 
-static int
+int
 validate_event_type(const char *s)
 {
 	size_t n = strlen(s);

@@ -11,25 +11,7 @@
 #include <string.h>
 
 #include "cron.h"
-
-static int test_count;
-static int test_failures;
-
-/* Prints one TAP result line; the name is formatted like printf. */
-static bool __attribute__((format(printf, 2, 3))) test_ok(bool pass, const char *fmt, ...)
-{
-	va_list ap;
-
-	test_count++;
-	if (!pass)
-		test_failures++;
-	printf("%sok %d - ", pass ? "" : "not ", test_count);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	return pass;
-}
+#include "tap.h"
 
 /* RFC 3339 to Unix seconds; aborts on a typo in the test itself. */
 static int64_t
