@@ -275,6 +275,7 @@ daemon_reload(struct daemon *d)
 			j->engine = d->engine;
 			j->job.run = daemon_campaigns_run;
 			j->job.done = daemon_campaigns_done;
+			j->job.wakes_engine = 1; /* resumed campaigns may have journeys to run */
 			storeloop_submit(d->storeloop, &j->job);
 		}
 		log_info("reloaded %s", o->file ? o->file : "(defaults)");

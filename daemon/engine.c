@@ -70,6 +70,7 @@ engine_read_file(const char *path)
 	return copy;
 }
 
+/* Records each campaign's version and releases what resumed campaigns held. */
 enum store_status
 engine_register(struct engine *e)
 {
@@ -80,6 +81,14 @@ engine_register(struct engine *e)
 		rc = store_campaign_version_save(e->store, c->id, c->version, text ? text : "{}",
 						 clock_now(e->clock));
 		free(text);
+		/* A campaign that is active again runs what it held while paused. */
+		int released = 0;
+		if (rc == STORE_OK && c->status == CAMPAIGN_ACTIVE)
+			rc =
+			    store_journeys_release(e->store, c->id, clock_now(e->clock), &released);
+		if (released > 0)
+			log_info("campaign '%s' resumed: %d held journeys run now", c->id,
+				 released);
 	}
 	return rc;
 }

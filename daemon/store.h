@@ -144,6 +144,9 @@ struct store_ops {
 	enum store_status (*journeys_due)(struct store *, int64_t now_ms, int limit,
 					  struct journey **out, size_t *n);
 	enum store_status (*journey_next_due)(struct store *, int64_t *due_ms);
+	/* Makes the journeys a paused campaign held due at NOW; *N tells how many. */
+	enum store_status (*journeys_release)(struct store *, const char *campaign_id,
+					      int64_t now_ms, int *n);
 	enum store_status (*journey_note)(struct store *, const struct journey_note *e);
 	enum store_status (*outbox_add)(struct store *, const struct outbox_entry *o);
 };
@@ -295,6 +298,11 @@ static inline enum store_status
 store_journey_next_due(struct store *s, int64_t *due_ms)
 {
 	return s->ops->journey_next_due(s, due_ms);
+}
+static inline enum store_status
+store_journeys_release(struct store *s, const char *campaign_id, int64_t now_ms, int *n)
+{
+	return s->ops->journeys_release(s, campaign_id, now_ms, n);
 }
 static inline enum store_status
 store_journey_note(struct store *s, const struct journey_note *e)

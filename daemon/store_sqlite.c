@@ -740,6 +740,7 @@ const struct store_ops store_sqlite_ops = {
     .journeys_of_customer = store_sqlite_journeys_of_customer,
     .journeys_due = store_sqlite_journeys_due,
     .journey_next_due = store_sqlite_journey_next_due,
+    .journeys_release = store_sqlite_journeys_release,
     .journey_note = store_sqlite_journey_note,
     .outbox_add = store_sqlite_outbox_add,
 };

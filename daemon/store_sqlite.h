@@ -49,6 +49,7 @@ enum {
 	E_JOURNEYS_OF,
 	E_JOURNEYS_DUE,
 	E_NEXT_DUE,
+	E_RELEASE,
 	E_LOG,
 	E_OUTBOX_INSERT,
 	E_COUNT
@@ -103,6 +104,7 @@ enum store_status store_sqlite_journeys_of_customer(struct store *, int64_t, str
 enum store_status store_sqlite_journeys_due(struct store *, int64_t, int, struct journey **,
 					    size_t *);
 enum store_status store_sqlite_journey_next_due(struct store *, int64_t *);
+enum store_status store_sqlite_journeys_release(struct store *, const char *, int64_t, int *);
 enum store_status store_sqlite_journey_note(struct store *, const struct journey_note *);
 enum store_status store_sqlite_outbox_add(struct store *, const struct outbox_entry *);
 

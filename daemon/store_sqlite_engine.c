@@ -39,6 +39,9 @@ static const char *store_sqlite_engine_sql[E_COUNT] = {
     [E_JOURNEYS_DUE] = "SELECT " J_COLS " FROM journeys WHERE active = 1 AND due_ms IS NOT NULL"
 		       " AND due_ms <= ?1 ORDER BY due_ms, id LIMIT ?2",
     [E_NEXT_DUE] = "SELECT min(due_ms) FROM journeys WHERE active = 1 AND due_ms IS NOT NULL",
+    /* Held: active, not timed, not waiting for an event (see engine_run_one). */
+    [E_RELEASE] = "UPDATE journeys SET due_ms = ?2 WHERE campaign_id = ?1 AND active = 1"
+		  " AND due_ms IS NULL AND wait_event IS NULL",
     [E_LOG] = "INSERT INTO journey_notes (journey_id, customer_id, campaign_id, step_id, action,"
 	      " reason, channel, template, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [E_OUTBOX_INSERT] = "INSERT INTO outbox (journey_id, step_id, visit, customer_id, campaign_id,"
@@ -376,6 +379,20 @@ enum store_status
 store_sqlite_journey_next_due(struct store *st, int64_t *due_ms)
 {
 	return store_sqlite_int(SQ(st), SQ(st)->e[E_NEXT_DUE], due_ms);
+}
+
+enum store_status
+store_sqlite_journeys_release(struct store *st, const char *campaign_id, int64_t now_ms, int *n)
+{
+	struct store_sqlite *s = SQ(st);
+	sqlite3_stmt *q = s->e[E_RELEASE];
+	enum store_status rc;
+
+	sqlite3_bind_text(q, 1, campaign_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, now_ms);
+	rc = store_sqlite_exec(s, q);
+	*n = rc == STORE_OK ? sqlite3_changes(s->db) : 0;
+	return rc;
 }
 
 enum store_status

@@ -83,8 +83,7 @@ storeloop_group(struct storeloop *l, struct store_job **jobs, size_t n)
 			}
 			/* A pass re-arms the timer for what these events scheduled (or consumes the
 			 * rest); with nothing due it writes nothing, so it costs no fsync. */
-			if (consumed > 0)
-				event_active(l->engine_ev, EV_TIMEOUT, 0);
+			event_active(l->engine_ev, EV_TIMEOUT, 0);
 			break;
 		}
 	t0 = util_mono_us();

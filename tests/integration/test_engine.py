@@ -4,6 +4,7 @@ exactly once across kill -9, exit on events, wait for events with timeouts, resp
 re-entry, and skip sends that went stale during downtime."""
 import json
 import os
+import signal
 import sqlite3
 import sys
 import time
@@ -219,6 +220,36 @@ def the_customer_shows_journeys_and_why():
         check(j["due"] is not None, "with its timeout", j)
         eq([(n["action"], n["step"]) for n in c["notes"]], [("send", "ask"), ("enter", None)],
            "notes, newest first")
+        d.stop()
+    finally:
+        d.cleanup()
+
+
+@test
+def a_paused_campaign_holds_its_sends_and_runs_them_when_resumed():
+    held = campaign("held", {"event": "signup"}, [
+        {"id": "w", "wait": "1s"},
+        {"id": "hello", "send": {"channel": "mail", "template": "hello"}},
+    ])
+    d = daemon_with(held)
+    path = os.path.join(d.config["campaigns_dir"], "held.json")
+    try:
+        d.start()
+        d.post_events({"customer": "p1", "type": "signup"})
+        poll(lambda: notes(d, "enter"), 10, "the journey")
+        with open(path, "w") as f:
+            json.dump(dict(held, status="paused"), f)
+        d.proc.send_signal(signal.SIGHUP)
+        poll(lambda: "reload: 1 campaigns" in d.read_log(), 10, "the reload")
+        d.post_events({"customer": "p2", "type": "signup"})
+        time.sleep(1.5)  # past the wait: a paused campaign must not send (a negative)
+        eq(sends(d), [], "held while paused")
+        eq([n[0] for n in notes(d, "enter")], ["p1"], "no entry while paused")
+        with open(path, "w") as f:
+            json.dump(held, f)
+        d.proc.send_signal(signal.SIGHUP)
+        poll(lambda: sends(d) == [("p1", "hello")], 10, "the held send after the resume")
+        check("1 held journeys run now" in d.read_log(), "logged", d.read_log())
         d.stop()
     finally:
         d.cleanup()
