@@ -122,6 +122,9 @@ struct campaign_set {
  * editors' JSON Schema lives next to the campaigns). Duplicate ids are errors naming both files.
  * Returns NULL when any file has a problem (all of them are in D).
  */
+/* A campaign kept as text (an older version from the store), named NAME in diagnostics. */
+struct campaign *campaign_load_text(const char *name, const char *text,
+				    const struct campaign_ctx *ctx, struct diag *d);
 struct campaign_set *campaign_load_dir(const char *dir, const struct campaign_ctx *ctx,
 				       struct diag *d);
 /* The campaign with ID, or NULL. */

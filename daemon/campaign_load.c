@@ -87,10 +87,13 @@ campaign_version(struct campaign *c, json_t *root)
 	free(text);
 }
 
-/* One file; with SEEN, an id already in that set is an error naming both files. */
+/*
+ * One campaign from TEXT, named NAME in diagnostics; with SEEN, an id already in that set is
+ * an error naming both files.
+ */
 static struct campaign *
-campaign_load(const char *file, const struct campaign_ctx *ctx, struct diag *d,
-	      const struct campaign_set *seen)
+campaign_parse(const char *name, const char *text, size_t len, const struct campaign_ctx *ctx,
+	       struct diag *d, const struct campaign_set *seen)
 {
 	static const struct campaign_ctx no_checks = {0};
 	const char *saved_file = d->file;
@@ -99,13 +102,11 @@ campaign_load(const char *file, const struct campaign_ctx *ctx, struct diag *d,
 	struct jsonpos *pos = NULL;
 	json_t *root = NULL;
 	json_error_t jerr;
-	size_t before = d->n, len;
-	char *text;
+	size_t before = d->n;
 
-	c->file = xstrdup(file);
+	c->file = xstrdup(name);
 	d->file = c->file;
 	d->pos = NULL;
-	text = campaign_read_file(file, &len, d);
 	if (text != NULL && (root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
 		if (jerr.line > 0)
 			diag_add_at(d, jerr.line, jerr.column > 0 ? jerr.column : 1, "%s",
@@ -119,7 +120,7 @@ campaign_load(const char *file, const struct campaign_ctx *ctx, struct diag *d,
 		struct campaign_loader L = {.c = c, .d = d, .ctx = ctx ? ctx : &no_checks};
 		pos = jsonpos_scan(text);
 		d->pos = pos;
-		L.what = campaign_what(root, file);
+		L.what = campaign_what(root, name);
 		campaign_check(&L, root);
 		const struct campaign *other = c->id ? campaign_set_find(seen, c->id) : NULL;
 		if (other != NULL)
@@ -132,12 +133,38 @@ campaign_load(const char *file, const struct campaign_ctx *ctx, struct diag *d,
 	d->pos = saved_pos;
 	json_decref(root);
 	jsonpos_free(pos);
-	free(text);
 	if (d->n > before) {
 		campaign_free(c);
 		return NULL;
 	}
 	return c;
+}
+
+/* One file; with SEEN, an id already in that set is an error naming both files. */
+static struct campaign *
+campaign_load(const char *file, const struct campaign_ctx *ctx, struct diag *d,
+	      const struct campaign_set *seen)
+{
+	const char *saved_file = d->file;
+	struct campaign *c;
+	size_t len;
+	char *text;
+
+	d->file = file;
+	text = campaign_read_file(file, &len, d);
+	d->file = saved_file;
+	if (text == NULL)
+		return NULL;
+	c = campaign_parse(file, text, len, ctx, d, seen);
+	free(text);
+	return c;
+}
+
+struct campaign *
+campaign_load_text(const char *name, const char *text, const struct campaign_ctx *ctx,
+		   struct diag *d)
+{
+	return campaign_parse(name, text, strlen(text), ctx, d, NULL);
 }
 
 /* One file on its own (next-runs, tests): no other ids to clash with. */

@@ -8,6 +8,7 @@
 #include "campaign.h"
 #include "clock.h"
 #include "condition.h"
+#include "diag.h"
 #include "log.h"
 #include "timefmt.h"
 #include "util.h"
@@ -18,6 +19,9 @@
 struct engine {
 	struct store *store;
 	const struct campaign_set *campaigns;
+	/* Older versions that running journeys started on, loaded from the store when needed. */
+	struct campaign **old;
+	size_t n_old;
 	const struct clock *clock;
 	char *msgid_domain;
 	engine_observer observe;
@@ -41,6 +45,9 @@ engine_free(struct engine *e)
 {
 	if (e == NULL)
 		return;
+	for (size_t i = 0; i < e->n_old; i++)
+		campaign_free(e->old[i]);
+	free(e->old);
 	free(e->msgid_domain);
 	free(e);
 }
@@ -335,6 +342,14 @@ engine_advance(struct engine *e, const struct campaign *c, struct journey *j, js
 		j->visit++;
 		switch (st->kind) {
 		case STEP_SEND: {
+			const struct campaign *cur = campaign_set_find(e->campaigns, c->id);
+			if (cur != NULL && cur->status == CAMPAIGN_PAUSED) {
+				/* Held at this send until the campaign is resumed (even when an
+				 * awaited event moved the journey here). */
+				j->visit--;
+				j->due_ms = -1;
+				return store_journey_update(e->store, j);
+			}
 			int64_t quiet = engine_quiet_until(c, customer, now);
 			if (quiet >= 0 &&
 			    !(j->due_ms >= 0 && now - j->due_ms > c->stale_after_ms)) {
@@ -460,10 +475,45 @@ engine_enter(struct engine *e, const struct campaign *c, const struct store_even
 	return rc;
 }
 
+/*
+ * The campaign version a journey started on: the current one, or an older one kept in the
+ * store since (a journey finishes on the version it began with). NULL when the campaign was
+ * removed: its journeys end.
+ */
 static const struct campaign *
-engine_campaign(struct engine *e, const char *id)
+engine_campaign(struct engine *e, const struct journey *j)
 {
-	return e->campaigns ? campaign_set_find(e->campaigns, id) : NULL;
+	const struct campaign *c =
+	    e->campaigns ? campaign_set_find(e->campaigns, j->campaign_id) : NULL;
+	char *text = NULL;
+
+	if (c == NULL || strcmp(c->version, j->version) == 0)
+		return c;
+	for (size_t i = 0; i < e->n_old; i++)
+		if (strcmp(e->old[i]->id, j->campaign_id) == 0 &&
+		    strcmp(e->old[i]->version, j->version) == 0)
+			return e->old[i];
+	if (store_campaign_version_load(e->store, j->campaign_id, j->version, &text) != STORE_OK) {
+		log_warnx("engine: campaign '%s' version %s is not in the store; using the "
+			  "current one",
+			  j->campaign_id, j->version);
+		return c;
+	}
+	struct diag d;
+	struct campaign_ctx none = {0};
+	char *name = xasprintf("campaign '%s' version %s", j->campaign_id, j->version);
+	diag_init(&d, name, NULL);
+	struct campaign *old = campaign_load_text(name, text, &none, &d);
+	for (size_t i = 0; i < d.n; i++)
+		log_warnx("engine: %s", d.msgs[i]);
+	diag_free(&d);
+	free(name);
+	free(text);
+	if (old == NULL)
+		return c;
+	e->old = xrealloc(e->old, (e->n_old + 1) * sizeof(*e->old));
+	e->old[e->n_old++] = old;
+	return old;
 }
 
 /* One event: end journeys it exits, wake journeys waiting for it, start journeys it triggers. */
@@ -488,7 +538,7 @@ engine_on_event(struct engine *e, const struct store_event *ev)
 		goto out;
 	for (size_t i = 0; i < n && rc == STORE_OK; i++) {
 		struct journey *j = &js[i];
-		const struct campaign *c = engine_campaign(e, j->campaign_id);
+		const struct campaign *c = engine_campaign(e, j);
 		if (c == NULL)
 			continue; /* a removed campaign's journeys end when they are next due */
 		int exited = 0;
@@ -560,7 +610,7 @@ engine_consume(struct engine *e, int limit, int *n)
 static enum store_status
 engine_run_one(struct engine *e, struct journey *j)
 {
-	const struct campaign *c = engine_campaign(e, j->campaign_id);
+	const struct campaign *c = engine_campaign(e, j);
 	json_t *customer = NULL;
 	enum store_status rc;
 
@@ -572,8 +622,9 @@ engine_run_one(struct engine *e, struct journey *j)
 		rc = engine_note(e, j, cname, NULL, "exit", "campaign_removed", NULL, NULL);
 		if (rc == STORE_OK)
 			rc = store_journey_update(e->store, j);
-	} else if (c->status == CAMPAIGN_PAUSED) {
-		/* Held, not dropped: it runs when the campaign is resumed. */
+	} else if (campaign_set_find(e->campaigns, c->id)->status == CAMPAIGN_PAUSED) {
+		/* Held, not dropped: it runs when the campaign is resumed. Pausing is the current
+		 * version's say, whatever version the journey runs on. */
 		j->due_ms = -1;
 		rc = store_journey_update(e->store, j);
 	} else {

@@ -134,6 +134,8 @@ struct store_ops {
 	enum store_status (*campaign_version_save)(struct store *, const char *campaign_id,
 						   const char *version, const char *definition,
 						   int64_t now_ms);
+	enum store_status (*campaign_version_load)(struct store *, const char *campaign_id,
+						   const char *version, char **definition);
 	enum store_status (*journey_insert)(struct store *, struct journey *j);
 	enum store_status (*journey_update)(struct store *, const struct journey *j);
 	enum store_status (*journey_find)(struct store *, const char *campaign_id,
@@ -267,6 +269,11 @@ store_campaign_version_save(struct store *s, const char *id, const char *version
 			    const char *definition, int64_t now_ms)
 {
 	return s->ops->campaign_version_save(s, id, version, definition, now_ms);
+}
+static inline enum store_status
+store_campaign_version_load(struct store *s, const char *id, const char *version, char **definition)
+{
+	return s->ops->campaign_version_load(s, id, version, definition);
 }
 static inline enum store_status
 store_journey_insert(struct store *s, struct journey *j)

@@ -734,6 +734,7 @@ const struct store_ops store_sqlite_ops = {
     .customer_context = store_sqlite_customer_context,
     .events_count = store_sqlite_events_count,
     .campaign_version_save = store_sqlite_campaign_version_save,
+    .campaign_version_load = store_sqlite_campaign_version_load,
     .journey_insert = store_sqlite_journey_insert,
     .journey_update = store_sqlite_journey_update,
     .journey_find = store_sqlite_journey_find,

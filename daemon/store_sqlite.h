@@ -43,6 +43,7 @@ enum {
 	E_CUST_CONSENT,
 	E_EVENTS_COUNT,
 	E_VERSION_SAVE,
+	E_VERSION_LOAD,
 	E_JOURNEY_INSERT,
 	E_JOURNEY_UPDATE,
 	E_JOURNEY_ACTIVE,
@@ -95,6 +96,8 @@ enum store_status store_sqlite_customer_context(struct store *, int64_t, json_t 
 long store_sqlite_events_count(struct store *, int64_t, const char *, int64_t);
 enum store_status store_sqlite_campaign_version_save(struct store *, const char *, const char *,
 						     const char *, int64_t);
+enum store_status store_sqlite_campaign_version_load(struct store *, const char *, const char *,
+						     char **);
 enum store_status store_sqlite_journey_insert(struct store *, struct journey *);
 enum store_status store_sqlite_journey_update(struct store *, const struct journey *);
 enum store_status store_sqlite_journey_find(struct store *, const char *, int64_t, const char *,

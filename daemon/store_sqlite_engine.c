@@ -24,6 +24,8 @@ static const char *store_sqlite_engine_sql[E_COUNT] = {
 		       " AND time_ms >= ?3",
     [E_VERSION_SAVE] = "INSERT INTO campaign_versions (campaign_id, version, definition, loaded_ms)"
 		       " VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+    [E_VERSION_LOAD] = "SELECT definition FROM campaign_versions WHERE campaign_id = ?1"
+		       " AND version = ?2",
     [E_JOURNEY_INSERT] = "INSERT INTO journeys (campaign_id, version, customer_id, jkey, active,"
 			 " step, visit, due_ms, wait_event, on_event, trigger, entered_ms,"
 			 " exited_ms, exit_reason)"
@@ -221,6 +223,25 @@ store_sqlite_campaign_version_save(struct store *st, const char *id, const char 
 	sqlite3_bind_text(q, 3, definition, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 4, now_ms);
 	return store_sqlite_exec(SQ(st), q);
+}
+
+enum store_status
+store_sqlite_campaign_version_load(struct store *st, const char *id, const char *version,
+				   char **definition)
+{
+	struct store_sqlite *s = SQ(st);
+	sqlite3_stmt *q = s->e[E_VERSION_LOAD];
+	int rc;
+
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, version, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	*definition = rc == SQLITE_ROW ? store_sqlite_text_dup(q, 0) : NULL;
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	if (rc == SQLITE_ROW)
+		return STORE_OK;
+	return rc == SQLITE_DONE ? STORE_NOTFOUND : store_sqlite_status(s, rc);
 }
 
 static void

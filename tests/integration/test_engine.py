@@ -256,6 +256,39 @@ def a_paused_campaign_holds_its_sends_and_runs_them_when_resumed():
 
 
 @test
+def a_running_journey_finishes_on_its_version_after_a_change():
+    v1 = campaign("versions", {"event": "signup"}, [
+        {"id": "a", "send": {"channel": "mail", "template": "a"}},
+        {"id": "w", "wait": "1s"},
+        {"id": "b", "send": {"channel": "mail", "template": "b"}},
+    ], reentry="always")
+    v2 = dict(v1, steps=[
+        {"id": "x", "send": {"channel": "mail", "template": "x"}},
+        {"id": "w", "wait": "1s"},
+        {"id": "y", "send": {"channel": "mail", "template": "y"}},
+    ])
+    d = daemon_with(v1)
+    path = os.path.join(d.config["campaigns_dir"], "versions.json")
+    try:
+        d.start()
+        d.post_events({"customer": "old", "type": "signup"})
+        poll(lambda: sends(d) == [("old", "a")], 10, "the first version's first send")
+        with open(path, "w") as f:
+            json.dump(v2, f)
+        d.proc.send_signal(signal.SIGHUP)
+        poll(lambda: "reload: 1 campaigns" in d.read_log(), 10, "the reload")
+        d.post_events({"customer": "new", "type": "signup"})
+        poll(lambda: len(sends(d)) == 4, 10, "both journeys done")
+        eq(sorted(sends(d)), [("new", "x"), ("new", "y"), ("old", "a"), ("old", "b")],
+           "the old journey on version 1, the new one on version 2")
+        eq(len(rows(d, "SELECT * FROM campaign_versions WHERE campaign_id = 'versions'")), 2,
+           "both versions kept")
+        d.stop()
+    finally:
+        d.cleanup()
+
+
+@test
 def a_bad_campaign_stops_the_start_and_check_names_it():
     bad = campaign("bad", {"event": "purchase"}, [
         {"id": "a", "send": {"channel": "nope", "template": "x"}}])
