@@ -516,6 +516,25 @@ engine_campaign(struct engine *e, const struct journey *j)
 	return old;
 }
 
+/* Activity pushes out the inactivity deadline of every campaign that watches its type. */
+static enum store_status
+engine_push_timers(struct engine *e, const struct store_event *ev)
+{
+	enum store_status rc = STORE_OK;
+	for (size_t i = 0; e->campaigns && i < e->campaigns->n && rc == STORE_OK; i++) {
+		const struct campaign *c = e->campaigns->v[i];
+		if (c->status != CAMPAIGN_ACTIVE || c->trigger.kind != TRIGGER_INACTIVITY)
+			continue;
+		for (size_t k = 0; k < c->trigger.n_of; k++)
+			if (strcmp(c->trigger.of[k], ev->type) == 0) {
+				rc = store_timer_push(e->store, c->id, ev->customer_id,
+						      ev->time_ms + c->trigger.inactive_ms);
+				break;
+			}
+	}
+	return rc;
+}
+
 /* One event: end journeys it exits, wake journeys waiting for it, start journeys it triggers. */
 static enum store_status
 engine_on_event(struct engine *e, const struct store_event *ev)
@@ -525,6 +544,8 @@ engine_on_event(struct engine *e, const struct store_event *ev)
 	json_t *customer = NULL, *event = engine_event_json(ev);
 	enum store_status rc;
 
+	if ((rc = engine_push_timers(e, ev)) != STORE_OK)
+		goto out;
 	if ((rc = store_journeys_of_customer(e->store, ev->customer_id, &js, &n)) != STORE_OK)
 		goto out;
 	/* Most events concern no journey and no trigger: then the customer need not be read. */
@@ -640,18 +661,59 @@ engine_run_one(struct engine *e, struct journey *j)
 	return rc;
 }
 
+/*
+ * An inactivity deadline passed: the customer enters, once; the timer is gone until the next
+ * activity sets it again. The journey's trigger is the silence itself, dated at the deadline.
+ */
+static enum store_status
+engine_fire_timer(struct engine *e, const struct store_timer *t)
+{
+	const struct campaign *c =
+	    e->campaigns ? campaign_set_find(e->campaigns, t->campaign_id) : NULL;
+	json_t *customer = NULL, *event;
+	enum store_status rc;
+	char when[40];
+
+	if ((rc = store_timer_delete(e->store, t->campaign_id, t->customer_id)) != STORE_OK)
+		return rc;
+	if (c == NULL || c->status != CAMPAIGN_ACTIVE || c->trigger.kind != TRIGGER_INACTIVITY)
+		return STORE_OK;
+	if ((rc = store_customer_context(e->store, t->customer_id, &customer)) != STORE_OK)
+		return rc == STORE_NOTFOUND ? STORE_OK : rc;
+	timefmt_format_utc(t->due_ms, when, sizeof(when));
+	event = json_pack("{s:s,s:s,s:s,s:{s:I}}", "id", "", "type", "inactivity", "time", when,
+			  "properties", "inactive_for_ms", (json_int_t)c->trigger.inactive_ms);
+	struct store_event ev = {.customer_id = t->customer_id,
+				 .customer =
+				     (char *)json_string_value(json_object_get(customer, "id")),
+				 .key = "",
+				 .type = "inactivity",
+				 .time_ms = t->due_ms};
+	if (json_is_false(json_object_get(customer, "erased")))
+		rc = engine_enter(e, c, &ev, customer, event);
+	json_decref(event);
+	json_decref(customer);
+	return rc;
+}
+
 enum store_status
 engine_run_due(struct engine *e, int limit, int *n)
 {
 	struct journey *js = NULL;
-	size_t cnt = 0;
+	struct store_timer *ts = NULL;
+	size_t cnt = 0, tcnt = 0;
 	enum store_status rc;
 
 	*n = 0;
-	rc = store_journeys_due(e->store, clock_now(e->clock), limit, &js, &cnt);
+	rc = store_timers_due(e->store, clock_now(e->clock), limit, &ts, &tcnt);
+	for (size_t i = 0; i < tcnt && rc == STORE_OK; i++)
+		rc = engine_fire_timer(e, &ts[i]);
+	store_timers_free(ts, tcnt);
+	if (rc == STORE_OK)
+		rc = store_journeys_due(e->store, clock_now(e->clock), limit, &js, &cnt);
 	for (size_t i = 0; i < cnt && rc == STORE_OK; i++)
 		rc = engine_run_one(e, &js[i]);
-	*n = (int)cnt;
+	*n = (int)(cnt + tcnt);
 	journeys_free(js, cnt);
 	return rc;
 }

@@ -55,3 +55,11 @@ journeys_free(struct journey *v, size_t n)
 		journey_clear(&v[i]);
 	free(v);
 }
+
+void
+store_timers_free(struct store_timer *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].campaign_id);
+	free(v);
+}

@@ -70,6 +70,14 @@ struct journey {
 void journey_clear(struct journey *j);
 void journeys_free(struct journey *v, size_t n);
 
+/* A trigger timer that came due (inactivity): who, for which campaign, since when. */
+struct store_timer {
+	char *campaign_id;
+	int64_t customer_id;
+	int64_t due_ms;
+};
+void store_timers_free(struct store_timer *v, size_t n);
+
 /* One line of "why": every enter, send, skip and exit is recorded. */
 struct journey_note {
 	int64_t journey_id;
@@ -150,6 +158,13 @@ struct store_ops {
 	enum store_status (*journeys_release)(struct store *, const char *campaign_id,
 					      int64_t now_ms, int *n);
 	enum store_status (*journey_note)(struct store *, const struct journey_note *e);
+	/* Sets a trigger timer to DUE, or later: a timer only moves forward. */
+	enum store_status (*timer_push)(struct store *, const char *campaign_id,
+					int64_t customer_id, int64_t due_ms);
+	enum store_status (*timers_due)(struct store *, int64_t now_ms, int limit,
+					struct store_timer **out, size_t *n);
+	enum store_status (*timer_delete)(struct store *, const char *campaign_id,
+					  int64_t customer_id);
 	enum store_status (*outbox_add)(struct store *, const struct outbox_entry *o);
 };
 
@@ -315,6 +330,21 @@ static inline enum store_status
 store_journey_note(struct store *s, const struct journey_note *e)
 {
 	return s->ops->journey_note(s, e);
+}
+static inline enum store_status
+store_timer_push(struct store *s, const char *campaign_id, int64_t customer_id, int64_t due_ms)
+{
+	return s->ops->timer_push(s, campaign_id, customer_id, due_ms);
+}
+static inline enum store_status
+store_timers_due(struct store *s, int64_t now_ms, int limit, struct store_timer **out, size_t *n)
+{
+	return s->ops->timers_due(s, now_ms, limit, out, n);
+}
+static inline enum store_status
+store_timer_delete(struct store *s, const char *campaign_id, int64_t customer_id)
+{
+	return s->ops->timer_delete(s, campaign_id, customer_id);
 }
 static inline enum store_status
 store_outbox_add(struct store *s, const struct outbox_entry *o)

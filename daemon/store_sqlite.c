@@ -67,6 +67,11 @@ static const char *store_sqlite_migrations[] = {
     " created_ms INTEGER NOT NULL, due_ms INTEGER NOT NULL,"
     " UNIQUE (journey_id, step_id, visit));"
     "CREATE INDEX outbox_due ON outbox (due_ms) WHERE state IN ('queued', 'deferred');"
+    /* Trigger timers (inactivity): one per campaign and customer, pushed out by activity. */
+    "CREATE TABLE timers ("
+    " campaign_id TEXT NOT NULL, customer_id INTEGER NOT NULL, due_ms INTEGER NOT NULL,"
+    " PRIMARY KEY (campaign_id, customer_id)) WITHOUT ROWID;"
+    "CREATE INDEX timers_due ON timers (due_ms);"
     "INSERT INTO meta (key, value) VALUES ('engine_cursor', '0');",
 };
 
@@ -742,6 +747,9 @@ const struct store_ops store_sqlite_ops = {
     .journeys_due = store_sqlite_journeys_due,
     .journey_next_due = store_sqlite_journey_next_due,
     .journeys_release = store_sqlite_journeys_release,
+    .timer_push = store_sqlite_timer_push,
+    .timers_due = store_sqlite_timers_due,
+    .timer_delete = store_sqlite_timer_delete,
     .journey_note = store_sqlite_journey_note,
     .outbox_add = store_sqlite_outbox_add,
 };

@@ -51,6 +51,9 @@ enum {
 	E_JOURNEYS_DUE,
 	E_NEXT_DUE,
 	E_RELEASE,
+	E_TIMER_PUSH,
+	E_TIMERS_DUE,
+	E_TIMER_DELETE,
 	E_LOG,
 	E_OUTBOX_INSERT,
 	E_COUNT
@@ -108,6 +111,10 @@ enum store_status store_sqlite_journeys_due(struct store *, int64_t, int, struct
 					    size_t *);
 enum store_status store_sqlite_journey_next_due(struct store *, int64_t *);
 enum store_status store_sqlite_journeys_release(struct store *, const char *, int64_t, int *);
+enum store_status store_sqlite_timer_push(struct store *, const char *, int64_t, int64_t);
+enum store_status store_sqlite_timers_due(struct store *, int64_t, int, struct store_timer **,
+					  size_t *);
+enum store_status store_sqlite_timer_delete(struct store *, const char *, int64_t);
 enum store_status store_sqlite_journey_note(struct store *, const struct journey_note *);
 enum store_status store_sqlite_outbox_add(struct store *, const struct outbox_entry *);
 

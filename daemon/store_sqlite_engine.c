@@ -40,10 +40,17 @@ static const char *store_sqlite_engine_sql[E_COUNT] = {
 		      " ORDER BY id",
     [E_JOURNEYS_DUE] = "SELECT " J_COLS " FROM journeys WHERE active = 1 AND due_ms IS NOT NULL"
 		       " AND due_ms <= ?1 ORDER BY due_ms, id LIMIT ?2",
-    [E_NEXT_DUE] = "SELECT min(due_ms) FROM journeys WHERE active = 1 AND due_ms IS NOT NULL",
+    [E_NEXT_DUE] = "SELECT min(d) FROM (SELECT min(due_ms) AS d FROM journeys WHERE active = 1"
+		   " AND due_ms IS NOT NULL UNION ALL SELECT min(due_ms) FROM timers)",
     /* Held: active, not timed, not waiting for an event (see engine_run_one). */
     [E_RELEASE] = "UPDATE journeys SET due_ms = ?2 WHERE campaign_id = ?1 AND active = 1"
 		  " AND due_ms IS NULL AND wait_event IS NULL",
+    [E_TIMER_PUSH] = "INSERT INTO timers (campaign_id, customer_id, due_ms) VALUES (?1, ?2, ?3)"
+		     " ON CONFLICT (campaign_id, customer_id) DO UPDATE SET due_ms ="
+		     " max(due_ms, excluded.due_ms)",
+    [E_TIMERS_DUE] = "SELECT campaign_id, customer_id, due_ms FROM timers WHERE due_ms <= ?1"
+		     " ORDER BY due_ms LIMIT ?2",
+    [E_TIMER_DELETE] = "DELETE FROM timers WHERE campaign_id = ?1 AND customer_id = ?2",
     [E_LOG] = "INSERT INTO journey_notes (journey_id, customer_id, campaign_id, step_id, action,"
 	      " reason, channel, template, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [E_OUTBOX_INSERT] = "INSERT INTO outbox (journey_id, step_id, visit, customer_id, campaign_id,"
@@ -414,6 +421,55 @@ store_sqlite_journeys_release(struct store *st, const char *campaign_id, int64_t
 	rc = store_sqlite_exec(s, q);
 	*n = rc == STORE_OK ? sqlite3_changes(s->db) : 0;
 	return rc;
+}
+
+enum store_status
+store_sqlite_timer_push(struct store *st, const char *campaign_id, int64_t customer_id,
+			int64_t due_ms)
+{
+	sqlite3_stmt *q = SQ(st)->e[E_TIMER_PUSH];
+	sqlite3_bind_text(q, 1, campaign_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, customer_id);
+	sqlite3_bind_int64(q, 3, due_ms);
+	return store_sqlite_exec(SQ(st), q);
+}
+
+enum store_status
+store_sqlite_timers_due(struct store *st, int64_t now_ms, int limit, struct store_timer **out,
+			size_t *n)
+{
+	sqlite3_stmt *q = SQ(st)->e[E_TIMERS_DUE];
+	struct store_timer *v = NULL;
+	size_t cnt = 0;
+	int rc;
+
+	sqlite3_bind_int64(q, 1, now_ms);
+	sqlite3_bind_int(q, 2, limit);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		v = xrealloc(v, (cnt + 1) * sizeof(*v));
+		v[cnt].campaign_id = store_sqlite_text_dup(q, 0);
+		v[cnt].customer_id = sqlite3_column_int64(q, 1);
+		v[cnt].due_ms = sqlite3_column_int64(q, 2);
+		cnt++;
+	}
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	if (rc != SQLITE_DONE) {
+		store_timers_free(v, cnt);
+		return store_sqlite_status(SQ(st), rc);
+	}
+	*out = v;
+	*n = cnt;
+	return STORE_OK;
+}
+
+enum store_status
+store_sqlite_timer_delete(struct store *st, const char *campaign_id, int64_t customer_id)
+{
+	sqlite3_stmt *q = SQ(st)->e[E_TIMER_DELETE];
+	sqlite3_bind_text(q, 1, campaign_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, customer_id);
+	return store_sqlite_exec(SQ(st), q);
 }
 
 enum store_status

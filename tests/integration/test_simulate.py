@@ -117,6 +117,35 @@ def quote_follow_up_stops_at_the_order():
     eq(exits(t, "quote-follow-up")[0][1], "exit_on:purchase", "exit reason")
 
 
+BUY = {"id": "b1", "customer": "tom", "type": "purchase", "time": "2026-01-10T10:00:00Z",
+       "properties": {"order_id": "1"}}
+
+
+@test
+def win_back_after_90_quiet_days_then_an_offer_30_days_later():
+    t = simulate([BUY], until="200d")
+    eq(sends(t, "win-back"), [("2026-04-10T10:00:00.000Z", "tom", "we-miss-you"),
+                              ("2026-05-10T10:00:00.000Z", "tom", "offer")],
+       "90 days after the last purchase, then 30 days later")
+    enters = [e for e in t if e["campaign"] == "win-back" and e["action"] == "enter"]
+    eq([e["reason"] for e in enters], ["inactivity"], "entered once, by inactivity")
+
+
+@test
+def win_back_each_purchase_pushes_the_deadline_out():
+    again = dict(BUY, id="b2", time="2026-03-01T10:00:00Z", properties={"order_id": "2"})
+    s = sends(simulate([BUY, again], until="200d"), "win-back")
+    eq(s[0], ("2026-05-30T10:00:00.000Z", "tom", "we-miss-you"), "90 days after the second")
+
+
+@test
+def win_back_a_purchase_after_the_first_mail_ends_it():
+    back = dict(BUY, id="b3", time="2026-04-20T10:00:00Z", properties={"order_id": "3"})
+    t = simulate([BUY, back], until="200d")
+    eq([x[2] for x in sends(t, "win-back")], ["we-miss-you"], "no offer after coming back")
+    eq(exits(t, "win-back"), [("tom", "exit_on:purchase")], "exit reason")
+
+
 def campaigns_dir(name, *campaigns):
     d = os.path.join(TMP, name)
     os.makedirs(d, exist_ok=True)
