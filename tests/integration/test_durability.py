@@ -173,8 +173,11 @@ def a_version_1_database_is_migrated_with_its_data():
         eq(d.post_events({"id": "old", "customer": "v1", "type": "t"}).status, 202, "stored")
         d.stop()
         db = sqlite3.connect(d.db_path())  # turn it back into a version 1 database
-        for t in ("campaign_versions", "journeys", "journey_notes", "outbox"):
-            db.execute(f"DROP TABLE {t}")
+        v1 = {"meta", "customers", "consent", "events", "suppressions"}
+        for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                               "AND name NOT LIKE 'sqlite_%'").fetchall():
+            if t not in v1:
+                db.execute(f"DROP TABLE {t}")
         db.execute("DELETE FROM meta WHERE key = 'engine_cursor'")
         db.execute("PRAGMA user_version = 1")
         db.commit()
