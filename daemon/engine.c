@@ -8,6 +8,7 @@
 #include "campaign.h"
 #include "clock.h"
 #include "condition.h"
+#include "cron.h"
 #include "diag.h"
 #include "log.h"
 #include "timefmt.h"
@@ -77,6 +78,47 @@ engine_read_file(const char *path)
 	return copy;
 }
 
+/* The next run of a scheduled campaign after AFTER_MS, in its time zone; -1 when none. */
+static int64_t
+engine_cron_next(const struct campaign *c, int64_t after_ms)
+{
+	GTimeZone *tz = g_time_zone_new_identifier(c->trigger.timezone);
+	if (tz == NULL)
+		tz = g_time_zone_new_utc();
+	int64_t next = cron_next(c->trigger.cron, tz, after_ms / 1000);
+	g_time_zone_unref(tz);
+	return next < 0 ? -1 : next * 1000;
+}
+
+/*
+ * A scheduled campaign's next run is kept in the store, so that restarts neither skip nor
+ * repeat a run. A changed campaign (new version) is rescheduled, unless a run is under way.
+ */
+static enum store_status
+engine_schedule(struct engine *e, const struct campaign *c)
+{
+	struct store_schedule sc = {0};
+	enum store_status rc = store_schedule_get(e->store, c->id, &sc);
+
+	if (rc != STORE_OK && rc != STORE_NOTFOUND)
+		return rc;
+	int changed = rc == STORE_NOTFOUND || strcmp(sc.version, c->version) != 0;
+	if (changed && (rc == STORE_NOTFOUND || sc.run_ms < 0)) {
+		int64_t next = engine_cron_next(c, clock_now(e->clock));
+		char version[sizeof(c->version)];
+		memcpy(version, c->version, sizeof(version));
+		struct store_schedule nsc = {.campaign_id = c->id,
+					     .version = version,
+					     .due_ms = next >= 0 ? next : INT64_MAX,
+					     .run_ms = -1};
+		rc = store_schedule_set(e->store, &nsc);
+	} else
+		rc = STORE_OK;
+	free(sc.campaign_id);
+	free(sc.version);
+	return rc;
+}
+
 /* Records each campaign's version and releases what resumed campaigns held. */
 enum store_status
 engine_register(struct engine *e)
@@ -96,6 +138,8 @@ engine_register(struct engine *e)
 		if (released > 0)
 			log_info("campaign '%s' resumed: %d held journeys run now", c->id,
 				 released);
+		if (rc == STORE_OK && c->trigger.kind == TRIGGER_CRON)
+			rc = engine_schedule(e, c);
 	}
 	return rc;
 }
@@ -696,6 +740,78 @@ engine_fire_timer(struct engine *e, const struct store_timer *t)
 	return rc;
 }
 
+/* Customers handed to a schedule's audience check per engine call: the loop gets its turns. */
+#define ENGINE_FANOUT_BATCH 500
+
+/*
+ * One batch of a scheduled run: the next customers by id enter when they are subscribed to
+ * the campaign's topic and match its audience. The cursor moves in the same transaction, so a
+ * crash resumes the run where it stopped; when the last batch is done the next run is set.
+ */
+static enum store_status
+engine_fan_out(struct engine *e, struct store_schedule *sc, int *handled)
+{
+	const struct campaign *c =
+	    e->campaigns ? campaign_set_find(e->campaigns, sc->campaign_id) : NULL;
+	int64_t *ids = NULL;
+	size_t n = 0;
+	enum store_status rc = STORE_OK;
+	char when[40];
+
+	if (c == NULL || c->trigger.kind != TRIGGER_CRON || c->status != CAMPAIGN_ACTIVE) {
+		/* Removed or no longer scheduled: never again; paused: this run is skipped. */
+		int64_t next = c && c->trigger.kind == TRIGGER_CRON
+				   ? engine_cron_next(c, clock_now(e->clock))
+				   : -1;
+		sc->due_ms = next >= 0 ? next : INT64_MAX;
+		sc->run_ms = -1;
+		sc->cursor = 0;
+		return store_schedule_set(e->store, sc);
+	}
+	if (sc->run_ms < 0) {
+		sc->run_ms = sc->due_ms;
+		sc->cursor = 0;
+	}
+	timefmt_format_utc(sc->run_ms, when, sizeof(when));
+	json_t *event = json_pack("{s:s,s:s,s:s,s:{}}", "id", when, "type", "schedule", "time",
+				  when, "properties");
+	if ((rc = store_customers_after(e->store, sc->cursor, ENGINE_FANOUT_BATCH, &ids, &n)) !=
+	    STORE_OK)
+		goto out;
+	for (size_t i = 0; i < n && rc == STORE_OK; i++) {
+		json_t *customer = NULL;
+		sc->cursor = ids[i];
+		if ((rc = store_customer_context(e->store, ids[i], &customer)) != STORE_OK)
+			break;
+		const char *consent = json_string_value(
+		    json_object_get(json_object_get(customer, "consent"), c->topic));
+		if (consent != NULL && strcmp(consent, "subscribed") == 0 &&
+		    engine_eval(e, c->trigger.where, customer, event, NULL, ids[i])) {
+			struct store_event ev = {
+			    .customer_id = ids[i],
+			    .customer = (char *)json_string_value(json_object_get(customer, "id")),
+			    .key = "",
+			    .type = "schedule",
+			    .time_ms = sc->run_ms};
+			rc = engine_enter(e, c, &ev, customer, event);
+		}
+		json_decref(customer);
+	}
+	*handled += (int)n;
+	if (rc == STORE_OK && n < ENGINE_FANOUT_BATCH) {
+		int64_t next = engine_cron_next(c, sc->run_ms);
+		sc->due_ms = next >= 0 ? next : INT64_MAX;
+		sc->run_ms = -1;
+		sc->cursor = 0;
+	}
+	if (rc == STORE_OK)
+		rc = store_schedule_set(e->store, sc);
+out:
+	json_decref(event);
+	free(ids);
+	return rc;
+}
+
 enum store_status
 engine_run_due(struct engine *e, int limit, int *n)
 {
@@ -704,8 +820,17 @@ engine_run_due(struct engine *e, int limit, int *n)
 	size_t cnt = 0, tcnt = 0;
 	enum store_status rc;
 
+	struct store_schedule *scs = NULL;
+	size_t scnt = 0;
+	int fanned = 0;
+
 	*n = 0;
-	rc = store_timers_due(e->store, clock_now(e->clock), limit, &ts, &tcnt);
+	rc = store_schedules_due(e->store, clock_now(e->clock), &scs, &scnt);
+	for (size_t i = 0; i < scnt && rc == STORE_OK; i++)
+		rc = engine_fan_out(e, &scs[i], &fanned);
+	store_schedules_free(scs, scnt);
+	if (rc == STORE_OK)
+		rc = store_timers_due(e->store, clock_now(e->clock), limit, &ts, &tcnt);
 	for (size_t i = 0; i < tcnt && rc == STORE_OK; i++)
 		rc = engine_fire_timer(e, &ts[i]);
 	store_timers_free(ts, tcnt);
@@ -713,7 +838,7 @@ engine_run_due(struct engine *e, int limit, int *n)
 		rc = store_journeys_due(e->store, clock_now(e->clock), limit, &js, &cnt);
 	for (size_t i = 0; i < cnt && rc == STORE_OK; i++)
 		rc = engine_run_one(e, &js[i]);
-	*n = (int)(cnt + tcnt);
+	*n = (int)(cnt + tcnt) + fanned;
 	journeys_free(js, cnt);
 	return rc;
 }

@@ -63,3 +63,13 @@ store_timers_free(struct store_timer *v, size_t n)
 		free(v[i].campaign_id);
 	free(v);
 }
+
+void
+store_schedules_free(struct store_schedule *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].campaign_id);
+		free(v[i].version);
+	}
+	free(v);
+}

@@ -78,6 +78,16 @@ struct store_timer {
 };
 void store_timers_free(struct store_timer *v, size_t n);
 
+/* A scheduled campaign's state: when to act next, and the run being fanned out (or -1). */
+struct store_schedule {
+	char *campaign_id;
+	char *version;
+	int64_t due_ms;
+	int64_t run_ms;
+	int64_t cursor; /* the last customer id entered in this run */
+};
+void store_schedules_free(struct store_schedule *v, size_t n);
+
 /* One line of "why": every enter, send, skip and exit is recorded. */
 struct journey_note {
 	int64_t journey_id;
@@ -165,6 +175,14 @@ struct store_ops {
 					struct store_timer **out, size_t *n);
 	enum store_status (*timer_delete)(struct store *, const char *campaign_id,
 					  int64_t customer_id);
+	enum store_status (*schedule_get)(struct store *, const char *campaign_id,
+					  struct store_schedule *out);
+	enum store_status (*schedule_set)(struct store *, const struct store_schedule *sc);
+	enum store_status (*schedules_due)(struct store *, int64_t now_ms,
+					   struct store_schedule **out, size_t *n);
+	/* Customer ids after AFTER in id order, erased ones left out: a fan-out's next batch. */
+	enum store_status (*customers_after)(struct store *, int64_t after, int limit,
+					     int64_t **ids, size_t *n);
 	enum store_status (*outbox_add)(struct store *, const struct outbox_entry *o);
 };
 
@@ -345,6 +363,26 @@ static inline enum store_status
 store_timer_delete(struct store *s, const char *campaign_id, int64_t customer_id)
 {
 	return s->ops->timer_delete(s, campaign_id, customer_id);
+}
+static inline enum store_status
+store_schedule_get(struct store *s, const char *campaign_id, struct store_schedule *out)
+{
+	return s->ops->schedule_get(s, campaign_id, out);
+}
+static inline enum store_status
+store_schedule_set(struct store *s, const struct store_schedule *sc)
+{
+	return s->ops->schedule_set(s, sc);
+}
+static inline enum store_status
+store_schedules_due(struct store *s, int64_t now_ms, struct store_schedule **out, size_t *n)
+{
+	return s->ops->schedules_due(s, now_ms, out, n);
+}
+static inline enum store_status
+store_customers_after(struct store *s, int64_t after, int limit, int64_t **ids, size_t *n)
+{
+	return s->ops->customers_after(s, after, limit, ids, n);
 }
 static inline enum store_status
 store_outbox_add(struct store *s, const struct outbox_entry *o)

@@ -72,6 +72,10 @@ static const char *store_sqlite_migrations[] = {
     " campaign_id TEXT NOT NULL, customer_id INTEGER NOT NULL, due_ms INTEGER NOT NULL,"
     " PRIMARY KEY (campaign_id, customer_id)) WITHOUT ROWID;"
     "CREATE INDEX timers_due ON timers (due_ms);"
+    /* Scheduled campaigns: the next run, and the run being fanned out with its cursor. */
+    "CREATE TABLE schedules ("
+    " campaign_id TEXT PRIMARY KEY, version TEXT NOT NULL, due_ms INTEGER NOT NULL,"
+    " run_ms INTEGER, cursor INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
     "INSERT INTO meta (key, value) VALUES ('engine_cursor', '0');",
 };
 
@@ -750,6 +754,10 @@ const struct store_ops store_sqlite_ops = {
     .timer_push = store_sqlite_timer_push,
     .timers_due = store_sqlite_timers_due,
     .timer_delete = store_sqlite_timer_delete,
+    .schedule_get = store_sqlite_schedule_get,
+    .schedule_set = store_sqlite_schedule_set,
+    .schedules_due = store_sqlite_schedules_due,
+    .customers_after = store_sqlite_customers_after,
     .journey_note = store_sqlite_journey_note,
     .outbox_add = store_sqlite_outbox_add,
 };

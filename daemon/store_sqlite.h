@@ -54,6 +54,10 @@ enum {
 	E_TIMER_PUSH,
 	E_TIMERS_DUE,
 	E_TIMER_DELETE,
+	E_SCHED_GET,
+	E_SCHED_SET,
+	E_SCHED_DUE,
+	E_CUST_AFTER,
 	E_LOG,
 	E_OUTBOX_INSERT,
 	E_COUNT
@@ -115,6 +119,11 @@ enum store_status store_sqlite_timer_push(struct store *, const char *, int64_t,
 enum store_status store_sqlite_timers_due(struct store *, int64_t, int, struct store_timer **,
 					  size_t *);
 enum store_status store_sqlite_timer_delete(struct store *, const char *, int64_t);
+enum store_status store_sqlite_schedule_get(struct store *, const char *, struct store_schedule *);
+enum store_status store_sqlite_schedule_set(struct store *, const struct store_schedule *);
+enum store_status store_sqlite_schedules_due(struct store *, int64_t, struct store_schedule **,
+					     size_t *);
+enum store_status store_sqlite_customers_after(struct store *, int64_t, int, int64_t **, size_t *);
 enum store_status store_sqlite_journey_note(struct store *, const struct journey_note *);
 enum store_status store_sqlite_outbox_add(struct store *, const struct outbox_entry *);
 

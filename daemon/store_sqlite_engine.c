@@ -41,7 +41,8 @@ static const char *store_sqlite_engine_sql[E_COUNT] = {
     [E_JOURNEYS_DUE] = "SELECT " J_COLS " FROM journeys WHERE active = 1 AND due_ms IS NOT NULL"
 		       " AND due_ms <= ?1 ORDER BY due_ms, id LIMIT ?2",
     [E_NEXT_DUE] = "SELECT min(d) FROM (SELECT min(due_ms) AS d FROM journeys WHERE active = 1"
-		   " AND due_ms IS NOT NULL UNION ALL SELECT min(due_ms) FROM timers)",
+		   " AND due_ms IS NOT NULL UNION ALL SELECT min(due_ms) FROM timers"
+		   " UNION ALL SELECT min(due_ms) FROM schedules)",
     /* Held: active, not timed, not waiting for an event (see engine_run_one). */
     [E_RELEASE] = "UPDATE journeys SET due_ms = ?2 WHERE campaign_id = ?1 AND active = 1"
 		  " AND due_ms IS NULL AND wait_event IS NULL",
@@ -51,6 +52,16 @@ static const char *store_sqlite_engine_sql[E_COUNT] = {
     [E_TIMERS_DUE] = "SELECT campaign_id, customer_id, due_ms FROM timers WHERE due_ms <= ?1"
 		     " ORDER BY due_ms LIMIT ?2",
     [E_TIMER_DELETE] = "DELETE FROM timers WHERE campaign_id = ?1 AND customer_id = ?2",
+    [E_SCHED_GET] = "SELECT campaign_id, version, due_ms, run_ms, cursor FROM schedules"
+		    " WHERE campaign_id = ?1",
+    [E_SCHED_SET] = "INSERT INTO schedules (campaign_id, version, due_ms, run_ms, cursor)"
+		    " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (campaign_id) DO UPDATE SET"
+		    " version = excluded.version, due_ms = excluded.due_ms,"
+		    " run_ms = excluded.run_ms, cursor = excluded.cursor",
+    [E_SCHED_DUE] = "SELECT campaign_id, version, due_ms, run_ms, cursor FROM schedules"
+		    " WHERE due_ms <= ?1 ORDER BY due_ms",
+    [E_CUST_AFTER] = "SELECT id FROM customers WHERE id > ?1 AND erased_ms IS NULL"
+		     " ORDER BY id LIMIT ?2",
     [E_LOG] = "INSERT INTO journey_notes (journey_id, customer_id, campaign_id, step_id, action,"
 	      " reason, channel, template, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [E_OUTBOX_INSERT] = "INSERT INTO outbox (journey_id, step_id, visit, customer_id, campaign_id,"
@@ -470,6 +481,97 @@ store_sqlite_timer_delete(struct store *st, const char *campaign_id, int64_t cus
 	sqlite3_bind_text(q, 1, campaign_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 2, customer_id);
 	return store_sqlite_exec(SQ(st), q);
+}
+
+static enum store_status
+store_sqlite_schedule_rows(struct store_sqlite *s, sqlite3_stmt *q, struct store_schedule **out,
+			   size_t *n)
+{
+	struct store_schedule *v = NULL;
+	size_t cnt = 0;
+	int rc;
+
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		v = xrealloc(v, (cnt + 1) * sizeof(*v));
+		v[cnt].campaign_id = store_sqlite_text_dup(q, 0);
+		v[cnt].version = store_sqlite_text_dup(q, 1);
+		v[cnt].due_ms = sqlite3_column_int64(q, 2);
+		v[cnt].run_ms = store_sqlite_opt_int(q, 3);
+		v[cnt].cursor = sqlite3_column_int64(q, 4);
+		cnt++;
+	}
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	if (rc != SQLITE_DONE) {
+		store_schedules_free(v, cnt);
+		return store_sqlite_status(s, rc);
+	}
+	*out = v;
+	*n = cnt;
+	return STORE_OK;
+}
+
+enum store_status
+store_sqlite_schedule_get(struct store *st, const char *campaign_id, struct store_schedule *out)
+{
+	sqlite3_stmt *q = SQ(st)->e[E_SCHED_GET];
+	struct store_schedule *v;
+	size_t n;
+	enum store_status rc;
+
+	sqlite3_bind_text(q, 1, campaign_id, -1, SQLITE_STATIC);
+	if ((rc = store_sqlite_schedule_rows(SQ(st), q, &v, &n)) != STORE_OK)
+		return rc;
+	if (n == 0) {
+		free(v);
+		return STORE_NOTFOUND;
+	}
+	*out = v[0];
+	free(v);
+	return STORE_OK;
+}
+
+enum store_status
+store_sqlite_schedule_set(struct store *st, const struct store_schedule *sc)
+{
+	sqlite3_stmt *q = SQ(st)->e[E_SCHED_SET];
+	sqlite3_bind_text(q, 1, sc->campaign_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, sc->version, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, sc->due_ms);
+	store_sqlite_bind_due(q, 4, sc->run_ms);
+	sqlite3_bind_int64(q, 5, sc->cursor);
+	return store_sqlite_exec(SQ(st), q);
+}
+
+enum store_status
+store_sqlite_schedules_due(struct store *st, int64_t now_ms, struct store_schedule **out, size_t *n)
+{
+	sqlite3_stmt *q = SQ(st)->e[E_SCHED_DUE];
+	sqlite3_bind_int64(q, 1, now_ms);
+	return store_sqlite_schedule_rows(SQ(st), q, out, n);
+}
+
+enum store_status
+store_sqlite_customers_after(struct store *st, int64_t after, int limit, int64_t **ids, size_t *n)
+{
+	sqlite3_stmt *q = SQ(st)->e[E_CUST_AFTER];
+	int64_t *v = xmalloc((size_t)limit * sizeof(*v));
+	size_t cnt = 0;
+	int rc;
+
+	sqlite3_bind_int64(q, 1, after);
+	sqlite3_bind_int(q, 2, limit);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+		v[cnt++] = sqlite3_column_int64(q, 0);
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	if (rc != SQLITE_DONE) {
+		free(v);
+		return store_sqlite_status(SQ(st), rc);
+	}
+	*ids = v;
+	*n = cnt;
+	return STORE_OK;
 }
 
 enum store_status

@@ -129,7 +129,7 @@ storeloop_engine_pass(evutil_socket_t fd, short what, void *arg)
 		evtimer_add(l->engine_ev, &tv);
 		return;
 	}
-	if (consumed == STORELOOP_ENGINE_BATCH || ran == STORELOOP_ENGINE_BATCH) {
+	if (consumed >= STORELOOP_ENGINE_BATCH || ran >= STORELOOP_ENGINE_BATCH) {
 		evtimer_add(l->engine_ev, &tv);
 		return;
 	}

@@ -146,6 +146,28 @@ def win_back_a_purchase_after_the_first_mail_ends_it():
     eq(exits(t, "win-back"), [("tom", "exit_on:purchase")], "exit reason")
 
 
+@test
+def newsletter_goes_to_subscribers_at_each_monthly_run():
+    people = [{"id": "anna", "consent": {"newsletter": "subscribed"}, "timezone": "Europe/Berlin"},
+              {"id": "maria", "consent": {"newsletter": "pending"}},
+              {"id": "tom", "consent": {"newsletter": "unsubscribed"}},
+              {"id": "lee"}]
+    start = {"id": "s", "customer": "lee", "type": "signup", "time": "2026-02-15T12:00:00Z"}
+    s = sends(simulate([start], until="60d", customers=people), "newsletter")
+    eq(s, [("2026-03-01T08:00:00.000Z", "anna", "issue"),
+           ("2026-04-01T07:00:00.000Z", "anna", "issue")],
+       "09:00 Berlin time on the 1st, only to the subscriber, across the DST change")
+
+
+@test
+def newsletter_fan_out_crosses_batches_once_each():
+    people = [{"id": f"c{i:05d}", "consent": {"newsletter": "subscribed"}} for i in range(1201)]
+    start = {"id": "s", "customer": "c00000", "type": "signup", "time": "2026-02-15T12:00:00Z"}
+    s = sends(simulate([start], until="20d", customers=people), "newsletter")
+    eq(len(s), 1201, "one issue each")
+    eq(len(set(x[1] for x in s)), 1201, "nobody twice")
+
+
 def campaigns_dir(name, *campaigns):
     d = os.path.join(TMP, name)
     os.makedirs(d, exist_ok=True)
