@@ -560,6 +560,33 @@ engine_campaign(struct engine *e, const struct journey *j)
 	return old;
 }
 
+/*
+ * Goals: an event that a campaign counts as its goal, after one of its sends within the goal's
+ * window, is recorded as that journey's conversion (once per journey, even after it ended).
+ */
+static enum store_status
+engine_goals(struct engine *e, const struct store_event *ev)
+{
+	enum store_status rc = STORE_OK;
+	for (size_t i = 0; e->campaigns && i < e->campaigns->n && rc == STORE_OK; i++) {
+		const struct campaign *c = e->campaigns->v[i];
+		int64_t jid;
+		if (c->goal_event == NULL || strcmp(c->goal_event, ev->type) != 0)
+			continue;
+		rc = store_goal_candidate(e->store, c->id, ev->customer_id,
+					  clock_now(e->clock) - c->goal_within_ms, &jid);
+		if (rc == STORE_NOTFOUND) {
+			rc = STORE_OK;
+			continue;
+		}
+		struct journey j = {
+		    .id = jid, .customer_id = ev->customer_id, .campaign_id = c->id};
+		if (rc == STORE_OK)
+			rc = engine_note(e, &j, ev->customer, NULL, "goal", ev->type, NULL, NULL);
+	}
+	return rc;
+}
+
 /* Activity pushes out the inactivity deadline of every campaign that watches its type. */
 static enum store_status
 engine_push_timers(struct engine *e, const struct store_event *ev)
@@ -588,7 +615,7 @@ engine_on_event(struct engine *e, const struct store_event *ev)
 	json_t *customer = NULL, *event = engine_event_json(ev);
 	enum store_status rc;
 
-	if ((rc = engine_push_timers(e, ev)) != STORE_OK)
+	if ((rc = engine_push_timers(e, ev)) != STORE_OK || (rc = engine_goals(e, ev)) != STORE_OK)
 		goto out;
 	if ((rc = store_journeys_of_customer(e->store, ev->customer_id, &js, &n)) != STORE_OK)
 		goto out;

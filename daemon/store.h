@@ -168,6 +168,10 @@ struct store_ops {
 	enum store_status (*journeys_release)(struct store *, const char *campaign_id,
 					      int64_t now_ms, int *n);
 	enum store_status (*journey_note)(struct store *, const struct journey_note *e);
+	/* The customer's journey of CAMPAIGN that sent since SINCE_MS and has no goal noted yet. */
+	enum store_status (*goal_candidate)(struct store *, const char *campaign_id,
+					    int64_t customer_id, int64_t since_ms,
+					    int64_t *journey_id);
 	/* Sets a trigger timer to DUE, or later: a timer only moves forward. */
 	enum store_status (*timer_push)(struct store *, const char *campaign_id,
 					int64_t customer_id, int64_t due_ms);
@@ -383,6 +387,12 @@ static inline enum store_status
 store_customers_after(struct store *s, int64_t after, int limit, int64_t **ids, size_t *n)
 {
 	return s->ops->customers_after(s, after, limit, ids, n);
+}
+static inline enum store_status
+store_goal_candidate(struct store *s, const char *campaign_id, int64_t customer_id,
+		     int64_t since_ms, int64_t *journey_id)
+{
+	return s->ops->goal_candidate(s, campaign_id, customer_id, since_ms, journey_id);
 }
 static inline enum store_status
 store_outbox_add(struct store *s, const struct outbox_entry *o)

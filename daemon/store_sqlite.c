@@ -758,6 +758,7 @@ const struct store_ops store_sqlite_ops = {
     .schedule_set = store_sqlite_schedule_set,
     .schedules_due = store_sqlite_schedules_due,
     .customers_after = store_sqlite_customers_after,
+    .goal_candidate = store_sqlite_goal_candidate,
     .journey_note = store_sqlite_journey_note,
     .outbox_add = store_sqlite_outbox_add,
 };

@@ -62,6 +62,10 @@ static const char *store_sqlite_engine_sql[E_COUNT] = {
 		    " WHERE due_ms <= ?1 ORDER BY due_ms",
     [E_CUST_AFTER] = "SELECT id FROM customers WHERE id > ?1 AND erased_ms IS NULL"
 		     " ORDER BY id LIMIT ?2",
+    [E_GOAL] = "SELECT n.journey_id FROM journey_notes n WHERE n.customer_id = ?1"
+	       " AND n.campaign_id = ?2 AND n.action = 'send' AND n.at_ms >= ?3"
+	       " AND NOT EXISTS (SELECT 1 FROM journey_notes g WHERE g.journey_id = n.journey_id"
+	       " AND g.action = 'goal') ORDER BY n.at_ms DESC, n.id DESC LIMIT 1",
     [E_LOG] = "INSERT INTO journey_notes (journey_id, customer_id, campaign_id, step_id, action,"
 	      " reason, channel, template, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [E_OUTBOX_INSERT] = "INSERT INTO outbox (journey_id, step_id, visit, customer_id, campaign_id,"
@@ -572,6 +576,17 @@ store_sqlite_customers_after(struct store *st, int64_t after, int limit, int64_t
 	*ids = v;
 	*n = cnt;
 	return STORE_OK;
+}
+
+enum store_status
+store_sqlite_goal_candidate(struct store *st, const char *campaign_id, int64_t customer_id,
+			    int64_t since_ms, int64_t *journey_id)
+{
+	sqlite3_stmt *q = SQ(st)->e[E_GOAL];
+	sqlite3_bind_int64(q, 1, customer_id);
+	sqlite3_bind_text(q, 2, campaign_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, since_ms);
+	return store_sqlite_int(SQ(st), q, journey_id);
 }
 
 enum store_status

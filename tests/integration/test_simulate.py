@@ -144,6 +144,16 @@ def win_back_a_purchase_after_the_first_mail_ends_it():
     t = simulate([BUY, back], until="200d")
     eq([x[2] for x in sends(t, "win-back")], ["we-miss-you"], "no offer after coming back")
     eq(exits(t, "win-back"), [("tom", "exit_on:purchase")], "exit reason")
+    goals = [(e["at"], e["campaign"], e["reason"]) for e in t if e["action"] == "goal"]
+    eq(goals, [("2026-04-20T10:00:00.000Z", "win-back", "purchase")],
+       "the purchase 10 days after the mail is the win-back's conversion, once")
+
+
+@test
+def a_goal_outside_its_window_is_no_conversion():
+    late = dict(BUY, id="b4", time="2026-07-20T10:00:00Z", properties={"order_id": "4"})
+    t = simulate([BUY, late], until="200d")  # the offer went out 2026-05-10, window 60d
+    eq([e for e in t if e["action"] == "goal"], [], "71 days after the last mail is too late")
 
 
 @test
