@@ -122,7 +122,6 @@ cond_check_path(const char *path)
 	return NULL;
 }
 
-
 /* What eq, ne, in and contains compare with; null is absence, tested with "exists". */
 static int
 cond_is_scalar(const json_t *v)

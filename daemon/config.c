@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "duration.h"
 #include "jsonpos.h"
 #include "log.h"
 #include "util.h"
@@ -160,6 +161,30 @@ config_tokens(struct config *c, json_t *v, struct diag *d)
 	}
 }
 
+/* "frequency_cap": {"max": N, "per": DURATION}, across all non-transactional campaigns. */
+static void
+config_cap(struct config *c, json_t *v, struct diag *d)
+{
+	json_t *max = json_object_get(v, "max"), *per = json_object_get(v, "per");
+	int64_t ms;
+
+	if (!json_is_object(v) || json_object_size(v) != 2 || !json_is_integer(max) ||
+	    !json_is_string(per)) {
+		diag_add(d, "frequency_cap",
+			 "key 'frequency_cap' must be {\"max\": N, \"per\": \"7d\"}");
+		return;
+	}
+	if (json_integer_value(max) < 1 || json_integer_value(max) > 1000)
+		diag_add(d, "frequency_cap.max", "'frequency_cap.max' must be from 1 to 1000");
+	else if (duration_parse(json_string_value(per), 0, &ms) < 0)
+		diag_add(d, "frequency_cap.per",
+			 "'frequency_cap.per' must be a duration like \"7d\"");
+	else {
+		c->cap_max = (int)json_integer_value(max);
+		c->cap_per_ms = ms;
+	}
+}
+
 /* Applies each key of the file over the defaults; every unknown key is one problem. */
 static void
 config_apply(struct config *c, json_t *root, struct diag *d)
@@ -230,7 +255,9 @@ config_apply(struct config *c, json_t *root, struct diag *d)
 			size_t s = 10;
 			config_set_size(&s, v, key, 1, 3600, d);
 			c->shutdown_timeout_s = (int)s;
-		} else
+		} else if (strcmp(key, "frequency_cap") == 0)
+			config_cap(c, v, d);
+		else
 			diag_add(d, key, "unknown key '%s'", key);
 	}
 }

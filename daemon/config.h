@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "diag.h"
 
@@ -25,6 +26,8 @@ struct config {
 	size_t max_body_bytes;
 	size_t max_batch;
 	int shutdown_timeout_s;
+	int cap_max;	    /* frequency cap: non-transactional messages per customer; 0: none */
+	int64_t cap_per_ms; /* ... within this window */
 };
 
 /*

@@ -151,6 +151,8 @@ struct campaigns_job {
 	struct daemon *d;
 	struct campaign_set *set; /* the new set, then the one to free */
 	struct engine *engine;
+	int cap_max;
+	int64_t cap_per_ms;
 };
 
 /* Store thread: the engine switches sets between two passes, never inside one. */
@@ -160,6 +162,7 @@ daemon_campaigns_run(struct store *s, struct store_job *job)
 	struct campaigns_job *j = (struct campaigns_job *)job;
 	(void)s;
 	engine_set_campaigns(j->engine, j->set);
+	engine_set_cap(j->engine, j->cap_max, j->cap_per_ms);
 	return engine_register(j->engine);
 }
 
@@ -260,9 +263,13 @@ daemon_reload(struct daemon *d)
 		o->max_body_bytes = n->max_body_bytes;
 		o->shutdown_timeout_s = n->shutdown_timeout_s;
 		o->log_level = n->log_level;
+		o->cap_max = n->cap_max;
+		o->cap_per_ms = n->cap_per_ms;
 		log_set_level(n->log_level);
 		http_set_limits(d->http, o->max_body_bytes);
 		config_free(n);
+		int n_cap_max = o->cap_max;
+		int64_t n_cap_per_ms = o->cap_per_ms;
 		struct campaign_set *set = daemon_load_campaigns(o, &dg);
 		if (set == NULL) {
 			for (size_t i = 0; i < dg.n; i++)
@@ -273,6 +280,8 @@ daemon_reload(struct daemon *d)
 			j->d = d;
 			j->set = set;
 			j->engine = d->engine;
+			j->cap_max = n_cap_max;
+			j->cap_per_ms = n_cap_per_ms;
 			j->job.run = daemon_campaigns_run;
 			j->job.done = daemon_campaigns_done;
 			j->job.wakes_engine = 1; /* resumed campaigns may have journeys to run */
@@ -341,6 +350,7 @@ daemon_run(struct config *cfg, int foreground)
 	char *domain = daemon_msgid_domain(cfg);
 	clock_real_init(&d->clock);
 	d->engine = engine_new(store, d->campaigns, &d->clock, domain);
+	engine_set_cap(d->engine, cfg->cap_max, cfg->cap_per_ms);
 	free(domain);
 	/* Before the store loop owns the store: this is the only write off that thread. */
 	if (store_begin(store) != STORE_OK || engine_register(d->engine) != STORE_OK ||

@@ -27,6 +27,8 @@ struct engine {
 	char *msgid_domain;
 	engine_observer observe;
 	void *observe_arg;
+	int cap_max; /* the frequency cap, 0: none */
+	int64_t cap_per_ms;
 };
 
 struct engine *
@@ -58,6 +60,13 @@ engine_set_observer(struct engine *e, engine_observer fn, void *arg)
 {
 	e->observe = fn;
 	e->observe_arg = arg;
+}
+
+void
+engine_set_cap(struct engine *e, int max, int64_t per_ms)
+{
+	e->cap_max = max;
+	e->cap_per_ms = per_ms;
 }
 
 void
@@ -292,6 +301,26 @@ engine_quiet_until(const struct campaign *c, json_t *customer, int64_t now)
 	return inside ? engine_next_local_time(now, tz, c->quiet_to) : -1;
 }
 
+/*
+ * The frequency cap across campaigns: *UNTIL is -1 when a non-transactional message may go
+ * now, else when the oldest message in the window leaves it.
+ */
+static enum store_status
+engine_capped(struct engine *e, const struct campaign *c, const struct journey *j, int64_t *until)
+{
+	int64_t now = clock_now(e->clock), oldest = -1;
+	long count = 0;
+	enum store_status rc;
+
+	*until = -1;
+	if (c->transactional || e->cap_max <= 0)
+		return STORE_OK;
+	rc = store_marketing_sent(e->store, j->customer_id, now - e->cap_per_ms, &count, &oldest);
+	if (rc == STORE_OK && count >= e->cap_max && oldest >= 0)
+		*until = oldest + e->cap_per_ms + 1;
+	return rc;
+}
+
 /* Queues one message in the outbox; the ledger makes a replay of the same visit a no-op. */
 static enum store_status
 engine_send(struct engine *e, const struct campaign *c, struct journey *j, const struct step *st,
@@ -307,7 +336,8 @@ engine_send(struct engine *e, const struct campaign *c, struct journey *j, const
 				 .channel = st->channel,
 				 .template = st->template,
 				 .message_id = msgid,
-				 .created_ms = clock_now(e->clock)};
+				 .created_ms = clock_now(e->clock),
+				 .marketing = !c->transactional};
 	enum store_status rc = store_outbox_add(e->store, &o);
 	g_free(uuid);
 	free(msgid);
@@ -404,9 +434,23 @@ engine_advance(struct engine *e, const struct campaign *c, struct journey *j, js
 				j->due_ms = quiet;
 				return rc == STORE_OK ? store_journey_update(e->store, j) : rc;
 			}
+			int64_t capped = -1;
 			if (j->due_ms >= 0 && now - j->due_ms > c->stale_after_ms)
 				rc = engine_note(e, j, cname, st->id, "skip", "stale", st->channel,
 						 st->template);
+			else if ((rc = engine_capped(e, c, j, &capped)) != STORE_OK)
+				break;
+			else if (capped >= 0 && !c->on_cap_skip) {
+				/* Deferred until the oldest message leaves the window. */
+				rc = engine_note(e, j, cname, st->id, "skip",
+						 "frequency_cap_deferred", st->channel,
+						 st->template);
+				j->visit--;
+				j->due_ms = capped;
+				return rc == STORE_OK ? store_journey_update(e->store, j) : rc;
+			} else if (capped >= 0)
+				rc = engine_note(e, j, cname, st->id, "skip", "frequency_cap",
+						 st->channel, st->template);
 			else
 				rc = engine_send(e, c, j, st, cname);
 			j->step = st->next;

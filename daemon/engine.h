@@ -23,6 +23,8 @@ struct engine *engine_new(struct store *s, const struct campaign_set *campaigns,
 			  const struct clock *clock, const char *msgid_domain);
 void engine_free(struct engine *e);
 void engine_set_observer(struct engine *e, engine_observer fn, void *arg);
+/* At most MAX non-transactional messages per customer within PER_MS; MAX 0: no cap. */
+void engine_set_cap(struct engine *e, int max, int64_t per_ms);
 /* Swaps in a new set of campaigns (after a reload); the caller keeps ownership. */
 void engine_set_campaigns(struct engine *e, const struct campaign_set *campaigns);
 

@@ -20,7 +20,7 @@ usage(FILE *f)
 		"       nurtured check [-c FILE]        validate the configuration and campaigns\n"
 		"       nurtured next-runs FILE [--count N] [--from RFC3339]\n"
 		"       nurtured simulate --campaigns DIR --events FILE.jsonl\n"
-		"                [--customers FILE.jsonl] [--until 180d] [--json]\n"
+		"                [--customers FILE.jsonl] [--until 180d] [--config FILE] [--json]\n"
 		"       nurtured --version | --help\n"
 		"\n"
 		"  -c FILE   configuration (JSON); without it, the embedded defaults\n"

@@ -8,6 +8,7 @@
 
 #include "campaign.h"
 #include "clock.h"
+#include "config.h"
 #include "diag.h"
 #include "duration.h"
 #include "engine.h"
@@ -155,7 +156,7 @@ static void
 simulate_usage(FILE *f)
 {
 	fprintf(f, "usage: nurtured simulate --campaigns DIR --events FILE.jsonl "
-		   "[--customers FILE.jsonl] [--until 180d] [--json]\n");
+		   "[--customers FILE.jsonl] [--until 180d] [--config FILE] [--json]\n");
 }
 
 int
@@ -166,8 +167,9 @@ simulate_main(int argc, char **argv)
 						 {"customers", required_argument, NULL, 'u'},
 						 {"until", required_argument, NULL, 't'},
 						 {"json", no_argument, NULL, 'j'},
+						 {"config", required_argument, NULL, 'f'},
 						 {NULL, 0, NULL, 0}};
-	const char *dir = NULL, *events = NULL, *customers = NULL, *until = "180d";
+	const char *dir = NULL, *events = NULL, *customers = NULL, *until = "180d", *conf = NULL;
 	int as_json = 0, ch, rc = 1;
 	int64_t horizon;
 	struct diag d;
@@ -196,6 +198,9 @@ simulate_main(int argc, char **argv)
 		case 'j':
 			as_json = 1;
 			break;
+		case 'f':
+			conf = optarg;
+			break;
 		default:
 			simulate_usage(stderr);
 			return 2;
@@ -211,6 +216,16 @@ simulate_main(int argc, char **argv)
 		return 2;
 	}
 	log_init(1, LOG_LEVEL_WARN);
+	struct config *cfg = NULL;
+	if (conf != NULL) { /* for the settings that shape decisions: the frequency cap */
+		diag_init(&d, conf, NULL);
+		cfg = config_load(conf, &d);
+		for (size_t i = 0; i < d.n; i++)
+			fprintf(stderr, "%s\n", d.msgs[i]);
+		diag_free(&d);
+		if (cfg == NULL)
+			return 1;
+	}
 	diag_init(&d, dir, NULL);
 	struct campaign_ctx ctx = {0}; /* simulate checks neither channels nor templates */
 	set = campaign_load_dir(dir, &ctx, &d);
@@ -235,6 +250,8 @@ simulate_main(int argc, char **argv)
 		}
 		engine = engine_new(store, set, &clk, "simulate.invalid");
 		engine_set_observer(engine, simulate_print, &as_json);
+		if (cfg != NULL)
+			engine_set_cap(engine, cfg->cap_max, cfg->cap_per_ms);
 		if (engine_register(engine) != STORE_OK)
 			diag_add(&d, NULL, "cannot record the campaigns");
 		store_commit(store);
@@ -275,5 +292,6 @@ simulate_main(int argc, char **argv)
 		nt_event_clear(&se.v[i].ev);
 	free(se.v);
 	campaign_set_free(set);
+	config_free(cfg);
 	return rc;
 }

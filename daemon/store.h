@@ -112,6 +112,7 @@ struct outbox_entry {
 	const char *template;
 	const char *message_id;
 	int64_t created_ms;
+	int marketing; /* counts against the frequency cap (the campaign is not transactional) */
 };
 
 struct store_ops {
@@ -188,6 +189,9 @@ struct store_ops {
 	enum store_status (*customers_after)(struct store *, int64_t after, int limit,
 					     int64_t **ids, size_t *n);
 	enum store_status (*outbox_add)(struct store *, const struct outbox_entry *o);
+	/* Marketing messages queued for a customer since SINCE_MS, and when the oldest was. */
+	enum store_status (*marketing_sent)(struct store *, int64_t customer_id, int64_t since_ms,
+					    long *count, int64_t *oldest_ms);
 };
 
 /* Every backend's struct starts with this. */
@@ -398,6 +402,13 @@ static inline enum store_status
 store_outbox_add(struct store *s, const struct outbox_entry *o)
 {
 	return s->ops->outbox_add(s, o);
+}
+
+static inline enum store_status
+store_marketing_sent(struct store *s, int64_t customer_id, int64_t since_ms, long *count,
+		     int64_t *oldest_ms)
+{
+	return s->ops->marketing_sent(s, customer_id, since_ms, count, oldest_ms);
 }
 
 extern const struct store_ops store_sqlite_ops;

@@ -64,9 +64,10 @@ static const char *store_sqlite_migrations[] = {
     " visit INTEGER NOT NULL, customer_id INTEGER NOT NULL, campaign_id TEXT NOT NULL,"
     " channel TEXT NOT NULL, template TEXT NOT NULL, state TEXT NOT NULL,"
     " message_id TEXT NOT NULL UNIQUE, attempts INTEGER NOT NULL DEFAULT 0, last_reply TEXT,"
-    " created_ms INTEGER NOT NULL, due_ms INTEGER NOT NULL,"
+    " created_ms INTEGER NOT NULL, due_ms INTEGER NOT NULL, marketing INTEGER NOT NULL,"
     " UNIQUE (journey_id, step_id, visit));"
     "CREATE INDEX outbox_due ON outbox (due_ms) WHERE state IN ('queued', 'deferred');"
+    "CREATE INDEX outbox_customer ON outbox (customer_id, created_ms);"
     /* Trigger timers (inactivity): one per campaign and customer, pushed out by activity. */
     "CREATE TABLE timers ("
     " campaign_id TEXT NOT NULL, customer_id INTEGER NOT NULL, due_ms INTEGER NOT NULL,"
@@ -759,6 +760,7 @@ const struct store_ops store_sqlite_ops = {
     .schedules_due = store_sqlite_schedules_due,
     .customers_after = store_sqlite_customers_after,
     .goal_candidate = store_sqlite_goal_candidate,
+    .marketing_sent = store_sqlite_marketing_sent,
     .journey_note = store_sqlite_journey_note,
     .outbox_add = store_sqlite_outbox_add,
 };

@@ -59,6 +59,7 @@ enum {
 	E_SCHED_DUE,
 	E_CUST_AFTER,
 	E_GOAL,
+	E_MARKETING,
 	E_LOG,
 	E_OUTBOX_INSERT,
 	E_COUNT
@@ -127,6 +128,7 @@ enum store_status store_sqlite_schedules_due(struct store *, int64_t, struct sto
 enum store_status store_sqlite_customers_after(struct store *, int64_t, int, int64_t **, size_t *);
 enum store_status store_sqlite_goal_candidate(struct store *, const char *, int64_t, int64_t,
 					      int64_t *);
+enum store_status store_sqlite_marketing_sent(struct store *, int64_t, int64_t, long *, int64_t *);
 enum store_status store_sqlite_journey_note(struct store *, const struct journey_note *);
 enum store_status store_sqlite_outbox_add(struct store *, const struct outbox_entry *);
 

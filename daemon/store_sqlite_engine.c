@@ -66,11 +66,13 @@ static const char *store_sqlite_engine_sql[E_COUNT] = {
 	       " AND n.campaign_id = ?2 AND n.action = 'send' AND n.at_ms >= ?3"
 	       " AND NOT EXISTS (SELECT 1 FROM journey_notes g WHERE g.journey_id = n.journey_id"
 	       " AND g.action = 'goal') ORDER BY n.at_ms DESC, n.id DESC LIMIT 1",
+    [E_MARKETING] = "SELECT count(*), min(created_ms) FROM outbox WHERE customer_id = ?1"
+		    " AND marketing = 1 AND created_ms > ?2",
     [E_LOG] = "INSERT INTO journey_notes (journey_id, customer_id, campaign_id, step_id, action,"
 	      " reason, channel, template, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [E_OUTBOX_INSERT] = "INSERT INTO outbox (journey_id, step_id, visit, customer_id, campaign_id,"
-			" channel, template, state, message_id, created_ms, due_ms)"
-			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?9, ?9)"
+			" channel, template, state, message_id, created_ms, due_ms, marketing)"
+			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?9, ?9, ?10)"
 			" ON CONFLICT (journey_id, step_id, visit) DO NOTHING",
 };
 
@@ -590,6 +592,25 @@ store_sqlite_goal_candidate(struct store *st, const char *campaign_id, int64_t c
 }
 
 enum store_status
+store_sqlite_marketing_sent(struct store *st, int64_t customer_id, int64_t since_ms, long *count,
+			    int64_t *oldest_ms)
+{
+	sqlite3_stmt *q = SQ(st)->e[E_MARKETING];
+	int rc;
+
+	sqlite3_bind_int64(q, 1, customer_id);
+	sqlite3_bind_int64(q, 2, since_ms);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		*count = (long)sqlite3_column_int64(q, 0);
+		*oldest_ms = store_sqlite_opt_int(q, 1);
+	}
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return rc == SQLITE_ROW ? STORE_OK : store_sqlite_status(SQ(st), rc);
+}
+
+enum store_status
 store_sqlite_journey_note(struct store *st, const struct journey_note *e)
 {
 	sqlite3_stmt *q = SQ(st)->e[E_LOG];
@@ -622,6 +643,7 @@ store_sqlite_outbox_add(struct store *st, const struct outbox_entry *o)
 	sqlite3_bind_text(q, 7, o->template, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 8, o->message_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 9, o->created_ms);
+	sqlite3_bind_int(q, 10, o->marketing);
 	rc = store_sqlite_exec(s, q);
 	if (rc == STORE_OK && sqlite3_changes(s->db) == 0)
 		return STORE_DUPLICATE;

@@ -59,6 +59,17 @@ def every_problem_is_reported_once():
 
 
 @test
+def a_bad_frequency_cap_is_named():
+    path = write("cap.json", '{"frequency_cap": {"max": 0, "per": "7d"}}')
+    r = run_cli("check", "-c", path)
+    eq(r.returncode, 1, "exit")
+    check(f"{path}:1:20:" in r.stderr and "frequency_cap.max" in r.stderr, "message", r.stderr)
+    path = write("cap2.json", '{"frequency_cap": {"max": 3, "per": "a week"}}')
+    r = run_cli("check", "-c", path)
+    check("frequency_cap.per" in r.stderr, "message", r.stderr)
+
+
+@test
 def malformed_json_names_line_and_column():
     path = write("broken.json", '{\n  "listen": "127.0.0.1:7800",\n  "data_dir": \n}\n')
     r = run_cli("check", "-c", path)

@@ -212,6 +212,36 @@ def quiet_hours_defer_a_send_to_the_window_end_in_the_customers_zone():
 
 
 @test
+def the_frequency_cap_defers_or_skips_but_never_holds_transactional_mail():
+    def send(i):
+        return {"id": i, "send": {"channel": "mail", "template": i}}
+    base = {"status": "active", "topic": "offers", "trigger": {"event": "purchase"}}
+    a = dict(base, id="a", name="a", steps=[send("a1"), send("a2"), send("a3")])
+    b = dict(base, id="b", name="b", on_cap="skip", steps=[send("b1")])
+    r = dict(base, id="r", name="r", transactional=True, steps=[send("r1")])
+    d = campaigns_dir("cap", a, b, r)
+    conf = os.path.join(TMP, "cap.json")
+    with open(conf, "w") as f:
+        json.dump({"frequency_cap": {"max": 2, "per": "7d"}}, f)
+    buy = {"id": "p", "customer": "cap", "type": "purchase", "time": "2026-06-01T12:00:00Z"}
+    path = os.path.join(TMP, "cap-events.jsonl")
+    with open(path, "w") as f:
+        f.write(json.dumps(buy) + "\n")
+    r_ = run_cli("simulate", "--campaigns", d, "--events", path, "--until", "30d", "--json",
+                 "--config", conf)
+    eq(r_.returncode, 0, "exit: " + r_.stderr)
+    t = [json.loads(line) for line in r_.stdout.splitlines()]
+    got = sorted((e["at"][:16], e["step"], e["action"], e["reason"]) for e in t
+                 if e["action"] in ("send", "skip"))
+    eq(got, [("2026-06-01T12:00", "a1", "send", None), ("2026-06-01T12:00", "a2", "send", None),
+             ("2026-06-01T12:00", "a3", "skip", "frequency_cap_deferred"),
+             ("2026-06-01T12:00", "b1", "skip", "frequency_cap"),
+             ("2026-06-01T12:00", "r1", "send", None),
+             ("2026-06-08T12:00", "a3", "send", None)],
+       "two now, the third when the first leaves the 7-day window, b skipped, r untouched")
+
+
+@test
 def simulate_text_output_and_errors():
     path = os.path.join(TMP, "one.jsonl")
     with open(path, "w") as f:
