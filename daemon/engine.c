@@ -1,4 +1,5 @@
 #include "engine.h"
+#include "engine_int.h"
 
 #include <glib.h>
 #include <stdio.h>
@@ -16,20 +17,6 @@
 
 /* Steps one journey may run in one go: a branch loop in a campaign cannot hang the engine. */
 #define ENGINE_MAX_STEPS 64
-
-struct engine {
-	struct store *store;
-	const struct campaign_set *campaigns;
-	/* Older versions that running journeys started on, loaded from the store when needed. */
-	struct campaign **old;
-	size_t n_old;
-	const struct clock *clock;
-	char *msgid_domain;
-	engine_observer observe;
-	void *observe_arg;
-	int cap_max; /* the frequency cap, 0: none */
-	int64_t cap_per_ms;
-};
 
 struct engine *
 engine_new(struct store *s, const struct campaign_set *campaigns, const struct clock *clock,
@@ -87,47 +74,6 @@ engine_read_file(const char *path)
 	return copy;
 }
 
-/* The next run of a scheduled campaign after AFTER_MS, in its time zone; -1 when none. */
-static int64_t
-engine_cron_next(const struct campaign *c, int64_t after_ms)
-{
-	GTimeZone *tz = g_time_zone_new_identifier(c->trigger.timezone);
-	if (tz == NULL)
-		tz = g_time_zone_new_utc();
-	int64_t next = cron_next(c->trigger.cron, tz, after_ms / 1000);
-	g_time_zone_unref(tz);
-	return next < 0 ? -1 : next * 1000;
-}
-
-/*
- * A scheduled campaign's next run is kept in the store, so that restarts neither skip nor
- * repeat a run. A changed campaign (new version) is rescheduled, unless a run is under way.
- */
-static enum store_status
-engine_schedule(struct engine *e, const struct campaign *c)
-{
-	struct store_schedule sc = {0};
-	enum store_status rc = store_schedule_get(e->store, c->id, &sc);
-
-	if (rc != STORE_OK && rc != STORE_NOTFOUND)
-		return rc;
-	int changed = rc == STORE_NOTFOUND || strcmp(sc.version, c->version) != 0;
-	if (changed && (rc == STORE_NOTFOUND || sc.run_ms < 0)) {
-		int64_t next = engine_cron_next(c, clock_now(e->clock));
-		char version[sizeof(c->version)];
-		memcpy(version, c->version, sizeof(version));
-		struct store_schedule nsc = {.campaign_id = c->id,
-					     .version = version,
-					     .due_ms = next >= 0 ? next : INT64_MAX,
-					     .run_ms = -1};
-		rc = store_schedule_set(e->store, &nsc);
-	} else
-		rc = STORE_OK;
-	free(sc.campaign_id);
-	free(sc.version);
-	return rc;
-}
-
 /* Records each campaign's version and releases what resumed campaigns held. */
 enum store_status
 engine_register(struct engine *e)
@@ -154,7 +100,7 @@ engine_register(struct engine *e)
 }
 
 /* Writes a note and tells the observer: the engine's "why" for everything it does. */
-static enum store_status
+enum store_status
 engine_note(struct engine *e, const struct journey *j, const char *customer, const char *step_id,
 	    const char *action, const char *reason, const char *channel, const char *tmpl)
 {
@@ -201,7 +147,7 @@ engine_count(const char *type, int64_t within_ms, const struct cond *where, void
 }
 
 /* Builds the condition context {"customer", "event", "journey"} and evaluates COND. */
-static int
+int
 engine_eval(struct engine *e, const struct cond *cond, json_t *customer, json_t *event,
 	    const struct journey *j, int64_t customer_id)
 {
@@ -516,7 +462,7 @@ engine_key(const struct campaign *c, json_t *customer, json_t *event)
 }
 
 /* Enters a customer into a campaign, unless re-entry rules say no (recorded). */
-static enum store_status
+enum store_status
 engine_enter(struct engine *e, const struct campaign *c, const struct store_event *ev,
 	     json_t *customer, json_t *event)
 {
@@ -602,52 +548,6 @@ engine_campaign(struct engine *e, const struct journey *j)
 	e->old = xrealloc(e->old, (e->n_old + 1) * sizeof(*e->old));
 	e->old[e->n_old++] = old;
 	return old;
-}
-
-/*
- * Goals: an event that a campaign counts as its goal, after one of its sends within the goal's
- * window, is recorded as that journey's conversion (once per journey, even after it ended).
- */
-static enum store_status
-engine_goals(struct engine *e, const struct store_event *ev)
-{
-	enum store_status rc = STORE_OK;
-	for (size_t i = 0; e->campaigns && i < e->campaigns->n && rc == STORE_OK; i++) {
-		const struct campaign *c = e->campaigns->v[i];
-		int64_t jid;
-		if (c->goal_event == NULL || strcmp(c->goal_event, ev->type) != 0)
-			continue;
-		rc = store_goal_candidate(e->store, c->id, ev->customer_id,
-					  clock_now(e->clock) - c->goal_within_ms, &jid);
-		if (rc == STORE_NOTFOUND) {
-			rc = STORE_OK;
-			continue;
-		}
-		struct journey j = {
-		    .id = jid, .customer_id = ev->customer_id, .campaign_id = c->id};
-		if (rc == STORE_OK)
-			rc = engine_note(e, &j, ev->customer, NULL, "goal", ev->type, NULL, NULL);
-	}
-	return rc;
-}
-
-/* Activity pushes out the inactivity deadline of every campaign that watches its type. */
-static enum store_status
-engine_push_timers(struct engine *e, const struct store_event *ev)
-{
-	enum store_status rc = STORE_OK;
-	for (size_t i = 0; e->campaigns && i < e->campaigns->n && rc == STORE_OK; i++) {
-		const struct campaign *c = e->campaigns->v[i];
-		if (c->status != CAMPAIGN_ACTIVE || c->trigger.kind != TRIGGER_INACTIVITY)
-			continue;
-		for (size_t k = 0; k < c->trigger.n_of; k++)
-			if (strcmp(c->trigger.of[k], ev->type) == 0) {
-				rc = store_timer_push(e->store, c->id, ev->customer_id,
-						      ev->time_ms + c->trigger.inactive_ms);
-				break;
-			}
-	}
-	return rc;
 }
 
 /* One event: end journeys it exits, wake journeys waiting for it, start journeys it triggers. */
@@ -773,113 +673,6 @@ engine_run_one(struct engine *e, struct journey *j)
 			rc = engine_advance(e, c, j, customer);
 	}
 	json_decref(customer);
-	return rc;
-}
-
-/*
- * An inactivity deadline passed: the customer enters, once; the timer is gone until the next
- * activity sets it again. The journey's trigger is the silence itself, dated at the deadline.
- */
-static enum store_status
-engine_fire_timer(struct engine *e, const struct store_timer *t)
-{
-	const struct campaign *c =
-	    e->campaigns ? campaign_set_find(e->campaigns, t->campaign_id) : NULL;
-	json_t *customer = NULL, *event;
-	enum store_status rc;
-	char when[40];
-
-	if ((rc = store_timer_delete(e->store, t->campaign_id, t->customer_id)) != STORE_OK)
-		return rc;
-	if (c == NULL || c->status != CAMPAIGN_ACTIVE || c->trigger.kind != TRIGGER_INACTIVITY)
-		return STORE_OK;
-	if ((rc = store_customer_context(e->store, t->customer_id, &customer)) != STORE_OK)
-		return rc == STORE_NOTFOUND ? STORE_OK : rc;
-	timefmt_format_utc(t->due_ms, when, sizeof(when));
-	event = json_pack("{s:s,s:s,s:s,s:{s:I}}", "id", "", "type", "inactivity", "time", when,
-			  "properties", "inactive_for_ms", (json_int_t)c->trigger.inactive_ms);
-	struct store_event ev = {.customer_id = t->customer_id,
-				 .customer =
-				     (char *)json_string_value(json_object_get(customer, "id")),
-				 .key = "",
-				 .type = "inactivity",
-				 .time_ms = t->due_ms};
-	if (json_is_false(json_object_get(customer, "erased")))
-		rc = engine_enter(e, c, &ev, customer, event);
-	json_decref(event);
-	json_decref(customer);
-	return rc;
-}
-
-/* Customers handed to a schedule's audience check per engine call: the loop gets its turns. */
-#define ENGINE_FANOUT_BATCH 500
-
-/*
- * One batch of a scheduled run: the next customers by id enter when they are subscribed to
- * the campaign's topic and match its audience. The cursor moves in the same transaction, so a
- * crash resumes the run where it stopped; when the last batch is done the next run is set.
- */
-static enum store_status
-engine_fan_out(struct engine *e, struct store_schedule *sc, int *handled)
-{
-	const struct campaign *c =
-	    e->campaigns ? campaign_set_find(e->campaigns, sc->campaign_id) : NULL;
-	int64_t *ids = NULL;
-	size_t n = 0;
-	enum store_status rc = STORE_OK;
-	char when[40];
-
-	if (c == NULL || c->trigger.kind != TRIGGER_CRON || c->status != CAMPAIGN_ACTIVE) {
-		/* Removed or no longer scheduled: never again; paused: this run is skipped. */
-		int64_t next = c && c->trigger.kind == TRIGGER_CRON
-				   ? engine_cron_next(c, clock_now(e->clock))
-				   : -1;
-		sc->due_ms = next >= 0 ? next : INT64_MAX;
-		sc->run_ms = -1;
-		sc->cursor = 0;
-		return store_schedule_set(e->store, sc);
-	}
-	if (sc->run_ms < 0) {
-		sc->run_ms = sc->due_ms;
-		sc->cursor = 0;
-	}
-	timefmt_format_utc(sc->run_ms, when, sizeof(when));
-	json_t *event = json_pack("{s:s,s:s,s:s,s:{}}", "id", when, "type", "schedule", "time",
-				  when, "properties");
-	if ((rc = store_customers_after(e->store, sc->cursor, ENGINE_FANOUT_BATCH, &ids, &n)) !=
-	    STORE_OK)
-		goto out;
-	for (size_t i = 0; i < n && rc == STORE_OK; i++) {
-		json_t *customer = NULL;
-		sc->cursor = ids[i];
-		if ((rc = store_customer_context(e->store, ids[i], &customer)) != STORE_OK)
-			break;
-		const char *consent = json_string_value(
-		    json_object_get(json_object_get(customer, "consent"), c->topic));
-		if (consent != NULL && strcmp(consent, "subscribed") == 0 &&
-		    engine_eval(e, c->trigger.where, customer, event, NULL, ids[i])) {
-			struct store_event ev = {
-			    .customer_id = ids[i],
-			    .customer = (char *)json_string_value(json_object_get(customer, "id")),
-			    .key = "",
-			    .type = "schedule",
-			    .time_ms = sc->run_ms};
-			rc = engine_enter(e, c, &ev, customer, event);
-		}
-		json_decref(customer);
-	}
-	*handled += (int)n;
-	if (rc == STORE_OK && n < ENGINE_FANOUT_BATCH) {
-		int64_t next = engine_cron_next(c, sc->run_ms);
-		sc->due_ms = next >= 0 ? next : INT64_MAX;
-		sc->run_ms = -1;
-		sc->cursor = 0;
-	}
-	if (rc == STORE_OK)
-		rc = store_schedule_set(e->store, sc);
-out:
-	json_decref(event);
-	free(ids);
 	return rc;
 }
 

@@ -1,0 +1,44 @@
+/* Private to the engine: shared by engine.c (events, steps) and engine_trigger.c (triggers). */
+#ifndef NURTURED_ENGINE_INT_H
+#define NURTURED_ENGINE_INT_H
+
+#include <jansson.h>
+
+#include "engine.h"
+
+struct campaign;
+struct cond;
+
+struct engine {
+	struct store *store;
+	const struct campaign_set *campaigns;
+	/* Older versions that running journeys started on, loaded from the store when needed. */
+	struct campaign **old;
+	size_t n_old;
+	const struct clock *clock;
+	char *msgid_domain;
+	engine_observer observe;
+	void *observe_arg;
+	int cap_max; /* the frequency cap, 0: none */
+	int64_t cap_per_ms;
+};
+
+/* Records a note (the engine's "why") and tells the observer. */
+enum store_status engine_note(struct engine *e, const struct journey *j, const char *customer,
+			      const char *step_id, const char *action, const char *reason,
+			      const char *channel, const char *tmpl);
+/* Evaluates COND over {"customer", "event", "journey"}; NULL is true. */
+int engine_eval(struct engine *e, const struct cond *cond, json_t *customer, json_t *event,
+		const struct journey *j, int64_t customer_id);
+/* Enters the customer of EV into C unless re-entry rules say no (recorded). */
+enum store_status engine_enter(struct engine *e, const struct campaign *c,
+			       const struct store_event *ev, json_t *customer, json_t *event);
+
+/* engine_trigger.c: the triggers that are not a plain event. */
+enum store_status engine_schedule(struct engine *e, const struct campaign *c);
+enum store_status engine_goals(struct engine *e, const struct store_event *ev);
+enum store_status engine_push_timers(struct engine *e, const struct store_event *ev);
+enum store_status engine_fire_timer(struct engine *e, const struct store_timer *t);
+enum store_status engine_fan_out(struct engine *e, struct store_schedule *sc, int *handled);
+
+#endif
