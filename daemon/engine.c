@@ -27,6 +27,7 @@ engine_new(struct store *s, const struct campaign_set *campaigns, const struct c
 	e->campaigns = campaigns;
 	e->clock = clock;
 	e->msgid_domain = xstrdup(msgid_domain);
+	stage_rules_default(&e->stages);
 	return e;
 }
 
@@ -560,6 +561,10 @@ engine_on_event(struct engine *e, const struct store_event *ev)
 	enum store_status rc;
 
 	if ((rc = engine_push_timers(e, ev)) != STORE_OK || (rc = engine_goals(e, ev)) != STORE_OK)
+		goto out;
+	/* A purchase may move the customer to another stage before the triggers look at them. */
+	if (engine_is_purchase(ev->type) &&
+	    (rc = engine_stage_update(e, ev->customer_id)) != STORE_OK)
 		goto out;
 	if ((rc = store_journeys_of_customer(e->store, ev->customer_id, &js, &n)) != STORE_OK)
 		goto out;

@@ -5,6 +5,7 @@
 #include <jansson.h>
 
 #include "engine.h"
+#include "stage.h"
 
 struct campaign;
 struct cond;
@@ -19,6 +20,7 @@ struct engine {
 	char *msgid_domain;
 	engine_observer observe;
 	void *observe_arg;
+	struct stage_rules stages;
 	int cap_max; /* the frequency cap, 0: none */
 	int64_t cap_per_ms;
 };
@@ -39,6 +41,10 @@ enum store_status engine_schedule(struct engine *e, const struct campaign *c);
 enum store_status engine_goals(struct engine *e, const struct store_event *ev);
 enum store_status engine_push_timers(struct engine *e, const struct store_event *ev);
 enum store_status engine_fire_timer(struct engine *e, const struct store_timer *t);
+/* Recomputes a customer's lifecycle stage; a change enters stage_changed_to campaigns. */
+enum store_status engine_stage_update(struct engine *e, int64_t customer_id);
+/* The event types that count as purchases for stages. */
+int engine_is_purchase(const char *type);
 enum store_status engine_fan_out(struct engine *e, struct store_schedule *sc, int *handled);
 
 #endif

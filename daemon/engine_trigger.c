@@ -118,6 +118,8 @@ engine_fire_timer(struct engine *e, const struct store_timer *t)
 
 	if ((rc = store_timer_delete(e->store, t->campaign_id, t->customer_id)) != STORE_OK)
 		return rc;
+	if (t->campaign_id[0] == '\0') /* the stage timer: a time-based transition is due */
+		return engine_stage_update(e, t->customer_id);
 	if (c == NULL || c->status != CAMPAIGN_ACTIVE || c->trigger.kind != TRIGGER_INACTIVITY)
 		return STORE_OK;
 	if ((rc = store_customer_context(e->store, t->customer_id, &customer)) != STORE_OK)
@@ -207,5 +209,69 @@ engine_fan_out(struct engine *e, struct store_schedule *sc, int *handled)
 out:
 	json_decref(event);
 	free(ids);
+	return rc;
+}
+
+int
+engine_is_purchase(const char *type)
+{
+	return strcmp(type, "purchase") == 0;
+}
+
+/*
+ * Stages: recomputed from the purchase history at every purchase and when the stage timer
+ * (the timer with an empty campaign id) says a threshold is crossed. A change is stored and
+ * enters the campaigns triggered by that stage, with the change as their trigger event.
+ */
+enum store_status
+engine_stage_update(struct engine *e, int64_t customer_id)
+{
+	static char *const purchase[] = {"purchase"};
+	int64_t now = clock_now(e->clock), first, last, next, since = -1;
+	json_t *customer = NULL;
+	long count;
+	enum store_status rc;
+
+	if ((rc = store_purchase_stats(e->store, customer_id, purchase, 1, &count, &first,
+				       &last)) != STORE_OK ||
+	    (rc = store_customer_context(e->store, customer_id, &customer)) != STORE_OK)
+		return rc;
+	const char *prev = json_string_value(json_object_get(customer, "stage"));
+	const char *since_text = json_string_value(json_object_get(customer, "stage_since"));
+	if (since_text != NULL)
+		timefmt_parse_rfc3339(since_text, &since);
+	const char *stage = stage_compute(&e->stages, count, first, last, prev, since, now, &next);
+	if ((rc = store_timer_delete(e->store, "", customer_id)) == STORE_OK && next >= 0)
+		rc = store_timer_push(e->store, "", customer_id, next);
+	if (rc != STORE_OK || (prev != NULL && strcmp(prev, stage) == 0)) {
+		json_decref(customer);
+		return rc;
+	}
+	if ((rc = store_stage_set(e->store, customer_id, stage, now)) != STORE_OK) {
+		json_decref(customer);
+		return rc;
+	}
+	log_debug("engine: customer %s: stage %s -> %s",
+		  json_string_value(json_object_get(customer, "id")), prev ? prev : "-", stage);
+	json_object_set_new(customer, "stage", json_string(stage));
+	char when[40];
+	timefmt_format_utc(now, when, sizeof(when));
+	json_t *event =
+	    json_pack("{s:s,s:s,s:s,s:{s:s,s:s}}", "id", when, "type", "stage_changed", "time",
+		      when, "properties", "from", prev ? prev : "", "to", stage);
+	struct store_event ev = {.customer_id = customer_id,
+				 .customer =
+				     (char *)json_string_value(json_object_get(customer, "id")),
+				 .key = "",
+				 .type = "stage_changed",
+				 .time_ms = now};
+	for (size_t i = 0; e->campaigns && i < e->campaigns->n && rc == STORE_OK; i++) {
+		const struct campaign *c = e->campaigns->v[i];
+		if (c->status == CAMPAIGN_ACTIVE && c->trigger.kind == TRIGGER_STAGE &&
+		    strcmp(c->trigger.stage, stage) == 0)
+			rc = engine_enter(e, c, &ev, customer, event);
+	}
+	json_decref(event);
+	json_decref(customer);
 	return rc;
 }

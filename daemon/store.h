@@ -189,6 +189,12 @@ struct store_ops {
 	enum store_status (*customers_after)(struct store *, int64_t after, int limit,
 					     int64_t **ids, size_t *n);
 	enum store_status (*outbox_add)(struct store *, const struct outbox_entry *o);
+	/* Purchases of a customer (events of the given types): how many, the first and last. */
+	enum store_status (*purchase_stats)(struct store *, int64_t customer_id, char *const *types,
+					    size_t n_types, long *count, int64_t *first_ms,
+					    int64_t *last_ms);
+	enum store_status (*stage_set)(struct store *, int64_t customer_id, const char *stage,
+				       int64_t since_ms);
 	/* Marketing messages queued for a customer since SINCE_MS, and when the oldest was. */
 	enum store_status (*marketing_sent)(struct store *, int64_t customer_id, int64_t since_ms,
 					    long *count, int64_t *oldest_ms);
@@ -409,6 +415,18 @@ store_marketing_sent(struct store *s, int64_t customer_id, int64_t since_ms, lon
 		     int64_t *oldest_ms)
 {
 	return s->ops->marketing_sent(s, customer_id, since_ms, count, oldest_ms);
+}
+
+static inline enum store_status
+store_purchase_stats(struct store *s, int64_t customer_id, char *const *types, size_t n_types,
+		     long *count, int64_t *first_ms, int64_t *last_ms)
+{
+	return s->ops->purchase_stats(s, customer_id, types, n_types, count, first_ms, last_ms);
+}
+static inline enum store_status
+store_stage_set(struct store *s, int64_t customer_id, const char *stage, int64_t since_ms)
+{
+	return s->ops->stage_set(s, customer_id, stage, since_ms);
 }
 
 extern const struct store_ops store_sqlite_ops;

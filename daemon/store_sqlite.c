@@ -77,6 +77,9 @@ static const char *store_sqlite_migrations[] = {
     "CREATE TABLE schedules ("
     " campaign_id TEXT PRIMARY KEY, version TEXT NOT NULL, due_ms INTEGER NOT NULL,"
     " run_ms INTEGER, cursor INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    /* Lifecycle stages, computed by the engine from purchase history. */
+    "ALTER TABLE customers ADD COLUMN stage TEXT NOT NULL DEFAULT 'prospect';"
+    "ALTER TABLE customers ADD COLUMN stage_since_ms INTEGER;"
     "INSERT INTO meta (key, value) VALUES ('engine_cursor', '0');",
 };
 
@@ -92,7 +95,7 @@ static const char *store_sqlite_sql[Q_COUNT] = {
     [Q_CUST_ID] = "SELECT id FROM customers WHERE ext_id = ?1",
     [Q_CUST_INSERT] = "INSERT INTO customers (ext_id, created_ms, updated_ms) VALUES (?1, ?2, ?2)",
     [Q_CUST_ROW] = "SELECT id, email, name, locale, timezone, birthday, attributes, created_ms,"
-		   " updated_ms, erased_ms FROM customers WHERE ext_id = ?1",
+		   " updated_ms, erased_ms, stage FROM customers WHERE ext_id = ?1",
     [Q_CUST_UPDATE] = "UPDATE customers SET email = ?2, name = ?3, locale = ?4, timezone = ?5,"
 		      " birthday = ?6, attributes = ?7, updated_ms = ?8, erased_ms = NULL"
 		      " WHERE id = ?1",
@@ -577,6 +580,7 @@ store_sqlite_customer_get(struct store *st, const char *ext_id, int events_limit
 	json_object_set_new(c, "attributes", attrs ? attrs : json_object());
 	store_sqlite_set_time(c, "created", sqlite3_column_int64(row, 7));
 	store_sqlite_set_time(c, "updated", sqlite3_column_int64(row, 8));
+	store_sqlite_set_text(c, "stage", row, 10);
 	sqlite3_reset(row);
 
 	list = json_object();
@@ -761,6 +765,8 @@ const struct store_ops store_sqlite_ops = {
     .customers_after = store_sqlite_customers_after,
     .goal_candidate = store_sqlite_goal_candidate,
     .marketing_sent = store_sqlite_marketing_sent,
+    .purchase_stats = store_sqlite_purchase_stats,
+    .stage_set = store_sqlite_stage_set,
     .journey_note = store_sqlite_journey_note,
     .outbox_add = store_sqlite_outbox_add,
 };

@@ -60,6 +60,8 @@ enum {
 	E_CUST_AFTER,
 	E_GOAL,
 	E_MARKETING,
+	E_PURCHASES,
+	E_STAGE_SET,
 	E_LOG,
 	E_OUTBOX_INSERT,
 	E_COUNT
@@ -129,6 +131,9 @@ enum store_status store_sqlite_customers_after(struct store *, int64_t, int, int
 enum store_status store_sqlite_goal_candidate(struct store *, const char *, int64_t, int64_t,
 					      int64_t *);
 enum store_status store_sqlite_marketing_sent(struct store *, int64_t, int64_t, long *, int64_t *);
+enum store_status store_sqlite_purchase_stats(struct store *, int64_t, char *const *, size_t,
+					      long *, int64_t *, int64_t *);
+enum store_status store_sqlite_stage_set(struct store *, int64_t, const char *, int64_t);
 enum store_status store_sqlite_journey_note(struct store *, const struct journey_note *);
 enum store_status store_sqlite_outbox_add(struct store *, const struct outbox_entry *);
 

@@ -4,6 +4,7 @@
 
 #include "log.h"
 #include "store_sqlite.h"
+#include "timefmt.h"
 #include "util.h"
 
 #define SQ(s) ((struct store_sqlite *)(s))
@@ -18,7 +19,7 @@ static const char *store_sqlite_engine_sql[E_COUNT] = {
 		       " e.properties FROM events e JOIN customers c ON c.id = e.customer_id"
 		       " WHERE e.seq > ?1 ORDER BY e.seq LIMIT ?2",
     [E_CUST_BY_ID] = "SELECT ext_id, email, name, locale, timezone, birthday, attributes,"
-		     " erased_ms FROM customers WHERE id = ?1",
+		     " erased_ms, stage, stage_since_ms FROM customers WHERE id = ?1",
     [E_CUST_CONSENT] = "SELECT topic, state FROM consent WHERE customer_id = ?1",
     [E_EVENTS_COUNT] = "SELECT count(*) FROM events WHERE customer_id = ?1 AND type = ?2"
 		       " AND time_ms >= ?3",
@@ -68,6 +69,9 @@ static const char *store_sqlite_engine_sql[E_COUNT] = {
 	       " AND g.action = 'goal') ORDER BY n.at_ms DESC, n.id DESC LIMIT 1",
     [E_MARKETING] = "SELECT count(*), min(created_ms) FROM outbox WHERE customer_id = ?1"
 		    " AND marketing = 1 AND created_ms > ?2",
+    [E_PURCHASES] = "SELECT count(*), min(time_ms), max(time_ms) FROM events"
+		    " WHERE customer_id = ?1 AND type = ?2",
+    [E_STAGE_SET] = "UPDATE customers SET stage = ?2, stage_since_ms = ?3 WHERE id = ?1",
     [E_LOG] = "INSERT INTO journey_notes (journey_id, customer_id, campaign_id, step_id, action,"
 	      " reason, channel, template, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [E_OUTBOX_INSERT] = "INSERT INTO outbox (journey_id, step_id, visit, customer_id, campaign_id,"
@@ -206,6 +210,12 @@ store_sqlite_customer_context(struct store *st, int64_t customer_id, json_t **ou
 	store_sqlite_set_text(c, "birthday", q, 5);
 	json_object_set_new(c, "attributes", store_sqlite_json_column(q, 6));
 	json_object_set_new(c, "erased", json_boolean(sqlite3_column_type(q, 7) != SQLITE_NULL));
+	store_sqlite_set_text(c, "stage", q, 8);
+	if (sqlite3_column_type(q, 9) != SQLITE_NULL) {
+		char when[40];
+		timefmt_format_utc(sqlite3_column_int64(q, 9), when, sizeof(when));
+		json_object_set_new(c, "stage_since", json_string(when));
+	}
 	sqlite3_reset(q);
 	sqlite3_clear_bindings(q);
 
@@ -608,6 +618,42 @@ store_sqlite_marketing_sent(struct store *st, int64_t customer_id, int64_t since
 	sqlite3_reset(q);
 	sqlite3_clear_bindings(q);
 	return rc == SQLITE_ROW ? STORE_OK : store_sqlite_status(SQ(st), rc);
+}
+
+/* One query per type: purchases are few per customer, and the key covers customer_id. */
+enum store_status
+store_sqlite_purchase_stats(struct store *st, int64_t customer_id, char *const *types,
+			    size_t n_types, long *count, int64_t *first_ms, int64_t *last_ms)
+{
+	sqlite3_stmt *q = SQ(st)->e[E_PURCHASES];
+	int rc = SQLITE_ROW;
+
+	*count = 0;
+	*first_ms = *last_ms = -1;
+	for (size_t i = 0; i < n_types && rc == SQLITE_ROW; i++) {
+		sqlite3_bind_int64(q, 1, customer_id);
+		sqlite3_bind_text(q, 2, types[i], -1, SQLITE_STATIC);
+		rc = sqlite3_step(q);
+		if (rc == SQLITE_ROW && sqlite3_column_int64(q, 0) > 0) {
+			int64_t lo = sqlite3_column_int64(q, 1), hi = sqlite3_column_int64(q, 2);
+			*count += (long)sqlite3_column_int64(q, 0);
+			*first_ms = *first_ms < 0 || lo < *first_ms ? lo : *first_ms;
+			*last_ms = hi > *last_ms ? hi : *last_ms;
+		}
+		sqlite3_reset(q);
+		sqlite3_clear_bindings(q);
+	}
+	return rc == SQLITE_ROW ? STORE_OK : store_sqlite_status(SQ(st), rc);
+}
+
+enum store_status
+store_sqlite_stage_set(struct store *st, int64_t customer_id, const char *stage, int64_t since_ms)
+{
+	sqlite3_stmt *q = SQ(st)->e[E_STAGE_SET];
+	sqlite3_bind_int64(q, 1, customer_id);
+	sqlite3_bind_text(q, 2, stage, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, since_ms);
+	return store_sqlite_exec(SQ(st), q);
 }
 
 enum store_status

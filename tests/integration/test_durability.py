@@ -178,6 +178,11 @@ def a_version_1_database_is_migrated_with_its_data():
                                "AND name NOT LIKE 'sqlite_%'").fetchall():
             if t not in v1:
                 db.execute(f"DROP TABLE {t}")
+        v1_customers = {"id", "ext_id", "email", "name", "locale", "timezone", "birthday",
+                        "attributes", "email_hash", "created_ms", "updated_ms", "erased_ms"}
+        for row in db.execute("PRAGMA table_info(customers)").fetchall():
+            if row[1] not in v1_customers:
+                db.execute(f"ALTER TABLE customers DROP COLUMN {row[1]}")
         db.execute("DELETE FROM meta WHERE key = 'engine_cursor'")
         db.execute("PRAGMA user_version = 1")
         db.commit()

@@ -220,6 +220,10 @@ def the_customer_shows_journeys_and_why():
         check(j["due"] is not None, "with its timeout", j)
         eq([(n["action"], n["step"]) for n in c["notes"]], [("send", "ask"), ("enter", None)],
            "notes, newest first")
+        eq(c["stage"], "onboarding", "a first purchase: onboarding")
+        eq(d.request("GET", "/v1/customers/nobody-yet").status, 404, "unknown")
+        d.post_events({"customer": "lead", "type": "signup"})
+        eq(d.request("GET", "/v1/customers/lead").json["stage"], "prospect", "no purchase")
         d.stop()
     finally:
         d.cleanup()

@@ -242,6 +242,29 @@ def the_frequency_cap_defers_or_skips_but_never_holds_transactional_mail():
 
 
 @test
+def stages_follow_the_purchase_history_and_trigger_campaigns():
+    def on(stage):
+        return {"id": f"on-{stage}", "name": stage, "status": "active", "topic": "care",
+                "trigger": {"stage_changed_to": stage}, "reentry": "always",
+                "steps": [{"id": "hello", "send": {"channel": "mail", "template": stage}}]}
+    d = campaigns_dir("stages", *[on(s) for s in ("onboarding", "growing", "mature",
+                                                   "declining", "lapsed", "reactivated")])
+    buys = [dict(BUY, id=f"b{i}", time=t) for i, t in enumerate(
+        ["2026-01-01T10:00:00Z", "2026-01-31T10:00:00Z", "2026-03-02T10:00:00Z",
+         "2026-04-01T10:00:00Z", "2026-12-01T10:00:00Z"])]
+    t = simulate(buys, until="400d", campaigns=d)
+    got = [(e["at"][:10], e["campaign"]) for e in t if e["action"] == "send"]
+    eq(got, [("2026-01-01", "on-onboarding"),   # first purchase
+             ("2026-01-31", "on-growing"),      # second
+             ("2026-04-01", "on-mature"),       # fourth (every 30 days)
+             ("2026-05-31", "on-declining"),    # last + 2 x 30 days
+             ("2026-09-28", "on-lapsed"),       # last + 180 days
+             ("2026-12-01", "on-reactivated"),  # bought again
+             ("2026-12-31", "on-mature")],      # 30 days on: back to their count's stage
+       "every stage change, when it happens (declining next on 2027-05-17: last + 2 x 83.5 d)")
+
+
+@test
 def simulate_text_output_and_errors():
     path = os.path.join(TMP, "one.jsonl")
     with open(path, "w") as f:
