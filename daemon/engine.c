@@ -94,7 +94,8 @@ engine_register(struct engine *e)
 		if (released > 0)
 			log_info("campaign '%s' resumed: %d held journeys run now", c->id,
 				 released);
-		if (rc == STORE_OK && c->trigger.kind == TRIGGER_CRON)
+		if (rc == STORE_OK &&
+		    (c->trigger.kind == TRIGGER_CRON || c->trigger.kind == TRIGGER_ANNIVERSARY))
 			rc = engine_schedule(e, c);
 	}
 	return rc;
@@ -497,7 +498,7 @@ engine_enter(struct engine *e, const struct campaign *c, const struct store_even
 	j.customer_id = ev->customer_id;
 	j.active = 1;
 	/* The journey follows the event's timeline: an old event's steps are overdue, so stale. */
-	j.due_ms = ev->time_ms < now ? ev->time_ms : now;
+	j.due_ms = ev->time_ms; /* a future-dated entry (an anniversary) starts then */
 	j.on_event = -1;
 	j.trigger = json_incref(event);
 	j.entered_ms = now;
@@ -505,7 +506,7 @@ engine_enter(struct engine *e, const struct campaign *c, const struct store_even
 	if ((rc = store_journey_insert(e->store, &j)) == STORE_OK &&
 	    (rc = engine_note(e, &j, ev->customer, NULL, "enter", ev->type, NULL, NULL)) ==
 		STORE_OK)
-		rc = engine_advance(e, c, &j, customer);
+		rc = j.due_ms <= now ? engine_advance(e, c, &j, customer) : STORE_OK;
 	journey_clear(&j);
 	return rc;
 }

@@ -45,6 +45,9 @@ enum store_status engine_fire_timer(struct engine *e, const struct store_timer *
 enum store_status engine_stage_update(struct engine *e, int64_t customer_id);
 /* The event types that count as purchases for stages. */
 int engine_is_purchase(const char *type);
+enum store_status engine_anniversary(struct engine *e, const struct campaign *c,
+				     const struct store_schedule *sc, json_t *customer,
+				     int64_t customer_id);
 enum store_status engine_fan_out(struct engine *e, struct store_schedule *sc, int *handled);
 
 #endif

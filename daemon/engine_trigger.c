@@ -16,10 +16,17 @@
 #include "timefmt.h"
 #include "util.h"
 
-/* The next run of a scheduled campaign after AFTER_MS, in its time zone; -1 when none. */
+#define DAY_MS (24LL * 3600 * 1000)
+
+/*
+ * The next run of a scheduled campaign after AFTER_MS; -1 when none. Cron campaigns run at
+ * their cron times in their zone; anniversary campaigns look ahead once a day, at 00:00 UTC.
+ */
 static int64_t
 engine_cron_next(const struct campaign *c, int64_t after_ms)
 {
+	if (c->trigger.kind == TRIGGER_ANNIVERSARY)
+		return (after_ms / DAY_MS + 1) * DAY_MS;
 	GTimeZone *tz = g_time_zone_new_identifier(c->trigger.timezone);
 	if (tz == NULL)
 		tz = g_time_zone_new_utc();
@@ -42,7 +49,10 @@ engine_schedule(struct engine *e, const struct campaign *c)
 		return rc;
 	int changed = rc == STORE_NOTFOUND || strcmp(sc.version, c->version) != 0;
 	if (changed && (rc == STORE_NOTFOUND || sc.run_ms < 0)) {
-		int64_t next = engine_cron_next(c, clock_now(e->clock));
+		/* An anniversary campaign's first look-ahead covers the rest of today, from now. */
+		int64_t next = c->trigger.kind == TRIGGER_ANNIVERSARY
+				   ? clock_now(e->clock)
+				   : engine_cron_next(c, clock_now(e->clock));
 		char version[sizeof(c->version)];
 		memcpy(version, c->version, sizeof(version));
 		struct store_schedule nsc = {.campaign_id = c->id,
@@ -140,6 +150,90 @@ engine_fire_timer(struct engine *e, const struct store_timer *t)
 	return rc;
 }
 
+/* The instant of (Y-M-D at MINUTE) in TZ, Feb 29 falling on Feb 28 in common years. */
+static int64_t
+engine_local_instant(GTimeZone *tz, int y, int m, int d, int minute)
+{
+	if (m == 2 && d == 29 && !g_date_is_leap_year((GDateYear)y))
+		d = 28;
+	GDateTime *dt = g_date_time_new(tz, y, m, d, minute / 60, minute % 60, 0);
+	if (dt == NULL)
+		return -1;
+	int64_t ms = g_date_time_to_unix(dt) * 1000;
+	g_date_time_unref(dt);
+	return ms;
+}
+
+/*
+ * An anniversary campaign's look-ahead for one customer: if the yearly date (the birthday,
+ * or the first purchase's date from the year after) at the campaign's local time, plus the
+ * offset, falls within this run's day, the customer enters, dated at that moment.
+ */
+enum store_status
+engine_anniversary(struct engine *e, const struct campaign *c, const struct store_schedule *sc,
+		   json_t *customer, int64_t customer_id)
+{
+	const char *tzname = json_string_value(json_object_get(customer, "timezone"));
+	int64_t from = sc->run_ms, to = engine_cron_next(c, sc->run_ms), first, last;
+	int month = 0, day = 0, min_year = 0;
+	long count;
+	enum store_status rc = STORE_OK;
+
+	if (strcmp(c->trigger.anniversary_of, "customer.birthday") == 0) {
+		const char *b = json_string_value(json_object_get(customer, "birthday"));
+		if (b != NULL && sscanf(b[0] == '-' ? b + 2 : b + 5, "%2d-%2d", &month, &day) != 2)
+			month = 0;
+	} else {
+		static char *const purchase[] = {"purchase"};
+		rc =
+		    store_purchase_stats(e->store, customer_id, purchase, 1, &count, &first, &last);
+		if (rc != STORE_OK || count == 0)
+			return rc;
+		GTimeZone *tz0 = g_time_zone_new_identifier(tzname ? tzname : c->timezone_default);
+		if (tz0 == NULL)
+			tz0 = g_time_zone_new_utc();
+		GDateTime *u = g_date_time_new_from_unix_utc(first / 1000);
+		GDateTime *l = g_date_time_to_timezone(u, tz0);
+		month = g_date_time_get_month(l);
+		day = g_date_time_get_day_of_month(l);
+		min_year = g_date_time_get_year(l) + 1;
+		g_date_time_unref(l);
+		g_date_time_unref(u);
+		g_time_zone_unref(tz0);
+	}
+	if (month < 1 || month > 12 || day < 1 || day > 31)
+		return rc;
+	GTimeZone *tz = g_time_zone_new_identifier(tzname ? tzname : c->timezone_default);
+	if (tz == NULL)
+		tz = g_time_zone_new_utc();
+	GDateTime *u = g_date_time_new_from_unix_utc(from / 1000);
+	int year = g_date_time_get_year(u);
+	g_date_time_unref(u);
+	for (int y = year - 1; y <= year + 1 && rc == STORE_OK; y++) {
+		int64_t at = engine_local_instant(tz, y, month, day, c->trigger.at_minute);
+		if (y < min_year || at < 0)
+			continue;
+		at += c->trigger.offset_ms;
+		if (at < from || at >= to)
+			continue;
+		char when[40];
+		timefmt_format_utc(at, when, sizeof(when));
+		json_t *event =
+		    json_pack("{s:s,s:s,s:s,s:{s:s}}", "id", when, "type", "anniversary", "time",
+			      when, "properties", "of", c->trigger.anniversary_of);
+		struct store_event ev = {
+		    .customer_id = customer_id,
+		    .customer = (char *)json_string_value(json_object_get(customer, "id")),
+		    .key = "",
+		    .type = "anniversary",
+		    .time_ms = at};
+		rc = engine_enter(e, c, &ev, customer, event);
+		json_decref(event);
+	}
+	g_time_zone_unref(tz);
+	return rc;
+}
+
 /* Customers handed to a schedule's audience check per engine call: the loop gets its turns. */
 #define ENGINE_FANOUT_BATCH 500
 
@@ -158,11 +252,11 @@ engine_fan_out(struct engine *e, struct store_schedule *sc, int *handled)
 	enum store_status rc = STORE_OK;
 	char when[40];
 
-	if (c == NULL || c->trigger.kind != TRIGGER_CRON || c->status != CAMPAIGN_ACTIVE) {
+	int scheduled = c != NULL &&
+			(c->trigger.kind == TRIGGER_CRON || c->trigger.kind == TRIGGER_ANNIVERSARY);
+	if (!scheduled || c->status != CAMPAIGN_ACTIVE) {
 		/* Removed or no longer scheduled: never again; paused: this run is skipped. */
-		int64_t next = c && c->trigger.kind == TRIGGER_CRON
-				   ? engine_cron_next(c, clock_now(e->clock))
-				   : -1;
+		int64_t next = scheduled ? engine_cron_next(c, clock_now(e->clock)) : -1;
 		sc->due_ms = next >= 0 ? next : INT64_MAX;
 		sc->run_ms = -1;
 		sc->cursor = 0;
@@ -185,8 +279,12 @@ engine_fan_out(struct engine *e, struct store_schedule *sc, int *handled)
 			break;
 		const char *consent = json_string_value(
 		    json_object_get(json_object_get(customer, "consent"), c->topic));
-		if (consent != NULL && strcmp(consent, "subscribed") == 0 &&
-		    engine_eval(e, c->trigger.where, customer, event, NULL, ids[i])) {
+		if (c->trigger.kind == TRIGGER_ANNIVERSARY) {
+			/* Opt-out: everyone but those who said no to the topic. */
+			if (consent == NULL || strcmp(consent, "unsubscribed") != 0)
+				rc = engine_anniversary(e, c, sc, customer, ids[i]);
+		} else if (consent != NULL && strcmp(consent, "subscribed") == 0 &&
+			   engine_eval(e, c->trigger.where, customer, event, NULL, ids[i])) {
 			struct store_event ev = {
 			    .customer_id = ids[i],
 			    .customer = (char *)json_string_value(json_object_get(customer, "id")),

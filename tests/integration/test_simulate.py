@@ -265,6 +265,31 @@ def stages_follow_the_purchase_history_and_trigger_campaigns():
 
 
 @test
+def anniversaries_at_local_time_each_year():
+    bday = {"id": "bday", "name": "bday", "status": "active", "topic": "greetings",
+            "trigger": {"anniversary_of": "customer.birthday", "at": "09:00"},
+            "reentry": {"after": "300d"},
+            "steps": [{"id": "greet", "send": {"channel": "mail", "template": "b"}}]}
+    first = {"id": "first", "name": "first", "status": "active", "topic": "greetings",
+             "trigger": {"anniversary_of": "first_purchase", "at": "10:00", "offset": "-1d"},
+             "reentry": {"after": "300d"},
+             "steps": [{"id": "thanks", "send": {"channel": "mail", "template": "f"}}]}
+    d = campaigns_dir("anniv", bday, first)
+    people = [{"id": "ber", "birthday": "1980-03-15", "timezone": "Europe/Berlin"},
+              {"id": "syd", "birthday": "--03-15", "timezone": "Australia/Sydney"},
+              {"id": "nobday"}]
+    buy = {"id": "o", "customer": "nobday", "type": "purchase", "time": "2026-02-20T15:00:00Z"}
+    t = simulate([buy], until="400d", campaigns=d, customers=people)
+    eq(sends(t, "bday"), [("2026-03-14T22:00:00.000Z", "syd", "greet"),
+                          ("2026-03-15T08:00:00.000Z", "ber", "greet"),
+                          ("2027-03-14T22:00:00.000Z", "syd", "greet"),
+                          ("2027-03-15T08:00:00.000Z", "ber", "greet")],
+           "09:00 in each customer's zone on the day, every year")
+    eq(sends(t, "first"), [("2027-02-19T10:00:00.000Z", "nobday", "thanks")],
+       "a year after the first purchase, one day early, at 10:00 (UTC: no zone known)")
+
+
+@test
 def simulate_text_output_and_errors():
     path = os.path.join(TMP, "one.jsonl")
     with open(path, "w") as f:
