@@ -35,6 +35,7 @@ config_defaults(struct config *c)
 	c->max_body_bytes = 1024 * 1024;
 	c->max_batch = 1000;
 	c->shutdown_timeout_s = 10;
+	stage_rules_default(&c->stages);
 }
 
 /* Splits "host:port" or "[v6]:port"; the port is kept as text for getaddrinfo. */
@@ -185,6 +186,59 @@ config_cap(struct config *c, json_t *v, struct diag *d)
 	}
 }
 
+/* "stages": the lifecycle thresholds; each key optional, the defaults in stage.c. */
+static void
+config_stages(struct config *c, json_t *v, struct diag *d)
+{
+	static const char *days[] = {"onboarding_days", "expected_interval_days", "lapsed_days"};
+	int64_t *fields[] = {&c->stages.onboarding_ms, &c->stages.expected_interval_ms,
+			     &c->stages.lapsed_ms};
+	const char *key;
+	json_t *x;
+
+	if (!json_is_object(v)) {
+		diag_add(d, "stages", "key 'stages' must be an object");
+		return;
+	}
+	json_object_foreach(v, key, x)
+	{
+		char *path = xasprintf("stages.%s", key);
+		size_t i;
+		for (i = 0; i < NT_ARRAY_LEN(days); i++)
+			if (strcmp(key, days[i]) == 0)
+				break;
+		if (i < NT_ARRAY_LEN(days)) {
+			if (!json_is_integer(x) || json_integer_value(x) < 1 ||
+			    json_integer_value(x) > 3650)
+				diag_add(d, path, "'%s' must be a number of days from 1 to 3650",
+					 path);
+			else
+				*fields[i] = json_integer_value(x) * 24LL * 3600 * 1000;
+		} else if (strcmp(key, "growing_purchases") == 0 ||
+			   strcmp(key, "mature_purchases") == 0) {
+			if (!json_is_integer(x) || json_integer_value(x) < 2 ||
+			    json_integer_value(x) > 1000)
+				diag_add(d, path, "'%s' must be an integer from 2 to 1000", path);
+			else if (key[0] == 'g')
+				c->stages.growing_purchases = (int)json_integer_value(x);
+			else
+				c->stages.mature_purchases = (int)json_integer_value(x);
+		} else if (strcmp(key, "declining_factor") == 0) {
+			if (!json_is_number(x) || json_number_value(x) < 1.0 ||
+			    json_number_value(x) > 100.0)
+				diag_add(d, path, "'%s' must be a number from 1 to 100", path);
+			else
+				c->stages.declining_factor = json_number_value(x);
+		} else
+			diag_add(d, path, "unknown key '%s'", path);
+		free(path);
+	}
+	if (c->stages.mature_purchases < c->stages.growing_purchases)
+		diag_add(d, "stages",
+			 "'stages.mature_purchases' must not be below "
+			 "'stages.growing_purchases'");
+}
+
 /* Applies each key of the file over the defaults; every unknown key is one problem. */
 static void
 config_apply(struct config *c, json_t *root, struct diag *d)
@@ -257,6 +311,8 @@ config_apply(struct config *c, json_t *root, struct diag *d)
 			c->shutdown_timeout_s = (int)s;
 		} else if (strcmp(key, "frequency_cap") == 0)
 			config_cap(c, v, d);
+		else if (strcmp(key, "stages") == 0)
+			config_stages(c, v, d);
 		else
 			diag_add(d, key, "unknown key '%s'", key);
 	}

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "diag.h"
+#include "stage.h"
 
 struct config {
 	char *file; /* NULL when running on embedded defaults */
@@ -28,6 +29,7 @@ struct config {
 	int shutdown_timeout_s;
 	int cap_max;	    /* frequency cap: non-transactional messages per customer; 0: none */
 	int64_t cap_per_ms; /* ... within this window */
+	struct stage_rules stages;
 };
 
 /*

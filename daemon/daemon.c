@@ -153,6 +153,7 @@ struct campaigns_job {
 	struct engine *engine;
 	int cap_max;
 	int64_t cap_per_ms;
+	struct stage_rules stages;
 };
 
 /* Store thread: the engine switches sets between two passes, never inside one. */
@@ -163,6 +164,7 @@ daemon_campaigns_run(struct store *s, struct store_job *job)
 	(void)s;
 	engine_set_campaigns(j->engine, j->set);
 	engine_set_cap(j->engine, j->cap_max, j->cap_per_ms);
+	engine_set_stages(j->engine, &j->stages);
 	return engine_register(j->engine);
 }
 
@@ -265,6 +267,7 @@ daemon_reload(struct daemon *d)
 		o->log_level = n->log_level;
 		o->cap_max = n->cap_max;
 		o->cap_per_ms = n->cap_per_ms;
+		o->stages = n->stages;
 		log_set_level(n->log_level);
 		http_set_limits(d->http, o->max_body_bytes);
 		config_free(n);
@@ -282,6 +285,7 @@ daemon_reload(struct daemon *d)
 			j->engine = d->engine;
 			j->cap_max = n_cap_max;
 			j->cap_per_ms = n_cap_per_ms;
+			j->stages = o->stages;
 			j->job.run = daemon_campaigns_run;
 			j->job.done = daemon_campaigns_done;
 			j->job.wakes_engine = 1; /* resumed campaigns may have journeys to run */
@@ -351,6 +355,7 @@ daemon_run(struct config *cfg, int foreground)
 	clock_real_init(&d->clock);
 	d->engine = engine_new(store, d->campaigns, &d->clock, domain);
 	engine_set_cap(d->engine, cfg->cap_max, cfg->cap_per_ms);
+	engine_set_stages(d->engine, &cfg->stages);
 	free(domain);
 	/* Before the store loop owns the store: this is the only write off that thread. */
 	if (store_begin(store) != STORE_OK || engine_register(d->engine) != STORE_OK ||

@@ -58,6 +58,12 @@ engine_set_cap(struct engine *e, int max, int64_t per_ms)
 }
 
 void
+engine_set_stages(struct engine *e, const struct stage_rules *r)
+{
+	e->stages = *r;
+}
+
+void
 engine_set_campaigns(struct engine *e, const struct campaign_set *campaigns)
 {
 	e->campaigns = campaigns;

@@ -25,6 +25,9 @@ void engine_free(struct engine *e);
 void engine_set_observer(struct engine *e, engine_observer fn, void *arg);
 /* At most MAX non-transactional messages per customer within PER_MS; MAX 0: no cap. */
 void engine_set_cap(struct engine *e, int max, int64_t per_ms);
+struct stage_rules;
+/* The lifecycle stage thresholds (stage_rules_default until set). */
+void engine_set_stages(struct engine *e, const struct stage_rules *r);
 /* Swaps in a new set of campaigns (after a reload); the caller keeps ownership. */
 void engine_set_campaigns(struct engine *e, const struct campaign_set *campaigns);
 

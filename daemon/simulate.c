@@ -250,8 +250,10 @@ simulate_main(int argc, char **argv)
 		}
 		engine = engine_new(store, set, &clk, "simulate.invalid");
 		engine_set_observer(engine, simulate_print, &as_json);
-		if (cfg != NULL)
+		if (cfg != NULL) {
 			engine_set_cap(engine, cfg->cap_max, cfg->cap_per_ms);
+			engine_set_stages(engine, &cfg->stages);
+		}
 		if (engine_register(engine) != STORE_OK)
 			diag_add(&d, NULL, "cannot record the campaigns");
 		store_commit(store);

@@ -70,6 +70,15 @@ def a_bad_frequency_cap_is_named():
 
 
 @test
+def bad_stage_thresholds_are_named():
+    path = write("stages.json", '{"stages": {"lapsed_days": 0, "speed": 1}}')
+    r = run_cli("check", "-c", path)
+    eq(r.returncode, 1, "exit")
+    check("stages.lapsed_days" in r.stderr and "unknown key 'stages.speed'" in r.stderr,
+          "both named", r.stderr)
+
+
+@test
 def malformed_json_names_line_and_column():
     path = write("broken.json", '{\n  "listen": "127.0.0.1:7800",\n  "data_dir": \n}\n')
     r = run_cli("check", "-c", path)

@@ -290,6 +290,25 @@ def anniversaries_at_local_time_each_year():
 
 
 @test
+def stage_thresholds_come_from_the_config():
+    lapsed = {"id": "on-lapsed", "name": "l", "status": "active", "topic": "care",
+              "trigger": {"stage_changed_to": "lapsed"},
+              "steps": [{"id": "hello", "send": {"channel": "mail", "template": "l"}}]}
+    d = campaigns_dir("stages2", lapsed)
+    conf = os.path.join(TMP, "stages.json")
+    with open(conf, "w") as f:
+        json.dump({"stages": {"lapsed_days": 45, "declining_factor": 10}}, f)
+    path = os.path.join(TMP, "stage-events.jsonl")
+    with open(path, "w") as f:
+        f.write(json.dumps(BUY) + "\n")
+    r = run_cli("simulate", "--campaigns", d, "--events", path, "--until", "100d", "--json",
+                "--config", conf)
+    eq(r.returncode, 0, "exit: " + r.stderr)
+    got = [json.loads(x)["at"][:10] for x in r.stdout.splitlines() if '"send"' in x]
+    eq(got, ["2026-02-24"], "lapsed 45 days after the purchase, as configured")
+
+
+@test
 def simulate_text_output_and_errors():
     path = os.path.join(TMP, "one.jsonl")
     with open(path, "w") as f:
