@@ -140,18 +140,39 @@ engine_event_json(const struct store_event *ev)
 struct engine_count_arg {
 	struct engine *e;
 	int64_t customer_id;
+	json_t *customer;
 };
 
-/* History counts for conditions: events of a type within a window before now. */
+/* Events looked at for one count with a "where" at most: conditions stay cheap. */
+#define ENGINE_COUNT_SCAN 10000
+
+/*
+ * History counts for conditions: events of a type within a window before now; with WHERE,
+ * only those for which it holds ("event" bound to each counted event).
+ */
 static long
 engine_count(const char *type, int64_t within_ms, const struct cond *where, void *arg)
 {
 	struct engine_count_arg *a = arg;
-	if (where != NULL)
-		log_debug("engine: 'where' inside a count is not applied yet; counting all '%s'",
-			  type);
-	return store_events_count(a->e->store, a->customer_id, type,
-				  clock_now(a->e->clock) - within_ms);
+	int64_t since = clock_now(a->e->clock) - within_ms;
+	struct store_event *evs = NULL;
+	size_t n = 0;
+	long count = 0;
+
+	if (where == NULL)
+		return store_events_count(a->e->store, a->customer_id, type, since);
+	if (store_events_of(a->e->store, a->customer_id, type, since, ENGINE_COUNT_SCAN, &evs,
+			    &n) != STORE_OK)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		json_t *event = engine_event_json(&evs[i]);
+		json_t *root = json_pack("{s:O,s:o}", "customer", a->customer, "event", event);
+		struct cond_ctx ctx = {.root = root};
+		count += cond_eval(where, &ctx);
+		json_decref(root);
+	}
+	store_events_free(evs, n);
+	return count;
 }
 
 /* Builds the condition context {"customer", "event", "journey"} and evaluates COND. */
@@ -159,7 +180,7 @@ int
 engine_eval(struct engine *e, const struct cond *cond, json_t *customer, json_t *event,
 	    const struct journey *j, int64_t customer_id)
 {
-	struct engine_count_arg ca = {e, customer_id};
+	struct engine_count_arg ca = {e, customer_id, customer};
 	json_t *root;
 	int v;
 

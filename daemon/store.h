@@ -150,6 +150,10 @@ struct store_ops {
 	enum store_status (*customer_context)(struct store *, int64_t customer_id, json_t **out);
 	long (*events_count)(struct store *, int64_t customer_id, const char *type,
 			     int64_t since_ms);
+	/* A customer's events of TYPE since SINCE_MS, oldest first, at most LIMIT. */
+	enum store_status (*events_of)(struct store *, int64_t customer_id, const char *type,
+				       int64_t since_ms, int limit, struct store_event **out,
+				       size_t *n);
 	enum store_status (*campaign_version_save)(struct store *, const char *campaign_id,
 						   const char *version, const char *definition,
 						   int64_t now_ms);
@@ -310,6 +314,12 @@ static inline long
 store_events_count(struct store *s, int64_t customer_id, const char *type, int64_t since_ms)
 {
 	return s->ops->events_count(s, customer_id, type, since_ms);
+}
+static inline enum store_status
+store_events_of(struct store *s, int64_t customer_id, const char *type, int64_t since_ms, int limit,
+		struct store_event **out, size_t *n)
+{
+	return s->ops->events_of(s, customer_id, type, since_ms, limit, out, n);
 }
 static inline enum store_status
 store_campaign_version_save(struct store *s, const char *id, const char *version,

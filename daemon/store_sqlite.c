@@ -747,6 +747,7 @@ const struct store_ops store_sqlite_ops = {
     .events_after = store_sqlite_events_after,
     .customer_context = store_sqlite_customer_context,
     .events_count = store_sqlite_events_count,
+    .events_of = store_sqlite_events_of,
     .campaign_version_save = store_sqlite_campaign_version_save,
     .campaign_version_load = store_sqlite_campaign_version_load,
     .journey_insert = store_sqlite_journey_insert,

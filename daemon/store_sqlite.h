@@ -42,6 +42,7 @@ enum {
 	E_CUST_BY_ID,
 	E_CUST_CONSENT,
 	E_EVENTS_COUNT,
+	E_EVENTS_OF,
 	E_VERSION_SAVE,
 	E_VERSION_LOAD,
 	E_JOURNEY_INSERT,
@@ -104,6 +105,8 @@ enum store_status store_sqlite_cursor_set(struct store *, int64_t);
 enum store_status store_sqlite_events_after(struct store *, int64_t, int, struct store_event **,
 					    size_t *);
 enum store_status store_sqlite_customer_context(struct store *, int64_t, json_t **);
+enum store_status store_sqlite_events_of(struct store *, int64_t, const char *, int64_t, int,
+					 struct store_event **, size_t *);
 long store_sqlite_events_count(struct store *, int64_t, const char *, int64_t);
 enum store_status store_sqlite_campaign_version_save(struct store *, const char *, const char *,
 						     const char *, int64_t);

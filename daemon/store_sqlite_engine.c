@@ -23,6 +23,9 @@ static const char *store_sqlite_engine_sql[E_COUNT] = {
     [E_CUST_CONSENT] = "SELECT topic, state FROM consent WHERE customer_id = ?1",
     [E_EVENTS_COUNT] = "SELECT count(*) FROM events WHERE customer_id = ?1 AND type = ?2"
 		       " AND time_ms >= ?3",
+    [E_EVENTS_OF] = "SELECT seq, customer_id, '', event_key, type, time_ms, properties"
+		    " FROM events WHERE customer_id = ?1 AND type = ?2 AND time_ms >= ?3"
+		    " ORDER BY time_ms LIMIT ?4",
     [E_VERSION_SAVE] = "INSERT INTO campaign_versions (campaign_id, version, definition, loaded_ms)"
 		       " VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
     [E_VERSION_LOAD] = "SELECT definition FROM campaign_versions WHERE campaign_id = ?1"
@@ -146,17 +149,15 @@ store_sqlite_text_dup(sqlite3_stmt *q, int col)
 	return t ? xstrdup(t) : NULL;
 }
 
-enum store_status
-store_sqlite_events_after(struct store *st, int64_t after, int limit, struct store_event **out,
-			  size_t *n)
+/* Reads rows of (seq, customer_id, ext_id, key, type, time_ms, properties). */
+static enum store_status
+store_sqlite_event_rows(struct store_sqlite *s, sqlite3_stmt *q, struct store_event **out,
+			size_t *n)
 {
-	sqlite3_stmt *q = SQ(st)->e[E_EVENTS_AFTER];
 	struct store_event *v = NULL;
 	size_t cnt = 0;
 	int rc;
 
-	sqlite3_bind_int64(q, 1, after);
-	sqlite3_bind_int(q, 2, limit);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		v = xrealloc(v, (cnt + 1) * sizeof(*v));
 		struct store_event *e = &v[cnt++];
@@ -172,11 +173,33 @@ store_sqlite_events_after(struct store *st, int64_t after, int limit, struct sto
 	sqlite3_clear_bindings(q);
 	if (rc != SQLITE_DONE) {
 		store_events_free(v, cnt);
-		return store_sqlite_status(SQ(st), rc);
+		return store_sqlite_status(s, rc);
 	}
 	*out = v;
 	*n = cnt;
 	return STORE_OK;
+}
+
+enum store_status
+store_sqlite_events_after(struct store *st, int64_t after, int limit, struct store_event **out,
+			  size_t *n)
+{
+	sqlite3_stmt *q = SQ(st)->e[E_EVENTS_AFTER];
+	sqlite3_bind_int64(q, 1, after);
+	sqlite3_bind_int(q, 2, limit);
+	return store_sqlite_event_rows(SQ(st), q, out, n);
+}
+
+enum store_status
+store_sqlite_events_of(struct store *st, int64_t customer_id, const char *type, int64_t since_ms,
+		       int limit, struct store_event **out, size_t *n)
+{
+	sqlite3_stmt *q = SQ(st)->e[E_EVENTS_OF];
+	sqlite3_bind_int64(q, 1, customer_id);
+	sqlite3_bind_text(q, 2, type, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, since_ms);
+	sqlite3_bind_int(q, 4, limit);
+	return store_sqlite_event_rows(SQ(st), q, out, n);
 }
 
 static void

@@ -309,6 +309,28 @@ def stage_thresholds_come_from_the_config():
 
 
 @test
+def a_history_count_applies_its_where_to_each_event():
+    vip = {"id": "vip", "name": "vip", "status": "active", "topic": "orders",
+           "trigger": {"event": "purchase"}, "reentry": "always",
+           "steps": [{"id": "check", "branch": {"if": {
+               "count": {"event": "purchase", "within": "365d",
+                         "where": {"field": "event.properties.total", "gte": 100}},
+               "gte": 2}, "then": "big", "else": "small"}},
+               {"id": "big", "send": {"channel": "mail", "template": "vip"}, "next": "end"},
+               {"id": "small", "exit": "not yet"},
+               {"id": "end", "exit": True}]}
+    d = campaigns_dir("vip", vip)
+    evs = []
+    for who, totals in (("big", [150, 50, 200]), ("mid", [150, 50, 60])):
+        for i, total in enumerate(totals):
+            evs.append({"id": f"{who}{i}", "customer": who, "type": "purchase",
+                        "time": f"2026-05-0{i + 1}T10:00:00Z", "properties": {"total": total}})
+    t = simulate(evs, campaigns=d, until="10d")
+    eq([(x[1], x[0][:10]) for x in sends(t, "vip")], [("big", "2026-05-03")],
+       "only the customer with two purchases of 100 or more, at the second of them")
+
+
+@test
 def simulate_text_output_and_errors():
     path = os.path.join(TMP, "one.jsonl")
     with open(path, "w") as f:
