@@ -331,6 +331,27 @@ def a_history_count_applies_its_where_to_each_event():
 
 
 @test
+def the_birthday_and_anniversary_examples_greet_mature_customers_only():
+    people = [{"id": "loyal", "birthday": "1975-09-10", "timezone": "Europe/Berlin"},
+              {"id": "new", "birthday": "1990-09-10", "timezone": "Europe/Berlin"}]
+    # loyal buys monthly from 2025-09-01 (mature by their 4th purchase); new buys once.
+    evs = [{"id": f"l{i}", "customer": "loyal", "type": "purchase",
+            "time": f"2025-{9 + i:02d}-01T10:00:00Z" if 9 + i <= 12
+            else f"2026-{i - 3:02d}-01T10:00:00Z"} for i in range(13)]
+    evs.append({"id": "n0", "customer": "new", "type": "purchase",
+                "time": "2026-08-20T10:00:00Z"})
+    t = simulate(evs, until="400d", customers=people)
+    eq(sends(t, "birthday"), [("2026-09-10T07:00:00.000Z", "loyal", "greet")],
+       "09:00 Berlin on the birthday, for the mature customer only")
+    audience = [e["customer"] for e in t if e["campaign"] == "birthday"
+                and e["action"] == "exit" and e["reason"] == "audience"]
+    check("new" in audience, "the new customer's journey ends at the audience check", t)
+    eq(sends(t, "first-purchase-anniversary"),
+       [("2026-09-01T08:00:00.000Z", "loyal", "celebrate")],
+       "a year after the first purchase, 10:00 Berlin, mature only")
+
+
+@test
 def simulate_text_output_and_errors():
     path = os.path.join(TMP, "one.jsonl")
     with open(path, "w") as f:
