@@ -334,18 +334,18 @@ engine_stage_update(struct engine *e, int64_t customer_id)
 				       &last)) != STORE_OK ||
 	    (rc = store_customer_context(e->store, customer_id, &customer)) != STORE_OK)
 		return rc;
-	const char *prev = json_string_value(json_object_get(customer, "stage"));
+	/* A copy: the customer's "stage" is replaced below, and the old one is still needed. */
+	const char *prev_ref = json_string_value(json_object_get(customer, "stage"));
+	char *prev = prev_ref ? xstrdup(prev_ref) : NULL;
 	const char *since_text = json_string_value(json_object_get(customer, "stage_since"));
 	if (since_text != NULL)
 		timefmt_parse_rfc3339(since_text, &since);
 	const char *stage = stage_compute(&e->stages, count, first, last, prev, since, now, &next);
 	if ((rc = store_timer_delete(e->store, "", customer_id)) == STORE_OK && next >= 0)
 		rc = store_timer_push(e->store, "", customer_id, next);
-	if (rc != STORE_OK || (prev != NULL && strcmp(prev, stage) == 0)) {
-		json_decref(customer);
-		return rc;
-	}
-	if ((rc = store_stage_set(e->store, customer_id, stage, now)) != STORE_OK) {
+	if (rc != STORE_OK || (prev != NULL && strcmp(prev, stage) == 0) ||
+	    (rc = store_stage_set(e->store, customer_id, stage, now)) != STORE_OK) {
+		free(prev);
 		json_decref(customer);
 		return rc;
 	}
@@ -371,5 +371,6 @@ engine_stage_update(struct engine *e, int64_t customer_id)
 	}
 	json_decref(event);
 	json_decref(customer);
+	free(prev);
 	return rc;
 }
