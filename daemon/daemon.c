@@ -154,6 +154,7 @@ struct campaigns_job {
 	int cap_max;
 	int64_t cap_per_ms;
 	struct stage_rules stages;
+	int swapped; /* set by the store thread when the engine took the new set */
 };
 
 /* Store thread: the engine switches sets between two passes, never inside one. */
@@ -165,24 +166,32 @@ daemon_campaigns_run(struct store *s, struct store_job *job)
 	engine_set_campaigns(j->engine, j->set);
 	engine_set_cap(j->engine, j->cap_max, j->cap_per_ms);
 	engine_set_stages(j->engine, &j->stages);
+	j->swapped = 1;
 	return engine_register(j->engine);
 }
 
-/* Network loop: the old set is no longer seen by the store thread; free it. */
+/*
+ * Network loop: once the store thread has swapped, it sees only the new set, and the old one
+ * is freed; if its group failed before the swap, the new set is dropped instead. A swap whose
+ * versions could not be recorded still stands (journeys then run on the current version).
+ */
 static void
 daemon_campaigns_done(struct store_job *job)
 {
 	struct campaigns_job *j = (struct campaigns_job *)job;
-	if (job->status == STORE_OK) {
+	if (j->swapped) {
 		struct campaign_set *old = j->d->campaigns;
 		j->d->campaigns = j->set;
 		campaign_set_free(old);
-		log_info("reload: %zu campaigns", j->set->n);
+		if (job->status == STORE_OK)
+			log_info("reload: %zu campaigns", j->set->n);
+		else
+			log_warnx("reload: %zu campaigns, but their versions were not recorded "
+				  "(store unavailable)",
+				  j->set->n);
 	} else {
-		engine_set_campaigns(j->d->engine, j->d->campaigns);
 		campaign_set_free(j->set);
-		log_warnx("reload: campaigns not recorded (store unavailable); keeping the "
-			  "running ones");
+		log_warnx("reload: store unavailable; keeping the running campaigns");
 	}
 	free(j);
 }
