@@ -47,14 +47,7 @@ campaign_error(struct campaign_loader *L, const char *what, const char *path, co
 int
 campaign_valid_id(const char *s)
 {
-	size_t n = strlen(s);
-	if (n < 1 || n > 64)
-		return 0;
-	for (const char *p = s; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' ||
-		      *p == '-'))
-			return 0;
-	return 1;
+	return validate_topic(s); /* the same rule: 1 to 64 of a-z 0-9 _ - */
 }
 
 /* Step ids may also use capitals: they never leave the campaign. */
@@ -125,7 +118,7 @@ campaign_check_text(struct campaign_loader *L, const char *what, const char *pat
 
 	if (s == NULL || *s == '\0') {
 		campaign_error(L, what, path, "'%s' must be %s, not %s", key, expect,
-			       json_is_string(v) ? "an empty string" : cond_type_name(v));
+			       json_is_string(v) ? "an empty string" : diag_type_name(v));
 		return -1;
 	}
 	if (valid != NULL && !valid(s)) {
@@ -149,7 +142,7 @@ campaign_check_duration(struct campaign_loader *L, const char *what, const char 
 
 	if (s == NULL) {
 		campaign_error(L, what, path, "'%s' must be %s, not %s", key,
-			       CAMPAIGN_EXPECT_DURATION, cond_type_name(v));
+			       CAMPAIGN_EXPECT_DURATION, diag_type_name(v));
 		return -1;
 	}
 	if (duration_parse(s, negative_ok, &t) < 0) {
@@ -187,7 +180,7 @@ campaign_check_hhmm(struct campaign_loader *L, const char *what, const char *pat
 			       s);
 	else
 		campaign_error(L, what, path, "'%s' must be a time of day \"HH:MM\", not %s", key,
-			       cond_type_name(v));
+			       diag_type_name(v));
 	return -1;
 }
 
@@ -201,7 +194,7 @@ campaign_check_target(struct campaign_loader *L, const char *what, const char *p
 
 	if (s == NULL) {
 		campaign_error(L, what, path, "'%s' must name a step, not %s", key,
-			       cond_type_name(v));
+			       diag_type_name(v));
 		return -1;
 	}
 	if ((i = campaign_step_index(L->c, s)) < 0) {
@@ -249,7 +242,7 @@ campaign_check_trigger(struct campaign_loader *L, json_t *t)
 
 	if (!json_is_object(t)) {
 		campaign_error(L, what, "trigger", "'trigger' must be an object, not %s",
-			       cond_type_name(t));
+			       diag_type_name(t));
 		return;
 	}
 	json_object_foreach(t, key, v)
@@ -377,7 +370,7 @@ campaign_check_exit_on(struct campaign_loader *L, json_t *v)
 		campaign_error(L, L->what, "exit_on",
 			       "'exit_on' must be an array of event types or {\"event\": ..., "
 			       "\"where\": ...}, not %s",
-			       cond_type_name(v));
+			       diag_type_name(v));
 		return;
 	}
 	c->exit_on = xcalloc(json_array_size(v) + 1, sizeof(*c->exit_on));
@@ -415,7 +408,7 @@ campaign_check_exit_on(struct campaign_loader *L, json_t *v)
 			    L, L->what, path,
 			    "'exit_on' entries must be an event type or {\"event\": ..., "
 			    "\"where\": ...}, not %s",
-			    cond_type_name(e));
+			    diag_type_name(e));
 		free(path);
 	}
 }
@@ -460,7 +453,7 @@ campaign_check_goal(struct campaign_loader *L, json_t *v)
 	if (!json_is_object(v)) {
 		campaign_error(L, L->what, "goal",
 			       "'goal' must be an object {\"event\": ..., \"within\": ...}, not %s",
-			       cond_type_name(v));
+			       diag_type_name(v));
 		return;
 	}
 	json_object_foreach(v, key, x)
@@ -492,7 +485,7 @@ campaign_check_quiet(struct campaign_loader *L, json_t *v)
 		campaign_error(L, L->what, "quiet_hours",
 			       "'quiet_hours' must be an object {\"from\": \"20:00\", \"to\": "
 			       "\"08:00\"}, not %s",
-			       cond_type_name(v));
+			       diag_type_name(v));
 		return;
 	}
 	json_object_foreach(v, key, x)
@@ -588,7 +581,7 @@ campaign_check(struct campaign_loader *L, json_t *root)
 			else
 				campaign_error(L, L->what, key,
 					       "'transactional' must be true or false, not %s",
-					       cond_type_name(v));
+					       diag_type_name(v));
 		} else if (strcmp(key, "locale_default") == 0)
 			campaign_check_text(L, L->what, key, key, v, campaign_valid_locale,
 					    "a BCP 47 language tag like \"en\" or \"de-CH\"",
@@ -612,7 +605,7 @@ campaign_check(struct campaign_loader *L, json_t *root)
 				campaign_error(L, L->what, key,
 					       "'key' must be a dotted path like "
 					       "\"event.properties.order_id\", not %s",
-					       cond_type_name(v));
+					       diag_type_name(v));
 			else if ((why = cond_check_path(s)) != NULL ||
 				 (strncmp(s, "journey.", 8) == 0 &&
 				  (why = "cannot use \"journey.\": the journey is not there yet")))

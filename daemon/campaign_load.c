@@ -115,7 +115,7 @@ campaign_parse(const char *name, const char *text, size_t len, const struct camp
 			diag_add(d, NULL, "%s", jerr.text);
 	} else if (root != NULL && !json_is_object(root))
 		diag_add_at(d, 1, 1, "a campaign must be a JSON object, not %s",
-			    cond_type_name(root));
+			    diag_type_name(root));
 	else if (root != NULL) {
 		struct campaign_loader L = {.c = c, .d = d, .ctx = ctx ? ctx : &no_checks};
 		pos = jsonpos_scan(text);

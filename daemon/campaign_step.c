@@ -41,7 +41,7 @@ campaign_check_send(struct campaign_loader *L, struct step *st, const char *what
 		campaign_error(L, what, path,
 			       "'send' must be an object {\"channel\": ..., \"template\": ...}, "
 			       "not %s",
-			       cond_type_name(v));
+			       diag_type_name(v));
 		return;
 	}
 	json_object_foreach(v, key, x)
@@ -168,7 +168,7 @@ campaign_check_branch(struct campaign_loader *L, struct step *st, const char *wh
 		campaign_error(L, what, path,
 			       "'branch' must be an object {\"if\": ..., \"then\": ..., \"else\": "
 			       "...}, not %s",
-			       cond_type_name(v));
+			       diag_type_name(v));
 		return;
 	}
 	json_object_foreach(v, key, x)
@@ -201,7 +201,7 @@ campaign_check_tags(struct campaign_loader *L, const char *what, const char *pat
 
 	if (!json_is_array(v)) {
 		campaign_error(L, what, path, "'%s' must be an array of tags, not %s", key,
-			       cond_type_name(v));
+			       diag_type_name(v));
 		return NULL;
 	}
 	json_array_foreach(v, i, t)
@@ -237,7 +237,7 @@ campaign_check_update(struct campaign_loader *L, struct step *st, const char *wh
 			if (!json_is_object(x))
 				campaign_error(L, what, sub,
 					       "'set' must be an object of attributes, not %s",
-					       cond_type_name(x));
+					       diag_type_name(x));
 			else {
 				int ok = 1;
 				json_object_foreach(x, attr, av)
@@ -408,7 +408,7 @@ campaign_check_steps(struct campaign_loader *L, json_t *steps)
 
 	if (!json_is_array(steps) || n == 0) {
 		campaign_error(L, L->what, "steps", "'steps' must be a non-empty array, not %s",
-			       json_is_array(steps) ? "an empty one" : cond_type_name(steps));
+			       json_is_array(steps) ? "an empty one" : diag_type_name(steps));
 		return;
 	}
 	if (n > CAMPAIGN_MAX_STEPS) {
@@ -447,7 +447,7 @@ campaign_check_steps(struct campaign_loader *L, json_t *steps)
 				 : xasprintf("%s, step %zu", L->what, i + 1);
 		if (!json_is_object(s))
 			campaign_error(L, what, path, "a step must be an object, not %s",
-				       cond_type_name(s));
+				       diag_type_name(s));
 		else {
 			if (id == NULL)
 				campaign_error(L, what, path, "a step needs an 'id'");

@@ -50,28 +50,6 @@ struct cond_compiler {
 	int failed;
 };
 
-/* Shared with the campaign checker, so that both word wrong types alike. */
-const char *
-cond_type_name(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-	case JSON_REAL:
-		return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	default:
-		return "null";
-	}
-}
-
 /* Every compile error goes through here, so that each names its campaign and step alike. */
 static void __attribute__((format(printf, 3, 4)))
 cond_error(struct cond_compiler *cc, const char *path, const char *fmt, ...)
@@ -153,7 +131,7 @@ cond_check_operand(struct cond_compiler *cc, enum cond_op op, json_t *v, const c
 		if (!cond_is_scalar(v)) {
 			cond_error(cc, path,
 				   "condition: '%s' takes a string, number or boolean, not %s",
-				   cond_op_names[op], cond_type_name(v));
+				   cond_op_names[op], diag_type_name(v));
 			return -1;
 		}
 		return 0;
@@ -163,14 +141,14 @@ cond_check_operand(struct cond_compiler *cc, enum cond_op op, json_t *v, const c
 	case OP_GTE:
 		if (!json_is_number(v) && !json_is_string(v)) {
 			cond_error(cc, path, "condition: '%s' takes a number or a string, not %s",
-				   cond_op_names[op], cond_type_name(v));
+				   cond_op_names[op], diag_type_name(v));
 			return -1;
 		}
 		return 0;
 	case OP_IN:
 		if (!json_is_array(v) || json_array_size(v) == 0) {
 			cond_error(cc, path, "condition: 'in' takes a non-empty array, not %s",
-				   json_is_array(v) ? "an empty one" : cond_type_name(v));
+				   json_is_array(v) ? "an empty one" : diag_type_name(v));
 			return -1;
 		}
 		json_array_foreach(v, i, e)
@@ -181,7 +159,7 @@ cond_check_operand(struct cond_compiler *cc, enum cond_op op, json_t *v, const c
 			cond_error(cc, sub,
 				   "condition: the values of 'in' must be strings, numbers or "
 				   "booleans, not %s",
-				   cond_type_name(e));
+				   diag_type_name(e));
 			free(sub);
 			return -1;
 		}
@@ -189,7 +167,7 @@ cond_check_operand(struct cond_compiler *cc, enum cond_op op, json_t *v, const c
 	case OP_EXISTS:
 		if (!json_is_boolean(v)) {
 			cond_error(cc, path, "condition: 'exists' takes true or false, not %s",
-				   cond_type_name(v));
+				   diag_type_name(v));
 			return -1;
 		}
 		return 0;
@@ -261,7 +239,7 @@ cond_compile_field(struct cond_compiler *cc, json_t *spec, const char *path)
 
 	if (!json_is_string(f))
 		cond_error(cc, fpath, "condition: 'field' must be a string path, not %s",
-			   cond_type_name(f));
+			   diag_type_name(f));
 	else if (strlen(json_string_value(f)) != json_string_length(f) ||
 		 (why = cond_check_path(json_string_value(f))) != NULL)
 		cond_error(cc, fpath, "condition: field '%s' %s", json_string_value(f),
@@ -294,7 +272,7 @@ cond_compile_count(struct cond_compiler *cc, json_t *spec, const char *path, int
 		cond_error(cc, cpath,
 			   "condition: 'count' must be an object {\"event\": ..., \"within\": "
 			   "...}, not %s",
-			   cond_type_name(cnt));
+			   diag_type_name(cnt));
 	else {
 		json_object_foreach(cnt, key, v)
 		{
@@ -335,7 +313,7 @@ cond_compile_count(struct cond_compiler *cc, json_t *spec, const char *path, int
 	if (op >= 0 && !json_is_number(operand)) {
 		char *sub = cond_subpath(path, cond_op_names[op]);
 		cond_error(cc, sub, "condition: a count compares with a number, not %s",
-			   cond_type_name(operand));
+			   diag_type_name(operand));
 		free(sub);
 	}
 	if (cc->failed || op < 0) {
@@ -373,7 +351,7 @@ cond_compile_list(struct cond_compiler *cc, json_t *spec, const char *path, cons
 	if (!json_is_array(list) || json_array_size(list) == 0) {
 		cond_error(cc, lpath,
 			   "condition: '%s' takes a non-empty array of conditions, not %s", shape,
-			   json_is_array(list) ? "an empty one" : cond_type_name(list));
+			   json_is_array(list) ? "an empty one" : diag_type_name(list));
 		free(lpath);
 		return NULL;
 	}
@@ -443,7 +421,7 @@ cond_compile_rec(struct cond_compiler *cc, json_t *spec, const char *path, int d
 		return NULL;
 	}
 	if (!json_is_object(spec)) {
-		cond_error(cc, path, "condition: must be an object, not %s", cond_type_name(spec));
+		cond_error(cc, path, "condition: must be an object, not %s", diag_type_name(spec));
 		return NULL;
 	}
 	json_object_foreach(spec, key, v)

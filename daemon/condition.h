@@ -49,7 +49,5 @@ json_t *cond_lookup(json_t *root, const char *path);
  * non-empty segments. Returns NULL when fine, or a static reason.
  */
 const char *cond_check_path(const char *path);
-/* A JSON value's type as messages name it ("a string", "an array"). */
-const char *cond_type_name(const json_t *v);
 
 #endif

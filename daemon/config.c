@@ -66,35 +66,13 @@ config_split_listen(const char *s, char **host, char **port)
 	return 0;
 }
 
-static const char *
-config_type_name(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-		return "an integer";
-	case JSON_REAL:
-		return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	default:
-		return "null";
-	}
-}
-
 /* Returns 0 when set, so callers check further only what has the right type. */
 static int
 config_set_string(char **dst, json_t *v, const char *key, struct diag *d)
 {
 	if (!json_is_string(v) || json_string_length(v) == 0) {
 		diag_add(d, key, "key '%s' must be a non-empty string, not %s", key,
-			 json_is_string(v) ? "an empty string" : config_type_name(v));
+			 json_is_string(v) ? "an empty string" : diag_type_name(v));
 		return -1;
 	}
 	free(*dst);
@@ -122,7 +100,7 @@ config_channels(struct config *c, json_t *v, struct diag *d)
 
 	if (!json_is_object(v)) {
 		diag_add(d, "channels", "key 'channels' must be an object, not %s",
-			 config_type_name(v));
+			 diag_type_name(v));
 		return;
 	}
 	json_object_foreach(v, name, ch)

@@ -5,6 +5,7 @@
 #ifndef NURTURED_DIAG_H
 #define NURTURED_DIAG_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 struct jsonpos;
@@ -24,5 +25,9 @@ void diag_add(struct diag *d, const char *path, const char *fmt, ...)
 void diag_add_at(struct diag *d, int line, int col, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void diag_free(struct diag *d);
+
+/* "an object", "an array", "a string", "a number", "a boolean" or "null": one wording for
+ * every "must be X, not Y" message. */
+const char *diag_type_name(const json_t *v);
 
 #endif
