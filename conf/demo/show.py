@@ -14,7 +14,8 @@ elif mode == "customers":
             continue
         c = json.loads(line)
         consent = ", ".join(f"{t}: {s}" for t, s in c["consent"].items()) or "none given"
-        print(f"   {c['name']} <{c['email']}> {c['locale']}, {c['timezone']}; consent {consent}")
+        print(f"   {c['name']} <{c['email']}> {c['locale']}, {c['timezone']}; "
+              f"stage {c.get('stage')}; consent {consent}")
         for e in c["events"]:
             props = ", ".join(f"{k}={v}" for k, v in e["properties"].items())
             print(f"      event  {e['time'][:16]}  {e['type']:<11} {props}")
