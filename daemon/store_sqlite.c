@@ -81,6 +81,21 @@ static const char *store_sqlite_migrations[] = {
     "ALTER TABLE customers ADD COLUMN stage TEXT NOT NULL DEFAULT 'prospect';"
     "ALTER TABLE customers ADD COLUMN stage_since_ms INTEGER;"
     "INSERT INTO meta (key, value) VALUES ('engine_cursor', '0');",
+    /*
+     * 2 -> 3: messages and consent. The outbox holds each message rendered, with its
+     * envelope, so delivery never renders again; consent records the double opt-in.
+     */
+    "ALTER TABLE outbox ADD COLUMN sender TEXT;"
+    "ALTER TABLE outbox ADD COLUMN recipient TEXT;"
+    "ALTER TABLE outbox ADD COLUMN payload BLOB;"
+    "ALTER TABLE outbox ADD COLUMN reason TEXT;"
+    "ALTER TABLE outbox ADD COLUMN updated_ms INTEGER;"
+    "ALTER TABLE outbox ADD COLUMN final_ms INTEGER;"
+    "CREATE INDEX outbox_state ON outbox (state, id);"
+    "CREATE INDEX outbox_campaign ON outbox (campaign_id, created_ms);"
+    "ALTER TABLE consent ADD COLUMN requested_ms INTEGER;"
+    "ALTER TABLE consent ADD COLUMN confirmed_ms INTEGER;"
+    "ALTER TABLE consent ADD COLUMN confirmed_addr TEXT;",
 };
 
 static const char *store_sqlite_sql[Q_COUNT] = {

@@ -178,11 +178,15 @@ def a_version_1_database_is_migrated_with_its_data():
                                "AND name NOT LIKE 'sqlite_%'").fetchall():
             if t not in v1:
                 db.execute(f"DROP TABLE {t}")
-        v1_customers = {"id", "ext_id", "email", "name", "locale", "timezone", "birthday",
-                        "attributes", "email_hash", "created_ms", "updated_ms", "erased_ms"}
-        for row in db.execute("PRAGMA table_info(customers)").fetchall():
-            if row[1] not in v1_customers:
-                db.execute(f"ALTER TABLE customers DROP COLUMN {row[1]}")
+        v1_columns = {
+            "customers": {"id", "ext_id", "email", "name", "locale", "timezone", "birthday",
+                          "attributes", "email_hash", "created_ms", "updated_ms", "erased_ms"},
+            "consent": {"customer_id", "topic", "state", "updated_ms", "source"},
+        }
+        for table, keep in v1_columns.items():
+            for row in db.execute(f"PRAGMA table_info({table})").fetchall():
+                if row[1] not in keep:
+                    db.execute(f"ALTER TABLE {table} DROP COLUMN {row[1]}")
         db.execute("DELETE FROM meta WHERE key = 'engine_cursor'")
         db.execute("PRAGMA user_version = 1")
         db.commit()
@@ -190,6 +194,7 @@ def a_version_1_database_is_migrated_with_its_data():
         d.start()
         eq(stored_ids(d, "v1"), {"old"}, "data kept")
         check("migrating schema 1 -> 2" in d.read_log(), "migrated", d.read_log())
+        check("migrating schema 2 -> 3" in d.read_log(), "migrated on", d.read_log())
         d.stop()
     finally:
         d.cleanup()
@@ -206,8 +211,9 @@ def a_schema_is_migrated_forward_once():
         log = d.read_log()
         eq(log.count("migrating schema 0 -> 1"), 1, "first migration once over two starts")
         eq(log.count("migrating schema 1 -> 2"), 1, "second migration once over two starts")
+        eq(log.count("migrating schema 2 -> 3"), 1, "third migration once over two starts")
         db = sqlite3.connect(d.db_path())
-        eq(db.execute("PRAGMA user_version").fetchone()[0], 2, "version")
+        eq(db.execute("PRAGMA user_version").fetchone()[0], 3, "version")
         eq(db.execute("PRAGMA journal_mode").fetchone()[0], "wal", "WAL mode")
         db.close()
     finally:
