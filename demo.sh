@@ -34,6 +34,9 @@ cat >"$dir/nurtured.json" <<JSON
   "data_dir": "$dir/data",
   "api_tokens": ["$token"],
   "campaigns_dir": "$PWD/campaigns",
+  "templates_dir": "$PWD/campaigns/templates",
+  "plugin_dir": "$PWD/plugins/.libs",
+  "mail_from": {"name": "Möbelhaus Sonnenschein", "address": "service@shop.example"},
   "log_level": "info"
 }
 JSON
@@ -83,9 +86,27 @@ for id in $(sed 's/^{"id": "\([^"]*\)".*/\1/' conf/demo/customers.jsonl); do
 	echo
 done | conf/demo/show.py customers
 echo
-echo "   Sends are decided and queued in the outbox; the delivery plugins (SMTP, webhook,"
-echo "   Maildir) that take them from there come with issue 5."
+echo "== messages: rendered, queued in the outbox in the step's transaction, delivered"
+echo "   (channels 'mail' and 'helpdesk' are Maildirs under ${dir#$PWD/}/data/, no mail server needed)"
+for _ in $(seq 50); do
+	api "$url/v1/messages?state=queued" | grep -q '"id"' || break
+	sleep 0.1
+done
+api "$url/v1/messages" | conf/demo/show.py messages
 echo
+mail=$(grep -l 'anna.schmidt@example.com' "$dir"/data/maildir/new/* 2>/dev/null | head -n 1)
+if [ -n "$mail" ]; then
+	echo "== the mail Anna received (${mail#$PWD/}), decoded"
+	conf/demo/show.py mail "$mail"
+	echo
+	link=$(grep -o "$url/u/[A-Za-z0-9._-]*" "$mail" | head -n 1 || true)
+	if [ -n "$link" ]; then
+		echo "== Anna clicks its unsubscribe link (RFC 8058 one-click POST, no login)"
+		curl -fsS -o /dev/null -w "   POST /u/... -> %{http_code}\n" -d 'List-Unsubscribe=One-Click' "$link"
+		echo "   consent now: $(api "$url/v1/customers/anna" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["consent"])')"
+	fi
+	echo
+fi
 curl -fs "$url/metrics" | grep -E '^nurtured_(events_accepted|events_duplicate|store_commits)_total'
 echo
 if [ "$serve" -eq 1 ]; then

@@ -11,5 +11,17 @@ void api_events_post(struct http_req *hr);
 void api_customers_post(struct http_req *hr);
 void api_customer_get(struct http_req *hr);
 void api_customer_delete(struct http_req *hr);
+void api_messages_get(struct http_req *hr);
+void api_message_get(struct http_req *hr);
+void api_message_post(struct http_req *hr);
+void api_customer_post(struct http_req *hr);
+void api_customer_consent(struct http_req *hr, const char *customer, const char *action);
+void api_confirm_get(struct http_req *hr);
+void api_confirm_post(struct http_req *hr);
+void api_unsubscribe_get(struct http_req *hr);
+void api_unsubscribe_post(struct http_req *hr);
+void api_suppressions_get(struct http_req *hr);
+void api_suppressions_post(struct http_req *hr);
+void api_suppression_delete(struct http_req *hr);
 
 #endif

@@ -124,9 +124,38 @@ customer_get_done(struct store_job *job)
 	customer_job_free(j);
 }
 
+/* "/v1/customers/{id}/ACTION" reaches the handlers too: only POST has actions. */
+static int
+customer_no_action(struct http_req *hr)
+{
+	if (strchr(hr->arg, '/') == NULL)
+		return 1;
+	http_reply_error(hr, 404, "no such resource", NULL, -1);
+	return 0;
+}
+
+void
+api_customer_post(struct http_req *hr)
+{
+	char *slash = strchr(hr->arg, '/');
+
+	if (slash == NULL) {
+		http_reply_error(hr, 405, "method not allowed; POST /v1/customers upserts", NULL,
+				 -1);
+		return;
+	}
+	*slash = '\0';
+	if (strcmp(slash + 1, "subscribe") == 0 || strcmp(slash + 1, "unsubscribe") == 0)
+		api_customer_consent(hr, hr->arg, slash + 1);
+	else
+		http_reply_error(hr, 404, "no such resource", NULL, -1);
+}
+
 void
 api_customer_get(struct http_req *hr)
 {
+	if (!customer_no_action(hr))
+		return;
 	struct customer_job *j = customer_job_new(hr, hr->arg, customer_get_run, customer_get_done);
 	storeloop_submit(daemon_storeloop(hr->d), &j->job);
 }
@@ -150,6 +179,8 @@ customer_erase_done(struct store_job *job)
 void
 api_customer_delete(struct http_req *hr)
 {
+	if (!customer_no_action(hr))
+		return;
 	struct customer_job *j =
 	    customer_job_new(hr, hr->arg, customer_erase_run, customer_erase_done);
 	storeloop_submit(daemon_storeloop(hr->d), &j->job);

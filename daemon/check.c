@@ -1,5 +1,6 @@
 #include "check.h"
 
+#include <glib.h>
 #include <stdio.h>
 
 #include "campaign.h"
@@ -7,6 +8,19 @@
 #include "daemon.h"
 #include "diag.h"
 #include "log.h"
+#include "template.h"
+
+/* Templates as the daemon loads them at start: the same rules, the same messages. */
+static void
+check_templates(const struct config *cfg, const struct campaign_set *set, struct diag *d)
+{
+	size_t before = d->n;
+	struct template_set *ts = daemon_load_templates(cfg, set, d);
+
+	if (ts != NULL && d->n == before)
+		printf("%s: %zu templates ok\n", cfg->templates_dir, template_set_count(ts));
+	template_set_free(ts);
+}
 
 /* Config, then campaigns (checked against the config's channels): every problem, one a line. */
 int
@@ -25,6 +39,7 @@ check_main(const char *file)
 		struct campaign_set *set = daemon_load_campaigns(cfg, &d);
 		if (set != NULL && d.n == 0)
 			printf("%s: %zu campaigns ok\n", cfg->campaigns_dir, set->n);
+		check_templates(cfg, set, &d);
 		campaign_set_free(set);
 	}
 	for (size_t i = 0; i < d.n; i++)

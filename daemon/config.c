@@ -1,4 +1,5 @@
 #include "config.h"
+#include "channel.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,6 +37,12 @@ config_defaults(struct config *c)
 	c->max_batch = 1000;
 	c->shutdown_timeout_s = 10;
 	stage_rules_default(&c->stages);
+	c->mail_from_name = xstrdup("nurtured");
+	c->mail_from_address = xstrdup("nurtured@localhost.localdomain");
+	c->opt_in_topics = xcalloc(3, sizeof(char *));
+	c->opt_in_topics[c->n_opt_in_topics++] = xstrdup("newsletter");
+	c->opt_in_topics[c->n_opt_in_topics++] = xstrdup("offers");
+	c->system_channel = NULL; /* "mail" unless set; checked only when set */
 }
 
 /* Splits "host:port" or "[v6]:port"; the port is kept as text for getaddrinfo. */
@@ -91,30 +98,72 @@ config_set_size(size_t *dst, json_t *v, const char *key, long long min, long lon
 	*dst = (size_t)json_integer_value(v);
 }
 
-/* Channels are checked for shape here; their plugins check their own settings when loaded. */
+/* Channels: the host keys are checked here, the plugin's own when the channel opens. */
 static void
 config_channels(struct config *c, json_t *v, struct diag *d)
 {
-	const char *name;
-	json_t *ch;
-
 	if (!json_is_object(v)) {
 		diag_add(d, "channels", "key 'channels' must be an object, not %s",
 			 diag_type_name(v));
 		return;
 	}
-	json_object_foreach(v, name, ch)
-	{
-		char *path = xasprintf("channels.%s", name);
-		json_t *plugin = json_object_get(ch, "plugin");
-		if (!json_is_object(ch))
-			diag_add(d, path, "channel '%s' must be an object", name);
-		else if (!json_is_string(plugin))
-			diag_add(d, path, "channel '%s' needs a string key 'plugin'", name);
-		free(path);
-	}
 	json_decref(c->channels);
 	c->channels = json_incref(v);
+}
+
+/* "mail_from": {"name": ..., "address": ...}: the From of every mail, the envelope sender. */
+static void
+config_mail_from(struct config *c, json_t *v, struct diag *d)
+{
+	const char *key;
+	json_t *x;
+
+	if (!json_is_object(v) || !json_is_string(json_object_get(v, "address"))) {
+		diag_add(d, "mail_from",
+			 "key 'mail_from' must be {\"name\": ..., \"address\": ...}");
+		return;
+	}
+	json_object_foreach(v, key, x)
+	{
+		char *path = xasprintf("mail_from.%s", key);
+		if (strcmp(key, "name") == 0 || strcmp(key, "address") == 0) {
+			if (!json_is_string(x) || strpbrk(json_string_value(x), "\r\n") != NULL)
+				diag_add(d, path, "'%s' must be a one-line string", path);
+			else
+				config_set_string(key[0] == 'n' ? &c->mail_from_name
+								: &c->mail_from_address,
+						  x, path, d);
+		} else
+			diag_add(d, path, "unknown key '%s'", path);
+		free(path);
+	}
+}
+
+/* "opt_in_topics": the topics only customers who subscribed receive. */
+static void
+config_opt_in(struct config *c, json_t *v, struct diag *d)
+{
+	size_t i;
+	json_t *t;
+
+	if (!json_is_array(v)) {
+		diag_add(d, "opt_in_topics", "key 'opt_in_topics' must be an array of topics");
+		return;
+	}
+	for (i = 0; i < c->n_opt_in_topics; i++)
+		free(c->opt_in_topics[i]);
+	c->n_opt_in_topics = 0;
+	c->opt_in_topics = xrealloc(c->opt_in_topics, (json_array_size(v) + 1) * sizeof(char *));
+	json_array_foreach(v, i, t)
+	{
+		char path[64];
+		snprintf(path, sizeof(path), "opt_in_topics[%zu]", i);
+		if (!json_is_string(t) || json_string_length(t) == 0)
+			diag_add(d, path, "'%s' must be a topic name", path);
+		else
+			c->opt_in_topics[c->n_opt_in_topics++] = xstrdup(json_string_value(t));
+	}
+	c->opt_in_topics[c->n_opt_in_topics] = NULL;
 }
 
 static void
@@ -291,6 +340,12 @@ config_apply(struct config *c, json_t *root, struct diag *d)
 			config_cap(c, v, d);
 		else if (strcmp(key, "stages") == 0)
 			config_stages(c, v, d);
+		else if (strcmp(key, "mail_from") == 0)
+			config_mail_from(c, v, d);
+		else if (strcmp(key, "opt_in_topics") == 0)
+			config_opt_in(c, v, d);
+		else if (strcmp(key, "system_channel") == 0)
+			config_set_string(&c->system_channel, v, key, d);
 		else
 			diag_add(d, key, "unknown key '%s'", key);
 	}
@@ -351,7 +406,6 @@ config_load(const char *file, struct diag *d)
 				pos = jsonpos_scan(text);
 				d->pos = pos;
 				config_apply(c, root, d);
-				d->pos = NULL;
 			}
 		}
 	}
@@ -360,6 +414,12 @@ config_load(const char *file, struct diag *d)
 		c->channels = json_pack("{s:{s:s,s:s+},s:{s:s,s:s+}}", "mail", "plugin", "maildir",
 					"path", c->data_dir, "/maildir", "helpdesk", "plugin",
 					"maildir", "path", c->data_dir, "/helpdesk");
+	c->chans = channel_conf_parse(c->channels, &c->n_chans, d);
+	if (c->system_channel != NULL && json_object_get(c->channels, c->system_channel) == NULL)
+		diag_add(d, "system_channel",
+			 "key 'system_channel': no channel '%s' (double opt-in mails go there)",
+			 c->system_channel);
+	d->pos = NULL;
 	if (c->public_url == NULL)
 		c->public_url = strchr(c->listen_host, ':')
 				    ? xasprintf("http://[%s]:%s", c->listen_host, c->listen_port)
@@ -410,5 +470,12 @@ config_free(struct config *c)
 	free(c->templates_dir);
 	free(c->plugin_dir);
 	json_decref(c->channels);
+	channel_conf_free(c->chans, c->n_chans);
+	free(c->mail_from_name);
+	free(c->mail_from_address);
+	for (size_t i = 0; i < c->n_opt_in_topics; i++)
+		free(c->opt_in_topics[i]);
+	free(c->opt_in_topics);
+	free(c->system_channel);
 	free(c);
 }

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "channel.h"
 #include "diag.h"
 #include "stage.h"
 
@@ -30,6 +31,13 @@ struct config {
 	int cap_max;	    /* frequency cap: non-transactional messages per customer; 0: none */
 	int64_t cap_per_ms; /* ... within this window */
 	struct stage_rules stages;
+	struct channel_conf *chans; /* the channels' host settings, parsed */
+	size_t n_chans;
+	char *mail_from_name;
+	char *mail_from_address;
+	char **opt_in_topics; /* NULL-terminated */
+	size_t n_opt_in_topics;
+	char *system_channel; /* where double opt-in confirmations go; NULL: "mail" */
 };
 
 /*

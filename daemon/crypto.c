@@ -32,8 +32,15 @@ crypto_sha256_hex(const void *data, size_t len, char out[65])
 void
 crypto_hmac(const char *key, const void *data, size_t len, unsigned char out[32])
 {
+	crypto_hmac_raw(key, strlen(key), data, len, out);
+}
+
+/* Keys with any bytes (a webhook's decoded secret), for the plugins' host table too. */
+void
+crypto_hmac_raw(const void *key, size_t keylen, const void *data, size_t len, unsigned char out[32])
+{
 	unsigned int mdlen = 32;
-	if (HMAC(EVP_sha256(), key, (int)strlen(key), data, len, out, &mdlen) == NULL)
+	if (HMAC(EVP_sha256(), key, (int)keylen, data, len, out, &mdlen) == NULL)
 		fatalx("HMAC failed");
 }
 

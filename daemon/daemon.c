@@ -15,14 +15,20 @@
 #include "build.h"
 #include "campaign.h"
 #include "clock.h"
+#include "compose.h"
 #include "config.h"
 #include "crypto.h"
+#include "deliver.h"
 #include "diag.h"
 #include "engine.h"
 #include "http.h"
+#include "httpclient.h"
 #include "log.h"
 #include "metrics.h"
+#include "mime.h"
 #include "notify.h"
+#include "plugin.h"
+#include "template.h"
 #include "storeloop.h"
 #include "util.h"
 
@@ -30,8 +36,12 @@ struct daemon {
 	struct config *cfg;
 	struct event_base *base;
 	struct storeloop *storeloop;
+	struct deliver *deliver;
 	struct http *http;
 	struct campaign_set *campaigns; /* the set the engine runs; swapped on reload */
+	struct template_set *templates; /* the set cx points to; swapped with the campaigns */
+	struct compose_ctx cx;
+	char *msgid_domain;
 	struct engine *engine;
 	struct clock clock;
 	struct event *sig[3];
@@ -75,6 +85,66 @@ int
 daemon_stopping(struct daemon *d)
 {
 	return d->stopping;
+}
+
+const struct compose_ctx *
+daemon_compose(struct daemon *d)
+{
+	return &d->cx;
+}
+
+const char *
+daemon_system_channel(struct daemon *d)
+{
+	return d->cfg->system_channel ? d->cfg->system_channel : "mail";
+}
+
+/* The engine renders on the store thread; channels' payload kinds never change after start. */
+static int
+daemon_channel_payload(const char *channel, void *arg)
+{
+	return deliver_channel_payload(arg, channel);
+}
+
+/* Mail needs a template; a webhook's JSON document carries the data without one. */
+static int
+daemon_needs_template(const char *channel, void *cfg)
+{
+	return plugin_channel_payload(cfg, channel) == NT_PAYLOAD_MIME;
+}
+
+struct template_set *
+daemon_load_templates(const struct config *c, const struct campaign_set *set, struct diag *d)
+{
+	const char *file = d->file;
+	struct template_set *t = NULL;
+	int needed = 0;
+
+	for (size_t i = 0; set != NULL && i < set->n; i++)
+		for (size_t k = 0; k < set->v[i]->n_steps; k++)
+			if (set->v[i]->steps[k].kind == STEP_SEND &&
+			    daemon_needs_template(set->v[i]->steps[k].channel, (void *)c))
+				needed = 1;
+	if (!g_file_test(c->templates_dir, G_FILE_TEST_IS_DIR)) {
+		if (needed)
+			diag_add(d, NULL,
+				 "templates_dir '%s' is not a directory, and campaigns send mail",
+				 c->templates_dir);
+		return NULL;
+	}
+	d->file = c->templates_dir;
+	t = template_set_load(c->templates_dir, d);
+	d->file = file;
+	for (size_t i = 0; t != NULL && set != NULL && i < set->n; i++)
+		template_set_check_campaign(t, set->v[i], daemon_needs_template, (void *)c, d);
+	return t;
+}
+
+void
+daemon_wake_delivery(struct daemon *d)
+{
+	if (d != NULL && d->deliver != NULL)
+		deliver_wake(d->deliver);
 }
 
 /*
@@ -149,7 +219,8 @@ daemon_msgid_domain(const struct config *c)
 struct campaigns_job {
 	struct store_job job; /* first */
 	struct daemon *d;
-	struct campaign_set *set; /* the new set, then the one to free */
+	struct campaign_set *set;	/* the new set, then the one to free */
+	struct template_set *templates; /* likewise */
 	struct engine *engine;
 	int cap_max;
 	int64_t cap_per_ms;
@@ -164,6 +235,7 @@ daemon_campaigns_run(struct store *s, struct store_job *job)
 	struct campaigns_job *j = (struct campaigns_job *)job;
 	(void)s;
 	engine_set_campaigns(j->engine, j->set);
+	j->d->cx.tpl = j->templates;
 	engine_set_cap(j->engine, j->cap_max, j->cap_per_ms);
 	engine_set_stages(j->engine, &j->stages);
 	j->swapped = 1;
@@ -181,8 +253,11 @@ daemon_campaigns_done(struct store_job *job)
 	struct campaigns_job *j = (struct campaigns_job *)job;
 	if (j->swapped) {
 		struct campaign_set *old = j->d->campaigns;
+		struct template_set *old_t = j->d->templates;
 		j->d->campaigns = j->set;
+		j->d->templates = j->templates;
 		campaign_set_free(old);
+		template_set_free(old_t);
 		if (job->status == STORE_OK)
 			log_info("reload: %zu campaigns", j->set->n);
 		else
@@ -191,6 +266,7 @@ daemon_campaigns_done(struct store_job *job)
 				  j->set->n);
 	} else {
 		campaign_set_free(j->set);
+		template_set_free(j->templates);
 		log_warnx("reload: store unavailable; keeping the running campaigns");
 	}
 	free(j);
@@ -217,11 +293,15 @@ daemon_stop_check(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 
-	if (http_inflight(d->http) == 0 || util_mono_us() >= d->stop_deadline_us) {
+	if ((http_inflight(d->http) == 0 && deliver_idle(d->deliver)) ||
+	    util_mono_us() >= d->stop_deadline_us) {
 		if (http_inflight(d->http) > 0)
 			log_warnx("stop: %d requests unanswered at the deadline (none was "
 				  "acknowledged)",
 				  http_inflight(d->http));
+		if (!deliver_idle(d->deliver))
+			log_warnx("stop: messages still in delivery at the deadline; they are "
+				  "retried at the next start");
 		event_base_loopexit(d->base, NULL);
 		return;
 	}
@@ -237,6 +317,7 @@ daemon_stop(struct daemon *d, const char *why)
 	notify_stopping();
 	d->stopping = 1;
 	http_stop_accepting(d->http);
+	deliver_stop(d->deliver);
 	d->stop_deadline_us = util_mono_us() + (int64_t)d->cfg->shutdown_timeout_s * 1000000;
 	d->stop_timer = evtimer_new(d->base, daemon_stop_check, d);
 	daemon_stop_check(-1, 0, d);
@@ -283,14 +364,19 @@ daemon_reload(struct daemon *d)
 		int n_cap_max = o->cap_max;
 		int64_t n_cap_per_ms = o->cap_per_ms;
 		struct campaign_set *set = daemon_load_campaigns(o, &dg);
-		if (set == NULL) {
+		struct template_set *tpl = set ? daemon_load_templates(o, set, &dg) : NULL;
+		if (set == NULL || dg.n > 0) {
 			for (size_t i = 0; i < dg.n; i++)
 				log_warnx("reload: %s", dg.msgs[i]);
-			log_warnx("reload: campaigns have errors; keeping the running ones");
+			log_warnx("reload: campaigns or templates have errors; keeping the running "
+				  "ones");
+			campaign_set_free(set);
+			template_set_free(tpl);
 		} else {
 			struct campaigns_job *j = xcalloc(1, sizeof(*j));
 			j->d = d;
 			j->set = set;
+			j->templates = tpl;
 			j->engine = d->engine;
 			j->cap_max = n_cap_max;
 			j->cap_per_ms = n_cap_per_ms;
@@ -327,6 +413,8 @@ daemon_run(struct config *cfg, int foreground)
 	int rc = 0;
 
 	d->cfg = cfg;
+	mime_init();
+	httpclient_global_init(); /* before any thread: curl's global setup is not thread-safe */
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN); /* a file size limit becomes a write error, then a 503 */
 	if (!foreground && !notify_expected() && daemon(1, 0) < 0)
@@ -360,12 +448,11 @@ daemon_run(struct config *cfg, int foreground)
 		rc = 1;
 		goto out;
 	}
-	char *domain = daemon_msgid_domain(cfg);
+	d->msgid_domain = daemon_msgid_domain(cfg);
 	clock_real_init(&d->clock);
-	d->engine = engine_new(store, d->campaigns, &d->clock, domain);
+	d->engine = engine_new(store, d->campaigns, &d->clock, d->msgid_domain);
 	engine_set_cap(d->engine, cfg->cap_max, cfg->cap_per_ms);
 	engine_set_stages(d->engine, &cfg->stages);
-	free(domain);
 	/* Before the store loop owns the store: this is the only write off that thread. */
 	if (store_begin(store) != STORE_OK || engine_register(d->engine) != STORE_OK ||
 	    store_commit(store) != STORE_OK) {
@@ -375,7 +462,37 @@ daemon_run(struct config *cfg, int foreground)
 		goto out;
 	}
 	log_info("%zu campaigns loaded from %s", d->campaigns->n, cfg->campaigns_dir);
-	d->storeloop = storeloop_start(store, d->engine, d->base);
+	plugin_host_init(d->base);
+	char *derr = NULL;
+	d->deliver = deliver_start(cfg, d->base, d->secret, &derr);
+	if (d->deliver == NULL) {
+		log_warnx("%s", derr);
+		free(derr);
+		store_close(store);
+		rc = 1;
+		goto out;
+	}
+	diag_init(&dg, cfg->templates_dir, NULL);
+	d->templates = daemon_load_templates(cfg, d->campaigns, &dg);
+	for (size_t i = 0; i < dg.n; i++)
+		log_warnx("%s", dg.msgs[i]);
+	if (dg.n > 0) {
+		diag_free(&dg);
+		log_warnx("templates have errors; not starting (nurtured check shows them all)");
+		store_close(store);
+		rc = 1;
+		goto out;
+	}
+	diag_free(&dg);
+	d->cx = (struct compose_ctx){.cfg = cfg,
+				     .tpl = d->templates,
+				     .secret = d->secret,
+				     .msgid_domain = d->msgid_domain,
+				     .channel_payload = daemon_channel_payload,
+				     .arg = d->deliver};
+	engine_set_compose(d->engine, &d->cx);
+	d->storeloop = storeloop_start_hooked(store, d->engine, d->base, deliver_wake, d->deliver);
+	deliver_begin(d->deliver, d->storeloop);
 	d->http = http_start(d, cfg->listen_host, cfg->listen_port, err, sizeof(err));
 	if (d->http == NULL) {
 		log_warnx("http: %s", err);
@@ -401,8 +518,13 @@ daemon_run(struct config *cfg, int foreground)
 out:
 	/* The store loop commits what it holds before the store closes. */
 	storeloop_stop(d->storeloop);
+	deliver_free(d->deliver);
+	plugin_host_fini();
+	plugin_unload_all();
 	engine_free(d->engine);
 	campaign_set_free(d->campaigns);
+	template_set_free(d->templates);
+	free(d->msgid_domain);
 	http_free(d->http);
 	for (size_t i = 0; i < NT_ARRAY_LEN(sigs); i++)
 		if (d->sig[i])

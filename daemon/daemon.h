@@ -3,6 +3,8 @@
 #define NURTURED_DAEMON_H
 
 struct campaign_set;
+struct compose_ctx;
+struct template_set;
 struct config;
 struct diag;
 struct daemon;
@@ -16,6 +18,14 @@ int daemon_run(struct config *cfg, int foreground);
 /* Loads campaigns_dir; NULL with every problem in D when a campaign is wrong. */
 struct campaign_set *daemon_load_campaigns(const struct config *c, struct diag *d);
 
+/*
+ * Loads templates_dir and checks that every send step on a mail channel finds its template
+ * (a webhook's JSON needs none). Returns the set (NULL when there is no directory and nothing
+ * needs one); problems go to D, and the caller refuses to run on any.
+ */
+struct template_set *daemon_load_templates(const struct config *c, const struct campaign_set *set,
+					   struct diag *d);
+
 /* Accessors for the parts (the daemon owns them all). */
 const struct config *daemon_config(struct daemon *d);
 struct event_base *daemon_base(struct daemon *d);
@@ -23,5 +33,11 @@ struct storeloop *daemon_storeloop(struct daemon *d);
 struct http *daemon_http(struct daemon *d);
 const char *daemon_secret(struct daemon *d);
 int daemon_stopping(struct daemon *d);
+/* How messages are rendered; its template set is read (and swapped) on the store thread. */
+const struct compose_ctx *daemon_compose(struct daemon *d);
+/* The channel of system mail (double opt-in confirmations). */
+const char *daemon_system_channel(struct daemon *d);
+/* New or requeued messages may be due: delivery looks now rather than at its next timer. */
+void daemon_wake_delivery(struct daemon *d);
 
 #endif

@@ -12,6 +12,7 @@
 #include "cron.h"
 #include "diag.h"
 #include "log.h"
+#include "compose.h"
 #include "timefmt.h"
 #include "util.h"
 
@@ -41,6 +42,12 @@ engine_free(struct engine *e)
 	free(e->old);
 	free(e->msgid_domain);
 	free(e);
+}
+
+void
+engine_set_compose(struct engine *e, const struct compose_ctx *cx)
+{
+	e->cx = cx;
 }
 
 void
@@ -296,13 +303,53 @@ engine_capped(struct engine *e, const struct campaign *c, const struct journey *
 	return rc;
 }
 
-/* Queues one message in the outbox; the ledger makes a replay of the same visit a no-op. */
+/*
+ * Whether C's message may go to CUSTOMER now: NULL, or the reason it may not. Consent first
+ * (transactional mail needs none), then the suppression list, which nothing overrides.
+ */
+static const char *
+engine_may_send(struct engine *e, const struct campaign *c, json_t *customer, enum store_status *rc)
+{
+	const char *email = json_string_value(json_object_get(customer, "email"));
+	const char *why = e->cx ? compose_consent(e->cx, c, customer) : NULL;
+	int suppressed = 0;
+
+	*rc = STORE_OK;
+	if (why != NULL || email == NULL || e->cx == NULL)
+		return why;
+	*rc = store_suppressed(e->store, e->cx->secret, email, &suppressed);
+	return suppressed ? "suppressed" : NULL;
+}
+
+/*
+ * Queues one message in the outbox, rendered, in the caller's transaction; a message that may
+ * not or cannot go is recorded as skipped with its reason. The ledger (journey, step, visit)
+ * makes a replay of the same visit a no-op.
+ */
 static enum store_status
 engine_send(struct engine *e, const struct campaign *c, struct journey *j, const struct step *st,
-	    const char *customer)
+	    const char *customer_name, json_t *customer)
 {
 	gchar *uuid = g_uuid_string_random();
-	char *msgid = xasprintf("<%s@%s>", uuid, e->msgid_domain);
+	char *msgid = xasprintf("<%s@%s>", uuid, e->msgid_domain), *reason = NULL;
+	int64_t now = clock_now(e->clock);
+	struct composed m = {0};
+	enum store_status rc;
+	const char *skip = engine_may_send(e, c, customer, &rc);
+
+	g_free(uuid);
+	if (rc != STORE_OK) {
+		free(msgid);
+		return rc;
+	}
+	if (skip == NULL && e->cx != NULL) {
+		json_t *data =
+		    compose_data(e->cx, c, customer, j->event ? j->event : j->trigger, j, now);
+		if (compose_message(e->cx, c, st->id, st->channel, st->template, data, msgid, now,
+				    &m, &reason) < 0)
+			skip = reason;
+		json_decref(data);
+	}
 	struct outbox_entry o = {.journey_id = j->id,
 				 .customer_id = j->customer_id,
 				 .campaign_id = c->id,
@@ -311,17 +358,38 @@ engine_send(struct engine *e, const struct campaign *c, struct journey *j, const
 				 .channel = st->channel,
 				 .template = st->template,
 				 .message_id = msgid,
-				 .created_ms = clock_now(e->clock),
-				 .marketing = !c->transactional};
-	enum store_status rc = store_outbox_add(e->store, &o);
-	g_free(uuid);
+				 .created_ms = now,
+				 .marketing = !c->transactional,
+				 .state = skip ? "skipped" : "queued",
+				 .reason = skip,
+				 .sender = m.sender,
+				 .recipient = m.recipient,
+				 .payload = m.payload,
+				 .payload_len = m.len};
+	rc = store_outbox_add(e->store, &o);
 	free(msgid);
+	composed_clear(&m);
 	if (rc == STORE_DUPLICATE)
-		return engine_note(e, j, customer, st->id, "skip", "already_sent", st->channel,
-				   st->template);
-	if (rc != STORE_OK)
-		return rc;
-	return engine_note(e, j, customer, st->id, "send", NULL, st->channel, st->template);
+		rc = engine_note(e, j, customer_name, st->id, "skip", "already_sent", st->channel,
+				 st->template);
+	else if (rc == STORE_OK && skip != NULL)
+		rc = engine_note(e, j, customer_name, st->id, "skip", skip, st->channel,
+				 st->template);
+	else if (rc == STORE_OK) {
+		e->queued++;
+		rc = engine_note(e, j, customer_name, st->id, "send", NULL, st->channel,
+				 st->template);
+	}
+	free(reason);
+	return rc;
+}
+
+long
+engine_take_queued(struct engine *e)
+{
+	long n = e->queued;
+	e->queued = 0;
+	return n;
 }
 
 /* Applies an update step to the customer's attributes ("tags" is an attribute too). */
@@ -427,7 +495,7 @@ engine_advance(struct engine *e, const struct campaign *c, struct journey *j, js
 				rc = engine_note(e, j, cname, st->id, "skip", "frequency_cap",
 						 st->channel, st->template);
 			else
-				rc = engine_send(e, c, j, st, cname);
+				rc = engine_send(e, c, j, st, cname, customer);
 			j->step = st->next;
 			break;
 		}

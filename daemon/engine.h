@@ -23,6 +23,9 @@ struct engine *engine_new(struct store *s, const struct campaign_set *campaigns,
 			  const struct clock *clock, const char *msgid_domain);
 void engine_free(struct engine *e);
 void engine_set_observer(struct engine *e, engine_observer fn, void *arg);
+struct compose_ctx;
+/* How sends are rendered and checked (consent, suppression); borrowed. */
+void engine_set_compose(struct engine *e, const struct compose_ctx *cx);
 /* At most MAX non-transactional messages per customer within PER_MS; MAX 0: no cap. */
 void engine_set_cap(struct engine *e, int max, int64_t per_ms);
 struct stage_rules;
@@ -39,5 +42,7 @@ enum store_status engine_consume(struct engine *e, int limit, int *n);
 enum store_status engine_run_due(struct engine *e, int limit, int *n);
 /* When the next journey is due (ms), or -1 when none is. */
 int64_t engine_next_due(struct engine *e);
+/* Messages queued in the outbox since the last call (delivery is woken when non-zero). */
+long engine_take_queued(struct engine *e);
 
 #endif

@@ -23,6 +23,8 @@ struct engine {
 	struct stage_rules stages;
 	int cap_max; /* the frequency cap, 0: none */
 	int64_t cap_per_ms;
+	long queued; /* messages queued since engine_take_queued last asked */
+	const struct compose_ctx *cx; /* rendering, consent; NULL: queue unrendered (tests) */
 };
 
 /* Records a note (the engine's "why") and tells the observer. */

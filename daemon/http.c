@@ -190,17 +190,32 @@ static const struct http_route http_routes[] = {
     {"/metrics", 0, 0, M_GET, api_metrics, NULL, NULL},
     {"/v1/events", 0, 1, M_POST, NULL, api_events_post, NULL},
     {"/v1/customers", 0, 1, M_POST, NULL, api_customers_post, NULL},
-    {"/v1/customers/", 1, 1, M_GET | M_DELETE, api_customer_get, NULL, api_customer_delete},
+    {"/v1/customers/", 2, 1, M_GET | M_POST | M_DELETE, api_customer_get, api_customer_post,
+     api_customer_delete},
+    {"/v1/messages", 0, 1, M_GET, api_messages_get, NULL, NULL},
+    {"/v1/messages/", 2, 1, M_GET | M_POST, api_message_get, api_message_post, NULL},
+    {"/v1/suppressions", 0, 1, M_GET | M_POST, api_suppressions_get, api_suppressions_post, NULL},
+    {"/v1/suppressions/", 1, 1, M_DELETE, NULL, NULL, api_suppression_delete},
+    /* The links in mails: no token, no cookie; the signed path is the credential. */
+    {"/confirm/", 1, 0, M_GET | M_POST, api_confirm_get, api_confirm_post, NULL},
+    {"/u/", 1, 0, M_GET | M_POST, api_unsubscribe_get, api_unsubscribe_post, NULL},
 };
 
-/* Matches PATH against a route; for "/x/{id}" the rest must be one non-empty segment. */
+/*
+ * Matches PATH against a route; for "/x/{id}" the rest must be one non-empty segment, or
+ * with has_arg 2 ("/x/{id}/action") at most two, handed over as "id/action".
+ */
 static int
 http_match(const struct http_route *r, const char *path, char **arg)
 {
 	size_t n = strlen(r->prefix);
+	const char *slash;
 	if (!r->has_arg)
 		return strcmp(path, r->prefix) == 0;
-	if (strncmp(path, r->prefix, n) != 0 || path[n] == '\0' || strchr(path + n, '/'))
+	if (strncmp(path, r->prefix, n) != 0 || path[n] == '\0' || path[n] == '/')
+		return 0;
+	slash = strchr(path + n, '/');
+	if (slash != NULL && (r->has_arg < 2 || slash[1] == '\0' || strchr(slash + 1, '/')))
 		return 0;
 	*arg = evhttp_uridecode(path + n, 0, NULL);
 	return *arg != NULL;
@@ -266,6 +281,25 @@ http_dispatch(struct evhttp_request *req, void *arg)
 		return;
 	}
 	fn(hr);
+}
+
+/* Query parameters are read where a handler needs them: few endpoints take any. */
+char *
+http_query_param(struct http_req *hr, const char *key)
+{
+	const struct evhttp_uri *uri = hr->req ? evhttp_request_get_evhttp_uri(hr->req) : NULL;
+	const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
+	struct evkeyvalq params;
+	const char *v;
+	char *out = NULL;
+
+	if (q == NULL || evhttp_parse_query_str(q, &params) < 0)
+		return NULL;
+	v = evhttp_find_header(&params, key);
+	if (v != NULL)
+		out = xstrdup(v);
+	evhttp_clear_headers(&params);
+	return out;
 }
 
 struct http *

@@ -36,6 +36,8 @@ void http_reply_json(struct http_req *hr, int code, json_t *body);
 void http_reply_error(struct http_req *hr, int code, const char *msg, const char *field,
 		      long index);
 void http_reply_text(struct http_req *hr, int code, const char *content_type, const char *body);
+/* The decoded query parameter KEY (malloc'd), or NULL when absent. */
+char *http_query_param(struct http_req *hr, const char *key);
 /* The request's body parsed as JSON, or NULL after replying 400 itself. */
 json_t *http_body_json(struct http_req *hr);
 

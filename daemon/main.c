@@ -10,6 +10,8 @@
 #include "daemon.h"
 #include "log.h"
 #include "nextruns.h"
+#include "preview.h"
+#include "render.h"
 #include "simulate.h"
 
 static void
@@ -21,6 +23,9 @@ usage(FILE *f)
 		"       nurtured next-runs FILE [--count N] [--from RFC3339]\n"
 		"       nurtured simulate --campaigns DIR --events FILE.jsonl\n"
 		"                [--customers FILE.jsonl] [--until 180d] [--config FILE] [--json]\n"
+		"       nurtured preview --campaign FILE --step ID --customer FILE.json\n"
+		"                [--event FILE.json] [-c FILE]\n"
+		"       nurtured render TEMPLATE_FILE DATA.json [--escape html|none]\n"
 		"       nurtured --version | --help\n"
 		"\n"
 		"  -c FILE   configuration (JSON); without it, the embedded defaults\n"
@@ -47,6 +52,10 @@ main(int argc, char **argv)
 			return simulate_main(argc, argv);
 		if (strcmp(cmd, "next-runs") == 0)
 			return nextruns_main(argc, argv);
+		if (strcmp(cmd, "preview") == 0)
+			return preview_main(argc, argv);
+		if (strcmp(cmd, "render") == 0)
+			return render_main(argc, argv);
 	}
 	while ((ch = getopt_long(argc, argv, "c:fvVh", longopts, NULL)) != -1) {
 		switch (ch) {

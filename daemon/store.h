@@ -113,6 +113,48 @@ struct outbox_entry {
 	const char *message_id;
 	int64_t created_ms;
 	int marketing; /* counts against the frequency cap (the campaign is not transactional) */
+	const char *state;  /* "queued", or "skipped" with REASON */
+	const char *reason; /* why skipped, or NULL */
+	const char *sender; /* envelope, for mail channels */
+	const char *recipient;
+	const char *payload; /* the rendered message, PAYLOAD_LEN bytes; NULL when skipped */
+	size_t payload_len;
+};
+
+/* A message claimed for delivery: everything a plugin needs, owned by the caller. */
+struct outbox_msg {
+	int64_t id;
+	char *message_id;
+	char *channel;
+	char *campaign_id;
+	char *step_id;
+	char *customer; /* external id */
+	char *sender;
+	char *recipient;
+	char *payload; /* NULL for rows queued before schema 3 */
+	size_t payload_len;
+	int attempts; /* including the one just claimed */
+	int64_t created_ms;
+};
+
+void outbox_msg_free_all(struct outbox_msg *m, size_t n);
+
+/* How a delivery attempt ended, to be written back. */
+struct outbox_result {
+	int64_t id;
+	const char *state; /* "sent", "deferred", "failed", "expired", or "queued" (unclaimed) */
+	const char *reply; /* may be NULL */
+	int64_t due_ms;	   /* deferred: the next attempt */
+	int64_t now_ms;
+};
+
+/* Filters of the messages listing; NULL or 0 fields match everything. */
+struct outbox_filter {
+	const char *customer; /* external id */
+	const char *campaign_id;
+	const char *state;
+	int64_t after_id;
+	int limit;
 };
 
 struct store_ops {
@@ -202,6 +244,51 @@ struct store_ops {
 	/* Marketing messages queued for a customer since SINCE_MS, and when the oldest was. */
 	enum store_status (*marketing_sent)(struct store *, int64_t customer_id, int64_t since_ms,
 					    long *count, int64_t *oldest_ms);
+
+	/* Delivery's side (store_sqlite_outbox.c). */
+	/* At start: messages left "sending" by a crash are queued again, due NOW. */
+	enum store_status (*outbox_recover)(struct store *, int64_t now_ms, int *n);
+	/* Up to LIMIT due messages of CHANNEL become "sending", their attempt counted. */
+	enum store_status (*outbox_claim)(struct store *, const char *channel, int64_t now_ms,
+					  int limit, struct outbox_msg **out, size_t *n);
+	/* The earliest due time of CHANNEL's waiting messages, or -1. */
+	enum store_status (*outbox_next_due)(struct store *, const char *channel, int64_t *due_ms);
+	enum store_status (*outbox_finish)(struct store *, const struct outbox_result *r);
+	enum store_status (*messages_list)(struct store *, const struct outbox_filter *f,
+					   json_t **out);
+	enum store_status (*message_get)(struct store *, int64_t id, json_t **out);
+	/* A failed or expired message is queued again now (STORE_CONFLICT for other states). */
+	enum store_status (*message_retry)(struct store *, int64_t id, int64_t now_ms);
+
+	/* Consent and suppression (store_sqlite_consent.c). */
+	/* Puts ADDRESS on the suppression list; a no-op when it is there already. */
+	enum store_status (*suppression_add)(struct store *, const char *secret,
+					     const char *address, const char *reason,
+					     int64_t now_ms);
+	/* Whether ADDRESS (any case) is suppressed, also as an erased customer's hash. */
+	enum store_status (*suppressed)(struct store *, const char *secret, const char *address,
+					int *yes);
+	/* STORE_NOTFOUND when ADDRESS is not on the list. */
+	enum store_status (*suppression_delete)(struct store *, const char *secret,
+						const char *address);
+	/* Up to LIMIT entries after the key AFTER ("" from the start), in key order. */
+	enum store_status (*suppressions_list)(struct store *, const char *after, int limit,
+					       json_t **out);
+	/* The internal id of a customer (STORE_NOTFOUND, STORE_GONE when erased). */
+	enum store_status (*customer_lookup)(struct store *, const char *ext_id, int64_t *id);
+	/* A customer's consent for TOPIC: its state (malloc'd, NULL when none) and request. */
+	enum store_status (*consent_get)(struct store *, int64_t customer_id, const char *topic,
+					 char **state, int64_t *requested_ms);
+	/*
+	 * Sets the consent for TOPIC to STATE: "pending" records the request time,
+	 * "subscribed" the confirmation time and ADDR (the confirming client), any state its
+	 * SOURCE ("api", "link", "list-unsubscribe").
+	 */
+	enum store_status (*consent_update)(struct store *, int64_t customer_id, const char *topic,
+					    const char *state, const char *source, const char *addr,
+					    int64_t now_ms);
+	/* The next ledger visit for system mail (journey 0): each confirmation mail is new. */
+	enum store_status (*system_visit)(struct store *, int *visit);
 };
 
 /* Every backend's struct starts with this. */
@@ -210,7 +297,7 @@ struct store {
 };
 
 /* The schema version this build writes; a newer database is refused. */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 /* Opens the backend named in OPT; NULL with a message in ERR on failure. */
 struct store *store_open(const struct store_options *opt, char *err, size_t errlen);
@@ -440,5 +527,86 @@ store_stage_set(struct store *s, int64_t customer_id, const char *stage, int64_t
 }
 
 extern const struct store_ops store_sqlite_ops;
+
+static inline enum store_status
+store_outbox_recover(struct store *s, int64_t now_ms, int *n)
+{
+	return s->ops->outbox_recover(s, now_ms, n);
+}
+static inline enum store_status
+store_outbox_claim(struct store *s, const char *channel, int64_t now_ms, int limit,
+		   struct outbox_msg **out, size_t *n)
+{
+	return s->ops->outbox_claim(s, channel, now_ms, limit, out, n);
+}
+static inline enum store_status
+store_outbox_next_due(struct store *s, const char *channel, int64_t *due_ms)
+{
+	return s->ops->outbox_next_due(s, channel, due_ms);
+}
+static inline enum store_status
+store_outbox_finish(struct store *s, const struct outbox_result *r)
+{
+	return s->ops->outbox_finish(s, r);
+}
+static inline enum store_status
+store_messages_list(struct store *s, const struct outbox_filter *f, json_t **out)
+{
+	return s->ops->messages_list(s, f, out);
+}
+static inline enum store_status
+store_message_get(struct store *s, int64_t id, json_t **out)
+{
+	return s->ops->message_get(s, id, out);
+}
+static inline enum store_status
+store_message_retry(struct store *s, int64_t id, int64_t now_ms)
+{
+	return s->ops->message_retry(s, id, now_ms);
+}
+
+static inline enum store_status
+store_suppression_add(struct store *s, const char *secret, const char *address, const char *reason,
+		      int64_t now_ms)
+{
+	return s->ops->suppression_add(s, secret, address, reason, now_ms);
+}
+static inline enum store_status
+store_suppressed(struct store *s, const char *secret, const char *address, int *yes)
+{
+	return s->ops->suppressed(s, secret, address, yes);
+}
+static inline enum store_status
+store_suppression_delete(struct store *s, const char *secret, const char *address)
+{
+	return s->ops->suppression_delete(s, secret, address);
+}
+static inline enum store_status
+store_suppressions_list(struct store *s, const char *after, int limit, json_t **out)
+{
+	return s->ops->suppressions_list(s, after, limit, out);
+}
+static inline enum store_status
+store_customer_lookup(struct store *s, const char *ext_id, int64_t *id)
+{
+	return s->ops->customer_lookup(s, ext_id, id);
+}
+static inline enum store_status
+store_consent_get(struct store *s, int64_t customer_id, const char *topic, char **state,
+		  int64_t *requested_ms)
+{
+	return s->ops->consent_get(s, customer_id, topic, state, requested_ms);
+}
+static inline enum store_status
+store_consent_update(struct store *s, int64_t customer_id, const char *topic, const char *state,
+		     const char *source, const char *addr, int64_t now_ms)
+{
+	return s->ops->consent_update(s, customer_id, topic, state, source, addr, now_ms);
+}
+static inline enum store_status
+store_system_visit(struct store *s, int *visit)
+{
+	return s->ops->system_visit(s, visit);
+}
 
 #endif

@@ -92,6 +92,8 @@ static const char *store_sqlite_migrations[] = {
     "ALTER TABLE outbox ADD COLUMN updated_ms INTEGER;"
     "ALTER TABLE outbox ADD COLUMN final_ms INTEGER;"
     "CREATE INDEX outbox_state ON outbox (state, id);"
+    "CREATE INDEX outbox_channel_due ON outbox (channel, due_ms)"
+    " WHERE state IN ('queued', 'deferred');"
     "CREATE INDEX outbox_campaign ON outbox (campaign_id, created_ms);"
     "ALTER TABLE consent ADD COLUMN requested_ms INTEGER;"
     "ALTER TABLE consent ADD COLUMN confirmed_ms INTEGER;"
@@ -139,8 +141,6 @@ static const char *store_sqlite_sql[Q_COUNT] = {
     [Q_SUPPRESS] = "INSERT INTO suppressions (addr_hash, address, reason, created_ms)"
 		   " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (addr_hash) DO NOTHING",
 };
-
-#define SQ(s) ((struct store_sqlite *)(s))
 
 /* Maps SQLite's result to what the daemon can act on: retry later, or a real bug. */
 enum store_status
@@ -297,7 +297,9 @@ store_sqlite_open(const struct store_options *opt, char *err, size_t errlen)
 			store_sqlite_close(&s->base);
 			return NULL;
 		}
-	if (store_sqlite_engine_prepare(s, err, errlen) < 0) {
+	if (store_sqlite_engine_prepare(s, err, errlen) < 0 ||
+	    store_sqlite_outbox_prepare(s, err, errlen) < 0 ||
+	    store_sqlite_consent_prepare(s, err, errlen) < 0) {
 		store_sqlite_close(&s->base);
 		return NULL;
 	}
@@ -322,6 +324,8 @@ store_sqlite_close(struct store *st)
 	for (int i = 0; i < Q_COUNT; i++)
 		sqlite3_finalize(s->q[i]);
 	store_sqlite_engine_finalize(s);
+	store_sqlite_outbox_finalize(s);
+	store_sqlite_consent_finalize(s);
 	if (s->db != NULL && sqlite3_close(s->db) != SQLITE_OK)
 		log_warnx("store: close: %s", sqlite3_errmsg(s->db));
 	free(s);
@@ -755,6 +759,21 @@ const struct store_ops store_sqlite_ops = {
     .customer_upsert = store_sqlite_customer_upsert,
     .customer_ensure = store_sqlite_customer_ensure,
     .customer_get = store_sqlite_customer_get,
+    .outbox_recover = store_sqlite_outbox_recover,
+    .outbox_claim = store_sqlite_outbox_claim,
+    .outbox_next_due = store_sqlite_outbox_next_due,
+    .outbox_finish = store_sqlite_outbox_finish,
+    .messages_list = store_sqlite_messages_list,
+    .message_get = store_sqlite_message_get,
+    .message_retry = store_sqlite_message_retry,
+    .suppression_add = store_sqlite_suppression_add,
+    .suppressed = store_sqlite_suppressed,
+    .suppression_delete = store_sqlite_suppression_delete,
+    .suppressions_list = store_sqlite_suppressions_list,
+    .customer_lookup = store_sqlite_customer_lookup,
+    .consent_get = store_sqlite_consent_get,
+    .consent_update = store_sqlite_consent_update,
+    .system_visit = store_sqlite_system_visit,
     .customer_erase = store_sqlite_customer_erase,
     .event_insert = store_sqlite_event_insert,
     .cursor_get = store_sqlite_cursor_get,

@@ -68,12 +68,28 @@ enum {
 	E_COUNT
 };
 
+/* The statements of delivery's side (store_sqlite_outbox.c). */
+enum { O_RECOVER, O_CLAIM_SELECT, O_CLAIM_MARK, O_NEXT_DUE, O_FINISH, O_GET, O_RETRY, O_COUNT };
+
+/* The statements of consent and suppression (store_sqlite_consent.c). */
+enum {
+	C_SUPPRESSED,
+	C_SUPPRESS_DELETE,
+	C_CUSTOMER_LOOKUP,
+	C_CONSENT_GET,
+	C_CONSENT_UPDATE,
+	C_SYSTEM_VISIT,
+	C_COUNT
+};
+
 struct store_sqlite {
 	struct store base;
 	sqlite3 *db;
 	sqlite3_stmt *q[Q_COUNT];
 	int64_t next_seq; /* the next event's seq: max(seq) + 1 at open, then counted here */
 	sqlite3_stmt *e[E_COUNT];
+	sqlite3_stmt *o[O_COUNT];
+	sqlite3_stmt *c[C_COUNT];
 	/* The checkpointer: its own connection and thread (store_sqlite_checkpoint.c). */
 	sqlite3 *checkpoint_db;
 	pthread_t checkpoint_thread;
@@ -82,6 +98,8 @@ struct store_sqlite {
 	int checkpoint_running;
 	int checkpoint_stop;
 };
+
+#define SQ(s) ((struct store_sqlite *)(s))
 
 /* Starts the thread that copies the WAL into the database off the commit path. */
 int store_sqlite_checkpointer_start(struct store_sqlite *s, const struct store_options *opt,
@@ -98,6 +116,32 @@ void store_sqlite_bind_text(sqlite3_stmt *st, int i, const char *v);
 /* Prepares the engine's statements; 0, or -1 with a message in ERR. */
 int store_sqlite_engine_prepare(struct store_sqlite *s, char *err, size_t errlen);
 void store_sqlite_engine_finalize(struct store_sqlite *s);
+int store_sqlite_outbox_prepare(struct store_sqlite *s, char *err, size_t errlen);
+void store_sqlite_outbox_finalize(struct store_sqlite *s);
+/* Delivery's operations, listed in store_sqlite_ops. */
+enum store_status store_sqlite_outbox_recover(struct store *, int64_t, int *);
+enum store_status store_sqlite_outbox_claim(struct store *, const char *, int64_t, int,
+					    struct outbox_msg **, size_t *);
+enum store_status store_sqlite_outbox_next_due(struct store *, const char *, int64_t *);
+enum store_status store_sqlite_outbox_finish(struct store *, const struct outbox_result *);
+enum store_status store_sqlite_messages_list(struct store *, const struct outbox_filter *,
+					     json_t **);
+enum store_status store_sqlite_message_get(struct store *, int64_t, json_t **);
+enum store_status store_sqlite_message_retry(struct store *, int64_t, int64_t);
+int store_sqlite_consent_prepare(struct store_sqlite *s, char *err, size_t errlen);
+void store_sqlite_consent_finalize(struct store_sqlite *s);
+/* Consent and suppression's operations (store_sqlite_consent.c). */
+enum store_status store_sqlite_suppression_add(struct store *, const char *, const char *,
+					       const char *, int64_t);
+enum store_status store_sqlite_suppressed(struct store *, const char *, const char *, int *);
+enum store_status store_sqlite_suppression_delete(struct store *, const char *, const char *);
+enum store_status store_sqlite_suppressions_list(struct store *, const char *, int, json_t **);
+enum store_status store_sqlite_customer_lookup(struct store *, const char *, int64_t *);
+enum store_status store_sqlite_consent_get(struct store *, int64_t, const char *, char **,
+					   int64_t *);
+enum store_status store_sqlite_consent_update(struct store *, int64_t, const char *, const char *,
+					      const char *, const char *, int64_t);
+enum store_status store_sqlite_system_visit(struct store *, int *);
 
 /* The engine side's operations, listed in store_sqlite_ops. */
 enum store_status store_sqlite_cursor_get(struct store *, int64_t *);

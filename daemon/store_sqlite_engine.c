@@ -7,7 +7,6 @@
 #include "timefmt.h"
 #include "util.h"
 
-#define SQ(s) ((struct store_sqlite *)(s))
 #define J_COLS                                                                                     \
 	"id, campaign_id, version, customer_id, jkey, active, step, visit, due_ms, wait_event,"    \
 	" on_event, trigger, entered_ms, exited_ms, exit_reason, event"
@@ -71,15 +70,17 @@ static const char *store_sqlite_engine_sql[E_COUNT] = {
 	       " AND NOT EXISTS (SELECT 1 FROM journey_notes g WHERE g.journey_id = n.journey_id"
 	       " AND g.action = 'goal') ORDER BY n.at_ms DESC, n.id DESC LIMIT 1",
     [E_MARKETING] = "SELECT count(*), min(created_ms) FROM outbox WHERE customer_id = ?1"
-		    " AND marketing = 1 AND created_ms > ?2",
+		    " AND marketing = 1 AND created_ms > ?2 AND state <> 'skipped'",
     [E_PURCHASES] = "SELECT count(*), min(time_ms), max(time_ms) FROM events"
 		    " WHERE customer_id = ?1 AND type = ?2",
     [E_STAGE_SET] = "UPDATE customers SET stage = ?2, stage_since_ms = ?3 WHERE id = ?1",
     [E_LOG] = "INSERT INTO journey_notes (journey_id, customer_id, campaign_id, step_id, action,"
 	      " reason, channel, template, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [E_OUTBOX_INSERT] = "INSERT INTO outbox (journey_id, step_id, visit, customer_id, campaign_id,"
-			" channel, template, state, message_id, created_ms, due_ms, marketing)"
-			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?9, ?9, ?10)"
+			" channel, template, state, message_id, created_ms, due_ms, marketing,"
+			" reason, sender, recipient, payload, updated_ms, final_ms)"
+			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?11, ?8, ?9, ?9, ?10, ?12, ?13, ?14,"
+			" ?15, ?9, CASE WHEN ?11 = 'skipped' THEN ?9 END)"
 			" ON CONFLICT (journey_id, step_id, visit) DO NOTHING",
 };
 
@@ -713,6 +714,14 @@ store_sqlite_outbox_add(struct store *st, const struct outbox_entry *o)
 	sqlite3_bind_text(q, 8, o->message_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 9, o->created_ms);
 	sqlite3_bind_int(q, 10, o->marketing);
+	sqlite3_bind_text(q, 11, o->state ? o->state : "queued", -1, SQLITE_STATIC);
+	store_sqlite_bind_text(q, 12, o->reason);
+	store_sqlite_bind_text(q, 13, o->sender);
+	store_sqlite_bind_text(q, 14, o->recipient);
+	if (o->payload != NULL)
+		sqlite3_bind_blob64(q, 15, o->payload, o->payload_len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(q, 15);
 	rc = store_sqlite_exec(s, q);
 	if (rc == STORE_OK && sqlite3_changes(s->db) == 0)
 		return STORE_DUPLICATE;

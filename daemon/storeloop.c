@@ -27,7 +27,17 @@ struct storeloop {
 	struct mbox *inbox;	 /* network loop -> store loop */
 	struct mbox *outbox;	 /* store loop -> network loop */
 	pthread_t thread;
+	void (*queued)(void *); /* delivery's wake-up, or NULL */
+	void *queued_arg;
 };
+
+/* After a commit: if the engine queued messages in it, delivery hears of it. */
+static void
+storeloop_tell_queued(struct storeloop *l)
+{
+	if (l->engine != NULL && engine_take_queued(l->engine) > 0 && l->queued != NULL)
+		l->queued(l->queued_arg);
+}
 
 static void
 storeloop_fail_all(struct store_job **jobs, size_t n)
@@ -94,6 +104,7 @@ storeloop_group(struct storeloop *l, struct store_job **jobs, size_t n)
 	}
 	metrics_observe(M_HIST_COMMIT, (double)(util_mono_us() - t0) / 1e6);
 	metrics_inc(M_COMMITS, 1);
+	storeloop_tell_queued(l);
 out:
 	for (i = 0; i < n; i++)
 		mbox_post(l->outbox, &jobs[i]->item);
@@ -123,6 +134,8 @@ storeloop_engine_pass(evutil_socket_t fd, short what, void *arg)
 		rc = store_commit(l->store);
 	else
 		store_rollback(l->store);
+	if (rc == STORE_OK)
+		storeloop_tell_queued(l);
 	if (rc != STORE_OK) {
 		log_warnx("engine: pass failed; retrying in 1 s");
 		tv.tv_sec = 1;
@@ -184,9 +197,18 @@ storeloop_main(void *arg)
 struct storeloop *
 storeloop_start(struct store *s, struct engine *engine, struct event_base *done_base)
 {
+	return storeloop_start_hooked(s, engine, done_base, NULL, NULL);
+}
+
+struct storeloop *
+storeloop_start_hooked(struct store *s, struct engine *engine, struct event_base *done_base,
+		       void (*queued)(void *), void *arg)
+{
 	struct storeloop *l = xcalloc(1, sizeof(*l));
 	l->store = s;
 	l->engine = engine;
+	l->queued = queued;
+	l->queued_arg = arg;
 	l->base = event_base_new();
 	if (l->base == NULL)
 		fatalx("storeloop: event_base_new");

@@ -34,6 +34,13 @@ struct engine;
  */
 struct storeloop *storeloop_start(struct store *s, struct engine *engine,
 				  struct event_base *done_base);
+/*
+ * Like storeloop_start; after each commit in which the engine queued messages, QUEUED(ARG)
+ * runs on the store thread (it must only hand a wake-up over).
+ */
+struct storeloop *storeloop_start_hooked(struct store *s, struct engine *engine,
+					 struct event_base *done_base, void (*queued)(void *),
+					 void *arg);
 /* Any thread: queues JOB, which belongs to the store loop until its done callback. */
 void storeloop_submit(struct storeloop *l, struct store_job *job);
 /* Runs what is queued, stops the thread, closes the store, and runs the done callbacks left. */

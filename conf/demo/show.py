@@ -1,5 +1,8 @@
 #!/usr/bin/python3
-"""Formats the API's JSON answers for demo.sh: `show.py batch [note]` or `show.py customers`."""
+"""Formats the API's JSON answers for demo.sh: `show.py batch [note]`, `show.py customers`,
+`show.py messages`, or `show.py mail FILE` (one delivered message, decoded)."""
+import email
+import email.policy
 import json
 import sys
 
@@ -33,3 +36,20 @@ elif mode == "customers":
                 wait = f"waiting for {j['waiting_for']}, " if j["waiting_for"] else ""
                 print(f"      {j['campaign']:<16} scheduled: {wait}next step at {j['due'][:16]}")
         print()
+elif mode == "messages":
+    r = json.load(sys.stdin)
+    for m in r["messages"]:
+        why = m.get("reason") or m.get("last_reply") or ""
+        print(f"   #{m['id']:<3} {m['customer']:<7} {(m['campaign'] or 'system') + '/' + m['step']:<36}"
+              f" {m['channel']:<9} {m['state']:<8} {why}")
+elif mode == "mail":
+    with open(sys.argv[2], "rb") as f:
+        msg = email.message_from_binary_file(f, policy=email.policy.default)
+    for h in ("From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe"):
+        if msg[h] is not None:
+            print(f"   {h}: {msg[h]}")
+    print(f"   ({msg.get_content_type()}; raw headers are RFC 2047-encoded)")
+    print()
+    body = msg.get_body(("plain",)).get_content()
+    for line in body.strip().splitlines():
+        print(f"   | {line}")

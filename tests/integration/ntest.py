@@ -17,6 +17,9 @@ import traceback
 
 NURTURED = os.environ.get("NURTURED") or os.path.join(
     os.path.dirname(__file__), "..", "..", "nurtured")
+# The plugins as built (libtool puts the shared objects in .libs).
+PLUGIN_DIR = os.path.join(os.environ.get("NT_BUILDDIR") or os.path.dirname(NURTURED),
+                          "plugins", ".libs")
 TOKEN = "test-token-0123456789abcdef"
 _tests = []
 
@@ -84,6 +87,8 @@ class Daemon:
             "api_tokens": [TOKEN],
             # No campaigns unless a test writes some here.
             "campaigns_dir": os.path.join(self.tmp, "campaigns"),
+            "templates_dir": os.path.join(self.tmp, "templates"),
+            "plugin_dir": PLUGIN_DIR,
             "log_level": "info",
         }
         self.config.update(config or {})

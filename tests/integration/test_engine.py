@@ -12,11 +12,11 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ntest import Daemon, check, eq, poll, run_all, test  # noqa: E402
 
-CHANNELS = {"mail": {"plugin": "maildir", "path": "/tmp/unused"}}
-
-
 def daemon_with(*campaigns, **cfg):
-    d = Daemon(dict({"channels": CHANNELS}, **cfg))
+    d = Daemon(cfg)
+    # JSON payloads need neither an address nor a template: these tests are about journeys.
+    d.config.setdefault("channels", {"mail": {"plugin": "maildir", "payload": "json",
+                                              "path": os.path.join(d.tmp, "maildir")}})
     cdir = os.path.join(d.tmp, "campaigns")
     os.makedirs(cdir)
     for c in campaigns:

@@ -1,0 +1,155 @@
+/* /v1/suppressions: addresses that are never mailed (hard bounces, complaints, manual). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "daemon.h"
+#include "http.h"
+#include "mime.h"
+#include "storeloop.h"
+#include "util.h"
+
+#define SUPPRESSIONS_PAGE 100
+
+/* The reasons an operator may give; "erased" is the store's own (a deleted customer). */
+static const char *const suppression_reasons[] = {"manual", "hard_bounce", "complaint",
+						  "spam_trap"};
+
+enum suppression_op { SUP_LIST, SUP_ADD, SUP_DELETE };
+
+struct suppression_job {
+	struct store_job job; /* first */
+	struct http_req *hr;
+	enum suppression_op op;
+	char *address;
+	char *reason;
+	char *after;
+	int limit;
+	const char *secret;
+	int64_t now_ms;
+	json_t *result;
+};
+
+static void
+suppression_job_free(struct suppression_job *j)
+{
+	free(j->address);
+	free(j->reason);
+	free(j->after);
+	json_decref(j->result);
+	free(j);
+}
+
+static enum store_status
+suppression_run(struct store *s, struct store_job *job)
+{
+	struct suppression_job *j = (struct suppression_job *)job;
+
+	switch (j->op) {
+	case SUP_LIST:
+		return store_suppressions_list(s, j->after, j->limit, &j->result);
+	case SUP_ADD:
+		return store_suppression_add(s, j->secret, j->address, j->reason, j->now_ms);
+	default:
+		return store_suppression_delete(s, j->secret, j->address);
+	}
+}
+
+static void
+suppression_done(struct store_job *job)
+{
+	struct suppression_job *j = (struct suppression_job *)job;
+
+	if (job->status == STORE_NOTFOUND)
+		http_reply_error(j->hr, 404, "address is not on the suppression list", NULL, -1);
+	else if (job->status != STORE_OK)
+		http_reply_error(j->hr, 503, "store unavailable; nothing was changed, retry later",
+				 NULL, -1);
+	else if (j->op == SUP_LIST) {
+		json_t *r = json_pack("{s:O}", "suppressions", j->result);
+		size_t n = json_array_size(j->result);
+		if (n == (size_t)j->limit)
+			json_object_set(r, "next",
+					json_object_get(json_array_get(j->result, n - 1), "key"));
+		http_reply_json(j->hr, 200, r);
+	} else if (j->op == SUP_ADD)
+		http_reply_json(j->hr, 200,
+				json_pack("{s:s,s:s}", "address", j->address, "reason", j->reason));
+	else
+		http_reply_json(j->hr, 200,
+				json_pack("{s:s,s:b}", "address", j->address, "deleted", 1));
+	suppression_job_free(j);
+}
+
+static struct suppression_job *
+suppression_job_new(struct http_req *hr, enum suppression_op op)
+{
+	struct suppression_job *j = xcalloc(1, sizeof(*j));
+	j->hr = hr;
+	j->op = op;
+	j->secret = daemon_secret(hr->d);
+	j->now_ms = util_now_ms();
+	j->job.run = suppression_run;
+	j->job.done = suppression_done;
+	return j;
+}
+
+/* GET /v1/suppressions?after=KEY&limit=N: pages in key order. */
+void
+api_suppressions_get(struct http_req *hr)
+{
+	struct suppression_job *j = suppression_job_new(hr, SUP_LIST);
+	char *limit = http_query_param(hr, "limit");
+
+	j->after = http_query_param(hr, "after");
+	j->limit = limit ? atoi(limit) : SUPPRESSIONS_PAGE;
+	if (j->limit < 1 || j->limit > 1000)
+		j->limit = SUPPRESSIONS_PAGE;
+	free(limit);
+	storeloop_submit(daemon_storeloop(hr->d), &j->job);
+}
+
+/* POST /v1/suppressions {"address", "reason"}: adding an address twice keeps the first. */
+void
+api_suppressions_post(struct http_req *hr)
+{
+	json_t *body = http_body_json(hr);
+	const char *addr, *reason;
+	struct suppression_job *j;
+	size_t i;
+
+	if (body == NULL)
+		return;
+	addr = json_string_value(json_object_get(body, "address"));
+	reason = json_string_value(json_object_get(body, "reason"));
+	if (addr == NULL || !mime_addr_valid(addr)) {
+		http_reply_error(hr, 400, "'address' must be an email address", "address", -1);
+		json_decref(body);
+		return;
+	}
+	for (i = 0; reason != NULL && i < NT_ARRAY_LEN(suppression_reasons); i++)
+		if (strcmp(reason, suppression_reasons[i]) == 0)
+			break;
+	if (json_object_get(body, "reason") != NULL &&
+	    (reason == NULL || i == NT_ARRAY_LEN(suppression_reasons))) {
+		http_reply_error(
+		    hr, 400, "'reason' must be one of manual, hard_bounce, complaint, spam_trap",
+		    "reason", -1);
+		json_decref(body);
+		return;
+	}
+	j = suppression_job_new(hr, SUP_ADD);
+	j->address = xstrdup(addr);
+	j->reason = xstrdup(reason ? reason : "manual");
+	json_decref(body);
+	storeloop_submit(daemon_storeloop(hr->d), &j->job);
+}
+
+/* DELETE /v1/suppressions/{address}: mail may go there again (an erased one stays). */
+void
+api_suppression_delete(struct http_req *hr)
+{
+	struct suppression_job *j = suppression_job_new(hr, SUP_DELETE);
+	j->address = xstrdup(hr->arg);
+	storeloop_submit(daemon_storeloop(hr->d), &j->job);
+}

@@ -1,0 +1,32 @@
+/* The dispatcher: outbox -> channels' plugins -> outcomes back in the outbox (deliver.c). */
+#ifndef NURTURED_DELIVER_H
+#define NURTURED_DELIVER_H
+
+#include "config.h"
+#include "store.h"
+
+struct deliver;
+struct event_base;
+struct nt_plugin;
+struct storeloop;
+
+/*
+ * Opens every channel of CFG (loading its plugin). NULL with *ERR (malloc'd) naming the
+ * channel. Nothing moves until deliver_begin.
+ */
+struct deliver *deliver_start(const struct config *cfg, struct event_base *base,
+			      const char *secret, char **err);
+/* Starts delivering once the messages a crash left "sending" are queued again. */
+void deliver_begin(struct deliver *d, struct storeloop *loop);
+/* Any thread: new messages may be due (the store thread calls it after the engine queued). */
+void deliver_wake(void *d);
+/* What CHANNEL wants rendered: NT_PAYLOAD_MIME or NT_PAYLOAD_JSON; 0 for no such channel. */
+int deliver_channel_payload(struct deliver *d, const char *channel);
+/* Graceful stop: no more claims; plugins finish what they hold. */
+void deliver_stop(struct deliver *d);
+/* True when nothing is in flight and every outcome is written. */
+int deliver_idle(struct deliver *d);
+/* After the store loop stopped. */
+void deliver_free(struct deliver *d);
+
+#endif

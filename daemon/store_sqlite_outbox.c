@@ -1,0 +1,306 @@
+/* The SQLite backend's delivery side: claiming due messages, their outcomes, the listing. */
+#include <glib.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "store_sqlite.h"
+#include "timefmt.h"
+#include "util.h"
+
+#define OUTBOX_COLUMNS                                                                             \
+	"o.id, o.message_id, o.channel, o.campaign_id, o.step_id, c.ext_id, o.sender,"             \
+	" o.recipient, o.payload, o.attempts, o.created_ms, o.template, o.state, o.last_reply,"    \
+	" o.reason, o.updated_ms, o.due_ms, o.final_ms"
+
+static const char *store_sqlite_outbox_sql[O_COUNT] = {
+    [O_RECOVER] = "UPDATE outbox SET state = 'queued', due_ms = ?1, updated_ms = ?1"
+		  " WHERE state = 'sending'",
+    [O_CLAIM_SELECT] = "SELECT " OUTBOX_COLUMNS " FROM outbox o JOIN customers c"
+		       " ON c.id = o.customer_id WHERE o.channel = ?1"
+		       " AND o.state IN ('queued', 'deferred') AND o.due_ms <= ?2"
+		       " ORDER BY o.due_ms LIMIT ?3",
+    [O_CLAIM_MARK] = "UPDATE outbox SET state = 'sending', attempts = attempts + 1,"
+		     " updated_ms = ?2 WHERE id = ?1",
+    [O_NEXT_DUE] = "SELECT min(due_ms) FROM outbox WHERE channel = ?1"
+		   " AND state IN ('queued', 'deferred')",
+    [O_FINISH] = "UPDATE outbox SET state = ?2, last_reply = coalesce(?3, last_reply),"
+		 " due_ms = coalesce(?4, due_ms), updated_ms = ?5,"
+		 " final_ms = CASE WHEN ?2 IN ('sent', 'failed', 'expired') THEN ?5 END,"
+		 " attempts = attempts - (?2 = 'queued') WHERE id = ?1 AND state = 'sending'",
+    [O_GET] = "SELECT " OUTBOX_COLUMNS " FROM outbox o JOIN customers c"
+	      " ON c.id = o.customer_id WHERE o.id = ?1",
+    [O_RETRY] = "UPDATE outbox SET state = 'queued', due_ms = ?2, updated_ms = ?2,"
+		" final_ms = NULL WHERE id = ?1 AND state IN ('failed', 'expired')",
+};
+
+int
+store_sqlite_outbox_prepare(struct store_sqlite *s, char *err, size_t errlen)
+{
+	for (int i = 0; i < O_COUNT; i++)
+		if (sqlite3_prepare_v3(s->db, store_sqlite_outbox_sql[i], -1,
+				       SQLITE_PREPARE_PERSISTENT, &s->o[i], NULL) != SQLITE_OK) {
+			snprintf(err, errlen, "cannot prepare outbox statement %d: %s", i,
+				 sqlite3_errmsg(s->db));
+			return -1;
+		}
+	return 0;
+}
+
+void
+store_sqlite_outbox_finalize(struct store_sqlite *s)
+{
+	for (int i = 0; i < O_COUNT; i++)
+		sqlite3_finalize(s->o[i]);
+}
+
+void
+outbox_msg_free_all(struct outbox_msg *m, size_t n)
+{
+	for (size_t i = 0; m != NULL && i < n; i++) {
+		free(m[i].message_id);
+		free(m[i].channel);
+		free(m[i].campaign_id);
+		free(m[i].step_id);
+		free(m[i].customer);
+		free(m[i].sender);
+		free(m[i].recipient);
+		free(m[i].payload);
+	}
+	free(m);
+}
+
+static char *
+store_sqlite_outbox_text(sqlite3_stmt *q, int col)
+{
+	const char *v = (const char *)sqlite3_column_text(q, col);
+	return v ? xstrdup(v) : NULL;
+}
+
+enum store_status
+store_sqlite_outbox_recover(struct store *st, int64_t now_ms, int *n)
+{
+	struct store_sqlite *s = SQ(st);
+	sqlite3_bind_int64(s->o[O_RECOVER], 1, now_ms);
+	enum store_status rc = store_sqlite_exec(s, s->o[O_RECOVER]);
+	*n = rc == STORE_OK ? sqlite3_changes(s->db) : 0;
+	return rc;
+}
+
+/* Read, then mark: the transaction around the job makes the two one step. */
+enum store_status
+store_sqlite_outbox_claim(struct store *st, const char *channel, int64_t now_ms, int limit,
+			  struct outbox_msg **out, size_t *n)
+{
+	struct store_sqlite *s = SQ(st);
+	sqlite3_stmt *q = s->o[O_CLAIM_SELECT];
+	struct outbox_msg *m = xcalloc((size_t)limit + 1, sizeof(*m));
+	enum store_status rc = STORE_OK;
+	size_t k = 0;
+	int step;
+
+	sqlite3_bind_text(q, 1, channel, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, now_ms);
+	sqlite3_bind_int(q, 3, limit);
+	while ((step = sqlite3_step(q)) == SQLITE_ROW && k < (size_t)limit) {
+		struct outbox_msg *x = &m[k++];
+		x->id = sqlite3_column_int64(q, 0);
+		x->message_id = store_sqlite_outbox_text(q, 1);
+		x->channel = store_sqlite_outbox_text(q, 2);
+		x->campaign_id = store_sqlite_outbox_text(q, 3);
+		x->step_id = store_sqlite_outbox_text(q, 4);
+		x->customer = store_sqlite_outbox_text(q, 5);
+		x->sender = store_sqlite_outbox_text(q, 6);
+		x->recipient = store_sqlite_outbox_text(q, 7);
+		if (sqlite3_column_type(q, 8) != SQLITE_NULL) {
+			const void *p = sqlite3_column_blob(q, 8);
+			x->payload_len = (size_t)sqlite3_column_bytes(q, 8);
+			x->payload = xmalloc(x->payload_len + 1);
+			memcpy(x->payload, p, x->payload_len);
+			x->payload[x->payload_len] = '\0';
+		}
+		x->attempts = sqlite3_column_int(q, 9) + 1;
+		x->created_ms = sqlite3_column_int64(q, 10);
+	}
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		rc = store_sqlite_status(s, step);
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	for (size_t i = 0; rc == STORE_OK && i < k; i++) {
+		sqlite3_bind_int64(s->o[O_CLAIM_MARK], 1, m[i].id);
+		sqlite3_bind_int64(s->o[O_CLAIM_MARK], 2, now_ms);
+		rc = store_sqlite_exec(s, s->o[O_CLAIM_MARK]);
+	}
+	if (rc != STORE_OK) {
+		outbox_msg_free_all(m, k);
+		*out = NULL;
+		*n = 0;
+		return rc;
+	}
+	*out = m;
+	*n = k;
+	return STORE_OK;
+}
+
+enum store_status
+store_sqlite_outbox_next_due(struct store *st, const char *channel, int64_t *due_ms)
+{
+	struct store_sqlite *s = SQ(st);
+	sqlite3_stmt *q = s->o[O_NEXT_DUE];
+	int step;
+
+	*due_ms = -1;
+	sqlite3_bind_text(q, 1, channel, -1, SQLITE_STATIC);
+	step = sqlite3_step(q);
+	if (step == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL)
+		*due_ms = sqlite3_column_int64(q, 0);
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return step == SQLITE_ROW || step == SQLITE_DONE ? STORE_OK : store_sqlite_status(s, step);
+}
+
+/* Only a message still "sending" changes: a late outcome never overwrites a retry's. */
+enum store_status
+store_sqlite_outbox_finish(struct store *st, const struct outbox_result *r)
+{
+	struct store_sqlite *s = SQ(st);
+	sqlite3_stmt *q = s->o[O_FINISH];
+
+	sqlite3_bind_int64(q, 1, r->id);
+	sqlite3_bind_text(q, 2, r->state, -1, SQLITE_STATIC);
+	store_sqlite_bind_text(q, 3, r->reply);
+	if (strcmp(r->state, "deferred") == 0 || strcmp(r->state, "queued") == 0)
+		sqlite3_bind_int64(q, 4, r->due_ms);
+	else
+		sqlite3_bind_null(q, 4);
+	sqlite3_bind_int64(q, 5, r->now_ms);
+	return store_sqlite_exec(s, q);
+}
+
+static void
+store_sqlite_outbox_time(json_t *o, const char *key, sqlite3_stmt *q, int col)
+{
+	char buf[40];
+	if (sqlite3_column_type(q, col) == SQLITE_NULL)
+		return;
+	timefmt_format_utc(sqlite3_column_int64(q, col), buf, sizeof(buf));
+	json_object_set_new(o, key, json_string(buf));
+}
+
+static void
+store_sqlite_outbox_str(json_t *o, const char *key, sqlite3_stmt *q, int col)
+{
+	const char *v = (const char *)sqlite3_column_text(q, col);
+	if (v != NULL)
+		json_object_set_new(o, key, json_string(v));
+}
+
+/* One message as the API shows it (OUTBOX_COLUMNS order); the payload stays out. */
+static json_t *
+store_sqlite_outbox_json(sqlite3_stmt *q)
+{
+	json_t *o = json_object();
+	const char *state = (const char *)sqlite3_column_text(q, 12);
+
+	json_object_set_new(o, "id", json_integer(sqlite3_column_int64(q, 0)));
+	store_sqlite_outbox_str(o, "message_id", q, 1);
+	store_sqlite_outbox_str(o, "channel", q, 2);
+	store_sqlite_outbox_str(o, "campaign", q, 3);
+	store_sqlite_outbox_str(o, "step", q, 4);
+	store_sqlite_outbox_str(o, "customer", q, 5);
+	store_sqlite_outbox_str(o, "recipient", q, 7);
+	store_sqlite_outbox_str(o, "template", q, 11);
+	store_sqlite_outbox_str(o, "state", q, 12);
+	json_object_set_new(o, "attempts", json_integer(sqlite3_column_int(q, 9)));
+	store_sqlite_outbox_str(o, "last_reply", q, 13);
+	store_sqlite_outbox_str(o, "reason", q, 14);
+	store_sqlite_outbox_time(o, "created", q, 10);
+	store_sqlite_outbox_time(o, "updated", q, 15);
+	if (state != NULL && (strcmp(state, "queued") == 0 || strcmp(state, "deferred") == 0))
+		store_sqlite_outbox_time(o, "next_attempt", q, 16);
+	store_sqlite_outbox_time(o, "final", q, 17);
+	return o;
+}
+
+/* Filters are optional, so the statement is built per call (an API listing, not a hot path). */
+enum store_status
+store_sqlite_messages_list(struct store *st, const struct outbox_filter *f, json_t **out)
+{
+	struct store_sqlite *s = SQ(st);
+	char sql[1024];
+	sqlite3_stmt *q;
+	int step, i = 1;
+	json_t *list = json_array();
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT " OUTBOX_COLUMNS " FROM outbox o JOIN customers c ON c.id = o.customer_id"
+		 " WHERE o.id > ?%d%s%s%s ORDER BY o.id LIMIT ?%d",
+		 1, f->customer ? " AND c.ext_id = ?2" : "",
+		 f->campaign_id
+		     ? (f->customer ? " AND o.campaign_id = ?3" : " AND o.campaign_id = ?2")
+		     : "",
+		 f->state ? (f->customer && f->campaign_id   ? " AND o.state = ?4"
+			     : f->customer || f->campaign_id ? " AND o.state = ?3"
+							     : " AND o.state = ?2")
+			  : "",
+		 2 + (f->customer != NULL) + (f->campaign_id != NULL) + (f->state != NULL));
+	if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK) {
+		json_decref(list);
+		return store_sqlite_status(s, sqlite3_errcode(s->db));
+	}
+	sqlite3_bind_int64(q, i++, f->after_id);
+	if (f->customer)
+		sqlite3_bind_text(q, i++, f->customer, -1, SQLITE_STATIC);
+	if (f->campaign_id)
+		sqlite3_bind_text(q, i++, f->campaign_id, -1, SQLITE_STATIC);
+	if (f->state)
+		sqlite3_bind_text(q, i++, f->state, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, i, f->limit > 0 ? f->limit : 100);
+	while ((step = sqlite3_step(q)) == SQLITE_ROW)
+		json_array_append_new(list, store_sqlite_outbox_json(q));
+	sqlite3_finalize(q);
+	if (step != SQLITE_DONE) {
+		json_decref(list);
+		return store_sqlite_status(s, step);
+	}
+	*out = list;
+	return STORE_OK;
+}
+
+enum store_status
+store_sqlite_message_get(struct store *st, int64_t id, json_t **out)
+{
+	struct store_sqlite *s = SQ(st);
+	sqlite3_stmt *q = s->o[O_GET];
+	enum store_status rc = STORE_OK;
+	int step;
+
+	sqlite3_bind_int64(q, 1, id);
+	step = sqlite3_step(q);
+	if (step == SQLITE_ROW)
+		*out = store_sqlite_outbox_json(q);
+	else
+		rc = step == SQLITE_DONE ? STORE_NOTFOUND : store_sqlite_status(s, step);
+	sqlite3_reset(q);
+	return rc;
+}
+
+enum store_status
+store_sqlite_message_retry(struct store *st, int64_t id, int64_t now_ms)
+{
+	struct store_sqlite *s = SQ(st);
+	json_t *m = NULL;
+	enum store_status rc;
+
+	sqlite3_bind_int64(s->o[O_RETRY], 1, id);
+	sqlite3_bind_int64(s->o[O_RETRY], 2, now_ms);
+	if ((rc = store_sqlite_exec(s, s->o[O_RETRY])) != STORE_OK)
+		return rc;
+	if (sqlite3_changes(s->db) > 0)
+		return STORE_OK;
+	rc = store_sqlite_message_get(st, id, &m);
+	json_decref(m);
+	return rc == STORE_OK ? STORE_CONFLICT : rc;
+}

@@ -1,0 +1,918 @@
+/*
+ * The SMTP plugin: delivers MIME messages to one relay with libesmtp.
+ *
+ * libesmtp's smtp_start_session blocks (DNS, connect, the whole dialogue), so sessions run
+ * in the host's worker pool, one per worker: the pool size (max_connections) caps parallel
+ * connections. deliver() only queues; a dispatcher on the loop hands a free worker a batch
+ * of up to messages_per_connection queued messages (one session, one connection, PIPELINING
+ * when offered), within the rate limit (a token bucket on host timers) and the per-domain
+ * concurrency. Each message's outcome comes from its recipient's reply (or the DATA reply);
+ * what the session never got an answer for (connect refused, dropped, timed out, TLS
+ * refused) is deferred. The host retries deferred messages on the channel's schedule.
+ *
+ * Settings: host (required), port, starttls, auth, helo, max_connections,
+ * messages_per_connection, rate_per_second, domain_concurrency, timeouts, tls_verify,
+ * tls_ca_file (man/nurtured.conf.5).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+#include <unistd.h>
+
+#include <openssl/ssl.h>
+
+#include <auth-client.h>
+#include <libesmtp.h>
+
+#include "nurtured-plugin.h"
+
+#define SMTP_REPLY_MAX 512
+/* Queued messages per worker and batch before deliver() says "full". */
+#define SMTP_QUEUE_FACTOR 4
+
+enum smtp_tls { SMTP_TLS_NONE, SMTP_TLS_OPPORTUNISTIC, SMTP_TLS_REQUIRED };
+
+/* libesmtp's timeout phases, in the order of the "timeouts" keys after connect_ms. */
+static const struct {
+	const char *key;
+	int which;
+} smtp_timeout_keys[] = {
+    {"greeting_ms", Timeout_GREETING}, {"envelope_ms", Timeout_ENVELOPE},
+    {"data_ms", Timeout_DATA},	       {"transfer_ms", Timeout_TRANSFER},
+    {"data2_ms", Timeout_DATA2},
+};
+#define SMTP_NTIMEOUTS (sizeof(smtp_timeout_keys) / sizeof(smtp_timeout_keys[0]))
+
+struct smtp_item {
+	const struct nt_message *msg;
+	nt_done_fn done;
+	void *token;
+	char *domain; /* the recipient's domain, lower case */
+	TAILQ_ENTRY(smtp_item) link;
+	/* Filled in by the worker, read on the loop after the job's done. */
+	enum nt_result result;
+	int suppress;
+	int fed; /* the message callback handed out the data */
+	char reply[SMTP_REPLY_MAX];
+};
+TAILQ_HEAD(smtp_items, smtp_item);
+
+struct smtp_domain {
+	char *name;
+	int inflight;
+	LIST_ENTRY(smtp_domain) link;
+};
+
+struct smtp_job {
+	struct smtp *s;
+	struct smtp_item **items;
+	int n;
+	TAILQ_ENTRY(smtp_job) link;
+	/* Worker-side state of the session. */
+	char last_reply[SMTP_REPLY_MAX]; /* the last line the server sent */
+	const char *tls_error;		 /* why TLS was refused, or NULL */
+};
+TAILQ_HEAD(smtp_jobs, smtp_job);
+
+struct smtp {
+	const struct nt_host *host;
+	char *channel;
+	/* Settings, read-only after init (workers read them). */
+	char *server; /* "host:port" for smtp_set_server */
+	char *helo;
+	enum smtp_tls tls;
+	int tls_verify;
+	SSL_CTX *ssl_ctx;
+	char *auth_user, *auth_pass;
+	long timeouts[SMTP_NTIMEOUTS]; /* 0: libesmtp's default */
+	long connect_ms;
+	int max_connections, per_connection, domain_concurrency;
+	double rate; /* messages per second, 0: unlimited */
+	/* Loop-side state. */
+	struct nt_pool *pool;
+	struct smtp_items queue;
+	int nqueued;
+	struct smtp_jobs jobs; /* submitted, done not yet run */
+	int running;
+	LIST_HEAD(, smtp_domain) domains; /* those with messages in flight */
+	double tokens;
+	int64_t tokens_ms;
+	struct nt_timer *pump_timer;
+	int stopping;
+};
+
+static void smtp_pump(void *arg);
+
+/* A malloc'd message for init's *err; NULL only when out of memory. */
+static char *__attribute__((format(printf, 1, 2))) smtp_errf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	return s;
+}
+
+/* Copies SRC into a reply buffer on one line: server text may hold CR/LF. */
+static void
+smtp_reply_set(char *dst, const char *src)
+{
+	size_t n = 0;
+	for (; src != NULL && *src != '\0' && n < SMTP_REPLY_MAX - 1; src++)
+		dst[n++] = (*src == '\r' || *src == '\n' || *src == '\t') ? ' ' : *src;
+	while (n > 0 && dst[n - 1] == ' ')
+		n--;
+	dst[n] = '\0';
+}
+
+/* --- worker side: one libesmtp session --- */
+
+/*
+ * libesmtp reads the message through this callback. The payload is already a complete
+ * RFC 5322 message with CRLF line ends: hand it out in one piece, no copy.
+ */
+static const char *
+smtp_message_cb(void **ctx, int *len, void *arg)
+{
+	struct smtp_item *it = arg;
+	(void)ctx;
+
+	if (len == NULL) { /* rewind */
+		it->fed = 0;
+		return NULL;
+	}
+	if (it->fed) {
+		*len = 0;
+		return NULL;
+	}
+	it->fed = 1;
+	*len = (int)it->msg->data_len;
+	return it->msg->data;
+}
+
+/* Remembers the server's last reply line, for errors the status API doesn't carry (421). */
+static void
+smtp_monitor_cb(const char *buf, int buflen, int writing, void *arg)
+{
+	struct smtp_job *j = arg;
+	char line[SMTP_REPLY_MAX];
+	int start = 0, end = buflen;
+
+	if (writing != SMTP_CB_READING || buflen <= 0)
+		return;
+	while (end > 0 && (buf[end - 1] == '\n' || buf[end - 1] == '\r'))
+		end--;
+	for (int i = end - 1; i >= 0; i--)
+		if (buf[i] == '\n') {
+			start = i + 1;
+			break;
+		}
+	if (end - start <= 0)
+		return;
+	if (end - start > SMTP_REPLY_MAX - 1)
+		end = start + SMTP_REPLY_MAX - 1;
+	memcpy(line, buf + start, (size_t)(end - start));
+	line[end - start] = '\0';
+	smtp_reply_set(j->last_reply, line);
+}
+
+/* TLS decisions libesmtp leaves to the application: tls_verify says whether to insist. */
+static void
+smtp_event_cb(smtp_session_t session, int event, void *arg, ...)
+{
+	struct smtp_job *j = arg;
+	struct smtp *s = j->s;
+	va_list ap;
+	int *ok = NULL;
+	(void)session;
+
+	va_start(ap, arg);
+	switch (event) {
+	case SMTP_EV_INVALID_PEER_CERTIFICATE:
+		(void)va_arg(ap, long);
+		ok = va_arg(ap, int *);
+		if (!s->tls_verify)
+			*ok = 1;
+		else
+			j->tls_error = "TLS: the server's certificate does not verify";
+		break;
+	case SMTP_EV_NO_PEER_CERTIFICATE:
+	case SMTP_EV_WRONG_PEER_CERTIFICATE:
+		ok = va_arg(ap, int *);
+		if (!s->tls_verify)
+			*ok = 1;
+		else
+			j->tls_error = "TLS: the server's certificate does not match its name";
+		break;
+	case SMTP_EV_WEAK_CIPHER:
+		(void)va_arg(ap, int);
+		ok = va_arg(ap, int *);
+		j->tls_error = "TLS: weak cipher refused";
+		break;
+	case SMTP_EV_EXTNA_STARTTLS:
+		j->tls_error = "STARTTLS required but not offered by the server";
+		break;
+	default:
+		break;
+	}
+	va_end(ap);
+}
+
+/* auth-client asks for the credentials field by field. */
+static int
+smtp_auth_interact(auth_client_request_t req, char **result, int fields, void *arg)
+{
+	struct smtp *s = arg;
+	for (int i = 0; i < fields; i++) {
+		if (req[i].flags & AUTH_USER)
+			result[i] = s->auth_user;
+		else if (req[i].flags & AUTH_PASS)
+			result[i] = s->auth_pass;
+		else
+			return 0;
+	}
+	return 1;
+}
+
+/* "5.1.1" at the start of the text, for servers that don't announce ENHANCEDSTATUSCODES. */
+static int
+smtp_text_enhanced(const char *text, int *cls, int *subj)
+{
+	int a, b, c, n = 0;
+	if (text == NULL || sscanf(text, "%1d.%3d.%3d%n", &a, &b, &c, &n) != 3 || n == 0)
+		return 0;
+	*cls = a;
+	*subj = b;
+	return 1;
+}
+
+/* The outcome of one SMTP reply (RCPT, DATA or MAIL): 2xx sent, 4xx later, 5xx never. */
+static void
+smtp_classify(struct smtp_item *it, const smtp_status_t *st)
+{
+	char buf[SMTP_REPLY_MAX];
+	int cls = st->enh_class, subj = st->enh_subject;
+
+	if (st->enh_class > 0)
+		snprintf(buf, sizeof(buf), "%d %d.%d.%d %s", st->code, st->enh_class,
+			 st->enh_subject, st->enh_detail, st->text ? st->text : "");
+	else
+		snprintf(buf, sizeof(buf), "%d %s", st->code, st->text ? st->text : "");
+	smtp_reply_set(it->reply, buf);
+	if (st->enh_class == 0 && !smtp_text_enhanced(st->text, &cls, &subj))
+		cls = subj = 0;
+	if (st->code >= 200 && st->code < 300)
+		it->result = NT_SENT;
+	else if (st->code >= 500 && st->code < 600) {
+		it->result = NT_FAILED;
+		it->suppress = (cls == 5 && subj == 1) ||
+			       (st->code == 550 && st->text != NULL &&
+				(strcasestr(st->text, "no such user") != NULL ||
+				 strcasestr(st->text, "user unknown") != NULL));
+	} else
+		it->result = NT_DEFERRED;
+}
+
+/* What the session left unanswered is deferred, with the best reason we have. */
+static void
+smtp_unanswered(struct smtp_job *j, struct smtp_item *it, int err)
+{
+	char ebuf[256], buf[SMTP_REPLY_MAX];
+	int code = atoi(j->last_reply);
+
+	it->result = NT_DEFERRED;
+	if (j->tls_error != NULL)
+		snprintf(buf, sizeof(buf), "%s", j->tls_error);
+	else if (code >= 400 && code < 600)
+		snprintf(buf, sizeof(buf), "%s", j->last_reply);
+	else if (err != 0)
+		snprintf(buf, sizeof(buf), "%s: %s", j->s->server,
+			 smtp_strerror(err, ebuf, sizeof(ebuf)));
+	else
+		snprintf(buf, sizeof(buf), "%s: no reply (connection lost or timed out)",
+			 j->s->server);
+	smtp_reply_set(it->reply, buf);
+}
+
+/* Sets up one session for the batch: envelope, data callback, TLS, AUTH, timeouts. */
+static smtp_session_t
+smtp_session_build(struct smtp_job *j, smtp_recipient_t *rcpts, smtp_message_t *msgs,
+		   auth_context_t *authctx)
+{
+	struct smtp *s = j->s;
+	smtp_session_t ss = smtp_create_session();
+
+	if (ss == NULL)
+		return NULL;
+	smtp_set_server(ss, s->server);
+	smtp_set_hostname(ss, s->helo);
+	smtp_set_eventcb(ss, smtp_event_cb, j);
+	smtp_set_monitorcb(ss, smtp_monitor_cb, j, 0);
+	for (size_t i = 0; i < SMTP_NTIMEOUTS; i++)
+		if (s->timeouts[i] > 0)
+			smtp_set_timeout(ss,
+					 smtp_timeout_keys[i].which |
+					     Timeout_OVERRIDE_RFC2822_MINIMUM,
+					 s->timeouts[i]);
+	if (s->tls != SMTP_TLS_NONE) {
+		smtp_starttls_enable(ss, s->tls == SMTP_TLS_REQUIRED ? Starttls_REQUIRED
+								     : Starttls_ENABLED);
+		smtp_starttls_set_ctx(ss, s->ssl_ctx);
+	} else
+		smtp_starttls_enable(ss, Starttls_DISABLED);
+	if (s->auth_user != NULL) {
+		*authctx = auth_create_context();
+		if (*authctx != NULL) {
+			auth_set_mechanism_flags(*authctx, AUTH_PLUGIN_PLAIN, 0);
+			auth_set_interact_cb(*authctx, smtp_auth_interact, s);
+			smtp_auth_set_context(ss, *authctx);
+		}
+	}
+	for (int i = 0; i < j->n; i++) {
+		struct smtp_item *it = j->items[i];
+		msgs[i] = smtp_add_message(ss);
+		if (msgs[i] == NULL)
+			break;
+		smtp_set_reverse_path(msgs[i], it->msg->sender);
+		smtp_set_messagecb(msgs[i], smtp_message_cb, it);
+		rcpts[i] = smtp_add_recipient(msgs[i], it->msg->recipient);
+	}
+	return ss;
+}
+
+/* Worker thread: one connection carries the whole batch; every message gets an outcome. */
+static void
+smtp_session_run(void *arg)
+{
+	struct smtp_job *j = arg;
+	smtp_recipient_t *rcpts = calloc((size_t)j->n, sizeof(*rcpts));
+	smtp_message_t *msgs = calloc((size_t)j->n, sizeof(*msgs));
+	auth_context_t authctx = NULL;
+	smtp_session_t ss = NULL;
+	int err = 0;
+
+	if (rcpts != NULL && msgs != NULL)
+		ss = smtp_session_build(j, rcpts, msgs, &authctx);
+	if (ss == NULL || !smtp_start_session(ss))
+		err = smtp_errno();
+	for (int i = 0; i < j->n; i++) {
+		struct smtp_item *it = j->items[i];
+		const smtp_status_t *mail, *rst, *dst;
+
+		if (ss == NULL || msgs[i] == NULL || rcpts[i] == NULL) {
+			it->result = NT_DEFERRED;
+			smtp_reply_set(it->reply, "out of memory setting up the session");
+			continue;
+		}
+		mail = smtp_reverse_path_status(msgs[i]);
+		rst = smtp_recipient_status(rcpts[i]);
+		dst = smtp_message_transfer_status(msgs[i]);
+		if (mail->code >= 400) {
+			/* our sender or our login was refused: a setup problem of the channel,
+			 * not the recipient's; retried until the operator fixes it */
+			smtp_classify(it, mail);
+			it->result = NT_DEFERRED;
+		} else if (rst->code == 0)
+			smtp_unanswered(j, it, err);
+		else if (rst->code >= 300)
+			smtp_classify(it, rst);
+		else if (dst->code == 0)
+			smtp_unanswered(j, it, err);
+		else
+			smtp_classify(it, dst);
+	}
+	if (ss != NULL)
+		smtp_destroy_session(ss);
+	if (authctx != NULL)
+		auth_destroy_context(authctx);
+	free(rcpts);
+	free(msgs);
+}
+
+/* --- loop side: queue, dispatcher, outcomes --- */
+
+static struct smtp_domain *
+smtp_domain_get(struct smtp *s, const char *name, int create)
+{
+	struct smtp_domain *d;
+	LIST_FOREACH(d, &s->domains, link)
+	if (strcmp(d->name, name) == 0)
+		return d;
+	if (!create || (d = calloc(1, sizeof(*d))) == NULL)
+		return NULL;
+	if ((d->name = strdup(name)) == NULL) {
+		free(d);
+		return NULL;
+	}
+	LIST_INSERT_HEAD(&s->domains, d, link);
+	return d;
+}
+
+static void
+smtp_domain_release(struct smtp *s, const char *name)
+{
+	struct smtp_domain *d = smtp_domain_get(s, name, 0);
+	if (d != NULL && --d->inflight <= 0) {
+		LIST_REMOVE(d, link);
+		free(d->name);
+		free(d);
+	}
+}
+
+static void
+smtp_item_free(struct smtp_item *it)
+{
+	free(it->domain);
+	free(it);
+}
+
+/* Refills the token bucket; its depth is one second's worth (at least one message). */
+static void
+smtp_tokens_refill(struct smtp *s)
+{
+	int64_t now = s->host->now_ms();
+	double cap = s->rate > 1.0 ? s->rate : 1.0;
+
+	if (now > s->tokens_ms)
+		s->tokens += (double)(now - s->tokens_ms) * s->rate / 1000.0;
+	s->tokens_ms = now;
+	if (s->tokens > cap)
+		s->tokens = cap;
+}
+
+/* Runs the dispatcher from the loop soon, once, however many messages came in meanwhile. */
+static void
+smtp_schedule(struct smtp *s, long after_ms)
+{
+	if (s->pump_timer != NULL)
+		return;
+	s->pump_timer = s->host->timer_add(after_ms, smtp_pump, s);
+}
+
+/* Loop thread: every message of the batch gets its `done`, then the worker is free again. */
+static void
+smtp_session_done(void *arg)
+{
+	struct smtp_job *j = arg;
+	struct smtp *s = j->s;
+
+	TAILQ_REMOVE(&s->jobs, j, link);
+	s->running--;
+	for (int i = 0; i < j->n; i++) {
+		struct smtp_item *it = j->items[i];
+		struct nt_outcome o = {.result = it->result,
+				       .reply = it->reply[0] ? it->reply : NULL,
+				       .suppress = it->result == NT_FAILED && it->suppress};
+		if (s->domain_concurrency > 0)
+			smtp_domain_release(s, it->domain);
+		it->done(it->token, &o);
+		smtp_item_free(it);
+	}
+	free(j->items);
+	free(j);
+	smtp_schedule(s, 0);
+}
+
+/* Takes the next batch from the queue within the domain and rate limits; NULL when none. */
+static struct smtp_job *
+smtp_batch_take(struct smtp *s, long *wait_ms)
+{
+	struct smtp_job *j;
+	struct smtp_item *it, *next;
+
+	*wait_ms = -1;
+	if (s->rate > 0) {
+		smtp_tokens_refill(s);
+		if (s->tokens < 1.0) {
+			*wait_ms = (long)((1.0 - s->tokens) * 1000.0 / s->rate) + 1;
+			return NULL;
+		}
+	}
+	if ((j = calloc(1, sizeof(*j))) == NULL ||
+	    (j->items = calloc((size_t)s->per_connection, sizeof(*j->items))) == NULL) {
+		free(j);
+		return NULL;
+	}
+	j->s = s;
+	for (it = TAILQ_FIRST(&s->queue); it != NULL && j->n < s->per_connection; it = next) {
+		next = TAILQ_NEXT(it, link);
+		if (s->rate > 0 && s->tokens < 1.0)
+			break;
+		if (s->domain_concurrency > 0) {
+			struct smtp_domain *d = smtp_domain_get(s, it->domain, 1);
+			if (d == NULL || d->inflight >= s->domain_concurrency)
+				continue;
+			d->inflight++;
+		}
+		if (s->rate > 0)
+			s->tokens -= 1.0;
+		TAILQ_REMOVE(&s->queue, it, link);
+		s->nqueued--;
+		j->items[j->n++] = it;
+	}
+	if (j->n == 0) {
+		free(j->items);
+		free(j);
+		return NULL;
+	}
+	return j;
+}
+
+/* The dispatcher: gives each free worker one batch (one session, one connection). */
+static void
+smtp_pump(void *arg)
+{
+	struct smtp *s = arg;
+	long wait_ms = -1;
+
+	s->pump_timer = NULL;
+	while (s->running < s->max_connections && !TAILQ_EMPTY(&s->queue)) {
+		struct smtp_job *j = smtp_batch_take(s, &wait_ms);
+		if (j == NULL)
+			break;
+		if (s->host->pool_submit(s->pool, smtp_session_run, smtp_session_done, j) < 0) {
+			/* the pool is going away: put the batch back, in order */
+			for (int i = j->n - 1; i >= 0; i--) {
+				if (s->domain_concurrency > 0)
+					smtp_domain_release(s, j->items[i]->domain);
+				TAILQ_INSERT_HEAD(&s->queue, j->items[i], link);
+				s->nqueued++;
+			}
+			free(j->items);
+			free(j);
+			return;
+		}
+		TAILQ_INSERT_TAIL(&s->jobs, j, link);
+		s->running++;
+	}
+	if (wait_ms >= 0 && s->running < s->max_connections)
+		smtp_schedule(s, wait_ms); /* waiting for rate tokens */
+}
+
+static int
+smtp_deliver(void *state, const struct nt_message *msg, nt_done_fn done, void *token)
+{
+	struct smtp *s = state;
+	struct smtp_item *it;
+	const char *at;
+
+	if (s->stopping ||
+	    s->nqueued >= SMTP_QUEUE_FACTOR * s->max_connections * s->per_connection)
+		return -1;
+	if (msg->sender == NULL || msg->recipient == NULL || msg->data == NULL) {
+		struct nt_outcome o = {.result = NT_FAILED, .reply = "no envelope or no message"};
+		done(token, &o);
+		return 0;
+	}
+	if ((it = calloc(1, sizeof(*it))) == NULL)
+		return -1;
+	at = strrchr(msg->recipient, '@');
+	it->domain = strdup(at != NULL ? at + 1 : "");
+	if (it->domain == NULL) {
+		free(it);
+		return -1;
+	}
+	for (char *p = it->domain; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	it->msg = msg;
+	it->done = done;
+	it->token = token;
+	TAILQ_INSERT_TAIL(&s->queue, it, link);
+	s->nqueued++;
+	smtp_schedule(s, 0); /* batch whatever else arrives in this loop turn */
+	return 0;
+}
+
+/* Accepted messages are still delivered: the ABI promises each its `done`. */
+static void
+smtp_stop(void *state)
+{
+	((struct smtp *)state)->stopping = 1;
+}
+
+static void
+smtp_fini(void *state)
+{
+	struct smtp *s = state;
+	struct smtp_item *it;
+	struct smtp_job *j;
+	struct smtp_domain *d;
+
+	if (s == NULL)
+		return;
+	if (s->pump_timer != NULL)
+		s->host->timer_cancel(s->pump_timer);
+	if (s->pool != NULL)
+		s->host->pool_free(s->pool); /* waits for running sessions */
+	while ((j = TAILQ_FIRST(&s->jobs)) != NULL) { /* abandoned: the host retries them */
+		TAILQ_REMOVE(&s->jobs, j, link);
+		for (int i = 0; i < j->n; i++)
+			smtp_item_free(j->items[i]);
+		free(j->items);
+		free(j);
+	}
+	while ((it = TAILQ_FIRST(&s->queue)) != NULL) {
+		TAILQ_REMOVE(&s->queue, it, link);
+		smtp_item_free(it);
+	}
+	while ((d = LIST_FIRST(&s->domains)) != NULL) {
+		LIST_REMOVE(d, link);
+		free(d->name);
+		free(d);
+	}
+	if (s->ssl_ctx != NULL)
+		SSL_CTX_free(s->ssl_ctx);
+	if (s->auth_pass != NULL)
+		explicit_bzero(s->auth_pass, strlen(s->auth_pass));
+	free(s->auth_user);
+	free(s->auth_pass);
+	free(s->server);
+	free(s->helo);
+	free(s->channel);
+	free(s);
+}
+
+/* --- settings --- */
+
+/* An integer setting within [lo, hi]; the message names the key. */
+static char *
+smtp_conf_int(json_t *v, const char *key, long lo, long hi, long *dst)
+{
+	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+		return smtp_errf("%s: must be an integer from %ld to %ld", key, lo, hi);
+	*dst = (long)json_integer_value(v);
+	return NULL;
+}
+
+/* Reads the password file at init; one trailing newline (LF or CRLF) is not part of it. */
+static char *
+smtp_conf_password_file(struct smtp *s, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char buf[1024];
+	size_t n;
+
+	if (f == NULL)
+		return smtp_errf("auth.password_file: cannot read %s: %s", path, strerror(errno));
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	if (!feof(f)) {
+		fclose(f);
+		return smtp_errf("auth.password_file: %s is too long (1 KiB at most)", path);
+	}
+	fclose(f);
+	buf[n] = '\0';
+	if (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	if (n > 0 && buf[n - 1] == '\r')
+		buf[--n] = '\0';
+	if (n == 0 || strlen(buf) != n)
+		return smtp_errf("auth.password_file: %s holds no usable password", path);
+	s->auth_pass = strdup(buf);
+	explicit_bzero(buf, sizeof(buf));
+	return s->auth_pass == NULL ? smtp_errf("out of memory") : NULL;
+}
+
+/* "auth": {"user", "password" | "password_file"}. */
+static char *
+smtp_conf_auth(struct smtp *s, json_t *v)
+{
+	const char *key, *user = NULL, *pass = NULL, *file = NULL;
+	json_t *x;
+
+	if (!json_is_object(v))
+		return smtp_errf("auth: must be an object {\"user\", \"password\"}");
+	json_object_foreach(v, key, x)
+	{
+		const char **dst = strcmp(key, "user") == 0	       ? &user
+				   : strcmp(key, "password") == 0      ? &pass
+				   : strcmp(key, "password_file") == 0 ? &file
+								       : NULL;
+		if (dst == NULL)
+			return smtp_errf("auth.%s: unknown setting", key);
+		if (!json_is_string(x) || json_string_length(x) == 0)
+			return smtp_errf("auth.%s: must be a non-empty string", key);
+		*dst = json_string_value(x);
+	}
+	if (user == NULL)
+		return smtp_errf("auth.user: required");
+	if ((pass == NULL) == (file == NULL))
+		return smtp_errf("auth: needs exactly one of password and password_file");
+	if ((s->auth_user = strdup(user)) == NULL)
+		return smtp_errf("out of memory");
+	if (file != NULL)
+		return smtp_conf_password_file(s, file);
+	return (s->auth_pass = strdup(pass)) == NULL ? smtp_errf("out of memory") : NULL;
+}
+
+/* "timeouts": each in ms; libesmtp's own floor is one second. */
+static char *
+smtp_conf_timeouts(struct smtp *s, json_t *v)
+{
+	const char *key;
+	json_t *x;
+	char path[64];
+
+	if (!json_is_object(v))
+		return smtp_errf("timeouts: must be an object of *_ms values");
+	json_object_foreach(v, key, x)
+	{
+		long *dst = NULL;
+		if (strcmp(key, "connect_ms") == 0)
+			dst = &s->connect_ms;
+		for (size_t i = 0; dst == NULL && i < SMTP_NTIMEOUTS; i++)
+			if (strcmp(key, smtp_timeout_keys[i].key) == 0)
+				dst = &s->timeouts[i];
+		snprintf(path, sizeof(path), "timeouts.%s", key);
+		if (dst == NULL)
+			return smtp_errf("%s: unknown setting", path);
+		char *e = smtp_conf_int(x, path, 1000, 3600000, dst);
+		if (e != NULL)
+			return e;
+	}
+	return NULL;
+}
+
+/* The one SSL_CTX of the channel: libesmtp never looks for certificates in $HOME. */
+static char *
+smtp_conf_tls(struct smtp *s, const char *ca_file)
+{
+	if (s->tls == SMTP_TLS_NONE)
+		return NULL;
+	s->ssl_ctx = SSL_CTX_new(TLS_client_method());
+	if (s->ssl_ctx == NULL)
+		return smtp_errf("starttls: cannot create a TLS context");
+	SSL_CTX_set_min_proto_version(s->ssl_ctx, TLS1_2_VERSION);
+	if (ca_file != NULL) {
+		if (SSL_CTX_load_verify_locations(s->ssl_ctx, ca_file, NULL) != 1)
+			return smtp_errf("tls_ca_file: cannot load %s", ca_file);
+	} else if (SSL_CTX_set_default_verify_paths(s->ssl_ctx) != 1)
+		return smtp_errf("starttls: cannot load the system's trusted certificates");
+	SSL_CTX_set_verify(s->ssl_ctx, s->tls_verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+	return NULL;
+}
+
+/* One key of the channel object; returns the error message or NULL. */
+static char *
+smtp_conf_key(struct smtp *s, const char *key, json_t *v, const char **host, long *port,
+	      const char **ca_file)
+{
+	long n;
+	char *e;
+
+	if (strcmp(key, "plugin") == 0 || strcmp(key, "retry") == 0 ||
+	    strcmp(key, "payload") == 0)
+		return NULL; /* the host's */
+	if (strcmp(key, "host") == 0) {
+		if (!json_is_string(v) || json_string_length(v) == 0 ||
+		    strpbrk(json_string_value(v), ": \t") != NULL)
+			return smtp_errf("host: must be a host name or IPv4 address");
+		*host = json_string_value(v);
+	} else if (strcmp(key, "port") == 0)
+		return smtp_conf_int(v, "port", 1, 65535, port);
+	else if (strcmp(key, "starttls") == 0) {
+		const char *t = json_is_string(v) ? json_string_value(v) : "";
+		if (strcmp(t, "none") == 0)
+			s->tls = SMTP_TLS_NONE;
+		else if (strcmp(t, "opportunistic") == 0)
+			s->tls = SMTP_TLS_OPPORTUNISTIC;
+		else if (strcmp(t, "required") == 0)
+			s->tls = SMTP_TLS_REQUIRED;
+		else
+			return smtp_errf(
+			    "starttls: must be \"none\", \"opportunistic\" or \"required\"");
+	} else if (strcmp(key, "auth") == 0)
+		return smtp_conf_auth(s, v);
+	else if (strcmp(key, "helo") == 0) {
+		if (!json_is_string(v) || json_string_length(v) == 0)
+			return smtp_errf("helo: must be a non-empty string");
+		free(s->helo);
+		s->helo = strdup(json_string_value(v));
+	} else if (strcmp(key, "max_connections") == 0) {
+		if ((e = smtp_conf_int(v, key, 1, 64, &n)) != NULL)
+			return e;
+		s->max_connections = (int)n;
+	} else if (strcmp(key, "messages_per_connection") == 0) {
+		if ((e = smtp_conf_int(v, key, 1, 1000, &n)) != NULL)
+			return e;
+		s->per_connection = (int)n;
+	} else if (strcmp(key, "domain_concurrency") == 0) {
+		if ((e = smtp_conf_int(v, key, 0, 100000, &n)) != NULL)
+			return e;
+		s->domain_concurrency = (int)n;
+	} else if (strcmp(key, "rate_per_second") == 0) {
+		if (!json_is_number(v) || json_number_value(v) < 0 ||
+		    json_number_value(v) > 1e6)
+			return smtp_errf("rate_per_second: must be a number from 0 (unlimited) "
+					 "to 1000000");
+		s->rate = json_number_value(v);
+	} else if (strcmp(key, "timeouts") == 0)
+		return smtp_conf_timeouts(s, v);
+	else if (strcmp(key, "tls_verify") == 0) {
+		if (!json_is_boolean(v))
+			return smtp_errf("tls_verify: must be true or false");
+		s->tls_verify = json_is_true(v);
+	} else if (strcmp(key, "tls_ca_file") == 0) {
+		if (!json_is_string(v) || json_string_length(v) == 0)
+			return smtp_errf("tls_ca_file: must be a file name");
+		*ca_file = json_string_value(v);
+	} else
+		return smtp_errf("%s: unknown setting", key);
+	return NULL;
+}
+
+static int
+smtp_init(const struct nt_host *host, const char *channel, json_t *config, void **state,
+	  char **err)
+{
+	struct smtp *s;
+	const char *key, *hostname = NULL, *ca_file = NULL;
+	json_t *v;
+	long port = 25;
+	char name[256];
+
+	*err = NULL;
+	if (host->pool_new == NULL || host->timer_add == NULL) {
+		*err = smtp_errf("the host offers no worker pool");
+		return -1;
+	}
+	if (!json_is_object(config)) {
+		*err = smtp_errf("the channel's settings must be an object");
+		return -1;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return -1;
+	s->host = host;
+	s->channel = strdup(channel != NULL ? channel : "smtp");
+	s->tls = SMTP_TLS_OPPORTUNISTIC;
+	s->tls_verify = 1;
+	s->max_connections = 4;
+	s->per_connection = 100;
+	TAILQ_INIT(&s->queue);
+	TAILQ_INIT(&s->jobs);
+	LIST_INIT(&s->domains);
+	json_object_foreach(config, key, v)
+	{
+		if ((*err = smtp_conf_key(s, key, v, &hostname, &port, &ca_file)) != NULL)
+			goto fail;
+	}
+	if (hostname == NULL) {
+		*err = smtp_errf("host: required (the relay to deliver to)");
+		goto fail;
+	}
+	if (s->helo == NULL) {
+		if (gethostname(name, sizeof(name)) < 0)
+			strcpy(name, "localhost");
+		name[sizeof(name) - 1] = '\0';
+		s->helo = strdup(name);
+	}
+	if (asprintf(&s->server, "%s:%ld", hostname, port) < 0)
+		s->server = NULL;
+	if (s->helo == NULL || s->server == NULL || s->channel == NULL) {
+		*err = smtp_errf("out of memory");
+		goto fail;
+	}
+	if ((*err = smtp_conf_tls(s, ca_file)) != NULL)
+		goto fail;
+	s->tokens = 1.0;
+	s->tokens_ms = host->now_ms();
+	s->pool = host->pool_new("smtp", s->max_connections);
+	if (s->pool == NULL) {
+		*err = smtp_errf("cannot start the worker pool");
+		goto fail;
+	}
+	host->log(NT_LOG_DEBUG, "smtp %s: relay %s, %d connections, %d messages each", s->channel,
+		  s->server, s->max_connections, s->per_connection);
+	*state = s;
+	return 0;
+fail:
+	smtp_fini(s);
+	return -1;
+}
+
+static const struct nt_plugin smtp_plugin = {
+    .abi_major = NT_PLUGIN_ABI_MAJOR,
+    .abi_minor = NT_PLUGIN_ABI_MINOR,
+    .struct_size = sizeof(struct nt_plugin),
+    .name = "smtp",
+    .payload = NT_PAYLOAD_MIME,
+    .init = smtp_init,
+    .deliver = smtp_deliver,
+    .stop = smtp_stop,
+    .fini = smtp_fini,
+};
+
+const struct nt_plugin *nurtured_plugin(void);
+
+const struct nt_plugin *
+nurtured_plugin(void)
+{
+	return &smtp_plugin;
+}
