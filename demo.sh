@@ -36,7 +36,7 @@ cat >"$dir/nurtured.json" <<JSON
   "campaigns_dir": "$PWD/campaigns",
   "templates_dir": "$PWD/campaigns/templates",
   "plugin_dir": "$PWD/plugins/.libs",
-  "mail_from": {"name": "Möbelhaus Sonnenschein", "address": "service@shop.example"},
+  "mail_from": {"name": "Fernhill Home", "address": "hello@fernhill.example"},
   "log_level": "info"
 }
 JSON
@@ -99,11 +99,19 @@ if [ -n "$mail" ]; then
 	echo "== the mail Anna received (${mail#$PWD/}), decoded"
 	conf/demo/show.py mail "$mail"
 	echo
-	link=$(grep -o "$url/u/[A-Za-z0-9._-]*" "$mail" | head -n 1 || true)
+	link=$(conf/demo/show.py link "$mail")
 	if [ -n "$link" ]; then
 		echo "== Anna clicks its unsubscribe link (RFC 8058 one-click POST, no login)"
 		curl -fsS -o /dev/null -w "   POST /u/... -> %{http_code}\n" -d 'List-Unsubscribe=One-Click' "$link"
 		echo "   consent now: $(api "$url/v1/customers/anna" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["consent"])')"
+		echo "   Anna answers the satisfaction check with a 5; the review ask that follows is"
+		echo "   not sent, and the outbox says why:"
+		api -X POST "$url/v1/events" -d '{"customer": "anna", "type": "feedback", "id": "fb-1", "properties": {"score": 5}}' >/dev/null
+		for _ in $(seq 50); do
+			api "$url/v1/messages?customer=anna&state=skipped" | grep -q review && break
+			sleep 0.1
+		done
+		api "$url/v1/messages?customer=anna" | conf/demo/show.py messages
 	fi
 	echo
 fi

@@ -206,14 +206,15 @@ daemon_load_campaigns(const struct config *c, struct diag *d)
 	return set;
 }
 
-/* The host part of public_url: the right-hand side of our Message-IDs. */
+/*
+ * The right-hand side of our Message-IDs: the domain of mail_from, the domain the mail claims
+ * to come from (the host of public_url may be an address or an internal name).
+ */
 static char *
 daemon_msgid_domain(const struct config *c)
 {
-	const char *p = strstr(c->public_url, "://");
-	p = p ? p + 3 : c->public_url;
-	size_t n = strcspn(p, ":/[]");
-	return n ? xstrndup(p, n) : xstrdup("localhost");
+	const char *at = strrchr(c->mail_from_address, '@');
+	return xstrdup(at != NULL && at[1] ? at + 1 : "localhost.localdomain");
 }
 
 struct campaigns_job {

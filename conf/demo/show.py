@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """Formats the API's JSON answers for demo.sh: `show.py batch [note]`, `show.py customers`,
-`show.py messages`, or `show.py mail FILE` (one delivered message, decoded)."""
+`show.py messages`, `show.py mail FILE` (one delivered message, decoded) or `show.py link FILE`
+(its unsubscribe link)."""
 import email
 import email.policy
 import json
+import re
 import sys
 
 mode = sys.argv[1]
@@ -53,3 +55,8 @@ elif mode == "mail":
     body = msg.get_body(("plain",)).get_content()
     for line in body.strip().splitlines():
         print(f"   | {line}")
+elif mode == "link":
+    with open(sys.argv[2], "rb") as f:
+        msg = email.message_from_binary_file(f, policy=email.policy.default)
+    m = re.search(r"https?://\S+/u/[A-Za-z0-9._-]+", msg.get_body(("plain",)).get_content())
+    print(m.group(0) if m else "")
