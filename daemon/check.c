@@ -2,12 +2,14 @@
 
 #include <glib.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "campaign.h"
 #include "config.h"
 #include "daemon.h"
 #include "diag.h"
 #include "log.h"
+#include "plugin.h"
 #include "template.h"
 
 /* Templates as the daemon loads them at start: the same rules, the same messages. */
@@ -20,6 +22,19 @@ check_templates(const struct config *cfg, const struct campaign_set *set, struct
 	if (ts != NULL && d->n == before)
 		printf("%s: %zu templates ok\n", cfg->templates_dir, template_set_count(ts));
 	template_set_free(ts);
+}
+
+/* Every channel's plugin loads and speaks our ABI (initialising it is left to the start). */
+static void
+check_plugins(const struct config *cfg, struct diag *d)
+{
+	for (size_t i = 0; i < cfg->n_chans; i++) {
+		char *err = NULL;
+		if (plugin_load(cfg->plugin_dir, cfg->chans[i].plugin, &err) == NULL) {
+			diag_add(d, NULL, "channel '%s': %s", cfg->chans[i].name, err);
+			free(err);
+		}
+	}
 }
 
 /* Config, then campaigns (checked against the config's channels): every problem, one a line. */
@@ -39,6 +54,7 @@ check_main(const char *file)
 		struct campaign_set *set = daemon_load_campaigns(cfg, &d);
 		if (set != NULL && d.n == 0)
 			printf("%s: %zu campaigns ok\n", cfg->campaigns_dir, set->n);
+		check_plugins(cfg, &d);
 		check_templates(cfg, set, &d);
 		campaign_set_free(set);
 	}
@@ -47,5 +63,6 @@ check_main(const char *file)
 	rc = d.n > 0 ? 1 : 0;
 	diag_free(&d);
 	config_free(cfg);
+	plugin_unload_all();
 	return rc;
 }

@@ -24,6 +24,7 @@
 #include <sys/queue.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include <auth-client.h>
@@ -42,9 +43,8 @@ static const struct {
 	const char *key;
 	int which;
 } smtp_timeout_keys[] = {
-    {"greeting_ms", Timeout_GREETING}, {"envelope_ms", Timeout_ENVELOPE},
-    {"data_ms", Timeout_DATA},	       {"transfer_ms", Timeout_TRANSFER},
-    {"data2_ms", Timeout_DATA2},
+    {"greeting_ms", Timeout_GREETING}, {"envelope_ms", Timeout_ENVELOPE}, {"data_ms", Timeout_DATA},
+    {"transfer_ms", Timeout_TRANSFER}, {"data2_ms", Timeout_DATA2},
 };
 #define SMTP_NTIMEOUTS (sizeof(smtp_timeout_keys) / sizeof(smtp_timeout_keys[0]))
 
@@ -76,6 +76,7 @@ struct smtp_job {
 	/* Worker-side state of the session. */
 	char last_reply[SMTP_REPLY_MAX]; /* the last line the server sent */
 	const char *tls_error;		 /* why TLS was refused, or NULL */
+	int tls_tried, tls_ok;		 /* STARTTLS sent; handshake done */
 };
 TAILQ_HEAD(smtp_jobs, smtp_job);
 
@@ -166,6 +167,8 @@ smtp_monitor_cb(const char *buf, int buflen, int writing, void *arg)
 	char line[SMTP_REPLY_MAX];
 	int start = 0, end = buflen;
 
+	if (writing == SMTP_CB_WRITING && buflen >= 8 && strncasecmp(buf, "STARTTLS", 8) == 0)
+		j->tls_tried = 1;
 	if (writing != SMTP_CB_READING || buflen <= 0)
 		return;
 	while (end > 0 && (buf[end - 1] == '\n' || buf[end - 1] == '\r'))
@@ -216,6 +219,9 @@ smtp_event_cb(smtp_session_t session, int event, void *arg, ...)
 		(void)va_arg(ap, int);
 		ok = va_arg(ap, int *);
 		j->tls_error = "TLS: weak cipher refused";
+		break;
+	case SMTP_EV_STARTTLS_OK:
+		j->tls_ok = 1;
 		break;
 	case SMTP_EV_EXTNA_STARTTLS:
 		j->tls_error = "STARTTLS required but not offered by the server";
@@ -273,10 +279,10 @@ smtp_classify(struct smtp_item *it, const smtp_status_t *st)
 		it->result = NT_SENT;
 	else if (st->code >= 500 && st->code < 600) {
 		it->result = NT_FAILED;
-		it->suppress = (cls == 5 && subj == 1) ||
-			       (st->code == 550 && st->text != NULL &&
-				(strcasestr(st->text, "no such user") != NULL ||
-				 strcasestr(st->text, "user unknown") != NULL));
+		it->suppress =
+		    (cls == 5 && subj == 1) || (st->code == 550 && st->text != NULL &&
+						(strcasestr(st->text, "no such user") != NULL ||
+						 strcasestr(st->text, "user unknown") != NULL));
 	} else
 		it->result = NT_DEFERRED;
 }
@@ -291,7 +297,12 @@ smtp_unanswered(struct smtp_job *j, struct smtp_item *it, int err)
 	it->result = NT_DEFERRED;
 	if (j->tls_error != NULL)
 		snprintf(buf, sizeof(buf), "%s", j->tls_error);
-	else if (code >= 400 && code < 600)
+	else if (j->tls_tried && !j->tls_ok) {
+		unsigned long e = ERR_peek_last_error();
+		ERR_error_string_n(e, ebuf, sizeof(ebuf));
+		snprintf(buf, sizeof(buf), "%s: TLS handshake failed%s%s", j->s->server,
+			 e != 0 ? ": " : "", e != 0 ? ebuf : "");
+	} else if (code >= 400 && code < 600)
 		snprintf(buf, sizeof(buf), "%s", j->last_reply);
 	else if (err != 0)
 		snprintf(buf, sizeof(buf), "%s: %s", j->s->server,
@@ -318,10 +329,9 @@ smtp_session_build(struct smtp_job *j, smtp_recipient_t *rcpts, smtp_message_t *
 	smtp_set_monitorcb(ss, smtp_monitor_cb, j, 0);
 	for (size_t i = 0; i < SMTP_NTIMEOUTS; i++)
 		if (s->timeouts[i] > 0)
-			smtp_set_timeout(ss,
-					 smtp_timeout_keys[i].which |
-					     Timeout_OVERRIDE_RFC2822_MINIMUM,
-					 s->timeouts[i]);
+			smtp_set_timeout(
+			    ss, smtp_timeout_keys[i].which | Timeout_OVERRIDE_RFC2822_MINIMUM,
+			    s->timeouts[i]);
 	if (s->tls != SMTP_TLS_NONE) {
 		smtp_starttls_enable(ss, s->tls == SMTP_TLS_REQUIRED ? Starttls_REQUIRED
 								     : Starttls_ENABLED);
@@ -389,6 +399,7 @@ smtp_session_run(void *arg)
 		else
 			smtp_classify(it, dst);
 	}
+	ERR_clear_error(); /* the queue is per thread: don't blame the next session */
 	if (ss != NULL)
 		smtp_destroy_session(ss);
 	if (authctx != NULL)
@@ -564,8 +575,7 @@ smtp_deliver(void *state, const struct nt_message *msg, nt_done_fn done, void *t
 	struct smtp_item *it;
 	const char *at;
 
-	if (s->stopping ||
-	    s->nqueued >= SMTP_QUEUE_FACTOR * s->max_connections * s->per_connection)
+	if (s->stopping || s->nqueued >= SMTP_QUEUE_FACTOR * s->max_connections * s->per_connection)
 		return -1;
 	if (msg->sender == NULL || msg->recipient == NULL || msg->data == NULL) {
 		struct nt_outcome o = {.result = NT_FAILED, .reply = "no envelope or no message"};
@@ -611,7 +621,7 @@ smtp_fini(void *state)
 	if (s->pump_timer != NULL)
 		s->host->timer_cancel(s->pump_timer);
 	if (s->pool != NULL)
-		s->host->pool_free(s->pool); /* waits for running sessions */
+		s->host->pool_free(s->pool);	      /* waits for running sessions */
 	while ((j = TAILQ_FIRST(&s->jobs)) != NULL) { /* abandoned: the host retries them */
 		TAILQ_REMOVE(&s->jobs, j, link);
 		for (int i = 0; i < j->n; i++)
@@ -767,8 +777,7 @@ smtp_conf_key(struct smtp *s, const char *key, json_t *v, const char **host, lon
 	long n;
 	char *e;
 
-	if (strcmp(key, "plugin") == 0 || strcmp(key, "retry") == 0 ||
-	    strcmp(key, "payload") == 0)
+	if (strcmp(key, "plugin") == 0 || strcmp(key, "retry") == 0 || strcmp(key, "payload") == 0)
 		return NULL; /* the host's */
 	if (strcmp(key, "host") == 0) {
 		if (!json_is_string(v) || json_string_length(v) == 0 ||
@@ -808,8 +817,7 @@ smtp_conf_key(struct smtp *s, const char *key, json_t *v, const char **host, lon
 			return e;
 		s->domain_concurrency = (int)n;
 	} else if (strcmp(key, "rate_per_second") == 0) {
-		if (!json_is_number(v) || json_number_value(v) < 0 ||
-		    json_number_value(v) > 1e6)
+		if (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > 1e6)
 			return smtp_errf("rate_per_second: must be a number from 0 (unlimited) "
 					 "to 1000000");
 		s->rate = json_number_value(v);
@@ -829,8 +837,7 @@ smtp_conf_key(struct smtp *s, const char *key, json_t *v, const char **host, lon
 }
 
 static int
-smtp_init(const struct nt_host *host, const char *channel, json_t *config, void **state,
-	  char **err)
+smtp_init(const struct nt_host *host, const char *channel, json_t *config, void **state, char **err)
 {
 	struct smtp *s;
 	const char *key, *hostname = NULL, *ca_file = NULL;

@@ -46,7 +46,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 # AUTH without TLS is what the tests want; aiosmtpd warns about it at every connection.
 warnings.filterwarnings("ignore", module="aiosmtpd")
-logging.getLogger("mail.log").setLevel(logging.ERROR)
+logging.getLogger("mail.log").setLevel(logging.CRITICAL)
 
 DEFAULTS = {
     "greet_421": False,
@@ -324,7 +324,7 @@ class SmtpServer:
             def check(server, session, envelope, mechanism, data):
                 ok = (isinstance(data, LoginPassword) and data.login == user.encode()
                       and data.password == password.encode())
-                return AuthResult(success=ok)
+                return AuthResult(success=ok, handled=False)
             kw.update(authenticator=check, auth_required=True, auth_require_tls=False)
         return _Smtp(self, **kw)
 

@@ -31,8 +31,8 @@ static const struct nt_plugin *plug;
 
 /* --- the mock host --- */
 
-static void __attribute__((format(printf, 2, 3))) host_log(enum nt_log_level l, const char *fmt,
-							    ...)
+static void __attribute__((format(printf, 2, 3)))
+host_log(enum nt_log_level l, const char *fmt, ...)
 {
 	va_list ap;
 	if (l == NT_LOG_DEBUG)
@@ -300,6 +300,13 @@ srv_cmd(struct srv *s, const char *cmd)
 	return r;
 }
 
+/* A command whose answer only needs to arrive. */
+static void
+srv_do(struct srv *s, const char *cmd)
+{
+	json_decref(srv_cmd(s, cmd));
+}
+
 static long
 srv_stat(struct srv *s, const char *key)
 {
@@ -451,8 +458,8 @@ all(struct rec *r, int n, enum nt_result want)
 {
 	for (int i = 0; i < n; i++)
 		if (r[i].ndone != 1 || r[i].o.result != want) {
-			printf("# message %d: done %d times, result %d, reply '%s'\n", i, r[i].ndone,
-			       (int)r[i].o.result, r[i].reply);
+			printf("# message %d: done %d times, result %d, reply '%s'\n", i,
+			       r[i].ndone, (int)r[i].o.result, r[i].reply);
 			return 0;
 		}
 	return 1;
@@ -532,8 +539,8 @@ test_tempfail(void)
 	test_ok(all(r, 2, NT_SENT), "second attempt: SENT");
 	free(r);
 	plug->fini(st);
-	srv_cmd(&s, "{\"cmd\": \"set\", \"behaviour\": {\"tempfail_rcpt\": 0, "
-		    "\"tempfail_data\": 1}}");
+	srv_do(&s, "{\"cmd\": \"set\", \"behaviour\": {\"tempfail_rcpt\": 0, "
+		   "\"tempfail_data\": 1}}");
 	st = chan_open(PLAIN "}", s.port);
 	r = run(st, 1, "data%d@example.org", 20, NULL);
 	test_ok(all(r, 1, NT_DEFERRED) && strstr(r[0].reply, "451") != NULL,
@@ -580,24 +587,24 @@ test_faults(void)
 	struct srv s;
 	if (!test_ok(srv_start(&s, NULL) == 0, "test server starts"))
 		return;
-	srv_cmd(&s, "{\"cmd\": \"set\", \"behaviour\": {\"greet_421\": true}}");
+	srv_do(&s, "{\"cmd\": \"set\", \"behaviour\": {\"greet_421\": true}}");
 	void *st = chan_open(PLAIN "}", s.port);
 	struct rec *r = run(st, 2, "u%d@example.org", 20, NULL);
 	test_ok(all(r, 2, NT_DEFERRED) && strncmp(r[0].reply, "421", 3) == 0,
 		"421 at connect: DEFERRED ('%s')", r[0].reply);
 	free(r);
-	srv_cmd(&s, "{\"cmd\": \"set\", \"behaviour\": {\"greet_421\": false, "
-		    "\"drop_after_mail\": true}}");
+	srv_do(&s, "{\"cmd\": \"set\", \"behaviour\": {\"greet_421\": false, "
+		   "\"drop_after_mail\": true}}");
 	r = run(st, 2, "u%d@example.org", 20, NULL);
 	test_ok(all(r, 2, NT_DEFERRED), "connection dropped after MAIL: DEFERRED ('%s')",
 		r[0].reply);
 	free(r);
-	srv_cmd(&s, "{\"cmd\": \"set\", \"behaviour\": {\"drop_after_mail\": false}}");
-	srv_cmd(&s, "{\"cmd\": \"down\"}");
+	srv_do(&s, "{\"cmd\": \"set\", \"behaviour\": {\"drop_after_mail\": false}}");
+	srv_do(&s, "{\"cmd\": \"down\"}");
 	r = run(st, 1, "u%d@example.org", 20, NULL);
 	test_ok(all(r, 1, NT_DEFERRED), "server down: DEFERRED ('%s')", r[0].reply);
 	free(r);
-	srv_cmd(&s, "{\"cmd\": \"up\"}");
+	srv_do(&s, "{\"cmd\": \"up\"}");
 	r = run(st, 1, "u%d@example.org", 20, NULL);
 	test_ok(all(r, 1, NT_SENT), "server up again on the same port: SENT");
 	free(r);
@@ -630,8 +637,8 @@ test_batch(void)
 	struct srv s;
 	if (!test_ok(srv_start(&s, NULL) == 0, "test server starts"))
 		return;
-	void *st = chan_open(PLAIN ", \"max_connections\": 2, \"messages_per_connection\": 10}",
-			     s.port);
+	void *st =
+	    chan_open(PLAIN ", \"max_connections\": 2, \"messages_per_connection\": 10}", s.port);
 	struct rec *r = run(st, 50, "b%d@example.org", 60, NULL);
 	test_ok(all(r, 50, NT_SENT), "batch of 50: all SENT");
 	long sess = srv_stat(&s, "sessions"), got = srv_stat(&s, "received");
@@ -644,7 +651,7 @@ test_batch(void)
 	json_decref(st2);
 	free(r);
 	plug->fini(st);
-	srv_cmd(&s, "{\"cmd\": \"clear\"}");
+	srv_do(&s, "{\"cmd\": \"clear\"}");
 	st = chan_open(PLAIN ", \"max_connections\": 4, \"domain_concurrency\": 1}", s.port);
 	r = run(st, 6, "d%d@same.example", 60, NULL);
 	sess = srv_stat(&s, "sessions");
@@ -673,8 +680,8 @@ test_tls(void)
 
 	void *st;
 	if (srv_start(&s, NULL) == 0) {
-		st = chan_open("{\"host\": \"127.0.0.1\", \"port\": %d, \"starttls\": \"required\"}",
-			       s.port);
+		st = chan_open(
+		    "{\"host\": \"127.0.0.1\", \"port\": %d, \"starttls\": \"required\"}", s.port);
 		struct rec *r = run(st, 2, "u%d@example.org", 20, NULL);
 		test_ok(all(r, 2, NT_DEFERRED) && strstr(r[0].reply, "STARTTLS") != NULL,
 			"STARTTLS required, server without it: DEFERRED ('%s')", r[0].reply);
@@ -701,8 +708,8 @@ test_tls(void)
 	st = chan_open("{\"host\": \"127.0.0.1\", \"port\": %d, \"starttls\": \"required\"}",
 		       s.port);
 	struct rec *r = run(st, 1, "v%d@example.org", 20, NULL);
-	test_ok(all(r, 1, NT_DEFERRED), "tls_verify true, untrusted certificate: DEFERRED ('%s')",
-		r[0].reply);
+	test_ok(all(r, 1, NT_DEFERRED) && strstr(r[0].reply, "TLS") != NULL,
+		"tls_verify true, untrusted certificate: DEFERRED ('%s')", r[0].reply);
 	free(r);
 	plug->fini(st);
 	snprintf(cfg, sizeof(cfg),
@@ -725,8 +732,8 @@ test_auth(void)
 	const char *a[] = {"--auth", "alice:s3cret", NULL};
 	if (!test_ok(srv_start(&s, a) == 0, "AUTH test server starts"))
 		return;
-	void *st = chan_open(PLAIN ", \"auth\": {\"user\": \"alice\", \"password\": \"s3cret\"}}",
-			     s.port);
+	void *st =
+	    chan_open(PLAIN ", \"auth\": {\"user\": \"alice\", \"password\": \"s3cret\"}}", s.port);
 	struct rec *r = run(st, 2, "a%d@example.org", 20, NULL);
 	test_ok(all(r, 2, NT_SENT), "AUTH with the right password: SENT");
 	free(r);
@@ -735,8 +742,8 @@ test_auth(void)
 	if (write(fd, "s3cret\n", 7) != 7)
 		test_ok(0, "write the password file");
 	close(fd);
-	snprintf(cfg, sizeof(cfg), PLAIN_P ", \"auth\": {\"user\": \"alice\", \"password_file\": \"%s\"}}",
-		 pwfile);
+	snprintf(cfg, sizeof(cfg),
+		 PLAIN_P ", \"auth\": {\"user\": \"alice\", \"password_file\": \"%s\"}}", pwfile);
 	st = chan_open(cfg, s.port);
 	r = run(st, 1, "f%d@example.org", 20, NULL);
 	test_ok(all(r, 1, NT_SENT), "AUTH with password_file (newline stripped): SENT");
@@ -745,7 +752,8 @@ test_auth(void)
 	unlink(pwfile);
 	st = chan_open(PLAIN ", \"auth\": {\"user\": \"alice\", \"password\": \"wrong\"}}", s.port);
 	r = run(st, 1, "x%d@example.org", 20, NULL);
-	test_ok(all(r, 1, NT_DEFERRED), "wrong password: DEFERRED, not failed ('%s')", r[0].reply);
+	test_ok(all(r, 1, NT_DEFERRED) && strstr(r[0].reply, "530") != NULL,
+		"wrong password: DEFERRED, not failed ('%s')", r[0].reply);
 	test_ok(srv_stat(&s, "received") == 3, "the server got only the authenticated ones");
 	free(r);
 	plug->fini(st);
@@ -758,8 +766,8 @@ test_queue(void)
 	struct srv s;
 	if (!test_ok(srv_start(&s, NULL) == 0, "test server starts"))
 		return;
-	void *st = chan_open(PLAIN ", \"max_connections\": 1, \"messages_per_connection\": 1}",
-			     s.port);
+	void *st =
+	    chan_open(PLAIN ", \"max_connections\": 1, \"messages_per_connection\": 1}", s.port);
 	struct rec *r = recs_new(6, "q%d@example.org");
 	int accepted = 0;
 	outstanding = 0;
