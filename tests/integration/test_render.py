@@ -1,13 +1,15 @@
 #!/usr/bin/python3
 """`nurtured render` (one template over JSON data, partials from its directory) and the
 template checks of `nurtured check` (syntax errors and missing templates with file:line:col)."""
+import email
+import email.policy
 import json
 import os
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ntest import check, eq, run_all, run_cli, test  # noqa: E402
+from ntest import PLUGIN_DIR, check, eq, run_all, run_cli, test  # noqa: E402
 
 SRC = os.environ.get("NT_SRCDIR") or os.path.join(os.path.dirname(__file__), "..", "..")
 TMP = tempfile.mkdtemp(prefix="nt-render-")
@@ -94,7 +96,7 @@ def the_examples_render():
 def config(name, campaigns, templates):
     return write(f"{name}/nurtured.json", json.dumps({
         "data_dir": os.path.join(TMP, name, "data"), "campaigns_dir": campaigns,
-        "templates_dir": templates}))
+        "templates_dir": templates, "plugin_dir": PLUGIN_DIR}))
 
 
 CAMPAIGN = """{
@@ -154,6 +156,43 @@ def the_example_campaigns_and_templates_check():
                                       os.path.join(SRC, "campaigns", "templates")))
     eq((r.returncode, r.stderr), (0, ""), "exit")
     check("13 templates ok" in r.stdout, "every template counted", r.stdout)
+
+
+@test
+def preview_prints_the_message_as_sent():
+    """`nurtured preview` through the same code as the engine: the examples' mail, strict."""
+    cfg = write("pv/nurtured.json", json.dumps({
+        "data_dir": os.path.join(TMP, "pv", "data"), "plugin_dir": PLUGIN_DIR,
+        "templates_dir": os.path.join(SRC, "campaigns", "templates"),
+        "public_url": "https://mail.shop.example",
+        "mail_from": {"name": "Fernhill Home", "address": "hello@fernhill.example"},
+        "channels": {"mail": {"plugin": "smtp", "host": "127.0.0.1"},
+                     "helpdesk": {"plugin": "webhook", "url": "http://127.0.0.1:9/t"}}}))
+    cust = write("pv/customer.json", json.dumps({
+        "id": "j1", "email": "j@example.de", "name": "Müller, Jürgen", "locale": "de-DE"}))
+    ev = write("pv/event.json", json.dumps({
+        "type": "purchase", "properties": {"order_id": "1001", "total": 89.9}}))
+    camp = os.path.join(SRC, "campaigns", "post-purchase.json")
+    r = run_cli("preview", "-c", cfg, "--campaign", camp, "--step", "thanks", "--customer", cust,
+                "--event", ev)
+    eq((r.returncode, r.stderr), (0, ""), "preview")
+    raw = r.stdout.encode()
+    msg = email.message_from_bytes(raw, policy=email.policy.default.clone(raise_on_defect=True))
+    eq(msg["To"].addresses[0].display_name, "Müller, Jürgen", "To")
+    eq(msg["From"].addresses[0].addr_spec, "hello@fernhill.example", "From")
+    check("1001" in str(msg["Subject"]), "personal subject", msg["Subject"])
+    check(b"\nList-Unsubscribe: <https://mail.shop.example/u/" in raw, "one-click link", raw[:800])
+    check(msg.get_body(("plain",)) is not None, "a text part")
+    # The helpdesk step goes to a webhook: the JSON document it would POST.
+    r = run_cli("preview", "-c", cfg, "--campaign", camp, "--step", "open-ticket", "--customer",
+                cust, "--event", ev)
+    eq(r.returncode, 0, f"preview webhook: {r.stderr}")
+    doc = json.loads(r.stdout)
+    eq((doc["customer"]["id"], doc["event"]["properties"]["order_id"], doc["step"]),
+       ("j1", "1001", "open-ticket"), "the document carries the data")
+    r = run_cli("preview", "-c", cfg, "--campaign", camp, "--step", "nope", "--customer", cust)
+    eq(r.returncode, 1, "an unknown step")
+    check("no send step 'nope'" in r.stderr, "named", r.stderr)
 
 
 run_all()

@@ -1,0 +1,114 @@
+"""The smtp plugin inside the daemon, against the fault-injecting server (smtp_server.py):
+a 451 is retried on the channel's schedule and arrives once, a 550 5.1.1 fails and suppresses
+the address, a relay that is down and comes back gets every message exactly once.
+"""
+import json
+import os
+import sys
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ntest import Daemon, eq, poll, run_all, test  # noqa: E402
+from smtp_server import SmtpServer  # noqa: E402
+
+
+def setup(**behaviour):
+    srv = SmtpServer(behaviour=behaviour).start()
+    d = Daemon({"public_url": "https://mail.test.example",
+                "mail_from": {"name": "Shop", "address": "shop@mail.test.example"},
+                "channels": {"mail": {"plugin": "smtp", "host": "127.0.0.1", "port": srv.port,
+                                      "starttls": "none", "messages_per_connection": 10,
+                                      "retry": {"initial": "1s", "max": "1s"}}}})
+    for sub in ("campaigns", "templates"):
+        os.makedirs(os.path.join(d.tmp, sub))
+    for name, text in {"thanks.subject.mustache": "Thanks {{customer.name}}",
+                       "thanks.text.mustache": "Thank you, {{customer.name}}.\n"}.items():
+        with open(os.path.join(d.tmp, "templates", name), "w") as f:
+            f.write(text)
+    with open(os.path.join(d.tmp, "campaigns", "thanks.json"), "w") as f:
+        json.dump({"id": "thanks", "name": "thanks", "status": "active", "topic": "follow-ups",
+                   "trigger": {"event": "purchase"}, "reentry": "always",
+                   "steps": [{"id": "send", "send": {"channel": "mail",
+                                                     "template": "thanks"}}]}, f)
+    d.start()
+    return d, srv
+
+
+def teardown(d, srv):
+    try:
+        d.stop()
+    finally:
+        srv.stop()
+        d.cleanup()
+
+
+def purchase(d, cid, eid):
+    r = d.request("POST", "/v1/customers", body={"id": cid, "email": f"{cid}@example.org",
+                                                 "name": cid})
+    eq(r.status, 200, f"upsert {cid}: {r.raw}")
+    r = d.post_events({"customer": cid, "type": "purchase", "id": eid, "properties": {}})
+    eq(r.status, 202, f"event {eid}: {r.raw}")
+
+
+def final(d, cid, n=1):
+    def done():
+        r = d.request("GET", "/v1/messages?" + urllib.parse.urlencode({"customer": cid}))
+        m = r.json["messages"] if r.status == 200 else []
+        return m if len(m) >= n and all(x["state"] not in ("queued", "sending", "deferred")
+                                        for x in m) else None
+    return poll(done, 20, f"{n} final messages for {cid}")
+
+
+@test
+def tempfail_is_retried_and_arrives_once():
+    d, srv = setup(tempfail_rcpt=2)
+    try:
+        purchase(d, "ann", "p1")
+        m = final(d, "ann")
+        eq(m[0]["state"], "sent", "after two 451s")
+        eq(srv.rcpt_attempts["ann@example.org"], 3, "RCPT attempts")
+        eq(len(srv.messages), 1, "received once")
+        eq(srv.duplicates(), {}, "no duplicate Message-ID")
+    finally:
+        teardown(d, srv)
+
+
+@test
+def no_such_user_fails_and_suppresses():
+    d, srv = setup(reject=["bob@example.org"])
+    try:
+        purchase(d, "bob", "p1")
+        m = final(d, "bob")
+        eq(m[0]["state"], "failed", "550 5.1.1")
+        sup = d.request("GET", "/v1/suppressions").json["suppressions"]
+        eq(len(sup), 1, f"one suppression: {sup}")
+        purchase(d, "bob", "p2")
+        m = final(d, "bob", 2)
+        eq((m[1]["state"], m[1].get("reason")), ("skipped", "suppressed"), "never mailed again")
+        eq(srv.rcpt_attempts["bob@example.org"], 1, "one RCPT in all")
+    finally:
+        teardown(d, srv)
+
+
+@test
+def relay_down_then_up_delivers_each_once():
+    d, srv = setup()
+    try:
+        srv.down()
+        for i in range(5):
+            purchase(d, f"c{i}", f"p{i}")
+        poll(lambda: all(
+            any(x["state"] == "deferred" for x in d.request(
+                "GET", f"/v1/messages?customer=c{i}").json["messages"]) for i in range(5)),
+            20, "every message deferred while the relay is down")
+        srv.up()
+        for i in range(5):
+            eq(final(d, f"c{i}")[0]["state"], "sent", f"c{i} after the relay came back")
+        eq(len(srv.messages), 5, "five received")
+        eq(srv.duplicates(), {}, "no duplicate Message-ID")
+    finally:
+        teardown(d, srv)
+
+
+if __name__ == "__main__":
+    run_all()
