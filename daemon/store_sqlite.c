@@ -100,7 +100,7 @@ static const char *store_sqlite_migrations[] = {
     "ALTER TABLE consent ADD COLUMN confirmed_addr TEXT;",
 };
 
-static const char *store_sqlite_sql[Q_COUNT] = {
+static const char *const store_sqlite_sql[Q_COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
@@ -141,6 +141,28 @@ static const char *store_sqlite_sql[Q_COUNT] = {
     [Q_SUPPRESS] = "INSERT INTO suppressions (addr_hash, address, reason, created_ms)"
 		   " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (addr_hash) DO NOTHING",
 };
+
+/* Every family of statements is prepared once, at open, and kept for the connection's life. */
+int
+store_sqlite_prepare_all(struct store_sqlite *s, const char *const *sql, sqlite3_stmt **st, int n,
+			 const char *family, char *err, size_t errlen)
+{
+	for (int i = 0; i < n; i++)
+		if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st[i],
+				       NULL) != SQLITE_OK) {
+			snprintf(err, errlen, "cannot prepare %s statement %d: %s", family, i,
+				 sqlite3_errmsg(s->db));
+			return -1;
+		}
+	return 0;
+}
+
+void
+store_sqlite_finalize_all(sqlite3_stmt **st, int n)
+{
+	for (int i = 0; i < n; i++)
+		sqlite3_finalize(st[i]);
+}
 
 /* Maps SQLite's result to what the daemon can act on: retry later, or a real bug. */
 enum store_status
@@ -289,15 +311,8 @@ store_sqlite_open(const struct store_options *opt, char *err, size_t errlen)
 		store_sqlite_close(&s->base);
 		return NULL;
 	}
-	for (int i = 0; i < Q_COUNT; i++)
-		if (sqlite3_prepare_v3(s->db, store_sqlite_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-				       &s->q[i], NULL) != SQLITE_OK) {
-			snprintf(err, errlen, "cannot prepare statement %d: %s", i,
-				 sqlite3_errmsg(s->db));
-			store_sqlite_close(&s->base);
-			return NULL;
-		}
-	if (store_sqlite_engine_prepare(s, err, errlen) < 0 ||
+	if (store_sqlite_prepare_all(s, store_sqlite_sql, s->q, Q_COUNT, "API", err, errlen) < 0 ||
+	    store_sqlite_engine_prepare(s, err, errlen) < 0 ||
 	    store_sqlite_outbox_prepare(s, err, errlen) < 0 ||
 	    store_sqlite_consent_prepare(s, err, errlen) < 0) {
 		store_sqlite_close(&s->base);
@@ -321,8 +336,7 @@ store_sqlite_close(struct store *st)
 		log_warnx("store: final checkpoint: %s", sqlite3_errmsg(s->db));
 	if (s->checkpoint_db != NULL)
 		sqlite3_close(s->checkpoint_db);
-	for (int i = 0; i < Q_COUNT; i++)
-		sqlite3_finalize(s->q[i]);
+	store_sqlite_finalize_all(s->q, Q_COUNT);
 	store_sqlite_engine_finalize(s);
 	store_sqlite_outbox_finalize(s);
 	store_sqlite_consent_finalize(s);

@@ -107,6 +107,10 @@ int store_sqlite_checkpointer_start(struct store_sqlite *s, const struct store_o
 /* Stops it (waits for a checkpoint under way); a no-op when it never started. */
 void store_sqlite_checkpointer_stop(struct store_sqlite *s);
 
+/* Prepares N statements of FAMILY ("engine") from SQL into ST; -1 with ERR naming the one. */
+int store_sqlite_prepare_all(struct store_sqlite *s, const char *const *sql, sqlite3_stmt **st,
+			     int n, const char *family, char *err, size_t errlen);
+void store_sqlite_finalize_all(sqlite3_stmt **st, int n);
 /* Maps a SQLite result code to a store status (logging real failures). */
 enum store_status store_sqlite_status(struct store_sqlite *s, int rc);
 /* Steps a statement that returns no rows, then resets it and clears its bindings. */

@@ -10,7 +10,7 @@
 #include "timefmt.h"
 #include "util.h"
 
-static const char *store_sqlite_consent_sql[C_COUNT] = {
+static const char *const store_sqlite_consent_sql[C_COUNT] = {
     [C_SUPPRESSED] = "SELECT 1 FROM suppressions WHERE addr_hash = ?1",
     [C_SUPPRESS_DELETE] = "DELETE FROM suppressions WHERE addr_hash = ?1",
     [C_CUSTOMER_LOOKUP] = "SELECT id, erased_ms FROM customers WHERE ext_id = ?1",
@@ -34,21 +34,14 @@ static const char *store_sqlite_consent_sql[C_COUNT] = {
 int
 store_sqlite_consent_prepare(struct store_sqlite *s, char *err, size_t errlen)
 {
-	for (int i = 0; i < C_COUNT; i++)
-		if (sqlite3_prepare_v3(s->db, store_sqlite_consent_sql[i], -1,
-				       SQLITE_PREPARE_PERSISTENT, &s->c[i], NULL) != SQLITE_OK) {
-			snprintf(err, errlen, "cannot prepare consent statement %d: %s", i,
-				 sqlite3_errmsg(s->db));
-			return -1;
-		}
-	return 0;
+	return store_sqlite_prepare_all(s, store_sqlite_consent_sql, s->c, C_COUNT, "consent", err,
+					errlen);
 }
 
 void
 store_sqlite_consent_finalize(struct store_sqlite *s)
 {
-	for (int i = 0; i < C_COUNT; i++)
-		sqlite3_finalize(s->c[i]);
+	store_sqlite_finalize_all(s->c, C_COUNT);
 }
 
 /*

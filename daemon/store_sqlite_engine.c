@@ -11,7 +11,7 @@
 	"id, campaign_id, version, customer_id, jkey, active, step, visit, due_ms, wait_event,"    \
 	" on_event, trigger, entered_ms, exited_ms, exit_reason, event"
 
-static const char *store_sqlite_engine_sql[E_COUNT] = {
+static const char *const store_sqlite_engine_sql[E_COUNT] = {
     [E_CURSOR_GET] = "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'engine_cursor'",
     [E_CURSOR_SET] = "UPDATE meta SET value = ?1 WHERE key = 'engine_cursor'",
     [E_EVENTS_AFTER] = "SELECT e.seq, e.customer_id, c.ext_id, e.event_key, e.type, e.time_ms,"
@@ -87,21 +87,14 @@ static const char *store_sqlite_engine_sql[E_COUNT] = {
 int
 store_sqlite_engine_prepare(struct store_sqlite *s, char *err, size_t errlen)
 {
-	for (int i = 0; i < E_COUNT; i++)
-		if (sqlite3_prepare_v3(s->db, store_sqlite_engine_sql[i], -1,
-				       SQLITE_PREPARE_PERSISTENT, &s->e[i], NULL) != SQLITE_OK) {
-			snprintf(err, errlen, "cannot prepare engine statement %d: %s", i,
-				 sqlite3_errmsg(s->db));
-			return -1;
-		}
-	return 0;
+	return store_sqlite_prepare_all(s, store_sqlite_engine_sql, s->e, E_COUNT, "engine", err,
+					errlen);
 }
 
 void
 store_sqlite_engine_finalize(struct store_sqlite *s)
 {
-	for (int i = 0; i < E_COUNT; i++)
-		sqlite3_finalize(s->e[i]);
+	store_sqlite_finalize_all(s->e, E_COUNT);
 }
 
 /* Reads a single integer (or NULL as NOTFOUND) from a prepared query. */

@@ -15,7 +15,7 @@
 	" o.recipient, o.payload, o.attempts, o.created_ms, o.template, o.state, o.last_reply,"    \
 	" o.reason, o.updated_ms, o.due_ms, o.final_ms"
 
-static const char *store_sqlite_outbox_sql[O_COUNT] = {
+static const char *const store_sqlite_outbox_sql[O_COUNT] = {
     [O_RECOVER] = "UPDATE outbox SET state = 'queued', due_ms = ?1, updated_ms = ?1"
 		  " WHERE state = 'sending'",
     [O_CLAIM_SELECT] = "SELECT " OUTBOX_COLUMNS " FROM outbox o JOIN customers c"
@@ -39,21 +39,14 @@ static const char *store_sqlite_outbox_sql[O_COUNT] = {
 int
 store_sqlite_outbox_prepare(struct store_sqlite *s, char *err, size_t errlen)
 {
-	for (int i = 0; i < O_COUNT; i++)
-		if (sqlite3_prepare_v3(s->db, store_sqlite_outbox_sql[i], -1,
-				       SQLITE_PREPARE_PERSISTENT, &s->o[i], NULL) != SQLITE_OK) {
-			snprintf(err, errlen, "cannot prepare outbox statement %d: %s", i,
-				 sqlite3_errmsg(s->db));
-			return -1;
-		}
-	return 0;
+	return store_sqlite_prepare_all(s, store_sqlite_outbox_sql, s->o, O_COUNT, "outbox", err,
+					errlen);
 }
 
 void
 store_sqlite_outbox_finalize(struct store_sqlite *s)
 {
-	for (int i = 0; i < O_COUNT; i++)
-		sqlite3_finalize(s->o[i]);
+	store_sqlite_finalize_all(s->o, O_COUNT);
 }
 
 void
