@@ -308,8 +308,8 @@ smtp_unanswered(struct smtp_job *j, struct smtp_item *it, int err)
 		snprintf(buf, sizeof(buf), "%s: %s", j->s->server,
 			 smtp_strerror(err, ebuf, sizeof(ebuf)));
 	else
-		snprintf(buf, sizeof(buf), "%s: no reply (connection lost or timed out)",
-			 j->s->server);
+		snprintf(buf, sizeof(buf), "%s: no reply (connection lost or timed out)%s%.200s",
+			 j->s->server, j->last_reply[0] ? "; last: " : "", j->last_reply);
 	smtp_reply_set(it->reply, buf);
 }
 

@@ -8,17 +8,20 @@ import sys
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ntest import Daemon, eq, poll, run_all, test  # noqa: E402
+import time
+
+from ntest import Daemon, check, eq, poll, run_all, test  # noqa: E402
 from smtp_server import SmtpServer  # noqa: E402
 
 
-def setup(**behaviour):
+def setup(channel=None, **behaviour):
     srv = SmtpServer(behaviour=behaviour).start()
+    ch = {"plugin": "smtp", "host": "127.0.0.1", "port": srv.port, "starttls": "none",
+          "messages_per_connection": 10, "retry": {"initial": "1s", "max": "1s"}}
+    ch.update(channel or {})
     d = Daemon({"public_url": "https://mail.test.example",
                 "mail_from": {"name": "Shop", "address": "shop@mail.test.example"},
-                "channels": {"mail": {"plugin": "smtp", "host": "127.0.0.1", "port": srv.port,
-                                      "starttls": "none", "messages_per_connection": 10,
-                                      "retry": {"initial": "1s", "max": "1s"}}}})
+                "channels": {"mail": ch}})
     for sub in ("campaigns", "templates"):
         os.makedirs(os.path.join(d.tmp, sub))
     for name, text in {"thanks.subject.mustache": "Thanks {{customer.name}}",
@@ -106,6 +109,58 @@ def relay_down_then_up_delivers_each_once():
             eq(final(d, f"c{i}")[0]["state"], "sent", f"c{i} after the relay came back")
         eq(len(srv.messages), 5, "five received")
         eq(srv.duplicates(), {}, "no duplicate Message-ID")
+    finally:
+        teardown(d, srv)
+
+
+@test
+def a_stalling_server_times_out_while_the_loop_answers():
+    d, srv = setup(channel={"timeouts": {"greeting_ms": 1500, "envelope_ms": 1500,
+                                         "data_ms": 1500, "transfer_ms": 1500,
+                                         "data2_ms": 1500}}, stall="data")
+    try:
+        for i in range(3):
+            purchase(d, f"s{i}", f"p{i}")
+        worst = 0.0
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            t0 = time.monotonic()
+            eq(d.request("GET", "/healthz", auth=False).status, 200, "healthz")
+            worst = max(worst, time.monotonic() - t0)
+            m = d.request("GET", "/v1/messages?customer=s0").json["messages"]
+            if m and m[0]["state"] == "deferred":
+                break
+            time.sleep(0.01)
+        eq(m[0]["state"], "deferred", "the stalled message")
+        check("no reply" in m[0]["last_reply"] or "timed out" in m[0]["last_reply"],
+              "a timeout reply", m[0])
+        check(worst < 0.05, f"/healthz within 50 ms while sessions stall (worst {worst:.3f} s)")
+        srv.set(stall=None)
+        for i in range(3):
+            eq(final(d, f"s{i}")[0]["state"], "sent", f"s{i} once the server answers")
+        eq(srv.duplicates(), {}, "no duplicate Message-ID")
+    finally:
+        teardown(d, srv)
+
+
+@test
+def a_message_expires_after_max_age_and_can_be_retried():
+    d, srv = setup(channel={"retry": {"initial": "1s", "max": "1s", "max_age": "2s"}})
+    try:
+        srv.down()
+        purchase(d, "old", "p1")
+        m = final(d, "old")
+        eq(m[0]["state"], "expired", "gave up after max_age")
+        check(m[0]["attempts"] >= 2, "retried before giving up", m[0])
+        srv.up()
+        r = d.request("POST", f"/v1/messages/{m[0]['id']}/retry")
+        eq(r.status, 202, f"retry: {r.raw}")
+        m = final(d, "old")
+        eq(m[0]["state"], "sent", "delivered after the retry")
+        eq(len(srv.messages), 1, "received once")
+        r = d.request("POST", f"/v1/messages/{m[0]['id']}/retry")
+        eq(r.status, 409, "a sent message is not retried")
+        eq(d.request("POST", "/v1/messages/99999/retry").status, 404, "unknown message")
     finally:
         teardown(d, srv)
 
