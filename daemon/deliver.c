@@ -23,8 +23,8 @@
 #include "util.h"
 
 /* Messages a channel holds at once (pending + in flight), and claimed per store job. */
-#define DELIVER_MAX_HELD 512
-#define DELIVER_CLAIM_MAX 256
+#define DELIVER_MAX_HELD 4096
+#define DELIVER_CLAIM_MAX 1024
 /* Results written back per store job at most. */
 #define DELIVER_FLUSH_MAX 1024
 /* The longest sleep before looking for due messages again (missed wakes, clock jumps). */
