@@ -174,10 +174,13 @@ compose_message(const struct compose_ctx *cx, const struct campaign *c, const ch
 	    .message_id = message_id,
 	    .date_ms = now_ms,
 	    .unsubscribe_url = json_string_value(json_object_get(links, "unsubscribe_url")),
+	    .unsubscribe_mailto = cx->cfg->unsubscribe_mailto,
 	};
 	/* RFC 8058 wants https; a plain-http public_url (a test, the demo) gets no header. */
 	if (m.unsubscribe_url != NULL && strncmp(m.unsubscribe_url, "https://", 8) != 0)
 		m.unsubscribe_url = NULL;
+	if (m.unsubscribe_url == NULL)
+		m.unsubscribe_mailto = NULL; /* the mailto goes with the one-click URL, not alone */
 	if (mime_build(&m, &out->payload, &out->len, &merr) < 0) {
 		*reason = xasprintf("invalid_header: %s", merr ? merr : "refused");
 		free(merr);

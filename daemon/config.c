@@ -1,5 +1,6 @@
 #include "config.h"
 #include "channel.h"
+#include "mime.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -346,7 +347,12 @@ config_apply(struct config *c, json_t *root, struct diag *d)
 			config_opt_in(c, v, d);
 		else if (strcmp(key, "system_channel") == 0)
 			config_set_string(&c->system_channel, v, key, d);
-		else
+		else if (strcmp(key, "unsubscribe_mailto") == 0) {
+			if (config_set_string(&c->unsubscribe_mailto, v, key, d) == 0 &&
+			    !mime_addr_valid(c->unsubscribe_mailto))
+				diag_add(d, key,
+					 "key 'unsubscribe_mailto' must be an email address");
+		} else
 			diag_add(d, key, "unknown key '%s'", key);
 	}
 }
@@ -477,5 +483,6 @@ config_free(struct config *c)
 		free(c->opt_in_topics[i]);
 	free(c->opt_in_topics);
 	free(c->system_channel);
+	free(c->unsubscribe_mailto);
 	free(c);
 }

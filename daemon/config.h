@@ -37,7 +37,8 @@ struct config {
 	char *mail_from_address;
 	char **opt_in_topics; /* NULL-terminated */
 	size_t n_opt_in_topics;
-	char *system_channel; /* where double opt-in confirmations go; NULL: "mail" */
+	char *system_channel;	  /* where double opt-in confirmations go; NULL: "mail" */
+	char *unsubscribe_mailto; /* also a mailto: in List-Unsubscribe, or NULL */
 };
 
 /*

@@ -120,8 +120,8 @@ static const char *const store_sqlite_sql[Q_COUNT] = {
 		      " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (customer_id, topic) DO UPDATE"
 		      " SET state = excluded.state, updated_ms = excluded.updated_ms,"
 		      " source = excluded.source WHERE state <> excluded.state",
-    [Q_CONSENT_LIST] = "SELECT topic, state, updated_ms FROM consent WHERE customer_id = ?1"
-		       " ORDER BY topic",
+    [Q_CONSENT_LIST] = "SELECT topic, state, updated_ms, source, requested_ms, confirmed_ms,"
+		       " confirmed_addr FROM consent WHERE customer_id = ?1 ORDER BY topic",
     [Q_EVENT_FIND] = "SELECT content_hash FROM events WHERE customer_id = ?1 AND event_key = ?2",
     [Q_EVENT_INSERT] = "INSERT INTO events (customer_id, event_key, type, time_ms, received_ms,"
 		       " properties, content_hash, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -616,14 +616,31 @@ store_sqlite_customer_get(struct store *st, const char *ext_id, int events_limit
 	store_sqlite_set_text(c, "stage", row, 10);
 	sqlite3_reset(row);
 
+	/* "consent" is topic -> state; "consent_log" says when, how and (double opt-in) from where.
+	 */
 	list = json_object();
+	json_t *log = json_object();
 	q = s->q[Q_CONSENT_LIST];
 	sqlite3_bind_int64(q, 1, id);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
-		json_object_set_new(list, (const char *)sqlite3_column_text(q, 0),
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *topic = (const char *)sqlite3_column_text(q, 0);
+		json_t *e = json_object();
+		json_object_set_new(list, topic,
 				    json_string((const char *)sqlite3_column_text(q, 1)));
+		store_sqlite_set_text(e, "state", q, 1);
+		store_sqlite_set_time(e, "updated", sqlite3_column_int64(q, 2));
+		store_sqlite_set_text(e, "source", q, 3);
+		if (sqlite3_column_type(q, 4) != SQLITE_NULL)
+			store_sqlite_set_time(e, "requested", sqlite3_column_int64(q, 4));
+		if (sqlite3_column_type(q, 5) != SQLITE_NULL) {
+			store_sqlite_set_time(e, "confirmed", sqlite3_column_int64(q, 5));
+			store_sqlite_set_text(e, "confirmed_from", q, 6);
+		}
+		json_object_set_new(log, topic, e);
+	}
 	sqlite3_reset(q);
 	json_object_set_new(c, "consent", list);
+	json_object_set_new(c, "consent_log", log);
 
 	list = json_array();
 	q = s->q[Q_EVENTS_LATEST];

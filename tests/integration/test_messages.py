@@ -66,7 +66,7 @@ def campaign(cid, event, template, topic="follow-ups"):
             "steps": [{"id": "send", "send": {"channel": "mail", "template": template}}]}
 
 
-def setup():
+def setup(**config):
     sink = Sink()
     port = free_port()
     ctl = Controller(sink, hostname="127.0.0.1", port=port)
@@ -76,6 +76,8 @@ def setup():
                 "channels": {"mail": {"plugin": "smtp", "host": "127.0.0.1", "port": port,
                                       "starttls": "none",
                                       "retry": {"initial": "1s", "max": "2s"}}}})
+    d.config.update(config)
+    d.write_config()
     for sub in ("campaigns", "templates"):
         os.makedirs(os.path.join(d.tmp, sub))
     for name, text in TEMPLATES.items():
@@ -172,7 +174,7 @@ def mail_parses_strictly_with_unicode_headers():
 
 @test
 def locale_variant_and_fallback():
-    d, sink, ctl = setup()
+    d, sink, ctl = setup(unsubscribe_mailto="leave@mail.test.example")
     try:
         upsert(d, id="de", email="de@example.com", name="Dana", locale="de-AT")
         upsert(d, id="fr", email="fr@example.com", name="Fran", locale="fr-FR")
@@ -184,6 +186,9 @@ def locale_variant_and_fallback():
         eq(got["de@example.com"].get_content_type(), "text/plain", "de has no HTML part")
         eq(str(got["fr@example.com"]["Subject"]), "Danke für Ihren Einkauf, Fran",
            "fr falls back to the default variant")
+        raw = [m[2] for m in sink.messages if m[1] == ["fr@example.com"]][0]
+        check(re.search(rb"\r\nList-Unsubscribe: <https://[^>\r\n]+>,\r\n <mailto:leave@mail\.test"
+                        rb"\.example>\r\n", raw), "the mailto beside the URL", raw[:700])
     finally:
         teardown(d, ctl)
 
@@ -196,6 +201,11 @@ def header_injection_is_refused_and_recorded():
         upsert(d, id="mal", email="mal@example.com", name="Mal")
         event(d, "eve", "purchase", "p1", order_id="1")
         event(d, "mal", "order", "o1", order_id="7\r\nBcc: victim@example.com")
+        upsert(d, id="lh", email="lh@localhost", name="Local")
+        event(d, "lh", "purchase", "p3", order_id="3")
+        m = final(d, "lh", 1)
+        eq((m[0]["state"], m[0]["reason"]), ("skipped", "invalid_address: customer.email"),
+           "an address no relay takes is refused before any send")
         upsert(d, id="ok", email="ok@example.com", name="Olga")
         event(d, "ok", "purchase", "p2", order_id="2")
         poll(lambda: sink.count() >= 1, 15, "the good mail")
@@ -292,8 +302,12 @@ def double_opt_in():
            "a GET confirms nothing (link scanners)")
         eq(form(d, path[:-2] + "xx", "").status, 400, "a forged confirmation")
         eq(form(d, path, "").status, 200, "confirmed")
-        eq(d.request("GET", "/v1/customers/max").json["consent"]["newsletter"], "subscribed",
-           "subscribed")
+        cust = d.request("GET", "/v1/customers/max").json
+        eq(cust["consent"]["newsletter"], "subscribed", "subscribed")
+        log = cust["consent_log"]["newsletter"]
+        eq((log["source"], log["confirmed_from"]), ("confirm-link", "127.0.0.1"),
+           "recorded how and from which address")
+        check(log["requested"] <= log["confirmed"], "when it was requested and confirmed", log)
         eq(form(d, path, "").status, 200, "a replay is harmless")
         event(d, "max", "news", "n2")
         m = final(d, "max", 3)
