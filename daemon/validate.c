@@ -1,5 +1,7 @@
 #include "validate.h"
 
+#include "mime.h"
+
 #include <glib.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -52,35 +54,14 @@ validate_customer_id(const char *s)
 	return validate_printable(s, 1, 256) && strchr(s, '/') == NULL;
 }
 
-/* A practical addr-spec check: dot-atom local part and an ASCII host name; no quoting, no IDN. */
+/*
+ * The one address rule, the message builder's: what we accept is what we can put on an
+ * envelope (an ASCII dot-atom addr-spec with a dotted domain; no quoting, no IDN yet).
+ */
 int
 validate_email(const char *s)
 {
-	const char *at = strrchr(s, '@');
-	size_t n = strlen(s);
-
-	if (n < 3 || n > 254 || at == NULL || at == s || at - s > 64 || at[1] == '\0')
-		return 0;
-	for (const char *p = s; p < at; p++) {
-		unsigned char c = (unsigned char)*p;
-		if (c <= 0x20 || c >= 0x7f || strchr("()<>[]:;@\\,\"", c))
-			return 0;
-		if (c == '.' && (p == s || p + 1 == at || p[1] == '.'))
-			return 0;
-	}
-	const char *label = at + 1;
-	for (const char *p = at + 1;; p++) {
-		if (*p == '.' || *p == '\0') {
-			size_t len = (size_t)(p - label);
-			if (len == 0 || len > 63 || label[0] == '-' || p[-1] == '-')
-				return 0;
-			if (*p == '\0')
-				break;
-			label = p + 1;
-		} else if (!g_ascii_isalnum(*p) && *p != '-')
-			return 0;
-	}
-	return 1;
+	return mime_addr_valid(s);
 }
 
 int

@@ -201,11 +201,9 @@ def header_injection_is_refused_and_recorded():
         upsert(d, id="mal", email="mal@example.com", name="Mal")
         event(d, "eve", "purchase", "p1", order_id="1")
         event(d, "mal", "order", "o1", order_id="7\r\nBcc: victim@example.com")
-        upsert(d, id="lh", email="lh@localhost", name="Local")
-        event(d, "lh", "purchase", "p3", order_id="3")
-        m = final(d, "lh", 1)
-        eq((m[0]["state"], m[0]["reason"]), ("skipped", "invalid_address: customer.email"),
-           "an address no relay takes is refused before any send")
+        # An address no relay takes is refused at the door, by the message builder's rule.
+        r = d.request("POST", "/v1/customers", body={"id": "lh", "email": "lh@localhost"})
+        eq((r.status, r.json.get("field")), (400, "email"), "lh@localhost refused")
         upsert(d, id="ok", email="ok@example.com", name="Olga")
         event(d, "ok", "purchase", "p2", order_id="2")
         poll(lambda: sink.count() >= 1, 15, "the good mail")
