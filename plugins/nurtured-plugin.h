@@ -1,5 +1,5 @@
 /*
- * nurtured delivery plugin ABI (installed as <nurtured/plugin.h>).
+ * nurtured delivery plugin ABI (installed as <nurtured/nurtured-plugin.h>).
  *
  * A plugin is a shared object that exports one symbol, NT_PLUGIN_SYMBOL, a function that
  * returns a pointer to a constant struct nt_plugin. The daemon loads it with

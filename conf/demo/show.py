@@ -50,7 +50,7 @@ elif mode == "mail":
     for h in ("From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe"):
         if msg[h] is not None:
             print(f"   {h}: {msg[h]}")
-    print(f"   ({msg.get_content_type()}; raw headers are RFC 2047-encoded)")
+    print(f"   ({msg.get_content_type()}; headers decoded from RFC 2047)")
     print()
     body = msg.get_body(("plain",)).get_content()
     for line in body.strip().splitlines():

@@ -24,7 +24,9 @@ def make_install_honours_destdir():
     found = {os.path.relpath(os.path.join(dp, f), dest)
              for dp, _, fs in os.walk(dest) for f in fs}
     for want in ("sbin/nurtured", "etc/nurtured/nurtured.json", "lib/systemd/system/nurtured.service",
-                 "share/man/man8/nurtured.8", "share/man/man5/nurtured.conf.5"):
+                 "share/man/man8/nurtured.8", "share/man/man5/nurtured.conf.5",
+                 "include/nurtured/nurtured-plugin.h", "lib/nurtured/smtp.so",
+                 "lib/nurtured/webhook.so", "lib/nurtured/maildir.so"):
         check(any(f.endswith(want) for f in found), f"{want} installed", sorted(found))
     unit = next(f for f in found if f.endswith("nurtured.service"))
     text = open(os.path.join(dest, unit)).read()
