@@ -760,6 +760,14 @@ smtp_conf_tls(struct smtp *s, const char *ca_file)
 	if (s->ssl_ctx == NULL)
 		return smtp_errf("starttls: cannot create a TLS context");
 	SSL_CTX_set_min_proto_version(s->ssl_ctx, TLS1_2_VERSION);
+	/*
+	 * TLS 1.2 at most: libesmtp 1.1 can hang after a TLS 1.3 handshake. The server's
+	 * NewSessionTicket records arrive after the handshake; when they are read before
+	 * libesmtp has written its EHLO, it goes on waiting for a reply to a command it never
+	 * sent, until the envelope timeout (seen with strace against aiosmtpd on a loaded
+	 * machine; Postfix sends tickets too).
+	 */
+	SSL_CTX_set_max_proto_version(s->ssl_ctx, TLS1_2_VERSION);
 	if (ca_file != NULL) {
 		if (SSL_CTX_load_verify_locations(s->ssl_ctx, ca_file, NULL) != 1)
 			return smtp_errf("tls_ca_file: cannot load %s", ca_file);
