@@ -275,15 +275,8 @@ consent_api_done(struct store_job *job)
 		http_reply_json(j->hr, j->op == OP_SUBSCRIBE && j->message ? 202 : 200, r);
 		break;
 	}
-	case STORE_NOTFOUND:
-		http_reply_error(j->hr, 404, "no such customer", NULL, -1);
-		break;
-	case STORE_GONE:
-		http_reply_error(j->hr, 410, "customer erased", NULL, -1);
-		break;
 	default:
-		http_reply_error(j->hr, 503, "store unavailable; nothing was changed, retry later",
-				 NULL, -1);
+		http_reply_store_error(j->hr, job->status, "no such customer", NULL);
 	}
 	consent_job_free(j);
 }

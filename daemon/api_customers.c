@@ -50,20 +50,9 @@ customer_job_free(struct customer_job *j)
 static int
 customer_job_failed(struct customer_job *j)
 {
-	switch (j->job.status) {
-	case STORE_OK:
+	if (j->job.status == STORE_OK)
 		return 0;
-	case STORE_NOTFOUND:
-		http_reply_error(j->hr, 404, "no such customer", NULL, -1);
-		break;
-	case STORE_GONE:
-		http_reply_error(j->hr, 410, "customer erased", NULL, -1);
-		break;
-	default:
-		http_reply_error(j->hr, 503, "store unavailable; nothing was changed, retry later",
-				 NULL, -1);
-		break;
-	}
+	http_reply_store_error(j->hr, j->job.status, "no such customer", NULL);
 	return 1;
 }
 

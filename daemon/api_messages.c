@@ -65,20 +65,10 @@ api_message_id(const char *s)
 static int
 api_messages_failed(struct messages_job *j)
 {
-	switch (j->job.status) {
-	case STORE_OK:
+	if (j->job.status == STORE_OK)
 		return 0;
-	case STORE_NOTFOUND:
-		http_reply_error(j->hr, 404, "no such message", NULL, -1);
-		break;
-	case STORE_CONFLICT:
-		http_reply_error(j->hr, 409, "only a failed or expired message can be retried",
-				 NULL, -1);
-		break;
-	default:
-		http_reply_error(j->hr, 503, "store unavailable; retry later", NULL, -1);
-		break;
-	}
+	http_reply_store_error(j->hr, j->job.status, "no such message",
+			       "only a failed or expired message can be retried");
 	return 1;
 }
 

@@ -60,11 +60,9 @@ suppression_done(struct store_job *job)
 {
 	struct suppression_job *j = (struct suppression_job *)job;
 
-	if (job->status == STORE_NOTFOUND)
-		http_reply_error(j->hr, 404, "address is not on the suppression list", NULL, -1);
-	else if (job->status != STORE_OK)
-		http_reply_error(j->hr, 503, "store unavailable; nothing was changed, retry later",
-				 NULL, -1);
+	if (job->status != STORE_OK)
+		http_reply_store_error(j->hr, job->status, "address is not on the suppression list",
+				       NULL);
 	else if (j->op == SUP_LIST) {
 		json_t *r = json_pack("{s:O}", "suppressions", j->result);
 		size_t n = json_array_size(j->result);

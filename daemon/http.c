@@ -14,6 +14,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
+#include "store.h"
 #include "util.h"
 
 struct http {
@@ -118,6 +119,20 @@ http_reply_error(struct http_req *hr, int code, const char *msg, const char *fie
 	if (index >= 0)
 		json_object_set_new(body, "index", json_integer(index));
 	http_reply_json(hr, code, body);
+}
+
+void
+http_reply_store_error(struct http_req *hr, int status, const char *notfound, const char *conflict)
+{
+	if (status == STORE_NOTFOUND)
+		http_reply_error(hr, 404, notfound, NULL, -1);
+	else if (status == STORE_GONE)
+		http_reply_error(hr, 410, "customer erased", NULL, -1);
+	else if (status == STORE_CONFLICT && conflict != NULL)
+		http_reply_error(hr, 409, conflict, NULL, -1);
+	else
+		http_reply_error(hr, 503, "store unavailable; nothing was changed, retry later",
+				 NULL, -1);
 }
 
 void

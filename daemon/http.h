@@ -36,6 +36,13 @@ void http_reply_json(struct http_req *hr, int code, json_t *body);
 void http_reply_error(struct http_req *hr, int code, const char *msg, const char *field,
 		      long index);
 void http_reply_text(struct http_req *hr, int code, const char *content_type, const char *body);
+/*
+ * The answer for a store job that did not succeed, one wording for every handler: 404 with
+ * NOTFOUND, 410 for an erased customer, 409 with CONFLICT (NULL: a store error), else 503
+ * (nothing was changed).
+ */
+void http_reply_store_error(struct http_req *hr, int status, const char *notfound,
+			    const char *conflict);
 /* The decoded query parameter KEY (malloc'd), or NULL when absent. */
 char *http_query_param(struct http_req *hr, const char *key);
 /* The request's body parsed as JSON, or NULL after replying 400 itself. */
