@@ -297,7 +297,7 @@ struct store {
 };
 
 /* The schema version this build writes; a newer database is refused. */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 /* Opens the backend named in OPT; NULL with a message in ERR on failure. */
 struct store *store_open(const struct store_options *opt, char *err, size_t errlen);

@@ -98,6 +98,15 @@ static const char *store_sqlite_migrations[] = {
     "ALTER TABLE consent ADD COLUMN requested_ms INTEGER;"
     "ALTER TABLE consent ADD COLUMN confirmed_ms INTEGER;"
     "ALTER TABLE consent ADD COLUMN confirmed_addr TEXT;",
+    /*
+     * 3 -> 4: payloads in a table of their own, written once and read at each claim: a
+     * message's state changes then rewrite a small row, not its kilobyte of MIME (with 1 KiB
+     * pages, every update journaled the payload's overflow pages too).
+     */
+    "CREATE TABLE outbox_payload (id INTEGER PRIMARY KEY, payload BLOB NOT NULL);"
+    "INSERT INTO outbox_payload (id, payload) SELECT id, payload FROM outbox"
+    " WHERE payload IS NOT NULL;"
+    "UPDATE outbox SET payload = NULL WHERE payload IS NOT NULL;",
 };
 
 static const char *const store_sqlite_sql[Q_COUNT] = {

@@ -65,6 +65,7 @@ enum {
 	E_STAGE_SET,
 	E_LOG,
 	E_OUTBOX_INSERT,
+	E_PAYLOAD_INSERT,
 	E_COUNT
 };
 

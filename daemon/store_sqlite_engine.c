@@ -80,8 +80,9 @@ static const char *const store_sqlite_engine_sql[E_COUNT] = {
 			" channel, template, state, message_id, created_ms, due_ms, marketing,"
 			" reason, sender, recipient, payload, updated_ms, final_ms)"
 			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?11, ?8, ?9, ?9, ?10, ?12, ?13, ?14,"
-			" ?15, ?9, CASE WHEN ?11 = 'skipped' THEN ?9 END)"
+			" NULL, ?9, CASE WHEN ?11 = 'skipped' THEN ?9 END)"
 			" ON CONFLICT (journey_id, step_id, visit) DO NOTHING",
+    [E_PAYLOAD_INSERT] = "INSERT INTO outbox_payload (id, payload) VALUES (?1, ?2)",
 };
 
 int
@@ -711,12 +712,13 @@ store_sqlite_outbox_add(struct store *st, const struct outbox_entry *o)
 	store_sqlite_bind_text(q, 12, o->reason);
 	store_sqlite_bind_text(q, 13, o->sender);
 	store_sqlite_bind_text(q, 14, o->recipient);
-	if (o->payload != NULL)
-		sqlite3_bind_blob64(q, 15, o->payload, o->payload_len, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(q, 15);
 	rc = store_sqlite_exec(s, q);
 	if (rc == STORE_OK && sqlite3_changes(s->db) == 0)
 		return STORE_DUPLICATE;
-	return rc;
+	if (rc != STORE_OK || o->payload == NULL)
+		return rc;
+	q = s->e[E_PAYLOAD_INSERT];
+	sqlite3_bind_int64(q, 1, sqlite3_last_insert_rowid(s->db));
+	sqlite3_bind_blob64(q, 2, o->payload, o->payload_len, SQLITE_STATIC);
+	return store_sqlite_exec(s, q);
 }

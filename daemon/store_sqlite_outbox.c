@@ -10,18 +10,22 @@
 #include "timefmt.h"
 #include "util.h"
 
-#define OUTBOX_COLUMNS                                                                             \
+/* The columns every read takes, in one order; PAYLOAD is "p.payload" only for claims. */
+#define OUTBOX_COLUMNS_WITH(payload)                                                               \
 	"o.id, o.message_id, o.channel, o.campaign_id, o.step_id, c.ext_id, o.sender,"             \
-	" o.recipient, o.payload, o.attempts, o.created_ms, o.template, o.state, o.last_reply,"    \
+	" o.recipient, " payload ", o.attempts, o.created_ms, o.template, o.state, o.last_reply,"  \
 	" o.reason, o.updated_ms, o.due_ms, o.final_ms"
+#define OUTBOX_COLUMNS OUTBOX_COLUMNS_WITH("NULL")
 
 static const char *const store_sqlite_outbox_sql[O_COUNT] = {
     [O_RECOVER] = "UPDATE outbox SET state = 'queued', due_ms = ?1, updated_ms = ?1"
 		  " WHERE state = 'sending'",
-    [O_CLAIM_SELECT] = "SELECT " OUTBOX_COLUMNS " FROM outbox o JOIN customers c"
-		       " ON c.id = o.customer_id WHERE o.channel = ?1"
-		       " AND o.state IN ('queued', 'deferred') AND o.due_ms <= ?2"
-		       " ORDER BY o.due_ms LIMIT ?3",
+    [O_CLAIM_SELECT] = "SELECT " OUTBOX_COLUMNS_WITH(
+	"p.payload") " FROM outbox o JOIN customers c"
+		     " ON c.id = o.customer_id LEFT JOIN outbox_payload p ON p.id = o.id"
+		     " WHERE o.channel = ?1"
+		     " AND o.state IN ('queued', 'deferred') AND o.due_ms <= ?2"
+		     " ORDER BY o.due_ms LIMIT ?3",
     [O_CLAIM_MARK] = "UPDATE outbox SET state = 'sending', attempts = attempts + 1,"
 		     " updated_ms = ?2 WHERE id = ?1",
     [O_NEXT_DUE] = "SELECT min(due_ms) FROM outbox WHERE channel = ?1"

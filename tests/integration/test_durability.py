@@ -195,6 +195,55 @@ def a_version_1_database_is_migrated_with_its_data():
         eq(stored_ids(d, "v1"), {"old"}, "data kept")
         check("migrating schema 1 -> 2" in d.read_log(), "migrated", d.read_log())
         check("migrating schema 2 -> 3" in d.read_log(), "migrated on", d.read_log())
+        check("migrating schema 3 -> 4" in d.read_log(), "and on", d.read_log())
+        d.stop()
+    finally:
+        d.cleanup()
+
+
+@test
+def a_version_3_outbox_keeps_its_queued_messages():
+    """Schema 4 moved payloads out of the outbox rows: a message queued under version 3 is
+    delivered, byte for byte, after the upgrade."""
+    import json
+    d = Daemon({"channels": {"mail": {"plugin": "smtp", "host": "127.0.0.1", "port": 9,
+                                      "starttls": "none", "retry": {"initial": "1h"}}}})
+    try:
+        for sub in ("campaigns", "templates"):
+            os.makedirs(os.path.join(d.tmp, sub))
+        with open(os.path.join(d.tmp, "campaigns", "c.json"), "w") as f:
+            json.dump({"id": "c", "name": "c", "status": "active", "topic": "orders",
+                       "trigger": {"event": "order"},
+                       "steps": [{"id": "s", "send": {"channel": "mail", "template": "t"}}]}, f)
+        for part in ("subject", "text"):
+            with open(os.path.join(d.tmp, "templates", f"t.{part}.mustache"), "w") as f:
+                f.write("Hello {{customer.name}}\n")
+        d.start()
+        eq(d.request("POST", "/v1/customers", body={"id": "v3", "email": "v3@example.com",
+                                                    "name": "Vee"}).status, 200, "customer")
+        eq(d.post_events({"id": "o1", "customer": "v3", "type": "order"}).status, 202, "event")
+        poll(lambda: d.request("GET", "/v1/messages?state=deferred").json["messages"], 15,
+             "the message deferred (no relay on port 9)")
+        d.stop()
+        db = sqlite3.connect(d.db_path())  # back to version 3: the payload in the row
+        want = db.execute("SELECT payload FROM outbox_payload").fetchone()[0]
+        db.execute("UPDATE outbox SET payload = (SELECT payload FROM outbox_payload p"
+                   " WHERE p.id = outbox.id), due_ms = 0")
+        db.execute("DROP TABLE outbox_payload")
+        db.execute("PRAGMA user_version = 3")
+        db.commit()
+        db.close()
+        maildir = os.path.join(d.tmp, "maildir")
+        d.config["channels"] = {"mail": {"plugin": "maildir", "path": maildir}}
+        d.write_config()
+        d.start()
+        poll(lambda: d.request("GET", "/v1/messages?state=sent").json["messages"], 15,
+             "sent after the upgrade")
+        check("migrating schema 3 -> 4" in d.read_log(), "migrated", d.read_log())
+        files = os.listdir(os.path.join(maildir, "new"))
+        eq(len(files), 1, "one message delivered")
+        with open(os.path.join(maildir, "new", files[0]), "rb") as f:
+            eq(f.read(), want, "the payload as it was queued")
         d.stop()
     finally:
         d.cleanup()
@@ -212,8 +261,9 @@ def a_schema_is_migrated_forward_once():
         eq(log.count("migrating schema 0 -> 1"), 1, "first migration once over two starts")
         eq(log.count("migrating schema 1 -> 2"), 1, "second migration once over two starts")
         eq(log.count("migrating schema 2 -> 3"), 1, "third migration once over two starts")
+        eq(log.count("migrating schema 3 -> 4"), 1, "fourth migration once over two starts")
         db = sqlite3.connect(d.db_path())
-        eq(db.execute("PRAGMA user_version").fetchone()[0], 3, "version")
+        eq(db.execute("PRAGMA user_version").fetchone()[0], 4, "version")
         eq(db.execute("PRAGMA journal_mode").fetchone()[0], "wal", "WAL mode")
         db.close()
     finally:
