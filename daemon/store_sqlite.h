@@ -70,7 +70,7 @@ enum {
 };
 
 /* The statements of delivery's side (store_sqlite_outbox.c). */
-enum { O_RECOVER, O_CLAIM_SELECT, O_CLAIM_MARK, O_NEXT_DUE, O_FINISH, O_GET, O_RETRY, O_COUNT };
+enum { O_RECOVER, O_CLAIM, O_NEXT_DUE, O_FINISH, O_GET, O_RETRY, O_COUNT };
 
 /* The statements of consent and suppression (store_sqlite_consent.c). */
 enum {

@@ -20,14 +20,17 @@
 static const char *const store_sqlite_outbox_sql[O_COUNT] = {
     [O_RECOVER] = "UPDATE outbox SET state = 'queued', due_ms = ?1, updated_ms = ?1"
 		  " WHERE state = 'sending'",
-    [O_CLAIM_SELECT] = "SELECT " OUTBOX_COLUMNS_WITH(
-	"p.payload") " FROM outbox o JOIN customers c"
-		     " ON c.id = o.customer_id LEFT JOIN outbox_payload p ON p.id = o.id"
-		     " WHERE o.channel = ?1"
-		     " AND o.state IN ('queued', 'deferred') AND o.due_ms <= ?2"
-		     " ORDER BY o.due_ms LIMIT ?3",
-    [O_CLAIM_MARK] = "UPDATE outbox SET state = 'sending', attempts = attempts + 1,"
-		     " updated_ms = ?2 WHERE id = ?1",
+    /*
+     * One statement marks the due messages "sending", counts the attempt and returns what
+     * delivery needs: no second pass over the rows.
+     */
+    [O_CLAIM] = "UPDATE outbox SET state = 'sending', attempts = attempts + 1, updated_ms = ?2"
+		" WHERE id IN (SELECT id FROM outbox WHERE channel = ?1"
+		" AND state IN ('queued', 'deferred') AND due_ms <= ?2 ORDER BY due_ms LIMIT ?3)"
+		" RETURNING id, message_id, channel, campaign_id, step_id,"
+		" (SELECT ext_id FROM customers c WHERE c.id = customer_id), sender, recipient,"
+		" (SELECT payload FROM outbox_payload p WHERE p.id = outbox.id), attempts,"
+		" created_ms",
     [O_NEXT_DUE] = "SELECT min(due_ms) FROM outbox WHERE channel = ?1"
 		   " AND state IN ('queued', 'deferred')",
     [O_FINISH] = "UPDATE outbox SET state = ?2, last_reply = coalesce(?3, last_reply),"
@@ -86,13 +89,13 @@ store_sqlite_outbox_recover(struct store *st, int64_t now_ms, int *n)
 	return rc;
 }
 
-/* Read, then mark: the transaction around the job makes the two one step. */
+/* Claims up to LIMIT due messages in one statement, inside the job's transaction. */
 enum store_status
 store_sqlite_outbox_claim(struct store *st, const char *channel, int64_t now_ms, int limit,
 			  struct outbox_msg **out, size_t *n)
 {
 	struct store_sqlite *s = SQ(st);
-	sqlite3_stmt *q = s->o[O_CLAIM_SELECT];
+	sqlite3_stmt *q = s->o[O_CLAIM];
 	struct outbox_msg *m = xcalloc((size_t)limit + 1, sizeof(*m));
 	enum store_status rc = STORE_OK;
 	size_t k = 0;
@@ -118,18 +121,13 @@ store_sqlite_outbox_claim(struct store *st, const char *channel, int64_t now_ms,
 			memcpy(x->payload, p, x->payload_len);
 			x->payload[x->payload_len] = '\0';
 		}
-		x->attempts = sqlite3_column_int(q, 9) + 1;
+		x->attempts = sqlite3_column_int(q, 9);
 		x->created_ms = sqlite3_column_int64(q, 10);
 	}
 	if (step != SQLITE_ROW && step != SQLITE_DONE)
 		rc = store_sqlite_status(s, step);
 	sqlite3_reset(q);
 	sqlite3_clear_bindings(q);
-	for (size_t i = 0; rc == STORE_OK && i < k; i++) {
-		sqlite3_bind_int64(s->o[O_CLAIM_MARK], 1, m[i].id);
-		sqlite3_bind_int64(s->o[O_CLAIM_MARK], 2, now_ms);
-		rc = store_sqlite_exec(s, s->o[O_CLAIM_MARK]);
-	}
 	if (rc != STORE_OK) {
 		outbox_msg_free_all(m, k);
 		*out = NULL;
