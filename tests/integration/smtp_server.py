@@ -23,6 +23,9 @@ Behaviour keys (all switchable at run time):
     drop_after_mail   close the connection after MAIL FROM
     pipelining        advertise PIPELINING (default True)
     enhanced          advertise ENHANCEDSTATUSCODES (default False)
+    fail_rate         P: "451 4.3.0 try later" to a random share P of all RCPTs (soak runs)
+    keep_data         keep every received message in `messages` (default True; a soak run
+                      keeps only the Message-ID counts)
 Fixed at construction: tls (STARTTLS with a self-signed certificate made with `openssl req`),
 auth ((user, password): AUTH PLAIN/LOGIN required before MAIL).
 """
@@ -34,6 +37,7 @@ import email.policy
 import json
 import logging
 import os
+import random
 import shutil
 import ssl
 import subprocess
@@ -57,6 +61,8 @@ DEFAULTS = {
     "drop_after_mail": False,
     "pipelining": True,
     "enhanced": False,
+    "fail_rate": 0.0,
+    "keep_data": True,
 }
 
 
@@ -110,7 +116,7 @@ class _Handler:
             n = srv.rcpt_attempts[address]
         if address in b["reject"]:
             return "550 5.1.1 no such user"
-        if n <= b["tempfail_rcpt"]:
+        if n <= b["tempfail_rcpt"] or (b["fail_rate"] and random.random() < b["fail_rate"]):
             return "451 4.3.0 try later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
@@ -127,7 +133,8 @@ class _Handler:
                 return "451 4.3.0 try later"
             msg = Received(server.session_id, envelope.mail_from, envelope.rcpt_tos,
                            bytes(envelope.original_content))
-            srv.messages.append(msg)
+            if b["keep_data"]:
+                srv.messages.append(msg)
             srv.by_message_id[msg.message_id] += 1
         return "250 OK queued"
 
@@ -396,6 +403,8 @@ def main():
     p.add_argument("--drop-after-mail", action="store_true")
     p.add_argument("--no-pipelining", action="store_true")
     p.add_argument("--enhanced", action="store_true")
+    p.add_argument("--fail-rate", type=float, default=0.0, metavar="P")
+    p.add_argument("--no-keep-data", action="store_true")
     p.add_argument("--control", action="store_true",
                    help="read JSON commands on stdin; exit at end of input")
     a = p.parse_args()
@@ -404,7 +413,7 @@ def main():
         "greet_421": a.greet_421, "stall": a.stall, "tempfail_rcpt": a.tempfail_rcpt,
         "tempfail_data": a.tempfail_data, "reject": a.reject,
         "drop_after_mail": a.drop_after_mail, "pipelining": not a.no_pipelining,
-        "enhanced": a.enhanced})
+        "enhanced": a.enhanced, "fail_rate": a.fail_rate, "keep_data": not a.no_keep_data})
     srv.start()
     print(f"listening {srv.port}", flush=True)
     if srv.cert_file:
