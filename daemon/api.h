@@ -23,5 +23,8 @@ void api_unsubscribe_post(struct http_req *hr);
 void api_suppressions_get(struct http_req *hr);
 void api_suppressions_post(struct http_req *hr);
 void api_suppression_delete(struct http_req *hr);
+void api_status(struct http_req *hr);
+void api_campaigns_get(struct http_req *hr);
+void api_campaign_get(struct http_req *hr);
 
 #endif

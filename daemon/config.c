@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -345,7 +346,10 @@ config_apply(struct config *c, json_t *root, struct diag *d)
 			config_mail_from(c, v, d);
 		else if (strcmp(key, "opt_in_topics") == 0)
 			config_opt_in(c, v, d);
-		else if (strcmp(key, "system_channel") == 0)
+		else if (strcmp(key, "user") == 0) {
+			if (config_set_string(&c->user, v, key, d) == 0 && getpwnam(c->user) == NULL)
+				diag_add(d, key, "key 'user': no such user '%s'", c->user);
+		} else if (strcmp(key, "system_channel") == 0)
 			config_set_string(&c->system_channel, v, key, d);
 		else if (strcmp(key, "unsubscribe_mailto") == 0) {
 			if (config_set_string(&c->unsubscribe_mailto, v, key, d) == 0 &&
@@ -467,6 +471,7 @@ config_free(struct config *c)
 	free(c->listen_host);
 	free(c->listen_port);
 	free(c->data_dir);
+	free(c->user);
 	for (size_t i = 0; i < c->n_api_tokens; i++)
 		free(c->api_tokens[i]);
 	free(c->api_tokens);

@@ -15,6 +15,7 @@ struct config {
 	char *listen_host;
 	char *listen_port;
 	char *data_dir;
+	char *user; /* the account to run as when started as root; NULL: see privdrop.h */
 	char **api_tokens;
 	size_t n_api_tokens;
 	char *public_url;

@@ -28,6 +28,7 @@
 #include "mime.h"
 #include "notify.h"
 #include "plugin.h"
+#include "privdrop.h"
 #include "template.h"
 #include "storeloop.h"
 #include "util.h"
@@ -49,6 +50,7 @@ struct daemon {
 	char *secret;
 	int64_t stop_deadline_us;
 	int stopping;
+	int64_t started_ms; /* wall clock, for /v1/status's uptime */
 };
 
 const struct config *
@@ -85,6 +87,25 @@ int
 daemon_stopping(struct daemon *d)
 {
 	return d->stopping;
+}
+
+int64_t
+daemon_started_ms(struct daemon *d)
+{
+	return d->started_ms;
+}
+
+struct deliver *
+daemon_deliver(struct daemon *d)
+{
+	return d->deliver;
+}
+
+/* The running set: swapped on the network loop (daemon_campaigns_done), so read it there. */
+const struct campaign_set *
+daemon_campaigns(struct daemon *d)
+{
+	return d->campaigns;
 }
 
 const struct compose_ctx *
@@ -414,6 +435,7 @@ daemon_run(struct config *cfg, int foreground)
 	int rc = 0;
 
 	d->cfg = cfg;
+	d->started_ms = util_now_ms();
 	mime_init();
 	httpclient_global_init(); /* before any thread: curl's global setup is not thread-safe */
 	signal(SIGPIPE, SIG_IGN);
@@ -427,6 +449,12 @@ daemon_run(struct config *cfg, int foreground)
 	if (d->base == NULL)
 		fatalx("event_base_new");
 
+	/* Before the store opens and any thread starts: what it creates belongs to the user. */
+	if (privdrop_daemon(cfg, err, sizeof(err)) < 0) {
+		log_warnx("%s", err);
+		rc = 1;
+		goto out;
+	}
 	struct store_options so = {.backend = "sqlite",
 				   .data_dir = cfg->data_dir,
 				   .durability_full = cfg->durability_full};

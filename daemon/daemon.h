@@ -2,12 +2,15 @@
 #ifndef NURTURED_DAEMON_H
 #define NURTURED_DAEMON_H
 
+#include <stdint.h>
+
 struct campaign_set;
 struct compose_ctx;
 struct template_set;
 struct config;
 struct diag;
 struct daemon;
+struct deliver;
 struct event_base;
 struct http;
 struct storeloop;
@@ -33,6 +36,11 @@ struct storeloop *daemon_storeloop(struct daemon *d);
 struct http *daemon_http(struct daemon *d);
 const char *daemon_secret(struct daemon *d);
 int daemon_stopping(struct daemon *d);
+/* When the daemon started (ms since the epoch), for its uptime. */
+int64_t daemon_started_ms(struct daemon *d);
+struct deliver *daemon_deliver(struct daemon *d);
+/* The running campaign set; only on the network loop (a reload swaps it there). */
+const struct campaign_set *daemon_campaigns(struct daemon *d);
 /* How messages are rendered; its template set is read (and swapped) on the store thread. */
 const struct compose_ctx *daemon_compose(struct daemon *d);
 /* The channel of system mail (double opt-in confirmations). */

@@ -18,6 +18,7 @@
 
 #include "channel.h"
 #include "log.h"
+#include "metrics.h"
 #include "plugin.h"
 #include "storeloop.h"
 #include "util.h"
@@ -175,6 +176,8 @@ deliver_done(void *token, const struct nt_outcome *o)
 	case NT_SENT:
 		log_debug("deliver: %s %s to %s: sent", ch->name, it->om.message_id, who);
 		deliver_result(d, it->om.id, "sent", o->reply, 0, NULL);
+		metrics_inc_labelled(M_CHANNEL_DELIVERIES, "channel", ch->name, "result", "sent",
+				     1);
 		break;
 	case NT_DEFERRED:
 		next = retry_next(&ch->retry, it->om.attempts, it->om.created_ms, now,
@@ -184,10 +187,14 @@ deliver_done(void *token, const struct nt_outcome *o)
 				 it->om.message_id, who, it->om.attempts,
 				 o->reply ? o->reply : "no reply");
 			deliver_result(d, it->om.id, "expired", o->reply, 0, NULL);
+			metrics_inc_labelled(M_CHANNEL_DELIVERIES, "channel", ch->name, "result",
+					     "expired", 1);
 		} else {
 			log_info("deliver: %s %s to %s: deferred (%s)", ch->name, it->om.message_id,
 				 who, o->reply ? o->reply : "no reply");
 			deliver_result(d, it->om.id, "deferred", o->reply, next, NULL);
+			metrics_inc_labelled(M_CHANNEL_DELIVERIES, "channel", ch->name, "result",
+					     "deferred", 1);
 			deliver_arm_timer(ch, next);
 		}
 		break;
@@ -197,6 +204,8 @@ deliver_done(void *token, const struct nt_outcome *o)
 			 o->suppress ? "; address suppressed" : "");
 		deliver_result(d, it->om.id, "failed", o->reply, 0,
 			       o->suppress ? it->om.recipient : NULL);
+		metrics_inc_labelled(M_CHANNEL_DELIVERIES, "channel", ch->name, "result", "failed",
+				     1);
 		break;
 	}
 	deliver_item_free(it);
@@ -513,6 +522,15 @@ deliver_begin(struct deliver *d, struct storeloop *loop)
 	j->job.run = deliver_recover_run;
 	j->job.done = deliver_recover_done;
 	storeloop_submit(loop, &j->job);
+}
+
+int
+deliver_channel_inflight(struct deliver *d, const char *channel)
+{
+	for (size_t i = 0; d != NULL && i < d->n; i++)
+		if (strcmp(d->ch[i].name, channel) == 0)
+			return d->ch[i].inflight;
+	return 0;
 }
 
 int

@@ -22,6 +22,8 @@ void deliver_begin(struct deliver *d, struct storeloop *loop);
 void deliver_wake(void *d);
 /* What CHANNEL wants rendered: NT_PAYLOAD_MIME or NT_PAYLOAD_JSON; 0 for no such channel. */
 int deliver_channel_payload(struct deliver *d, const char *channel);
+/* Messages of CHANNEL a plugin holds now (accepted, outcome not back); 0 for no such one. */
+int deliver_channel_inflight(struct deliver *d, const char *channel);
 /* Graceful stop: no more claims; plugins finish what they hold. */
 void deliver_stop(struct deliver *d);
 /* True when nothing is in flight and every outcome is written. */

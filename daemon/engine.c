@@ -12,6 +12,7 @@
 #include "cron.h"
 #include "diag.h"
 #include "log.h"
+#include "metrics.h"
 #include "compose.h"
 #include "timefmt.h"
 #include "util.h"
@@ -114,6 +115,27 @@ engine_register(struct engine *e)
 	return rc;
 }
 
+/*
+ * The per-campaign counters, at the notes: an entry, a queued send, a skipped one (a step's
+ * skip; quiet hours and a deferring cap only postpone the step, entry refusals enter nothing).
+ */
+static void
+engine_count_note(const struct journey_note *n)
+{
+	const char *state = NULL;
+	if (strcmp(n->action, "enter") == 0)
+		metrics_inc_labelled(M_CAMPAIGN_ENTERED, "campaign", n->campaign_id, NULL, NULL, 1);
+	else if (strcmp(n->action, "send") == 0)
+		state = "queued";
+	else if (strcmp(n->action, "skip") == 0 && n->step_id != NULL && n->reason != NULL &&
+		 strcmp(n->reason, "quiet_hours") != 0 &&
+		 strcmp(n->reason, "frequency_cap_deferred") != 0)
+		state = "skipped";
+	if (state != NULL)
+		metrics_inc_labelled(M_CAMPAIGN_MESSAGES, "campaign", n->campaign_id, "state",
+				     state, 1);
+}
+
 /* Writes a note and tells the observer: the engine's "why" for everything it does. */
 enum store_status
 engine_note(struct engine *e, const struct journey *j, const char *customer, const char *step_id,
@@ -129,6 +151,8 @@ engine_note(struct engine *e, const struct journey *j, const char *customer, con
 				 .template = tmpl,
 				 .at_ms = clock_now(e->clock)};
 	enum store_status rc = store_journey_note(e->store, &n);
+	if (rc == STORE_OK)
+		engine_count_note(&n);
 	if (rc == STORE_OK && e->observe)
 		e->observe(&n, customer, e->observe_arg);
 	return rc;

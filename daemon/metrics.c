@@ -1,5 +1,7 @@
 #include "metrics.h"
 
+#include <glib.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -51,6 +53,21 @@ struct metrics_gauge {
 	void *arg;
 };
 
+static const struct {
+	const char *name, *help;
+} metrics_labelled_info[] = {
+    {M_CAMPAIGN_ENTERED, "Journeys entered, per campaign."},
+    {M_CAMPAIGN_MESSAGES, "Messages the engine queued or skipped, per campaign."},
+    {M_CHANNEL_DELIVERIES, "Delivery attempts' outcomes, per channel."},
+};
+
+/*
+ * Labelled counters: "family{labels}" (the series as rendered) -> its count. The engine (store
+ * thread) and delivery (network loop) both count, so a lock guards the table.
+ */
+static pthread_mutex_t metrics_labelled_lock = PTHREAD_MUTEX_INITIALIZER;
+static GHashTable *metrics_labelled;
+
 static atomic_uint_least64_t metrics_counters[M_COUNTER_COUNT];
 static struct metrics_hist metrics_hists[M_HIST_COUNT];
 static struct metrics_gauge metrics_gauges[16];
@@ -78,6 +95,48 @@ metrics_observe(enum metric_hist h, double seconds)
 	atomic_fetch_add_explicit(&m->buckets[i], 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&m->count, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&m->sum_us, (uint64_t)(seconds * 1e6), memory_order_relaxed);
+}
+
+/* A label value in the text format: backslash, double quote and newline escaped. */
+static void
+metrics_label(GString *out, const char *name, const char *value)
+{
+	g_string_append_printf(out, "%s=\"", name);
+	for (const char *p = value ? value : ""; *p; p++) {
+		if (*p == '\\' || *p == '"')
+			g_string_append_c(out, '\\');
+		if (*p == '\n')
+			g_string_append(out, "\\n");
+		else
+			g_string_append_c(out, *p);
+	}
+	g_string_append_c(out, '"');
+}
+
+void
+metrics_inc_labelled(const char *family, const char *l1, const char *v1, const char *l2,
+		     const char *v2, uint64_t n)
+{
+	GString *key = g_string_new(family);
+	uint64_t *count;
+
+	g_string_append_c(key, '{');
+	metrics_label(key, l1, v1);
+	if (l2 != NULL) {
+		g_string_append_c(key, ',');
+		metrics_label(key, l2, v2);
+	}
+	g_string_append_c(key, '}');
+	pthread_mutex_lock(&metrics_labelled_lock);
+	if (metrics_labelled == NULL)
+		metrics_labelled = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	if ((count = g_hash_table_lookup(metrics_labelled, key->str)) == NULL) {
+		count = g_new0(uint64_t, 1);
+		g_hash_table_insert(metrics_labelled, g_strdup(key->str), count);
+	}
+	*count += n;
+	pthread_mutex_unlock(&metrics_labelled_lock);
+	g_string_free(key, TRUE);
 }
 
 /* Gauges are registered once at start-up on the network loop; no lock needed. */
@@ -124,6 +183,49 @@ metrics_printf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
 	*len += (size_t)n;
 }
 
+static int
+metrics_key_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Every labelled series, sorted so that each family's come together under one HELP. */
+static void
+metrics_render_labelled(char **buf, size_t *len, size_t *cap)
+{
+	guint n = 0;
+	const char **keys;
+	size_t flen = 0;
+	const char *family = NULL;
+
+	pthread_mutex_lock(&metrics_labelled_lock);
+	if (metrics_labelled == NULL) {
+		pthread_mutex_unlock(&metrics_labelled_lock);
+		return;
+	}
+	keys = (const char **)g_hash_table_get_keys_as_array(metrics_labelled, &n);
+	qsort(keys, n, sizeof(*keys), metrics_key_cmp);
+	for (guint i = 0; i < n; i++) {
+		size_t l = strcspn(keys[i], "{");
+		if (family == NULL || l != flen || strncmp(family, keys[i], l) != 0) {
+			const char *help = "";
+			family = keys[i];
+			flen = l;
+			for (size_t k = 0; k < NT_ARRAY_LEN(metrics_labelled_info); k++)
+				if (strlen(metrics_labelled_info[k].name) == l &&
+				    strncmp(metrics_labelled_info[k].name, keys[i], l) == 0)
+					help = metrics_labelled_info[k].help;
+			metrics_printf(buf, len, cap, "# HELP %.*s %s\n# TYPE %.*s counter\n",
+				       (int)l, keys[i], help, (int)l, keys[i]);
+		}
+		metrics_printf(buf, len, cap, "%s %llu\n", keys[i],
+			       (unsigned long long)*(uint64_t *)g_hash_table_lookup(
+				   metrics_labelled, keys[i]));
+	}
+	pthread_mutex_unlock(&metrics_labelled_lock);
+	g_free(keys);
+}
+
 char *
 metrics_render(void)
 {
@@ -159,6 +261,7 @@ metrics_render(void)
 			       (double)atomic_load(&m->sum_us) / 1e6, name,
 			       (unsigned long long)atomic_load(&m->count));
 	}
+	metrics_render_labelled(&buf, &len, &cap);
 	for (size_t g = 0; g < metrics_ngauges; g++)
 		metrics_printf(&buf, &len, &cap, "# HELP %s %s\n# TYPE %s gauge\n%s %g\n",
 			       metrics_gauges[g].name, metrics_gauges[g].help,

@@ -26,6 +26,17 @@ void metrics_inc(enum metric_counter c, uint64_t n);
 uint64_t metrics_get(enum metric_counter c);
 /* Thread-safe: the store thread observes commit latency. */
 void metrics_observe(enum metric_hist h, double seconds);
+/* Counter families with labels, per campaign or channel (metrics_inc_labelled). */
+#define M_CAMPAIGN_ENTERED "nurtured_campaign_entered_total"
+#define M_CAMPAIGN_MESSAGES "nurtured_campaign_messages_total"
+#define M_CHANNEL_DELIVERIES "nurtured_channel_deliveries_total"
+
+/*
+ * Any thread: adds N to FAMILY{L1="V1",L2="V2"} (L2 may be NULL for one label), made at 0 the
+ * first time. Values are escaped for the text format; a lock guards the table.
+ */
+void metrics_inc_labelled(const char *family, const char *l1, const char *v1, const char *l2,
+			  const char *v2, uint64_t n);
 void metrics_add_gauge(const char *name, const char *help, metrics_gauge_fn fn, void *arg);
 /* The whole exposition; the caller frees it. */
 char *metrics_render(void);

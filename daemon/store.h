@@ -289,6 +289,19 @@ struct store_ops {
 					    int64_t now_ms);
 	/* The next ledger visit for system mail (journey 0): each confirmation mail is new. */
 	enum store_status (*system_visit)(struct store *, int *visit);
+
+	/* Statistics, read-only (store_sqlite_stats.c); docs/api.md defines the numbers. */
+	/* Messages per state: {"queued": N, ...}, every state present. */
+	enum store_status (*outbox_counts)(struct store *, json_t **out);
+	/* Journeys per campaign: {"ID": {"entered": N, "active": N}}, campaigns with any. */
+	enum store_status (*campaign_counts)(struct store *, json_t **out);
+	/*
+	 * One campaign's totals, per step and per UTC day from SINCE_MS on: {"entered", "active",
+	 * "exited": {}, "sent", "failed", "skipped": {}, "conversions", "sent_journeys",
+	 * "steps": {"STEP": {"sent", "failed", "skipped"}}, "days": [{"day", ...}]}.
+	 */
+	enum store_status (*campaign_stats)(struct store *, const char *campaign_id,
+					    int64_t since_ms, json_t **out);
 };
 
 /* Every backend's struct starts with this. */
@@ -297,7 +310,7 @@ struct store {
 };
 
 /* The schema version this build writes; a newer database is refused. */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 /* Opens the backend named in OPT; NULL with a message in ERR on failure. */
 struct store *store_open(const struct store_options *opt, char *err, size_t errlen);
@@ -607,6 +620,22 @@ static inline enum store_status
 store_system_visit(struct store *s, int *visit)
 {
 	return s->ops->system_visit(s, visit);
+}
+
+static inline enum store_status
+store_outbox_counts(struct store *s, json_t **out)
+{
+	return s->ops->outbox_counts(s, out);
+}
+static inline enum store_status
+store_campaign_counts(struct store *s, json_t **out)
+{
+	return s->ops->campaign_counts(s, out);
+}
+static inline enum store_status
+store_campaign_stats(struct store *s, const char *campaign_id, int64_t since_ms, json_t **out)
+{
+	return s->ops->campaign_stats(s, campaign_id, since_ms, out);
 }
 
 #endif

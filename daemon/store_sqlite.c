@@ -107,6 +107,9 @@ static const char *store_sqlite_migrations[] = {
     "INSERT INTO outbox_payload (id, payload) SELECT id, payload FROM outbox"
     " WHERE payload IS NOT NULL;"
     "UPDATE outbox SET payload = NULL WHERE payload IS NOT NULL;",
+    /* 4 -> 5: a campaign's statistics read its notes (skips, goals) without a full scan. */
+    "CREATE INDEX IF NOT EXISTS journey_notes_campaign"
+    " ON journey_notes (campaign_id, action, at_ms);",
 };
 
 static const char *const store_sqlite_sql[Q_COUNT] = {
@@ -323,7 +326,8 @@ store_sqlite_open(const struct store_options *opt, char *err, size_t errlen)
 	if (store_sqlite_prepare_all(s, store_sqlite_sql, s->q, Q_COUNT, "API", err, errlen) < 0 ||
 	    store_sqlite_engine_prepare(s, err, errlen) < 0 ||
 	    store_sqlite_outbox_prepare(s, err, errlen) < 0 ||
-	    store_sqlite_consent_prepare(s, err, errlen) < 0) {
+	    store_sqlite_consent_prepare(s, err, errlen) < 0 ||
+	    store_sqlite_stats_prepare(s, err, errlen) < 0) {
 		store_sqlite_close(&s->base);
 		return NULL;
 	}
@@ -349,6 +353,7 @@ store_sqlite_close(struct store *st)
 	store_sqlite_engine_finalize(s);
 	store_sqlite_outbox_finalize(s);
 	store_sqlite_consent_finalize(s);
+	store_sqlite_stats_finalize(s);
 	if (s->db != NULL && sqlite3_close(s->db) != SQLITE_OK)
 		log_warnx("store: close: %s", sqlite3_errmsg(s->db));
 	free(s);
@@ -844,4 +849,7 @@ const struct store_ops store_sqlite_ops = {
     .stage_set = store_sqlite_stage_set,
     .journey_note = store_sqlite_journey_note,
     .outbox_add = store_sqlite_outbox_add,
+    .outbox_counts = store_sqlite_outbox_counts,
+    .campaign_counts = store_sqlite_campaign_counts,
+    .campaign_stats = store_sqlite_campaign_stats,
 };

@@ -83,6 +83,22 @@ enum {
 	C_COUNT
 };
 
+/* The statements of statistics (store_sqlite_stats.c). */
+enum {
+	S_OUTBOX_STATES,
+	S_CAMPAIGNS,
+	S_JOURNEYS,
+	S_EXITS,
+	S_OUTBOX_STEPS,
+	S_NOTE_SKIPS,
+	S_CONVERSIONS,
+	S_SENT_JOURNEYS,
+	S_DAY_ENTERED,
+	S_DAY_OUTBOX,
+	S_DAY_NOTES,
+	S_COUNT
+};
+
 struct store_sqlite {
 	struct store base;
 	sqlite3 *db;
@@ -91,6 +107,7 @@ struct store_sqlite {
 	sqlite3_stmt *e[E_COUNT];
 	sqlite3_stmt *o[O_COUNT];
 	sqlite3_stmt *c[C_COUNT];
+	sqlite3_stmt *st[S_COUNT];
 	/* The checkpointer: its own connection and thread (store_sqlite_checkpoint.c). */
 	sqlite3 *checkpoint_db;
 	pthread_t checkpoint_thread;
@@ -147,6 +164,12 @@ enum store_status store_sqlite_consent_get(struct store *, int64_t, const char *
 enum store_status store_sqlite_consent_update(struct store *, int64_t, const char *, const char *,
 					      const char *, const char *, int64_t);
 enum store_status store_sqlite_system_visit(struct store *, int *);
+int store_sqlite_stats_prepare(struct store_sqlite *s, char *err, size_t errlen);
+void store_sqlite_stats_finalize(struct store_sqlite *s);
+/* Statistics' operations (store_sqlite_stats.c). */
+enum store_status store_sqlite_outbox_counts(struct store *, json_t **);
+enum store_status store_sqlite_campaign_counts(struct store *, json_t **);
+enum store_status store_sqlite_campaign_stats(struct store *, const char *, int64_t, json_t **);
 
 /* The engine side's operations, listed in store_sqlite_ops. */
 enum store_status store_sqlite_cursor_get(struct store *, int64_t *);

@@ -196,6 +196,7 @@ def a_version_1_database_is_migrated_with_its_data():
         check("migrating schema 1 -> 2" in d.read_log(), "migrated", d.read_log())
         check("migrating schema 2 -> 3" in d.read_log(), "migrated on", d.read_log())
         check("migrating schema 3 -> 4" in d.read_log(), "and on", d.read_log())
+        check("migrating schema 4 -> 5" in d.read_log(), "and on to 5", d.read_log())
         d.stop()
     finally:
         d.cleanup()
@@ -262,8 +263,9 @@ def a_schema_is_migrated_forward_once():
         eq(log.count("migrating schema 1 -> 2"), 1, "second migration once over two starts")
         eq(log.count("migrating schema 2 -> 3"), 1, "third migration once over two starts")
         eq(log.count("migrating schema 3 -> 4"), 1, "fourth migration once over two starts")
+        eq(log.count("migrating schema 4 -> 5"), 1, "fifth migration once over two starts")
         db = sqlite3.connect(d.db_path())
-        eq(db.execute("PRAGMA user_version").fetchone()[0], 4, "version")
+        eq(db.execute("PRAGMA user_version").fetchone()[0], 5, "version")
         eq(db.execute("PRAGMA journal_mode").fetchone()[0], "wal", "WAL mode")
         db.close()
     finally:

@@ -1,0 +1,273 @@
+/* /v1/status and /v1/campaigns: what the daemon runs and how its campaigns do. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "build.h"
+#include "campaign.h"
+#include "config.h"
+#include "daemon.h"
+#include "deliver.h"
+#include "duration.h"
+#include "http.h"
+#include "plugin.h"
+#include "storeloop.h"
+#include "util.h"
+
+#define API_STATS_DAYS 30
+#define API_STATS_DAYS_MAX 366
+#define API_STATS_DAY_MS 86400000LL
+
+struct stats_job {
+	struct store_job job; /* first */
+	struct http_req *hr;
+	char *campaign;
+	int64_t since_ms;
+	size_t store_queue; /* at the request, before this job joined the queue */
+	json_t *result;
+};
+
+static struct stats_job *
+stats_job_new(struct http_req *hr, enum store_status (*run)(struct store *, struct store_job *),
+	      void (*done)(struct store_job *))
+{
+	struct stats_job *j = xcalloc(1, sizeof(*j));
+	j->hr = hr;
+	j->job.run = run;
+	j->job.done = done;
+	return j;
+}
+
+static void
+stats_job_free(struct stats_job *j)
+{
+	free(j->campaign);
+	json_decref(j->result);
+	free(j);
+}
+
+static enum store_status
+status_run(struct store *s, struct store_job *job)
+{
+	struct stats_job *j = (struct stats_job *)job;
+	return store_outbox_counts(s, &j->result);
+}
+
+/* The configured channels, with what each renders and holds in flight now. */
+static json_t *
+status_channels(struct daemon *d)
+{
+	const struct config *c = daemon_config(d);
+	json_t *list = json_array();
+
+	for (size_t i = 0; i < c->n_chans; i++) {
+		const char *name = c->chans[i].name;
+		int payload = deliver_channel_payload(daemon_deliver(d), name);
+		json_array_append_new(
+		    list, json_pack("{s:s,s:s,s:s,s:i}", "name", name, "plugin", c->chans[i].plugin,
+				    "payload", payload == NT_PAYLOAD_JSON ? "json" : "mime",
+				    "inflight", deliver_channel_inflight(daemon_deliver(d), name)));
+	}
+	return list;
+}
+
+static void
+status_done(struct store_job *job)
+{
+	struct stats_job *j = (struct stats_job *)job;
+	struct daemon *d = j->hr->d;
+
+	if (job->status != STORE_OK)
+		http_reply_store_error(j->hr, job->status, NULL, NULL);
+	else
+		http_reply_json(
+		    j->hr, 200,
+		    json_pack("{s:s,s:I,s:I,s:O,s:o}", "version", PACKAGE_VERSION, "uptime_s",
+			      (json_int_t)((util_now_ms() - daemon_started_ms(d)) / 1000),
+			      "store_queue", (json_int_t)j->store_queue, "outbox", j->result,
+			      "channels", status_channels(d)));
+	stats_job_free(j);
+}
+
+/* GET /v1/status: version, uptime, the store's queue, the outbox by state, the channels. */
+void
+api_status(struct http_req *hr)
+{
+	struct stats_job *j = stats_job_new(hr, status_run, status_done);
+	j->store_queue = storeloop_depth(daemon_storeloop(hr->d));
+	storeloop_submit(daemon_storeloop(hr->d), &j->job);
+}
+
+static const char *
+stats_status_name(enum campaign_status s)
+{
+	return s == CAMPAIGN_ACTIVE ? "active" : s == CAMPAIGN_PAUSED ? "paused" : "draft";
+}
+
+static enum store_status
+campaigns_run(struct store *s, struct store_job *job)
+{
+	struct stats_job *j = (struct stats_job *)job;
+	return store_campaign_counts(s, &j->result);
+}
+
+/* The set is read here, on the network loop, where a reload swaps it. */
+static void
+campaigns_done(struct store_job *job)
+{
+	struct stats_job *j = (struct stats_job *)job;
+	const struct campaign_set *set = daemon_campaigns(j->hr->d);
+	json_t *list = json_array();
+
+	if (job->status != STORE_OK) {
+		http_reply_store_error(j->hr, job->status, NULL, NULL);
+		json_decref(list);
+		stats_job_free(j);
+		return;
+	}
+	for (size_t i = 0; set != NULL && i < set->n; i++) {
+		const struct campaign *c = set->v[i];
+		json_t *n = json_object_get(j->result, c->id);
+		json_t *o = json_pack("{s:s,s:s,s:s,s:s?,s:b,s:s,s:I,s:I}", "id", c->id, "name",
+				      c->name ? c->name : c->id, "status",
+				      stats_status_name(c->status), "topic", c->topic,
+				      "transactional", c->transactional, "version", c->version,
+				      "entered", json_integer_value(json_object_get(n, "entered")),
+				      "active", json_integer_value(json_object_get(n, "active")));
+		json_array_append_new(list, o);
+	}
+	http_reply_json(j->hr, 200, json_pack("{s:o}", "campaigns", list));
+	stats_job_free(j);
+}
+
+/* GET /v1/campaigns: the running campaigns, with their journeys entered and active. */
+void
+api_campaigns_get(struct http_req *hr)
+{
+	struct stats_job *j = stats_job_new(hr, campaigns_run, campaigns_done);
+	storeloop_submit(daemon_storeloop(hr->d), &j->job);
+}
+
+static enum store_status
+campaign_stats_run(struct store *s, struct store_job *job)
+{
+	struct stats_job *j = (struct stats_job *)job;
+	return store_campaign_stats(s, j->campaign, j->since_ms, &j->result);
+}
+
+/* A campaign's goal as written: {"event", "within"}, or null when it has none. */
+static json_t *
+stats_goal(const struct campaign *c)
+{
+	char within[32];
+	if (c == NULL || c->goal_event == NULL)
+		return json_null();
+	if (c->goal_within_ms % API_STATS_DAY_MS == 0)
+		snprintf(within, sizeof(within), "%lldd",
+			 (long long)(c->goal_within_ms / API_STATS_DAY_MS));
+	else
+		duration_format(c->goal_within_ms, within, sizeof(within));
+	return json_pack("{s:s,s:s}", "event", c->goal_event, "within", within);
+}
+
+/* Steps in the campaign's order (every send step, counted or not), then any older ones. */
+static json_t *
+stats_steps(const struct campaign *c, json_t *counts)
+{
+	json_t *list = json_array(), *v;
+	const char *id;
+
+	for (size_t i = 0; c != NULL && i < c->n_steps; i++) {
+		if (c->steps[i].kind != STEP_SEND)
+			continue;
+		json_t *n = json_object_get(counts, c->steps[i].id);
+		json_t *o = json_pack("{s:s,s:i,s:i,s:i}", "step", c->steps[i].id, "sent", 0,
+				      "failed", 0, "skipped", 0);
+		if (n != NULL)
+			json_object_update(o, n);
+		json_array_append_new(list, o);
+	}
+	json_object_foreach(counts, id, v)
+	{
+		if (c != NULL && campaign_step_index(c, id) >= 0 &&
+		    c->steps[campaign_step_index(c, id)].kind == STEP_SEND)
+			continue;
+		json_t *o = json_pack("{s:s}", "step", id);
+		json_object_update(o, v);
+		json_array_append_new(list, o);
+	}
+	return list;
+}
+
+static void
+campaign_stats_done(struct store_job *job)
+{
+	struct stats_job *j = (struct stats_job *)job;
+	const struct campaign *c = campaign_set_find(daemon_campaigns(j->hr->d), j->campaign);
+	json_t *r = j->result;
+
+	if (job->status != STORE_OK) {
+		http_reply_store_error(j->hr, job->status, "no such campaign", NULL);
+		stats_job_free(j);
+		return;
+	}
+	json_int_t entered = json_integer_value(json_object_get(r, "entered"));
+	json_int_t base = json_integer_value(json_object_get(r, "sent_journeys"));
+	json_int_t conv = json_integer_value(json_object_get(r, "conversions"));
+	if (c == NULL && entered == 0) {
+		http_reply_error(j->hr, 404, "no such campaign", NULL, -1);
+		stats_job_free(j);
+		return;
+	}
+	json_t *body = json_pack(
+	    "{s:s,s:I,s:O,s:O,s:O,s:O,s:O,s:o,s:I,s:f,s:o,s:O}", "campaign", j->campaign, "entered",
+	    entered, "active", json_object_get(r, "active"), "exited", json_object_get(r, "exited"),
+	    "sent", json_object_get(r, "sent"), "failed", json_object_get(r, "failed"), "skipped",
+	    json_object_get(r, "skipped"), "goal", stats_goal(c), "conversions", conv,
+	    "conversion_rate", base > 0 ? (double)conv / (double)base : 0.0, "steps",
+	    stats_steps(c, json_object_get(r, "steps")), "days", json_object_get(r, "days"));
+	http_reply_json(j->hr, 200, body);
+	stats_job_free(j);
+}
+
+/* A whole number of days within 1 .. API_STATS_DAYS_MAX; -1 for anything else. */
+static int
+stats_days_param(const char *s)
+{
+	char *end;
+	long v;
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	return errno || *end != '\0' || v < 1 || v > API_STATS_DAYS_MAX ? -1 : (int)v;
+}
+
+/* GET /v1/campaigns/{id}/stats?days=N: totals, per step and the last N days (UTC). */
+void
+api_campaign_get(struct http_req *hr)
+{
+	char *slash = strchr(hr->arg, '/'), *param;
+	int days = API_STATS_DAYS;
+
+	if (slash == NULL || strcmp(slash, "/stats") != 0) {
+		http_reply_error(hr, 404, "no such resource", NULL, -1);
+		return;
+	}
+	*slash = '\0';
+	if ((param = http_query_param(hr, "days")) != NULL &&
+	    (days = stats_days_param(param)) < 0) {
+		free(param);
+		http_reply_error(hr, 400, "'days' must be a whole number from 1 to 366", "days",
+				 -1);
+		return;
+	}
+	free(param);
+	struct stats_job *j = stats_job_new(hr, campaign_stats_run, campaign_stats_done);
+	int64_t today = util_now_ms() / API_STATS_DAY_MS;
+	j->campaign = xstrdup(hr->arg);
+	j->since_ms = (today - (days - 1)) * API_STATS_DAY_MS;
+	storeloop_submit(daemon_storeloop(hr->d), &j->job);
+}
