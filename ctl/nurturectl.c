@@ -331,6 +331,31 @@ ctl_retry(const struct ctl *c, const char *id)
 	return 0;
 }
 
+/* One send step rendered for a stand-in customer and sent to ADDRESS, outside the stats. */
+static int
+ctl_send_test(const struct ctl *c, const char *campaign, const char *step, const char *to)
+{
+	char *path = ctl_path("/v1/campaigns/%s/test", campaign);
+	json_t *body = json_pack("{s:s,s:s}", "step", step, "to", to);
+	json_t *doc = ctl_http_ok(c, "POST", path, body);
+	const char *state = json_string_value(json_object_get(doc, "state"));
+	int rc = 0;
+
+	free(path);
+	json_decref(body);
+	if (c->json)
+		ctl_print_json(doc);
+	else if (state != NULL && strcmp(state, "queued") == 0)
+		printf("queued %s to %s\n", json_string_value(json_object_get(doc, "message_id")),
+		       to);
+	else
+		printf("not sent: %s\n", json_string_value(json_object_get(doc, "reason")));
+	if (state == NULL || strcmp(state, "queued") != 0)
+		rc = 1;
+	json_decref(doc);
+	return rc;
+}
+
 static int
 ctl_status(const struct ctl *c)
 {
@@ -587,8 +612,6 @@ main(int argc, char **argv)
 		return ctl_unsupported("POST /v1/campaigns/{id}/pause");
 	if (strcmp(cmd, "resume") == 0)
 		return ctl_unsupported("POST /v1/campaigns/{id}/resume");
-	if (is_test)
-		return ctl_unsupported("POST /v1/campaigns/{id}/steps/{step}/test");
 
 	ctl_connect(&c, url, token, config);
 	ctl_http_init();
@@ -602,6 +625,8 @@ main(int argc, char **argv)
 		rc = ctl_status(&c);
 	else if (strcmp(cmd, "campaigns") == 0)
 		rc = ctl_campaigns(&c);
+	else if (is_test)
+		rc = ctl_send_test(&c, av[0], av[1], a.to);
 	else
 		rc = ctl_stats(&c, n ? av[0] : NULL);
 	ctl_http_fini();

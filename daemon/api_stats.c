@@ -271,3 +271,17 @@ api_campaign_get(struct http_req *hr)
 	j->since_ms = (today - (days - 1)) * API_STATS_DAY_MS;
 	storeloop_submit(daemon_storeloop(hr->d), &j->job);
 }
+
+/* POST /v1/campaigns/{id}/ACTION: "test" sends one step to one address (api_consent.c). */
+void
+api_campaign_post(struct http_req *hr)
+{
+	char *slash = strchr(hr->arg, '/');
+
+	if (slash == NULL || strcmp(slash, "/test") != 0) {
+		http_reply_error(hr, 404, "no such resource", NULL, -1);
+		return;
+	}
+	*slash = '\0';
+	api_campaign_test(hr, hr->arg);
+}

@@ -114,6 +114,12 @@ daemon_compose(struct daemon *d)
 	return &d->cx;
 }
 
+struct engine *
+daemon_engine(struct daemon *d)
+{
+	return d->engine;
+}
+
 const char *
 daemon_system_channel(struct daemon *d)
 {
@@ -366,6 +372,8 @@ daemon_reload(struct daemon *d)
 		if (strcmp(n->data_dir, o->data_dir) || n->durability_full != o->durability_full)
 			log_warnx("reload: 'data_dir'/'durability' changed; takes effect after a "
 				  "restart");
+		if (g_strcmp0(n->user, o->user) != 0)
+			log_warnx("reload: 'user' changed; takes effect after a restart");
 		/* Swap the reloadable parts in: tokens, limits, log level. */
 		char **tokens = o->api_tokens;
 		size_t ntokens = o->n_api_tokens;

@@ -11,6 +11,7 @@ struct config;
 struct diag;
 struct daemon;
 struct deliver;
+struct engine;
 struct event_base;
 struct http;
 struct storeloop;
@@ -43,6 +44,8 @@ struct deliver *daemon_deliver(struct daemon *d);
 const struct campaign_set *daemon_campaigns(struct daemon *d);
 /* How messages are rendered; its template set is read (and swapped) on the store thread. */
 const struct compose_ctx *daemon_compose(struct daemon *d);
+/* The engine, for jobs that run on the store thread. */
+struct engine *daemon_engine(struct daemon *d);
 /* The channel of system mail (double opt-in confirmations). */
 const char *daemon_system_channel(struct daemon *d);
 /* New or requeued messages may be due: delivery looks now rather than at its next timer. */

@@ -45,6 +45,12 @@ engine_free(struct engine *e)
 	free(e);
 }
 
+const struct campaign *
+engine_running_campaign(struct engine *e, const char *id)
+{
+	return e->campaigns ? campaign_set_find(e->campaigns, id) : NULL;
+}
+
 void
 engine_set_compose(struct engine *e, const struct compose_ctx *cx)
 {

@@ -13,6 +13,7 @@
 
 struct campaign_set;
 struct clock;
+struct campaign;
 struct engine;
 
 /* Called for every note the engine records (simulate prints them; the daemon logs at debug). */
@@ -31,6 +32,8 @@ void engine_set_cap(struct engine *e, int max, int64_t per_ms);
 struct stage_rules;
 /* The lifecycle stage thresholds (stage_rules_default until set). */
 void engine_set_stages(struct engine *e, const struct stage_rules *r);
+/* The running campaign ID, or NULL; store thread only (a reload swaps the set there). */
+const struct campaign *engine_running_campaign(struct engine *e, const char *id);
 /* Swaps in a new set of campaigns (after a reload); the caller keeps ownership. */
 void engine_set_campaigns(struct engine *e, const struct campaign_set *campaigns);
 

@@ -213,7 +213,7 @@ static const struct http_route http_routes[] = {
     {"/v1/suppressions/", 1, 1, M_DELETE, NULL, NULL, api_suppression_delete},
     {"/v1/status", 0, 1, M_GET, api_status, NULL, NULL},
     {"/v1/campaigns", 0, 1, M_GET, api_campaigns_get, NULL, NULL},
-    {"/v1/campaigns/", 2, 1, M_GET, api_campaign_get, NULL, NULL},
+    {"/v1/campaigns/", 2, 1, M_GET | M_POST, api_campaign_get, api_campaign_post, NULL},
     /* The links in mails: no token, no cookie; the signed path is the credential. */
     {"/confirm/", 1, 0, M_GET | M_POST, api_confirm_get, api_confirm_post, NULL},
     {"/u/", 1, 0, M_GET | M_POST, api_unsubscribe_get, api_unsubscribe_post, NULL},

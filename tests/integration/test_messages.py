@@ -357,5 +357,43 @@ def suppression_list():
         teardown(d, ctl)
 
 
+@test
+def send_test_of_one_step():
+    d, sink, ctl = setup()
+    try:
+        r = d.request("POST", "/v1/campaigns/thanks/test", body={"step": "send",
+                                                                 "to": "qa@example.com"})
+        eq(r.status, 202, f"send-test: {r.raw}")
+        poll(lambda: sink.count() >= 1, 15, "the test mail")
+        _, rcpts, raw = sink.last()
+        eq(rcpts, ["qa@example.com"], "to the address given")
+        msg = parse(raw)
+        eq(str(msg["Subject"]), "Danke für Ihren Einkauf, Test Recipient", "a stand-in customer")
+        eq(str(msg["Message-ID"]), r.json["message_id"], "the Message-ID answered")
+        upsert(d, id="real", email="real@example.com", name="Rea", locale="de")
+        r = d.request("POST", "/v1/campaigns/thanks/test",
+                      body={"step": "send", "to": "qa@example.com", "customer": "real",
+                            "event": {"type": "purchase", "properties": {"order_id": "9"}}})
+        eq(r.status, 202, f"as a real customer: {r.raw}")
+        poll(lambda: sink.count() >= 2, 15, "the second test mail")
+        _, rcpts, raw = sink.last()
+        eq((rcpts, str(parse(raw)["Subject"])), (["qa@example.com"], "Danke, Rea"),
+           "the customer's data and locale, the test address")
+        d.request("POST", "/v1/suppressions", body={"address": "qa@example.com"})
+        r = d.request("POST", "/v1/campaigns/thanks/test", body={"step": "send",
+                                                                 "to": "qa@example.com"})
+        eq((r.status, r.json.get("reason")), (200, "suppressed"), "never to a suppressed address")
+        for body, field in (({"to": "qa@example.com"}, "step"), ({"step": "send"}, "to"),
+                            ({"step": "send", "to": "x@y"}, "to")):
+            r = d.request("POST", "/v1/campaigns/thanks/test", body=body)
+            eq((r.status, r.json.get("field")), (400, field), f"bad {body}")
+        r = d.request("POST", "/v1/campaigns/nope/test", body={"step": "send", "to": "a@b.de"})
+        eq(r.status, 404, "unknown campaign")
+        eq(messages(d, campaign="thanks"), [], "test sends stay out of the campaign's messages")
+        eq(sink.count(), 2, "two test mails in all")
+    finally:
+        teardown(d, ctl)
+
+
 if __name__ == "__main__":
     run_all()

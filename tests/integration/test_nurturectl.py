@@ -180,13 +180,28 @@ def usage_errors_and_unsupported_commands():
         eq(r.returncode, 64, f"usage exit for {args}: {r.stderr}")
         check("usage:" in r.stderr, "prints usage", r.stderr)
     for args, need in ((["pause", "thanks"], "POST /v1/campaigns/{id}/pause"),
-                       (["resume", "thanks"], "POST /v1/campaigns/{id}/resume"),
-                       (["send-test", "thanks", "send", "--to", "a@example.test"],
-                        "POST /v1/campaigns/{id}/")):
+                       (["resume", "thanks"], "POST /v1/campaigns/{id}/resume")):
         r = ctl(*args)
         eq(r.returncode, 3, f"exit for {args}")
         check("not supported by this nurtured yet" in r.stderr and need in r.stderr,
               "says what is missing", r.stderr)
+
+
+@test
+def send_test_renders_one_step_to_one_address():
+    daemon()
+    r = ctl("send-test", "thanks", "send", "--to", "qa@example.com")
+    eq(r.returncode, 0, f"exit: {r.stderr}")
+    check(r.stdout.startswith("queued <") and "to qa@example.com" in r.stdout, "says so", r.stdout)
+    msgs = poll(lambda: [m for m in api("/v1/messages?customer=nurtured-send-test")["messages"]
+                         if m["state"] == "sent"], 15, "the test message sent")
+    eq((msgs[0]["campaign"], msgs[0]["step"]), ("", "send-test"), "system mail, outside stats")
+    r = ctl("send-test", "thanks", "nope", "--to", "qa@example.com")
+    eq(r.returncode, 1, "an unknown step")
+    check("no such campaign or send step" in r.stderr, "named", r.stderr)
+    r = ctl("send-test", "thanks", "send", "--to", "not-an-address")
+    eq(r.returncode, 1, "a bad address")
+    check("to" in r.stderr, "names the field", r.stderr)
 
 
 def endpoint_or_skip(path):
