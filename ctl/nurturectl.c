@@ -331,6 +331,26 @@ ctl_retry(const struct ctl *c, const char *id)
 	return 0;
 }
 
+/* Pauses or resumes a campaign in the daemon (kept across restarts); its file is untouched. */
+static int
+ctl_pause(const struct ctl *c, const char *campaign, const char *what)
+{
+	char *path = ctl_path(strcmp(what, "pause") == 0 ? "/v1/campaigns/%s/pause"
+							 : "/v1/campaigns/%s/resume",
+			      campaign);
+	json_t *doc = ctl_http_ok(c, "POST", path, NULL);
+
+	free(path);
+	if (c->json)
+		ctl_print_json(doc);
+	else
+		printf("campaign %s %s%s\n", campaign,
+		       strcmp(what, "pause") == 0 ? "paused" : "resumed",
+		       json_is_true(json_object_get(doc, "changed")) ? "" : " (already so)");
+	json_decref(doc);
+	return 0;
+}
+
 /* One send step rendered for a stand-in customer and sent to ADDRESS, outside the stats. */
 static int
 ctl_send_test(const struct ctl *c, const char *campaign, const char *step, const char *to)
@@ -510,14 +530,6 @@ ctl_stats(const struct ctl *c, const char *id)
 	return 0;
 }
 
-/* Commands whose endpoints the daemon does not have yet: they exist, and say what is missing. */
-static int
-ctl_unsupported(const char *endpoint)
-{
-	fprintf(stderr, "nurturectl: not supported by this nurtured yet: needs %s\n", endpoint);
-	return CTL_EXIT_UNSUPPORTED;
-}
-
 static void
 ctl_nargs(int have, int min, int max, const char *cmd)
 {
@@ -608,11 +620,6 @@ main(int argc, char **argv)
 	} else
 		ctl_usage_error("unknown command '%s'", cmd);
 
-	if (strcmp(cmd, "pause") == 0)
-		return ctl_unsupported("POST /v1/campaigns/{id}/pause");
-	if (strcmp(cmd, "resume") == 0)
-		return ctl_unsupported("POST /v1/campaigns/{id}/resume");
-
 	ctl_connect(&c, url, token, config);
 	ctl_http_init();
 	if (strcmp(cmd, "customer") == 0)
@@ -627,6 +634,8 @@ main(int argc, char **argv)
 		rc = ctl_campaigns(&c);
 	else if (is_test)
 		rc = ctl_send_test(&c, av[0], av[1], a.to);
+	else if (strcmp(cmd, "pause") == 0 || strcmp(cmd, "resume") == 0)
+		rc = ctl_pause(&c, av[0], cmd);
 	else
 		rc = ctl_stats(&c, n ? av[0] : NULL);
 	ctl_http_fini();

@@ -9,6 +9,7 @@
 #include "campaign.h"
 #include "config.h"
 #include "daemon.h"
+#include "engine.h"
 #include "deliver.h"
 #include "duration.h"
 #include "http.h"
@@ -27,6 +28,9 @@ struct stats_job {
 	int64_t since_ms;
 	size_t store_queue; /* at the request, before this job joined the queue */
 	json_t *result;
+	struct engine *engine; /* pause, resume, the campaigns' listing: on the store thread */
+	int pause, changed;
+	json_t *paused; /* ids paused over the API, read on the store thread */
 };
 
 static struct stats_job *
@@ -45,6 +49,7 @@ stats_job_free(struct stats_job *j)
 {
 	free(j->campaign);
 	json_decref(j->result);
+	json_decref(j->paused);
 	free(j);
 }
 
@@ -110,6 +115,11 @@ static enum store_status
 campaigns_run(struct store *s, struct store_job *job)
 {
 	struct stats_job *j = (struct stats_job *)job;
+	const struct campaign *c;
+	j->paused = json_object();
+	for (size_t i = 0; (c = engine_campaign_at(j->engine, i)) != NULL; i++)
+		if (engine_paused_by_api(j->engine, c->id))
+			json_object_set_new(j->paused, c->id, json_true());
 	return store_campaign_counts(s, &j->result);
 }
 
@@ -130,12 +140,14 @@ campaigns_done(struct store_job *job)
 	for (size_t i = 0; set != NULL && i < set->n; i++) {
 		const struct campaign *c = set->v[i];
 		json_t *n = json_object_get(j->result, c->id);
-		json_t *o = json_pack("{s:s,s:s,s:s,s:s?,s:b,s:s,s:I,s:I}", "id", c->id, "name",
-				      c->name ? c->name : c->id, "status",
-				      stats_status_name(c->status), "topic", c->topic,
-				      "transactional", c->transactional, "version", c->version,
-				      "entered", json_integer_value(json_object_get(n, "entered")),
-				      "active", json_integer_value(json_object_get(n, "active")));
+		json_t *o = json_pack(
+		    "{s:s,s:s,s:s,s:s?,s:b,s:s,s:I,s:I}", "id", c->id, "name",
+		    c->name ? c->name : c->id, "status",
+		    json_is_true(json_object_get(j->paused, c->id)) ? "paused"
+								    : stats_status_name(c->status),
+		    "topic", c->topic, "transactional", c->transactional, "version", c->version,
+		    "entered", json_integer_value(json_object_get(n, "entered")), "active",
+		    json_integer_value(json_object_get(n, "active")));
 		json_array_append_new(list, o);
 	}
 	http_reply_json(j->hr, 200, json_pack("{s:o}", "campaigns", list));
@@ -147,6 +159,7 @@ void
 api_campaigns_get(struct http_req *hr)
 {
 	struct stats_job *j = stats_job_new(hr, campaigns_run, campaigns_done);
+	j->engine = daemon_engine(hr->d);
 	storeloop_submit(daemon_storeloop(hr->d), &j->job);
 }
 
@@ -272,16 +285,51 @@ api_campaign_get(struct http_req *hr)
 	storeloop_submit(daemon_storeloop(hr->d), &j->job);
 }
 
-/* POST /v1/campaigns/{id}/ACTION: "test" sends one step to one address (api_consent.c). */
+static enum store_status
+campaign_pause_run(struct store *s, struct store_job *job)
+{
+	struct stats_job *j = (struct stats_job *)job;
+	(void)s;
+	return engine_pause(j->engine, j->campaign, j->pause, &j->changed);
+}
+
+static void
+campaign_pause_done(struct store_job *job)
+{
+	struct stats_job *j = (struct stats_job *)job;
+
+	if (job->status == STORE_OK)
+		http_reply_json(j->hr, 200,
+				json_pack("{s:s,s:s,s:b}", "campaign", j->campaign, "status",
+					  j->pause ? "paused" : "active", "changed", j->changed));
+	else
+		http_reply_store_error(j->hr, job->status, "no such campaign",
+				       "its file says paused or draft: the file decides (edit it "
+				       "and reload)");
+	stats_job_free(j);
+}
+
+/*
+ * POST /v1/campaigns/{id}/ACTION: "pause" and "resume" (kept in the store, across restarts;
+ * a resume runs what the campaign held), "test" sends one step to one address (api_consent.c).
+ */
 void
 api_campaign_post(struct http_req *hr)
 {
 	char *slash = strchr(hr->arg, '/');
 
-	if (slash == NULL || strcmp(slash, "/test") != 0) {
+	if (slash != NULL && strcmp(slash, "/test") == 0) {
+		*slash = '\0';
+		api_campaign_test(hr, hr->arg);
+	} else if (slash != NULL &&
+		   (strcmp(slash, "/pause") == 0 || strcmp(slash, "/resume") == 0)) {
+		struct stats_job *j = stats_job_new(hr, campaign_pause_run, campaign_pause_done);
+		j->pause = slash[1] == 'p';
+		*slash = '\0';
+		j->campaign = xstrdup(hr->arg);
+		j->engine = daemon_engine(hr->d);
+		j->job.wakes_engine = 1; /* a resume may have released journeys to run now */
+		storeloop_submit(daemon_storeloop(hr->d), &j->job);
+	} else
 		http_reply_error(hr, 404, "no such resource", NULL, -1);
-		return;
-	}
-	*slash = '\0';
-	api_campaign_test(hr, hr->arg);
 }

@@ -457,6 +457,16 @@ daemon_run(struct config *cfg, int foreground)
 	if (d->base == NULL)
 		fatalx("event_base_new");
 
+	/*
+	 * Plugins are loaded (not yet initialised) while still root, like a web server's modules:
+	 * plugin_dir may be readable by root only. A plugin that fails here is named when its
+	 * channel opens.
+	 */
+	for (size_t i = 0; i < cfg->n_chans; i++) {
+		char *perr = NULL;
+		plugin_load(cfg->plugin_dir, cfg->chans[i].plugin, &perr);
+		free(perr);
+	}
 	/* Before the store opens and any thread starts: what it creates belongs to the user. */
 	if (privdrop_daemon(cfg, err, sizeof(err)) < 0) {
 		log_warnx("%s", err);

@@ -42,7 +42,85 @@ engine_free(struct engine *e)
 		campaign_free(e->old[i]);
 	free(e->old);
 	free(e->msgid_domain);
+	if (e->paused != NULL)
+		g_hash_table_destroy(e->paused);
 	free(e);
+}
+
+int
+engine_active(const struct engine *e, const struct campaign *c)
+{
+	return c->status == CAMPAIGN_ACTIVE &&
+	       (e->paused == NULL || !g_hash_table_contains(e->paused, c->id));
+}
+
+const struct campaign *
+engine_campaign_at(struct engine *e, size_t i)
+{
+	return e->campaigns && i < e->campaigns->n ? e->campaigns->v[i] : NULL;
+}
+
+int
+engine_paused_by_api(struct engine *e, const char *id)
+{
+	return e->paused != NULL && g_hash_table_contains(e->paused, id);
+}
+
+int
+engine_paused(const struct engine *e, const struct campaign *c)
+{
+	return c->status == CAMPAIGN_PAUSED || (c->status == CAMPAIGN_ACTIVE && e->paused != NULL &&
+						g_hash_table_contains(e->paused, c->id));
+}
+
+/* The API's pauses, read at every register (start, reload): the store is the truth. */
+static enum store_status
+engine_load_pauses(struct engine *e)
+{
+	char **ids;
+	size_t n;
+	enum store_status rc = store_campaigns_paused(e->store, &ids, &n);
+
+	if (rc != STORE_OK)
+		return rc;
+	if (e->paused == NULL)
+		e->paused = g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL);
+	g_hash_table_remove_all(e->paused);
+	for (size_t i = 0; i < n; i++)
+		g_hash_table_add(e->paused, ids[i]);
+	free(ids);
+	return STORE_OK;
+}
+
+enum store_status
+engine_pause(struct engine *e, const char *id, int pause, int *changed)
+{
+	const struct campaign *c = engine_running_campaign(e, id);
+	enum store_status rc;
+	int released = 0, was;
+
+	*changed = 0;
+	if (c == NULL)
+		return STORE_NOTFOUND;
+	if (c->status != CAMPAIGN_ACTIVE)
+		return STORE_CONFLICT; /* its file says paused or draft: the file decides */
+	if (e->paused == NULL && (rc = engine_load_pauses(e)) != STORE_OK)
+		return rc;
+	was = g_hash_table_contains(e->paused, id);
+	if (was == pause)
+		return STORE_OK;
+	if ((rc = store_campaign_pause(e->store, id, pause, clock_now(e->clock))) != STORE_OK)
+		return rc;
+	if (pause)
+		g_hash_table_add(e->paused, xstrdup(id));
+	else {
+		g_hash_table_remove(e->paused, id);
+		rc = store_journeys_release(e->store, id, clock_now(e->clock), &released);
+	}
+	*changed = 1;
+	log_info("campaign '%s' %s over the API%s", id, pause ? "paused" : "resumed",
+		 released ? "; held journeys run now" : "");
+	return rc;
 }
 
 const struct campaign *
@@ -99,7 +177,7 @@ engine_read_file(const char *path)
 enum store_status
 engine_register(struct engine *e)
 {
-	enum store_status rc = STORE_OK;
+	enum store_status rc = engine_load_pauses(e);
 	for (size_t i = 0; e->campaigns && i < e->campaigns->n && rc == STORE_OK; i++) {
 		const struct campaign *c = e->campaigns->v[i];
 		char *text = c->file ? engine_read_file(c->file) : NULL;
@@ -108,7 +186,7 @@ engine_register(struct engine *e)
 		free(text);
 		/* A campaign that is active again runs what it held while paused. */
 		int released = 0;
-		if (rc == STORE_OK && c->status == CAMPAIGN_ACTIVE)
+		if (rc == STORE_OK && engine_active(e, c))
 			rc =
 			    store_journeys_release(e->store, c->id, clock_now(e->clock), &released);
 		if (released > 0)
@@ -490,7 +568,7 @@ engine_advance(struct engine *e, const struct campaign *c, struct journey *j, js
 		switch (st->kind) {
 		case STEP_SEND: {
 			const struct campaign *cur = campaign_set_find(e->campaigns, c->id);
-			if (cur != NULL && cur->status == CAMPAIGN_PAUSED) {
+			if (cur != NULL && engine_paused(e, cur)) {
 				/* Held at this send until the campaign is resumed (even when an
 				 * awaited event moved the journey here). */
 				j->visit--;
@@ -737,7 +815,7 @@ engine_on_event(struct engine *e, const struct store_event *ev)
 	}
 	for (size_t i = 0; e->campaigns && i < e->campaigns->n && rc == STORE_OK; i++) {
 		const struct campaign *c = e->campaigns->v[i];
-		if (c->status != CAMPAIGN_ACTIVE || c->trigger.kind != TRIGGER_EVENT ||
+		if (!engine_active(e, c) || c->trigger.kind != TRIGGER_EVENT ||
 		    strcmp(c->trigger.event, ev->type) != 0)
 			continue;
 		if (engine_eval(e, c->trigger.where, customer, event, NULL, ev->customer_id))
@@ -789,7 +867,7 @@ engine_run_one(struct engine *e, struct journey *j)
 		rc = engine_note(e, j, cname, NULL, "exit", "campaign_removed", NULL, NULL);
 		if (rc == STORE_OK)
 			rc = store_journey_update(e->store, j);
-	} else if (campaign_set_find(e->campaigns, c->id)->status == CAMPAIGN_PAUSED) {
+	} else if (engine_paused(e, campaign_set_find(e->campaigns, c->id))) {
 		/* Held, not dropped: it runs when the campaign is resumed. Pausing is the current
 		 * version's say, whatever version the journey runs on. */
 		j->due_ms = -1;

@@ -34,6 +34,16 @@ struct stage_rules;
 void engine_set_stages(struct engine *e, const struct stage_rules *r);
 /* The running campaign ID, or NULL; store thread only (a reload swaps the set there). */
 const struct campaign *engine_running_campaign(struct engine *e, const char *id);
+/*
+ * Pauses (PAUSE 1) or resumes campaign ID over the API, in the store so that it lasts across
+ * restarts; a resume runs the journeys it held. STORE_NOTFOUND: not running; STORE_CONFLICT:
+ * its file says paused or draft (the file decides). *CHANGED when it was not so already.
+ */
+enum store_status engine_pause(struct engine *e, const char *id, int pause, int *changed);
+/* The I-th running campaign, or NULL past the end (store thread). */
+const struct campaign *engine_campaign_at(struct engine *e, size_t i);
+/* Whether ID is paused over the API (store thread). */
+int engine_paused_by_api(struct engine *e, const char *id);
 /* Swaps in a new set of campaigns (after a reload); the caller keeps ownership. */
 void engine_set_campaigns(struct engine *e, const struct campaign_set *campaigns);
 

@@ -4,6 +4,8 @@
 
 #include <jansson.h>
 
+#include <glib.h>
+
 #include "engine.h"
 #include "stage.h"
 
@@ -23,9 +25,15 @@ struct engine {
 	struct stage_rules stages;
 	int cap_max; /* the frequency cap, 0: none */
 	int64_t cap_per_ms;
-	long queued; /* messages queued since engine_take_queued last asked */
+	long queued;		      /* messages queued since engine_take_queued last asked */
 	const struct compose_ctx *cx; /* rendering, consent; NULL: queue unrendered (tests) */
+	GHashTable *paused; /* campaign ids paused over the API (store: campaign_pauses) */
 };
+
+/* Whether C runs: active in its file and not paused over the API. */
+int engine_active(const struct engine *e, const struct campaign *c);
+/* Whether C holds its journeys: paused in its file or over the API (drafts do neither). */
+int engine_paused(const struct engine *e, const struct campaign *c);
 
 /* Records a note (the engine's "why") and tells the observer. */
 enum store_status engine_note(struct engine *e, const struct journey *j, const char *customer,

@@ -101,7 +101,7 @@ engine_push_timers(struct engine *e, const struct store_event *ev)
 	enum store_status rc = STORE_OK;
 	for (size_t i = 0; e->campaigns && i < e->campaigns->n && rc == STORE_OK; i++) {
 		const struct campaign *c = e->campaigns->v[i];
-		if (c->status != CAMPAIGN_ACTIVE || c->trigger.kind != TRIGGER_INACTIVITY)
+		if (!engine_active(e, c) || c->trigger.kind != TRIGGER_INACTIVITY)
 			continue;
 		for (size_t k = 0; k < c->trigger.n_of; k++)
 			if (strcmp(c->trigger.of[k], ev->type) == 0) {
@@ -130,7 +130,7 @@ engine_fire_timer(struct engine *e, const struct store_timer *t)
 		return rc;
 	if (t->campaign_id[0] == '\0') /* the stage timer: a time-based transition is due */
 		return engine_stage_update(e, t->customer_id);
-	if (c == NULL || c->status != CAMPAIGN_ACTIVE || c->trigger.kind != TRIGGER_INACTIVITY)
+	if (c == NULL || !engine_active(e, c) || c->trigger.kind != TRIGGER_INACTIVITY)
 		return STORE_OK;
 	if ((rc = store_customer_context(e->store, t->customer_id, &customer)) != STORE_OK)
 		return rc == STORE_NOTFOUND ? STORE_OK : rc;
@@ -254,7 +254,7 @@ engine_fan_out(struct engine *e, struct store_schedule *sc, int *handled)
 
 	int scheduled = c != NULL &&
 			(c->trigger.kind == TRIGGER_CRON || c->trigger.kind == TRIGGER_ANNIVERSARY);
-	if (!scheduled || c->status != CAMPAIGN_ACTIVE) {
+	if (!scheduled || !engine_active(e, c)) {
 		/* Removed or no longer scheduled: never again; paused: this run is skipped. */
 		int64_t next = scheduled ? engine_cron_next(c, clock_now(e->clock)) : -1;
 		sc->due_ms = next >= 0 ? next : INT64_MAX;
@@ -365,7 +365,7 @@ engine_stage_update(struct engine *e, int64_t customer_id)
 				 .time_ms = now};
 	for (size_t i = 0; e->campaigns && i < e->campaigns->n && rc == STORE_OK; i++) {
 		const struct campaign *c = e->campaigns->v[i];
-		if (c->status == CAMPAIGN_ACTIVE && c->trigger.kind == TRIGGER_STAGE &&
+		if (engine_active(e, c) && c->trigger.kind == TRIGGER_STAGE &&
 		    strcmp(c->trigger.stage, stage) == 0)
 			rc = engine_enter(e, c, &ev, customer, event);
 	}

@@ -290,6 +290,11 @@ struct store_ops {
 	/* The next ledger visit for system mail (journey 0): each confirmation mail is new. */
 	enum store_status (*system_visit)(struct store *, int *visit);
 
+	/* Campaigns paused over the API: set (PAUSED 1) or cleared, and the list (malloc'd). */
+	enum store_status (*campaign_pause)(struct store *, const char *campaign_id, int paused,
+					    int64_t now_ms);
+	enum store_status (*campaigns_paused)(struct store *, char ***ids, size_t *n);
+
 	/* Statistics, read-only (store_sqlite_stats.c); docs/api.md defines the numbers. */
 	/* Messages per state: {"queued": N, ...}, every state present. */
 	enum store_status (*outbox_counts)(struct store *, json_t **out);
@@ -310,7 +315,7 @@ struct store {
 };
 
 /* The schema version this build writes; a newer database is refused. */
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 /* Opens the backend named in OPT; NULL with a message in ERR on failure. */
 struct store *store_open(const struct store_options *opt, char *err, size_t errlen);
@@ -622,6 +627,16 @@ store_system_visit(struct store *s, int *visit)
 	return s->ops->system_visit(s, visit);
 }
 
+static inline enum store_status
+store_campaign_pause(struct store *s, const char *campaign_id, int paused, int64_t now_ms)
+{
+	return s->ops->campaign_pause(s, campaign_id, paused, now_ms);
+}
+static inline enum store_status
+store_campaigns_paused(struct store *s, char ***ids, size_t *n)
+{
+	return s->ops->campaigns_paused(s, ids, n);
+}
 static inline enum store_status
 store_outbox_counts(struct store *s, json_t **out)
 {

@@ -110,6 +110,9 @@ static const char *store_sqlite_migrations[] = {
     /* 4 -> 5: a campaign's statistics read its notes (skips, goals) without a full scan. */
     "CREATE INDEX IF NOT EXISTS journey_notes_campaign"
     " ON journey_notes (campaign_id, action, at_ms);",
+    /* 5 -> 6: campaigns paused over the API (nurturectl pause), kept across restarts. */
+    "CREATE TABLE IF NOT EXISTS campaign_pauses (campaign_id TEXT PRIMARY KEY,"
+    " paused_ms INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 static const char *const store_sqlite_sql[Q_COUNT] = {
@@ -851,5 +854,7 @@ const struct store_ops store_sqlite_ops = {
     .outbox_add = store_sqlite_outbox_add,
     .outbox_counts = store_sqlite_outbox_counts,
     .campaign_counts = store_sqlite_campaign_counts,
+    .campaign_pause = store_sqlite_campaign_pause,
+    .campaigns_paused = store_sqlite_campaigns_paused,
     .campaign_stats = store_sqlite_campaign_stats,
 };

@@ -164,6 +164,8 @@ enum store_status store_sqlite_consent_get(struct store *, int64_t, const char *
 enum store_status store_sqlite_consent_update(struct store *, int64_t, const char *, const char *,
 					      const char *, const char *, int64_t);
 enum store_status store_sqlite_system_visit(struct store *, int *);
+enum store_status store_sqlite_campaign_pause(struct store *, const char *, int, int64_t);
+enum store_status store_sqlite_campaigns_paused(struct store *, char ***, size_t *);
 int store_sqlite_stats_prepare(struct store_sqlite *s, char *err, size_t errlen);
 void store_sqlite_stats_finalize(struct store_sqlite *s);
 /* Statistics' operations (store_sqlite_stats.c). */

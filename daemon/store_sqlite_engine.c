@@ -722,3 +722,43 @@ store_sqlite_outbox_add(struct store *st, const struct outbox_entry *o)
 	sqlite3_bind_blob64(q, 2, o->payload, o->payload_len, SQLITE_STATIC);
 	return store_sqlite_exec(s, q);
 }
+
+/* Rare operations (an operator's pause): statements prepared per call. */
+enum store_status
+store_sqlite_campaign_pause(struct store *st, const char *campaign_id, int paused, int64_t now_ms)
+{
+	struct store_sqlite *s = SQ(st);
+	sqlite3_stmt *q;
+	const char *sql = paused ? "INSERT INTO campaign_pauses (campaign_id, paused_ms)"
+				   " VALUES (?1, ?2) ON CONFLICT (campaign_id) DO NOTHING"
+				 : "DELETE FROM campaign_pauses WHERE campaign_id = ?1";
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
+		return store_sqlite_status(s, sqlite3_errcode(s->db));
+	sqlite3_bind_text(q, 1, campaign_id, -1, SQLITE_STATIC);
+	if (paused)
+		sqlite3_bind_int64(q, 2, now_ms);
+	int rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return store_sqlite_status(s, rc);
+}
+
+enum store_status
+store_sqlite_campaigns_paused(struct store *st, char ***ids, size_t *n)
+{
+	struct store_sqlite *s = SQ(st);
+	sqlite3_stmt *q;
+	int rc;
+
+	*ids = NULL;
+	*n = 0;
+	if (sqlite3_prepare_v2(s->db, "SELECT campaign_id FROM campaign_pauses", -1, &q, NULL) !=
+	    SQLITE_OK)
+		return store_sqlite_status(s, sqlite3_errcode(s->db));
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		*ids = xrealloc(*ids, (*n + 1) * sizeof(**ids));
+		(*ids)[(*n)++] = xstrdup((const char *)sqlite3_column_text(q, 0));
+	}
+	sqlite3_finalize(q);
+	return store_sqlite_status(s, rc);
+}

@@ -263,9 +263,10 @@ def a_schema_is_migrated_forward_once():
         eq(log.count("migrating schema 1 -> 2"), 1, "second migration once over two starts")
         eq(log.count("migrating schema 2 -> 3"), 1, "third migration once over two starts")
         eq(log.count("migrating schema 3 -> 4"), 1, "fourth migration once over two starts")
+        eq(log.count("migrating schema 5 -> 6"), 1, "sixth migration once over two starts")
         eq(log.count("migrating schema 4 -> 5"), 1, "fifth migration once over two starts")
         db = sqlite3.connect(d.db_path())
-        eq(db.execute("PRAGMA user_version").fetchone()[0], 5, "version")
+        eq(db.execute("PRAGMA user_version").fetchone()[0], 6, "version")
         eq(db.execute("PRAGMA journal_mode").fetchone()[0], "wal", "WAL mode")
         db.close()
     finally:

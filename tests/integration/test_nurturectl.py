@@ -172,19 +172,20 @@ def json_is_the_apis_own():
 
 
 @test
-def usage_errors_and_unsupported_commands():
+def usage_errors_and_pause_resume():
     daemon()
     for args in ([], ["frobnicate"], ["customer"], ["retry", "1", "2"], ["status", "--state", "x"],
                  ["send-test", "thanks", "send"]):
         r = ctl(*args)
         eq(r.returncode, 64, f"usage exit for {args}: {r.stderr}")
         check("usage:" in r.stderr, "prints usage", r.stderr)
-    for args, need in ((["pause", "thanks"], "POST /v1/campaigns/{id}/pause"),
-                       (["resume", "thanks"], "POST /v1/campaigns/{id}/resume")):
-        r = ctl(*args)
-        eq(r.returncode, 3, f"exit for {args}")
-        check("not supported by this nurtured yet" in r.stderr and need in r.stderr,
-              "says what is missing", r.stderr)
+    r = ctl("pause", "thanks")
+    eq((r.returncode, r.stdout), (0, "campaign thanks paused\n"), f"pause: {r.stderr}")
+    eq(ctl("pause", "thanks").stdout, "campaign thanks paused (already so)\n", "again")
+    eq(ctl("resume", "thanks").stdout, "campaign thanks resumed\n", "resume")
+    r = ctl("pause", "nope")
+    eq(r.returncode, 1, "an unknown campaign")
+    check("no such campaign" in r.stderr, "named", r.stderr)
 
 
 @test
