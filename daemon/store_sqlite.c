@@ -148,9 +148,13 @@ static const char *const store_sqlite_sql[Q_COUNT] = {
     [Q_ERASE_EVENTS] = "UPDATE events SET properties = '{}', content_hash = 'erased'"
 		       " WHERE customer_id = ?1",
     [Q_ERASE_CONSENT] = "DELETE FROM consent WHERE customer_id = ?1",
-    [Q_CUST_JOURNEYS] = "SELECT campaign_id, active, entered_ms, due_ms, wait_event, exited_ms,"
-			" exit_reason FROM journeys WHERE customer_id = ?1"
-			" ORDER BY active DESC, entered_ms DESC, id DESC LIMIT 20",
+    /* The current step's id from the version the journey runs on, as stored at registration. */
+    [Q_CUST_JOURNEYS] = "SELECT j.campaign_id, j.active, j.entered_ms, j.due_ms, j.wait_event,"
+			" j.exited_ms, j.exit_reason, CASE WHEN j.active AND j.step >= 0 THEN"
+			" json_extract(v.definition, '$.steps[' || j.step || '].id') END"
+			" FROM journeys j LEFT JOIN campaign_versions v ON v.campaign_id ="
+			" j.campaign_id AND v.version = j.version WHERE j.customer_id = ?1"
+			" ORDER BY j.active DESC, j.entered_ms DESC, j.id DESC LIMIT 20",
     [Q_CUST_NOTES] = "SELECT at_ms, campaign_id, step_id, action, reason, channel, template"
 		     " FROM journey_notes WHERE customer_id = ?1 ORDER BY id DESC LIMIT 20",
     [Q_SUPPRESS] = "INSERT INTO suppressions (addr_hash, address, reason, created_ms)"
@@ -574,6 +578,7 @@ store_sqlite_customer_journeys(struct store_sqlite *s, int64_t id, json_t *c)
 		else
 			store_sqlite_set_time(j, "exited", sqlite3_column_int64(q, 5));
 		store_sqlite_set_text(j, "exit_reason", q, 6);
+		store_sqlite_set_text(j, "step", q, 7);
 		json_array_append_new(list, j);
 	}
 	sqlite3_reset(q);

@@ -45,6 +45,7 @@ def pause_holds_resume_runs_and_it_lasts():
         def journeys():
             return d.request("GET", "/v1/customers/a").json.get("journeys", [])
         poll(lambda: journeys(), 10, "the journey entered (it waits 2 s before its send)")
+        eq(journeys()[0]["step"], "send", "the step it runs when the wait ends")
         r = d.request("POST", "/v1/campaigns/thanks/pause")
         eq((r.status, r.json), (200, {"campaign": "thanks", "status": "paused", "changed": True}),
            "paused")
@@ -53,6 +54,7 @@ def pause_holds_resume_runs_and_it_lasts():
         # The wait ends while paused: the journey is held (no due time), nothing is sent.
         poll(lambda: journeys() and journeys()[0].get("due") is None, 15, "the journey held")
         eq(len(journeys()), 1, "a paused campaign starts no journey for the second order")
+        eq(journeys()[0]["step"], "send", "held at its send")
         eq(d.request("GET", "/v1/messages?customer=a").json["messages"], [], "nothing queued")
         d.stop()
         d.start()
