@@ -146,6 +146,37 @@ consent_form_field(struct http_req *hr, const char *field)
 }
 
 /*
+ * Store thread: system mail (journey 0, campaign "") goes into the outbox rendered, or as
+ * skipped with REASON; the job keeps the Message-ID or the reason for its answer.
+ */
+static enum store_status
+consent_queue_system_mail(struct store *s, struct consent_job *j, int64_t cid, int visit,
+			  const char *step_id, const char *channel, const char *template,
+			  const char *msgid, const struct composed *m, const char *reason)
+{
+	struct outbox_entry o = {.journey_id = 0,
+				 .customer_id = cid,
+				 .campaign_id = "",
+				 .step_id = step_id,
+				 .visit = visit,
+				 .channel = channel,
+				 .template = template,
+				 .message_id = msgid,
+				 .created_ms = j->now_ms,
+				 .state = reason ? "skipped" : "queued",
+				 .reason = reason,
+				 .sender = m->sender,
+				 .recipient = m->recipient,
+				 .payload = m->payload,
+				 .payload_len = m->len};
+	enum store_status rc = store_outbox_add(s, &o);
+
+	j->skipped = reason != NULL;
+	j->message = xstrdup(reason ? reason : msgid);
+	return rc;
+}
+
+/*
  * Store thread: the double opt-in request. Pending is recorded and the confirmation mail
  * queued in the same transaction; an address that may not be mailed gets no mail, and the
  * outbox says why. A customer already subscribed gets no second mail.
@@ -193,24 +224,8 @@ consent_subscribe(struct store *s, struct consent_job *j, int64_t cid)
 	else
 		compose_message(j->cx, &sys, "double-opt-in", j->channel, "double-opt-in", data,
 				msgid, j->now_ms, &m, &reason);
-	struct outbox_entry o = {.journey_id = 0,
-				 .customer_id = cid,
-				 .campaign_id = "",
-				 .step_id = "double-opt-in",
-				 .visit = visit,
-				 .channel = j->channel,
-				 .template = "double-opt-in",
-				 .message_id = msgid,
-				 .created_ms = j->now_ms,
-				 .state = reason ? "skipped" : "queued",
-				 .reason = reason,
-				 .sender = m.sender,
-				 .recipient = m.recipient,
-				 .payload = m.payload,
-				 .payload_len = m.len};
-	rc = store_outbox_add(s, &o);
-	j->skipped = reason != NULL;
-	j->message = reason ? xstrdup(reason) : xstrdup(msgid);
+	rc = consent_queue_system_mail(s, j, cid, visit, "double-opt-in", j->channel,
+				       "double-opt-in", msgid, &m, reason);
 out:
 	composed_clear(&m);
 	free(reason);
@@ -543,24 +558,8 @@ consent_send_test(struct store *s, struct consent_job *j)
 	else
 		compose_message(j->cx, c, st->id, st->channel, st->template, data, msgid, j->now_ms,
 				&m, &reason);
-	struct outbox_entry o = {.journey_id = 0,
-				 .customer_id = cid,
-				 .campaign_id = "",
-				 .step_id = "send-test",
-				 .visit = visit,
-				 .channel = st->channel,
-				 .template = st->template,
-				 .message_id = msgid,
-				 .created_ms = j->now_ms,
-				 .state = reason ? "skipped" : "queued",
-				 .reason = reason,
-				 .sender = m.sender,
-				 .recipient = m.recipient,
-				 .payload = m.payload,
-				 .payload_len = m.len};
-	rc = store_outbox_add(s, &o);
-	j->skipped = reason != NULL;
-	j->message = reason ? xstrdup(reason) : xstrdup(msgid);
+	rc = consent_queue_system_mail(s, j, cid, visit, "send-test", st->channel, st->template,
+				       msgid, &m, reason);
 out:
 	composed_clear(&m);
 	free(reason);
