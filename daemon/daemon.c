@@ -312,6 +312,14 @@ daemon_gauge_inflight(void *arg)
 	return (double)http_inflight(arg);
 }
 
+/* SQLite's own heap (page cache included): RSS less this is what a leak would grow. */
+static double
+daemon_gauge_sqlite_memory(void *arg)
+{
+	(void)arg;
+	return (double)store_memory_used();
+}
+
 /* Finishes the stop once every request in flight has its answer, or the deadline passed. */
 static void
 daemon_stop_check(evutil_socket_t fd, short what, void *arg)
@@ -550,6 +558,9 @@ daemon_run(struct config *cfg, int foreground)
 		log_warnx("no api_tokens configured: the API is open to anyone on this host");
 	metrics_add_gauge("nurtured_store_queue_depth", "Jobs waiting for the store loop.",
 			  daemon_gauge_store_queue, d->storeloop);
+	metrics_add_gauge("nurtured_sqlite_memory_bytes",
+			  "Memory SQLite holds (its page cache, up to 64 MiB, included).",
+			  daemon_gauge_sqlite_memory, NULL);
 	metrics_add_gauge("nurtured_http_inflight", "Requests waiting for their answer.",
 			  daemon_gauge_inflight, d->http);
 	for (size_t i = 0; i < NT_ARRAY_LEN(sigs); i++) {

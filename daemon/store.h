@@ -317,6 +317,12 @@ struct store {
 /* The schema version this build writes; a newer database is refused. */
 #define STORE_SCHEMA_VERSION 6
 
+/*
+ * The bytes the store's library holds in memory (SQLite: its heap, page caches included).
+ * Safe from any thread, for a gauge: RSS less this is what a leak elsewhere would grow.
+ */
+int64_t store_memory_used(void);
+
 /* Opens the backend named in OPT; NULL with a message in ERR on failure. */
 struct store *store_open(const struct store_options *opt, char *err, size_t errlen);
 

@@ -161,6 +161,12 @@ static const char *const store_sqlite_sql[Q_COUNT] = {
 		   " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (addr_hash) DO NOTHING",
 };
 
+int64_t
+store_memory_used(void)
+{
+	return sqlite3_memory_used();
+}
+
 /* Every family of statements is prepared once, at open, and kept for the connection's life. */
 int
 store_sqlite_prepare_all(struct store_sqlite *s, const char *const *sql, sqlite3_stmt **st, int n,
