@@ -1,11 +1,9 @@
 /* The SQLite backend's delivery side: claiming due messages, their outcomes, the listing. */
-#include <glib.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "crypto.h"
 #include "store_sqlite.h"
 #include "timefmt.h"
 #include "util.h"
