@@ -211,9 +211,7 @@ consent_subscribe(struct store *s, struct consent_job *j, int64_t cid)
 	if (email != NULL &&
 	    (rc = store_suppressed(s, j->cx->secret, email, &suppressed)) != STORE_OK)
 		goto out;
-	gchar *uuid = g_uuid_string_random();
-	msgid = xasprintf("<%s@%s>", uuid, j->cx->msgid_domain);
-	g_free(uuid);
+	msgid = mime_message_id(j->cx->msgid_domain, j->now_ms);
 	event = json_pack("{s:s,s:{s:s}}", "type", "subscribe_requested", "properties", "topic",
 			  j->topic);
 	data = compose_data(j->cx, &sys, customer, event, NULL, j->now_ms);
@@ -547,9 +545,7 @@ consent_send_test(struct store *s, struct consent_job *j)
 	json_object_set_new(customer, "email", json_string(j->addr));
 	if (j->standin && !json_is_string(json_object_get(customer, "name")))
 		json_object_set_new(customer, "name", json_string("Test Recipient"));
-	gchar *uuid = g_uuid_string_random();
-	msgid = xasprintf("<%s@%s>", uuid, j->cx->msgid_domain);
-	g_free(uuid);
+	msgid = mime_message_id(j->cx->msgid_domain, j->now_ms);
 	event = j->event ? json_incref(j->event)
 			 : json_pack("{s:s,s:{}}", "type", "send_test", "properties");
 	data = compose_data(j->cx, c, customer, event, NULL, j->now_ms);

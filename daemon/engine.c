@@ -13,6 +13,7 @@
 #include "diag.h"
 #include "log.h"
 #include "metrics.h"
+#include "mime.h"
 #include "compose.h"
 #include "timefmt.h"
 #include "util.h"
@@ -438,14 +439,12 @@ static enum store_status
 engine_send(struct engine *e, const struct campaign *c, struct journey *j, const struct step *st,
 	    const char *customer_name, json_t *customer)
 {
-	gchar *uuid = g_uuid_string_random();
-	char *msgid = xasprintf("<%s@%s>", uuid, e->msgid_domain), *reason = NULL;
 	int64_t now = clock_now(e->clock);
+	char *msgid = mime_message_id(e->msgid_domain, now), *reason = NULL;
 	struct composed m = {0};
 	enum store_status rc;
 	const char *skip = engine_may_send(e, c, customer, &rc);
 
-	g_free(uuid);
 	if (rc != STORE_OK) {
 		free(msgid);
 		return rc;

@@ -16,6 +16,8 @@
 #include <string.h>
 
 #include "mime.h"
+#include "crypto.h"
+#include "log.h"
 #include "util.h"
 
 #define MIME_LOCAL_MAX 64  /* RFC 5321 4.5.3.1.1 */
@@ -38,6 +40,19 @@ void
 mime_init(void)
 {
 	pthread_once(&mime_once, mime_init_once);
+}
+
+char *
+mime_message_id(const char *domain, int64_t now_ms)
+{
+	unsigned char r[10];
+	char hex[2 * sizeof(r) + 1];
+
+	if (crypto_random(r, sizeof(r)) < 0)
+		fatalx("mime: no random bytes for a Message-ID");
+	for (size_t i = 0; i < sizeof(r); i++)
+		snprintf(hex + 2 * i, 3, "%02x", r[i]);
+	return xasprintf("<%011llx.%s@%s>", (unsigned long long)now_ms, hex, domain);
 }
 
 /* RFC 5322 atext: the characters a dot-atom may hold besides the dots. */

@@ -19,6 +19,13 @@ void mime_init(void);
  */
 int mime_addr_valid(const char *addr);
 
+/*
+ * A new Message-ID "<TIME.RANDOM@DOMAIN>" (malloc'd): the time in ms first, so that ids made
+ * one after another sort together and the outbox's unique index grows at its end instead of
+ * at a random leaf; 80 random bits after it keep them unique across processes and hosts.
+ */
+char *mime_message_id(const char *domain, int64_t now_ms);
+
 struct mime_mail {
 	const char *from_name; /* may be NULL */
 	const char *from_addr;

@@ -113,6 +113,13 @@ static const char *store_sqlite_migrations[] = {
     /* 5 -> 6: campaigns paused over the API (nurturectl pause), kept across restarts. */
     "CREATE TABLE IF NOT EXISTS campaign_pauses (campaign_id TEXT PRIMARY KEY,"
     " paused_ms INTEGER NOT NULL) WITHOUT ROWID;",
+    /*
+     * 6 -> 7: the journeys a paused campaign holds (active, neither timed nor awaiting an
+     * event), so that releasing them at each start and reload does not scan every journey
+     * of the campaign (0.3 s with a million).
+     */
+    "CREATE INDEX IF NOT EXISTS journeys_held ON journeys (campaign_id)"
+    " WHERE active = 1 AND due_ms IS NULL AND wait_event IS NULL;",
 };
 
 static const char *const store_sqlite_sql[Q_COUNT] = {

@@ -26,7 +26,8 @@ def make_install_honours_destdir():
     for want in ("sbin/nurtured", "etc/nurtured/nurtured.json", "lib/systemd/system/nurtured.service",
                  "share/man/man8/nurtured.8", "share/man/man5/nurtured.conf.5",
                  "include/nurtured/nurtured-plugin.h", "lib/nurtured/smtp.so",
-                 "lib/nurtured/webhook.so", "lib/nurtured/maildir.so"):
+                 "lib/nurtured/webhook.so", "lib/nurtured/maildir.so",
+                 "lib/nurtured/discard.so"):
         check(any(f.endswith(want) for f in found), f"{want} installed", sorted(found))
     unit = next(f for f in found if f.endswith("nurtured.service"))
     text = open(os.path.join(dest, unit)).read()

@@ -7,7 +7,7 @@ import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ntest import PLUGIN_DIR, Daemon, check, eq, run_all, run_cli, test  # noqa: E402
+from ntest import PLUGIN_DIR, Daemon, check, eq, poll, run_all, run_cli, test  # noqa: E402
 
 BUILD = os.environ.get("NT_BUILDDIR") or os.path.join(os.path.dirname(__file__), "..", "..")
 ABI2 = os.path.join(BUILD, "tests", "plugins", ".libs", "abi2.so")
@@ -74,6 +74,44 @@ def two_smtp_channels_coexist():
         eq((r.returncode, r.stderr), (0, ""), "check")
         d.start()
         eq(d.request("GET", "/healthz", auth=False).status, 200, "running")
+        eq(d.stop(), 0, "clean stop")
+    finally:
+        d.cleanup()
+
+
+@test
+def the_discard_plugin_records_every_message_sent():
+    """discard takes the message, writes nothing, and the outbox records it sent with the
+    reply its setting names; an unknown setting is refused by name."""
+    d = Daemon({"channels": {"mail": {"plugin": "discard", "threads": 2}}})
+    try:
+        d.start(wait=False)
+        d.proc.wait(15)
+        eq(d.proc.returncode, 1, "an unknown setting is refused")
+        check("channel 'mail' (plugin discard): threads: unknown setting" in d.read_log(),
+              "named", d.read_log())
+    finally:
+        d.cleanup()
+    d = Daemon({"channels": {"mail": {"plugin": "discard", "reply": "250 gone"}}})
+    try:
+        for sub in ("campaigns", "templates"):
+            os.makedirs(os.path.join(d.tmp, sub))
+        with open(os.path.join(d.tmp, "campaigns", "c.json"), "w") as f:
+            json.dump({"id": "c", "name": "c", "status": "active", "topic": "orders",
+                       "trigger": {"event": "order"}, "reentry": "always",
+                       "steps": [{"id": "s", "send": {"channel": "mail", "template": "t"}}]}, f)
+        for part in ("subject", "text"):
+            with open(os.path.join(d.tmp, "templates", f"t.{part}.mustache"), "w") as f:
+                f.write("Hello {{customer.name}}\n")
+        d.start()
+        eq(d.request("POST", "/v1/customers", body={"id": "k", "email": "k@example.com",
+                                                   "name": "Kay"}).status, 200, "customer")
+        eq(d.post_events({"events": [{"id": f"o{i}", "customer": "k", "type": "order"}
+                          for i in range(3)]}).status, 202, "events")
+        msgs = poll(lambda: (lambda m: m if len(m) == 3 else None)(
+            d.request("GET", "/v1/messages?state=sent").json["messages"]), 15, "three sent")
+        eq({m["last_reply"] for m in msgs}, {"250 gone"}, "the configured reply")
+        eq(d.request("GET", "/v1/messages?state=queued").json["messages"], [], "none left")
         eq(d.stop(), 0, "clean stop")
     finally:
         d.cleanup()

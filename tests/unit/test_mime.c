@@ -515,6 +515,28 @@ test_threads(void)
 	free(reference);
 }
 
+/* Message-IDs: valid msg-id syntax, unique, and in creation order (the outbox index). */
+static void
+test_message_ids(void)
+{
+	char *a = mime_message_id("shop.example", 1764590400000LL);
+	char *b = mime_message_id("shop.example", 1764590400000LL);
+	char *c = mime_message_id("shop.example", 1764590400001LL);
+	char *late = mime_message_id("shop.example", 4102444800000LL); /* 2100 */
+	size_t n = strlen(a);
+
+	test_ok(n > 2 && a[0] == '<' && a[n - 1] == '>' && strstr(a, "@shop.example>") != NULL &&
+		    strspn(a + 1, "0123456789abcdef.") == n - 1 - strlen("@shop.example>"),
+		"a Message-ID is <hex.hex@domain>: %s", a);
+	test_ok(strcmp(a, b) != 0, "two ids in the same millisecond differ");
+	test_ok(strcmp(a, c) < 0 && strcmp(b, c) < 0, "a later id sorts after earlier ones");
+	test_ok(strcmp(c, late) < 0 && strlen(late) == n, "ordered and of one length until 2100");
+	free(a);
+	free(b);
+	free(c);
+	free(late);
+}
+
 int
 main(void)
 {
@@ -526,6 +548,7 @@ main(void)
 	test_unsubscribe();
 	test_structure();
 	test_threads();
+	test_message_ids();
 	printf("1..%d\n", test_count);
 	return test_failures ? 1 : 0;
 }
