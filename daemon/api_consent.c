@@ -169,7 +169,7 @@ consent_queue_system_mail(struct store *s, struct consent_job *j, int64_t cid, i
 				 .recipient = m->recipient,
 				 .payload = m->payload,
 				 .payload_len = m->len};
-	enum store_status rc = store_outbox_add(s, &o);
+	enum store_status rc = store_outbox_add(s, &o, NULL);
 
 	j->skipped = reason != NULL;
 	j->message = xstrdup(reason ? reason : msgid);

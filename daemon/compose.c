@@ -123,9 +123,10 @@ compose_json(const struct compose_ctx *cx, const struct campaign *c, const char 
 }
 
 int
-compose_message(const struct compose_ctx *cx, const struct campaign *c, const char *step_id,
+compose_prepare(const struct compose_ctx *cx, const struct campaign *c, const char *step_id,
 		const char *channel, const char *template_name, json_t *data,
-		const char *message_id, int64_t now_ms, struct composed *out, char **reason)
+		const char *message_id, int64_t now_ms, struct composed *out,
+		struct mime_mail **mail, char **reason)
 {
 	json_t *customer = json_object_get(data, "customer");
 	const char *email = json_string_value(json_object_get(customer, "email"));
@@ -138,6 +139,7 @@ compose_message(const struct compose_ctx *cx, const struct campaign *c, const ch
 
 	memset(out, 0, sizeof(*out));
 	*reason = NULL;
+	*mail = NULL;
 	if (payload == NT_PAYLOAD_JSON)
 		return compose_json(cx, c, step_id, template_name, data, message_id, now_ms, out,
 				    reason);
@@ -181,16 +183,41 @@ compose_message(const struct compose_ctx *cx, const struct campaign *c, const ch
 		m.unsubscribe_url = NULL;
 	if (m.unsubscribe_url == NULL)
 		m.unsubscribe_mailto = NULL; /* the mailto goes with the one-click URL, not alone */
-	if (mime_build(&m, &out->payload, &out->len, &merr) < 0) {
+	if (mime_validate(&m, &merr) < 0) {
 		*reason = xasprintf("invalid_header: %s", merr ? merr : "refused");
 		free(merr);
 		template_output_free(&to);
 		return -1;
 	}
+	*mail = mime_mail_dup(&m);
 	template_output_free(&to);
 	out->sender = xstrdup(cx->cfg->mail_from_address);
 	out->recipient = xstrdup(email);
 	out->locale = xstrdup(template_locale(t));
+	return 0;
+}
+
+int
+compose_message(const struct compose_ctx *cx, const struct campaign *c, const char *step_id,
+		const char *channel, const char *template_name, json_t *data,
+		const char *message_id, int64_t now_ms, struct composed *out, char **reason)
+{
+	struct mime_mail *mail = NULL;
+	char *merr = NULL;
+
+	if (compose_prepare(cx, c, step_id, channel, template_name, data, message_id, now_ms, out,
+			    &mail, reason) < 0)
+		return -1;
+	if (mail == NULL)
+		return 0;
+	int rc = mime_build(mail, &out->payload, &out->len, &merr);
+	mime_mail_free(mail);
+	if (rc < 0) {
+		*reason = xasprintf("invalid_header: %s", merr ? merr : "refused");
+		free(merr);
+		composed_clear(out);
+		return -1;
+	}
 	return 0;
 }
 

@@ -49,6 +49,17 @@ json_t *compose_data(const struct compose_ctx *cx, const struct campaign *c, jso
 int compose_message(const struct compose_ctx *cx, const struct campaign *c, const char *step_id,
 		    const char *channel, const char *template_name, json_t *data,
 		    const char *message_id, int64_t now_ms, struct composed *out, char **reason);
+/*
+ * As compose_message, but a MIME message is checked and not built: *MAIL (mime_mail_free) is
+ * what mime_build will take, and OUT has the envelope without a payload. A JSON document is
+ * made at once (*MAIL NULL). The checks are mime_build's: a build of *MAIL fails only when
+ * GMime does.
+ */
+struct mime_mail;
+int compose_prepare(const struct compose_ctx *cx, const struct campaign *c, const char *step_id,
+		    const char *channel, const char *template_name, json_t *data,
+		    const char *message_id, int64_t now_ms, struct composed *out,
+		    struct mime_mail **mail, char **reason);
 void composed_clear(struct composed *m);
 
 /*

@@ -347,7 +347,8 @@ config_apply(struct config *c, json_t *root, struct diag *d)
 		else if (strcmp(key, "opt_in_topics") == 0)
 			config_opt_in(c, v, d);
 		else if (strcmp(key, "user") == 0) {
-			if (config_set_string(&c->user, v, key, d) == 0 && getpwnam(c->user) == NULL)
+			if (config_set_string(&c->user, v, key, d) == 0 &&
+			    getpwnam(c->user) == NULL)
 				diag_add(d, key, "key 'user': no such user '%s'", c->user);
 		} else if (strcmp(key, "system_channel") == 0)
 			config_set_string(&c->system_channel, v, key, d);

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "mime.h"
+#include "mimepool.h"
 #include "notify.h"
 #include "plugin.h"
 #include "privdrop.h"
@@ -44,6 +45,7 @@ struct daemon {
 	struct compose_ctx cx;
 	char *msgid_domain;
 	struct engine *engine;
+	struct mimepool *mimepool; /* the send steps' MIME builds, beside the store thread */
 	struct clock clock;
 	struct event *sig[3];
 	struct event *stop_timer;
@@ -441,6 +443,14 @@ daemon_signal(evutil_socket_t sig, short what, void *arg)
 		daemon_stop(d, sig == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
+/* MIME builders: the cores the store thread leaves, at least one, at most four. */
+static int
+daemon_mime_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN) - 1;
+	return n < 1 ? 1 : n > 4 ? 4 : (int)n;
+}
+
 int
 daemon_run(struct config *cfg, int foreground)
 {
@@ -546,6 +556,8 @@ daemon_run(struct config *cfg, int foreground)
 				     .channel_payload = daemon_channel_payload,
 				     .arg = d->deliver};
 	engine_set_compose(d->engine, &d->cx);
+	d->mimepool = mimepool_new(daemon_mime_threads());
+	engine_set_mimepool(d->engine, d->mimepool);
 	d->storeloop = storeloop_start_hooked(store, d->engine, d->base, deliver_wake, d->deliver);
 	deliver_begin(d->deliver, d->storeloop);
 	d->http = http_start(d, cfg->listen_host, cfg->listen_port, err, sizeof(err));
@@ -576,6 +588,7 @@ daemon_run(struct config *cfg, int foreground)
 out:
 	/* The store loop commits what it holds before the store closes. */
 	storeloop_stop(d->storeloop);
+	mimepool_free(d->mimepool); /* after the store thread's last flush */
 	deliver_free(d->deliver);
 	plugin_host_fini();
 	plugin_unload_all();

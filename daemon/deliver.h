@@ -14,8 +14,8 @@ struct storeloop;
  * Opens every channel of CFG (loading its plugin). NULL with *ERR (malloc'd) naming the
  * channel. Nothing moves until deliver_begin.
  */
-struct deliver *deliver_start(const struct config *cfg, struct event_base *base,
-			      const char *secret, char **err);
+struct deliver *deliver_start(const struct config *cfg, struct event_base *base, const char *secret,
+			      char **err);
 /* Starts delivering once the messages a crash left "sending" are queued again. */
 void deliver_begin(struct deliver *d, struct storeloop *loop);
 /* Any thread: new messages may be due (the store thread calls it after the engine queued). */

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "mime.h"
+#include "mimepool.h"
 #include "compose.h"
 #include "timefmt.h"
 #include "util.h"
@@ -449,11 +450,16 @@ engine_send(struct engine *e, const struct campaign *c, struct journey *j, const
 		free(msgid);
 		return rc;
 	}
+	struct mime_mail *mail = NULL;
 	if (skip == NULL && e->cx != NULL) {
 		json_t *data =
 		    compose_data(e->cx, c, customer, j->event ? j->event : j->trigger, j, now);
-		if (compose_message(e->cx, c, st->id, st->channel, st->template, data, msgid, now,
-				    &m, &reason) < 0)
+		int bad = e->mp != NULL
+			      ? compose_prepare(e->cx, c, st->id, st->channel, st->template, data,
+						msgid, now, &m, &mail, &reason)
+			      : compose_message(e->cx, c, st->id, st->channel, st->template, data,
+						msgid, now, &m, &reason);
+		if (bad < 0)
 			skip = reason;
 		json_decref(data);
 	}
@@ -473,7 +479,13 @@ engine_send(struct engine *e, const struct campaign *c, struct journey *j, const
 				 .recipient = m.recipient,
 				 .payload = m.payload,
 				 .payload_len = m.len};
-	rc = store_outbox_add(e->store, &o);
+	int64_t id = 0;
+	rc = store_outbox_add(e->store, &o, &id);
+	if (rc == STORE_OK && mail != NULL) {
+		mimepool_submit(e->mp, id, mail); /* its payload before the commit */
+		mail = NULL;
+	}
+	mime_mail_free(mail);
 	free(msgid);
 	composed_clear(&m);
 	if (rc == STORE_DUPLICATE)
@@ -489,6 +501,44 @@ engine_send(struct engine *e, const struct campaign *c, struct journey *j, const
 	}
 	free(reason);
 	return rc;
+}
+
+void
+engine_set_mimepool(struct engine *e, struct mimepool *mp)
+{
+	e->mp = mp;
+}
+
+/* A built payload into its row; a refused build makes the message a skip with the reason. */
+static int
+engine_payload(int64_t id, const char *payload, size_t len, const char *err, void *arg)
+{
+	struct engine *e = arg;
+	enum store_status rc;
+
+	if (err == NULL)
+		return store_outbox_payload_add(e->store, id, payload, len);
+	char *reason = xasprintf("invalid_header: %s", err);
+	log_warnx("outbox %lld: %s", (long long)id, reason);
+	rc = store_outbox_refuse(e->store, id, reason);
+	free(reason);
+	e->queued--;
+	return rc;
+}
+
+enum store_status
+engine_flush(struct engine *e)
+{
+	if (e->mp == NULL)
+		return STORE_OK;
+	return (enum store_status)mimepool_drain(e->mp, engine_payload, e);
+}
+
+void
+engine_abandon(struct engine *e)
+{
+	if (e->mp != NULL)
+		mimepool_drain(e->mp, NULL, NULL);
 }
 
 long

@@ -55,6 +55,15 @@ enum store_status engine_consume(struct engine *e, int limit, int *n);
 enum store_status engine_run_due(struct engine *e, int limit, int *n);
 /* When the next journey is due (ms), or -1 when none is. */
 int64_t engine_next_due(struct engine *e);
+struct mimepool;
+/* Builds MIME in MP's workers (borrowed): every transaction then ends with engine_flush. */
+void engine_set_mimepool(struct engine *e, struct mimepool *mp);
+/*
+ * Before the commit of a transaction the engine ran in: writes the payloads its workers built
+ * (a refused one makes its message skipped). After a rollback, engine_abandon drops them.
+ */
+enum store_status engine_flush(struct engine *e);
+void engine_abandon(struct engine *e);
 /* Messages queued in the outbox since the last call (delivery is woken when non-zero). */
 long engine_take_queued(struct engine *e);
 

@@ -27,7 +27,8 @@ struct engine {
 	int64_t cap_per_ms;
 	long queued;		      /* messages queued since engine_take_queued last asked */
 	const struct compose_ctx *cx; /* rendering, consent; NULL: queue unrendered (tests) */
-	GHashTable *paused; /* campaign ids paused over the API (store: campaign_pauses) */
+	GHashTable *paused;  /* campaign ids paused over the API (store: campaign_pauses) */
+	struct mimepool *mp; /* MIME builds off this thread, or NULL: built in the step */
 };
 
 /* Whether C runs: active in its file and not paused over the API. */

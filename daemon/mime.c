@@ -207,8 +207,8 @@ mime_msgid_valid(const char *id)
 }
 
 /* CR/LF in any header field first (the injection), then each field on its own; one error. */
-static int
-mime_check(const struct mime_mail *m, char **err)
+int
+mime_validate(const struct mime_mail *m, char **err)
 {
 	if (mime_check_text("from_name", m->from_name, false, err) < 0 ||
 	    mime_check_text("from_addr", m->from_addr, true, err) < 0 ||
@@ -353,7 +353,7 @@ mime_build(const struct mime_mail *m, char **out, size_t *len, char **err)
 	*out = NULL;
 	*len = 0;
 	*err = NULL;
-	if (mime_check(m, err) < 0)
+	if (mime_validate(m, err) < 0)
 		return -1;
 	GDateTime *date = mime_date(m->date_ms);
 	if (date == NULL)
@@ -410,4 +410,48 @@ mime_build(const struct mime_mail *m, char **out, size_t *len, char **err)
 	}
 	g_object_unref(mem);
 	return rc;
+}
+
+/* NULL stays NULL: optional fields are optional in the copy too. */
+static const char *
+mime_strdup(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+struct mime_mail *
+mime_mail_dup(const struct mime_mail *m)
+{
+	struct mime_mail *c = xcalloc(1, sizeof(*c));
+
+	c->from_name = mime_strdup(m->from_name);
+	c->from_addr = mime_strdup(m->from_addr);
+	c->to_name = mime_strdup(m->to_name);
+	c->to_addr = mime_strdup(m->to_addr);
+	c->subject = mime_strdup(m->subject);
+	c->text = mime_strdup(m->text);
+	c->html = mime_strdup(m->html);
+	c->message_id = mime_strdup(m->message_id);
+	c->date_ms = m->date_ms;
+	c->unsubscribe_url = mime_strdup(m->unsubscribe_url);
+	c->unsubscribe_mailto = mime_strdup(m->unsubscribe_mailto);
+	return c;
+}
+
+void
+mime_mail_free(struct mime_mail *m)
+{
+	if (m == NULL)
+		return;
+	free((char *)m->from_name);
+	free((char *)m->from_addr);
+	free((char *)m->to_name);
+	free((char *)m->to_addr);
+	free((char *)m->subject);
+	free((char *)m->text);
+	free((char *)m->html);
+	free((char *)m->message_id);
+	free((char *)m->unsubscribe_url);
+	free((char *)m->unsubscribe_mailto);
+	free(m);
 }

@@ -40,6 +40,13 @@ struct mime_mail {
 	const char *unsubscribe_mailto; /* optional mailto: address for List-Unsubscribe */
 };
 
+/* The checks mime_build makes before it builds: 0, or -1 with *ERR as mime_build's. */
+int mime_validate(const struct mime_mail *m, char **err);
+
+/* A copy of M on the heap whose strings it owns; freed with mime_mail_free. */
+struct mime_mail *mime_mail_dup(const struct mime_mail *m);
+void mime_mail_free(struct mime_mail *m);
+
 /*
  * Builds the message with CRLF line ends into *OUT (malloc'd, NUL-terminated, *LEN bytes).
  * Returns 0, or -1 with *ERR (malloc'd) naming the refused field ("to_name: contains CR, LF

@@ -234,7 +234,13 @@ struct store_ops {
 	/* Customer ids after AFTER in id order, erased ones left out: a fan-out's next batch. */
 	enum store_status (*customers_after)(struct store *, int64_t after, int limit,
 					     int64_t **ids, size_t *n);
-	enum store_status (*outbox_add)(struct store *, const struct outbox_entry *o);
+	/* *ID (may be NULL): the new row's id. Without a payload, outbox_payload_add follows. */
+	enum store_status (*outbox_add)(struct store *, const struct outbox_entry *o, int64_t *id);
+	/* The payload of row ID, built after its row was added, in the same transaction. */
+	enum store_status (*outbox_payload_add)(struct store *, int64_t id, const char *payload,
+						size_t len);
+	/* Row ID, queued in this transaction, turns out not sendable: skipped with REASON. */
+	enum store_status (*outbox_refuse)(struct store *, int64_t id, const char *reason);
 	/* Purchases of a customer (events of the given types): how many, the first and last. */
 	enum store_status (*purchase_stats)(struct store *, int64_t customer_id, char *const *types,
 					    size_t n_types, long *count, int64_t *first_ms,
@@ -526,9 +532,19 @@ store_goal_candidate(struct store *s, const char *campaign_id, int64_t customer_
 	return s->ops->goal_candidate(s, campaign_id, customer_id, since_ms, journey_id);
 }
 static inline enum store_status
-store_outbox_add(struct store *s, const struct outbox_entry *o)
+store_outbox_add(struct store *s, const struct outbox_entry *o, int64_t *id)
 {
-	return s->ops->outbox_add(s, o);
+	return s->ops->outbox_add(s, o, id);
+}
+static inline enum store_status
+store_outbox_payload_add(struct store *s, int64_t id, const char *payload, size_t len)
+{
+	return s->ops->outbox_payload_add(s, id, payload, len);
+}
+static inline enum store_status
+store_outbox_refuse(struct store *s, int64_t id, const char *reason)
+{
+	return s->ops->outbox_refuse(s, id, reason);
 }
 
 static inline enum store_status

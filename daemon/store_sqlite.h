@@ -66,6 +66,7 @@ enum {
 	E_LOG,
 	E_OUTBOX_INSERT,
 	E_PAYLOAD_INSERT,
+	E_OUTBOX_REFUSE,
 	E_COUNT
 };
 
@@ -212,6 +213,9 @@ enum store_status store_sqlite_purchase_stats(struct store *, int64_t, char *con
 					      long *, int64_t *, int64_t *);
 enum store_status store_sqlite_stage_set(struct store *, int64_t, const char *, int64_t);
 enum store_status store_sqlite_journey_note(struct store *, const struct journey_note *);
-enum store_status store_sqlite_outbox_add(struct store *, const struct outbox_entry *);
+enum store_status store_sqlite_outbox_add(struct store *, const struct outbox_entry *, int64_t *id);
+enum store_status store_sqlite_outbox_payload_add(struct store *, int64_t id, const char *payload,
+						  size_t len);
+enum store_status store_sqlite_outbox_refuse(struct store *, int64_t id, const char *reason);
 
 #endif

@@ -83,6 +83,8 @@ static const char *const store_sqlite_engine_sql[E_COUNT] = {
 			" NULL, ?9, CASE WHEN ?11 = 'skipped' THEN ?9 END)"
 			" ON CONFLICT (journey_id, step_id, visit) DO NOTHING",
     [E_PAYLOAD_INSERT] = "INSERT INTO outbox_payload (id, payload) VALUES (?1, ?2)",
+    [E_OUTBOX_REFUSE] = "UPDATE outbox SET state = 'skipped', reason = ?2,"
+			" final_ms = updated_ms WHERE id = ?1",
 };
 
 int
@@ -692,7 +694,7 @@ store_sqlite_journey_note(struct store *st, const struct journey_note *e)
 
 /* The send ledger: (journey, step, visit) is unique, so a replayed step never sends twice. */
 enum store_status
-store_sqlite_outbox_add(struct store *st, const struct outbox_entry *o)
+store_sqlite_outbox_add(struct store *st, const struct outbox_entry *o, int64_t *id)
 {
 	struct store_sqlite *s = SQ(st);
 	sqlite3_stmt *q = s->e[E_OUTBOX_INSERT];
@@ -715,11 +717,35 @@ store_sqlite_outbox_add(struct store *st, const struct outbox_entry *o)
 	rc = store_sqlite_exec(s, q);
 	if (rc == STORE_OK && sqlite3_changes(s->db) == 0)
 		return STORE_DUPLICATE;
-	if (rc != STORE_OK || o->payload == NULL)
+	if (rc != STORE_OK)
 		return rc;
-	q = s->e[E_PAYLOAD_INSERT];
-	sqlite3_bind_int64(q, 1, sqlite3_last_insert_rowid(s->db));
-	sqlite3_bind_blob64(q, 2, o->payload, o->payload_len, SQLITE_STATIC);
+	int64_t rowid = sqlite3_last_insert_rowid(s->db);
+	if (id != NULL)
+		*id = rowid;
+	return o->payload == NULL
+		   ? STORE_OK
+		   : store_sqlite_outbox_payload_add(st, rowid, o->payload, o->payload_len);
+}
+
+enum store_status
+store_sqlite_outbox_payload_add(struct store *st, int64_t id, const char *payload, size_t len)
+{
+	struct store_sqlite *s = SQ(st);
+	sqlite3_stmt *q = s->e[E_PAYLOAD_INSERT];
+
+	sqlite3_bind_int64(q, 1, id);
+	sqlite3_bind_blob64(q, 2, payload, len, SQLITE_STATIC);
+	return store_sqlite_exec(s, q);
+}
+
+enum store_status
+store_sqlite_outbox_refuse(struct store *st, int64_t id, const char *reason)
+{
+	struct store_sqlite *s = SQ(st);
+	sqlite3_stmt *q = s->e[E_OUTBOX_REFUSE];
+
+	sqlite3_bind_int64(q, 1, id);
+	sqlite3_bind_text(q, 2, reason, -1, SQLITE_STATIC);
 	return store_sqlite_exec(s, q);
 }
 

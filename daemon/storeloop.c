@@ -71,6 +71,8 @@ storeloop_group(struct storeloop *l, struct store_job **jobs, size_t n)
 			store_rollback_savepoint(s);
 	}
 	if (i < n) {
+		if (l->engine != NULL)
+			engine_abandon(l->engine);
 		store_rollback(s);
 		storeloop_fail_all(jobs, n);
 		metrics_inc(M_COMMIT_FAILURES, 1);
@@ -86,6 +88,7 @@ storeloop_group(struct storeloop *l, struct store_job **jobs, size_t n)
 			int consumed = 0;
 			if (engine_consume(l->engine, STORELOOP_ENGINE_INLINE, &consumed) !=
 			    STORE_OK) {
+				engine_abandon(l->engine);
 				store_rollback(s);
 				storeloop_fail_all(jobs, n);
 				metrics_inc(M_COMMIT_FAILURES, 1);
@@ -96,6 +99,14 @@ storeloop_group(struct storeloop *l, struct store_job **jobs, size_t n)
 			event_active(l->engine_ev, EV_TIMEOUT, 0);
 			break;
 		}
+	/* The payloads built off this thread go into this transaction, before its commit. */
+	if (l->engine != NULL && engine_flush(l->engine) != STORE_OK) {
+		engine_abandon(l->engine);
+		store_rollback(s);
+		storeloop_fail_all(jobs, n);
+		metrics_inc(M_COMMIT_FAILURES, 1);
+		goto out;
+	}
 	t0 = util_mono_us();
 	if (store_commit(s) != STORE_OK) {
 		storeloop_fail_all(jobs, n);
@@ -131,9 +142,13 @@ storeloop_engine_pass(evutil_socket_t fd, short what, void *arg)
 	if (rc == STORE_OK)
 		rc = engine_run_due(l->engine, STORELOOP_ENGINE_BATCH, &ran);
 	if (rc == STORE_OK)
+		rc = engine_flush(l->engine);
+	if (rc == STORE_OK)
 		rc = store_commit(l->store);
-	else
+	else {
+		engine_abandon(l->engine);
 		store_rollback(l->store);
+	}
 	if (rc == STORE_OK)
 		storeloop_tell_queued(l);
 	if (rc != STORE_OK) {
