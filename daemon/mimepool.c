@@ -7,6 +7,9 @@
 #include "mime.h"
 #include "util.h"
 
+/* Builds queued before an idle worker is woken: one wake-up (a futex call) serves several. */
+#define MIMEPOOL_WAKE_AT 8
+
 struct mimepool_job {
 	int64_t id;
 	struct mime_mail *mail;
@@ -24,6 +27,7 @@ struct mimepool {
 	size_t n, cap;
 	size_t next;	 /* the first job nobody has taken */
 	size_t finished; /* jobs built */
+	int idle;	 /* workers waiting for work */
 	pthread_t *threads;
 	int nthreads;
 	int stopping;
@@ -48,8 +52,11 @@ mimepool_worker(void *arg)
 
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		while (!p->stopping && p->next == p->n)
+		while (!p->stopping && p->next == p->n) {
+			p->idle++;
 			pthread_cond_wait(&p->work, &p->mu);
+			p->idle--;
+		}
 		if (p->stopping)
 			break;
 		struct mimepool_job *j = p->jobs[p->next++];
@@ -91,7 +98,8 @@ mimepool_submit(struct mimepool *p, int64_t id, struct mime_mail *m)
 		p->jobs = xrealloc(p->jobs, p->cap * sizeof(*p->jobs));
 	}
 	p->jobs[p->n++] = j;
-	pthread_cond_signal(&p->work);
+	if (p->idle > 0 && p->n - p->next >= MIMEPOOL_WAKE_AT)
+		pthread_cond_signal(&p->work);
 	pthread_mutex_unlock(&p->mu);
 }
 

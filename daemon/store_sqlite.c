@@ -307,8 +307,10 @@ store_sqlite_open(const struct store_options *opt, char *err, size_t errlen)
 		return NULL;
 	}
 	path = opt->data_dir ? xasprintf("%s/nurtured.db", opt->data_dir) : xstrdup(":memory:");
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-	    SQLITE_OK) {
+	/* One thread at a time uses a connection (the store thread): no mutex per call. */
+	if (sqlite3_open_v2(path, &s->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open %s: %s", path, sqlite3_errmsg(s->db));
 		free(path);
 		store_sqlite_close(&s->base);

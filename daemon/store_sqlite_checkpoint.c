@@ -65,7 +65,9 @@ store_sqlite_checkpointer_start(struct store_sqlite *s, const struct store_optio
 				size_t errlen)
 {
 	char *path = xasprintf("%s/nurtured.db", opt->data_dir);
-	int rc = sqlite3_open_v2(path, &s->checkpoint_db, SQLITE_OPEN_READWRITE, NULL);
+	/* Used by the checkpointer thread alone (opened and closed around it). */
+	int rc = sqlite3_open_v2(path, &s->checkpoint_db,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
 
 	free(path);
 	if (rc != SQLITE_OK) {
