@@ -1,7 +1,9 @@
 """kill -9 in the middle of a 5,000-message send through the smtp plugin into a real SMTP
 server (aiosmtpd on loopback), then restart: every message arrives, and the duplicates
 (counted by Message-ID at the server) are no more than the messages that were in flight
-("sending" in the outbox) at the kill.
+("sending" in the outbox) at the kill. And kill -9 while a burst of due send steps is being
+rendered (their MIME built beside the store thread): no message is ever stored without its
+payload, and after the restart each step has sent exactly once.
 """
 import collections
 import concurrent.futures
@@ -106,6 +108,69 @@ def kill9_during_a_5000_message_send():
             d.stop()
         finally:
             ctl.stop()
+            d.cleanup()
+
+
+def outbox_counts(db_path):
+    """(rows, rows that are not skipped yet lack a payload, distinct Message-IDs)."""
+    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
+    try:
+        return db.execute(
+            "SELECT count(*), coalesce(sum(p.id IS NULL AND o.state != 'skipped'), 0),"
+            " count(DISTINCT o.message_id) FROM outbox o"
+            " LEFT JOIN outbox_payload p ON p.id = o.id").fetchone()
+    finally:
+        db.close()
+
+
+@test
+def kill9_while_due_sends_are_rendered_loses_no_payload():
+    n = 20000
+    d = Daemon({"max_batch": 1000, "channels": {"mail": {"plugin": "discard"}}})
+    try:
+        for sub in ("campaigns", "templates"):
+            os.makedirs(os.path.join(d.tmp, sub))
+        with open(os.path.join(d.tmp, "campaigns", "later.json"), "w") as f:
+            json.dump({"id": "later", "name": "later", "status": "active", "topic": "orders",
+                       "transactional": True, "trigger": {"event": "signup"},
+                       "steps": [{"id": "wait", "wait": "2s"},
+                                 {"id": "send", "send": {"channel": "mail",
+                                                         "template": "later"}}]}, f)
+        for part, text in (("subject", "Hello {{customer.name}}"),
+                           ("text", "Dear {{customer.name}}, code {{event.properties.n}}.\n"),
+                           ("html", "<p>Dear {{customer.name}}</p>\n")):
+            with open(os.path.join(d.tmp, "templates", f"later.{part}.mustache"), "w") as f:
+                f.write(text)
+        d.start()
+        for b in range(0, n, 1000):
+            r = d.post_events({"events": [
+                {"customer": f"c{i}", "type": "signup", "id": f"s{i}", "properties": {"n": i},
+                 "profile": {"email": f"c{i}@example.com", "name": f"K\u00fcndin {i}"}}
+                for i in range(b, b + 1000)]})
+            eq(r.status, 202, "events batch")
+        poll(lambda: outbox_counts(d.db_path())[0] >= n // 10, 60, "a tenth of the steps ran")
+        d.kill9()
+        rows, bare, ids = outbox_counts(d.db_path())
+        check(rows < n, f"the kill landed mid-burst ({rows} of {n} steps had run)")
+        eq(bare, 0, "no message stored without its payload at the kill")
+        d.start()
+        final = poll(lambda: (lambda c: c if c[0] == n else None)(outbox_counts(d.db_path())),
+                     120, "every step run after the restart")
+        eq(final, (n, 0, n), "one message per step, each with its payload and its own id")
+        db = sqlite3.connect(d.db_path())
+        try:
+            poll(lambda: db.execute("SELECT count(*) FROM outbox WHERE state = 'sent'")
+                 .fetchone()[0] == n, 60, "all sent")
+            sizes = db.execute("SELECT min(length(payload)), max(length(payload))"
+                               " FROM outbox_payload").fetchone()
+        finally:
+            db.close()
+        check(sizes[0] > 200, "payloads are whole messages", sizes)
+        print(f"# {rows} of {n} steps had run at the kill", flush=True)
+    finally:
+        try:
+            d.stop()
+        finally:
             d.cleanup()
 
 
