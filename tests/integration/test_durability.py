@@ -272,6 +272,9 @@ def a_schema_is_migrated_forward_once():
             "EXPLAIN QUERY PLAN UPDATE journeys SET due_ms = 1 WHERE campaign_id = 'c'"
             " AND active = 1 AND due_ms IS NULL AND wait_event IS NULL"))
         check("journeys_held" in plan, "releasing held journeys reads only those", plan)
+        indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        check("outbox_due" not in indexes and "outbox_channel_due" in indexes,
+              "the unused outbox_due is gone", indexes)
         eq(db.execute("PRAGMA journal_mode").fetchone()[0], "wal", "WAL mode")
         db.close()
     finally:
