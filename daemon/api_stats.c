@@ -28,9 +28,9 @@ struct stats_job {
 	int64_t since_ms;
 	size_t store_queue; /* at the request, before this job joined the queue */
 	json_t *result;
-	struct engine *engine; /* pause, resume, the campaigns' listing: on the store thread */
+	struct engine *engine; /* pause and resume: on the store thread */
 	int pause, changed;
-	json_t *paused; /* ids paused over the API, read on the store thread */
+	json_t *paused; /* ids paused over the API, read from the store */
 };
 
 static struct stats_job *
@@ -102,7 +102,7 @@ api_status(struct http_req *hr)
 {
 	struct stats_job *j = stats_job_new(hr, status_run, status_done);
 	j->store_queue = storeloop_depth(daemon_storeloop(hr->d));
-	storeloop_submit(daemon_storeloop(hr->d), &j->job);
+	storeloop_submit(daemon_readloop(hr->d), &j->job);
 }
 
 static const char *
@@ -111,16 +111,22 @@ stats_status_name(enum campaign_status s)
 	return s == CAMPAIGN_ACTIVE ? "active" : s == CAMPAIGN_PAUSED ? "paused" : "draft";
 }
 
+/* On the reader: the pauses come from the store, where the store thread keeps them. */
 static enum store_status
 campaigns_run(struct store *s, struct store_job *job)
 {
 	struct stats_job *j = (struct stats_job *)job;
-	const struct campaign *c;
+	char **ids = NULL;
+	size_t n = 0;
+	enum store_status rc = store_campaigns_paused(s, &ids, &n);
+
 	j->paused = json_object();
-	for (size_t i = 0; (c = engine_campaign_at(j->engine, i)) != NULL; i++)
-		if (engine_paused_by_api(j->engine, c->id))
-			json_object_set_new(j->paused, c->id, json_true());
-	return store_campaign_counts(s, &j->result);
+	for (size_t i = 0; i < n; i++) {
+		json_object_set_new(j->paused, ids[i], json_true());
+		free(ids[i]);
+	}
+	free(ids);
+	return rc == STORE_OK ? store_campaign_counts(s, &j->result) : rc;
 }
 
 /* The set is read here, on the network loop, where a reload swaps it. */
@@ -159,8 +165,7 @@ void
 api_campaigns_get(struct http_req *hr)
 {
 	struct stats_job *j = stats_job_new(hr, campaigns_run, campaigns_done);
-	j->engine = daemon_engine(hr->d);
-	storeloop_submit(daemon_storeloop(hr->d), &j->job);
+	storeloop_submit(daemon_readloop(hr->d), &j->job);
 }
 
 static enum store_status
@@ -282,7 +287,7 @@ api_campaign_get(struct http_req *hr)
 	int64_t today = util_now_ms() / API_STATS_DAY_MS;
 	j->campaign = xstrdup(hr->arg);
 	j->since_ms = (today - (days - 1)) * API_STATS_DAY_MS;
-	storeloop_submit(daemon_storeloop(hr->d), &j->job);
+	storeloop_submit(daemon_readloop(hr->d), &j->job);
 }
 
 static enum store_status

@@ -56,18 +56,6 @@ engine_active(const struct engine *e, const struct campaign *c)
 	       (e->paused == NULL || !g_hash_table_contains(e->paused, c->id));
 }
 
-const struct campaign *
-engine_campaign_at(struct engine *e, size_t i)
-{
-	return e->campaigns && i < e->campaigns->n ? e->campaigns->v[i] : NULL;
-}
-
-int
-engine_paused_by_api(struct engine *e, const char *id)
-{
-	return e->paused != NULL && g_hash_table_contains(e->paused, id);
-}
-
 int
 engine_paused(const struct engine *e, const struct campaign *c)
 {

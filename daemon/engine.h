@@ -40,10 +40,6 @@ const struct campaign *engine_running_campaign(struct engine *e, const char *id)
  * its file says paused or draft (the file decides). *CHANGED when it was not so already.
  */
 enum store_status engine_pause(struct engine *e, const char *id, int pause, int *changed);
-/* The I-th running campaign, or NULL past the end (store thread). */
-const struct campaign *engine_campaign_at(struct engine *e, size_t i);
-/* Whether ID is paused over the API (store thread). */
-int engine_paused_by_api(struct engine *e, const char *id);
 /* Swaps in a new set of campaigns (after a reload); the caller keeps ownership. */
 void engine_set_campaigns(struct engine *e, const struct campaign_set *campaigns);
 

@@ -26,6 +26,12 @@ struct store_options {
 	const char *backend;  /* "sqlite" */
 	const char *data_dir; /* NULL: in memory (simulate, tests) */
 	int durability_full;
+	/*
+	 * A reader beside the writer (statistics off the store thread): read-only, a deferred
+	 * BEGIN (no write lock), a smaller page cache, no migrations and no checkpointer. The
+	 * writer must have opened the database first.
+	 */
+	int read_only;
 };
 
 struct store;

@@ -126,6 +126,7 @@ static const char *store_sqlite_migrations[] = {
 
 static const char *const store_sqlite_sql[Q_COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
+    [Q_BEGIN_READ] = "BEGIN DEFERRED",
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
     [Q_SAVEPOINT] = "SAVEPOINT item",
@@ -294,6 +295,8 @@ store_sqlite_max_seq(struct store_sqlite *s, int64_t *next)
 	return rc == SQLITE_OK ? 0 : -1;
 }
 
+static int store_sqlite_schema_version(struct store *st);
+
 static struct store *
 store_sqlite_open(const struct store_options *opt, char *err, size_t errlen)
 {
@@ -310,9 +313,12 @@ store_sqlite_open(const struct store_options *opt, char *err, size_t errlen)
 	}
 	path = opt->data_dir ? xasprintf("%s/nurtured.db", opt->data_dir) : xstrdup(":memory:");
 	/* One thread at a time uses a connection (the store thread): no mutex per call. */
-	if (sqlite3_open_v2(path, &s->db,
-			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-			    NULL) != SQLITE_OK) {
+	s->read_only = opt->read_only && opt->data_dir != NULL;
+	if (sqlite3_open_v2(
+		path, &s->db,
+		(s->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+		    SQLITE_OPEN_NOMUTEX,
+		NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open %s: %s", path, sqlite3_errmsg(s->db));
 		free(path);
 		store_sqlite_close(&s->base);
@@ -333,12 +339,23 @@ store_sqlite_open(const struct store_options *opt, char *err, size_t errlen)
 		: "PRAGMA page_size = 1024; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
 		  "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;"
 		  "PRAGMA wal_autocheckpoint = 0;";
+	if (s->read_only)
+		pragmas = "PRAGMA query_only = 1; PRAGMA temp_store = MEMORY;"
+			  "PRAGMA cache_size = -8192;";
 	if (sqlite3_exec(s->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot set up the database: %s", sqlite3_errmsg(s->db));
 		store_sqlite_close(&s->base);
 		return NULL;
 	}
-	if (store_sqlite_migrate(s, err, errlen) < 0) {
+	if (s->read_only &&
+	    store_sqlite_schema_version(&s->base) != (int)NT_ARRAY_LEN(store_sqlite_migrations)) {
+		snprintf(err, errlen, "reader: the database is at schema version %d, not %d",
+			 store_sqlite_schema_version(&s->base),
+			 (int)NT_ARRAY_LEN(store_sqlite_migrations));
+		store_sqlite_close(&s->base);
+		return NULL;
+	}
+	if (!s->read_only && store_sqlite_migrate(s, err, errlen) < 0) {
 		store_sqlite_close(&s->base);
 		return NULL;
 	}
@@ -355,7 +372,8 @@ store_sqlite_open(const struct store_options *opt, char *err, size_t errlen)
 		store_sqlite_close(&s->base);
 		return NULL;
 	}
-	if (opt->data_dir != NULL && store_sqlite_checkpointer_start(s, opt, err, errlen) < 0) {
+	if (opt->data_dir != NULL && !s->read_only &&
+	    store_sqlite_checkpointer_start(s, opt, err, errlen) < 0) {
 		store_sqlite_close(&s->base);
 		return NULL;
 	}
@@ -404,7 +422,7 @@ store_sqlite_schema_version(struct store *st)
 static enum store_status
 store_sqlite_begin(struct store *st)
 {
-	return store_sqlite_exec(SQ(st), SQ(st)->q[Q_BEGIN]);
+	return store_sqlite_exec(SQ(st), SQ(st)->q[SQ(st)->read_only ? Q_BEGIN_READ : Q_BEGIN]);
 }
 
 static enum store_status

@@ -10,6 +10,7 @@
 /* The statements of the API side (store_sqlite.c). */
 enum {
 	Q_BEGIN,
+	Q_BEGIN_READ,
 	Q_COMMIT,
 	Q_ROLLBACK,
 	Q_SAVEPOINT,
@@ -105,6 +106,7 @@ struct store_sqlite {
 	sqlite3 *db;
 	sqlite3_stmt *q[Q_COUNT];
 	int64_t next_seq; /* the next event's seq: max(seq) + 1 at open, then counted here */
+	int read_only;	  /* a reader: BEGIN takes no write lock */
 	sqlite3_stmt *e[E_COUNT];
 	sqlite3_stmt *o[O_COUNT];
 	sqlite3_stmt *c[C_COUNT];
