@@ -99,7 +99,7 @@ daemon_start_reader(struct daemon *d, const struct store_options *so)
 		log_warnx("store: no reader (%s); statistics run on the store thread", err);
 		return;
 	}
-	d->readloop = storeloop_start(reader, NULL, d->base);
+	d->readloop = storeloop_start_reader(reader, d->base);
 }
 
 struct http *

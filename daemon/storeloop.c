@@ -28,6 +28,7 @@ struct storeloop {
 	struct mbox *outbox;	 /* store loop -> network loop */
 	pthread_t thread;
 	void (*queued)(void *); /* delivery's wake-up, or NULL */
+	int reader;		/* read-only: its transactions are not the store's commits */
 	void *queued_arg;
 };
 
@@ -113,8 +114,10 @@ storeloop_group(struct storeloop *l, struct store_job **jobs, size_t n)
 		metrics_inc(M_COMMIT_FAILURES, 1);
 		goto out;
 	}
-	metrics_observe(M_HIST_COMMIT, (double)(util_mono_us() - t0) / 1e6);
-	metrics_inc(M_COMMITS, 1);
+	if (!l->reader) {
+		metrics_observe(M_HIST_COMMIT, (double)(util_mono_us() - t0) / 1e6);
+		metrics_inc(M_COMMITS, 1);
+	}
 	storeloop_tell_queued(l);
 out:
 	for (i = 0; i < n; i++)
@@ -215,11 +218,13 @@ storeloop_start(struct store *s, struct engine *engine, struct event_base *done_
 	return storeloop_start_hooked(s, engine, done_base, NULL, NULL);
 }
 
-struct storeloop *
-storeloop_start_hooked(struct store *s, struct engine *engine, struct event_base *done_base,
-		       void (*queued)(void *), void *arg)
+/* Everything is set before the thread starts: it reads the fields without a lock. */
+static struct storeloop *
+storeloop_start_with(struct store *s, struct engine *engine, struct event_base *done_base,
+		     void (*queued)(void *), void *arg, int reader)
 {
 	struct storeloop *l = xcalloc(1, sizeof(*l));
+	l->reader = reader;
 	l->store = s;
 	l->engine = engine;
 	l->queued = queued;
@@ -236,6 +241,19 @@ storeloop_start_hooked(struct store *s, struct engine *engine, struct event_base
 	if (pthread_create(&l->thread, NULL, storeloop_main, l) != 0)
 		fatal("storeloop: pthread_create");
 	return l;
+}
+
+struct storeloop *
+storeloop_start_hooked(struct store *s, struct engine *engine, struct event_base *done_base,
+		       void (*queued)(void *), void *arg)
+{
+	return storeloop_start_with(s, engine, done_base, queued, arg, 0);
+}
+
+struct storeloop *
+storeloop_start_reader(struct store *s, struct event_base *done_base)
+{
+	return storeloop_start_with(s, NULL, done_base, NULL, NULL, 1);
 }
 
 void

@@ -41,6 +41,8 @@ struct storeloop *storeloop_start(struct store *s, struct engine *engine,
 struct storeloop *storeloop_start_hooked(struct store *s, struct engine *engine,
 					 struct event_base *done_base, void (*queued)(void *),
 					 void *arg);
+/* A loop over a read-only store (statistics): no engine, and its commits are not counted. */
+struct storeloop *storeloop_start_reader(struct store *s, struct event_base *done_base);
 /* Any thread: queues JOB, which belongs to the store loop until its done callback. */
 void storeloop_submit(struct storeloop *l, struct store_job *job);
 /* Runs what is queued, stops the thread, closes the store, and runs the done callbacks left. */

@@ -159,6 +159,14 @@ def campaigns_and_status_list_what_runs():
             eq(d.request("POST", f"/v1/campaigns/onboard/{action}").status, 200, action)
             c = next(c for c in get(d, "/v1/campaigns")["campaigns"] if c["id"] == "onboard")
             eq(c["status"], want, f"listed {want} right after the {action}")
+        commits = metric(d.request("GET", "/metrics", auth=False).raw,
+                         "nurtured_store_commits_total")
+        for _ in range(30):
+            get(d, "/v1/campaigns")
+        after = metric(d.request("GET", "/metrics", auth=False).raw,
+                       "nurtured_store_commits_total")
+        check(after - commits < 15, f"the reader's reads are not counted as commits"
+              f" ({commits} -> {after} over 30 listings)")
         d.stop()
     finally:
         d.cleanup()
