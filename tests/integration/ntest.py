@@ -97,6 +97,21 @@ class Daemon:
         self.proc = None
         self.write_config()
 
+    def write_campaign(self, campaign):
+        """campaigns/ID.json in this daemon's campaigns_dir."""
+        d = os.path.join(self.tmp, "campaigns")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, campaign["id"] + ".json"), "w") as f:
+            json.dump(campaign, f)
+
+    def write_templates(self, files):
+        """FILES: file name -> text, in this daemon's templates_dir."""
+        d = os.path.join(self.tmp, "templates")
+        os.makedirs(d, exist_ok=True)
+        for name, text in files.items():
+            with open(os.path.join(d, name), "w") as f:
+                f.write(text)
+
     def write_config(self, config=None):
         if config is not None:
             self.config = config

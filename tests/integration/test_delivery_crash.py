@@ -9,7 +9,6 @@ import collections
 import concurrent.futures
 import email
 import email.policy
-import json
 import os
 import sqlite3
 import sys
@@ -51,17 +50,13 @@ def kill9_during_a_5000_message_send():
                                       "messages_per_connection": 50,
                                       "retry": {"initial": "1s", "max": "2s"}}}})
     try:
-        for sub in ("campaigns", "templates"):
-            os.makedirs(os.path.join(d.tmp, sub))
-        with open(os.path.join(d.tmp, "campaigns", "blast.json"), "w") as f:
-            json.dump({"id": "blast", "name": "blast", "status": "active", "topic": "orders",
-                       "transactional": True, "trigger": {"event": "blast"},
-                       "steps": [{"id": "send", "send": {"channel": "mail",
-                                                         "template": "blast"}}]}, f)
-        for part, text in (("subject", "Hello {{customer.name}}"),
-                           ("text", "Dear {{customer.name}}, number {{event.properties.n}}.\n")):
-            with open(os.path.join(d.tmp, "templates", f"blast.{part}.mustache"), "w") as f:
-                f.write(text)
+        d.write_campaign({"id": "blast", "name": "blast", "status": "active", "topic": "orders",
+                          "transactional": True, "trigger": {"event": "blast"},
+                          "steps": [{"id": "send", "send": {"channel": "mail",
+                                                            "template": "blast"}}]})
+        d.write_templates({
+            "blast.subject.mustache": "Hello {{customer.name}}",
+            "blast.text.mustache": "Dear {{customer.name}}, number {{event.properties.n}}.\n"})
         d.start()
 
         def upsert(i):
@@ -87,7 +82,6 @@ def kill9_during_a_5000_message_send():
         d.start()
 
         def all_sent():
-            r = d.request("GET", "/metrics", auth=False)
             db = sqlite3.connect(d.db_path())
             try:
                 rows = dict(db.execute("SELECT state, count(*) FROM outbox GROUP BY state"))
@@ -128,19 +122,15 @@ def kill9_while_due_sends_are_rendered_loses_no_payload():
     n = 20000
     d = Daemon({"max_batch": 1000, "channels": {"mail": {"plugin": "discard"}}})
     try:
-        for sub in ("campaigns", "templates"):
-            os.makedirs(os.path.join(d.tmp, sub))
-        with open(os.path.join(d.tmp, "campaigns", "later.json"), "w") as f:
-            json.dump({"id": "later", "name": "later", "status": "active", "topic": "orders",
-                       "transactional": True, "trigger": {"event": "signup"},
-                       "steps": [{"id": "wait", "wait": "2s"},
-                                 {"id": "send", "send": {"channel": "mail",
-                                                         "template": "later"}}]}, f)
-        for part, text in (("subject", "Hello {{customer.name}}"),
-                           ("text", "Dear {{customer.name}}, code {{event.properties.n}}.\n"),
-                           ("html", "<p>Dear {{customer.name}}</p>\n")):
-            with open(os.path.join(d.tmp, "templates", f"later.{part}.mustache"), "w") as f:
-                f.write(text)
+        d.write_campaign({"id": "later", "name": "later", "status": "active", "topic": "orders",
+                          "transactional": True, "trigger": {"event": "signup"},
+                          "steps": [{"id": "wait", "wait": "2s"},
+                                    {"id": "send", "send": {"channel": "mail",
+                                                            "template": "later"}}]})
+        d.write_templates({
+            "later.subject.mustache": "Hello {{customer.name}}",
+            "later.text.mustache": "Dear {{customer.name}}, code {{event.properties.n}}.\n",
+            "later.html.mustache": "<p>Dear {{customer.name}}</p>\n"})
         d.start()
         for b in range(0, n, 1000):
             r = d.post_events({"events": [

@@ -206,19 +206,14 @@ def a_version_1_database_is_migrated_with_its_data():
 def a_version_3_outbox_keeps_its_queued_messages():
     """Schema 4 moved payloads out of the outbox rows: a message queued under version 3 is
     delivered, byte for byte, after the upgrade."""
-    import json
     d = Daemon({"channels": {"mail": {"plugin": "smtp", "host": "127.0.0.1", "port": 9,
                                       "starttls": "none", "retry": {"initial": "1h"}}}})
     try:
-        for sub in ("campaigns", "templates"):
-            os.makedirs(os.path.join(d.tmp, sub))
-        with open(os.path.join(d.tmp, "campaigns", "c.json"), "w") as f:
-            json.dump({"id": "c", "name": "c", "status": "active", "topic": "orders",
-                       "trigger": {"event": "order"},
-                       "steps": [{"id": "s", "send": {"channel": "mail", "template": "t"}}]}, f)
-        for part in ("subject", "text"):
-            with open(os.path.join(d.tmp, "templates", f"t.{part}.mustache"), "w") as f:
-                f.write("Hello {{customer.name}}\n")
+        d.write_campaign({"id": "c", "name": "c", "status": "active", "topic": "orders",
+                          "trigger": {"event": "order"},
+                          "steps": [{"id": "s", "send": {"channel": "mail", "template": "t"}}]})
+        d.write_templates({f"t.{part}.mustache": "Hello {{customer.name}}\n"
+                           for part in ("subject", "text")})
         d.start()
         eq(d.request("POST", "/v1/customers", body={"id": "v3", "email": "v3@example.com",
                                                     "name": "Vee"}).status, 200, "customer")

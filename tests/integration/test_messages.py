@@ -5,7 +5,6 @@ suppression list.
 """
 import email
 import email.policy
-import json
 import os
 import re
 import sys
@@ -78,15 +77,10 @@ def setup(**config):
                                       "retry": {"initial": "1s", "max": "2s"}}}})
     d.config.update(config)
     d.write_config()
-    for sub in ("campaigns", "templates"):
-        os.makedirs(os.path.join(d.tmp, sub))
-    for name, text in TEMPLATES.items():
-        with open(os.path.join(d.tmp, "templates", name), "w") as f:
-            f.write(text)
+    d.write_templates(TEMPLATES)
     for c in (campaign("thanks", "purchase", "thanks"), campaign("order", "order", "order"),
               campaign("news", "news", "news", topic="newsletter")):
-        with open(os.path.join(d.tmp, "campaigns", c["id"] + ".json"), "w") as f:
-            json.dump(c, f)
+        d.write_campaign(c)
     d.start()
     return d, sink, ctl
 

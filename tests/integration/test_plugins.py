@@ -1,7 +1,6 @@
 #!/usr/bin/python3
 """Plugins as the daemon loads them: one of another ABI major, a missing one and a channel with a
 bad setting are refused by `nurtured check` and at start, each named."""
-import json
 import os
 import shutil
 import sys
@@ -94,15 +93,11 @@ def the_discard_plugin_records_every_message_sent():
         d.cleanup()
     d = Daemon({"channels": {"mail": {"plugin": "discard", "reply": "250 gone"}}})
     try:
-        for sub in ("campaigns", "templates"):
-            os.makedirs(os.path.join(d.tmp, sub))
-        with open(os.path.join(d.tmp, "campaigns", "c.json"), "w") as f:
-            json.dump({"id": "c", "name": "c", "status": "active", "topic": "orders",
-                       "trigger": {"event": "order"}, "reentry": "always",
-                       "steps": [{"id": "s", "send": {"channel": "mail", "template": "t"}}]}, f)
-        for part in ("subject", "text"):
-            with open(os.path.join(d.tmp, "templates", f"t.{part}.mustache"), "w") as f:
-                f.write("Hello {{customer.name}}\n")
+        d.write_campaign({"id": "c", "name": "c", "status": "active", "topic": "orders",
+                          "trigger": {"event": "order"}, "reentry": "always",
+                          "steps": [{"id": "s", "send": {"channel": "mail", "template": "t"}}]})
+        d.write_templates({f"t.{part}.mustache": "Hello {{customer.name}}\n"
+                           for part in ("subject", "text")})
         d.start()
         eq(d.request("POST", "/v1/customers", body={"id": "k", "email": "k@example.com",
                                                    "name": "Kay"}).status, 200, "customer")

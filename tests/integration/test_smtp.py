@@ -2,7 +2,6 @@
 a 451 is retried on the channel's schedule and arrives once, a 550 5.1.1 fails and suppresses
 the address, a relay that is down and comes back gets every message exactly once.
 """
-import json
 import os
 import sys
 import urllib.parse
@@ -22,17 +21,12 @@ def setup(channel=None, **behaviour):
     d = Daemon({"public_url": "https://mail.test.example",
                 "mail_from": {"name": "Shop", "address": "shop@mail.test.example"},
                 "channels": {"mail": ch}})
-    for sub in ("campaigns", "templates"):
-        os.makedirs(os.path.join(d.tmp, sub))
-    for name, text in {"thanks.subject.mustache": "Thanks {{customer.name}}",
-                       "thanks.text.mustache": "Thank you, {{customer.name}}.\n"}.items():
-        with open(os.path.join(d.tmp, "templates", name), "w") as f:
-            f.write(text)
-    with open(os.path.join(d.tmp, "campaigns", "thanks.json"), "w") as f:
-        json.dump({"id": "thanks", "name": "thanks", "status": "active", "topic": "follow-ups",
-                   "trigger": {"event": "purchase"}, "reentry": "always",
-                   "steps": [{"id": "send", "send": {"channel": "mail",
-                                                     "template": "thanks"}}]}, f)
+    d.write_templates({"thanks.subject.mustache": "Thanks {{customer.name}}",
+                       "thanks.text.mustache": "Thank you, {{customer.name}}.\n"})
+    d.write_campaign({"id": "thanks", "name": "thanks", "status": "active", "topic": "follow-ups",
+                      "trigger": {"event": "purchase"}, "reentry": "always",
+                      "steps": [{"id": "send", "send": {"channel": "mail",
+                                                        "template": "thanks"}}]})
     d.start()
     return d, srv
 
