@@ -601,7 +601,7 @@ daemon_run(struct config *cfg, int foreground)
 	metrics_add_gauge("nurtured_store_queue_depth", "Jobs waiting for the store loop.",
 			  daemon_gauge_store_queue, d->storeloop);
 	metrics_add_gauge("nurtured_sqlite_memory_bytes",
-			  "Memory SQLite holds (its page cache, up to 64 MiB, included).",
+			  "Memory SQLite holds (its page cache, up to 32 MiB, included).",
 			  daemon_gauge_sqlite_memory, NULL);
 	metrics_add_gauge("nurtured_http_inflight", "Requests waiting for their answer.",
 			  daemon_gauge_inflight, d->http);

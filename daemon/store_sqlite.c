@@ -14,6 +14,12 @@
 #include "timefmt.h"
 #include "util.h"
 
+/*
+ * The writer's page cache in KiB. 32 MiB: a million customers' due steps ran as fast as with
+ * 64 MiB, and every commit walks the cache's hash table (see storeloop.c), so more is slower.
+ */
+#define STORE_SQLITE_CACHE_KIB "32768"
+
 /* Forward-only migrations; index i takes the schema from version i to i + 1. */
 static const char *store_sqlite_migrations[] = {
     /* 0 -> 1: customers, consent, events, suppressions. */
@@ -334,10 +340,10 @@ store_sqlite_open(const struct store_options *opt, char *err, size_t errlen)
 	pragmas =
 	    opt->durability_full
 		? "PRAGMA page_size = 1024; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
-		  "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;"
+		  "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -" STORE_SQLITE_CACHE_KIB ";"
 		  "PRAGMA wal_autocheckpoint = 0;"
 		: "PRAGMA page_size = 1024; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-		  "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;"
+		  "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -" STORE_SQLITE_CACHE_KIB ";"
 		  "PRAGMA wal_autocheckpoint = 0;";
 	if (s->read_only)
 		pragmas = "PRAGMA query_only = 1; PRAGMA temp_store = MEMORY;"

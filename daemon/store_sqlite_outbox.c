@@ -31,9 +31,9 @@ static const char *const store_sqlite_outbox_sql[O_COUNT] = {
 		" created_ms",
     [O_NEXT_DUE] = "SELECT min(due_ms) FROM outbox WHERE channel = ?1"
 		   " AND state IN ('queued', 'deferred')",
+    /* ?6 is the final time or NULL: an IN list here built a temporary table at every run. */
     [O_FINISH] = "UPDATE outbox SET state = ?2, last_reply = coalesce(?3, last_reply),"
-		 " due_ms = coalesce(?4, due_ms), updated_ms = ?5,"
-		 " final_ms = CASE WHEN ?2 IN ('sent', 'failed', 'expired') THEN ?5 END,"
+		 " due_ms = coalesce(?4, due_ms), updated_ms = ?5, final_ms = ?6,"
 		 " attempts = attempts - (?2 = 'queued') WHERE id = ?1 AND state = 'sending'",
     [O_GET] = "SELECT " OUTBOX_COLUMNS " FROM outbox o JOIN customers c"
 	      " ON c.id = o.customer_id WHERE o.id = ?1",
@@ -169,6 +169,11 @@ store_sqlite_outbox_finish(struct store *st, const struct outbox_result *r)
 	else
 		sqlite3_bind_null(q, 4);
 	sqlite3_bind_int64(q, 5, r->now_ms);
+	if (strcmp(r->state, "sent") == 0 || strcmp(r->state, "failed") == 0 ||
+	    strcmp(r->state, "expired") == 0)
+		sqlite3_bind_int64(q, 6, r->now_ms);
+	else
+		sqlite3_bind_null(q, 6);
 	return store_sqlite_exec(s, q);
 }
 

@@ -14,8 +14,16 @@
 
 /* Events consumed inside an ingest group's transaction at most; the rest in engine passes. */
 #define STORELOOP_ENGINE_INLINE 4096
-/* Events and due journeys handled per engine pass; the loop gets a turn between passes. */
+/* Events and due journeys handled per chunk of an engine pass. */
 #define STORELOOP_ENGINE_BATCH 256
+/*
+ * A pass runs chunks in one transaction until there is no more, or for this long, or this many
+ * chunks: each commit costs a WAL fsync and SQLite's walk of its whole page cache (once a page
+ * beyond the end of the file has been cached, every commit scans the cache's hash table), so a
+ * burst of due steps shares commits; requests wait for at most about one budget.
+ */
+#define STORELOOP_ENGINE_PASS_US 30000
+#define STORELOOP_ENGINE_CHUNKS 8
 /* Longest sleep before looking at the next due time again (wall-clock jumps). */
 #define STORELOOP_ENGINE_MAX_SLEEP_MS 60000
 
@@ -134,16 +142,22 @@ storeloop_engine_pass(evutil_socket_t fd, short what, void *arg)
 {
 	struct storeloop *l = arg;
 	struct timeval tv = {0, 0};
-	int consumed = 0, ran = 0;
 	enum store_status rc;
 	(void)fd;
 	(void)what;
 
+	int64_t t0 = util_mono_us();
+	int more = 0;
 	rc = store_begin(l->store);
-	if (rc == STORE_OK)
-		rc = engine_consume(l->engine, STORELOOP_ENGINE_BATCH, &consumed);
-	if (rc == STORE_OK)
-		rc = engine_run_due(l->engine, STORELOOP_ENGINE_BATCH, &ran);
+	for (int chunk = 0; rc == STORE_OK && chunk < STORELOOP_ENGINE_CHUNKS; chunk++) {
+		int c = 0, r = 0;
+		rc = engine_consume(l->engine, STORELOOP_ENGINE_BATCH, &c);
+		if (rc == STORE_OK)
+			rc = engine_run_due(l->engine, STORELOOP_ENGINE_BATCH, &r);
+		more = c >= STORELOOP_ENGINE_BATCH || r >= STORELOOP_ENGINE_BATCH;
+		if (!more || util_mono_us() - t0 >= STORELOOP_ENGINE_PASS_US)
+			break;
+	}
 	if (rc == STORE_OK)
 		rc = engine_flush(l->engine);
 	if (rc == STORE_OK)
@@ -160,7 +174,7 @@ storeloop_engine_pass(evutil_socket_t fd, short what, void *arg)
 		evtimer_add(l->engine_ev, &tv);
 		return;
 	}
-	if (consumed >= STORELOOP_ENGINE_BATCH || ran >= STORELOOP_ENGINE_BATCH) {
+	if (more) {
 		evtimer_add(l->engine_ev, &tv);
 		return;
 	}

@@ -63,6 +63,8 @@ def tempfail_is_retried_and_arrives_once():
         purchase(d, "ann", "p1")
         m = final(d, "ann")
         eq(m[0]["state"], "sent", "after two 451s")
+        check("final" in m[0] and m[0]["final"] >= m[0]["created"],
+              "a sent message has its final time", m[0])
         eq(srv.rcpt_attempts["ann@example.org"], 3, "RCPT attempts")
         eq(len(srv.messages), 1, "received once")
         eq(srv.duplicates(), {}, "no duplicate Message-ID")
@@ -77,6 +79,7 @@ def no_such_user_fails_and_suppresses():
         purchase(d, "bob", "p1")
         m = final(d, "bob")
         eq(m[0]["state"], "failed", "550 5.1.1")
+        check("final" in m[0], "a failed message has its final time", m[0])
         sup = d.request("GET", "/v1/suppressions").json["suppressions"]
         eq(len(sup), 1, f"one suppression: {sup}")
         purchase(d, "bob", "p2")
@@ -98,6 +101,9 @@ def relay_down_then_up_delivers_each_once():
             any(x["state"] == "deferred" for x in d.request(
                 "GET", f"/v1/messages?customer=c{i}").json["messages"]) for i in range(5)),
             20, "every message deferred while the relay is down")
+        m = d.request("GET", "/v1/messages?customer=c0").json["messages"]
+        check(all("final" not in x and "next_attempt" in x for x in m if x["state"] == "deferred"),
+              "a deferred message has a next attempt and no final time", m)
         srv.up()
         for i in range(5):
             eq(final(d, f"c{i}")[0]["state"], "sent", f"c{i} after the relay came back")

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -137,6 +138,81 @@ test_hmac_sha256_rfc4231_case_2(void **state)
 			    "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
+/* RFC 4231 cases 1, 2 and 6 (a key longer than SHA-256's block), as hex. */
+struct hmac_vector {
+	unsigned char key[131];
+	size_t keylen;
+	const char *data;
+	const char *mac;
+};
+
+static void
+hmac_vectors(struct hmac_vector v[3])
+{
+	memset(v, 0, 3 * sizeof(*v));
+	memset(v[0].key, 0x0b, 20);
+	v[0].keylen = 20;
+	v[0].data = "Hi There";
+	v[0].mac = "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7";
+	memcpy(v[1].key, "Jefe", 4);
+	v[1].keylen = 4;
+	v[1].data = "what do ya want for nothing?";
+	v[1].mac = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+	memset(v[2].key, 0xaa, 131);
+	v[2].keylen = 131;
+	v[2].data = "Test Using Larger Than Block-Size Key - Hash Key First";
+	v[2].mac = "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54";
+}
+
+static int
+hmac_vector_ok(const struct hmac_vector *v)
+{
+	unsigned char md[32];
+	char hex[65];
+	crypto_hmac_raw(v->key, v->keylen, v->data, strlen(v->data), md);
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	return strcmp(hex, v->mac) == 0;
+}
+
+/* Each thread keeps a context keyed with its last key: changing keys must rekey it. */
+static void
+test_hmac_sha256_alternating_keys(void **state)
+{
+	(void)state;
+	struct hmac_vector v[3];
+	static const int order[] = {1, 0, 1, 2, 2, 0, 1, 2, 0, 0};
+	hmac_vectors(v);
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+		assert_true(hmac_vector_ok(&v[order[i]]));
+}
+
+static void *
+hmac_thread(void *arg)
+{
+	const struct hmac_vector *v = arg;
+	intptr_t bad = 0;
+	for (int i = 0; i < 3000; i++)
+		bad += !hmac_vector_ok(&v[(i * 7 + i / 3) % 3]);
+	return (void *)bad;
+}
+
+static void
+test_hmac_sha256_threads(void **state)
+{
+	(void)state;
+	struct hmac_vector v[3];
+	pthread_t t[4];
+	hmac_vectors(v);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, hmac_thread, v), 0);
+	for (int i = 0; i < 4; i++) {
+		void *bad;
+		assert_int_equal(pthread_join(t[i], &bad), 0);
+		assert_int_equal((intptr_t)bad, 0);
+	}
+}
+
 /* FIPS 180-2, appendix B.1. */
 static void
 test_sha256_abc(void **state)
@@ -161,6 +237,8 @@ main(void)
 	    cmocka_unit_test(test_secret_equal_differs_same_length),
 	    cmocka_unit_test(test_secret_equal_differs_in_length),
 	    cmocka_unit_test(test_hmac_sha256_rfc4231_case_2),
+	    cmocka_unit_test(test_hmac_sha256_alternating_keys),
+	    cmocka_unit_test(test_hmac_sha256_threads),
 	    cmocka_unit_test(test_sha256_abc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
