@@ -319,6 +319,7 @@ deliver_pump(evutil_socket_t fd, short what, void *arg)
 	j->next_due = -1;
 	j->job.run = deliver_claim_run;
 	j->job.done = deliver_claim_done;
+	j->job.background = 1;
 	ch->claiming = 1;
 	ch->dirty = 0;
 	storeloop_submit(d->loop, &j->job);
@@ -410,6 +411,7 @@ deliver_flush(struct deliver *d)
 	d->nresults -= n;
 	j->job.run = deliver_flush_run;
 	j->job.done = deliver_flush_done;
+	j->job.background = 1;
 	d->flushing = 1;
 	storeloop_submit(d->loop, &j->job);
 }
@@ -521,6 +523,7 @@ deliver_begin(struct deliver *d, struct storeloop *loop)
 	j->now_ms = util_now_ms();
 	j->job.run = deliver_recover_run;
 	j->job.done = deliver_recover_done;
+	j->job.background = 1;
 	storeloop_submit(loop, &j->job);
 }
 

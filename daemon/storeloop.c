@@ -2,6 +2,7 @@
 
 #include <event2/event.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "engine.h"
@@ -18,9 +19,11 @@
 #define STORELOOP_ENGINE_BATCH 256
 /*
  * A pass runs chunks in one transaction until there is no more, or for this long, or this many
- * chunks: each commit costs a WAL fsync and SQLite's walk of its whole page cache (once a page
- * beyond the end of the file has been cached, every commit scans the cache's hash table), so a
- * burst of due steps shares commits; requests wait for at most about one budget.
+ * chunks, or a job someone waits for (a request, not delivery's work) has arrived: each commit
+ * costs a WAL fsync and SQLite's walk of its whole page cache (once a page beyond the end of
+ * the file has been cached, every commit scans the cache's hash table), so a burst of due steps
+ * shares commits. The price: a request that arrives during a pass's payloads and commit waits
+ * for them (bench: p50 33 ms during a burst, 7 ms with one chunk a pass).
  */
 #define STORELOOP_ENGINE_PASS_US 30000
 #define STORELOOP_ENGINE_CHUNKS 8
@@ -37,6 +40,8 @@ struct storeloop {
 	pthread_t thread;
 	void (*queued)(void *); /* delivery's wake-up, or NULL */
 	int reader;		/* read-only: its transactions are not the store's commits */
+	atomic_int waiting;	/* jobs someone waits for, posted and not yet taken */
+	int engine_after_inbox; /* a pass gave way to them: the next one follows the inbox */
 	void *queued_arg;
 };
 
@@ -147,7 +152,7 @@ storeloop_engine_pass(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 
 	int64_t t0 = util_mono_us();
-	int more = 0;
+	int more = 0, yield = 0;
 	rc = store_begin(l->store);
 	for (int chunk = 0; rc == STORE_OK && chunk < STORELOOP_ENGINE_CHUNKS; chunk++) {
 		int c = 0, r = 0;
@@ -155,7 +160,8 @@ storeloop_engine_pass(evutil_socket_t fd, short what, void *arg)
 		if (rc == STORE_OK)
 			rc = engine_run_due(l->engine, STORELOOP_ENGINE_BATCH, &r);
 		more = c >= STORELOOP_ENGINE_BATCH || r >= STORELOOP_ENGINE_BATCH;
-		if (!more || util_mono_us() - t0 >= STORELOOP_ENGINE_PASS_US)
+		if (!more || util_mono_us() - t0 >= STORELOOP_ENGINE_PASS_US ||
+		    (yield = atomic_load(&l->waiting) > 0))
 			break;
 	}
 	if (rc == STORE_OK)
@@ -172,6 +178,11 @@ storeloop_engine_pass(evutil_socket_t fd, short what, void *arg)
 		log_warnx("engine: pass failed; retrying in 1 s");
 		tv.tv_sec = 1;
 		evtimer_add(l->engine_ev, &tv);
+		return;
+	}
+	if (more && (yield || atomic_load(&l->waiting) > 0)) {
+		/* Their inbox callback is due (its wake-up is posted): it runs first, then this. */
+		l->engine_after_inbox = 1;
 		return;
 	}
 	if (more) {
@@ -197,11 +208,17 @@ storeloop_receive(struct mbox_item *list, void *arg)
 	while (list != NULL) {
 		struct mbox_item *next = list->next;
 		group[n++] = (struct store_job *)list;
+		if (!group[n - 1]->background)
+			atomic_fetch_sub(&l->waiting, 1);
 		list = next;
 		if (n == STORELOOP_GROUP_MAX || list == NULL) {
 			storeloop_group(l, group, n);
 			n = 0;
 		}
+	}
+	if (l->engine_after_inbox) {
+		l->engine_after_inbox = 0;
+		event_active(l->engine_ev, EV_TIMEOUT, 0);
 	}
 }
 
@@ -239,6 +256,7 @@ storeloop_start_with(struct store *s, struct engine *engine, struct event_base *
 {
 	struct storeloop *l = xcalloc(1, sizeof(*l));
 	l->reader = reader;
+	atomic_init(&l->waiting, 0);
 	l->store = s;
 	l->engine = engine;
 	l->queued = queued;
@@ -273,6 +291,8 @@ storeloop_start_reader(struct store *s, struct event_base *done_base)
 void
 storeloop_submit(struct storeloop *l, struct store_job *job)
 {
+	if (!job->background)
+		atomic_fetch_add(&l->waiting, 1);
 	mbox_post(l->inbox, &job->item);
 }
 

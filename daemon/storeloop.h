@@ -24,6 +24,7 @@ struct store_job {
 	void (*done)(struct store_job *);
 	enum store_status status;
 	int wakes_engine; /* set by jobs that store events: the engine has new work */
+	int background;	  /* delivery's own work: nobody waits for it, an engine pass goes on */
 };
 
 struct engine;
