@@ -23,7 +23,8 @@
  * costs a WAL fsync and SQLite's walk of its whole page cache (once a page beyond the end of
  * the file has been cached, every commit scans the cache's hash table), so a burst of due steps
  * shares commits. The price: a request that arrives during a pass's payloads and commit waits
- * for them (bench: p50 33 ms during a burst, 7 ms with one chunk a pass).
+ * for them (bench/scheduler with BENCH_PROBE=1: a POST's p50 32 ms while 200,000 steps fire,
+ * 7 ms with one chunk a pass).
  */
 #define STORELOOP_ENGINE_PASS_US 30000
 #define STORELOOP_ENGINE_CHUNKS 8
