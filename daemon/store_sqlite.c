@@ -15,8 +15,8 @@
 #include "util.h"
 
 /*
- * The writer's page cache in KiB. 32 MiB: a million customers' due steps ran as fast as with
- * 64 MiB, and every commit walks the cache's hash table (see storeloop.c), so more is slower.
+ * The writer's page cache in KiB. 32 MiB: bench/scheduler's due steps ran as fast as with
+ * 64 MiB (docs/benchmarks.md), and every commit walks the cache's hash table (see storeloop.c).
  */
 #define STORE_SQLITE_CACHE_KIB "32768"
 
