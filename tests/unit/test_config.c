@@ -183,9 +183,9 @@ test_defaults_have_no_file_tokens_secret_and_maildir_channels(void **state)
 	/* Without channels in a file: "mail" and "helpdesk" as Maildirs under data_dir. */
 	assert_true(json_is_object(f->c->channels));
 	assert_int_equal(json_object_size(f->c->channels), 2);
-	assert_string_equal(json_string_value(json_object_get(
-				json_object_get(f->c->channels, "mail"), "path")),
-			    "./var/nurtured/maildir");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(f->c->channels, "mail"), "path")),
+	    "./var/nurtured/maildir");
 	assert_string_equal(json_string_value(json_object_get(
 				json_object_get(f->c->channels, "helpdesk"), "plugin")),
 			    "maildir");
