@@ -101,9 +101,10 @@ def relay_down_then_up_delivers_each_once():
             any(x["state"] == "deferred" for x in d.request(
                 "GET", f"/v1/messages?customer=c{i}").json["messages"]) for i in range(5)),
             20, "every message deferred while the relay is down")
-        m = d.request("GET", "/v1/messages?customer=c0").json["messages"]
-        check(all("final" not in x and "next_attempt" in x for x in m if x["state"] == "deferred"),
-              "a deferred message has a next attempt and no final time", m)
+        m = poll(lambda: [x for x in d.request("GET", "/v1/messages?customer=c0").json[
+            "messages"] if x["state"] == "deferred"], 20, "c0's message deferred")
+        check("final" not in m[0] and "next_attempt" in m[0],
+              "a deferred message has a next attempt and no final time", m[0])
         srv.up()
         for i in range(5):
             eq(final(d, f"c{i}")[0]["state"], "sent", f"c{i} after the relay came back")
