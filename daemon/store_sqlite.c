@@ -16,7 +16,7 @@
 
 /*
  * The writer's page cache in KiB. 32 MiB: bench/scheduler's due steps ran as fast as with
- * 64 MiB (docs/benchmarks.md), and every commit walks the cache's hash table (see storeloop.c).
+ * 64 MiB (docs/benchmarks.md). Commits no longer walk it (store_sqlite_pcache.c).
  */
 #define STORE_SQLITE_CACHE_KIB "32768"
 
@@ -318,6 +318,7 @@ store_sqlite_open(const struct store_options *opt, char *err, size_t errlen)
 		return NULL;
 	}
 	path = opt->data_dir ? xasprintf("%s/nurtured.db", opt->data_dir) : xstrdup(":memory:");
+	store_sqlite_pcache_install();
 	/* One thread at a time uses a connection (the store thread): no mutex per call. */
 	s->read_only = opt->read_only && opt->data_dir != NULL;
 	if (sqlite3_open_v2(

@@ -220,4 +220,8 @@ enum store_status store_sqlite_outbox_payload_add(struct store *, int64_t id, co
 						  size_t len);
 enum store_status store_sqlite_outbox_refuse(struct store *, int64_t id, const char *reason);
 
+/* store_sqlite_pcache.c: SQLite's page cache without the commit-time walk of all of it. */
+int store_sqlite_pcache_install(void);
+unsigned long store_sqlite_pcache_remapped(void);
+
 #endif
