@@ -29,6 +29,7 @@
 #include "mimepool.h"
 #include "notify.h"
 #include "plugin.h"
+#include "pool.h"
 #include "privdrop.h"
 #include "template.h"
 #include "storeloop.h"
@@ -50,6 +51,9 @@ struct daemon {
 	struct clock clock;
 	struct event *sig[3];
 	struct event *stop_timer;
+	struct nt_pool *reload_pool;  /* one thread: SIGHUP reads the files there */
+	struct reload_job *reloading; /* in flight on it, or NULL */
+	int reload_again;	      /* a SIGHUP came during that reload */
 	char *secret;
 	int64_t stop_deadline_us;
 	int stopping;
@@ -390,19 +394,67 @@ daemon_stop(struct daemon *d, const char *why)
 	daemon_stop_check(-1, 0, d);
 }
 
-/* SIGHUP: what can change safely changes now; the rest is named and waits for a restart. */
-static void
-daemon_reload(struct daemon *d)
-{
+/*
+ * A reload in two halves: the files are read and checked on the reload thread (a config,
+ * campaigns or templates on a slow or hung file system must not stop the loop from answering),
+ * then applied on the loop. One reload at a time; a SIGHUP during one runs another after it,
+ * so the last signal always sees the files as they are at its end.
+ */
+struct reload_job {
+	struct daemon *d;
 	struct diag dg;
-	struct config *n, *o = d->cfg;
+	struct config *n;	  /* the file as read now; NULL when it has errors */
+	struct campaign_set *set; /* from the running campaigns_dir; NULL on errors */
+	struct template_set *tpl; /* likewise */
+	size_t config_errors;	  /* the first of dg's messages that are not the config's */
+};
 
-	notify_reloading();
-	diag_init(&dg, o->file ? o->file : "(defaults)", NULL);
-	n = config_load(o->file, &dg);
+static void daemon_reload(struct daemon *d);
+
+static void
+daemon_reload_job_free(struct reload_job *j)
+{
+	if (j == NULL)
+		return;
+	config_free(j->n);
+	campaign_set_free(j->set);
+	template_set_free(j->tpl);
+	diag_free(&j->dg);
+	free(j);
+}
+
+/*
+ * Reload thread. It reads the running config's file name, campaigns_dir, templates_dir and
+ * channels, which never change after the start (a reload does not swap them), and nothing
+ * else of the daemon.
+ */
+static void
+daemon_reload_read(void *arg)
+{
+	struct reload_job *j = arg;
+	const struct config *o = j->d->cfg;
+
+	j->n = config_load(o->file, &j->dg);
+	j->config_errors = j->dg.n;
+	if (j->n == NULL)
+		return;
+	j->set = daemon_load_campaigns(o, &j->dg);
+	if (j->set != NULL)
+		j->tpl = daemon_load_templates(o, j->set, &j->dg);
+}
+
+/* Network loop: what can change safely changes now; the rest is named and waits for a restart. */
+static void
+daemon_reload_apply(void *arg)
+{
+	struct reload_job *j = arg;
+	struct daemon *d = j->d;
+	struct config *n = j->n, *o = d->cfg;
+
+	d->reloading = NULL;
 	if (n == NULL) {
-		for (size_t i = 0; i < dg.n; i++)
-			log_warnx("reload: %s", dg.msgs[i]);
+		for (size_t i = 0; i < j->dg.n; i++)
+			log_warnx("reload: %s", j->dg.msgs[i]);
 		log_warnx("reload: configuration has errors; keeping the running one");
 	} else {
 		if (strcmp(n->listen_host, o->listen_host) ||
@@ -429,36 +481,57 @@ daemon_reload(struct daemon *d)
 		o->stages = n->stages;
 		log_set_level(n->log_level);
 		http_set_limits(d->http, o->max_body_bytes);
-		config_free(n);
-		int n_cap_max = o->cap_max;
-		int64_t n_cap_per_ms = o->cap_per_ms;
-		struct campaign_set *set = daemon_load_campaigns(o, &dg);
-		struct template_set *tpl = set ? daemon_load_templates(o, set, &dg) : NULL;
-		if (set == NULL || dg.n > 0) {
-			for (size_t i = 0; i < dg.n; i++)
-				log_warnx("reload: %s", dg.msgs[i]);
+		if (j->set == NULL || j->dg.n > j->config_errors) {
+			for (size_t i = j->config_errors; i < j->dg.n; i++)
+				log_warnx("reload: %s", j->dg.msgs[i]);
 			log_warnx("reload: campaigns or templates have errors; keeping the running "
 				  "ones");
-			campaign_set_free(set);
-			template_set_free(tpl);
 		} else {
-			struct campaigns_job *j = xcalloc(1, sizeof(*j));
-			j->d = d;
-			j->set = set;
-			j->templates = tpl;
-			j->engine = d->engine;
-			j->cap_max = n_cap_max;
-			j->cap_per_ms = n_cap_per_ms;
-			j->stages = o->stages;
-			j->job.run = daemon_campaigns_run;
-			j->job.done = daemon_campaigns_done;
-			j->job.wakes_engine = 1; /* resumed campaigns may have journeys to run */
-			storeloop_submit(d->storeloop, &j->job);
+			struct campaigns_job *cj = xcalloc(1, sizeof(*cj));
+			cj->d = d;
+			cj->set = j->set;
+			cj->templates = j->tpl;
+			cj->engine = d->engine;
+			cj->cap_max = o->cap_max;
+			cj->cap_per_ms = o->cap_per_ms;
+			cj->stages = o->stages;
+			cj->job.run = daemon_campaigns_run;
+			cj->job.done = daemon_campaigns_done;
+			cj->job.wakes_engine = 1; /* resumed campaigns may have journeys to run */
+			storeloop_submit(d->storeloop, &cj->job);
+			j->set = NULL; /* the campaigns job owns them now */
+			j->tpl = NULL;
 		}
 		log_info("reloaded %s", o->file ? o->file : "(defaults)");
 	}
-	diag_free(&dg);
+	daemon_reload_job_free(j);
 	notify_ready();
+	if (d->reload_again && !d->stopping) {
+		d->reload_again = 0;
+		daemon_reload(d);
+	}
+}
+
+/* SIGHUP. */
+static void
+daemon_reload(struct daemon *d)
+{
+	struct reload_job *j;
+
+	if (d->reloading != NULL) {
+		d->reload_again = 1;
+		return;
+	}
+	notify_reloading();
+	j = xcalloc(1, sizeof(*j));
+	j->d = d;
+	diag_init(&j->dg, d->cfg->file ? d->cfg->file : "(defaults)", NULL);
+	if (pool_submit(d->reload_pool, daemon_reload_read, daemon_reload_apply, j) < 0) {
+		daemon_reload_job_free(j);
+		notify_ready();
+		return;
+	}
+	d->reloading = j;
 }
 
 static void
@@ -605,6 +678,7 @@ daemon_run(struct config *cfg, int foreground)
 			  daemon_gauge_sqlite_memory, NULL);
 	metrics_add_gauge("nurtured_http_inflight", "Requests waiting for their answer.",
 			  daemon_gauge_inflight, d->http);
+	d->reload_pool = pool_new(d->base, "reload", 1);
 	for (size_t i = 0; i < NT_ARRAY_LEN(sigs); i++) {
 		d->sig[i] = evsignal_new(d->base, sigs[i], daemon_signal, d);
 		event_add(d->sig[i], NULL);
@@ -616,6 +690,12 @@ daemon_run(struct config *cfg, int foreground)
 	event_base_dispatch(d->base);
 	log_info("stopped");
 out:
+	/* A reload still reading is waited for; one read but not applied is dropped. */
+	if (d->reloading != NULL)
+		log_info("stop: waiting for the reload thread");
+	if (d->reload_pool != NULL)
+		pool_free(d->reload_pool);
+	daemon_reload_job_free(d->reloading);
 	/* The store loop commits what it holds before the store closes. */
 	storeloop_stop(d->readloop);
 	storeloop_stop(d->storeloop);

@@ -63,6 +63,59 @@ def sighup_reloads_tokens():
         d.cleanup()
 
 
+def fifo_writer(path):
+    """A write end of the FIFO once a reader has it open (the reader then waits for data)."""
+    try:
+        return os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:  # ENXIO: no reader yet
+        return None
+
+
+@test
+def a_reload_stuck_reading_its_files_does_not_hold_up_the_loop():
+    """The config file is a FIFO nobody writes yet, as on a hung file system: while the reload
+    waits for it, /healthz and events are answered; two SIGHUPs meanwhile give one more reload
+    after it, which reads the file as it is then."""
+    third = "third-token-abcdefghijklmnopq"
+    d = Daemon()
+    try:
+        d.start()
+        cfg = dict(d.config)
+        os.unlink(d.config_path)
+        os.mkfifo(d.config_path)
+        d.proc.send_signal(signal.SIGHUP)
+        w = poll(lambda: fifo_writer(d.config_path), 5, "the reload to open the FIFO")
+        d.proc.send_signal(signal.SIGHUP)
+        d.proc.send_signal(signal.SIGHUP)
+        for i in range(10):
+            t0 = time.monotonic()
+            eq(d.request("GET", "/healthz", auth=False, timeout=5).status, 200, "healthz")
+            took = time.monotonic() - t0
+            check(took < 0.5, "healthz answered promptly during the reload", took)
+        eq(d.post_events({"id": "r1", "customer": "stuck", "type": "t"}).status, 202,
+           "an event stored during the reload, with the old token")
+        check("reloaded" not in d.read_log(), "nothing applied before the file is read")
+        cfg["api_tokens"] = [NEW_TOKEN]
+        os.write(w, json.dumps(cfg).encode())
+        os.close(w)
+        poll(lambda: d.read_log().count("reloaded") >= 1, 10, "the first reload")
+        eq(d.post_events({"customer": "stuck", "type": "t"}, token=NEW_TOKEN).status, 202,
+           "the new token after the first reload")
+        cfg["api_tokens"] = [third]  # the one reload the two SIGHUPs asked for
+        w = poll(lambda: fifo_writer(d.config_path), 5, "the second reload to open the FIFO")
+        os.write(w, json.dumps(cfg).encode())
+        os.close(w)
+        poll(lambda: d.read_log().count("reloaded") >= 2, 10, "the second reload")
+        eq(d.post_events({"customer": "stuck", "type": "t"}, token=third).status, 202,
+           "the file as it was at the second reload")
+        eq(d.post_events({"customer": "stuck", "type": "t"}, token=NEW_TOKEN).status, 401,
+           "the first reload's token replaced")
+        eq(d.stop(), 0, "exit code")
+        eq(d.read_log().count("reloaded"), 2, "two SIGHUPs during a reload: one more reload")
+    finally:
+        d.cleanup()
+
+
 @test
 def a_bad_reload_keeps_the_running_configuration():
     d = Daemon()
