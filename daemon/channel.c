@@ -5,6 +5,7 @@
 
 #include "../plugins/nurtured-plugin.h"
 #include "duration.h"
+#include "mime.h"
 #include "util.h"
 
 /* RFC 5321 4.5.4.1: retry for 4-5 days; webhook receivers are expected back sooner. */
@@ -71,6 +72,38 @@ channel_retry_parse(json_t *v, const char *chpath, struct retry_policy *p, struc
 	}
 }
 
+/*
+ * "internal": the channel reaches the operator (a helpdesk, a team's inbox), so the customer's
+ * consent, the suppression list, quiet hours and the frequency cap do not apply to it; "to" is
+ * where such a channel's mail goes, never the customer's address.
+ */
+static void
+channel_audience_parse(json_t *ch, const char *path, struct channel_conf *c, struct diag *d)
+{
+	json_t *in = json_object_get(ch, "internal"), *to = json_object_get(ch, "to");
+	char *p;
+
+	if (in != NULL && !json_is_boolean(in)) {
+		p = xasprintf("%s.internal", path);
+		diag_add(d, p, "'%s' must be true or false, not %s", p, diag_type_name(in));
+		free(p);
+	}
+	c->internal = json_is_true(in);
+	if (to == NULL)
+		return;
+	p = xasprintf("%s.to", path);
+	if (!json_is_string(to) || !mime_addr_valid(json_string_value(to)))
+		diag_add(d, p, "'%s' must be an email address", p);
+	else if (!c->internal)
+		diag_add(d, p,
+			 "'%s' is for internal channels (\"internal\": true); mail to customers "
+			 "goes to their own address",
+			 p);
+	else
+		c->to = xstrdup(json_string_value(to));
+	free(p);
+}
+
 /* Host keys are taken out so that each plugin sees only its own settings. */
 struct channel_conf *
 channel_conf_parse(json_t *channels, size_t *n, struct diag *d)
@@ -111,10 +144,13 @@ channel_conf_parse(json_t *channels, size_t *n, struct diag *d)
 				diag_add(d, pp, "'%s' must be \"mime\" or \"json\"", pp);
 				free(pp);
 			}
+			channel_audience_parse(ch, path, c, d);
 			c->settings = json_copy(ch);
 			json_object_del(c->settings, "plugin");
 			json_object_del(c->settings, "retry");
 			json_object_del(c->settings, "payload");
+			json_object_del(c->settings, "internal");
+			json_object_del(c->settings, "to");
 		}
 		free(path);
 	}
@@ -127,9 +163,29 @@ channel_conf_free(struct channel_conf *c, size_t n)
 	for (size_t i = 0; c != NULL && i < n; i++) {
 		free(c[i].name);
 		free(c[i].plugin);
+		free(c[i].to);
 		json_decref(c[i].settings);
 	}
 	free(c);
+}
+
+const struct channel_conf *
+channel_conf_find(const struct channel_conf *c, size_t n, const char *name)
+{
+	for (size_t i = 0; c != NULL && name != NULL && i < n; i++)
+		if (strcmp(c[i].name, name) == 0)
+			return &c[i];
+	return NULL;
+}
+
+char *
+channel_conf_problem(const struct channel_conf *c, int payload)
+{
+	if (c->internal && payload == NT_PAYLOAD_MIME && c->to == NULL)
+		return xasprintf("channel '%s': an internal channel that writes mail needs 'to', "
+				 "the address its messages go to (never the customer's)",
+				 c->name);
+	return NULL;
 }
 
 /* Delay = initial * multiplier^(attempt-1), capped, spread by jitter; never before RETRY_AFTER. */

@@ -26,11 +26,21 @@ struct channel_conf {
 	json_t *settings; /* the plugin's part: the channel's object without host keys */
 	int payload;	  /* 0: as the plugin says; else enum nt_payload ("payload" key) */
 	struct retry_policy retry;
+	int internal; /* to the operator's own people or systems ("internal"), not the customer */
+	char *to;     /* an internal mail channel's recipient ("to") */
 };
 
 /* Parses the config's "channels" object; problems go to D under "channels.NAME...". */
 struct channel_conf *channel_conf_parse(json_t *channels, size_t *n, struct diag *d);
 void channel_conf_free(struct channel_conf *c, size_t n);
+/* The channel called NAME among the N of C, or NULL. */
+const struct channel_conf *channel_conf_find(const struct channel_conf *c, size_t n,
+					     const char *name);
+/*
+ * What the channel lacks now that its payload (enum nt_payload) is known, as a message to
+ * free, or NULL: an internal channel that writes mail needs its own recipient.
+ */
+char *channel_conf_problem(const struct channel_conf *c, int payload);
 
 /*
  * When attempt ATTEMPT (1 for the first) failed transiently at NOW: the next attempt's time,

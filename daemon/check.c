@@ -33,6 +33,11 @@ check_plugins(const struct config *cfg, struct diag *d)
 		if (plugin_load(cfg->plugin_dir, cfg->chans[i].plugin, &err) == NULL) {
 			diag_add(d, NULL, "channel '%s': %s", cfg->chans[i].name, err);
 			free(err);
+		} else if ((err = channel_conf_problem(
+				&cfg->chans[i], plugin_channel_payload(cfg, cfg->chans[i].name))) !=
+			   NULL) {
+			diag_add(d, NULL, "%s", err);
+			free(err);
 		}
 	}
 }

@@ -133,6 +133,9 @@ compose_prepare(const struct compose_ctx *cx, const struct campaign *c, const ch
 	const char *name = json_string_value(json_object_get(customer, "name"));
 	const char *locale = json_string_value(json_object_get(customer, "locale"));
 	int payload = cx->channel_payload ? cx->channel_payload(channel, cx->arg) : NT_PAYLOAD_MIME;
+	const struct channel_conf *cc =
+	    cx->cfg != NULL ? channel_conf_find(cx->cfg->chans, cx->cfg->n_chans, channel) : NULL;
+	int internal = cc != NULL && cc->internal;
 	struct template_output to = {0};
 	struct mustache_error err = {0};
 	char *merr = NULL;
@@ -143,6 +146,14 @@ compose_prepare(const struct compose_ctx *cx, const struct campaign *c, const ch
 	if (payload == NT_PAYLOAD_JSON)
 		return compose_json(cx, c, step_id, template_name, data, message_id, now_ms, out,
 				    reason);
+	if (internal && cc->to == NULL) { /* refused at start; simulate and preview come here */
+		*reason = xasprintf("no_recipient: internal channel '%s' has no 'to'", channel);
+		return -1;
+	}
+	if (internal) { /* to the team, about the customer: no customer address, no unsubscribe */
+		email = cc->to;
+		name = NULL;
+	}
 	if (email == NULL || email[0] == '\0') {
 		*reason = xstrdup("no_email");
 		return -1;
@@ -179,7 +190,8 @@ compose_prepare(const struct compose_ctx *cx, const struct campaign *c, const ch
 	    .unsubscribe_mailto = cx->cfg->unsubscribe_mailto,
 	};
 	/* RFC 8058 wants https; a plain-http public_url (a test, the demo) gets no header. */
-	if (m.unsubscribe_url != NULL && strncmp(m.unsubscribe_url, "https://", 8) != 0)
+	if (internal ||
+	    (m.unsubscribe_url != NULL && strncmp(m.unsubscribe_url, "https://", 8) != 0))
 		m.unsubscribe_url = NULL;
 	if (m.unsubscribe_url == NULL)
 		m.unsubscribe_mailto = NULL; /* the mailto goes with the one-click URL, not alone */

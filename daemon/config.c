@@ -420,11 +420,16 @@ config_load(const char *file, struct diag *d)
 			}
 		}
 	}
-	/* Without channels in the file: Maildir channels under data_dir, for demos and dry runs. */
+	/*
+	 * Without channels in the file: Maildir channels under data_dir, for demos and dry runs;
+	 * "helpdesk" is the team's inbox, internal, so that tickets reach it whatever the
+	 * customer's consent.
+	 */
 	if (c->channels == NULL)
-		c->channels = json_pack("{s:{s:s,s:s+},s:{s:s,s:s+}}", "mail", "plugin", "maildir",
-					"path", c->data_dir, "/maildir", "helpdesk", "plugin",
-					"maildir", "path", c->data_dir, "/helpdesk");
+		c->channels = json_pack("{s:{s:s,s:s+},s:{s:s,s:s+,s:b,s:s}}", "mail", "plugin",
+					"maildir", "path", c->data_dir, "/maildir", "helpdesk",
+					"plugin", "maildir", "path", c->data_dir, "/helpdesk",
+					"internal", 1, "to", "helpdesk@localhost.localdomain");
 	c->chans = channel_conf_parse(c->channels, &c->n_chans, d);
 	if (c->system_channel != NULL && json_object_get(c->channels, c->system_channel) == NULL)
 		diag_add(d, "system_channel",

@@ -484,6 +484,10 @@ deliver_open(struct deliver *d, struct deliver_channel *ch, const struct channel
 		return -1;
 	}
 	ch->payload = cc->payload ? cc->payload : (int)ch->p->payload;
+	if ((*err = channel_conf_problem(cc, ch->payload)) != NULL) {
+		ch->p = NULL;
+		return -1;
+	}
 	if (ch->p->init(plugin_host(), cc->name, cc->settings, &ch->state, &perr) < 0) {
 		*err = xasprintf("channel '%s' (plugin %s): %s", cc->name, cc->plugin,
 				 perr ? perr : "init failed");

@@ -9,6 +9,7 @@
 #include "campaign.h"
 #include "clock.h"
 #include "condition.h"
+#include "config.h"
 #include "cron.h"
 #include "diag.h"
 #include "log.h"
@@ -401,9 +402,21 @@ engine_capped(struct engine *e, const struct campaign *c, const struct journey *
 	return rc;
 }
 
+/* Whether CHANNEL reaches the operator rather than the customer (the channel's "internal"). */
+static int
+engine_internal(const struct engine *e, const char *channel)
+{
+	const struct channel_conf *cc =
+	    e->cx != NULL && e->cx->cfg != NULL
+		? channel_conf_find(e->cx->cfg->chans, e->cx->cfg->n_chans, channel)
+		: NULL;
+	return cc != NULL && cc->internal;
+}
+
 /*
  * Whether C's message may go to CUSTOMER now: NULL, or the reason it may not. Consent first
- * (transactional mail needs none), then the suppression list, which nothing overrides.
+ * (transactional mail needs none), then the suppression list, which nothing overrides for
+ * mail to the customer. An internal channel's message goes to the operator: neither applies.
  */
 static const char *
 engine_may_send(struct engine *e, const struct campaign *c, json_t *customer, enum store_status *rc)
@@ -432,7 +445,12 @@ engine_send(struct engine *e, const struct campaign *c, struct journey *j, const
 	char *msgid = mime_message_id(e->msgid_domain, now), *reason = NULL;
 	struct composed m = {0};
 	enum store_status rc;
-	const char *skip = engine_may_send(e, c, customer, &rc);
+	int internal = engine_internal(e, st->channel);
+	const char *skip = NULL;
+
+	rc = STORE_OK;
+	if (!internal)
+		skip = engine_may_send(e, c, customer, &rc);
 
 	if (rc != STORE_OK) {
 		free(msgid);
@@ -460,7 +478,7 @@ engine_send(struct engine *e, const struct campaign *c, struct journey *j, const
 				 .template = st->template,
 				 .message_id = msgid,
 				 .created_ms = now,
-				 .marketing = !c->transactional,
+				 .marketing = !c->transactional && !internal,
 				 .state = skip ? "skipped" : "queued",
 				 .reason = skip,
 				 .sender = m.sender,
@@ -612,7 +630,9 @@ engine_advance(struct engine *e, const struct campaign *c, struct journey *j, js
 				j->due_ms = -1;
 				return store_journey_update(e->store, j);
 			}
-			int64_t quiet = engine_quiet_until(c, customer, now);
+			/* The operator's own channels keep no customer's quiet hours or cap. */
+			int internal = engine_internal(e, st->channel);
+			int64_t quiet = internal ? -1 : engine_quiet_until(c, customer, now);
 			if (quiet >= 0 &&
 			    !(j->due_ms >= 0 && now - j->due_ms > c->stale_after_ms)) {
 				/* Deferred, not dropped: the same step runs when the window ends.
@@ -626,7 +646,7 @@ engine_advance(struct engine *e, const struct campaign *c, struct journey *j, js
 			if (j->due_ms >= 0 && now - j->due_ms > c->stale_after_ms)
 				rc = engine_note(e, j, cname, st->id, "skip", "stale", st->channel,
 						 st->template);
-			else if ((rc = engine_capped(e, c, j, &capped)) != STORE_OK)
+			else if (!internal && (rc = engine_capped(e, c, j, &capped)) != STORE_OK)
 				break;
 			else if (capped >= 0 && !c->on_cap_skip) {
 				/* Deferred until the oldest message leaves the window. */

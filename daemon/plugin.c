@@ -205,18 +205,16 @@ int
 plugin_channel_payload(const struct config *cfg, const char *channel)
 {
 	char *err = NULL;
+	const struct channel_conf *cc = channel_conf_find(cfg->chans, cfg->n_chans, channel);
+	const struct nt_plugin *p;
 
-	for (size_t i = 0; i < cfg->n_chans; i++) {
-		if (strcmp(cfg->chans[i].name, channel) != 0)
-			continue;
-		if (cfg->chans[i].payload)
-			return cfg->chans[i].payload;
-		const struct nt_plugin *p =
-		    plugin_load(cfg->plugin_dir, cfg->chans[i].plugin, &err);
-		free(err);
-		return p != NULL ? (int)p->payload : NT_PAYLOAD_MIME;
-	}
-	return 0;
+	if (cc == NULL)
+		return 0;
+	if (cc->payload)
+		return cc->payload;
+	p = plugin_load(cfg->plugin_dir, cc->plugin, &err);
+	free(err);
+	return p != NULL ? (int)p->payload : NT_PAYLOAD_MIME;
 }
 
 void

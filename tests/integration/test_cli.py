@@ -106,6 +106,30 @@ def open_api_on_a_public_address_is_refused():
 
 
 @test
+def an_internal_mail_channel_needs_its_own_recipient():
+    """Known only once the plugin says it writes mail: check and the start both refuse it."""
+    cfg = {"plugin_dir": PLUGIN_DIR, "data_dir": os.path.join(TMP, "internal-data"),
+           "listen": "127.0.0.1:0", "campaigns_dir": os.path.join(TMP, "no-campaigns"),
+           "templates_dir": os.path.join(TMP, "no-templates"),
+           "channels": {"team": {"plugin": "maildir", "path": os.path.join(TMP, "team"),
+                                 "internal": True},
+                        "hook": {"plugin": "webhook", "url": "http://127.0.0.1:9/t",
+                                 "internal": True}}}
+    path = write("internal.json", json.dumps(cfg))
+    r = run_cli("check", "-c", path)
+    eq(r.returncode, 1, "check's exit")
+    check("channel 'team'" in r.stderr and "'to'" in r.stderr, "names the channel and 'to'",
+          r.stderr)
+    check("'hook'" not in r.stderr, "a webhook needs no recipient", r.stderr)
+    r = run_cli("-f", "-c", path)
+    eq(r.returncode, 1, "the start's exit")
+    check("channel 'team'" in r.stderr and "'to'" in r.stderr, "the start says why", r.stderr)
+    cfg["channels"]["team"]["to"] = "team@shop.example"
+    r = run_cli("check", "-c", write("internal.json", json.dumps(cfg)))
+    eq((r.returncode, r.stderr), (0, ""), "with 'to': valid")
+
+
+@test
 def the_daemon_refuses_to_start_on_a_bad_config():
     path = write("bad.json", '{"listen": 7800}')
     r = run_cli("-f", "-c", path)

@@ -9,6 +9,7 @@ import os
 import re
 import sys
 import threading
+import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -347,6 +348,87 @@ def suppression_list():
         m = final(d, "sue2", 1)
         eq((m[0]["state"], m[0]["reason"]), ("skipped", "suppressed"), "erased address")
         eq(sink.count(), 1, "one mail in all")
+    finally:
+        teardown(d, ctl)
+
+
+@test
+def an_internal_channel_reaches_the_team_whatever_the_customer_allows():
+    """A ticket for the team goes out on an internal channel (to its own address, without an
+    unsubscribe header) even when the customer has unsubscribed, is suppressed, sits in quiet
+    hours or has used up the frequency cap; the mail to the customer is held back as before."""
+    sink = Sink()
+    port = free_port()
+    ctl = Controller(sink, hostname="127.0.0.1", port=port)
+    ctl.start()
+    smtp = {"plugin": "smtp", "host": "127.0.0.1", "port": port, "starttls": "none"}
+    d = Daemon({"public_url": PUBLIC,
+                "mail_from": {"name": "Shop", "address": "shop@mail.test.example"},
+                "frequency_cap": {"max": 1, "per": "7d"},
+                "channels": {"mail": dict(smtp),
+                             "team": dict(smtp, internal=True, to="support@shop.test.example")}})
+    now = time.gmtime()
+    quiet = {"from": "%02d:00" % ((now.tm_hour + 23) % 24),  # an hour ago to two hours on
+             "to": "%02d:00" % ((now.tm_hour + 2) % 24)}
+    try:
+        d.write_templates({
+            "sorry.subject.mustache": "Sorry, {{customer.name}}",
+            "sorry.text.mustache": "We are sorry.\n{{> footer}}\n",
+            "footer.mustache": TEMPLATES["footer.mustache"],
+            "ticket.subject.mustache": "Complaint from {{customer.id}}",
+            "ticket.text.mustache": "Customer {{customer.id}} <{{customer.email}}> rated "
+                                    "{{event.properties.score}}.\n",
+        })
+        for cid, event_type, extra in (("complaint", "feedback", {}),
+                                       ("night", "late", {"quiet_hours": quiet})):
+            c = {"id": cid, "name": cid, "status": "active", "topic": "follow-ups",
+                 "trigger": {"event": event_type}, "reentry": "always",
+                 "steps": [{"id": "sorry", "send": {"channel": "mail", "template": "sorry"}},
+                           {"id": "ticket", "send": {"channel": "team", "template": "ticket"}}]}
+            if cid == "night":  # the ticket first: a deferred mail would hold the journey
+                c["steps"].reverse()
+            c.update(extra)
+            d.write_campaign(c)
+        d.start()
+        upsert(d, id="una", email="una@example.com", name="Una",
+               consent={"follow-ups": "unsubscribed"})
+        upsert(d, id="sue", email="sue@example.com", name="Sue")
+        eq(d.request("POST", "/v1/suppressions", body={"address": "sue@example.com",
+                                                        "reason": "complaint"}).status, 200,
+           "suppressed")
+        upsert(d, id="cap", email="cap@example.com", name="Cap")
+        upsert(d, id="owl", email="owl@example.com", name="Owl")
+        for cust in ("una", "sue", "cap"):
+            event(d, cust, "feedback", "f-" + cust, score=1)
+        event(d, "owl", "late", "l-owl", score=2)
+        want = {"una": ("skipped", "unsubscribed"), "sue": ("skipped", "suppressed"),
+                "cap": ("sent", None)}
+        for cust, (state, reason) in want.items():
+            m = {x["step"]: x for x in final(d, cust, 2)}
+            eq((m["sorry"]["state"], m["sorry"].get("reason")), (state, reason),
+               f"{cust}: the mail to the customer")
+            eq(m["ticket"]["state"], "sent", f"{cust}: the ticket, after a mail that counts "
+               "towards the cap of 1" if cust == "cap" else f"{cust}: the ticket")
+            eq((m["ticket"]["channel"], m["ticket"]["recipient"]),
+               ("team", "support@shop.test.example"), "its channel and the team's address")
+        m = final(d, "owl", 1)
+        eq([(x["step"], x["state"]) for x in m], [("ticket", "sent")],
+           "owl: the ticket in quiet hours, the mail after it held until they end")
+        poll(lambda: sink.count() == 5, 10, "five mails at the sink")
+        with sink.lock:
+            got = list(sink.messages)
+        tickets = [(rcpt, parse(raw)) for _, rcpt, raw in got
+                   if parse(raw)["Subject"].startswith("Complaint")]
+        eq(sorted(str(msg["Subject"]) for _, msg in tickets),
+           ["Complaint from cap", "Complaint from owl", "Complaint from sue",
+            "Complaint from una"], "a ticket for each")
+        for rcpt, msg in tickets:
+            eq(rcpt, ["support@shop.test.example"], "the envelope goes to the team")
+            eq(msg["To"], "support@shop.test.example", "so does the To")
+            check(msg["List-Unsubscribe"] is None, "no unsubscribe header", str(msg))
+            check("rated" in msg.get_content(), "the customer's data in the body")
+        mails = [rcpt for _, rcpt, raw in got if parse(raw)["Subject"].startswith("Sorry")]
+        eq(mails, [["cap@example.com"]], "one mail to a customer: cap's")
     finally:
         teardown(d, ctl)
 

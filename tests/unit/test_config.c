@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../../plugins/nurtured-plugin.h"
 #include "config.h"
 #include "diag.h"
 #include "jsonpos.h"
@@ -189,6 +190,12 @@ test_defaults_have_no_file_tokens_secret_and_maildir_channels(void **state)
 	assert_string_equal(json_string_value(json_object_get(
 				json_object_get(f->c->channels, "helpdesk"), "plugin")),
 			    "maildir");
+	/* The helpdesk is the team's inbox: internal, with its own recipient. */
+	const struct channel_conf *h = channel_conf_find(f->c->chans, f->c->n_chans, "helpdesk");
+	assert_non_null(h);
+	assert_true(h->internal);
+	assert_string_equal(h->to, "helpdesk@localhost.localdomain");
+	assert_false(channel_conf_find(f->c->chans, f->c->n_chans, "mail")->internal);
 }
 
 /* ---- a valid file ---- */
@@ -376,6 +383,85 @@ test_channel_without_plugin_refused_at_channel(void **state)
 	load(f, "channel.json", channel_text);
 	assert_one_diag_at(f, channel_text, "\"m\"", "'m'");
 	assert_non_null(strstr(f->d.msgs[0], "plugin"));
+}
+
+static const char internal_text[] =
+    "{\n"
+    "  \"channels\": {\n"
+    "    \"team\": {\"plugin\": \"smtp\", \"internal\": true, \"to\": \"support@shop.example\"},\n"
+    "    \"mail\": {\"plugin\": \"smtp\", \"internal\": false}\n"
+    "  }\n"
+    "}\n";
+
+/* "internal" and "to" are the host's: parsed, and kept from the plugin's settings. */
+static void
+test_channel_internal_and_to_parsed(void **state)
+{
+	struct fx *f = *state;
+	load(f, "internal.json", internal_text);
+	assert_non_null(f->c);
+	const struct channel_conf *t = channel_conf_find(f->c->chans, f->c->n_chans, "team");
+	const struct channel_conf *m = channel_conf_find(f->c->chans, f->c->n_chans, "mail");
+	assert_non_null(t);
+	assert_non_null(m);
+	assert_true(t->internal);
+	assert_string_equal(t->to, "support@shop.example");
+	assert_false(m->internal);
+	assert_null(m->to);
+	assert_null(json_object_get(t->settings, "internal"));
+	assert_null(json_object_get(t->settings, "to"));
+	assert_null(channel_conf_find(f->c->chans, f->c->n_chans, "none"));
+	/* Once the payload is known: mail needs "to", a JSON channel does not. */
+	struct channel_conf bare = *t;
+	bare.to = NULL;
+	char *why = channel_conf_problem(&bare, NT_PAYLOAD_MIME);
+	assert_non_null(why);
+	assert_non_null(strstr(why, "'team'"));
+	assert_non_null(strstr(why, "'to'"));
+	free(why);
+	assert_null(channel_conf_problem(&bare, NT_PAYLOAD_JSON));
+	assert_null(channel_conf_problem(t, NT_PAYLOAD_MIME));
+	assert_null(channel_conf_problem(m, NT_PAYLOAD_MIME));
+}
+
+static const char internal_bad_text[] =
+    "{\n"
+    "  \"channels\": {\"m\": {\"plugin\": \"smtp\", \"internal\": \"yes\"}}\n"
+    "}\n";
+
+static void
+test_channel_internal_not_boolean_refused_at_key(void **state)
+{
+	struct fx *f = *state;
+	load(f, "internal_bad.json", internal_bad_text);
+	assert_one_diag_at(f, internal_bad_text, "\"internal\"", "channels.m.internal");
+}
+
+static const char to_alone_text[] =
+    "{\n"
+    "  \"channels\": {\"m\": {\"plugin\": \"smtp\", \"to\": \"team@shop.example\"}}\n"
+    "}\n";
+
+/* "to" on a channel to customers would be a way to mail everyone's messages to one place. */
+static void
+test_channel_to_without_internal_refused_at_key(void **state)
+{
+	struct fx *f = *state;
+	load(f, "to_alone.json", to_alone_text);
+	assert_one_diag_at(f, to_alone_text, "\"to\"", "internal");
+}
+
+static const char to_bad_text[] =
+    "{\n"
+    "  \"channels\": {\"m\": {\"plugin\": \"smtp\", \"internal\": true, \"to\": \"team\"}}\n"
+    "}\n";
+
+static void
+test_channel_to_not_an_address_refused_at_key(void **state)
+{
+	struct fx *f = *state;
+	load(f, "to_bad.json", to_bad_text);
+	assert_one_diag_at(f, to_bad_text, "\"to\"", "channels.m.to");
 }
 
 static const char several_text[] = "{\n"
@@ -681,6 +767,10 @@ main(void)
 	    T(test_log_level_unknown_refused_at_key),
 	    T(test_listen_without_port_refused_at_key),
 	    T(test_channel_without_plugin_refused_at_channel),
+	    T(test_channel_internal_and_to_parsed),
+	    T(test_channel_internal_not_boolean_refused_at_key),
+	    T(test_channel_to_without_internal_refused_at_key),
+	    T(test_channel_to_not_an_address_refused_at_key),
 	    T(test_several_problems_one_diag_each),
 	    T(test_malformed_json_has_jansson_position),
 	    T(test_malformed_json_position_after_unicode),
