@@ -24,33 +24,12 @@
 #include <unistd.h>
 
 #include "../../plugins/nurtured-plugin.h"
+#include "mock_host.h"
 #include "tap.h"
 
-static struct event_base *base;
 static const struct nt_plugin *plug;
 
-/* --- the mock host --- */
-
-static void __attribute__((format(printf, 2, 3)))
-host_log(enum nt_log_level l, const char *fmt, ...)
-{
-	va_list ap;
-	if (l == NT_LOG_DEBUG)
-		return;
-	fprintf(stderr, "# [plugin %d] ", (int)l);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n");
-}
-
-static int64_t
-host_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+/* --- the mock host: mock_host.h, and a pthread pool --- */
 
 static double
 mono(void)
@@ -58,44 +37,6 @@ mono(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-struct nt_timer {
-	struct event *ev;
-	void (*cb)(void *);
-	void *arg;
-};
-
-static void
-host_timer_fire(evutil_socket_t fd, short what, void *arg)
-{
-	struct nt_timer *t = arg;
-	void (*cb)(void *) = t->cb;
-	void *a = t->arg;
-	(void)fd;
-	(void)what;
-	event_free(t->ev);
-	free(t);
-	cb(a);
-}
-
-static struct nt_timer *
-host_timer_add(long after_ms, void (*cb)(void *), void *arg)
-{
-	struct nt_timer *t = calloc(1, sizeof(*t));
-	struct timeval tv = {after_ms / 1000, (after_ms % 1000) * 1000};
-	t->cb = cb;
-	t->arg = arg;
-	t->ev = evtimer_new(base, host_timer_fire, t);
-	evtimer_add(t->ev, &tv);
-	return t;
-}
-
-static void
-host_timer_cancel(struct nt_timer *t)
-{
-	event_free(t->ev);
-	free(t);
 }
 
 struct pjob {

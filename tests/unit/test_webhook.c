@@ -21,70 +21,17 @@
 #include "../../plugins/nurtured-plugin.h"
 #include "crypto.h"
 #include "httpclient.h"
+#include "mock_host.h"
 #include "tap.h"
 #include "util.h"
 
 #define SECRET "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
-static struct event_base *base;
 static struct httpclient *hc;
 static const struct nt_plugin *plug;
 static int rcv_port;
 static FILE *rcv_stdin;
 static pid_t rcv_pid;
-
-struct nt_timer {
-	struct event *ev;
-	void (*cb)(void *);
-	void *arg;
-};
-
-static void
-host_log(enum nt_log_level level, const char *fmt, ...)
-{
-	va_list ap;
-	printf("# [%d] ", (int)level);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
-
-static int64_t
-host_now(void)
-{
-	return util_now_ms();
-}
-
-static void
-host_timer_fire(evutil_socket_t fd, short what, void *arg)
-{
-	struct nt_timer *t = arg;
-	(void)fd;
-	(void)what;
-	event_free(t->ev);
-	t->cb(t->arg);
-	free(t);
-}
-
-static struct nt_timer *
-host_timer_add(long ms, void (*cb)(void *), void *arg)
-{
-	struct nt_timer *t = xcalloc(1, sizeof(*t));
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-	t->cb = cb;
-	t->arg = arg;
-	t->ev = evtimer_new(base, host_timer_fire, t);
-	evtimer_add(t->ev, &tv);
-	return t;
-}
-
-static void
-host_timer_cancel(struct nt_timer *t)
-{
-	event_free(t->ev);
-	free(t);
-}
 
 static int
 host_http(const struct nt_http_request *req, nt_http_done_fn done, void *arg)
