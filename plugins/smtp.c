@@ -9,6 +9,7 @@
  * concurrency. Each message's outcome comes from its recipient's reply (or the DATA reply);
  * what the session never got an answer for (connect refused, dropped, timed out, TLS
  * refused) is deferred. The host retries deferred messages on the channel's schedule.
+ * libesmtp's connect() has no limit of its own: smtp_alarm.c gives it connect_ms.
  *
  * Settings: host (required), port, starttls, auth, helo, max_connections,
  * messages_per_connection, rate_per_second, domain_concurrency, timeouts, tls_verify,
@@ -31,6 +32,7 @@
 #include <libesmtp.h>
 
 #include "nurtured-plugin.h"
+#include "smtp_alarm.h"
 
 #define SMTP_REPLY_MAX 512
 /* Queued messages per worker and batch before deliver() says "full". */
@@ -77,6 +79,8 @@ struct smtp_job {
 	char last_reply[SMTP_REPLY_MAX]; /* the last line the server sent */
 	const char *tls_error;		 /* why TLS was refused, or NULL */
 	int tls_tried, tls_ok;		 /* STARTTLS sent; handshake done */
+	struct smtp_alarm alarm;	 /* connect_ms: until the connection stands */
+	int connected;			 /* libesmtp reported SMTP_EV_CONNECT */
 };
 TAILQ_HEAD(smtp_jobs, smtp_job);
 
@@ -92,6 +96,7 @@ struct smtp {
 	char *auth_user, *auth_pass;
 	long timeouts[SMTP_NTIMEOUTS]; /* 0: libesmtp's default */
 	long connect_ms;
+	int alarm_used; /* connect_ms: this channel holds a use of smtp_alarm's handler */
 	int max_connections, per_connection, domain_concurrency;
 	double rate; /* messages per second, 0: unlimited */
 	/* Loop-side state. */
@@ -199,6 +204,10 @@ smtp_event_cb(smtp_session_t session, int event, void *arg, ...)
 
 	va_start(ap, arg);
 	switch (event) {
+	case SMTP_EV_CONNECT: /* connect_ms is over: nothing else of the session is cut short */
+		smtp_alarm_stop(&j->alarm);
+		j->connected = 1;
+		break;
 	case SMTP_EV_INVALID_PEER_CERTIFICATE:
 		(void)va_arg(ap, long);
 		ok = va_arg(ap, int *);
@@ -295,7 +304,11 @@ smtp_unanswered(struct smtp_job *j, struct smtp_item *it, int err)
 	int code = atoi(j->last_reply);
 
 	it->result = NT_DEFERRED;
-	if (j->tls_error != NULL)
+	if (!j->connected && j->s->connect_ms > 0 &&
+	    smtp_alarm_elapsed_ms(&j->alarm) >= j->s->connect_ms)
+		snprintf(buf, sizeof(buf), "%s: no connection within %ld ms", j->s->server,
+			 j->s->connect_ms);
+	else if (j->tls_error != NULL)
 		snprintf(buf, sizeof(buf), "%s", j->tls_error);
 	else if (j->tls_tried && !j->tls_ok) {
 		unsigned long e = ERR_peek_last_error();
@@ -371,8 +384,13 @@ smtp_session_run(void *arg)
 
 	if (rcpts != NULL && msgs != NULL)
 		ss = smtp_session_build(j, rcpts, msgs, &authctx);
+	if (ss != NULL && j->s->connect_ms > 0 && smtp_alarm_start(&j->alarm, j->s->connect_ms) < 0)
+		j->s->host->log(NT_LOG_WARNING,
+				"smtp %s: no connect timer (%s); connect_ms not applied",
+				j->s->channel, strerror(errno));
 	if (ss == NULL || !smtp_start_session(ss))
 		err = smtp_errno();
+	smtp_alarm_stop(&j->alarm);
 	for (int i = 0; i < j->n; i++) {
 		struct smtp_item *it = j->items[i];
 		const smtp_status_t *mail, *rst, *dst;
@@ -621,7 +639,9 @@ smtp_fini(void *state)
 	if (s->pump_timer != NULL)
 		s->host->timer_cancel(s->pump_timer);
 	if (s->pool != NULL)
-		s->host->pool_free(s->pool);	      /* waits for running sessions */
+		s->host->pool_free(s->pool); /* waits for running sessions */
+	if (s->alarm_used)
+		smtp_alarm_unuse();		      /* no worker of ours is left to signal */
 	while ((j = TAILQ_FIRST(&s->jobs)) != NULL) { /* abandoned: the host retries them */
 		TAILQ_REMOVE(&s->jobs, j, link);
 		for (int i = 0; i < j->n; i++)
@@ -870,6 +890,7 @@ smtp_init(const struct nt_host *host, const char *channel, json_t *config, void 
 	s->tls_verify = 1;
 	s->max_connections = 4;
 	s->per_connection = 100;
+	s->connect_ms = 30000; /* Postfix's smtp_connect_timeout */
 	TAILQ_INIT(&s->queue);
 	TAILQ_INIT(&s->jobs);
 	LIST_INIT(&s->domains);
@@ -896,6 +917,14 @@ smtp_init(const struct nt_host *host, const char *channel, json_t *config, void 
 	}
 	if ((*err = smtp_conf_tls(s, ca_file)) != NULL)
 		goto fail;
+	if (s->connect_ms > 0) {
+		if (smtp_alarm_use() < 0) {
+			*err = smtp_errf("timeouts.connect_ms: cannot set up the connect timer: %s",
+					 strerror(errno));
+			goto fail;
+		}
+		s->alarm_used = 1;
+	}
 	s->tokens = 1.0;
 	s->tokens_ms = host->now_ms();
 	s->pool = host->pool_new("smtp", s->max_connections);

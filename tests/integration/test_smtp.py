@@ -3,6 +3,7 @@ a 451 is retried on the channel's schedule and arrives once, a 550 5.1.1 fails a
 the address, a relay that is down and comes back gets every message exactly once.
 """
 import os
+import socket
 import sys
 import urllib.parse
 
@@ -142,6 +143,46 @@ def a_stalling_server_times_out_while_the_loop_answers():
         eq(srv.duplicates(), {}, "no duplicate Message-ID")
     finally:
         teardown(d, srv)
+
+
+def blackhole():
+    """A port whose SYNs go unanswered: a listener whose one-place accept queue is full."""
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(0)
+    filler = socket.create_connection(ls.getsockname(), timeout=2)
+    probe = socket.socket()
+    probe.settimeout(0.3)
+    try:
+        probe.connect(ls.getsockname())
+        raise AssertionError("the accept queue is not full: the test would prove nothing")
+    except socket.timeout:
+        pass
+    finally:
+        probe.close()
+    return ls, filler
+
+
+@test
+def a_relay_that_never_answers_the_connect_is_given_up_at_connect_ms():
+    ls, filler = blackhole()
+    d, srv = setup(channel={"port": ls.getsockname()[1], "timeouts": {"connect_ms": 1000}})
+    try:
+        purchase(d, "nc", "p1")
+        m = poll(lambda: [x for x in d.request("GET", "/v1/messages?customer=nc").json[
+            "messages"] if x["state"] == "deferred" and x["attempts"] >= 2], 15,
+            "two attempts deferred (the kernel alone gives up after about two minutes)")
+        check("no connection within 1000 ms" in m[0]["last_reply"], "the reason", m[0])
+        eq(d.request("GET", "/healthz", auth=False, timeout=2).status, 200, "healthz")
+        t0 = time.monotonic()
+        eq(d.stop(timeout=10), 0, "exit code")
+        check(time.monotonic() - t0 < 5, "the stop waits for no connect()",
+              time.monotonic() - t0)
+    finally:
+        srv.stop()
+        d.cleanup()
+        filler.close()
+        ls.close()
 
 
 @test
