@@ -545,6 +545,24 @@ daemon_signal(evutil_socket_t sig, short what, void *arg)
 		daemon_stop(d, sig == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
+/*
+ * At the end of a stop that ran into its deadline, with the store closed: threads still
+ * blocked (an SMTP session stalled inside a phase, whose timeouts run to minutes; a reload
+ * reading a hung file) would only be joined after it. Their messages stay "sending" and are
+ * queued again at the next start, so the process ends here instead, without the teardown.
+ */
+static void
+daemon_exit_if_overdue(struct daemon *d)
+{
+	if (!d->stopping || util_mono_us() < d->stop_deadline_us ||
+	    (deliver_idle(d->deliver) && d->reloading == NULL))
+		return;
+	log_warnx("stop: %s still busy past the deadline; exiting without waiting (the store is "
+		  "closed; messages in flight are retried at the next start)",
+		  d->reloading != NULL ? "a reload is" : "delivery is");
+	_exit(0);
+}
+
 /* MIME builders: the cores the store thread leaves, at least one, at most four. */
 static int
 daemon_mime_threads(void)
@@ -690,16 +708,15 @@ daemon_run(struct config *cfg, int foreground)
 	event_base_dispatch(d->base);
 	log_info("stopped");
 out:
-	/* A reload still reading is waited for; one read but not applied is dropped. */
-	if (d->reloading != NULL)
-		log_info("stop: waiting for the reload thread");
-	if (d->reload_pool != NULL)
-		pool_free(d->reload_pool);
-	daemon_reload_job_free(d->reloading);
 	/* The store loop commits what it holds before the store closes. */
 	storeloop_stop(d->readloop);
 	storeloop_stop(d->storeloop);
 	mimepool_free(d->mimepool); /* after the store thread's last flush */
+	daemon_exit_if_overdue(d);
+	/* A reload still reading is waited for; one read but not applied is dropped. */
+	if (d->reload_pool != NULL)
+		pool_free(d->reload_pool);
+	daemon_reload_job_free(d->reloading);
 	deliver_free(d->deliver);
 	plugin_host_fini();
 	plugin_unload_all();

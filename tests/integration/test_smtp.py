@@ -14,14 +14,14 @@ from ntest import Daemon, check, eq, poll, run_all, test  # noqa: E402
 from smtp_server import SmtpServer  # noqa: E402
 
 
-def setup(channel=None, **behaviour):
+def setup(channel=None, config=None, **behaviour):
     srv = SmtpServer(behaviour=behaviour).start()
     ch = {"plugin": "smtp", "host": "127.0.0.1", "port": srv.port, "starttls": "none",
           "messages_per_connection": 10, "retry": {"initial": "1s", "max": "1s"}}
     ch.update(channel or {})
-    d = Daemon({"public_url": "https://mail.test.example",
-                "mail_from": {"name": "Shop", "address": "shop@mail.test.example"},
-                "channels": {"mail": ch}})
+    d = Daemon(dict({"public_url": "https://mail.test.example",
+                     "mail_from": {"name": "Shop", "address": "shop@mail.test.example"},
+                     "channels": {"mail": ch}}, **(config or {})))
     d.write_templates({"thanks.subject.mustache": "Thanks {{customer.name}}",
                        "thanks.text.mustache": "Thank you, {{customer.name}}.\n"})
     d.write_campaign({"id": "thanks", "name": "thanks", "status": "active", "topic": "follow-ups",
@@ -183,6 +183,28 @@ def a_relay_that_never_answers_the_connect_is_given_up_at_connect_ms():
         d.cleanup()
         filler.close()
         ls.close()
+
+
+@test
+def a_stop_ends_at_its_deadline_with_a_session_stalled_and_loses_nothing():
+    """libesmtp's own DATA timeout is minutes: the stop must not wait for it."""
+    d, srv = setup(config={"shutdown_timeout": 2}, stall="data")
+    try:
+        purchase(d, "st", "p1")
+        poll(lambda: any(x["state"] == "sending" for x in d.request(
+            "GET", "/v1/messages?customer=st").json["messages"]), 10, "the message in flight")
+        poll(lambda: srv.rcpt_attempts["st@example.org"] >= 1, 10, "the session at its DATA")
+        t0 = time.monotonic()
+        eq(d.stop(timeout=15), 0, "exit code")
+        took = time.monotonic() - t0
+        check(took < 6, "the stop keeps its 2 s deadline, about", took)
+        check("exiting without waiting" in d.read_log(), "says so", d.read_log()[-2000:])
+        srv.set(stall=None)
+        d.start()
+        eq(final(d, "st")[0]["state"], "sent", "sent after the restart")
+        eq(len(srv.messages), 1, "received once")
+    finally:
+        teardown(d, srv)
 
 
 @test
