@@ -104,6 +104,15 @@ class Daemon:
         with open(os.path.join(d, campaign["id"] + ".json"), "w") as f:
             json.dump(campaign, f)
 
+    def write_send_campaign(self, cid, event, template, topic="orders", before=(), **extra):
+        """The test campaign most tests need: on EVENT, the steps BEFORE, then one step "send"
+        of TEMPLATE through the channel "mail"; EXTRA adds or overrides campaign keys."""
+        c = {"id": cid, "name": cid, "status": "active", "topic": topic,
+             "trigger": {"event": event},
+             "steps": [*before, {"id": "send", "send": {"channel": "mail", "template": template}}]}
+        c.update(extra)
+        self.write_campaign(c)
+
     def write_templates(self, files):
         """FILES: file name -> text, in this daemon's templates_dir."""
         d = os.path.join(self.tmp, "templates")

@@ -50,10 +50,7 @@ def kill9_during_a_5000_message_send():
                                       "messages_per_connection": 50,
                                       "retry": {"initial": "1s", "max": "2s"}}}})
     try:
-        d.write_campaign({"id": "blast", "name": "blast", "status": "active", "topic": "orders",
-                          "transactional": True, "trigger": {"event": "blast"},
-                          "steps": [{"id": "send", "send": {"channel": "mail",
-                                                            "template": "blast"}}]})
+        d.write_send_campaign("blast", "blast", "blast", transactional=True)
         d.write_templates({
             "blast.subject.mustache": "Hello {{customer.name}}",
             "blast.text.mustache": "Dear {{customer.name}}, number {{event.properties.n}}.\n"})
@@ -122,11 +119,8 @@ def kill9_while_due_sends_are_rendered_loses_no_payload():
     n = 20000
     d = Daemon({"max_batch": 1000, "channels": {"mail": {"plugin": "discard"}}})
     try:
-        d.write_campaign({"id": "later", "name": "later", "status": "active", "topic": "orders",
-                          "transactional": True, "trigger": {"event": "signup"},
-                          "steps": [{"id": "wait", "wait": "2s"},
-                                    {"id": "send", "send": {"channel": "mail",
-                                                            "template": "later"}}]})
+        d.write_send_campaign("later", "signup", "later", before=[{"id": "wait", "wait": "2s"}],
+                              transactional=True)
         d.write_templates({
             "later.subject.mustache": "Hello {{customer.name}}",
             "later.text.mustache": "Dear {{customer.name}}, code {{event.properties.n}}.\n",

@@ -8,8 +8,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ntest import (Daemon, Failure, check, eq, poll, run_all, run_cli,  # noqa: E402
-                   test)
+from ntest import Daemon, check, eq, poll, run_all, test  # noqa: E402
 
 
 def stored_ids(d, cid):
@@ -209,9 +208,7 @@ def a_version_3_outbox_keeps_its_queued_messages():
     d = Daemon({"channels": {"mail": {"plugin": "smtp", "host": "127.0.0.1", "port": 9,
                                       "starttls": "none", "retry": {"initial": "1h"}}}})
     try:
-        d.write_campaign({"id": "c", "name": "c", "status": "active", "topic": "orders",
-                          "trigger": {"event": "order"},
-                          "steps": [{"id": "s", "send": {"channel": "mail", "template": "t"}}]})
+        d.write_send_campaign("c", "order", "t")
         d.write_templates({f"t.{part}.mustache": "Hello {{customer.name}}\n"
                            for part in ("subject", "text")})
         d.start()

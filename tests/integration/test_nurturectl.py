@@ -46,12 +46,8 @@ def daemon():
                                       "path": "/dev/null/x"}}})
     d.config["channels"]["mail"]["path"] = os.path.join(d.tmp, "maildir")
     d.write_config()
-    os.makedirs(os.path.join(d.tmp, "campaigns"))
-    camp = {"id": "thanks", "name": "Thanks", "status": "active", "topic": "follow-ups",
-            "trigger": {"event": "purchase"}, "reentry": "always",
-            "steps": [{"id": "send", "send": {"channel": "mail", "template": "thanks"}}]}
-    with open(os.path.join(d.tmp, "campaigns", "thanks.json"), "w") as f:
-        json.dump(camp, f)
+    d.write_send_campaign("thanks", "purchase", "thanks", topic="follow-ups", name="Thanks",
+                          reentry="always")
     d.start()
     _daemon = d
     r = d.request("POST", "/v1/customers", body={"id": "c-ana", "name": "Ana Lima",

@@ -1,7 +1,6 @@
 #!/usr/bin/python3
 """Pausing and resuming a campaign over the API: no journey starts, the running ones are held
 at their next send, a resume runs what was held, and the pause lasts across a restart."""
-import json
 import os
 import sys
 
@@ -14,14 +13,9 @@ def setup():
     d.config["channels"] = {"mail": {"plugin": "maildir", "payload": "json",
                                      "path": os.path.join(d.tmp, "maildir")}}
     d.write_config()
-    os.makedirs(os.path.join(d.tmp, "campaigns"))
     for cid, status in (("thanks", "active"), ("draft", "draft")):
-        with open(os.path.join(d.tmp, "campaigns", cid + ".json"), "w") as f:
-            json.dump({"id": cid, "name": cid, "status": status, "topic": "orders",
-                       "trigger": {"event": "purchase"}, "reentry": "always",
-                       "steps": [{"id": "settle", "wait": "2s"},
-                                 {"id": "send", "send": {"channel": "mail",
-                                                         "template": "t"}}]}, f)
+        d.write_send_campaign(cid, "purchase", "t", before=[{"id": "settle", "wait": "2s"}],
+                              status=status, reentry="always")
     return d.start()
 
 

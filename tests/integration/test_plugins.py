@@ -93,9 +93,7 @@ def the_discard_plugin_records_every_message_sent():
         d.cleanup()
     d = Daemon({"channels": {"mail": {"plugin": "discard", "reply": "250 gone"}}})
     try:
-        d.write_campaign({"id": "c", "name": "c", "status": "active", "topic": "orders",
-                          "trigger": {"event": "order"}, "reentry": "always",
-                          "steps": [{"id": "s", "send": {"channel": "mail", "template": "t"}}]})
+        d.write_send_campaign("c", "order", "t", reentry="always")
         d.write_templates({f"t.{part}.mustache": "Hello {{customer.name}}\n"
                            for part in ("subject", "text")})
         d.start()

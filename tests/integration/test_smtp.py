@@ -24,10 +24,7 @@ def setup(channel=None, config=None, **behaviour):
                      "channels": {"mail": ch}}, **(config or {})))
     d.write_templates({"thanks.subject.mustache": "Thanks {{customer.name}}",
                        "thanks.text.mustache": "Thank you, {{customer.name}}.\n"})
-    d.write_campaign({"id": "thanks", "name": "thanks", "status": "active", "topic": "follow-ups",
-                      "trigger": {"event": "purchase"}, "reentry": "always",
-                      "steps": [{"id": "send", "send": {"channel": "mail",
-                                                        "template": "thanks"}}]})
+    d.write_send_campaign("thanks", "purchase", "thanks", topic="follow-ups", reentry="always")
     d.start()
     return d, srv
 
