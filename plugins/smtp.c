@@ -304,7 +304,7 @@ smtp_unanswered(struct smtp_job *j, struct smtp_item *it, int err)
 	int code = atoi(j->last_reply);
 
 	it->result = NT_DEFERRED;
-	if (!j->connected && j->s->connect_ms > 0 &&
+	if (!j->connected && j->s->alarm_used &&
 	    smtp_alarm_elapsed_ms(&j->alarm) >= j->s->connect_ms)
 		snprintf(buf, sizeof(buf), "%s: no connection within %ld ms", j->s->server,
 			 j->s->connect_ms);
@@ -384,7 +384,7 @@ smtp_session_run(void *arg)
 
 	if (rcpts != NULL && msgs != NULL)
 		ss = smtp_session_build(j, rcpts, msgs, &authctx);
-	if (ss != NULL && j->s->connect_ms > 0 && smtp_alarm_start(&j->alarm, j->s->connect_ms) < 0)
+	if (ss != NULL && j->s->alarm_used && smtp_alarm_start(&j->alarm, j->s->connect_ms) < 0)
 		j->s->host->log(NT_LOG_WARNING,
 				"smtp %s: no connect timer (%s); connect_ms not applied",
 				j->s->channel, strerror(errno));
@@ -640,8 +640,8 @@ smtp_fini(void *state)
 		s->host->timer_cancel(s->pump_timer);
 	if (s->pool != NULL)
 		s->host->pool_free(s->pool); /* waits for running sessions */
-	if (s->alarm_used)
-		smtp_alarm_unuse();		      /* no worker of ours is left to signal */
+	if (s->alarm_used) /* after the join: no worker of ours is left to signal */
+		smtp_alarm_unuse();
 	while ((j = TAILQ_FIRST(&s->jobs)) != NULL) { /* abandoned: the host retries them */
 		TAILQ_REMOVE(&s->jobs, j, link);
 		for (int i = 0; i < j->n; i++)

@@ -20,7 +20,10 @@ struct smtp_alarm {
 /* Loop thread, at a channel's init and fini: the handler is there while any channel uses it. */
 int smtp_alarm_use(void);
 void smtp_alarm_unuse(void);
-/* Worker thread: starts the ticks for this thread; 0 on success, -1 (errno) if it cannot. */
+/*
+ * Worker thread of a channel that holds a use: starts the ticks for this thread; 0 on
+ * success, -1 (errno) if it cannot.
+ */
 int smtp_alarm_start(struct smtp_alarm *a, long limit_ms);
 /* Stops them (at the connection, and again at the session's end: idempotent). */
 void smtp_alarm_stop(struct smtp_alarm *a);
