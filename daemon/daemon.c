@@ -364,7 +364,8 @@ daemon_stop_check(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 
-	if ((http_inflight(d->http) == 0 && deliver_idle(d->deliver)) ||
+	/* A reload still reading its files is given the deadline too (then ended by _exit). */
+	if ((http_inflight(d->http) == 0 && deliver_idle(d->deliver) && d->reloading == NULL) ||
 	    util_mono_us() >= d->stop_deadline_us) {
 		if (http_inflight(d->http) > 0)
 			log_warnx("stop: %d requests unanswered at the deadline (none was "

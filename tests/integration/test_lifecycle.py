@@ -117,6 +117,26 @@ def a_reload_stuck_reading_its_files_does_not_hold_up_the_loop():
 
 
 @test
+def a_stop_keeps_its_deadline_with_a_reload_stuck_reading():
+    d = Daemon({"shutdown_timeout": 1})
+    try:
+        d.start()
+        os.unlink(d.config_path)
+        os.mkfifo(d.config_path)
+        d.proc.send_signal(signal.SIGHUP)
+        w = poll(lambda: fifo_writer(d.config_path), 5, "the reload to open the FIFO")
+        t0 = time.monotonic()
+        eq(d.stop(timeout=10), 0, "exit code")
+        took = time.monotonic() - t0
+        check(took < 4, "the stop ends about its 1 s deadline", took)
+        check("a reload is still busy past the deadline" in d.read_log(), "says why",
+              d.read_log()[-1500:])
+        os.close(w)
+    finally:
+        d.cleanup()
+
+
+@test
 def a_bad_reload_keeps_the_running_configuration():
     d = Daemon()
     try:
