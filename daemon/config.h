@@ -71,6 +71,8 @@ const struct config_key *config_key_find(const char *name);
  */
 void config_reload_merge(struct config *n, const struct config *o, const char ***applied,
 			 const char ***restart);
+/* The embedded defaults, into a zeroed C (config_load starts from them). */
+void config_defaults(struct config *c);
 /* Derives what the file left out (default channels, public_url); D gets channel problems. */
 void config_derive(struct config *c, struct diag *d);
 /* `nurtured config-keys`: prints the table. */

@@ -1,11 +1,13 @@
 /*
- * Every key of the configuration, once: how it is read and checked, and whether a reload
- * (SIGHUP) applies it or only a restart does. config_load reads a file through this table;
+ * The configuration file and every key of it, once: how each is read and checked, and whether
+ * a reload (SIGHUP) applies it or only a restart does. config_load reads a file through this
+ * table, over config.c's defaults;
  * the reload merges a new file into the running configuration through it; `nurtured
  * config-keys` prints it, and tests/integration/test_reload.py tests every key it lists.
  */
 #include "config.h"
 
+#include <errno.h>
 #include <glib.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -13,6 +15,7 @@
 #include <string.h>
 
 #include "duration.h"
+#include "jsonpos.h"
 #include "log.h"
 #include "mime.h"
 #include "util.h"
@@ -497,6 +500,102 @@ config_key_find(const char *name)
 		if (strcmp(config_keys[i].name, name) == 0)
 			return &config_keys[i];
 	return NULL;
+}
+
+/* Applies each key of the file over the defaults, through the table; an unknown key is a problem.
+ */
+static void
+config_apply(struct config *c, json_t *root, struct diag *d)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(root, key, v)
+	{
+		const struct config_key *k = config_key_find(key);
+		if (k != NULL)
+			k->parse(c, v, key, d);
+		else
+			diag_add(d, key, "unknown key '%s'", key);
+	}
+}
+
+/* Reads the whole file: jsonpos needs the text, Jansson the same text. */
+static char *
+config_read_file(const char *file, struct diag *d)
+{
+	FILE *f = fopen(file, "r");
+	char *buf = NULL;
+	size_t len = 0, cap = 0, n;
+
+	if (f == NULL) {
+		diag_add(d, NULL, "cannot open: %s", strerror(errno));
+		return NULL;
+	}
+	do {
+		if (cap - len < 4096) {
+			cap = cap ? cap * 2 : 8192;
+			if (cap > (16u << 20)) {
+				diag_add(d, NULL, "file too large");
+				free(buf);
+				fclose(f);
+				return NULL;
+			}
+			buf = xrealloc(buf, cap);
+		}
+		n = fread(buf + len, 1, cap - len - 1, f);
+		len += n;
+	} while (n > 0);
+	buf[len] = '\0';
+	fclose(f);
+	return buf;
+}
+
+struct config *
+config_load(const char *file, struct diag *d)
+{
+	struct config *c = xcalloc(1, sizeof(*c));
+	json_error_t jerr;
+	json_t *root = NULL;
+	char *text = NULL;
+	struct jsonpos *pos = NULL;
+	size_t before = d->n;
+
+	config_defaults(c);
+	if (file != NULL) {
+		c->file = xstrdup(file);
+		text = config_read_file(file, d);
+		if (text != NULL) {
+			root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+			if (root == NULL)
+				diag_add_at(d, jerr.line, jerr.column, "%s", jerr.text);
+			else if (!json_is_object(root))
+				diag_add_at(d, 1, 1, "the configuration must be a JSON object");
+			else {
+				pos = jsonpos_scan(text);
+				d->pos = pos;
+				config_apply(c, root, d);
+			}
+		}
+	}
+	config_derive(c, d);
+	if (c->system_channel != NULL && json_object_get(c->channels, c->system_channel) == NULL)
+		diag_add(d, "system_channel",
+			 "key 'system_channel': no channel '%s' (double opt-in mails go there)",
+			 c->system_channel);
+	d->pos = NULL;
+	if (c->n_api_tokens == 0 && d->n == before && !config_listen_is_loopback(c))
+		diag_add(d, NULL,
+			 "key 'api_tokens' must list at least one token when 'listen' is not "
+			 "a loopback address");
+	json_decref(root);
+	jsonpos_free(pos);
+	free(text);
+	if (d->n > before) {
+		config_free(c);
+		return NULL;
+	}
+	return c;
 }
 
 /*
