@@ -173,6 +173,13 @@ class Daemon:
         finally:
             conn.close()
 
+    def metric(self, name):
+        """The value of an unlabelled metric from /metrics (answered on the network loop)."""
+        for line in self.request("GET", "/metrics", auth=False).raw.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        raise Failure(f"no metric {name}")
+
     def post_events(self, events, **kw):
         return self.request("POST", "/v1/events", body=events, **kw)
 
