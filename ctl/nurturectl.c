@@ -376,6 +376,21 @@ ctl_send_test(const struct ctl *c, const char *campaign, const char *step, const
 	return rc;
 }
 
+/* The keys changed on disk that the running daemon applies only after a restart. */
+static void
+ctl_restart_needed(const json_t *keys)
+{
+	size_t i;
+	const json_t *k;
+
+	if (json_array_size(keys) == 0)
+		return;
+	printf("\nrestart needed:");
+	json_array_foreach(keys, i, k) printf("%s '%s'", i ? "," : "", json_string_value(k));
+	printf(" changed in the configuration; the daemon runs on the old values until it "
+	       "restarts\n");
+}
+
 static int
 ctl_status(const struct ctl *c)
 {
@@ -398,6 +413,7 @@ ctl_status(const struct ctl *c)
 		ctl_section("outbox", outbox, NT_LEN(oh), oh, ok);
 		ctl_section("channels", json_object_get(doc, "channels"), NT_LEN(chh), chh, chk);
 		json_decref(outbox);
+		ctl_restart_needed(json_object_get(doc, "restart_needed"));
 	}
 	json_decref(doc);
 	return 0;

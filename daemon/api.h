@@ -2,6 +2,9 @@
 #ifndef NURTURED_API_H
 #define NURTURED_API_H
 
+#include <jansson.h>
+
+struct daemon;
 struct http_req;
 
 void api_healthz(struct http_req *hr);
@@ -26,6 +29,8 @@ void api_suppressions_get(struct http_req *hr);
 void api_suppressions_post(struct http_req *hr);
 void api_suppression_delete(struct http_req *hr);
 void api_status(struct http_req *hr);
+/* The configuration keys changed on disk that wait for a restart, as a JSON array. */
+json_t *api_restart_needed(struct daemon *d);
 void api_campaigns_get(struct http_req *hr);
 void api_campaign_get(struct http_req *hr);
 

@@ -15,6 +15,16 @@ api_healthz(struct http_req *hr)
 	http_reply_json(hr, 200, json_pack("{s:s}", "status", "ok"));
 }
 
+/* For /v1/status: the keys a reload named as waiting for a restart. */
+json_t *
+api_restart_needed(struct daemon *d)
+{
+	json_t *a = json_array();
+	for (const char *const *k = daemon_restart_needed(d); *k != NULL; k++)
+		json_array_append_new(a, json_string(*k));
+	return a;
+}
+
 struct ready_job {
 	struct store_job job;
 	struct http_req *hr;

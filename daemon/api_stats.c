@@ -89,10 +89,11 @@ status_done(struct store_job *job)
 	else
 		http_reply_json(
 		    j->hr, 200,
-		    json_pack("{s:s,s:I,s:I,s:O,s:o}", "version", PACKAGE_VERSION, "uptime_s",
+		    json_pack("{s:s,s:I,s:I,s:O,s:o,s:o}", "version", PACKAGE_VERSION, "uptime_s",
 			      (json_int_t)((util_now_ms() - daemon_started_ms(d)) / 1000),
 			      "store_queue", (json_int_t)j->store_queue, "outbox", j->result,
-			      "channels", status_channels(d)));
+			      "channels", status_channels(d), "restart_needed",
+			      api_restart_needed(d)));
 	stats_job_free(j);
 }
 

@@ -1,4 +1,8 @@
-/* Shared between campaign_load.c (files, directories, sets) and campaign_check.c (the format). */
+/*
+ * Shared by the campaign files: campaign_load.c (files, directories, sets) -> campaign_check.c
+ * (the format) -> campaign_step.c (the steps), each of them -> campaign_field.c (one field
+ * checked, the error they all report through).
+ */
 #ifndef NURTURED_CAMPAIGN_INT_H
 #define NURTURED_CAMPAIGN_INT_H
 
@@ -20,7 +24,7 @@ void campaign_error(struct campaign_loader *L, const char *what, const char *pat
 /* True for an id as campaigns use them: 1 to 64 of a-z 0-9 _ -. */
 int campaign_valid_id(const char *s);
 
-/* Shared by campaign_check.c and campaign_step.c. */
+/* campaign_field.c, shared by campaign_check.c and campaign_step.c. */
 #define CAMPAIGN_EXPECT_EVENT "an event type (1 to 64 of a-z 0-9 _ . : -, starting with a letter)"
 #define CAMPAIGN_EXPECT_DURATION "a duration like \"7d\" (a whole number and one of s m h d w)"
 extern const char *const campaign_step_kinds[5];

@@ -174,16 +174,6 @@ campaign_load_file(const char *file, const struct campaign_ctx *ctx, struct diag
 	return campaign_load(file, ctx, d, NULL);
 }
 
-/* Linear: campaigns have few steps, and targets are resolved once, at load. */
-int
-campaign_step_index(const struct campaign *c, const char *id)
-{
-	for (size_t i = 0; c != NULL && id != NULL && i < c->n_steps; i++)
-		if (c->steps[i].id != NULL && strcmp(c->steps[i].id, id) == 0)
-			return (int)i;
-	return -1;
-}
-
 /* Frees what the trigger owns; only its kind's fields are set, the rest are NULL. */
 static void
 campaign_trigger_clear(struct trigger *t)

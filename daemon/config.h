@@ -40,7 +40,43 @@ struct config {
 	size_t n_opt_in_topics;
 	char *system_channel;	  /* where double opt-in confirmations go; NULL: "mail" */
 	char *unsubscribe_mailto; /* also a mailto: in List-Unsubscribe, or NULL */
+	int channels_default;	  /* channels not in the file: derived from data_dir */
+	int public_url_default;	  /* public_url not in the file: derived from listen */
 };
+
+/* Whether a reload (SIGHUP) applies a key, or only a restart does. */
+enum config_reload { CONFIG_RELOAD_APPLY, CONFIG_RELOAD_RESTART };
+
+/* One key of the file: config_keys.c has the table of them all. */
+struct config_key {
+	const char *name;
+	enum config_reload reload;
+	/* Reads V into C over what is there; each problem goes to D under KEY. */
+	void (*parse)(struct config *c, json_t *v, const char *key, struct diag *d);
+	/* True when A and B differ in this key. */
+	int (*differs)(const struct config *a, const struct config *b);
+	/* Restart keys: gives N a copy of the running value, O's. */
+	void (*keep)(struct config *n, const struct config *o);
+};
+extern const struct config_key config_keys[];
+extern const size_t config_nkeys;
+/* The key called NAME, or NULL. */
+const struct config_key *config_key_find(const char *name);
+
+/*
+ * Prepares N (just loaded) to replace the running O at a reload, which it only reads: every
+ * key that needs a restart takes O's running value back, its name listed in *RESTART; the keys the
+ * reload applies that changed are listed in *APPLIED. Both NULL-terminated, to free (their strings
+ * are the table's).
+ */
+void config_reload_merge(struct config *n, const struct config *o, const char ***applied,
+			 const char ***restart);
+/* The embedded defaults, into a zeroed C (config_load starts from them). */
+void config_defaults(struct config *c);
+/* Derives what the file left out (default channels, public_url); D gets channel problems. */
+void config_derive(struct config *c, struct diag *d);
+/* `nurtured config-keys`: prints the table. */
+int config_keys_main(void);
 
 /*
  * Loads FILE (or the embedded defaults when FILE is NULL). Returns NULL when there are

@@ -57,7 +57,8 @@ struct daemon {
 	char *secret;
 	int64_t stop_deadline_us;
 	int stopping;
-	int64_t started_ms; /* wall clock, for /v1/status's uptime */
+	int64_t started_ms;    /* wall clock, for /v1/status's uptime */
+	char **restart_needed; /* keys the file changed that only a restart applies; NULL-ended */
 };
 
 const struct config *
@@ -161,11 +162,19 @@ daemon_system_channel(struct daemon *d)
 	return d->cfg->system_channel ? d->cfg->system_channel : "mail";
 }
 
-/* The engine renders on the store thread; channels' payload kinds never change after start. */
+/* Store thread: the channels as the configuration the store thread runs on has them. */
 static int
 daemon_channel_payload(const char *channel, void *arg)
 {
-	return deliver_channel_payload(arg, channel);
+	struct daemon *d = arg;
+	return plugin_channel_payload(d->cx.cfg, channel);
+}
+
+const char *const *
+daemon_restart_needed(struct daemon *d)
+{
+	static const char *const none[] = {NULL};
+	return d->restart_needed != NULL ? (const char *const *)d->restart_needed : none;
 }
 
 /* Mail needs a template; a webhook's JSON document carries the data without one. */
@@ -279,60 +288,87 @@ daemon_msgid_domain(const struct config *c)
 	return xstrdup(at != NULL && at[1] ? at + 1 : "localhost.localdomain");
 }
 
+/*
+ * The store thread's half of a reload: the campaigns, templates and configuration that the
+ * engine and compose read there. The network loop switched its own view already; the store
+ * thread's old configuration is freed once it has switched too.
+ */
 struct campaigns_job {
 	struct store_job job; /* first */
 	struct daemon *d;
 	struct campaign_set *set;	/* the new set, then the one to free */
 	struct template_set *templates; /* likewise */
-	struct engine *engine;
-	int cap_max;
-	int64_t cap_per_ms;
-	struct stage_rules stages;
+	struct config *cfg;		/* the new configuration, then the one to free */
+	char *msgid_domain;		/* likewise */
 	int swapped; /* set by the store thread when the engine took the new set */
 };
 
-/* Store thread: the engine switches sets between two passes, never inside one. */
+/* Store thread: the engine switches between two passes, never inside one. */
 static enum store_status
 daemon_campaigns_run(struct store *s, struct store_job *job)
 {
 	struct campaigns_job *j = (struct campaigns_job *)job;
+	struct daemon *d = j->d;
+	struct config *old_cfg = (struct config *)d->cx.cfg;
+	char *old_domain = d->msgid_domain; /* the store thread's since the start */
 	(void)s;
-	engine_set_campaigns(j->engine, j->set);
-	j->d->cx.tpl = j->templates;
-	engine_set_cap(j->engine, j->cap_max, j->cap_per_ms);
-	engine_set_stages(j->engine, &j->stages);
+	engine_set_campaigns(d->engine, j->set);
+	d->cx.tpl = j->templates;
+	d->cx.cfg = j->cfg;
+	d->msgid_domain = j->msgid_domain;
+	d->cx.msgid_domain = d->msgid_domain;
+	engine_set_msgid_domain(d->engine, j->msgid_domain);
+	engine_set_cap(d->engine, j->cfg->cap_max, j->cfg->cap_per_ms);
+	engine_set_stages(d->engine, &j->cfg->stages);
+	j->cfg = old_cfg;
+	j->msgid_domain = old_domain;
 	j->swapped = 1;
-	return engine_register(j->engine);
+	return engine_register(d->engine);
 }
+
+static void daemon_campaigns_submit(evutil_socket_t fd, short what, void *arg);
 
 /*
  * Network loop: once the store thread has swapped, it sees only the new set, and the old one
- * is freed; if its group failed before the swap, the new set is dropped instead. A swap whose
- * versions could not be recorded still stands (journeys then run on the current version).
+ * is freed. A group that failed before the swap (the store unavailable) is tried again in a
+ * second: the network loop runs the new configuration already. A swap whose versions could
+ * not be recorded still stands (journeys then run on the current version).
  */
 static void
 daemon_campaigns_done(struct store_job *job)
 {
 	struct campaigns_job *j = (struct campaigns_job *)job;
-	if (j->swapped) {
-		struct campaign_set *old = j->d->campaigns;
-		struct template_set *old_t = j->d->templates;
-		j->d->campaigns = j->set;
-		j->d->templates = j->templates;
-		campaign_set_free(old);
-		template_set_free(old_t);
-		if (job->status == STORE_OK)
-			log_info("reload: %zu campaigns", j->set->n);
-		else
-			log_warnx("reload: %zu campaigns, but their versions were not recorded "
-				  "(store unavailable)",
-				  j->set->n);
-	} else {
-		campaign_set_free(j->set);
-		template_set_free(j->templates);
-		log_warnx("reload: store unavailable; keeping the running campaigns");
+	if (!j->swapped) {
+		struct timeval second = {1, 0};
+		log_warnx("reload: store unavailable; applying the campaigns again in a second");
+		job->status = STORE_OK;
+		event_base_once(j->d->base, -1, EV_TIMEOUT, daemon_campaigns_submit, j, &second);
+		return;
 	}
+	struct campaign_set *old = j->d->campaigns;
+	struct template_set *old_t = j->d->templates;
+	j->d->campaigns = j->set;
+	j->d->templates = j->templates;
+	campaign_set_free(old);
+	template_set_free(old_t);
+	if (job->status == STORE_OK)
+		log_info("reload: %zu campaigns", j->set->n);
+	else
+		log_warnx("reload: %zu campaigns, but their versions were not recorded "
+			  "(store unavailable)",
+			  j->set->n);
+	config_free(j->cfg);
+	free(j->msgid_domain);
 	free(j);
+}
+
+static void
+daemon_campaigns_submit(evutil_socket_t fd, short what, void *arg)
+{
+	struct campaigns_job *j = arg;
+	(void)fd;
+	(void)what;
+	storeloop_submit(j->d->storeloop, &j->job);
 }
 
 static double
@@ -408,6 +444,8 @@ struct reload_job {
 	struct campaign_set *set; /* from the running campaigns_dir; NULL on errors */
 	struct template_set *tpl; /* likewise */
 	size_t config_errors;	  /* the first of dg's messages that are not the config's */
+	const char **applied;	  /* the keys this reload changes (config_reload_merge) */
+	const char **restart;	  /* the keys the file changed that wait for a restart */
 };
 
 static void daemon_reload(struct daemon *d);
@@ -421,13 +459,15 @@ daemon_reload_job_free(struct reload_job *j)
 	campaign_set_free(j->set);
 	template_set_free(j->tpl);
 	diag_free(&j->dg);
+	free(j->applied);
+	free(j->restart);
 	free(j);
 }
 
 /*
- * Reload thread. It reads the running config's file name, campaigns_dir, templates_dir and
- * channels, which never change after the start (a reload does not swap them), and nothing
- * else of the daemon.
+ * Reload thread. It reads the running configuration, which only daemon_reload_apply replaces,
+ * on the loop, after this returned: the keys that need a restart take their running values
+ * back, then the campaigns and templates are loaded as the new configuration has them.
  */
 static void
 daemon_reload_read(void *arg)
@@ -439,71 +479,62 @@ daemon_reload_read(void *arg)
 	j->config_errors = j->dg.n;
 	if (j->n == NULL)
 		return;
-	j->set = daemon_load_campaigns(o, &j->dg);
+	config_reload_merge(j->n, o, &j->applied, &j->restart);
+	j->set = daemon_load_campaigns(j->n, &j->dg);
 	if (j->set != NULL)
-		j->tpl = daemon_load_templates(o, j->set, &j->dg);
+		j->tpl = daemon_load_templates(j->n, j->set, &j->dg);
 }
 
-/* Network loop: what can change safely changes now; the rest is named and waits for a restart. */
+/*
+ * Network loop: the keys that need a restart are named (in the log and /v1/status) and keep
+ * their running values; every other key applies now: here for what the network loop reads
+ * (tokens, limits, log level, channels, consent pages), on the store thread for what the
+ * engine and compose read there (daemon_campaigns_run). A configuration, campaign or
+ * template with errors, or a channel that cannot open, changes nothing.
+ */
 static void
 daemon_reload_apply(void *arg)
 {
 	struct reload_job *j = arg;
 	struct daemon *d = j->d;
-	struct config *n = j->n, *o = d->cfg;
+	struct config *n = j->n;
+	char *err = NULL;
 
 	d->reloading = NULL;
-	if (n == NULL) {
+	if (n == NULL || j->set == NULL || j->dg.n > j->config_errors) {
 		for (size_t i = 0; i < j->dg.n; i++)
 			log_warnx("reload: %s", j->dg.msgs[i]);
-		log_warnx("reload: configuration has errors; keeping the running one");
+		log_warnx("reload: %s has errors; keeping the running one",
+			  n == NULL ? "configuration" : "campaigns or templates; configuration");
+	} else if (deliver_reload(d->deliver, n, &err) < 0) {
+		log_warnx("reload: %s; keeping the running configuration", err);
+		free(err);
 	} else {
-		if (strcmp(n->listen_host, o->listen_host) ||
-		    strcmp(n->listen_port, o->listen_port))
-			log_warnx("reload: 'listen' changed; takes effect after a restart");
-		if (strcmp(n->data_dir, o->data_dir) || n->durability_full != o->durability_full)
-			log_warnx("reload: 'data_dir'/'durability' changed; takes effect after a "
-				  "restart");
-		if (g_strcmp0(n->user, o->user) != 0)
-			log_warnx("reload: 'user' changed; takes effect after a restart");
-		/* Swap the reloadable parts in: tokens, limits, log level. */
-		char **tokens = o->api_tokens;
-		size_t ntokens = o->n_api_tokens;
-		o->api_tokens = n->api_tokens;
-		o->n_api_tokens = n->n_api_tokens;
-		n->api_tokens = tokens;
-		n->n_api_tokens = ntokens;
-		o->max_batch = n->max_batch;
-		o->max_body_bytes = n->max_body_bytes;
-		o->shutdown_timeout_s = n->shutdown_timeout_s;
-		o->log_level = n->log_level;
-		o->cap_max = n->cap_max;
-		o->cap_per_ms = n->cap_per_ms;
-		o->stages = n->stages;
+		for (size_t i = 0; j->restart[i] != NULL; i++)
+			log_warnx("reload: '%s' changed; it needs a restart (running on the old "
+				  "value until then)",
+				  j->restart[i]);
+		for (size_t i = 0; j->applied[i] != NULL; i++)
+			log_info("reload: '%s' applied", j->applied[i]);
+		g_strfreev(d->restart_needed);
+		d->restart_needed = g_strdupv((char **)j->restart);
+		d->cfg = n; /* the old one is the store thread's until it switches */
 		log_set_level(n->log_level);
-		http_set_limits(d->http, o->max_body_bytes);
-		if (j->set == NULL || j->dg.n > j->config_errors) {
-			for (size_t i = j->config_errors; i < j->dg.n; i++)
-				log_warnx("reload: %s", j->dg.msgs[i]);
-			log_warnx("reload: campaigns or templates have errors; keeping the running "
-				  "ones");
-		} else {
-			struct campaigns_job *cj = xcalloc(1, sizeof(*cj));
-			cj->d = d;
-			cj->set = j->set;
-			cj->templates = j->tpl;
-			cj->engine = d->engine;
-			cj->cap_max = o->cap_max;
-			cj->cap_per_ms = o->cap_per_ms;
-			cj->stages = o->stages;
-			cj->job.run = daemon_campaigns_run;
-			cj->job.done = daemon_campaigns_done;
-			cj->job.wakes_engine = 1; /* resumed campaigns may have journeys to run */
-			storeloop_submit(d->storeloop, &cj->job);
-			j->set = NULL; /* the campaigns job owns them now */
-			j->tpl = NULL;
-		}
-		log_info("reloaded %s", o->file ? o->file : "(defaults)");
+		http_set_limits(d->http, n->max_body_bytes);
+		struct campaigns_job *cj = xcalloc(1, sizeof(*cj));
+		cj->d = d;
+		cj->set = j->set;
+		cj->templates = j->tpl;
+		cj->cfg = n;
+		cj->msgid_domain = daemon_msgid_domain(n);
+		cj->job.run = daemon_campaigns_run;
+		cj->job.done = daemon_campaigns_done;
+		cj->job.wakes_engine = 1; /* resumed campaigns may have journeys to run */
+		storeloop_submit(d->storeloop, &cj->job);
+		j->set = NULL; /* the campaigns job owns them now */
+		j->tpl = NULL;
+		j->n = NULL;
+		log_info("reloaded %s", n->file ? n->file : "(defaults)");
 	}
 	daemon_reload_job_free(j);
 	notify_ready();
@@ -675,7 +706,7 @@ daemon_run(struct config *cfg, int foreground)
 				     .secret = d->secret,
 				     .msgid_domain = d->msgid_domain,
 				     .channel_payload = daemon_channel_payload,
-				     .arg = d->deliver};
+				     .arg = d};
 	engine_set_compose(d->engine, &d->cx);
 	d->mimepool = mimepool_new(daemon_mime_threads());
 	engine_set_mimepool(d->engine, d->mimepool);
@@ -734,6 +765,7 @@ out:
 	metrics_reset_gauges();
 	event_base_free(d->base);
 	free(d->secret);
+	g_strfreev(d->restart_needed);
 	config_free(d->cfg);
 	free(d);
 	return rc;

@@ -50,6 +50,8 @@ const struct compose_ctx *daemon_compose(struct daemon *d);
 struct engine *daemon_engine(struct daemon *d);
 /* The channel of system mail (double opt-in confirmations). */
 const char *daemon_system_channel(struct daemon *d);
+/* The keys a reload found changed that only a restart applies (NULL-terminated; may be empty). */
+const char *const *daemon_restart_needed(struct daemon *d);
 /* New or requeued messages may be due: delivery looks now rather than at its next timer. */
 void daemon_wake_delivery(struct daemon *d);
 

@@ -42,6 +42,8 @@ TAILQ_HEAD(deliver_items, deliver_item);
 struct deliver_channel {
 	struct deliver *d;
 	char *name;
+	json_t *conf; /* the channel's object as configured: a reload that changes it replaces us */
+	int retired;  /* replaced or removed by a reload: finishing what is in flight, then fini */
 	struct retry_policy retry;
 	const struct nt_plugin *p;
 	int payload; /* enum nt_payload: what the engine renders for this channel */
@@ -62,8 +64,10 @@ struct deliver {
 	struct event_base *base;
 	struct storeloop *loop;
 	char *secret;
-	struct deliver_channel *ch;
+	struct deliver_channel **ch; /* the channels messages are claimed for */
 	size_t n;
+	struct deliver_channel **retired; /* replaced at a reload, with messages still in flight */
+	size_t n_retired;
 	struct event *wake_ev;
 	struct outbox_result *results;
 	char **replies;
@@ -102,6 +106,24 @@ struct deliver_recover_job {
 };
 
 static void deliver_flush(struct deliver *d);
+static void deliver_retire_check(struct deliver_channel *ch);
+
+/* The channel of that name messages are claimed for now, or NULL. */
+static struct deliver_channel *
+deliver_find(struct deliver *d, const char *name)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (strcmp(d->ch[i]->name, name) == 0)
+			return d->ch[i];
+	return NULL;
+}
+
+/* CH itself, or, once a reload replaced it, its successor (NULL when the channel is gone). */
+static struct deliver_channel *
+deliver_live(struct deliver_channel *ch)
+{
+	return ch->retired ? deliver_find(ch->d, ch->name) : ch;
+}
 
 /* Pumps run from the loop, never from inside a plugin's call: no re-entrance. */
 static void
@@ -115,6 +137,8 @@ static void
 deliver_arm_timer(struct deliver_channel *ch, int64_t due_ms)
 {
 	int64_t now = util_now_ms(), wait;
+	if (ch == NULL)
+		return;
 	if (due_ms < 0 || due_ms > now + DELIVER_MAX_SLEEP_MS)
 		due_ms = now + DELIVER_MAX_SLEEP_MS;
 	if (evtimer_pending(ch->timer, NULL) && ch->timer_due <= due_ms)
@@ -195,7 +219,7 @@ deliver_done(void *token, const struct nt_outcome *o)
 			deliver_result(d, it->om.id, "deferred", o->reply, next, NULL);
 			metrics_inc_labelled(M_CHANNEL_DELIVERIES, "channel", ch->name, "result",
 					     "deferred", 1);
-			deliver_arm_timer(ch, next);
+			deliver_arm_timer(deliver_live(ch), next);
 		}
 		break;
 	default:
@@ -221,6 +245,28 @@ deliver_claim_run(struct store *s, struct store_job *job)
 	if (rc == STORE_OK && j->n < (size_t)j->limit)
 		rc = store_outbox_next_due(s, j->ch->name, &j->next_due);
 	return rc;
+}
+
+/*
+ * A claimed message waits for the plugin. One claimed by a channel that a reload has
+ * replaced since goes to its successor; when the channel was removed, back to the queue.
+ */
+static void
+deliver_hold(struct deliver_channel *ch, struct deliver_item *it)
+{
+	struct deliver_channel *live = deliver_live(ch);
+
+	if (live == NULL) {
+		deliver_result(ch->d, it->om.id, "queued", "channel removed by a reload",
+			       util_now_ms(), NULL);
+		deliver_item_free(it);
+		return;
+	}
+	it->ch = live;
+	TAILQ_INSERT_TAIL(&live->pending, it, link);
+	live->npending++;
+	if (live != ch)
+		deliver_schedule_pump(live);
 }
 
 /* A claimed message becomes an item; what cannot be delivered at all fails right here. */
@@ -252,8 +298,7 @@ deliver_take(struct deliver_channel *ch, struct outbox_msg *om)
 		deliver_item_free(it);
 		return;
 	}
-	TAILQ_INSERT_TAIL(&ch->pending, it, link);
-	ch->npending++;
+	deliver_hold(ch, it);
 }
 
 static void
@@ -266,15 +311,18 @@ deliver_claim_done(struct store_job *job)
 	if (job->status != STORE_OK) {
 		log_warnx("deliver: %s: cannot claim messages (store unavailable); retrying",
 			  ch->name);
-		deliver_arm_timer(ch, util_now_ms() + 1000);
+		deliver_arm_timer(deliver_live(ch), util_now_ms() + 1000);
 	} else {
 		for (size_t i = 0; i < j->n; i++)
 			deliver_take(ch, &j->msgs[i]);
 		free(j->msgs); /* the strings moved into the items */
-		if (j->n == (size_t)j->limit)
-			ch->dirty = 1; /* a full batch: there may be more due */
-		if (!ch->dirty)
-			deliver_arm_timer(ch, j->next_due);
+		struct deliver_channel *live = deliver_live(ch);
+		if (live != NULL && j->n == (size_t)j->limit)
+			live->dirty = 1; /* a full batch: there may be more due */
+		if (live != NULL && !live->dirty)
+			deliver_arm_timer(live, j->next_due);
+		if (live != NULL && live != ch)
+			deliver_schedule_pump(live);
 	}
 	free(j);
 	deliver_schedule_pump(ch);
@@ -289,6 +337,10 @@ deliver_pump(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 
+	if (ch->retired) {
+		deliver_retire_check(ch);
+		return;
+	}
 	while (!TAILQ_EMPTY(&ch->pending) && !ch->full && !d->stopping) {
 		struct deliver_item *it = TAILQ_FIRST(&ch->pending);
 		TAILQ_REMOVE(&ch->pending, it, link);
@@ -423,8 +475,8 @@ deliver_wake_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	for (size_t i = 0; i < d->n; i++) {
-		d->ch[i].dirty = 1;
-		deliver_schedule_pump(&d->ch[i]);
+		d->ch[i]->dirty = 1;
+		deliver_schedule_pump(d->ch[i]);
 	}
 }
 
@@ -463,15 +515,42 @@ deliver_recover_done(struct store_job *job)
 	deliver_wake_cb(-1, 0, d);
 }
 
-/* Opens one channel; the plugin checks its own settings. */
-static int
-deliver_open(struct deliver *d, struct deliver_channel *ch, const struct channel_conf *cc,
-	     const char *plugin_dir, char **err)
+/* Releases a channel: its plugin instance (abandoning what it still holds) and its items. */
+static void
+deliver_channel_free(struct deliver_channel *ch)
 {
+	struct deliver_item *it;
+
+	if (ch == NULL)
+		return;
+	if (ch->p != NULL)
+		ch->p->fini(ch->state);
+	while ((it = TAILQ_FIRST(&ch->pending)) != NULL) {
+		TAILQ_REMOVE(&ch->pending, it, link);
+		deliver_item_free(it);
+	}
+	while ((it = TAILQ_FIRST(&ch->inflight_items)) != NULL) {
+		TAILQ_REMOVE(&ch->inflight_items, it, link);
+		deliver_item_free(it);
+	}
+	event_free(ch->pump_ev);
+	event_free(ch->timer);
+	json_decref(ch->conf);
+	free(ch->name);
+	free(ch);
+}
+
+/* Opens one channel (CONF: its object in the config); the plugin checks its own settings. */
+static struct deliver_channel *
+deliver_open(struct deliver *d, const struct channel_conf *cc, json_t *conf, const char *plugin_dir,
+	     char **err)
+{
+	struct deliver_channel *ch = xcalloc(1, sizeof(*ch));
 	char *perr = NULL;
 
 	ch->d = d;
 	ch->name = xstrdup(cc->name);
+	ch->conf = json_deep_copy(conf);
 	ch->retry = cc->retry;
 	TAILQ_INIT(&ch->pending);
 	TAILQ_INIT(&ch->inflight_items);
@@ -481,20 +560,117 @@ deliver_open(struct deliver *d, struct deliver_channel *ch, const struct channel
 	if (ch->p == NULL) {
 		*err = xasprintf("channel '%s': %s", cc->name, perr);
 		free(perr);
-		return -1;
+		deliver_channel_free(ch);
+		return NULL;
 	}
 	ch->payload = cc->payload ? cc->payload : (int)ch->p->payload;
 	if ((*err = channel_conf_problem(cc, ch->payload)) != NULL) {
 		ch->p = NULL;
-		return -1;
+		deliver_channel_free(ch);
+		return NULL;
 	}
 	if (ch->p->init(plugin_host(), cc->name, cc->settings, &ch->state, &perr) < 0) {
 		*err = xasprintf("channel '%s' (plugin %s): %s", cc->name, cc->plugin,
 				 perr ? perr : "init failed");
 		free(perr);
 		ch->p = NULL;
-		return -1;
+		deliver_channel_free(ch);
+		return NULL;
 	}
+	return ch;
+}
+
+/* A retired channel is released once nothing of it is out: no claim, no message in flight. */
+static void
+deliver_retire_check(struct deliver_channel *ch)
+{
+	struct deliver *d = ch->d;
+
+	if (ch->inflight > 0 || ch->claiming)
+		return;
+	for (size_t i = 0; i < d->n_retired; i++)
+		if (d->retired[i] == ch) {
+			d->retired[i] = d->retired[--d->n_retired];
+			break;
+		}
+	log_info("deliver: %s: the instance a reload replaced has finished", ch->name);
+	deliver_channel_free(ch);
+}
+
+/*
+ * Retires CH at a reload: its plugin stops taking messages but still reports each one it
+ * holds; the messages claimed but not yet handed over go to the successor (or back to the
+ * queue when the channel is gone); it is released when its last outcome is back.
+ */
+static void
+deliver_retire(struct deliver_channel *ch)
+{
+	struct deliver *d = ch->d;
+	struct deliver_item *it;
+
+	ch->retired = 1;
+	if (ch->p->stop != NULL)
+		ch->p->stop(ch->state);
+	evtimer_del(ch->timer);
+	while ((it = TAILQ_FIRST(&ch->pending)) != NULL) {
+		TAILQ_REMOVE(&ch->pending, it, link);
+		ch->npending--;
+		deliver_hold(ch, it);
+	}
+	d->retired = xrealloc(d->retired, (d->n_retired + 1) * sizeof(*d->retired));
+	d->retired[d->n_retired++] = ch;
+	deliver_schedule_pump(ch); /* released from the loop, never inside a plugin's call */
+}
+
+int
+deliver_reload(struct deliver *d, const struct config *cfg, char **err)
+{
+	struct deliver_channel **next = xcalloc(cfg->n_chans + 1, sizeof(*next));
+	char *fresh = xcalloc(cfg->n_chans + 1, 1);
+	size_t i, k;
+
+	/* First every new instance: one that fails leaves the running channels untouched. */
+	for (i = 0; i < cfg->n_chans; i++) {
+		const struct channel_conf *cc = &cfg->chans[i];
+		json_t *conf = json_object_get(cfg->channels, cc->name);
+		struct deliver_channel *old = deliver_find(d, cc->name);
+		if (old != NULL && json_equal(old->conf, conf)) {
+			next[i] = old;
+			continue;
+		}
+		next[i] = deliver_open(d, cc, conf, cfg->plugin_dir, err);
+		if (next[i] == NULL) {
+			for (k = 0; k < i; k++)
+				if (fresh[k])
+					deliver_channel_free(next[k]);
+			free(next);
+			free(fresh);
+			return -1;
+		}
+		fresh[i] = 1;
+	}
+	struct deliver_channel **old = d->ch;
+	size_t nold = d->n;
+	d->ch = next;
+	d->n = cfg->n_chans;
+	for (k = 0; k < nold; k++) {
+		for (i = 0; i < d->n && d->ch[i] != old[k]; i++)
+			;
+		if (i == d->n) {
+			log_info("deliver: %s: %s at reload; %d messages in flight finish first",
+				 old[k]->name,
+				 deliver_find(d, old[k]->name) ? "replaced" : "removed",
+				 old[k]->inflight);
+			deliver_retire(old[k]);
+		}
+	}
+	for (i = 0; i < d->n; i++)
+		if (fresh[i]) {
+			d->ch[i]->dirty = 1;
+			deliver_schedule_pump(d->ch[i]);
+		}
+	free(old);
+	free(fresh);
 	return 0;
 }
 
@@ -508,8 +684,10 @@ deliver_start(const struct config *cfg, struct event_base *base, const char *sec
 	d->wake_ev = event_new(base, -1, 0, deliver_wake_cb, d);
 	d->ch = xcalloc(cfg->n_chans + 1, sizeof(*d->ch));
 	for (size_t i = 0; i < cfg->n_chans; i++) {
-		if (deliver_open(d, &d->ch[i], &cfg->chans[i], cfg->plugin_dir, err) < 0) {
-			d->n = i + 1;
+		d->ch[i] = deliver_open(d, &cfg->chans[i],
+					json_object_get(cfg->channels, cfg->chans[i].name),
+					cfg->plugin_dir, err);
+		if (d->ch[i] == NULL) {
 			deliver_free(d);
 			return NULL;
 		}
@@ -534,19 +712,21 @@ deliver_begin(struct deliver *d, struct storeloop *loop)
 int
 deliver_channel_inflight(struct deliver *d, const char *channel)
 {
+	int n = 0;
 	for (size_t i = 0; d != NULL && i < d->n; i++)
-		if (strcmp(d->ch[i].name, channel) == 0)
-			return d->ch[i].inflight;
-	return 0;
+		if (strcmp(d->ch[i]->name, channel) == 0)
+			n += d->ch[i]->inflight;
+	for (size_t i = 0; d != NULL && i < d->n_retired; i++)
+		if (strcmp(d->retired[i]->name, channel) == 0)
+			n += d->retired[i]->inflight;
+	return n;
 }
 
 int
 deliver_channel_payload(struct deliver *d, const char *channel)
 {
-	for (size_t i = 0; d != NULL && i < d->n; i++)
-		if (strcmp(d->ch[i].name, channel) == 0)
-			return d->ch[i].payload;
-	return 0;
+	struct deliver_channel *ch = d != NULL ? deliver_find(d, channel) : NULL;
+	return ch != NULL ? ch->payload : 0;
 }
 
 void
@@ -556,8 +736,8 @@ deliver_stop(struct deliver *d)
 		return;
 	d->stopping = 1;
 	for (size_t i = 0; i < d->n; i++)
-		if (d->ch[i].p != NULL && d->ch[i].p->stop != NULL)
-			d->ch[i].p->stop(d->ch[i].state);
+		if (d->ch[i]->p != NULL && d->ch[i]->p->stop != NULL)
+			d->ch[i]->p->stop(d->ch[i]->state);
 }
 
 int
@@ -566,8 +746,10 @@ deliver_idle(struct deliver *d)
 	if (d == NULL)
 		return 1;
 	for (size_t i = 0; i < d->n; i++)
-		if (d->ch[i].inflight > 0 || d->ch[i].claiming)
+		if (d->ch[i]->inflight > 0 || d->ch[i]->claiming)
 			return 0;
+	if (d->n_retired > 0)
+		return 0;
 	return d->nresults == 0 && !d->flushing;
 }
 
@@ -580,23 +762,11 @@ deliver_free(struct deliver *d)
 {
 	if (d == NULL)
 		return;
-	for (size_t i = 0; i < d->n; i++) {
-		struct deliver_channel *ch = &d->ch[i];
-		struct deliver_item *it;
-		if (ch->p != NULL)
-			ch->p->fini(ch->state);
-		while ((it = TAILQ_FIRST(&ch->pending)) != NULL) {
-			TAILQ_REMOVE(&ch->pending, it, link);
-			deliver_item_free(it);
-		}
-		while ((it = TAILQ_FIRST(&ch->inflight_items)) != NULL) {
-			TAILQ_REMOVE(&ch->inflight_items, it, link);
-			deliver_item_free(it);
-		}
-		event_free(ch->pump_ev);
-		event_free(ch->timer);
-		free(ch->name);
-	}
+	for (size_t i = 0; i < d->n; i++)
+		deliver_channel_free(d->ch[i]);
+	for (size_t i = 0; i < d->n_retired; i++)
+		deliver_channel_free(d->retired[i]);
+	free(d->retired);
 	for (size_t i = 0; i < d->nresults; i++) {
 		free(d->replies[i]);
 		free(d->suppress[i]);

@@ -16,6 +16,14 @@ struct storeloop;
  */
 struct deliver *deliver_start(const struct config *cfg, struct event_base *base, const char *secret,
 			      char **err);
+/*
+ * A reload: opens an instance for every channel of CFG that is new or changed, then retires
+ * the instances they replace (and those of removed channels): those stop taking messages,
+ * hand what they claimed but did not take to their successor, report every message they
+ * hold, and are released after the last. -1 with *ERR (malloc'd) when a new instance cannot
+ * start: then nothing changed.
+ */
+int deliver_reload(struct deliver *d, const struct config *cfg, char **err);
 /* Starts delivering once the messages a crash left "sending" are queued again. */
 void deliver_begin(struct deliver *d, struct storeloop *loop);
 /* Any thread: new messages may be due (the store thread calls it after the engine queued). */

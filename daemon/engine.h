@@ -40,6 +40,8 @@ const struct campaign *engine_running_campaign(struct engine *e, const char *id)
  * its file says paused or draft (the file decides). *CHANGED when it was not so already.
  */
 enum store_status engine_pause(struct engine *e, const char *id, int pause, int *changed);
+/* The domain of Message-IDs from now on (a reload changed mail_from); copied. */
+void engine_set_msgid_domain(struct engine *e, const char *domain);
 /* Swaps in a new set of campaigns (after a reload); the caller keeps ownership. */
 void engine_set_campaigns(struct engine *e, const struct campaign_set *campaigns);
 

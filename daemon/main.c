@@ -20,6 +20,7 @@ usage(FILE *f)
 	fprintf(f,
 		"usage: nurtured [-c FILE] [-f] [-v]...   run the daemon\n"
 		"       nurtured check [-c FILE]        validate the configuration and campaigns\n"
+		"       nurtured config-keys            each key: applied at reload, or restart\n"
 		"       nurtured next-runs FILE [--count N] [--from RFC3339]\n"
 		"       nurtured simulate --campaigns DIR --events FILE.jsonl\n"
 		"                [--customers FILE.jsonl] [--until 180d] [--config FILE] [--json]\n"
@@ -56,6 +57,8 @@ main(int argc, char **argv)
 			return preview_main(argc, argv);
 		if (strcmp(cmd, "render") == 0)
 			return render_main(argc, argv);
+		if (strcmp(cmd, "config-keys") == 0)
+			return config_keys_main();
 	}
 	while ((ch = getopt_long(argc, argv, "c:fvVh", longopts, NULL)) != -1) {
 		switch (ch) {

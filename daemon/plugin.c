@@ -1,6 +1,7 @@
 #include "plugin.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <event2/event.h>
 #include <stdarg.h>
@@ -27,6 +28,8 @@ struct nt_timer {
 	void *arg;
 };
 
+/* Loads come from the loop, the reload thread and the store thread (payload kinds). */
+static pthread_mutex_t plugin_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct plugin_lib *plugin_libs;
 static size_t plugin_nlibs;
 static struct event_base *plugin_base;
@@ -165,8 +168,19 @@ plugin_check(const struct nt_plugin *p, const char *path, char **err)
 	return p;
 }
 
+static const struct nt_plugin *plugin_load_locked(const char *dir, const char *name, char **err);
+
 const struct nt_plugin *
 plugin_load(const char *dir, const char *name, char **err)
+{
+	pthread_mutex_lock(&plugin_lock);
+	const struct nt_plugin *p = plugin_load_locked(dir, name, err);
+	pthread_mutex_unlock(&plugin_lock);
+	return p;
+}
+
+static const struct nt_plugin *
+plugin_load_locked(const char *dir, const char *name, char **err)
 {
 	const struct nt_plugin *(*entry)(void);
 	const struct nt_plugin *p;

@@ -77,7 +77,7 @@ validate_topic(const char *s)
 }
 
 /* BCP 47 in shape: a 2-3 letter language and subtags of 1-8 alphanumerics. */
-static int
+int
 validate_locale(const char *s)
 {
 	size_t n = strlen(s), i = 0;

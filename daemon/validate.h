@@ -41,6 +41,8 @@ int validate_customer(json_t *obj, int need_id, const char *prefix, struct verr 
 int validate_customer_id(const char *s);
 int validate_email(const char *s);
 int validate_topic(const char *s);
+/* A locale tag, BCP 47 in shape: "en", "de-CH", "pt_BR" (customers and campaigns alike). */
+int validate_locale(const char *s);
 /* An event type: 1 to 64 of a-z 0-9 _ . : -, starting with a letter; "nurtured.*" is reserved. */
 int validate_event_type(const char *s);
 

@@ -34,6 +34,15 @@ class Failure(Exception):
     pass
 
 
+class Skip(Exception):
+    """Raised by skip(): the test cannot run here; TAP reports it as skipped, not passed."""
+
+
+def skip(reason):
+    """Ends the running test as skipped (TAP `ok N - name # SKIP reason`)."""
+    raise Skip(reason)
+
+
 def check(cond, what, *details):
     if not cond:
         raise Failure(what + ("".join("\n" + str(d) for d in details) if details else ""))
@@ -164,6 +173,13 @@ class Daemon:
         finally:
             conn.close()
 
+    def metric(self, name):
+        """The value of an unlabelled metric from /metrics (answered on the network loop)."""
+        for line in self.request("GET", "/metrics", auth=False).raw.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        raise Failure(f"no metric {name}")
+
     def post_events(self, events, **kw):
         return self.request("POST", "/v1/events", body=events, **kw)
 
@@ -202,7 +218,8 @@ def run_cli(*args, timeout=30):
 
 
 def run_all():
-    """Runs every registered test and prints TAP; exits 1 if any failed."""
+    """Runs every registered test and prints TAP; exits 1 if any failed. A test that calls
+    skip() is reported with TAP's SKIP directive, which the test driver counts as skipped."""
     print(f"1..{len(_tests)}", flush=True)
     failed = 0
     for i, fn in enumerate(_tests, 1):
@@ -210,6 +227,8 @@ def run_all():
         try:
             fn()
             print(f"ok {i} - {name}", flush=True)
+        except Skip as e:
+            print(f"ok {i} - {name} # SKIP {e}", flush=True)
         except Exception as e:
             failed += 1
             print(f"not ok {i} - {name}", flush=True)

@@ -26,6 +26,7 @@ Behaviour keys (all switchable at run time):
     fail_rate         P: "451 4.3.0 try later" to a random share P of all RCPTs (soak runs)
     keep_data         keep every received message in `messages` (default True; a soak run
                       keeps only the Message-ID counts)
+    delay_data        S: wait S seconds before answering each DATA (messages stay in flight)
 Fixed at construction: tls (STARTTLS with a self-signed certificate made with `openssl req`),
 auth ((user, password): AUTH PLAIN/LOGIN required before MAIL).
 """
@@ -63,6 +64,7 @@ DEFAULTS = {
     "enhanced": False,
     "fail_rate": 0.0,
     "keep_data": True,
+    "delay_data": 0.0,
 }
 
 
@@ -123,6 +125,8 @@ class _Handler:
 
     async def handle_DATA(self, server, session, envelope):
         srv, b = self.srv, self.srv.behaviour
+        if b["delay_data"]:
+            await asyncio.sleep(b["delay_data"])
         with srv.lock:
             fail = False
             for r in envelope.rcpt_tos:

@@ -7,7 +7,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ntest import check, eq, run_all, test  # noqa: E402
+from ntest import check, eq, run_all, skip, test  # noqa: E402
 
 SRC = os.environ.get("NT_SRCDIR") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -39,8 +39,7 @@ def make_install_honours_destdir():
 def the_unit_passes_systemd_analyze_verify_where_available():
     tool = shutil.which("systemd-analyze")
     if tool is None:
-        print("# skipped: no systemd-analyze on this machine")
-        return
+        skip("no systemd-analyze on this machine")
     unit = os.path.join(BUILD, "systemd", "nurtured.service")
     text = open(unit).read()
     # verify wants the binaries named in ExecStart to exist: point them at the built one.
@@ -60,16 +59,44 @@ def the_unit_passes_systemd_analyze_verify_where_available():
     eq(problems, [], "systemd-analyze verify")
 
 
+def source_copy():
+    """The source tree without build products, once, for configure runs of its own."""
+    copy = os.path.join(TMP, "src")
+    if not os.path.isdir(copy):
+        shutil.copytree(SRC, copy, ignore=shutil.ignore_patterns(
+            ".git", "*.o", "*.lo", ".libs", "var", "config.status", "config.log", "Makefile",
+            "build.h", "libtool", "stamp-h1", ".deps"))
+    return copy
+
+
 @test
 def configure_names_the_debian_package_of_a_missing_library():
-    copy = os.path.join(TMP, "src")
-    shutil.copytree(SRC, copy, ignore=shutil.ignore_patterns(
-        ".git", "*.o", "*.lo", ".libs", "var", "config.status", "config.log", "Makefile",
-        "build.h", "libtool", "stamp-h1", ".deps"))
     env = dict(os.environ, PKG_CONFIG_LIBDIR=os.path.join(TMP, "empty"), PKG_CONFIG_PATH="")
-    r = subprocess.run(["./configure"], cwd=copy, env=env, capture_output=True, text=True)
+    r = subprocess.run(["./configure"], cwd=source_copy(), env=env, capture_output=True,
+                       text=True)
     check(r.returncode != 0, "configure fails")
     check("install the Debian package libevent-dev" in r.stderr, "names the package",
+          r.stderr[-1000:])
+
+
+@test
+def configure_requires_cmocka_so_that_its_unit_tests_never_drop_out():
+    """Every library pkg-config knows but cmocka: configure stops and names libcmocka-dev."""
+    pcdir = os.path.join(TMP, "pc-without-cmocka")
+    os.makedirs(pcdir)
+    search = subprocess.run(["pkg-config", "--variable", "pc_path", "pkg-config"],
+                            capture_output=True, text=True).stdout.strip().split(":")
+    for d in search + os.environ.get("PKG_CONFIG_PATH", "").split(":"):
+        if d and os.path.isdir(d):
+            for f in os.listdir(d):
+                if f.endswith(".pc") and f != "cmocka.pc" and \
+                        not os.path.exists(os.path.join(pcdir, f)):
+                    shutil.copy(os.path.join(d, f), pcdir)
+    env = dict(os.environ, PKG_CONFIG_LIBDIR=pcdir, PKG_CONFIG_PATH="")
+    r = subprocess.run(["./configure"], cwd=source_copy(), env=env, capture_output=True,
+                       text=True)
+    check(r.returncode != 0, "configure fails without cmocka", r.stdout[-1000:])
+    check("install the Debian package libcmocka-dev" in r.stderr, "names the package",
           r.stderr[-1000:])
 
 

@@ -127,7 +127,8 @@ def healthz_answers_while_the_store_is_blocked():
 
         t = threading.Thread(target=post)
         t.start()
-        time.sleep(0.2)  # let the POST reach the blocked store loop
+        # The POST is in the daemon, waiting (this /metrics request is the other one).
+        poll(lambda: d.metric("nurtured_http_inflight") >= 2, 5, "the POST to arrive")
         check("r" not in result, "the POST waits for the store", result)
         worst = 0.0
         for _ in range(20):

@@ -105,8 +105,11 @@ def exit_on_ends_the_journey_before_the_next_send():
         d.post_events({"customer": "cy", "type": "refund"})
         poll(lambda: notes(d, "exit"), 10, "the exit")
         eq(notes(d, "exit")[0][4], "exit_on:refund", "reason")
-        time.sleep(1.5)  # past the wait: the check must not come (a negative can't be polled)
-        eq(sends(d), [("cy", "thanks")], "no check after the exit")
+        # A control journey, started after cy's: once its check is sent, the engine has run
+        # past the time cy's check was due.
+        d.post_events({"customer": "ctl", "type": "purchase", "properties": {"order_id": "c1"}})
+        poll(lambda: ("ctl", "check") in sends(d), 10, "the control journey's check")
+        eq([s for s in sends(d) if s[0] == "cy"], [("cy", "thanks")], "no check after the exit")
         d.stop()
     finally:
         d.cleanup()
@@ -178,7 +181,9 @@ def sends_that_went_stale_during_downtime_are_skipped_and_recorded():
         d.post_events({"customer": "st", "type": "signup"})
         poll(lambda: notes(d, "enter"), 10, "the journey")
         d.stop()
-        time.sleep(2.5)  # downtime longer than wait + stale_after: that is the scenario
+        # The scenario: down until the send is overdue by more than stale_after (1 s).
+        due = rows(d, "SELECT due_ms FROM journeys")[0][0] / 1000.0
+        poll(lambda: time.time() > due + 1.2, 10, "the send to be overdue past stale_after")
         d.start()
         poll(lambda: notes(d, "skip"), 10, "the skip")
         eq(notes(d, "skip")[0][2:], ("late", "skip", "stale"), "recorded with its reason")
@@ -235,7 +240,7 @@ def a_paused_campaign_holds_its_sends_and_runs_them_when_resumed():
         {"id": "w", "wait": "1s"},
         {"id": "hello", "send": {"channel": "mail", "template": "hello"}},
     ])
-    d = daemon_with(held)
+    d = daemon_with(held, dict(held, id="control", name="control", trigger={"event": "ctl"}))
     path = os.path.join(d.config["campaigns_dir"], "held.json")
     try:
         d.start()
@@ -244,15 +249,19 @@ def a_paused_campaign_holds_its_sends_and_runs_them_when_resumed():
         with open(path, "w") as f:
             json.dump(dict(held, status="paused"), f)
         d.proc.send_signal(signal.SIGHUP)
-        poll(lambda: "reload: 1 campaigns" in d.read_log(), 10, "the reload")
+        poll(lambda: "reload: 2 campaigns" in d.read_log(), 10, "the reload")
         d.post_events({"customer": "p2", "type": "signup"})
-        time.sleep(1.5)  # past the wait: a paused campaign must not send (a negative)
-        eq(sends(d), [], "held while paused")
-        eq([n[0] for n in notes(d, "enter")], ["p1"], "no entry while paused")
+        # The control campaign's journey started after p1's: once it has sent, the engine has
+        # run past the time p1's send was due.
+        d.post_events({"customer": "c", "type": "ctl"})
+        poll(lambda: sends(d, "control") == [("c", "hello")], 10, "the control send")
+        eq(sends(d, "held"), [], "held while paused")
+        eq([n[0] for n in notes(d, "enter") if n[1] == "held"], ["p1"],
+           "no entry while paused")
         with open(path, "w") as f:
             json.dump(held, f)
         d.proc.send_signal(signal.SIGHUP)
-        poll(lambda: sends(d) == [("p1", "hello")], 10, "the held send after the resume")
+        poll(lambda: sends(d, "held") == [("p1", "hello")], 10, "the held send after the resume")
         check("1 held journeys run now" in d.read_log(), "logged", d.read_log())
         d.stop()
     finally:

@@ -27,7 +27,8 @@ def sigterm_answers_what_is_in_flight_then_exits_0():
         t = threading.Thread(target=lambda: result.setdefault(
             "r", d.post_events({"id": "t1", "customer": "term", "type": "t"}, timeout=30)))
         t.start()
-        time.sleep(0.2)
+        # The POST is in the daemon, waiting (this /metrics request is the other one).
+        poll(lambda: d.metric("nurtured_http_inflight") >= 2, 5, "the POST to arrive")
         d.proc.send_signal(signal.SIGTERM)
         poll(lambda: "stopping (SIGTERM)" in d.read_log(), 5, "the stop to begin")
         check(d.proc.poll() is None, "still running while a request is in flight")
