@@ -8,6 +8,7 @@
 #include "check.h"
 #include "config.h"
 #include "daemon.h"
+#include "inbound_classify.h"
 #include "log.h"
 #include "nextruns.h"
 #include "preview.h"
@@ -26,6 +27,7 @@ usage(FILE *f)
 		"       nurtured preview --campaign FILE --step ID --customer FILE.json\n"
 		"                [--event FILE.json] [-c FILE]\n"
 		"       nurtured render TEMPLATE_FILE DATA.json [--escape html|none]\n"
+		"       nurtured classify FILE...         what came back: bounce, complaint, reply...\n"
 		"       nurtured --version | --help\n"
 		"\n"
 		"  -c FILE   configuration (JSON); without it, the embedded defaults\n"
@@ -56,6 +58,8 @@ main(int argc, char **argv)
 			return preview_main(argc, argv);
 		if (strcmp(cmd, "render") == 0)
 			return render_main(argc, argv);
+		if (strcmp(cmd, "classify") == 0)
+			return inbound_classify_main(argc, argv);
 	}
 	while ((ch = getopt_long(argc, argv, "c:fvVh", longopts, NULL)) != -1) {
 		switch (ch) {
