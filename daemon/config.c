@@ -45,6 +45,7 @@ config_defaults(struct config *c)
 	c->opt_in_topics[c->n_opt_in_topics++] = xstrdup("newsletter");
 	c->opt_in_topics[c->n_opt_in_topics++] = xstrdup("offers");
 	c->system_channel = NULL; /* "mail" unless set; checked only when set */
+	config_inbound_defaults(&c->inbound);
 }
 
 /* Splits "host:port" or "[v6]:port"; the port is kept as text for getaddrinfo. */
@@ -357,7 +358,9 @@ config_apply(struct config *c, json_t *root, struct diag *d)
 			    !mime_addr_valid(c->unsubscribe_mailto))
 				diag_add(d, key,
 					 "key 'unsubscribe_mailto' must be an email address");
-		} else
+		} else if (config_inbound_apply(c, key, v, d))
+			;
+		else
 			diag_add(d, key, "unknown key '%s'", key);
 	}
 }
@@ -495,5 +498,6 @@ config_free(struct config *c)
 	free(c->opt_in_topics);
 	free(c->system_channel);
 	free(c->unsubscribe_mailto);
+	config_inbound_free(&c->inbound);
 	free(c);
 }

@@ -22,6 +22,7 @@
 #include "plugin.h"
 #include "storeloop.h"
 #include "util.h"
+#include "verp.h"
 
 /* Messages a channel holds at once (pending + in flight), and claimed per store job. */
 #define DELIVER_MAX_HELD 4096
@@ -35,6 +36,8 @@ struct deliver_item {
 	struct nt_message m;
 	struct outbox_msg om;
 	struct deliver_channel *ch;
+	char *verp_sender; /* issue 16: bounces+TOKEN@domain, owned, or NULL */
+	char *verp_data;   /* the payload with a VERP Reply-To in front, owned, or NULL */
 	TAILQ_ENTRY(deliver_item) link;
 };
 TAILQ_HEAD(deliver_items, deliver_item);
@@ -62,6 +65,8 @@ struct deliver {
 	struct event_base *base;
 	struct storeloop *loop;
 	char *secret;
+	char *bounce_address; /* VERP bases (issue 16), or NULL */
+	char *reply_to;
 	struct deliver_channel *ch;
 	size_t n;
 	struct event *wake_ev;
@@ -156,6 +161,8 @@ deliver_item_free(struct deliver_item *it)
 	free(it->om.sender);
 	free(it->om.recipient);
 	free(it->om.payload);
+	free(it->verp_sender);
+	free(it->verp_data);
 	free(it);
 }
 
@@ -223,6 +230,36 @@ deliver_claim_run(struct store *s, struct store_job *job)
 	return rc;
 }
 
+/*
+ * Issue 16: with bounce_address, the envelope sender names this message (VERP), so that its
+ * bounce comes back to it; with reply_to, a Reply-To that does the same for replies is put in
+ * front of the rendered headers. Mail channels only.
+ */
+static void
+deliver_verp(struct deliver *d, struct deliver_item *it)
+{
+	if (it->ch->payload != NT_PAYLOAD_MIME)
+		return;
+	if (d->bounce_address != NULL) {
+		it->verp_sender =
+		    verp_address(d->secret, d->bounce_address, VERP_BOUNCE, it->om.id);
+		it->m.sender = it->verp_sender;
+	}
+	if (d->reply_to != NULL) {
+		char *rt = verp_address(d->secret, d->reply_to, VERP_REPLY, it->om.id);
+		char *hdr = xasprintf("Reply-To: <%s>\r\n", rt);
+		size_t hl = strlen(hdr);
+		it->verp_data = xmalloc(hl + it->om.payload_len + 1);
+		memcpy(it->verp_data, hdr, hl);
+		memcpy(it->verp_data + hl, it->om.payload, it->om.payload_len);
+		it->verp_data[hl + it->om.payload_len] = '\0';
+		it->m.data = it->verp_data;
+		it->m.data_len = hl + it->om.payload_len;
+		free(hdr);
+		free(rt);
+	}
+}
+
 /* A claimed message becomes an item; what cannot be delivered at all fails right here. */
 static void
 deliver_take(struct deliver_channel *ch, struct outbox_msg *om)
@@ -252,6 +289,7 @@ deliver_take(struct deliver_channel *ch, struct outbox_msg *om)
 		deliver_item_free(it);
 		return;
 	}
+	deliver_verp(ch->d, it);
 	TAILQ_INSERT_TAIL(&ch->pending, it, link);
 	ch->npending++;
 }
@@ -505,6 +543,9 @@ deliver_start(const struct config *cfg, struct event_base *base, const char *sec
 
 	d->base = base;
 	d->secret = xstrdup(secret);
+	d->bounce_address =
+	    cfg->inbound.bounce_address ? xstrdup(cfg->inbound.bounce_address) : NULL;
+	d->reply_to = cfg->inbound.reply_to ? xstrdup(cfg->inbound.reply_to) : NULL;
 	d->wake_ev = event_new(base, -1, 0, deliver_wake_cb, d);
 	d->ch = xcalloc(cfg->n_chans + 1, sizeof(*d->ch));
 	for (size_t i = 0; i < cfg->n_chans; i++) {
@@ -607,5 +648,7 @@ deliver_free(struct deliver *d)
 	event_free(d->wake_ev);
 	free(d->ch);
 	free(d->secret);
+	free(d->bounce_address);
+	free(d->reply_to);
 	free(d);
 }

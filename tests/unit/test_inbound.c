@@ -12,6 +12,7 @@
 
 #include "inbound_classify.h"
 #include "tap.h"
+#include "verp.h"
 #include "util.h"
 
 static char *
@@ -250,6 +251,46 @@ test_number(void)
 	free(t);
 }
 
+static void
+test_verp(void)
+{
+	const char *secret = "0123456789abcdef0123456789abcdef";
+	enum verp_kind k;
+	int64_t id = 0;
+	char *a = verp_address(secret, "bounces@shop.example", VERP_BOUNCE, 123456789);
+
+	test_ok(strncmp(a, "bounces+b", 9) == 0 && strlen(a) < 48 &&
+		    strcmp(a + strlen(a) - 13, "@shop.example") == 0,
+		"VERP address is short: %s", a);
+	test_ok(verp_parse(secret, "bounces@shop.example", a, &k, &id) == 1 && k == VERP_BOUNCE &&
+		    id == 123456789,
+		"VERP round trip names the message");
+	char *up = g_ascii_strup(a, -1);
+	test_ok(verp_parse(secret, "bounces@shop.example", up, &k, &id) == 1 && id == 123456789,
+		"an MTA that uppercases the address changes nothing");
+	g_free(up);
+	test_ok(verp_parse("another-secret-of-32-characters!", "bounces@shop.example", a, &k,
+			   &id) == -1,
+		"another secret's token is forged");
+	int refused = 0, n = 0;
+	for (char *p = strchr(a, '+') + 1; *p != '@'; p++, n++) {
+		char saved = *p;
+		*p = *p == 'a' ? 'b' : 'a';
+		refused += verp_parse(secret, "bounces@shop.example", a, &k, &id) == -1;
+		*p = saved;
+	}
+	test_ok(refused == n, "every altered token character is refused (%d of %d)", refused, n);
+	test_ok(
+	    verp_parse(secret, "bounces@shop.example", "bounces@shop.example", &k, &id) == 0 &&
+		verp_parse(secret, "bounces@shop.example", "anna@example.org", &k, &id) == 0 &&
+		verp_parse(secret, "bounces@shop.example", "bounces+x@other.example", &k, &id) == 0,
+	    "the base itself and other addresses carry no token");
+	test_ok(verp_parse(secret, "bounces@shop.example", "bounces+b1-aaaaaaaaaaaa@shop.example",
+			   &k, &id) == -1,
+		"a made-up token is forged");
+	free(a);
+}
+
 int
 main(void)
 {
@@ -260,6 +301,7 @@ main(void)
 	test_edges();
 	test_hard();
 	test_number();
+	test_verp();
 	free(dir);
 	printf("1..%d\n", test_count);
 	return test_failures ? 1 : 0;
