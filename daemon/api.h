@@ -28,5 +28,7 @@ void api_suppression_delete(struct http_req *hr);
 void api_status(struct http_req *hr);
 void api_campaigns_get(struct http_req *hr);
 void api_campaign_get(struct http_req *hr);
+void api_inbound_post(struct http_req *hr);
+void api_inbound_get(struct http_req *hr);
 
 #endif

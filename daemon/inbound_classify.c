@@ -696,10 +696,11 @@ inbound_classify(const char *data, size_t len, struct inbound_class *out, const 
 	    (out->references != NULL || inbound_reply_subject(out->subject)) &&
 	    !inbound_daemon_sender(out->from))
 		out->kind = INBOUND_REPLY;
-	if (out->kind == INBOUND_REPLY) {
+	/* Other mail may still be an answer (to a reply_to token): its text is kept too. */
+	if (out->kind == INBOUND_REPLY || out->kind == INBOUND_OTHER)
 		out->text = inbound_reply_text(w.plain ? w.plain : "");
+	if (out->kind == INBOUND_REPLY)
 		out->has_number = inbound_leading_number(out->text, &out->number);
-	}
 	if (out->orig_message_id == NULL && out->references != NULL)
 		out->orig_message_id = xstrdup(out->references[0]);
 
