@@ -9,6 +9,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "inbound_classify.h"
+#include "inbound_client.h"
 #include "log.h"
 #include "nextruns.h"
 #include "preview.h"
@@ -18,21 +19,23 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f,
-		"usage: nurtured [-c FILE] [-f] [-v]...   run the daemon\n"
-		"       nurtured check [-c FILE]        validate the configuration and campaigns\n"
-		"       nurtured next-runs FILE [--count N] [--from RFC3339]\n"
-		"       nurtured simulate --campaigns DIR --events FILE.jsonl\n"
-		"                [--customers FILE.jsonl] [--until 180d] [--config FILE] [--json]\n"
-		"       nurtured preview --campaign FILE --step ID --customer FILE.json\n"
-		"                [--event FILE.json] [-c FILE]\n"
-		"       nurtured render TEMPLATE_FILE DATA.json [--escape html|none]\n"
-		"       nurtured classify FILE...         what came back: bounce, complaint, reply...\n"
-		"       nurtured --version | --help\n"
-		"\n"
-		"  -c FILE   configuration (JSON); without it, the embedded defaults\n"
-		"  -f        stay in the foreground and log to stderr\n"
-		"  -v        more verbose logging (repeat for debug)\n");
+	fprintf(
+	    f,
+	    "usage: nurtured [-c FILE] [-f] [-v]...   run the daemon\n"
+	    "       nurtured check [-c FILE]        validate the configuration and campaigns\n"
+	    "       nurtured next-runs FILE [--count N] [--from RFC3339]\n"
+	    "       nurtured simulate --campaigns DIR --events FILE.jsonl\n"
+	    "                [--customers FILE.jsonl] [--until 180d] [--config FILE] [--json]\n"
+	    "       nurtured preview --campaign FILE --step ID --customer FILE.json\n"
+	    "                [--event FILE.json] [-c FILE]\n"
+	    "       nurtured render TEMPLATE_FILE DATA.json [--escape html|none]\n"
+	    "       nurtured classify FILE...         what came back: bounce, complaint, reply...\n"
+	    "       nurtured inbound [-c FILE] [--rcpt ADDR] < MESSAGE   (an MTA's pipe)\n"
+	    "       nurtured --version | --help\n"
+	    "\n"
+	    "  -c FILE   configuration (JSON); without it, the embedded defaults\n"
+	    "  -f        stay in the foreground and log to stderr\n"
+	    "  -v        more verbose logging (repeat for debug)\n");
 }
 
 int
@@ -60,6 +63,8 @@ main(int argc, char **argv)
 			return render_main(argc, argv);
 		if (strcmp(cmd, "classify") == 0)
 			return inbound_classify_main(argc, argv);
+		if (strcmp(cmd, "inbound") == 0)
+			return inbound_pipe_main(argc, argv);
 	}
 	while ((ch = getopt_long(argc, argv, "c:fvVh", longopts, NULL)) != -1) {
 		switch (ch) {

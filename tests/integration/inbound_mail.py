@@ -1,8 +1,14 @@
-"""Messages that come back after a send, made for the inbound tests from what the test's SMTP
-server received: a Postfix DSN, an ARF complaint, a reply quoted the way Gmail quotes."""
+"""For the inbound tests (issue 16): the daemon with an SMTP server and VERP configured, and the
+messages that come back after a send, made from what the SMTP server received: a Postfix DSN,
+an ARF complaint, a reply quoted the way Gmail quotes."""
 import email
 import email.policy
 import itertools
+import os
+import urllib.parse
+
+from ntest import Daemon, eq, poll
+from smtp_server import SmtpServer
 
 _n = itertools.count(1)
 
@@ -104,3 +110,77 @@ def reply(to, message_id, sender, text):
             f"In-Reply-To: {message_id}\nReferences: {message_id}\nMIME-Version: 1.0\n"
             "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n"
             f"{body}").replace("\n", "\r\n").encode("utf-8")
+
+
+SRC = os.environ.get("NT_SRCDIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+BOUNCES = "bounces@mail.test.example"
+REPLIES = "reply@mail.test.example"
+
+
+def setup(config=None, campaign=True):
+    srv = SmtpServer().start()
+    ch = {"plugin": "smtp", "host": "127.0.0.1", "port": srv.port, "starttls": "none",
+          "retry": {"initial": "1s", "max": "1s"}}
+    cfg = {"public_url": "https://mail.test.example",
+           "mail_from": {"name": "Shop", "address": "shop@mail.test.example"},
+           "bounce_address": BOUNCES, "reply_to": REPLIES,
+           "channels": {"mail": ch, "helpdesk": {"plugin": "discard"}}}
+    cfg.update(config or {})
+    d = Daemon(cfg)
+    if campaign:
+        d.write_templates({"thanks.subject.mustache": "Thanks {{customer.name}}",
+                           "thanks.text.mustache": "Thank you, {{customer.name}}.\n"})
+        d.write_send_campaign("thanks", "purchase", "thanks", topic="follow-ups",
+                              reentry="always")
+    return d, srv
+
+
+def teardown(d, srv):
+    try:
+        d.stop()
+    finally:
+        srv.stop()
+        d.cleanup()
+
+
+def customer(d, cid):
+    r = d.request("POST", "/v1/customers", body={"id": cid, "email": f"{cid}@example.org",
+                                                 "name": cid})
+    eq(r.status, 200, f"upsert {cid}: {r.raw}")
+
+
+def purchase(d, cid, eid):
+    r = d.post_events({"customer": cid, "type": "purchase", "id": eid,
+                       "properties": {"order_id": eid}})
+    eq(r.status, 202, f"event {eid}: {r.raw}")
+
+
+def messages(d, cid):
+    r = d.request("GET", "/v1/messages?" + urllib.parse.urlencode({"customer": cid}))
+    eq(r.status, 200, r.raw)
+    return sorted(r.json["messages"], key=lambda m: m["id"])
+
+
+def received_for(srv, rcpt, n=1):
+    def got():
+        m = [x for x in srv.messages if rcpt in x.rcpts]
+        return m if len(m) >= n else None
+    return poll(got, 20, f"{n} message(s) to {rcpt} at the SMTP server")
+
+
+def post_inbound(d, raw, **params):
+    q = ("?" + urllib.parse.urlencode(params)) if params else ""
+    return d.request("POST", "/v1/inbound" + q, raw=raw,
+                     headers={"Content-Type": "message/rfc822"})
+
+
+def events_of(d, cid, etype):
+    r = d.request("GET", f"/v1/customers/{cid}")
+    eq(r.status, 200, r.raw)
+    return [e for e in r.json["events"] if e["type"] == etype]
+
+
+def suppressions(d):
+    r = d.request("GET", "/v1/suppressions")
+    eq(r.status, 200, r.raw)
+    return {s.get("address"): s.get("reason") for s in r.json["suppressions"]}

@@ -8,87 +8,13 @@ import json
 import os
 import shutil
 import sys
-import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from inbound_mail import arf, dsn, headers_of, reply  # noqa: E402
-from ntest import Daemon, check, eq, poll, run_all, test  # noqa: E402
-from smtp_server import SmtpServer  # noqa: E402
-
-SRC = os.environ.get("NT_SRCDIR", os.path.join(os.path.dirname(__file__), "..", ".."))
-BOUNCES = "bounces@mail.test.example"
-REPLIES = "reply@mail.test.example"
-
-
-def setup(config=None, campaign=True):
-    srv = SmtpServer().start()
-    ch = {"plugin": "smtp", "host": "127.0.0.1", "port": srv.port, "starttls": "none",
-          "retry": {"initial": "1s", "max": "1s"}}
-    cfg = {"public_url": "https://mail.test.example",
-           "mail_from": {"name": "Shop", "address": "shop@mail.test.example"},
-           "bounce_address": BOUNCES, "reply_to": REPLIES,
-           "channels": {"mail": ch, "helpdesk": {"plugin": "discard"}}}
-    cfg.update(config or {})
-    d = Daemon(cfg)
-    if campaign:
-        d.write_templates({"thanks.subject.mustache": "Thanks {{customer.name}}",
-                           "thanks.text.mustache": "Thank you, {{customer.name}}.\n"})
-        d.write_send_campaign("thanks", "purchase", "thanks", topic="follow-ups",
-                              reentry="always")
-    return d, srv
-
-
-def teardown(d, srv):
-    try:
-        d.stop()
-    finally:
-        srv.stop()
-        d.cleanup()
-
-
-def customer(d, cid):
-    r = d.request("POST", "/v1/customers", body={"id": cid, "email": f"{cid}@example.org",
-                                                 "name": cid})
-    eq(r.status, 200, f"upsert {cid}: {r.raw}")
-
-
-def purchase(d, cid, eid):
-    r = d.post_events({"customer": cid, "type": "purchase", "id": eid,
-                       "properties": {"order_id": eid}})
-    eq(r.status, 202, f"event {eid}: {r.raw}")
-
-
-def messages(d, cid):
-    r = d.request("GET", "/v1/messages?" + urllib.parse.urlencode({"customer": cid}))
-    eq(r.status, 200, r.raw)
-    return sorted(r.json["messages"], key=lambda m: m["id"])
-
-
-def received_for(srv, rcpt, n=1):
-    def got():
-        m = [x for x in srv.messages if rcpt in x.rcpts]
-        return m if len(m) >= n else None
-    return poll(got, 20, f"{n} message(s) to {rcpt} at the SMTP server")
-
-
-def post_inbound(d, raw, **params):
-    q = ("?" + urllib.parse.urlencode(params)) if params else ""
-    return d.request("POST", "/v1/inbound" + q, raw=raw,
-                     headers={"Content-Type": "message/rfc822"})
-
-
-def events_of(d, cid, etype):
-    r = d.request("GET", f"/v1/customers/{cid}")
-    eq(r.status, 200, r.raw)
-    return [e for e in r.json["events"] if e["type"] == etype]
-
-
-def suppressions(d):
-    r = d.request("GET", "/v1/suppressions")
-    eq(r.status, 200, r.raw)
-    return {s.get("address"): s.get("reason") for s in r.json["suppressions"]}
-
+from inbound_mail import (BOUNCES, SRC, arf, customer, dsn, events_of, headers_of, messages,  # noqa: E402
+                          post_inbound, purchase, received_for, reply, setup, suppressions,
+                          teardown)
+from ntest import check, eq, poll, run_all, test  # noqa: E402
 
 @test
 def hard_bounce_through_the_api_suppresses_and_the_next_send_is_skipped():
