@@ -30,5 +30,6 @@ void api_campaigns_get(struct http_req *hr);
 void api_campaign_get(struct http_req *hr);
 void api_inbound_post(struct http_req *hr);
 void api_inbound_get(struct http_req *hr);
+void api_webhook_post(struct http_req *hr);
 
 #endif

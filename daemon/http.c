@@ -229,6 +229,8 @@ static const struct http_route http_routes[] = {
     {"/v1/campaigns", 0, 1, M_GET, api_campaigns_get, NULL, NULL},
     {"/v1/campaigns/", 2, 1, M_GET | M_POST, api_campaign_get, api_campaign_post, NULL},
     {"/v1/inbound", 0, 1, M_GET | M_POST, api_inbound_get, api_inbound_post, NULL},
+    /* The ESPs' event webhooks: the provider's signature is the credential (issue 16). */
+    {"/v1/webhooks/", 1, 0, M_POST, NULL, api_webhook_post, NULL},
     /* The links in mails: no token, no cookie; the signed path is the credential. */
     {"/confirm/", 1, 0, M_GET | M_POST, api_confirm_get, api_confirm_post, NULL},
     {"/u/", 1, 0, M_GET | M_POST, api_unsubscribe_get, api_unsubscribe_post, NULL},

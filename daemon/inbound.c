@@ -221,6 +221,40 @@ inbound_effects(struct store *s, const struct inbound_ctx *cx, struct inbound_cl
 	return STORE_OK; /* delay, auto-reply, other: recorded on the message */
 }
 
+/*
+ * An ESP's verified event that names no message of ours still names the address it failed
+ * for: the suppression (or the soft-bounce count) is made by address; no customer, no event.
+ */
+static enum store_status
+inbound_address_effects(struct store *s, const struct inbound_ctx *cx,
+			const struct inbound_class *c, const struct inbound_rcpt *r, int64_t now_ms,
+			struct inbound_row *row)
+{
+	const char *addr = row->address, *reason = NULL;
+	long soft = 0;
+	enum store_status rc;
+
+	if (c->kind == INBOUND_BOUNCE && r->hard)
+		reason = "hard_bounce";
+	else if (c->kind == INBOUND_BOUNCE) {
+		if ((rc = store_inbound_soft_count(s, cx->secret, addr,
+						   now_ms - cx->conf->soft_window_ms, &soft)) !=
+		    STORE_OK)
+			return rc;
+		if (soft + 1 >= cx->conf->soft_max)
+			reason = "soft_bounces";
+		else
+			row->effect = "counted";
+	} else if (c->kind == INBOUND_COMPLAINT && c->feedback_type != NULL &&
+		   (strcmp(c->feedback_type, "abuse") == 0 ||
+		    strcmp(c->feedback_type, "opt-out") == 0))
+		reason = "complaint";
+	if (reason == NULL)
+		return STORE_OK;
+	row->effect = "suppressed";
+	return store_suppression_add(s, cx->secret, addr, reason, now_ms);
+}
+
 enum store_status
 inbound_apply(struct store *s, const struct inbound_ctx *cx, struct inbound_class *c,
 	      const char *dedupe, const char *rcpt, const char *source, const char *raw,
@@ -275,6 +309,8 @@ inbound_apply(struct store *s, const struct inbound_ctx *cx, struct inbound_clas
 		row.effect = forged ? "forged_token" : "unmatched";
 		row.raw = raw;
 		row.raw_len = raw && raw_len > INBOUND_RAW_KEEP ? INBOUND_RAW_KEEP : raw_len;
+		if (!forged && c->trusted_address && row.address != NULL)
+			rc = inbound_address_effects(s, cx, c, r, now_ms, &row);
 	}
 	if (rc == STORE_OK)
 		rc = store_inbound_add(s, cx->secret, &row, &res->id);

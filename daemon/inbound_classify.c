@@ -127,6 +127,28 @@ inbound_addr_norm(const char *addr)
 	return out;
 }
 
+void
+inbound_class_add_rcpt(struct inbound_class *c, const char *address, const char *status,
+		       const char *action, int hard, const char *diagnostic)
+{
+	size_t i = c->nrcpts;
+	if (inbound_rcpt_add(c, inbound_addr_norm(address), status ? xstrdup(status) : NULL,
+			     action ? xstrdup(action) : NULL,
+			     diagnostic ? inbound_utf8(diagnostic, strlen(diagnostic)) : NULL) == 0)
+		c->rcpts[i].hard = hard;
+}
+
+void
+inbound_class_add_to(struct inbound_class *c, const char *address)
+{
+	size_t n = 0;
+	char *a = inbound_addr_norm(address);
+	while (c->to_addrs && c->to_addrs[n])
+		n++;
+	if (a != NULL)
+		inbound_strv_add(&c->to_addrs, &n, a);
+}
+
 /* A Message-ID without <> and spaces (malloc'd), or NULL. */
 static char *
 inbound_msgid_norm(const char *id)

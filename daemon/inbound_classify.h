@@ -47,6 +47,8 @@ struct inbound_class {
 	char *text;	     /* replies: the text without quoted history or signature */
 	int has_number;	     /* replies: the text begins with a number */
 	double number;
+	int trusted_address; /* an ESP vouches for the recipient: suppress it by address even
+				when no message of ours matches */
 };
 
 /*
@@ -56,6 +58,10 @@ struct inbound_class {
  */
 int inbound_classify(const char *data, size_t len, struct inbound_class *out, const char **err);
 void inbound_class_free(struct inbound_class *c);
+/* For classifications made from an ESP's event: a recipient and an address it went to. */
+void inbound_class_add_rcpt(struct inbound_class *c, const char *address, const char *status,
+			    const char *action, int hard, const char *diagnostic);
+void inbound_class_add_to(struct inbound_class *c, const char *address);
 
 const char *inbound_kind_name(enum inbound_kind k);
 /* The kind named NAME, or -1. */
