@@ -7,6 +7,7 @@ bounce_policy; a complaint unsubscribes; a reply "5" moves the post-purchase jou
 import json
 import os
 import shutil
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -14,7 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from inbound_mail import (BOUNCES, SRC, arf, customer, dsn, events_of, headers_of, messages,  # noqa: E402
                           post_inbound, purchase, received_for, reply, setup, suppressions,
                           teardown)
-from ntest import check, eq, poll, run_all, test  # noqa: E402
+from ntest import TOKEN, check, eq, poll, run_all, test  # noqa: E402
 
 @test
 def hard_bounce_through_the_api_suppresses_and_the_next_send_is_skipped():
@@ -78,6 +79,13 @@ def forged_token_and_unknown_message_do_nothing_and_are_listed():
         eq(sorted(x["effect"] for x in r.json["inbound"]), ["forged_token", "unmatched"],
            "both kept for the operator")
         eq(d.request("GET", "/v1/inbound?kind=nonsense").status, 400, "a bad kind is refused")
+        ctl = os.path.join(os.environ.get("NT_BUILDDIR") or os.path.join(SRC), "nurturectl")
+        out = subprocess.run([ctl, "--url", f"http://127.0.0.1:{d.port}", "--token", TOKEN,
+                              "inbound", "--unmatched"], capture_output=True, text=True,
+                             timeout=30, env={"HOME": d.tmp, "PATH": os.environ["PATH"]})
+        eq(out.returncode, 0, out.stderr)
+        check("forged_token" in out.stdout and "unmatched" in out.stdout and
+              "zed@example.org" in out.stdout, "nurturectl inbound lists both", out.stdout)
         r = d.request("POST", "/v1/inbound", raw=b"\x00\x01binary", headers={
             "Content-Type": "message/rfc822"})
         eq(r.status, 400, "binary garbage is not a mail: " + r.raw)
