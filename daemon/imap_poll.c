@@ -24,8 +24,9 @@ struct imap_poll {
 	char *user, *password, *move_to;
 	int insecure;
 	int64_t interval_ms;
-	char *api;   /* the daemon's own API base */
-	char *token; /* an API token, or NULL */
+	char *api;	 /* the daemon's own API base */
+	char *token;	 /* an API token, or NULL */
+	size_t max_body; /* the daemon's max_body_bytes: longer messages are cut to fit */
 };
 
 struct imap_buf {
@@ -243,6 +244,7 @@ imap_poll_start(const struct config *cfg)
 	p->interval_ms = in->imap_interval_ms;
 	p->api = inbound_client_url(cfg);
 	p->token = cfg->n_api_tokens ? xstrdup(cfg->api_tokens[0]) : NULL;
+	p->max_body = cfg->max_body_bytes;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
 	if (pthread_create(&p->thread, NULL, imap_poll_thread, p) != 0) {

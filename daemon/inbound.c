@@ -139,6 +139,8 @@ inbound_effects(struct store *s, const struct inbound_ctx *cx, struct inbound_cl
 	json_t *p;
 
 	row->effect = "recorded";
+	if (c->kind == INBOUND_BOUNCE && ref->state != NULL && strcmp(ref->state, "bounced") == 0)
+		return STORE_OK; /* another report of a bounce already acted on */
 	if (c->kind == INBOUND_BOUNCE) {
 		int hard = r != NULL && r->hard;
 		row->hard = hard;

@@ -25,6 +25,17 @@ inbound_client_url(const struct config *cfg)
 			      : xasprintf("http://%s:%s", h, cfg->listen_port);
 }
 
+size_t
+inbound_client_fit(const char *raw, size_t len, size_t max)
+{
+	if (len <= max || max == 0)
+		return len;
+	for (size_t i = max; i > 0; i--)
+		if (raw[i - 1] == '\n')
+			return i;
+	return max;
+}
+
 struct inbound_buf {
 	char *data;
 	size_t len;
@@ -173,8 +184,13 @@ inbound_pipe_main(int argc, char **argv)
 	}
 	inbound_class_free(&c);
 	char *url = inbound_client_url(cfg), *body = NULL;
+	size_t fit = inbound_client_fit(raw, len, cfg->max_body_bytes);
+	if (fit < len)
+		fprintf(stderr,
+			"nurtured inbound: %zu bytes, over max_body_bytes: the first %zu sent\n",
+			len, fit);
 	long status = inbound_client_post(url, cfg->n_api_tokens ? cfg->api_tokens[0] : NULL, raw,
-					  len, rcpt, &body, NULL);
+					  fit, rcpt, &body, NULL);
 	int rc = status == 202			    ? EX_OK
 		 : (status == 400 || status == 413) ? EX_DATAERR
 						    : EX_TEMPFAIL;

@@ -14,6 +14,13 @@
 char *inbound_client_url(const struct config *cfg);
 
 /*
+ * The length of RAW (LEN bytes) to send to a daemon taking bodies of up to MAX bytes: all of
+ * it, or what comes before the last line end under MAX. The reports, the headers and a reply's
+ * own words come first; what is cut is the end of an attached original or of an attachment.
+ */
+size_t inbound_client_fit(const char *raw, size_t len, size_t max);
+
+/*
  * POSTs RAW (LEN bytes) to BASE/v1/inbound with TOKEN (may be NULL) and RCPT (may be NULL).
  * Returns the HTTP status (0 when the daemon could not be reached), with the body in *BODY
  * (malloc'd, may be NULL). ABORT (may be NULL) is polled during the transfer: nonzero stops it.

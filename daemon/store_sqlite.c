@@ -798,6 +798,8 @@ store_sqlite_customer_erase(struct store *st, const char *ext_id, const char *se
 	sqlite3_bind_int64(q, 1, id);
 	if ((rc = store_sqlite_exec(s, q)) != STORE_OK)
 		return rc;
+	if ((rc = store_sqlite_inbound_erase(s, id)) != STORE_OK)
+		return rc;
 	if (hash[0]) {
 		q = s->q[Q_SUPPRESS];
 		sqlite3_bind_text(q, 1, hash, -1, SQLITE_STATIC);

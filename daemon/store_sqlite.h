@@ -102,7 +102,7 @@ enum {
 };
 
 /* The statements of inbound mail (store_sqlite_inbound.c, issue 16). */
-enum { I_FIND, I_ADD, I_LIST, I_SOFT, I_REF_ID, I_REF_MID, I_BOUNCED, I_COUNT };
+enum { I_FIND, I_ADD, I_LIST, I_SOFT, I_REF_ID, I_REF_MID, I_BOUNCED, I_ERASE, I_COUNT };
 
 struct store_sqlite {
 	struct store base;
@@ -237,6 +237,8 @@ enum store_status store_sqlite_inbound_soft_count(struct store *, const char *, 
 enum store_status store_sqlite_outbox_ref(struct store *, int64_t, const char *,
 					  struct outbox_ref *);
 enum store_status store_sqlite_outbox_bounced(struct store *, int64_t, const char *, int64_t);
+/* Within customer_erase: the customer's inbound records lose their personal data. */
+enum store_status store_sqlite_inbound_erase(struct store_sqlite *s, int64_t customer_id);
 
 /* store_sqlite_pcache.c: SQLite's page cache without the commit-time walk of all of it. */
 int store_sqlite_pcache_install(void);

@@ -12,7 +12,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from inbound_mail import (BOUNCES, SRC, arf, customer, dsn, events_of, headers_of, messages,  # noqa: E402
+from inbound_mail import (BOUNCES, REPLIES, SRC, arf, customer, dsn, events_of, headers_of, messages,  # noqa: E402
                           post_inbound, purchase, received_for, reply, setup, suppressions,
                           teardown)
 from ntest import TOKEN, check, eq, poll, run_all, test  # noqa: E402
@@ -178,6 +178,30 @@ def reply_with_a_number_moves_the_post_purchase_journey():
                 ms = messages(d, cid)
                 return ms if any(m["step"] == step for m in ms) else None
             poll(reached, 15, f"{cid}'s journey reaches {step}")
+        # Without a token (to the bare reply address), In-Reply-To names the message; an
+        # out-of-office is recorded on it and counts as nothing.
+        customer(d, "gert")
+        purchase(d, "gert", "order-gert")
+        sat = received_for(srv, "gert@example.org", 2)[1]
+        mid = headers_of(sat)["Message-ID"]
+        ooo = reply(REPLIES, mid, "gert@example.org", "I am out of the office until Monday.")
+        ooo = ooo.replace(b"Subject: Re:", b"Auto-Submitted: auto-replied\r\nSubject: Re:")
+        r = post_inbound(d, ooo)
+        eq((r.status, r.json["kind"], r.json["effect"], r.json["matched"]),
+           (202, "auto_reply", "recorded", True), r.raw)
+        eq(events_of(d, "gert", "reply"), [], "an auto-reply is no reply")
+        r = post_inbound(d, reply(REPLIES, mid, "gert@example.org", "Danke, alles gut."))
+        eq((r.status, r.json["kind"], r.json["matched"], r.json["effect"]),
+           (202, "reply", True, "event"), r.raw)
+        ev = events_of(d, "gert", "reply")
+        eq((len(ev), ev[0]["properties"]["text"], "number" in ev[0]["properties"]),
+           (1, "Danke, alles gut.", False), "matched through In-Reply-To, no number")
+        eq(events_of(d, "gert", "feedback"), [], "no number: no feedback")
+        # Erasing the customer leaves no address or text in what came back.
+        eq(d.request("DELETE", "/v1/customers/gert").status, 200, "erased")
+        rows = [x for x in d.request("GET", "/v1/inbound").json["inbound"]
+                if x.get("message") and x["kind"] in ("reply", "auto_reply")]
+        check(not any("gert" in json.dumps(x) for x in rows), "nothing of gert's left", rows)
     finally:
         teardown(d, srv)
 

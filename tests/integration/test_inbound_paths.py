@@ -41,6 +41,16 @@ def pipe_delivery_follows_sysexits():
         check(b'"duplicate": true' in r.stdout or b'"duplicate":true' in r.stdout,
               "said duplicate", r.stdout)
         eq(len(events_of(d, "gina", "bounced")), 1, "one effect")
+        # A bounce quoting a 3 MB original (over max_body_bytes): the report part is sent.
+        end = raw.rindex(b"\r\n--B")  # the closing boundary: a 3 MB part goes before it
+        boundary = raw[end + 2:].split(b"--\r\n")[0]
+        big = (raw[:end] + b"\r\n" + boundary + b"\r\nContent-Type: text/plain\r\n\r\n" +
+               (b"y" * 998 + b"\r\n") * 3000 + raw[end:])
+        r = pipe(d, big.replace(b"Message-Id: <dsn.", b"Message-Id: <big.dsn."))
+        eq(r.returncode, 0, "a large message is cut to fit and taken: " + r.stderr.decode())
+        check(b"first" in r.stderr, "it says so", r.stderr)
+        eq(pipe(d, b"From: a@b.example\r\n\r\n" + b"z" * (26 << 20)).returncode, 65,
+           "over 25 MiB: EX_DATAERR")
         eq(pipe(d, os.urandom(4096)).returncode, 65, "binary garbage: EX_DATAERR")
         eq(pipe(d, b"").returncode, 65, "nothing at all: EX_DATAERR")
         d.stop()
