@@ -109,6 +109,15 @@ inbound_event(struct store *s, const char *customer, const char *type, const cha
 	return rc;
 }
 
+/* A reply's number as JSON: an integer when it is one ("5"), else a real ("2.5"). */
+static json_t *
+inbound_number(double v)
+{
+	if (v == (double)(json_int_t)v && v < 1e15 && v > -1e15)
+		return json_integer((json_int_t)v);
+	return json_real(v);
+}
+
 /* The properties every event of this message carries: which message, campaign and step. */
 static json_t *
 inbound_props(const struct outbox_ref *ref)
@@ -201,7 +210,7 @@ inbound_effects(struct store *s, const struct inbound_ctx *cx, struct inbound_cl
 		if (c->subject != NULL)
 			json_object_set_new(p, "subject", json_string(c->subject));
 		if (c->has_number)
-			json_object_set_new(p, "number", json_real(c->number));
+			json_object_set_new(p, "number", inbound_number(c->number));
 		if ((rc = inbound_event(s, ref->customer, "reply", dedupe, json_deep_copy(p),
 					now_ms)) != STORE_OK) {
 			json_decref(p);
@@ -216,7 +225,7 @@ inbound_effects(struct store *s, const struct inbound_ctx *cx, struct inbound_cl
 		 * the customer's feedback, with that score, so a journey waiting for feedback goes
 		 * on exactly as with POST /v1/events.
 		 */
-		json_object_set_new(p, "score", json_real(c->number));
+		json_object_set_new(p, "score", inbound_number(c->number));
 		json_object_set_new(p, "source", json_string("reply"));
 		return inbound_event(s, ref->customer, "feedback", dedupe, p, now_ms);
 	}
