@@ -47,7 +47,8 @@ struct deliver_channel {
 	char *name;
 	struct retry_policy retry;
 	const struct nt_plugin *p;
-	int payload; /* enum nt_payload: what the engine renders for this channel */
+	int payload;	/* enum nt_payload: what the engine renders for this channel */
+	char *reply_to; /* issue 16: the VERP Reply-To base of this channel, or NULL */
 	void *state;
 	struct deliver_items pending; /* claimed, not yet taken by the plugin */
 	struct deliver_items inflight_items;
@@ -245,8 +246,8 @@ deliver_verp(struct deliver *d, struct deliver_item *it)
 		    verp_address(d->secret, d->bounce_address, VERP_BOUNCE, it->om.id);
 		it->m.sender = it->verp_sender;
 	}
-	if (d->reply_to != NULL) {
-		char *rt = verp_address(d->secret, d->reply_to, VERP_REPLY, it->om.id);
+	if (it->ch->reply_to != NULL) {
+		char *rt = verp_address(d->secret, it->ch->reply_to, VERP_REPLY, it->om.id);
 		char *hdr = xasprintf("Reply-To: <%s>\r\n", rt);
 		size_t hl = strlen(hdr);
 		it->verp_data = xmalloc(hl + it->om.payload_len + 1);
@@ -511,6 +512,9 @@ deliver_open(struct deliver *d, struct deliver_channel *ch, const struct channel
 	ch->d = d;
 	ch->name = xstrdup(cc->name);
 	ch->retry = cc->retry;
+	/* The channel's own reply_to, else the configuration's (not for internal channels). */
+	const char *rt = cc->reply_to_set ? cc->reply_to : cc->internal ? NULL : d->reply_to;
+	ch->reply_to = rt ? xstrdup(rt) : NULL;
 	TAILQ_INIT(&ch->pending);
 	TAILQ_INIT(&ch->inflight_items);
 	ch->pump_ev = event_new(d->base, -1, 0, deliver_pump, ch);
@@ -637,6 +641,7 @@ deliver_free(struct deliver *d)
 		event_free(ch->pump_ev);
 		event_free(ch->timer);
 		free(ch->name);
+		free(ch->reply_to);
 	}
 	for (size_t i = 0; i < d->nresults; i++) {
 		free(d->replies[i]);

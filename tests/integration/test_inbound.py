@@ -140,6 +140,26 @@ def complaint_unsubscribes_and_suppresses():
         teardown(d, srv)
 
 
+@test
+def a_channel_has_its_own_reply_to_or_none():
+    for rt, want in (("care@mail.test.example", "care+r"), (False, None)):
+        d, srv = setup()
+        try:
+            d.config["channels"]["mail"]["reply_to"] = rt
+            d.write_config()
+            d.start()
+            customer(d, "hugo")
+            purchase(d, "hugo", "o1")
+            msg = headers_of(received_for(srv, "hugo@example.org")[0])
+            got = msg["Reply-To"]
+            if want is None:
+                eq(got, None, "\"reply_to\": false: no Reply-To")
+            else:
+                check(got and got.strip("<>").startswith(want), "the channel's base", got)
+        finally:
+            teardown(d, srv)
+
+
 def post_purchase(d):
     """The example campaign as shipped, but with its 7-day wait shortened to one second."""
     with open(os.path.join(SRC, "campaigns", "post-purchase.json")) as f:
