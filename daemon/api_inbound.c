@@ -31,6 +31,7 @@ struct inbound_job {
 	char *kind;
 	int unmatched;
 	int64_t before;
+	int64_t message; /* an outbox id: what came back about that message */
 	int limit;
 	struct inbound_entry *rows;
 	size_t nrows;
@@ -121,8 +122,8 @@ static enum store_status
 inbound_list_run(struct store *s, struct store_job *job)
 {
 	struct inbound_job *j = (struct inbound_job *)job;
-	return store_inbound_list(s, j->kind, j->unmatched, j->before, j->limit, &j->rows,
-				  &j->nrows);
+	return store_inbound_list(s, j->kind, j->unmatched, j->before, j->message, j->limit,
+				  &j->rows, &j->nrows);
 }
 
 static void
@@ -176,6 +177,7 @@ api_inbound_get(struct http_req *hr)
 	char *unmatched = http_query_param(hr, "unmatched");
 	char *before = http_query_param(hr, "before");
 	char *limit = http_query_param(hr, "limit");
+	char *message = http_query_param(hr, "message");
 	char *end = NULL;
 
 	j->hr = hr;
@@ -188,12 +190,15 @@ api_inbound_get(struct http_req *hr)
 		bad = "kind";
 	if (before != NULL && ((j->before = strtoll(before, &end, 10)) <= 0 || *end != '\0'))
 		bad = "before";
+	if (message != NULL && ((j->message = strtoll(message, &end, 10)) <= 0 || *end != '\0'))
+		bad = "message";
 	if (limit != NULL &&
 	    ((j->limit = (int)strtol(limit, &end, 10)) < 1 || j->limit > 1000 || *end != '\0'))
 		bad = "limit";
 	free(unmatched);
 	free(before);
 	free(limit);
+	free(message);
 	if (bad != NULL) {
 		http_reply_error(
 		    hr, 400,

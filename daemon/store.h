@@ -369,10 +369,13 @@ struct store_ops {
 	/* Records R (STORE_DUPLICATE when its dedupe key is there); SECRET hashes the address. */
 	enum store_status (*inbound_add)(struct store *, const char *secret,
 					 const struct inbound_row *r, int64_t *id);
-	/* Up to LIMIT rows before BEFORE (0: the newest), of KIND (NULL: all), newest first. */
+	/*
+	 * Up to LIMIT rows before BEFORE (0: the newest), of KIND (NULL: all), about outbox
+	 * message MESSAGE (0: any), newest first.
+	 */
 	enum store_status (*inbound_list)(struct store *, const char *kind, int unmatched_only,
-					  int64_t before, int limit, struct inbound_entry **out,
-					  size_t *n);
+					  int64_t before, int64_t message, int limit,
+					  struct inbound_entry **out, size_t *n);
 	/* Soft bounces recorded for ADDRESS since SINCE_MS. */
 	enum store_status (*inbound_soft_count)(struct store *, const char *secret,
 						const char *address, int64_t since_ms, long *n);
@@ -685,10 +688,10 @@ store_inbound_add(struct store *s, const char *secret, const struct inbound_row 
 	return s->ops->inbound_add(s, secret, r, id);
 }
 static inline enum store_status
-store_inbound_list(struct store *s, const char *kind, int unmatched_only, int64_t before, int limit,
-		   struct inbound_entry **out, size_t *n)
+store_inbound_list(struct store *s, const char *kind, int unmatched_only, int64_t before,
+		   int64_t message, int limit, struct inbound_entry **out, size_t *n)
 {
-	return s->ops->inbound_list(s, kind, unmatched_only, before, limit, out, n);
+	return s->ops->inbound_list(s, kind, unmatched_only, before, message, limit, out, n);
 }
 static inline enum store_status
 store_inbound_soft_count(struct store *s, const char *secret, const char *address, int64_t since_ms,

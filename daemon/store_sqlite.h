@@ -230,8 +230,8 @@ void store_sqlite_inbound_finalize(struct store_sqlite *s);
 enum store_status store_sqlite_inbound_find(struct store *, const char *, int64_t *);
 enum store_status store_sqlite_inbound_add(struct store *, const char *, const struct inbound_row *,
 					   int64_t *);
-enum store_status store_sqlite_inbound_list(struct store *, const char *, int, int64_t, int,
-					    struct inbound_entry **, size_t *);
+enum store_status store_sqlite_inbound_list(struct store *, const char *, int, int64_t, int64_t,
+					    int, struct inbound_entry **, size_t *);
 enum store_status store_sqlite_inbound_soft_count(struct store *, const char *, const char *,
 						  int64_t, long *);
 enum store_status store_sqlite_outbox_ref(struct store *, int64_t, const char *,

@@ -18,7 +18,8 @@ static const char *const store_sqlite_inbound_sql[I_COUNT] = {
 	       " i.feedback_type, i.effect, (SELECT ext_id FROM customers c WHERE c.id ="
 	       " i.customer_id AND c.erased_ms IS NULL), i.detail, i.outbox_id, i.hard, i.matched,"
 	       " i.received_ms FROM inbound i WHERE (?1 IS NULL OR i.kind = ?1)"
-	       " AND (?2 = 0 OR i.matched = 0) AND (?3 = 0 OR i.id < ?3)"
+	       " AND (?2 = 0 OR i.matched = 0) AND (?3 = 0 OR i.id < ?3) AND (?5 = 0 OR"
+	       " i.outbox_id = ?5)"
 	       " ORDER BY i.id DESC LIMIT ?4",
     [I_SOFT] = "SELECT count(*) FROM inbound WHERE addr_hash = ?1 AND kind = 'bounce'"
 	       " AND hard = 0 AND received_ms >= ?2",
@@ -152,7 +153,7 @@ store_sqlite_inbound_add(struct store *st, const char *secret, const struct inbo
 
 enum store_status
 store_sqlite_inbound_list(struct store *st, const char *kind, int unmatched_only, int64_t before,
-			  int limit, struct inbound_entry **out, size_t *n)
+			  int64_t message, int limit, struct inbound_entry **out, size_t *n)
 {
 	struct store_sqlite *s = SQ(st);
 	sqlite3_stmt *q = s->in[I_LIST];
@@ -165,6 +166,7 @@ store_sqlite_inbound_list(struct store *st, const char *kind, int unmatched_only
 	sqlite3_bind_int(q, 2, unmatched_only);
 	sqlite3_bind_int64(q, 3, before);
 	sqlite3_bind_int(q, 4, limit);
+	sqlite3_bind_int64(q, 5, message);
 	while ((step = sqlite3_step(q)) == SQLITE_ROW && k < (size_t)limit) {
 		struct inbound_entry *e = &v[k++];
 		e->id = sqlite3_column_int64(q, 0);

@@ -210,6 +210,9 @@ def reply_with_a_number_moves_the_post_purchase_journey():
         eq((r.status, r.json["kind"], r.json["effect"], r.json["matched"]),
            (202, "auto_reply", "recorded", True), r.raw)
         eq(events_of(d, "gert", "reply"), [], "an auto-reply is no reply")
+        gmsg = [m for m in messages(d, "gert") if m["step"] == "satisfaction-check"][0]["id"]
+        on_msg = d.request("GET", f"/v1/inbound?message={gmsg}").json["inbound"]
+        eq([x["kind"] for x in on_msg], ["auto_reply"], "recorded on the message")
         r = post_inbound(d, reply(REPLIES, mid, "gert@example.org", "Danke, alles gut."))
         eq((r.status, r.json["kind"], r.json["matched"], r.json["effect"]),
            (202, "reply", True, "event"), r.raw)
