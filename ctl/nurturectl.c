@@ -15,6 +15,8 @@
 
 struct args {
 	const char *state, *customer, *campaign, *to;
+	const char *kind; /* inbound (issue 16) */
+	int unmatched;
 };
 
 static void
@@ -29,7 +31,8 @@ ctl_usage(FILE *f)
 	      "  campaigns                        every campaign with its counts\n"
 	      "  stats [CAMPAIGN]                 a campaign's statistics, or a summary of all\n"
 	      "  pause CAMPAIGN | resume CAMPAIGN\n"
-	      "  send-test CAMPAIGN STEP --to ADDRESS\n",
+	      "  send-test CAMPAIGN STEP --to ADDRESS\n"
+	      "  inbound [--kind K] [--unmatched] what came back: bounces, complaints, replies\n",
 	      f);
 }
 
@@ -316,6 +319,34 @@ ctl_messages(const struct ctl *c, const struct args *a)
 	return 0;
 }
 
+static const char *const IN_HEADS[] = {"ID",	 "RECEIVED", "KIND",	"SOURCE",
+				       "EFFECT", "CUSTOMER", "ADDRESS", "STATUS"};
+static const char *const IN_KEYS[] = {"id",	"received", "kind",    "source",
+				      "effect", "customer", "address", "status"};
+
+/* Issue 16: GET /v1/inbound, newest first; unmatched ones are what needs a person. */
+static int
+ctl_inbound(const struct ctl *c, const struct args *a)
+{
+	char *q = ctl_strdup("");
+	ctl_query_add(&q, "kind", a->kind);
+	ctl_query_add(&q, "unmatched", a->unmatched ? "1" : NULL);
+	char *path = ctl_asprintf("/v1/inbound%s%s", *q ? "?" : "", q);
+	json_t *doc = ctl_http_ok(c, "GET", path, NULL);
+	json_t *rows = json_object_get(doc, "inbound");
+
+	free(q);
+	free(path);
+	if (c->json)
+		ctl_print_json(doc);
+	else if (json_array_size(rows) == 0)
+		puts("(nothing came back)");
+	else
+		ctl_list(rows, NT_LEN(IN_HEADS), IN_HEADS, IN_KEYS);
+	json_decref(doc);
+	return 0;
+}
+
 static int
 ctl_retry(const struct ctl *c, const char *id)
 {
@@ -564,6 +595,8 @@ main(int argc, char **argv)
 					     {"customer", required_argument, NULL, 'C'},
 					     {"campaign", required_argument, NULL, 'K'},
 					     {"to", required_argument, NULL, 'T'},
+					     {"kind", required_argument, NULL, 'k'},
+					     {"unmatched", no_argument, NULL, 'U'},
 					     {"help", no_argument, NULL, 'h'},
 					     {"version", no_argument, NULL, 'V'},
 					     {NULL, 0, NULL, 0}};
@@ -598,6 +631,12 @@ main(int argc, char **argv)
 		case 'T':
 			a.to = optarg;
 			break;
+		case 'k':
+			a.kind = optarg;
+			break;
+		case 'U':
+			a.unmatched = 1;
+			break;
 		case 'h':
 			ctl_usage(stdout);
 			return 0;
@@ -620,12 +659,16 @@ main(int argc, char **argv)
 				cmd);
 	if (!is_test && a.to)
 		ctl_usage_error("--to belongs to 'send-test', not '%s'", cmd);
+	int is_inbound = strcmp(cmd, "inbound") == 0;
+	if (!is_inbound && (a.kind || a.unmatched))
+		ctl_usage_error("--kind and --unmatched belong to 'inbound', not '%s'", cmd);
 
 	/* Usage is checked before anything touches the network. */
 	if (strcmp(cmd, "customer") == 0 || strcmp(cmd, "retry") == 0 ||
 	    strcmp(cmd, "pause") == 0 || strcmp(cmd, "resume") == 0)
 		ctl_nargs(n, 1, 1, cmd);
-	else if (is_messages || strcmp(cmd, "status") == 0 || strcmp(cmd, "campaigns") == 0)
+	else if (is_messages || is_inbound || strcmp(cmd, "status") == 0 ||
+		 strcmp(cmd, "campaigns") == 0)
 		ctl_nargs(n, 0, 0, cmd);
 	else if (strcmp(cmd, "stats") == 0)
 		ctl_nargs(n, 0, 1, cmd);
@@ -642,6 +685,8 @@ main(int argc, char **argv)
 		rc = ctl_customer(&c, av[0]);
 	else if (is_messages)
 		rc = ctl_messages(&c, &a);
+	else if (is_inbound)
+		rc = ctl_inbound(&c, &a);
 	else if (strcmp(cmd, "retry") == 0)
 		rc = ctl_retry(&c, av[0]);
 	else if (strcmp(cmd, "status") == 0)

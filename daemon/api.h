@@ -33,5 +33,8 @@ void api_status(struct http_req *hr);
 json_t *api_restart_needed(struct daemon *d);
 void api_campaigns_get(struct http_req *hr);
 void api_campaign_get(struct http_req *hr);
+void api_inbound_post(struct http_req *hr);
+void api_inbound_get(struct http_req *hr);
+void api_webhook_post(struct http_req *hr);
 
 #endif

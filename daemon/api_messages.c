@@ -24,7 +24,7 @@ struct messages_job {
 };
 
 static const char *const api_message_states[] = {"queued", "sending", "sent",	"deferred",
-						 "failed", "expired", "skipped"};
+						 "failed", "expired", "skipped", "bounced"};
 
 static struct messages_job *
 messages_job_new(struct http_req *hr, enum store_status (*run)(struct store *, struct store_job *),

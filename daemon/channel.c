@@ -104,6 +104,26 @@ channel_audience_parse(json_t *ch, const char *path, struct channel_conf *c, str
 	free(p);
 }
 
+/* "reply_to" (issue 16): an address without '+' (the VERP base), or false for none. */
+static void
+channel_reply_to_parse(json_t *ch, const char *path, struct channel_conf *c, struct diag *d)
+{
+	json_t *rt = json_object_get(ch, "reply_to");
+	if (rt == NULL)
+		return;
+	c->reply_to_set = 1;
+	if (json_is_false(rt))
+		return;
+	const char *v = json_string_value(rt), *at = v ? strrchr(v, '@') : NULL;
+	if (v == NULL || !mime_addr_valid(v) || at == NULL || memchr(v, '+', at - v) != NULL) {
+		char *p = xasprintf("%s.reply_to", path);
+		diag_add(d, p, "'%s' must be an email address without '+', or false", p);
+		free(p);
+		return;
+	}
+	c->reply_to = xstrdup(v);
+}
+
 /* Host keys are taken out so that each plugin sees only its own settings. */
 struct channel_conf *
 channel_conf_parse(json_t *channels, size_t *n, struct diag *d)
@@ -145,12 +165,14 @@ channel_conf_parse(json_t *channels, size_t *n, struct diag *d)
 				free(pp);
 			}
 			channel_audience_parse(ch, path, c, d);
+			channel_reply_to_parse(ch, path, c, d);
 			c->settings = json_copy(ch);
 			json_object_del(c->settings, "plugin");
 			json_object_del(c->settings, "retry");
 			json_object_del(c->settings, "payload");
 			json_object_del(c->settings, "internal");
 			json_object_del(c->settings, "to");
+			json_object_del(c->settings, "reply_to");
 		}
 		free(path);
 	}
@@ -164,6 +186,7 @@ channel_conf_free(struct channel_conf *c, size_t n)
 		free(c[i].name);
 		free(c[i].plugin);
 		free(c[i].to);
+		free(c[i].reply_to);
 		json_decref(c[i].settings);
 	}
 	free(c);

@@ -28,6 +28,10 @@ struct channel_conf {
 	struct retry_policy retry;
 	int internal; /* to the operator's own people or systems ("internal"), not the customer */
 	char *to;     /* an internal mail channel's recipient ("to") */
+	/* issue 16: "reply_to": this channel's VERP Reply-To base (an address), or false for
+	   none; unset: the configuration's reply_to, but none for internal channels. */
+	char *reply_to;
+	int reply_to_set;
 };
 
 /* Parses the config's "channels" object; problems go to D under "channels.NAME...". */

@@ -40,6 +40,7 @@ config_defaults(struct config *c)
 	c->opt_in_topics[c->n_opt_in_topics++] = xstrdup("newsletter");
 	c->opt_in_topics[c->n_opt_in_topics++] = xstrdup("offers");
 	c->system_channel = NULL; /* "mail" unless set; checked only when set */
+	config_inbound_defaults(&c->inbound);
 }
 
 /*
@@ -111,5 +112,6 @@ config_free(struct config *c)
 	free(c->opt_in_topics);
 	free(c->system_channel);
 	free(c->unsubscribe_mailto);
+	config_inbound_free(&c->inbound);
 	free(c);
 }

@@ -10,6 +10,25 @@
 #include "diag.h"
 #include "stage.h"
 
+/* Issue 16: bounces, complaints and replies coming back (keys parsed in config_inbound.c). */
+struct inbound_conf {
+	char *bounce_address;	/* VERP base of the envelope sender, or NULL */
+	char *reply_to;		/* VERP base of Reply-To, or NULL */
+	int soft_max;		/* bounce_policy: soft bounces that suppress ... */
+	int64_t soft_window_ms; /* ... within this window */
+	char *imap_url;		/* inbound.imap: "imaps://host/INBOX", or NULL */
+	char *imap_user;
+	char *imap_password;
+	int64_t imap_interval_ms;
+	char *imap_move_to;    /* "move:Folder": the folder; NULL: delete */
+	int imap_insecure;     /* tests: accept a self-signed certificate */
+	char *ses_certificate; /* webhooks.ses.certificate: PEM file pinned for SNS */
+	char *postmark_user;   /* webhooks.postmark: basic auth */
+	char *postmark_password;
+	char *mailgun_key;  /* webhooks.mailgun.signing_key */
+	char *sendgrid_key; /* webhooks.sendgrid.public_key: base64 DER (as SendGrid shows) */
+};
+
 struct config {
 	char *file; /* NULL when running on embedded defaults */
 	char *listen_host;
@@ -40,6 +59,7 @@ struct config {
 	size_t n_opt_in_topics;
 	char *system_channel;	  /* where double opt-in confirmations go; NULL: "mail" */
 	char *unsubscribe_mailto; /* also a mailto: in List-Unsubscribe, or NULL */
+	struct inbound_conf inbound; /* issue 16: what comes back (config_inbound.c) */
 	int channels_default;	  /* channels not in the file: derived from data_dir */
 	int public_url_default;	  /* public_url not in the file: derived from listen */
 };
@@ -84,6 +104,14 @@ int config_keys_main(void);
  */
 struct config *config_load(const char *file, struct diag *d);
 void config_free(struct config *c);
+/* config_inbound.c: the defaults, a top-level key of issue 16 (1 when it is one), freeing. */
+void config_inbound_defaults(struct inbound_conf *in);
+int config_inbound_apply(struct config *c, const char *key, json_t *v, struct diag *d);
+void config_inbound_free(struct inbound_conf *in);
+/* config_inbound.c: whether A and B differ in top-level KEY of issue 16; N takes O's value. */
+int config_inbound_differs(const struct inbound_conf *a, const struct inbound_conf *b,
+			   const char *key);
+void config_inbound_keep(struct inbound_conf *n, const struct inbound_conf *o, const char *key);
 /* True when the listen address is a loopback address. */
 int config_listen_is_loopback(const struct config *c);
 

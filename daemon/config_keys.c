@@ -469,6 +469,26 @@ mail_from_differs(const struct config *a, const struct config *b)
 	       g_strcmp0(a->mail_from_address, b->mail_from_address) != 0;
 }
 
+/* Issue 16's keys (config_inbound.c): each a restart key, see config_inbound_keep. */
+#define INBOUND_KEY(name)                                                                          \
+	static void key_##name(struct config *c, json_t *v, const char *key, struct diag *d)      \
+	{                                                                                          \
+		config_inbound_apply(c, key, v, d);                                                \
+	}                                                                                          \
+	static int name##_differs(const struct config *a, const struct config *b)                  \
+	{                                                                                          \
+		return config_inbound_differs(&a->inbound, &b->inbound, #name);                    \
+	}                                                                                          \
+	static void name##_keep(struct config *n, const struct config *o)                          \
+	{                                                                                          \
+		config_inbound_keep(&n->inbound, &o->inbound, #name);                              \
+	}
+INBOUND_KEY(bounce_address)
+INBOUND_KEY(reply_to)
+INBOUND_KEY(bounce_policy)
+INBOUND_KEY(inbound)
+INBOUND_KEY(webhooks)
+
 #define APPLY(name)                                                                                \
 	{                                                                                          \
 #name, CONFIG_RELOAD_APPLY, key_##name, name##_differs, NULL                       \
@@ -489,7 +509,8 @@ const struct config_key config_keys[] = {
     APPLY(channels),	       APPLY(log_level),	RESTART(durability),  APPLY(max_body_bytes),
     APPLY(max_batch),	       APPLY(shutdown_timeout), APPLY(frequency_cap), APPLY(stages),
     APPLY(mail_from),	       APPLY(opt_in_topics),	RESTART(user),	      APPLY(system_channel),
-    APPLY(unsubscribe_mailto),
+    APPLY(unsubscribe_mailto), RESTART(bounce_address), RESTART(reply_to),
+    RESTART(bounce_policy),    RESTART(inbound),        RESTART(webhooks),
 };
 const size_t config_nkeys = NT_ARRAY_LEN(config_keys);
 

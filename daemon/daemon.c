@@ -22,6 +22,7 @@
 #include "diag.h"
 #include "engine.h"
 #include "http.h"
+#include "imap_poll.h"
 #include "httpclient.h"
 #include "log.h"
 #include "metrics.h"
@@ -42,6 +43,7 @@ struct daemon {
 	struct storeloop *readloop; /* statistics: their scans never hold up the store thread */
 	struct deliver *deliver;
 	struct http *http;
+	struct imap_poll *imap;		/* issue 16: the mailbox poller, or NULL */
 	struct campaign_set *campaigns; /* the set the engine runs; swapped on reload */
 	struct template_set *templates; /* the set cx points to; swapped with the campaigns */
 	struct compose_ctx cx;
@@ -424,6 +426,7 @@ daemon_stop(struct daemon *d, const char *why)
 	log_info("stopping (%s)", why);
 	notify_stopping();
 	d->stopping = 1;
+	imap_poll_stop(d->imap);
 	http_stop_accepting(d->http);
 	deliver_stop(d->deliver);
 	d->stop_deadline_us = util_mono_us() + (int64_t)d->cfg->shutdown_timeout_s * 1000000;
@@ -721,6 +724,7 @@ daemon_run(struct config *cfg, int foreground)
 	}
 	if (cfg->n_api_tokens == 0)
 		log_warnx("no api_tokens configured: the API is open to anyone on this host");
+	d->imap = imap_poll_start(cfg);
 	metrics_add_gauge("nurtured_store_queue_depth", "Jobs waiting for the store loop.",
 			  daemon_gauge_store_queue, d->storeloop);
 	metrics_add_gauge("nurtured_sqlite_memory_bytes",
@@ -740,6 +744,7 @@ daemon_run(struct config *cfg, int foreground)
 	event_base_dispatch(d->base);
 	log_info("stopped");
 out:
+	imap_poll_free(d->imap); /* its last POST was answered, or failed: nothing half done */
 	/* The store loop commits what it holds before the store closes. */
 	storeloop_stop(d->readloop);
 	storeloop_stop(d->storeloop);

@@ -22,6 +22,7 @@
 #include "plugin.h"
 #include "storeloop.h"
 #include "util.h"
+#include "verp.h"
 
 /* Messages a channel holds at once (pending + in flight), and claimed per store job. */
 #define DELIVER_MAX_HELD 4096
@@ -35,6 +36,8 @@ struct deliver_item {
 	struct nt_message m;
 	struct outbox_msg om;
 	struct deliver_channel *ch;
+	char *verp_sender; /* issue 16: bounces+TOKEN@domain, owned, or NULL */
+	char *verp_data;   /* the payload with a VERP Reply-To in front, owned, or NULL */
 	TAILQ_ENTRY(deliver_item) link;
 };
 TAILQ_HEAD(deliver_items, deliver_item);
@@ -46,7 +49,8 @@ struct deliver_channel {
 	int retired;  /* replaced or removed by a reload: finishing what is in flight, then fini */
 	struct retry_policy retry;
 	const struct nt_plugin *p;
-	int payload; /* enum nt_payload: what the engine renders for this channel */
+	int payload;	/* enum nt_payload: what the engine renders for this channel */
+	char *reply_to; /* issue 16: the VERP Reply-To base of this channel, or NULL */
 	void *state;
 	struct deliver_items pending; /* claimed, not yet taken by the plugin */
 	struct deliver_items inflight_items;
@@ -64,6 +68,8 @@ struct deliver {
 	struct event_base *base;
 	struct storeloop *loop;
 	char *secret;
+	char *bounce_address; /* VERP bases (issue 16), or NULL */
+	char *reply_to;
 	struct deliver_channel **ch; /* the channels messages are claimed for */
 	size_t n;
 	struct deliver_channel **retired; /* replaced at a reload, with messages still in flight */
@@ -180,6 +186,8 @@ deliver_item_free(struct deliver_item *it)
 	free(it->om.sender);
 	free(it->om.recipient);
 	free(it->om.payload);
+	free(it->verp_sender);
+	free(it->verp_data);
 	free(it);
 }
 
@@ -269,6 +277,36 @@ deliver_hold(struct deliver_channel *ch, struct deliver_item *it)
 		deliver_schedule_pump(live);
 }
 
+/*
+ * Issue 16: with bounce_address, the envelope sender names this message (VERP), so that its
+ * bounce comes back to it; with reply_to, a Reply-To that does the same for replies is put in
+ * front of the rendered headers. Mail channels only.
+ */
+static void
+deliver_verp(struct deliver *d, struct deliver_item *it)
+{
+	if (it->ch->payload != NT_PAYLOAD_MIME)
+		return;
+	if (d->bounce_address != NULL) {
+		it->verp_sender =
+		    verp_address(d->secret, d->bounce_address, VERP_BOUNCE, it->om.id);
+		it->m.sender = it->verp_sender;
+	}
+	if (it->ch->reply_to != NULL) {
+		char *rt = verp_address(d->secret, it->ch->reply_to, VERP_REPLY, it->om.id);
+		char *hdr = xasprintf("Reply-To: <%s>\r\n", rt);
+		size_t hl = strlen(hdr);
+		it->verp_data = xmalloc(hl + it->om.payload_len + 1);
+		memcpy(it->verp_data, hdr, hl);
+		memcpy(it->verp_data + hl, it->om.payload, it->om.payload_len);
+		it->verp_data[hl + it->om.payload_len] = '\0';
+		it->m.data = it->verp_data;
+		it->m.data_len = hl + it->om.payload_len;
+		free(hdr);
+		free(rt);
+	}
+}
+
 /* A claimed message becomes an item; what cannot be delivered at all fails right here. */
 static void
 deliver_take(struct deliver_channel *ch, struct outbox_msg *om)
@@ -298,6 +336,7 @@ deliver_take(struct deliver_channel *ch, struct outbox_msg *om)
 		deliver_item_free(it);
 		return;
 	}
+	deliver_verp(ch->d, it);
 	deliver_hold(ch, it);
 }
 
@@ -537,6 +576,7 @@ deliver_channel_free(struct deliver_channel *ch)
 	event_free(ch->timer);
 	json_decref(ch->conf);
 	free(ch->name);
+	free(ch->reply_to);
 	free(ch);
 }
 
@@ -552,6 +592,9 @@ deliver_open(struct deliver *d, const struct channel_conf *cc, json_t *conf, con
 	ch->name = xstrdup(cc->name);
 	ch->conf = json_deep_copy(conf);
 	ch->retry = cc->retry;
+	/* The channel's own reply_to, else the configuration's (not for internal channels). */
+	const char *rt = cc->reply_to_set ? cc->reply_to : cc->internal ? NULL : d->reply_to;
+	ch->reply_to = rt ? xstrdup(rt) : NULL;
 	TAILQ_INIT(&ch->pending);
 	TAILQ_INIT(&ch->inflight_items);
 	ch->pump_ev = event_new(d->base, -1, 0, deliver_pump, ch);
@@ -681,6 +724,9 @@ deliver_start(const struct config *cfg, struct event_base *base, const char *sec
 
 	d->base = base;
 	d->secret = xstrdup(secret);
+	d->bounce_address =
+	    cfg->inbound.bounce_address ? xstrdup(cfg->inbound.bounce_address) : NULL;
+	d->reply_to = cfg->inbound.reply_to ? xstrdup(cfg->inbound.reply_to) : NULL;
 	d->wake_ev = event_new(base, -1, 0, deliver_wake_cb, d);
 	d->ch = xcalloc(cfg->n_chans + 1, sizeof(*d->ch));
 	for (size_t i = 0; i < cfg->n_chans; i++) {
@@ -777,5 +823,7 @@ deliver_free(struct deliver *d)
 	event_free(d->wake_ev);
 	free(d->ch);
 	free(d->secret);
+	free(d->bounce_address);
+	free(d->reply_to);
 	free(d);
 }

@@ -169,6 +169,20 @@ http_body_json(struct http_req *hr)
 	return v;
 }
 
+const char *
+http_body_raw(struct http_req *hr, size_t *len)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(hr->req);
+	*len = evbuffer_get_length(in);
+	return *len ? (const char *)evbuffer_pullup(in, -1) : "";
+}
+
+const char *
+http_header(struct http_req *hr, const char *name)
+{
+	return evhttp_find_header(evhttp_request_get_input_headers(hr->req), name);
+}
+
 /* Bearer token check; every configured token is compared, so timing tells nothing. */
 static int
 http_authorized(struct http *h, struct evhttp_request *req)
@@ -214,6 +228,9 @@ static const struct http_route http_routes[] = {
     {"/v1/status", 0, 1, M_GET, api_status, NULL, NULL},
     {"/v1/campaigns", 0, 1, M_GET, api_campaigns_get, NULL, NULL},
     {"/v1/campaigns/", 2, 1, M_GET | M_POST, api_campaign_get, api_campaign_post, NULL},
+    {"/v1/inbound", 0, 1, M_GET | M_POST, api_inbound_get, api_inbound_post, NULL},
+    /* The ESPs' event webhooks: the provider's signature is the credential (issue 16). */
+    {"/v1/webhooks/", 1, 0, M_POST, NULL, api_webhook_post, NULL},
     /* The links in mails: no token, no cookie; the signed path is the credential. */
     {"/confirm/", 1, 0, M_GET | M_POST, api_confirm_get, api_confirm_post, NULL},
     {"/u/", 1, 0, M_GET | M_POST, api_unsubscribe_get, api_unsubscribe_post, NULL},

@@ -45,6 +45,10 @@ void http_reply_store_error(struct http_req *hr, int status, const char *notfoun
 			    const char *conflict);
 /* The decoded query parameter KEY (malloc'd), or NULL when absent. */
 char *http_query_param(struct http_req *hr, const char *key);
+/* The request's body as it came (LEN bytes; valid until the reply), "" when empty. */
+const char *http_body_raw(struct http_req *hr, size_t *len);
+/* A request header's value, or NULL. */
+const char *http_header(struct http_req *hr, const char *name);
 /* The request's body parsed as JSON, or NULL after replying 400 itself. */
 json_t *http_body_json(struct http_req *hr);
 

@@ -8,6 +8,8 @@
 #include "check.h"
 #include "config.h"
 #include "daemon.h"
+#include "inbound_classify.h"
+#include "inbound_client.h"
 #include "log.h"
 #include "nextruns.h"
 #include "preview.h"
@@ -27,6 +29,8 @@ usage(FILE *f)
 		"       nurtured preview --campaign FILE --step ID --customer FILE.json\n"
 		"                [--event FILE.json] [-c FILE]\n"
 		"       nurtured render TEMPLATE_FILE DATA.json [--escape html|none]\n"
+		"       nurtured classify FILE...       what came back: bounce, complaint, reply...\n"
+		"       nurtured inbound [-c FILE] [--rcpt ADDR] < MESSAGE   (an MTA's pipe)\n"
 		"       nurtured --version | --help\n"
 		"\n"
 		"  -c FILE   configuration (JSON); without it, the embedded defaults\n"
@@ -59,6 +63,10 @@ main(int argc, char **argv)
 			return render_main(argc, argv);
 		if (strcmp(cmd, "config-keys") == 0)
 			return config_keys_main();
+		if (strcmp(cmd, "classify") == 0)
+			return inbound_classify_main(argc, argv);
+		if (strcmp(cmd, "inbound") == 0)
+			return inbound_pipe_main(argc, argv);
 	}
 	while ((ch = getopt_long(argc, argv, "c:fvVh", longopts, NULL)) != -1) {
 		switch (ch) {

@@ -163,6 +163,49 @@ struct outbox_filter {
 	int limit;
 };
 
+/* Issue 16: one inbound message as recorded (strings may be NULL but kind/source/effect). */
+struct inbound_row {
+	const char *dedupe; /* Message-ID and content hash: the same message twice is one */
+	const char *message_id;
+	const char *kind;    /* "bounce", "delay", "complaint", "auto_reply", "reply", "other" */
+	const char *source;  /* "api", "pipe", "imap", "ses", "postmark", "mailgun", "sendgrid" */
+	int64_t outbox_id;   /* the message it is about, or 0 */
+	int64_t customer_id; /* or 0 */
+	const char *address; /* the address it concerns */
+	int hard;
+	const char *status;
+	const char *feedback_type;
+	const char *effect; /* what it did: "suppressed", "counted", "event", "recorded", ... */
+	int matched;
+	const char *detail; /* the classification as JSON text */
+	const char *raw;    /* kept when unmatched, RAW_LEN bytes; or NULL */
+	size_t raw_len;
+	int64_t received_ms;
+};
+/* A recorded inbound message as listed (owned strings). */
+struct inbound_entry {
+	int64_t id;
+	char *kind, *source, *message_id, *address, *status, *feedback_type, *effect;
+	char *customer; /* external id, or NULL */
+	char *detail;	/* JSON text */
+	int64_t outbox_id;
+	int hard, matched;
+	int64_t received_ms;
+};
+void inbound_entries_free(struct inbound_entry *v, size_t n);
+/* An outbox message as inbound mail finds it (owned strings). */
+struct outbox_ref {
+	int64_t id;
+	char *message_id;
+	int64_t customer_id;
+	char *customer; /* external id, NULL when erased */
+	char *campaign_id;
+	char *step_id;
+	char *recipient;
+	char *state;
+};
+void outbox_ref_clear(struct outbox_ref *r);
+
 struct store_ops {
 	const char *name;
 	struct store *(*open)(const struct store_options *, char *err, size_t errlen);
@@ -319,6 +362,29 @@ struct store_ops {
 	 */
 	enum store_status (*campaign_stats)(struct store *, const char *campaign_id,
 					    int64_t since_ms, json_t **out);
+
+	/* Inbound mail (store_sqlite_inbound.c, issue 16). */
+	/* The row recorded under DEDUPE: STORE_OK with *ID, or STORE_NOTFOUND. */
+	enum store_status (*inbound_find)(struct store *, const char *dedupe, int64_t *id);
+	/* Records R (STORE_DUPLICATE when its dedupe key is there); SECRET hashes the address. */
+	enum store_status (*inbound_add)(struct store *, const char *secret,
+					 const struct inbound_row *r, int64_t *id);
+	/*
+	 * Up to LIMIT rows before BEFORE (0: the newest), of KIND (NULL: all), about outbox
+	 * message MESSAGE (0: any), newest first.
+	 */
+	enum store_status (*inbound_list)(struct store *, const char *kind, int unmatched_only,
+					  int64_t before, int64_t message, int limit,
+					  struct inbound_entry **out, size_t *n);
+	/* Soft bounces recorded for ADDRESS since SINCE_MS. */
+	enum store_status (*inbound_soft_count)(struct store *, const char *secret,
+						const char *address, int64_t since_ms, long *n);
+	/* The outbox message ID (when > 0) or MESSAGE_ID: STORE_NOTFOUND when none. */
+	enum store_status (*outbox_ref)(struct store *, int64_t id, const char *message_id,
+					struct outbox_ref *out);
+	/* The message bounced: its state becomes "bounced", REPLY its last reply. */
+	enum store_status (*outbox_bounced)(struct store *, int64_t id, const char *reply,
+					    int64_t now_ms);
 };
 
 /* Every backend's struct starts with this. */
@@ -611,6 +677,38 @@ store_message_retry(struct store *s, int64_t id, int64_t now_ms)
 	return s->ops->message_retry(s, id, now_ms);
 }
 
+static inline enum store_status
+store_inbound_find(struct store *s, const char *dedupe, int64_t *id)
+{
+	return s->ops->inbound_find(s, dedupe, id);
+}
+static inline enum store_status
+store_inbound_add(struct store *s, const char *secret, const struct inbound_row *r, int64_t *id)
+{
+	return s->ops->inbound_add(s, secret, r, id);
+}
+static inline enum store_status
+store_inbound_list(struct store *s, const char *kind, int unmatched_only, int64_t before,
+		   int64_t message, int limit, struct inbound_entry **out, size_t *n)
+{
+	return s->ops->inbound_list(s, kind, unmatched_only, before, message, limit, out, n);
+}
+static inline enum store_status
+store_inbound_soft_count(struct store *s, const char *secret, const char *address, int64_t since_ms,
+			 long *n)
+{
+	return s->ops->inbound_soft_count(s, secret, address, since_ms, n);
+}
+static inline enum store_status
+store_outbox_ref(struct store *s, int64_t id, const char *message_id, struct outbox_ref *out)
+{
+	return s->ops->outbox_ref(s, id, message_id, out);
+}
+static inline enum store_status
+store_outbox_bounced(struct store *s, int64_t id, const char *reply, int64_t now_ms)
+{
+	return s->ops->outbox_bounced(s, id, reply, now_ms);
+}
 static inline enum store_status
 store_suppression_add(struct store *s, const char *secret, const char *address, const char *reason,
 		      int64_t now_ms)

@@ -128,6 +128,22 @@ static const char *store_sqlite_migrations[] = {
     "CREATE INDEX IF NOT EXISTS journeys_held ON journeys (campaign_id)"
     " WHERE active = 1 AND due_ms IS NULL AND wait_event IS NULL;"
     "DROP INDEX IF EXISTS outbox_due;",
+    /*
+     * issue 16: what came back after the send (bounces, complaints, auto-replies, replies),
+     * one row per inbound message; `dedupe` (Message-ID and content hash) makes the same
+     * message twice a duplicate. addr_hash counts soft bounces per address; raw is kept for
+     * what matched no message, for the operator.
+     */
+    "CREATE TABLE IF NOT EXISTS inbound ("
+    " id INTEGER PRIMARY KEY, dedupe TEXT NOT NULL UNIQUE, message_id TEXT,"
+    " kind TEXT NOT NULL, source TEXT NOT NULL, outbox_id INTEGER, customer_id INTEGER,"
+    " address TEXT, addr_hash TEXT, hard INTEGER NOT NULL DEFAULT 0, status TEXT,"
+    " feedback_type TEXT, effect TEXT NOT NULL, matched INTEGER NOT NULL, detail TEXT,"
+    " raw BLOB, received_ms INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS inbound_soft ON inbound (addr_hash, received_ms)"
+    " WHERE kind = 'bounce' AND hard = 0;"
+    "CREATE INDEX IF NOT EXISTS inbound_kind ON inbound (kind, id);"
+    "CREATE INDEX IF NOT EXISTS inbound_outbox ON inbound (outbox_id) WHERE outbox_id IS NOT NULL;",
 };
 
 static const char *const store_sqlite_sql[Q_COUNT] = {
@@ -375,7 +391,8 @@ store_sqlite_open(const struct store_options *opt, char *err, size_t errlen)
 	    store_sqlite_engine_prepare(s, err, errlen) < 0 ||
 	    store_sqlite_outbox_prepare(s, err, errlen) < 0 ||
 	    store_sqlite_consent_prepare(s, err, errlen) < 0 ||
-	    store_sqlite_stats_prepare(s, err, errlen) < 0) {
+	    store_sqlite_stats_prepare(s, err, errlen) < 0 ||
+	    store_sqlite_inbound_prepare(s, err, errlen) < 0) {
 		store_sqlite_close(&s->base);
 		return NULL;
 	}
@@ -403,6 +420,7 @@ store_sqlite_close(struct store *st)
 	store_sqlite_outbox_finalize(s);
 	store_sqlite_consent_finalize(s);
 	store_sqlite_stats_finalize(s);
+	store_sqlite_inbound_finalize(s);
 	if (s->db != NULL && sqlite3_close(s->db) != SQLITE_OK)
 		log_warnx("store: close: %s", sqlite3_errmsg(s->db));
 	free(s);
@@ -780,6 +798,8 @@ store_sqlite_customer_erase(struct store *st, const char *ext_id, const char *se
 	sqlite3_bind_int64(q, 1, id);
 	if ((rc = store_sqlite_exec(s, q)) != STORE_OK)
 		return rc;
+	if ((rc = store_sqlite_inbound_erase(s, id)) != STORE_OK)
+		return rc;
 	if (hash[0]) {
 		q = s->q[Q_SUPPRESS];
 		sqlite3_bind_text(q, 1, hash, -1, SQLITE_STATIC);
@@ -906,4 +926,10 @@ const struct store_ops store_sqlite_ops = {
     .campaign_pause = store_sqlite_campaign_pause,
     .campaigns_paused = store_sqlite_campaigns_paused,
     .campaign_stats = store_sqlite_campaign_stats,
+    .inbound_find = store_sqlite_inbound_find,
+    .inbound_add = store_sqlite_inbound_add,
+    .inbound_list = store_sqlite_inbound_list,
+    .inbound_soft_count = store_sqlite_inbound_soft_count,
+    .outbox_ref = store_sqlite_outbox_ref,
+    .outbox_bounced = store_sqlite_outbox_bounced,
 };

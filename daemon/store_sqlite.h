@@ -101,6 +101,9 @@ enum {
 	S_COUNT
 };
 
+/* The statements of inbound mail (store_sqlite_inbound.c, issue 16). */
+enum { I_FIND, I_ADD, I_LIST, I_SOFT, I_REF_ID, I_REF_MID, I_BOUNCED, I_ERASE, I_COUNT };
+
 struct store_sqlite {
 	struct store base;
 	sqlite3 *db;
@@ -111,6 +114,7 @@ struct store_sqlite {
 	sqlite3_stmt *o[O_COUNT];
 	sqlite3_stmt *c[C_COUNT];
 	sqlite3_stmt *st[S_COUNT];
+	sqlite3_stmt *in[I_COUNT];
 	/* The checkpointer: its own connection and thread (store_sqlite_checkpoint.c). */
 	sqlite3 *checkpoint_db;
 	pthread_t checkpoint_thread;
@@ -219,6 +223,22 @@ enum store_status store_sqlite_outbox_add(struct store *, const struct outbox_en
 enum store_status store_sqlite_outbox_payload_add(struct store *, int64_t id, const char *payload,
 						  size_t len);
 enum store_status store_sqlite_outbox_refuse(struct store *, int64_t id, const char *reason);
+
+/* Inbound mail's operations (store_sqlite_inbound.c). */
+int store_sqlite_inbound_prepare(struct store_sqlite *s, char *err, size_t errlen);
+void store_sqlite_inbound_finalize(struct store_sqlite *s);
+enum store_status store_sqlite_inbound_find(struct store *, const char *, int64_t *);
+enum store_status store_sqlite_inbound_add(struct store *, const char *, const struct inbound_row *,
+					   int64_t *);
+enum store_status store_sqlite_inbound_list(struct store *, const char *, int, int64_t, int64_t,
+					    int, struct inbound_entry **, size_t *);
+enum store_status store_sqlite_inbound_soft_count(struct store *, const char *, const char *,
+						  int64_t, long *);
+enum store_status store_sqlite_outbox_ref(struct store *, int64_t, const char *,
+					  struct outbox_ref *);
+enum store_status store_sqlite_outbox_bounced(struct store *, int64_t, const char *, int64_t);
+/* Within customer_erase: the customer's inbound records lose their personal data. */
+enum store_status store_sqlite_inbound_erase(struct store_sqlite *s, int64_t customer_id);
 
 /* store_sqlite_pcache.c: SQLite's page cache without the commit-time walk of all of it. */
 int store_sqlite_pcache_install(void);

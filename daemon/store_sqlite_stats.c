@@ -87,7 +87,7 @@ enum store_status
 store_sqlite_outbox_counts(struct store *st, json_t **out)
 {
 	static const char *const states[] = {"queued", "deferred", "sending", "sent",
-					     "failed", "expired",  "skipped"};
+					     "failed", "expired",  "skipped", "bounced"};
 	struct store_sqlite *s = SQ(st);
 	sqlite3_stmt *q = s->st[S_OUTBOX_STATES];
 	json_t *o = json_object();

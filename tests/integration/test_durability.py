@@ -259,8 +259,9 @@ def a_schema_is_migrated_forward_once():
         eq(log.count("migrating schema 5 -> 6"), 1, "sixth migration once over two starts")
         eq(log.count("migrating schema 4 -> 5"), 1, "fifth migration once over two starts")
         eq(log.count("migrating schema 6 -> 7"), 1, "seventh migration once over two starts")
+        eq(log.count("migrating schema 7 -> 8"), 1, "eighth migration (inbound) once")
         db = sqlite3.connect(d.db_path())
-        eq(db.execute("PRAGMA user_version").fetchone()[0], 7, "version")
+        eq(db.execute("PRAGMA user_version").fetchone()[0], 8, "version")
         plan = " ".join(r[3] for r in db.execute(
             "EXPLAIN QUERY PLAN UPDATE journeys SET due_ms = 1 WHERE campaign_id = 'c'"
             " AND active = 1 AND due_ms IS NULL AND wait_event IS NULL"))

@@ -319,6 +319,34 @@ def check_unsubscribe_mailto(env):
           msg["List-Unsubscribe"])
 
 
+def check_bounce_address(env):
+    restart_key(env, "bounce_address", "bounces@shop.example")
+    got, _ = env.received(env.a, env.purchase())
+    check("bounces+" not in got.mail_from, "the envelope sender is not VERP until a restart",
+          got.mail_from)
+
+
+def check_reply_to(env):
+    restart_key(env, "reply_to", "replies@shop.example")
+    _, msg = env.received(env.a, env.purchase())
+    check(msg["Reply-To"] is None, "no VERP Reply-To until a restart", msg["Reply-To"])
+
+
+def check_bounce_policy(env):
+    restart_key(env, "bounce_policy", {"soft_bounces": 1, "within": "1d"})
+
+
+def check_inbound(env):
+    restart_key(env, "inbound", {"imap": {"url": "imap://127.0.0.1:1/INBOX", "user": "u",
+                                           "password": "p", "interval": "1h"}})
+
+
+def check_webhooks(env):
+    restart_key(env, "webhooks", {"mailgun": {"signing_key": "k" * 32}})
+    eq(env.d.request("POST", "/v1/webhooks/mailgun", body={}).status, 404,
+       "the mailgun endpoint is still not configured")
+
+
 CASES = {
     "listen": ("restart", check_listen),
     "data_dir": ("restart", check_data_dir),
@@ -341,6 +369,11 @@ CASES = {
     "opt_in_topics": ("reload", check_opt_in_topics),
     "system_channel": ("reload", check_system_channel),
     "unsubscribe_mailto": ("reload", check_unsubscribe_mailto),
+    "bounce_address": ("restart", check_bounce_address),
+    "reply_to": ("restart", check_reply_to),
+    "bounce_policy": ("restart", check_bounce_policy),
+    "inbound": ("restart", check_inbound),
+    "webhooks": ("restart", check_webhooks),
 }
 
 

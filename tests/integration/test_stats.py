@@ -148,7 +148,7 @@ def campaigns_and_status_list_what_runs():
         check(isinstance(st["uptime_s"], int) and 0 <= st["uptime_s"] < 120, "uptime", st)
         check(isinstance(st["store_queue"], int) and st["store_queue"] >= 0, "queue", st)
         eq(st["outbox"], {"queued": 0, "deferred": 0, "sending": 0, "sent": 2, "failed": 0,
-                          "expired": 0, "skipped": 1}, "outbox")
+                          "expired": 0, "skipped": 1, "bounced": 0}, "outbox")
         eq(st["channels"], [{"name": "mail", "plugin": "maildir", "payload": "json",
                              "inflight": 0}], "channels")
         eq(d.request("GET", "/v1/status", auth=False).status, 401, "token")

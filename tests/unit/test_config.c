@@ -743,6 +743,70 @@ test_jsonpos_missing_path_returns_minus_one(void **state)
 	assert_int_equal(col, 99);
 }
 
+/* ---- issue 16: what comes back ---- */
+
+static void
+test_inbound_keys_parse(void **state)
+{
+	struct fx *f = *state;
+	const char *text = "{\"bounce_address\": \"bounces@shop.example\", \"reply_to\": "
+			   "\"reply@shop.example\", \"bounce_policy\": {\"soft_bounces\": 5, "
+			   "\"within\": \"7d\"}, \"inbound\": {\"imap\": {\"url\": "
+			   "\"imaps://imap.example/INBOX\", \"user\": \"u\", \"password\": \"p\", "
+			   "\"interval\": \"2m\", \"after\": \"move:Done\"}}, \"webhooks\": "
+			   "{\"mailgun\": {\"signing_key\": \"k\"}}}";
+	struct config *c = load(f, "inbound.json", text);
+	assert_non_null(c);
+	assert_string_equal(c->inbound.bounce_address, "bounces@shop.example");
+	assert_string_equal(c->inbound.reply_to, "reply@shop.example");
+	assert_int_equal(c->inbound.soft_max, 5);
+	assert_int_equal(c->inbound.soft_window_ms, 7LL * 86400000);
+	assert_string_equal(c->inbound.imap_url, "imaps://imap.example/INBOX");
+	assert_int_equal(c->inbound.imap_interval_ms, 120000);
+	assert_string_equal(c->inbound.imap_move_to, "Done");
+	assert_string_equal(c->inbound.mailgun_key, "k");
+}
+
+static void
+test_inbound_defaults(void **state)
+{
+	struct fx *f = *state;
+	struct config *c = load(f, "empty.json", "{}");
+	assert_non_null(c);
+	assert_null(c->inbound.bounce_address);
+	assert_int_equal(c->inbound.soft_max, 3);
+	assert_int_equal(c->inbound.soft_window_ms, 30LL * 86400000);
+	assert_null(c->inbound.imap_url);
+}
+
+static void
+test_bounce_address_with_plus_refused_at_key(void **state)
+{
+	struct fx *f = *state;
+	const char *text = "{\n  \"bounce_address\": \"bounces+x@shop.example\"\n}";
+	load(f, "plus.json", text);
+	assert_one_diag_at(f, text, "\"bounce_address\"", "bounce_address");
+}
+
+static void
+test_imap_after_refused_at_key(void **state)
+{
+	struct fx *f = *state;
+	const char *text = "{\"inbound\": {\"imap\": {\"url\": \"imaps://h/INBOX\", "
+			   "\"after\": \"keep\"}}}";
+	load(f, "after.json", text);
+	assert_one_diag_at(f, text, "\"after\"", "inbound.imap.after");
+}
+
+static void
+test_webhook_unknown_key_refused_at_key(void **state)
+{
+	struct fx *f = *state;
+	const char *text = "{\"webhooks\": {\"ses\": {\"cert\": \"x.pem\"}}}";
+	load(f, "hooks.json", text);
+	assert_one_diag_at(f, text, "\"cert\"", "webhooks.ses.cert");
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
 
 int
@@ -781,6 +845,11 @@ main(void)
 	    T(test_api_token_15_chars_refused_at_element),
 	    T(test_api_token_16_chars_accepted),
 	    T(test_non_loopback_listen_without_tokens_refused),
+	    T(test_inbound_keys_parse),
+	    T(test_inbound_defaults),
+	    T(test_bounce_address_with_plus_refused_at_key),
+	    T(test_imap_after_refused_at_key),
+	    T(test_webhook_unknown_key_refused_at_key),
 	    T(test_non_loopback_listen_with_tokens_accepted),
 	    T(test_localhost_listen_without_tokens_accepted),
 	    T(test_hostname_starting_with_127_is_not_loopback),
