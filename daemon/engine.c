@@ -17,6 +17,7 @@
 #include "mime.h"
 #include "mimepool.h"
 #include "compose.h"
+#include "message_queue.h"
 #include "timefmt.h"
 #include "util.h"
 
@@ -198,14 +199,14 @@ static void
 engine_count_note(const struct journey_note *n)
 {
 	const char *state = NULL;
-	if (strcmp(n->action, "enter") == 0)
+	if (n->action == NOTE_ENTER)
 		metrics_inc_labelled(M_CAMPAIGN_ENTERED, "campaign", n->campaign_id, NULL, NULL, 1);
-	else if (strcmp(n->action, "send") == 0)
-		state = "queued";
-	else if (strcmp(n->action, "skip") == 0 && n->step_id != NULL && n->reason != NULL &&
+	else if (n->action == NOTE_SEND)
+		state = outbox_state_name(OUTBOX_QUEUED);
+	else if (n->action == NOTE_SKIP && n->step_id != NULL && n->reason != NULL &&
 		 strcmp(n->reason, "quiet_hours") != 0 &&
 		 strcmp(n->reason, "frequency_cap_deferred") != 0)
-		state = "skipped";
+		state = outbox_state_name(OUTBOX_SKIPPED);
 	if (state != NULL)
 		metrics_inc_labelled(M_CAMPAIGN_MESSAGES, "campaign", n->campaign_id, "state",
 				     state, 1);
@@ -214,7 +215,7 @@ engine_count_note(const struct journey_note *n)
 /* Writes a note and tells the observer: the engine's "why" for everything it does. */
 enum store_status
 engine_note(struct engine *e, const struct journey *j, const char *customer, const char *step_id,
-	    const char *action, const char *reason, const char *channel, const char *tmpl)
+	    enum note_action action, const char *reason, const char *channel, const char *tmpl)
 {
 	struct journey_note n = {.journey_id = j->id,
 				 .customer_id = j->customer_id,
@@ -406,106 +407,47 @@ engine_capped(struct engine *e, const struct campaign *c, const struct journey *
 static int
 engine_internal(const struct engine *e, const char *channel)
 {
-	const struct channel_conf *cc =
-	    e->cx != NULL && e->cx->cfg != NULL
-		? channel_conf_find(e->cx->cfg->chans, e->cx->cfg->n_chans, channel)
-		: NULL;
-	return cc != NULL && cc->internal;
+	return message_channel_internal(e->cx, channel);
 }
 
 /*
- * Whether C's message may go to CUSTOMER now: NULL, or the reason it may not. Consent first
- * (transactional mail needs none), then the suppression list, which nothing overrides for
- * mail to the customer. An internal channel's message goes to the operator: neither applies.
- */
-static const char *
-engine_may_send(struct engine *e, const struct campaign *c, json_t *customer, enum store_status *rc)
-{
-	const char *email = json_string_value(json_object_get(customer, "email"));
-	const char *why = e->cx ? compose_consent(e->cx, c, customer) : NULL;
-	int suppressed = 0;
-
-	*rc = STORE_OK;
-	if (why != NULL || email == NULL || e->cx == NULL)
-		return why;
-	*rc = store_suppressed(e->store, e->cx->secret, email, &suppressed);
-	return suppressed ? "suppressed" : NULL;
-}
-
-/*
- * Queues one message in the outbox, rendered, in the caller's transaction; a message that may
- * not or cannot go is recorded as skipped with its reason. The ledger (journey, step, visit)
- * makes a replay of the same visit a no-op.
+ * A send step: the message is decided, rendered and queued by message_queue (the one send
+ * path), in the caller's transaction; the note says what came of it. The ledger (journey,
+ * step, visit) makes a replay of the same visit a no-op.
  */
 static enum store_status
 engine_send(struct engine *e, const struct campaign *c, struct journey *j, const struct step *st,
 	    const char *customer_name, json_t *customer)
 {
-	int64_t now = clock_now(e->clock);
-	char *msgid = mime_message_id(e->msgid_domain, now), *reason = NULL;
-	struct composed m = {0};
-	enum store_status rc;
-	int internal = engine_internal(e, st->channel);
-	const char *skip = NULL;
+	struct message_req r = {.campaign = c,
+				.journey_id = j->id,
+				.customer_id = j->customer_id,
+				.campaign_id = c->id,
+				.step_id = st->id,
+				.visit = j->visit,
+				.channel = st->channel,
+				.template = st->template,
+				.customer = customer,
+				.event = j->event ? j->event : j->trigger,
+				.journey = j,
+				.transactional = c->transactional,
+				.msgid_domain = e->msgid_domain,
+				.now_ms = clock_now(e->clock)};
+	struct message_res res;
+	enum store_status rc = message_queue(e->store, e->cx, e->mp, &r, &res);
 
-	rc = STORE_OK;
-	if (!internal)
-		skip = engine_may_send(e, c, customer, &rc);
-
-	if (rc != STORE_OK) {
-		free(msgid);
-		return rc;
-	}
-	struct mime_mail *mail = NULL;
-	if (skip == NULL && e->cx != NULL) {
-		json_t *data =
-		    compose_data(e->cx, c, customer, j->event ? j->event : j->trigger, j, now);
-		int bad = e->mp != NULL
-			      ? compose_prepare(e->cx, c, st->id, st->channel, st->template, data,
-						msgid, now, &m, &mail, &reason)
-			      : compose_message(e->cx, c, st->id, st->channel, st->template, data,
-						msgid, now, &m, &reason);
-		if (bad < 0)
-			skip = reason;
-		json_decref(data);
-	}
-	struct outbox_entry o = {.journey_id = j->id,
-				 .customer_id = j->customer_id,
-				 .campaign_id = c->id,
-				 .step_id = st->id,
-				 .visit = j->visit,
-				 .channel = st->channel,
-				 .template = st->template,
-				 .message_id = msgid,
-				 .created_ms = now,
-				 .marketing = !c->transactional && !internal,
-				 .state = skip ? "skipped" : "queued",
-				 .reason = skip,
-				 .sender = m.sender,
-				 .recipient = m.recipient,
-				 .payload = m.payload,
-				 .payload_len = m.len};
-	int64_t id = 0;
-	rc = store_outbox_add(e->store, &o, &id);
-	if (rc == STORE_OK && mail != NULL) {
-		mimepool_submit(e->mp, id, mail); /* its payload before the commit */
-		mail = NULL;
-	}
-	mime_mail_free(mail);
-	free(msgid);
-	composed_clear(&m);
-	if (rc == STORE_DUPLICATE)
-		rc = engine_note(e, j, customer_name, st->id, "skip", "already_sent", st->channel,
-				 st->template);
-	else if (rc == STORE_OK && skip != NULL)
-		rc = engine_note(e, j, customer_name, st->id, "skip", skip, st->channel,
+	if (rc == STORE_OK && res.duplicate)
+		rc = engine_note(e, j, customer_name, st->id, NOTE_SKIP, "already_sent",
+				 st->channel, st->template);
+	else if (rc == STORE_OK && res.state == OUTBOX_SKIPPED)
+		rc = engine_note(e, j, customer_name, st->id, NOTE_SKIP, res.reason, st->channel,
 				 st->template);
 	else if (rc == STORE_OK) {
 		e->queued++;
-		rc = engine_note(e, j, customer_name, st->id, "send", NULL, st->channel,
+		rc = engine_note(e, j, customer_name, st->id, NOTE_SEND, NULL, st->channel,
 				 st->template);
 	}
-	free(reason);
+	message_res_clear(&res);
 	return rc;
 }
 
@@ -609,13 +551,13 @@ engine_advance(struct engine *e, const struct campaign *c, struct journey *j, js
 
 	for (int guard = 0; j->active && rc == STORE_OK; guard++) {
 		if (guard == ENGINE_MAX_STEPS) {
-			rc = engine_note(e, j, cname, NULL, "exit", "step_limit", NULL, NULL);
+			rc = engine_note(e, j, cname, NULL, NOTE_EXIT, "step_limit", NULL, NULL);
 			engine_finish(e, j, "step_limit");
 			break;
 		}
 		if (j->step < 0 || (size_t)j->step >= c->n_steps) {
 			engine_finish(e, j, "completed");
-			rc = engine_note(e, j, cname, NULL, "exit", "completed", NULL, NULL);
+			rc = engine_note(e, j, cname, NULL, NOTE_EXIT, "completed", NULL, NULL);
 			break;
 		}
 		const struct step *st = &c->steps[j->step];
@@ -637,27 +579,27 @@ engine_advance(struct engine *e, const struct campaign *c, struct journey *j, js
 			    !(j->due_ms >= 0 && now - j->due_ms > c->stale_after_ms)) {
 				/* Deferred, not dropped: the same step runs when the window ends.
 				 */
-				rc = engine_note(e, j, cname, st->id, "skip", "quiet_hours",
+				rc = engine_note(e, j, cname, st->id, NOTE_SKIP, "quiet_hours",
 						 st->channel, st->template);
 				j->due_ms = quiet;
 				return rc == STORE_OK ? store_journey_update(e->store, j) : rc;
 			}
 			int64_t capped = -1;
 			if (j->due_ms >= 0 && now - j->due_ms > c->stale_after_ms)
-				rc = engine_note(e, j, cname, st->id, "skip", "stale", st->channel,
-						 st->template);
+				rc = engine_note(e, j, cname, st->id, NOTE_SKIP, "stale",
+						 st->channel, st->template);
 			else if (!internal && (rc = engine_capped(e, c, j, &capped)) != STORE_OK)
 				break;
 			else if (capped >= 0 && !c->on_cap_skip) {
 				/* Deferred until the oldest message leaves the window. */
-				rc = engine_note(e, j, cname, st->id, "skip",
+				rc = engine_note(e, j, cname, st->id, NOTE_SKIP,
 						 "frequency_cap_deferred", st->channel,
 						 st->template);
 				j->visit--;
 				j->due_ms = capped;
 				return rc == STORE_OK ? store_journey_update(e->store, j) : rc;
 			} else if (capped >= 0)
-				rc = engine_note(e, j, cname, st->id, "skip", "frequency_cap",
+				rc = engine_note(e, j, cname, st->id, NOTE_SKIP, "frequency_cap",
 						 st->channel, st->template);
 			else
 				rc = engine_send(e, c, j, st, cname, customer);
@@ -693,7 +635,8 @@ engine_advance(struct engine *e, const struct campaign *c, struct journey *j, js
 			break;
 		case STEP_EXIT:
 			engine_finish(e, j, st->exit_reason ? st->exit_reason : "exit");
-			rc = engine_note(e, j, cname, st->id, "exit", j->exit_reason, NULL, NULL);
+			rc =
+			    engine_note(e, j, cname, st->id, NOTE_EXIT, j->exit_reason, NULL, NULL);
 			break;
 		}
 	}
@@ -747,7 +690,7 @@ engine_enter(struct engine *e, const struct campaign *c, const struct store_even
 		return rc;
 	}
 	if (reason != NULL) {
-		rc = engine_note(e, &old, ev->customer, NULL, "skip", reason, NULL, NULL);
+		rc = engine_note(e, &old, ev->customer, NULL, NOTE_SKIP, reason, NULL, NULL);
 		journey_clear(&old);
 		free(j.key);
 		return rc;
@@ -764,7 +707,7 @@ engine_enter(struct engine *e, const struct campaign *c, const struct store_even
 	j.entered_ms = now;
 	j.exited_ms = -1;
 	if ((rc = store_journey_insert(e->store, &j)) == STORE_OK &&
-	    (rc = engine_note(e, &j, ev->customer, NULL, "enter", ev->type, NULL, NULL)) ==
+	    (rc = engine_note(e, &j, ev->customer, NULL, NOTE_ENTER, ev->type, NULL, NULL)) ==
 		STORE_OK)
 		rc = j.due_ms <= now ? engine_advance(e, c, &j, customer) : STORE_OK;
 	journey_clear(&j);
@@ -850,7 +793,7 @@ engine_on_event(struct engine *e, const struct store_event *ev)
 					ev->customer_id)) {
 				char *reason = xasprintf("exit_on:%s", ev->type);
 				engine_finish(e, j, reason);
-				rc = engine_note(e, j, ev->customer, NULL, "exit", reason, NULL,
+				rc = engine_note(e, j, ev->customer, NULL, NOTE_EXIT, reason, NULL,
 						 NULL);
 				free(reason);
 				if (rc == STORE_OK)
@@ -921,7 +864,7 @@ engine_run_one(struct engine *e, struct journey *j)
 	const char *cname = json_string_value(json_object_get(customer, "id"));
 	if (c == NULL) {
 		engine_finish(e, j, "campaign_removed");
-		rc = engine_note(e, j, cname, NULL, "exit", "campaign_removed", NULL, NULL);
+		rc = engine_note(e, j, cname, NULL, NOTE_EXIT, "campaign_removed", NULL, NULL);
 		if (rc == STORE_OK)
 			rc = store_journey_update(e->store, j);
 	} else if (engine_paused(e, campaign_set_find(e->campaigns, c->id))) {

@@ -38,7 +38,7 @@ int engine_paused(const struct engine *e, const struct campaign *c);
 
 /* Records a note (the engine's "why") and tells the observer. */
 enum store_status engine_note(struct engine *e, const struct journey *j, const char *customer,
-			      const char *step_id, const char *action, const char *reason,
+			      const char *step_id, enum note_action action, const char *reason,
 			      const char *channel, const char *tmpl);
 /* Evaluates COND over {"customer", "event", "journey"}; NULL is true. */
 int engine_eval(struct engine *e, const struct cond *cond, json_t *customer, json_t *event,

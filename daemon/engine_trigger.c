@@ -89,7 +89,7 @@ engine_goals(struct engine *e, const struct store_event *ev)
 		struct journey j = {
 		    .id = jid, .customer_id = ev->customer_id, .campaign_id = c->id};
 		if (rc == STORE_OK)
-			rc = engine_note(e, &j, ev->customer, NULL, "goal", ev->type, NULL, NULL);
+			rc = engine_note(e, &j, ev->customer, NULL, NOTE_GOAL, ev->type, NULL, NULL);
 	}
 	return rc;
 }

@@ -35,7 +35,7 @@ simulate_print(const struct journey_note *n, const char *customer, void *arg)
 	if (as_json) {
 		json_t *o =
 		    json_pack("{s:s,s:s,s:s,s:s}", "at", when, "customer", customer ? customer : "",
-			      "campaign", n->campaign_id, "action", n->action);
+			      "campaign", n->campaign_id, "action", note_action_name(n->action));
 		json_object_set_new(o, "step", n->step_id ? json_string(n->step_id) : json_null());
 		json_object_set_new(o, "channel",
 				    n->channel ? json_string(n->channel) : json_null());
@@ -49,7 +49,7 @@ simulate_print(const struct journey_note *n, const char *customer, void *arg)
 		return;
 	}
 	printf("%s  %-12s %-22s %-16s %-5s", when, customer ? customer : "", n->campaign_id,
-	       n->step_id ? n->step_id : "-", n->action);
+	       n->step_id ? n->step_id : "-", note_action_name(n->action));
 	if (n->channel)
 		printf("  %s/%s", n->channel, n->template ? n->template : "");
 	if (n->reason)

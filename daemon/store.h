@@ -94,13 +94,37 @@ struct store_schedule {
 };
 void store_schedules_free(struct store_schedule *v, size_t n);
 
+/*
+ * What a journey note records. The names (note_action_name) are what the store keeps in
+ * journey_notes.action and what simulate and the API print.
+ */
+enum note_action { NOTE_ENTER, NOTE_SEND, NOTE_SKIP, NOTE_EXIT, NOTE_WAIT, NOTE_GOAL };
+const char *note_action_name(enum note_action a);
+
+/*
+ * A message's state in the outbox (the send ledger); outbox_state_name gives the name the
+ * store keeps and the API shows, outbox_state_parse the reverse (-1: no such state).
+ */
+enum outbox_state {
+	OUTBOX_QUEUED,
+	OUTBOX_SENDING,
+	OUTBOX_SENT,
+	OUTBOX_DEFERRED,
+	OUTBOX_FAILED,
+	OUTBOX_EXPIRED,
+	OUTBOX_SKIPPED,
+	OUTBOX_N_STATES
+};
+const char *outbox_state_name(enum outbox_state s);
+int outbox_state_parse(const char *name);
+
 /* One line of "why": every enter, send, skip and exit is recorded. */
 struct journey_note {
 	int64_t journey_id;
 	int64_t customer_id;
 	const char *campaign_id;
 	const char *step_id; /* may be NULL */
-	const char *action;  /* "enter", "send", "skip", "exit", "wait" */
+	enum note_action action;
 	const char *reason;  /* may be NULL */
 	const char *channel; /* sends */
 	const char *template;
@@ -119,9 +143,9 @@ struct outbox_entry {
 	const char *message_id;
 	int64_t created_ms;
 	int marketing; /* counts against the frequency cap (the campaign is not transactional) */
-	const char *state;  /* "queued", or "skipped" with REASON */
-	const char *reason; /* why skipped, or NULL */
-	const char *sender; /* envelope, for mail channels */
+	enum outbox_state state; /* OUTBOX_QUEUED, or OUTBOX_SKIPPED with REASON */
+	const char *reason;	 /* why skipped, or NULL */
+	const char *sender;	 /* envelope, for mail channels */
 	const char *recipient;
 	const char *payload; /* the rendered message, PAYLOAD_LEN bytes; NULL when skipped */
 	size_t payload_len;
@@ -148,9 +172,9 @@ void outbox_msg_free_all(struct outbox_msg *m, size_t n);
 /* How a delivery attempt ended, to be written back. */
 struct outbox_result {
 	int64_t id;
-	const char *state; /* "sent", "deferred", "failed", "expired", or "queued" (unclaimed) */
-	const char *reply; /* may be NULL */
-	int64_t due_ms;	   /* deferred: the next attempt */
+	enum outbox_state state; /* sent, deferred, failed, expired, or queued (unclaimed) */
+	const char *reply;	 /* may be NULL */
+	int64_t due_ms;		 /* deferred: the next attempt */
 	int64_t now_ms;
 };
 
@@ -158,7 +182,7 @@ struct outbox_result {
 struct outbox_filter {
 	const char *customer; /* external id */
 	const char *campaign_id;
-	const char *state;
+	int state; /* an enum outbox_state, or -1: any */
 	int64_t after_id;
 	int limit;
 };

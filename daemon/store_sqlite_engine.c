@@ -684,7 +684,7 @@ store_sqlite_journey_note(struct store *st, const struct journey_note *e)
 	sqlite3_bind_int64(q, 2, e->customer_id);
 	sqlite3_bind_text(q, 3, e->campaign_id, -1, SQLITE_STATIC);
 	store_sqlite_bind_text(q, 4, e->step_id);
-	sqlite3_bind_text(q, 5, e->action, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 5, note_action_name(e->action), -1, SQLITE_STATIC);
 	store_sqlite_bind_text(q, 6, e->reason);
 	store_sqlite_bind_text(q, 7, e->channel);
 	store_sqlite_bind_text(q, 8, e->template);
@@ -710,7 +710,7 @@ store_sqlite_outbox_add(struct store *st, const struct outbox_entry *o, int64_t 
 	sqlite3_bind_text(q, 8, o->message_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 9, o->created_ms);
 	sqlite3_bind_int(q, 10, o->marketing);
-	sqlite3_bind_text(q, 11, o->state ? o->state : "queued", -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 11, outbox_state_name(o->state), -1, SQLITE_STATIC);
 	store_sqlite_bind_text(q, 12, o->reason);
 	store_sqlite_bind_text(q, 13, o->sender);
 	store_sqlite_bind_text(q, 14, o->recipient);
