@@ -248,6 +248,7 @@ struct engine_count_arg {
 	struct engine *e;
 	int64_t customer_id;
 	json_t *customer;
+	json_t *journey; /* or NULL: a count's where may compare with the journey too */
 };
 
 /* Events looked at for one count with a "where" at most: conditions stay cheap. */
@@ -274,6 +275,8 @@ engine_count(const char *type, int64_t within_ms, const struct cond *where, void
 	for (size_t i = 0; i < n; i++) {
 		json_t *event = engine_event_json(&evs[i]);
 		json_t *root = json_pack("{s:O,s:o}", "customer", a->customer, "event", event);
+		if (a->journey != NULL)
+			json_object_set(root, "journey", a->journey);
 		struct cond_ctx ctx = {.root = root};
 		count += cond_eval(where, &ctx);
 		json_decref(root);
@@ -287,7 +290,7 @@ int
 engine_eval(struct engine *e, const struct cond *cond, json_t *customer, json_t *event,
 	    const struct journey *j, int64_t customer_id)
 {
-	struct engine_count_arg ca = {e, customer_id, customer};
+	struct engine_count_arg ca = {e, customer_id, customer, NULL};
 	json_t *root;
 	int v;
 
@@ -300,7 +303,8 @@ engine_eval(struct engine *e, const struct cond *cond, json_t *customer, json_t 
 		json_object_set_new(root, "journey",
 				    json_pack("{s:s,s:s,s:s,s:O}", "campaign", j->campaign_id,
 					      "entered", when, "key", j->key ? j->key : "",
-					      "trigger", j->trigger));
+					      "trigger", j->trigger ? j->trigger : json_null()));
+		ca.journey = json_object_get(root, "journey");
 	}
 	struct cond_ctx ctx = {.root = root, .count = engine_count, .count_arg = &ca};
 	v = cond_eval(cond, &ctx);
@@ -666,6 +670,26 @@ engine_key(const struct campaign *c, json_t *customer, json_t *event)
 	return key;
 }
 
+/*
+ * A trigger's where. It may compare with {"journey": ...}: the journey the event would start,
+ * whose key it gives and whose trigger it is.
+ */
+static int
+engine_trigger_holds(struct engine *e, const struct campaign *c, json_t *customer, json_t *event,
+		     int64_t customer_id)
+{
+	if (!cond_uses_journey(c->trigger.where, NULL))
+		return engine_eval(e, c->trigger.where, customer, event, NULL, customer_id);
+	struct journey j = {.campaign_id = (char *)c->id,
+			    .customer_id = customer_id,
+			    .key = engine_key(c, customer, event),
+			    .trigger = event,
+			    .entered_ms = clock_now(e->clock)};
+	int v = engine_eval(e, c->trigger.where, customer, event, &j, customer_id);
+	free(j.key);
+	return v;
+}
+
 /* Enters a customer into a campaign, unless re-entry rules say no (recorded). */
 enum store_status
 engine_enter(struct engine *e, const struct campaign *c, const struct store_event *ev,
@@ -818,7 +842,7 @@ engine_on_event(struct engine *e, const struct store_event *ev)
 		if (!engine_active(e, c) || c->trigger.kind != TRIGGER_EVENT ||
 		    strcmp(c->trigger.event, ev->type) != 0)
 			continue;
-		if (engine_eval(e, c->trigger.where, customer, event, NULL, ev->customer_id))
+		if (engine_trigger_holds(e, c, customer, event, ev->customer_id))
 			rc = engine_enter(e, c, ev, customer, event);
 	}
 out:

@@ -95,6 +95,40 @@ def a_key_gives_two_orders_two_journeys_and_one_order_one():
         d.cleanup()
 
 
+ORDER_KEY = {"field": "event.properties.order_id", "eq": {"journey": "key"}}
+PER_ORDER = campaign("per-order", {"event": "purchase"}, [
+    {"id": "thanks", "send": {"channel": "mail", "template": "thanks"}},
+    {"id": "await", "wait": {"event": "feedback", "where": ORDER_KEY, "timeout": "1h",
+                             "on_event": "sorry", "on_timeout": "end"}},
+    {"id": "sorry", "send": {"channel": "mail", "template": "sorry"}},
+    {"id": "end", "exit": "completed"},
+], reentry="always", key="event.properties.order_id",
+    exit_on=[{"event": "refund", "where": ORDER_KEY}])
+
+
+@test
+def a_journey_hears_only_the_events_of_its_own_order():
+    d = daemon_with(PER_ORDER)
+    try:
+        d.start()
+        for oid in ("o1", "o2", "o3"):
+            d.post_events({"customer": "dee", "type": "purchase",
+                           "properties": {"order_id": oid}})
+        poll(lambda: len(sends(d)) == 3, 10, "three thanks")
+        d.post_events({"customer": "dee", "type": "feedback", "properties": {"order_id": "o1"}})
+        d.post_events({"customer": "dee", "type": "refund", "properties": {"order_id": "o2"}})
+        poll(lambda: len(rows(d, "SELECT 1 FROM journeys WHERE active = 0")) == 2, 10,
+             "two journeys ended")
+        eq(sorted(rows(d, "SELECT jkey, active, exit_reason FROM journeys")),
+           [("o1", 0, "completed"), ("o2", 0, "exit_on:refund"), ("o3", 1, None)],
+           "o1 heard its feedback, o2 its refund, o3 neither")
+        eq(sorted(sends(d)), [("dee", "sorry"), ("dee", "thanks"), ("dee", "thanks"),
+                              ("dee", "thanks")], "one apology, for o1")
+        d.stop()
+    finally:
+        d.cleanup()
+
+
 @test
 def exit_on_ends_the_journey_before_the_next_send():
     d = daemon_with(THANKS)

@@ -107,9 +107,28 @@ def post_purchase_two_orders_two_journeys_refund_ends_one():
     refund = {"id": "r1", "customer": "anna", "type": "refund",
               "time": "2026-03-04T10:00:00+01:00", "properties": {"order_id": "1002"}}
     t = simulate([PURCHASE, second, refund])
-    eq([x[2] for x in sends(t, "post-purchase")], ["thanks", "thanks"],
-       "two thanks, then the refund ends both journeys before their checks")
-    eq(sorted(exits(t, "post-purchase")), [("anna", "exit_on:refund")] * 2, "exit reasons")
+    eq([(x[0][:10], x[2]) for x in sends(t, "post-purchase")],
+       [("2026-03-01", "thanks"), ("2026-03-02", "thanks"),
+        ("2026-03-08", "satisfaction-check")],
+       "the refund of order 1002 ends its journey; order 1001's goes on to its check")
+    eq(sorted(exits(t, "post-purchase")), [("anna", "completed"), ("anna", "exit_on:refund")],
+       "exit reasons")
+
+
+@test
+def post_purchase_feedback_touches_the_order_it_names_only():
+    second = dict(PURCHASE, id="o2", time="2026-03-02T10:00:00+01:00",
+                  properties={"order_id": "1002"})
+    early = {"id": "f0", "customer": "anna", "type": "feedback",
+             "time": "2026-03-03T12:00:00+01:00", "properties": {"order_id": "1002", "score": 5}}
+    bad = {"id": "f1", "customer": "anna", "type": "feedback",
+           "time": "2026-03-10T12:00:00+01:00", "properties": {"order_id": "1001", "score": 1}}
+    t = simulate([PURCHASE, second, early, bad])
+    eq([(x[0][:10], x[2]) for x in sends(t, "post-purchase")],
+       [("2026-03-01", "thanks"), ("2026-03-02", "thanks"),
+        ("2026-03-08", "satisfaction-check"), ("2026-03-10", "apology"),
+        ("2026-03-10", "open-ticket")],
+       "1002 heard already (no check); the bad score for 1001: one apology, one ticket")
 
 
 QUOTE = {"id": "q1", "customer": "jurgen", "type": "quote_sent",
