@@ -48,6 +48,8 @@ engine_free(struct engine *e)
 	free(e->msgid_domain);
 	if (e->paused != NULL)
 		g_hash_table_destroy(e->paused);
+	if (e->exit_by_type != NULL)
+		g_hash_table_destroy(e->exit_by_type);
 	free(e);
 }
 
@@ -165,6 +167,47 @@ engine_read_file(const char *path)
 	return copy;
 }
 
+static void
+engine_ptr_array_free(gpointer p)
+{
+	g_ptr_array_free(p, TRUE);
+}
+
+/*
+ * Which campaigns exit on which event types, over every version in the store (a journey
+ * finishes on the version it began with, whose exit_on may differ from the file's now).
+ */
+static enum store_status
+engine_load_exits(struct engine *e)
+{
+	json_t *map = NULL, *types;
+	const char *cid, *type;
+	void *tmp;
+	enum store_status rc = store_exit_events(e->store, &map);
+
+	if (rc != STORE_OK)
+		return rc;
+	if (e->exit_by_type != NULL)
+		g_hash_table_destroy(e->exit_by_type);
+	e->exit_by_type =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, engine_ptr_array_free);
+	json_object_foreach_safe(map, tmp, cid, types)
+	{
+		json_t *v;
+		json_object_foreach(types, type, v)
+		{
+			GPtrArray *ids = g_hash_table_lookup(e->exit_by_type, type);
+			if (ids == NULL) {
+				ids = g_ptr_array_new_with_free_func(g_free);
+				g_hash_table_insert(e->exit_by_type, g_strdup(type), ids);
+			}
+			g_ptr_array_add(ids, g_strdup(cid));
+		}
+	}
+	json_decref(map);
+	return STORE_OK;
+}
+
 /* Records each campaign's version and releases what resumed campaigns held. */
 enum store_status
 engine_register(struct engine *e)
@@ -188,6 +231,8 @@ engine_register(struct engine *e)
 		    (c->trigger.kind == TRIGGER_CRON || c->trigger.kind == TRIGGER_ANNIVERSARY))
 			rc = engine_schedule(e, c);
 	}
+	if (rc == STORE_OK)
+		rc = engine_load_exits(e);
 	return rc;
 }
 
@@ -401,7 +446,8 @@ engine_capped(struct engine *e, const struct campaign *c, const struct journey *
 	*until = -1;
 	if (c->transactional || e->cap_max <= 0)
 		return STORE_OK;
-	rc = store_marketing_sent(e->store, j->customer_id, now - e->cap_per_ms, &count, &oldest);
+	rc = store_marketing_sent(e->store, j->customer_id, now - e->cap_per_ms, e->cap_max, &count,
+				  &oldest);
 	if (rc == STORE_OK && count >= e->cap_max && oldest >= 0)
 		*until = oldest + e->cap_per_ms + 1;
 	return rc;
@@ -792,9 +838,15 @@ engine_on_event(struct engine *e, const struct store_event *ev)
 		goto out;
 	/* A purchase may move the customer to another stage before the triggers look at them. */
 	if (engine_is_purchase(ev->type) &&
-	    (rc = engine_stage_update(e, ev->customer_id)) != STORE_OK)
+	    ((rc = store_purchase_add(e->store, ev->customer_id, ev->time_ms)) != STORE_OK ||
+	     (rc = engine_stage_update(e, ev->customer_id)) != STORE_OK))
 		goto out;
-	if ((rc = store_journeys_of_customer(e->store, ev->customer_id, &js, &n)) != STORE_OK)
+	/* Only the journeys this event can touch: its history does not make it dearer. */
+	GPtrArray *exits =
+	    e->exit_by_type != NULL ? g_hash_table_lookup(e->exit_by_type, ev->type) : NULL;
+	if ((rc = store_journeys_for_event(e->store, ev->customer_id, ev->type,
+					   exits ? (char *const *)exits->pdata : NULL,
+					   exits ? exits->len : 0, &js, &n)) != STORE_OK)
 		goto out;
 	/* Most events concern no journey and no trigger: then the customer need not be read. */
 	int triggers = 0;

@@ -29,6 +29,9 @@ struct engine {
 	const struct compose_ctx *cx; /* rendering, consent; NULL: queue unrendered (tests) */
 	GHashTable *paused;  /* campaign ids paused over the API (store: campaign_pauses) */
 	struct mimepool *mp; /* MIME builds off this thread, or NULL: built in the step */
+	/* Event type -> GPtrArray of the campaign ids that exit on it, in any version kept
+	 * (engine_register): an event reads only the journeys it can touch. */
+	GHashTable *exit_by_type;
 };
 
 /* Whether C runs: active in its file and not paused over the API. */

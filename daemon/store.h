@@ -236,8 +236,16 @@ struct store_ops {
 	enum store_status (*journey_find)(struct store *, const char *campaign_id,
 					  int64_t customer_id, const char *key, int active_only,
 					  struct journey *out);
-	enum store_status (*journeys_of_customer)(struct store *, int64_t customer_id,
-						  struct journey **out, size_t *n);
+	/*
+	 * The customer's active journeys an event of TYPE can touch, in id order: those waiting
+	 * for TYPE, and those of CAMPAIGNS (the campaigns that exit on TYPE).
+	 */
+	enum store_status (*journeys_for_event)(struct store *, int64_t customer_id,
+						const char *type, char *const *campaigns,
+						size_t n_campaigns, struct journey **out,
+						size_t *n);
+	/* {"CAMPAIGN": {"TYPE": true}}: the types each campaign exits on, in any version kept. */
+	enum store_status (*exit_events)(struct store *, json_t **out);
 	enum store_status (*journeys_due)(struct store *, int64_t now_ms, int limit,
 					  struct journey **out, size_t *n);
 	enum store_status (*journey_next_due)(struct store *, int64_t *due_ms);
@@ -271,15 +279,21 @@ struct store_ops {
 						size_t len);
 	/* Row ID, queued in this transaction, turns out not sendable: skipped with REASON. */
 	enum store_status (*outbox_refuse)(struct store *, int64_t id, const char *reason);
-	/* Purchases of a customer (events of the given types): how many, the first and last. */
-	enum store_status (*purchase_stats)(struct store *, int64_t customer_id, char *const *types,
-					    size_t n_types, long *count, int64_t *first_ms,
-					    int64_t *last_ms);
+	/*
+	 * A customer's purchases as the engine recorded them (purchase_add at each one it
+	 * consumes): how many, the first and last. Kept, not counted: no scan of the history.
+	 */
+	enum store_status (*purchase_stats)(struct store *, int64_t customer_id, long *count,
+					    int64_t *first_ms, int64_t *last_ms);
+	enum store_status (*purchase_add)(struct store *, int64_t customer_id, int64_t time_ms);
 	enum store_status (*stage_set)(struct store *, int64_t customer_id, const char *stage,
 				       int64_t since_ms);
-	/* Marketing messages queued for a customer since SINCE_MS, and when the oldest was. */
+	/*
+	 * Marketing messages queued for a customer since SINCE_MS, counted up to LIMIT, and when
+	 * the oldest was.
+	 */
 	enum store_status (*marketing_sent)(struct store *, int64_t customer_id, int64_t since_ms,
-					    long *count, int64_t *oldest_ms);
+					    long limit, long *count, int64_t *oldest_ms);
 
 	/* Delivery's side (store_sqlite_outbox.c). */
 	/* At start: messages left "sending" by a crash are queued again, due NOW. */
@@ -496,9 +510,16 @@ store_journey_find(struct store *s, const char *campaign_id, int64_t customer_id
 	return s->ops->journey_find(s, campaign_id, customer_id, key, active_only, out);
 }
 static inline enum store_status
-store_journeys_of_customer(struct store *s, int64_t customer_id, struct journey **out, size_t *n)
+store_journeys_for_event(struct store *s, int64_t customer_id, const char *type,
+			 char *const *campaigns, size_t n_campaigns, struct journey **out,
+			 size_t *n)
 {
-	return s->ops->journeys_of_customer(s, customer_id, out, n);
+	return s->ops->journeys_for_event(s, customer_id, type, campaigns, n_campaigns, out, n);
+}
+static inline enum store_status
+store_exit_events(struct store *s, json_t **out)
+{
+	return s->ops->exit_events(s, out);
 }
 static inline enum store_status
 store_journeys_due(struct store *s, int64_t now_ms, int limit, struct journey **out, size_t *n)
@@ -578,17 +599,22 @@ store_outbox_refuse(struct store *s, int64_t id, const char *reason)
 }
 
 static inline enum store_status
-store_marketing_sent(struct store *s, int64_t customer_id, int64_t since_ms, long *count,
-		     int64_t *oldest_ms)
+store_marketing_sent(struct store *s, int64_t customer_id, int64_t since_ms, long limit,
+		     long *count, int64_t *oldest_ms)
 {
-	return s->ops->marketing_sent(s, customer_id, since_ms, count, oldest_ms);
+	return s->ops->marketing_sent(s, customer_id, since_ms, limit, count, oldest_ms);
 }
 
 static inline enum store_status
-store_purchase_stats(struct store *s, int64_t customer_id, char *const *types, size_t n_types,
-		     long *count, int64_t *first_ms, int64_t *last_ms)
+store_purchase_stats(struct store *s, int64_t customer_id, long *count, int64_t *first_ms,
+		     int64_t *last_ms)
 {
-	return s->ops->purchase_stats(s, customer_id, types, n_types, count, first_ms, last_ms);
+	return s->ops->purchase_stats(s, customer_id, count, first_ms, last_ms);
+}
+static inline enum store_status
+store_purchase_add(struct store *s, int64_t customer_id, int64_t time_ms)
+{
+	return s->ops->purchase_add(s, customer_id, time_ms);
 }
 static inline enum store_status
 store_stage_set(struct store *s, int64_t customer_id, const char *stage, int64_t since_ms)

@@ -128,6 +128,29 @@ static const char *store_sqlite_migrations[] = {
     "CREATE INDEX IF NOT EXISTS journeys_held ON journeys (campaign_id)"
     " WHERE active = 1 AND due_ms IS NULL AND wait_event IS NULL;"
     "DROP INDEX IF EXISTS outbox_due;",
+    /*
+     * 7 -> 8 (issue 15): an event's cost follows what it can touch, not the customer's
+     * history. The journeys waiting for its type; sends of one campaign and customer for a
+     * goal, and a journey's goal note; a customer's events of one type (stages, counts); the
+     * messages that count against the frequency cap.
+     */
+    "CREATE INDEX IF NOT EXISTS journeys_waiting ON journeys (customer_id, wait_event)"
+    " WHERE active = 1 AND wait_event IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS journey_notes_sends ON journey_notes"
+    " (customer_id, campaign_id, at_ms) WHERE action = 'send';"
+    "CREATE INDEX IF NOT EXISTS journey_notes_goals ON journey_notes (journey_id)"
+    " WHERE action = 'goal';"
+    "CREATE INDEX IF NOT EXISTS events_type ON events (customer_id, type, time_ms);"
+    "CREATE INDEX IF NOT EXISTS outbox_marketing ON outbox (customer_id, created_ms)"
+    " WHERE marketing = 1 AND state <> 'skipped';"
+    /* A customer's purchases as the engine has consumed them (stages, anniversaries). */
+    "ALTER TABLE customers ADD COLUMN purchases INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE customers ADD COLUMN first_purchase_ms INTEGER;"
+    "ALTER TABLE customers ADD COLUMN last_purchase_ms INTEGER;"
+    "UPDATE customers SET (purchases, first_purchase_ms, last_purchase_ms) ="
+    " (SELECT count(*), min(time_ms), max(time_ms) FROM events e WHERE e.customer_id ="
+    " customers.id AND e.type = 'purchase' AND e.seq <= (SELECT CAST(value AS INTEGER)"
+    " FROM meta WHERE key = 'engine_cursor'));",
 };
 
 static const char *const store_sqlite_sql[Q_COUNT] = {
@@ -882,7 +905,8 @@ const struct store_ops store_sqlite_ops = {
     .journey_insert = store_sqlite_journey_insert,
     .journey_update = store_sqlite_journey_update,
     .journey_find = store_sqlite_journey_find,
-    .journeys_of_customer = store_sqlite_journeys_of_customer,
+    .journeys_for_event = store_sqlite_journeys_for_event,
+    .exit_events = store_sqlite_exit_events,
     .journeys_due = store_sqlite_journeys_due,
     .journey_next_due = store_sqlite_journey_next_due,
     .journeys_release = store_sqlite_journeys_release,
@@ -896,6 +920,7 @@ const struct store_ops store_sqlite_ops = {
     .goal_candidate = store_sqlite_goal_candidate,
     .marketing_sent = store_sqlite_marketing_sent,
     .purchase_stats = store_sqlite_purchase_stats,
+    .purchase_add = store_sqlite_purchase_add,
     .stage_set = store_sqlite_stage_set,
     .journey_note = store_sqlite_journey_note,
     .outbox_add = store_sqlite_outbox_add,
