@@ -327,6 +327,42 @@ def a_running_journey_finishes_on_its_version_after_a_change():
 
 
 @test
+def an_old_versions_exit_on_still_ends_its_journeys():
+    # An event reads only the journeys it can touch: waiting for it, or of a campaign that
+    # exits on it in any version kept. Version 1 exits on "cancel", version 2 does not.
+    v1 = campaign("exits", {"event": "signup"}, [
+        {"id": "a", "send": {"channel": "mail", "template": "a"}},
+        {"id": "w", "wait": "1h"},
+        {"id": "b", "send": {"channel": "mail", "template": "b"}},
+    ], reentry="always", exit_on=["cancel"])
+    v2 = dict(v1, exit_on=["other"])
+    d = daemon_with(v1)
+    path = os.path.join(d.config["campaigns_dir"], "exits.json")
+    try:
+        d.start()
+        d.post_events({"customer": "old", "type": "signup"})
+        poll(lambda: sends(d) == [("old", "a")], 10, "the first version's journey")
+        with open(path, "w") as f:
+            json.dump(v2, f)
+        d.proc.send_signal(signal.SIGHUP)
+        poll(lambda: "reload: 1 campaigns" in d.read_log(), 10, "the reload")
+        d.post_events({"customer": "new", "type": "signup"})
+        poll(lambda: len(sends(d)) == 2, 10, "the second version's journey")
+        for who in ("old", "new"):
+            d.post_events({"customer": who, "type": "cancel"})
+            d.post_events({"customer": who, "type": "other"})
+        poll(lambda: len(notes(d, "exit")) == 2, 10, "both journeys end")
+        eq(sorted((r[0], r[1]) for r in rows(
+            d, "SELECT c.ext_id, j.exit_reason FROM journeys j JOIN customers c"
+               " ON c.id = j.customer_id")),
+           [("new", "exit_on:other"), ("old", "exit_on:cancel")],
+           "each journey by its own version's exit_on")
+        d.stop()
+    finally:
+        d.cleanup()
+
+
+@test
 def a_bad_campaign_stops_the_start_and_check_names_it():
     bad = campaign("bad", {"event": "purchase"}, [
         {"id": "a", "send": {"channel": "nope", "template": "x"}}])
