@@ -770,8 +770,12 @@ engine_enter(struct engine *e, const struct campaign *c, const struct store_even
 	j.version = xstrdup(c->version);
 	j.customer_id = ev->customer_id;
 	j.active = 1;
-	/* The journey follows the event's timeline: an old event's steps are overdue, so stale. */
-	j.due_ms = ev->time_ms; /* a future-dated entry (an anniversary) starts then */
+	/*
+	 * The journey follows the event's timeline: an old event's steps are overdue, so stale.
+	 * A future-dated entry (an anniversary) starts then. A due time before 1970 is taken as
+	 * 1970: a negative one reads as "not timed" (-1), which would skip the stale rule.
+	 */
+	j.due_ms = ev->time_ms < 0 ? 0 : ev->time_ms;
 	j.on_event = -1;
 	j.trigger = json_incref(event);
 	j.entered_ms = now;

@@ -240,6 +240,23 @@ def a_backfilled_old_event_follows_its_own_timeline_and_sends_nothing_stale():
 
 
 @test
+def an_event_dated_before_1970_is_stale_too():
+    d = daemon_with(THANKS)
+    try:
+        d.start()
+        r = d.post_events({"customer": "past", "type": "purchase", "time": "1969-12-31T00:00:00Z",
+                           "properties": {"order_id": "o-1969"}})
+        eq(r.status, 202, "accepted")
+        poll(lambda: notes(d, "exit"), 10, "the journey to end")
+        eq([(n[2], n[4]) for n in notes(d, "skip")], [("thanks", "stale"), ("check", "stale")],
+           "both sends skipped as stale, as for last month's")
+        eq(sends(d), [], "no thank-you for an order of 1969")
+        d.stop()
+    finally:
+        d.cleanup()
+
+
+@test
 def the_customer_shows_journeys_and_why():
     d = daemon_with(FEEDBACK)
     try:
