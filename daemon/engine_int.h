@@ -50,6 +50,11 @@ int engine_eval(struct engine *e, const struct cond *cond, json_t *customer, jso
 enum store_status engine_enter(struct engine *e, const struct campaign *c,
 			       const struct store_event *ev, json_t *customer, json_t *event);
 
+/* engine_time.c: the next instant after NOW when the clock in TZNAME shows MINUTE. */
+int64_t engine_next_local_time(int64_t now_ms, const char *tzname, int minute);
+/* When C's quiet hours end if NOW falls inside them for CUSTOMER, else -1. */
+int64_t engine_quiet_until(const struct campaign *c, json_t *customer, int64_t now);
+
 /* engine_trigger.c: the triggers that are not a plain event. */
 enum store_status engine_schedule(struct engine *e, const struct campaign *c);
 enum store_status engine_goals(struct engine *e, const struct store_event *ev);

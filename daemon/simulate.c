@@ -292,8 +292,13 @@ simulate_templates(struct config *cfg, const char *opt, int have_conf, const cha
 	}
 	g_free(beside);
 	const char *file = d->file;
+	size_t before = d->n;
 	struct template_set *t = daemon_load_templates(cfg, set, d);
 	d->file = file;
+	if (d->n > before && !g_file_test(cfg->templates_dir, G_FILE_TEST_IS_DIR))
+		diag_add(d, NULL,
+			 "simulate renders every message as the daemon does: give the templates "
+			 "with --templates DIR (or templates_dir in --config)");
 	return t;
 }
 
