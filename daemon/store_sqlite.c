@@ -143,14 +143,16 @@ static const char *store_sqlite_migrations[] = {
     "CREATE INDEX IF NOT EXISTS events_type ON events (customer_id, type, time_ms);"
     "CREATE INDEX IF NOT EXISTS outbox_marketing ON outbox (customer_id, created_ms)"
     " WHERE marketing = 1 AND state <> 'skipped';"
-    /* A customer's purchases as the engine has consumed them (stages, anniversaries). */
-    "ALTER TABLE customers ADD COLUMN purchases INTEGER NOT NULL DEFAULT 0;"
-    "ALTER TABLE customers ADD COLUMN first_purchase_ms INTEGER;"
-    "ALTER TABLE customers ADD COLUMN last_purchase_ms INTEGER;"
-    "UPDATE customers SET (purchases, first_purchase_ms, last_purchase_ms) ="
-    " (SELECT count(*), min(time_ms), max(time_ms) FROM events e WHERE e.customer_id ="
-    " customers.id AND e.type = 'purchase' AND e.seq <= (SELECT CAST(value AS INTEGER)"
-    " FROM meta WHERE key = 'engine_cursor'));",
+    /*
+     * A customer's purchases as the engine has consumed them (stages, anniversaries), filled
+     * from the events before the cursor; the engine adds each one it consumes after it.
+     */
+    "CREATE TABLE IF NOT EXISTS purchases (customer_id INTEGER PRIMARY KEY,"
+    " count INTEGER NOT NULL, first_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL);"
+    "INSERT OR REPLACE INTO purchases (customer_id, count, first_ms, last_ms)"
+    " SELECT customer_id, count(*), min(time_ms), max(time_ms) FROM events"
+    " WHERE type = 'purchase' AND seq <= (SELECT CAST(value AS INTEGER) FROM meta"
+    " WHERE key = 'engine_cursor') GROUP BY customer_id;",
 };
 
 static const char *const store_sqlite_sql[Q_COUNT] = {

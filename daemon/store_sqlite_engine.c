@@ -86,11 +86,11 @@ static const char *const store_sqlite_engine_sql[E_COUNT] = {
 		    " WHERE customer_id = ?1 AND marketing = 1 AND created_ms > ?2"
 		    " AND state <> 'skipped' ORDER BY created_ms LIMIT ?3)",
     /* Kept with the customer as the engine consumes purchases: no count over the history. */
-    [E_PURCHASES] = "SELECT purchases, first_purchase_ms, last_purchase_ms FROM customers"
-		    " WHERE id = ?1",
-    [E_PURCHASE_ADD] = "UPDATE customers SET purchases = purchases + 1,"
-		       " first_purchase_ms = min(coalesce(first_purchase_ms, ?2), ?2),"
-		       " last_purchase_ms = max(coalesce(last_purchase_ms, ?2), ?2) WHERE id = ?1",
+    [E_PURCHASES] = "SELECT count, first_ms, last_ms FROM purchases WHERE customer_id = ?1",
+    [E_PURCHASE_ADD] = "INSERT INTO purchases (customer_id, count, first_ms, last_ms)"
+		       " VALUES (?1, 1, ?2, ?2) ON CONFLICT (customer_id) DO UPDATE SET"
+		       " count = count + 1, first_ms = min(first_ms, ?2),"
+		       " last_ms = max(last_ms, ?2)",
     [E_STAGE_SET] = "UPDATE customers SET stage = ?2, stage_since_ms = ?3 WHERE id = ?1",
     [E_LOG] = "INSERT INTO journey_notes (journey_id, customer_id, campaign_id, step_id, action,"
 	      " reason, channel, template, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
