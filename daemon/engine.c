@@ -191,6 +191,15 @@ engine_load_exits(struct engine *e)
 		g_hash_table_destroy(e->exit_by_type);
 	e->exit_by_type =
 	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, engine_ptr_array_free);
+	/* The running versions as loaded, too (a campaign without a file keeps "{}"). */
+	for (size_t i = 0; e->campaigns && i < e->campaigns->n; i++) {
+		const struct campaign *c = e->campaigns->v[i];
+		json_t *cur = json_object_get(map, c->id);
+		if (cur == NULL)
+			json_object_set_new(map, c->id, cur = json_object());
+		for (size_t k = 0; k < c->n_exit_on; k++)
+			json_object_set_new(cur, c->exit_on[k].event, json_true());
+	}
 	json_object_foreach_safe(map, tmp, cid, types)
 	{
 		json_t *v;
