@@ -20,7 +20,6 @@ void api_message_post(struct http_req *hr);
 void api_customer_post(struct http_req *hr);
 void api_customer_consent(struct http_req *hr, const char *customer, const char *action);
 void api_campaign_post(struct http_req *hr);
-void api_campaign_test(struct http_req *hr, const char *campaign);
 void api_confirm_get(struct http_req *hr);
 void api_confirm_post(struct http_req *hr);
 void api_unsubscribe_get(struct http_req *hr);

@@ -1,9 +1,9 @@
 /*
- * Consent and system mail over HTTP. The API's subscribe (double opt-in: pending, then a
- * confirmation mail) and a campaign step's test send, both queued as system mail;
- * unsubscribe, and the customer-facing pages behind the signed links in every mail:
- * /confirm/{token} and /u/{token} (RFC 8058 one-click: a POST with no cookie and no login).
- * Tokens are checked before anything touches the store; a forged one changes nothing.
+ * Consent over HTTP. The API's subscribe (double opt-in: pending, then a confirmation mail,
+ * queued as system mail through message_queue); unsubscribe, and the customer-facing pages behind
+ * the signed links in every mail: /confirm/{token} and /u/{token} (RFC 8058 one-click: a POST with
+ * no cookie and no login). Tokens are checked before anything touches the store; a forged one
+ * changes nothing.
  */
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -17,8 +17,7 @@
 #include "compose.h"
 #include "config.h"
 #include "daemon.h"
-#include "engine.h"
-#include "mime.h"
+#include "message_queue.h"
 #include "http.h"
 #include "log.h"
 #include "storeloop.h"
@@ -29,7 +28,7 @@
 /* A confirmation link is good for this long; unsubscribe links never expire. */
 #define CONSENT_CONFIRM_TTL_S (30 * 86400)
 
-enum consent_op { OP_SUBSCRIBE, OP_UNSUBSCRIBE, OP_CONFIRM, OP_LINK_UNSUBSCRIBE, OP_SEND_TEST };
+enum consent_op { OP_SUBSCRIBE, OP_UNSUBSCRIBE, OP_CONFIRM, OP_LINK_UNSUBSCRIBE };
 
 struct consent_job {
 	struct store_job job; /* first */
@@ -48,12 +47,7 @@ struct consent_job {
 	const char *state; /* the consent state now */
 	char *message;	   /* subscribe: the confirmation's Message-ID, or why it was skipped */
 	int skipped;
-	int stale; /* a confirmation for a request that no longer stands; no such test step */
-	/* send-test */
-	char *campaign, *step;
-	int standin; /* no customer given: the stand-in customer */
-	json_t *event;
-	struct engine *engine;
+	int stale; /* a confirmation for a request that no longer stands */
 };
 
 static void
@@ -64,9 +58,6 @@ consent_job_free(struct consent_job *j)
 	free(j->addr);
 	free(j->source);
 	free(j->message);
-	free(j->campaign);
-	free(j->step);
-	json_decref(j->event);
 	free(j);
 }
 
@@ -146,52 +137,21 @@ consent_form_field(struct http_req *hr, const char *field)
 }
 
 /*
- * Store thread: system mail (journey 0, campaign "") goes into the outbox rendered, or as
- * skipped with REASON; the job keeps the Message-ID or the reason for its answer.
- */
-static enum store_status
-consent_queue_system_mail(struct store *s, struct consent_job *j, int64_t cid, int visit,
-			  const char *step_id, const char *channel, const char *template,
-			  const char *msgid, const struct composed *m, const char *reason)
-{
-	struct outbox_entry o = {.journey_id = 0,
-				 .customer_id = cid,
-				 .campaign_id = "",
-				 .step_id = step_id,
-				 .visit = visit,
-				 .channel = channel,
-				 .template = template,
-				 .message_id = msgid,
-				 .created_ms = j->now_ms,
-				 .state = reason ? "skipped" : "queued",
-				 .reason = reason,
-				 .sender = m->sender,
-				 .recipient = m->recipient,
-				 .payload = m->payload,
-				 .payload_len = m->len};
-	enum store_status rc = store_outbox_add(s, &o, NULL);
-
-	j->skipped = reason != NULL;
-	j->message = xstrdup(reason ? reason : msgid);
-	return rc;
-}
-
-/*
  * Store thread: the double opt-in request. Pending is recorded and the confirmation mail
- * queued in the same transaction; an address that may not be mailed gets no mail, and the
- * outbox says why. A customer already subscribed gets no second mail.
+ * queued in the same transaction, as system mail (journey 0, campaign ""), through the one
+ * send path: an address that may not be mailed gets no mail, and the outbox says why. A
+ * customer already subscribed gets no second mail.
  */
 static enum store_status
 consent_subscribe(struct store *s, struct consent_job *j, int64_t cid)
 {
 	static const struct campaign sys = {
 	    .id = "", .name = "double opt-in", .transactional = 1, .locale_default = "en"};
-	json_t *customer = NULL, *event = NULL, *data = NULL;
-	char *state = NULL, *reason = NULL, *msgid = NULL;
+	json_t *customer = NULL, *event = NULL;
+	char *state = NULL;
 	int64_t requested;
-	struct composed m = {0};
 	enum store_status rc;
-	int visit, suppressed = 0;
+	int visit;
 
 	if ((rc = store_consent_get(s, cid, j->topic, &state, &requested)) != STORE_OK)
 		return rc;
@@ -207,28 +167,27 @@ consent_subscribe(struct store *s, struct consent_job *j, int64_t cid)
 	    (rc = store_system_visit(s, &visit)) != STORE_OK)
 		goto out;
 	j->state = "pending";
-	const char *email = json_string_value(json_object_get(customer, "email"));
-	if (email != NULL &&
-	    (rc = store_suppressed(s, j->cx->secret, email, &suppressed)) != STORE_OK)
-		goto out;
-	msgid = mime_message_id(j->cx->msgid_domain, j->now_ms);
 	event = json_pack("{s:s,s:{s:s}}", "type", "subscribe_requested", "properties", "topic",
 			  j->topic);
-	data = compose_data(j->cx, &sys, customer, event, NULL, j->now_ms);
-	if (suppressed)
-		reason = xstrdup("suppressed");
-	else if (j->cx->tpl == NULL)
-		reason = xstrdup("no_template: double-opt-in");
-	else
-		compose_message(j->cx, &sys, "double-opt-in", j->channel, "double-opt-in", data,
-				msgid, j->now_ms, &m, &reason);
-	rc = consent_queue_system_mail(s, j, cid, visit, "double-opt-in", j->channel,
-				       "double-opt-in", msgid, &m, reason);
+	struct message_req r = {.campaign = &sys,
+				.customer_id = cid,
+				.campaign_id = "",
+				.step_id = "double-opt-in",
+				.visit = visit,
+				.channel = j->channel,
+				.template = "double-opt-in",
+				.customer = customer,
+				.event = event,
+				.transactional = 1,
+				.msgid_domain = j->cx->msgid_domain,
+				.now_ms = j->now_ms};
+	struct message_res res;
+	if ((rc = message_queue(s, j->cx, NULL, &r, &res)) == STORE_OK) {
+		j->skipped = res.state == OUTBOX_SKIPPED;
+		j->message = xstrdup(j->skipped ? res.reason : res.message_id);
+	}
+	message_res_clear(&res);
 out:
-	composed_clear(&m);
-	free(reason);
-	free(msgid);
-	json_decref(data);
 	json_decref(event);
 	json_decref(customer);
 	return rc;
@@ -260,8 +219,6 @@ consent_confirm(struct store *s, struct consent_job *j, int64_t cid)
 	return rc;
 }
 
-static enum store_status consent_send_test(struct store *s, struct consent_job *j);
-
 static enum store_status
 consent_run(struct store *s, struct store_job *job)
 {
@@ -269,8 +226,6 @@ consent_run(struct store *s, struct store_job *job)
 	int64_t cid;
 	enum store_status rc;
 
-	if (j->op == OP_SEND_TEST)
-		return consent_send_test(s, j);
 	if ((rc = store_customer_lookup(s, j->customer, &cid)) != STORE_OK)
 		return rc;
 	switch (j->op) {
@@ -511,113 +466,4 @@ api_unsubscribe_post(struct http_req *hr)
 	free(oneclick);
 	token_clear(&t);
 	storeloop_submit(daemon_storeloop(hr->d), &j->job);
-}
-
-/*
- * Store thread: a test send of one step, rendered as the engine would for the customer given
- * (or a stand-in), to the address given. Recorded as system mail (campaign "", step
- * "send-test"), so it counts in no campaign's statistics; consent does not apply (an
- * operator asked for it), the suppression list does.
- */
-static enum store_status
-consent_send_test(struct store *s, struct consent_job *j)
-{
-	const struct campaign *c = engine_running_campaign(j->engine, j->campaign);
-	int idx = c ? campaign_step_index(c, j->step) : -1;
-	json_t *customer = NULL, *event = NULL, *data = NULL;
-	char *reason = NULL, *msgid = NULL;
-	struct composed m = {0};
-	enum store_status rc;
-	int64_t cid;
-	int visit, suppressed = 0;
-
-	if (idx < 0 || c->steps[idx].kind != STEP_SEND) {
-		j->stale = 1; /* no such campaign or send step */
-		return STORE_OK;
-	}
-	const struct step *st = &c->steps[idx];
-	if ((rc = store_customer_lookup(s, j->customer, &cid)) == STORE_NOTFOUND && j->standin)
-		rc = store_customer_ensure(s, j->customer, j->now_ms, &cid);
-	if (rc != STORE_OK || (rc = store_customer_context(s, cid, &customer)) != STORE_OK ||
-	    (rc = store_system_visit(s, &visit)) != STORE_OK ||
-	    (rc = store_suppressed(s, j->cx->secret, j->addr, &suppressed)) != STORE_OK)
-		goto out;
-	json_object_set_new(customer, "email", json_string(j->addr));
-	if (j->standin && !json_is_string(json_object_get(customer, "name")))
-		json_object_set_new(customer, "name", json_string("Test Recipient"));
-	msgid = mime_message_id(j->cx->msgid_domain, j->now_ms);
-	event = j->event ? json_incref(j->event)
-			 : json_pack("{s:s,s:{}}", "type", "send_test", "properties");
-	data = compose_data(j->cx, c, customer, event, NULL, j->now_ms);
-	if (suppressed)
-		reason = xstrdup("suppressed");
-	else
-		compose_message(j->cx, c, st->id, st->channel, st->template, data, msgid, j->now_ms,
-				&m, &reason);
-	rc = consent_queue_system_mail(s, j, cid, visit, "send-test", st->channel, st->template,
-				       msgid, &m, reason);
-out:
-	composed_clear(&m);
-	free(reason);
-	free(msgid);
-	json_decref(data);
-	json_decref(event);
-	json_decref(customer);
-	return rc;
-}
-
-static void
-consent_send_test_done(struct store_job *job)
-{
-	struct consent_job *j = (struct consent_job *)job;
-
-	if (job->status == STORE_OK && j->stale)
-		http_reply_error(j->hr, 404, "no such campaign or send step", "step", -1);
-	else if (job->status == STORE_OK && j->skipped)
-		http_reply_json(j->hr, 200,
-				json_pack("{s:s,s:s}", "state", "skipped", "reason", j->message));
-	else if (job->status == STORE_OK) {
-		daemon_wake_delivery(j->hr->d);
-		http_reply_json(j->hr, 202,
-				json_pack("{s:s,s:s,s:s}", "state", "queued", "message_id",
-					  j->message, "to", j->addr));
-	} else
-		http_reply_store_error(j->hr, job->status, "no such customer", NULL);
-	consent_job_free(j);
-}
-
-/* POST /v1/campaigns/{id}/test {"step", "to", "customer"?, "event"?}: one step, to one address. */
-void
-api_campaign_test(struct http_req *hr, const char *campaign)
-{
-	json_t *body = http_body_json(hr), *ev;
-	const char *step, *to, *cust;
-	struct consent_job *j;
-
-	if (body == NULL)
-		return;
-	step = json_string_value(json_object_get(body, "step"));
-	to = json_string_value(json_object_get(body, "to"));
-	cust = json_string_value(json_object_get(body, "customer"));
-	ev = json_object_get(body, "event");
-	if (step == NULL)
-		http_reply_error(hr, 400, "'step' must name a send step", "step", -1);
-	else if (to == NULL || !mime_addr_valid(to))
-		http_reply_error(hr, 400, "'to' must be an email address", "to", -1);
-	else if (json_object_get(body, "customer") && (cust == NULL || !validate_customer_id(cust)))
-		http_reply_error(hr, 400, "'customer' must be a customer id", "customer", -1);
-	else if (ev != NULL && !json_is_object(ev))
-		http_reply_error(hr, 400, "'event' must be an object", "event", -1);
-	else {
-		j = consent_job_new(hr, OP_SEND_TEST, cust ? cust : "nurtured-send-test", "*",
-				    consent_send_test_done);
-		j->campaign = xstrdup(campaign);
-		j->step = xstrdup(step);
-		j->addr = xstrdup(to);
-		j->standin = cust == NULL;
-		j->event = json_incref(ev);
-		j->engine = daemon_engine(hr->d);
-		storeloop_submit(daemon_storeloop(hr->d), &j->job);
-	}
-	json_decref(body);
 }

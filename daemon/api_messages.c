@@ -23,9 +23,6 @@ struct messages_job {
 	json_t *result;
 };
 
-static const char *const api_message_states[] = {"queued", "sending", "sent",	"deferred",
-						 "failed", "expired", "skipped", "bounced"};
-
 static struct messages_job *
 messages_job_new(struct http_req *hr, enum store_status (*run)(struct store *, struct store_job *),
 		 void (*done)(struct store_job *))
@@ -101,24 +98,19 @@ api_messages_get(struct http_req *hr)
 {
 	struct messages_job *j = messages_job_new(hr, messages_list_run, messages_list_done);
 	char *after = http_query_param(hr, "after"), *limit = http_query_param(hr, "limit");
-	size_t i;
-
 	j->customer = http_query_param(hr, "customer");
 	j->campaign = http_query_param(hr, "campaign");
 	j->state = http_query_param(hr, "state");
 	j->f = (struct outbox_filter){.customer = j->customer,
 				      .campaign_id = j->campaign,
-				      .state = j->state,
+				      .state = outbox_state_parse(j->state),
 				      .limit = API_MESSAGES_LIMIT};
 	if (after != NULL && (j->f.after_id = api_message_id(after)) < 0)
 		http_reply_error(hr, 400, "'after' must be a message id", "after", -1);
 	else if (limit != NULL && (j->f.limit = (int)api_message_id(limit)) <= 0)
 		http_reply_error(hr, 400, "'limit' must be a positive integer", "limit", -1);
 	else {
-		for (i = 0; j->state && i < NT_ARRAY_LEN(api_message_states); i++)
-			if (strcmp(j->state, api_message_states[i]) == 0)
-				break;
-		if (j->state && i == NT_ARRAY_LEN(api_message_states))
+		if (j->state && j->f.state < 0)
 			http_reply_error(hr, 400,
 					 "'state' must be one of queued, sending, sent, "
 					 "deferred, failed, expired, skipped",

@@ -9,7 +9,6 @@
 #include "campaign.h"
 #include "config.h"
 #include "daemon.h"
-#include "engine.h"
 #include "deliver.h"
 #include "duration.h"
 #include "http.h"
@@ -28,8 +27,6 @@ struct stats_job {
 	int64_t since_ms;
 	size_t store_queue; /* at the request, before this job joined the queue */
 	json_t *result;
-	struct engine *engine; /* pause and resume: on the store thread */
-	int pause, changed;
 	json_t *paused; /* ids paused over the API, read from the store */
 };
 
@@ -289,53 +286,4 @@ api_campaign_get(struct http_req *hr)
 	j->campaign = xstrdup(hr->arg);
 	j->since_ms = (today - (days - 1)) * API_STATS_DAY_MS;
 	storeloop_submit(daemon_readloop(hr->d), &j->job);
-}
-
-static enum store_status
-campaign_pause_run(struct store *s, struct store_job *job)
-{
-	struct stats_job *j = (struct stats_job *)job;
-	(void)s;
-	return engine_pause(j->engine, j->campaign, j->pause, &j->changed);
-}
-
-static void
-campaign_pause_done(struct store_job *job)
-{
-	struct stats_job *j = (struct stats_job *)job;
-
-	if (job->status == STORE_OK)
-		http_reply_json(j->hr, 200,
-				json_pack("{s:s,s:s,s:b}", "campaign", j->campaign, "status",
-					  j->pause ? "paused" : "active", "changed", j->changed));
-	else
-		http_reply_store_error(j->hr, job->status, "no such campaign",
-				       "its file says paused or draft: the file decides (edit it "
-				       "and reload)");
-	stats_job_free(j);
-}
-
-/*
- * POST /v1/campaigns/{id}/ACTION: "pause" and "resume" (kept in the store, across restarts;
- * a resume runs what the campaign held), "test" sends one step to one address (api_consent.c).
- */
-void
-api_campaign_post(struct http_req *hr)
-{
-	char *slash = strchr(hr->arg, '/');
-
-	if (slash != NULL && strcmp(slash, "/test") == 0) {
-		*slash = '\0';
-		api_campaign_test(hr, hr->arg);
-	} else if (slash != NULL &&
-		   (strcmp(slash, "/pause") == 0 || strcmp(slash, "/resume") == 0)) {
-		struct stats_job *j = stats_job_new(hr, campaign_pause_run, campaign_pause_done);
-		j->pause = slash[1] == 'p';
-		*slash = '\0';
-		j->campaign = xstrdup(hr->arg);
-		j->engine = daemon_engine(hr->d);
-		j->job.wakes_engine = 1; /* a resume may have released journeys to run now */
-		storeloop_submit(daemon_storeloop(hr->d), &j->job);
-	} else
-		http_reply_error(hr, 404, "no such resource", NULL, -1);
 }

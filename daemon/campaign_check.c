@@ -338,6 +338,37 @@ campaign_check_enum(struct campaign_loader *L, const char *key, json_t *v, const
 static const char *const campaign_required[] = {"id",	 "name",    "status",
 						"topic", "trigger", "steps"};
 
+/*
+ * {"journey": "key"} compares with the journey's key: a campaign without a "key" has none,
+ * so the condition could never hold. Said where the condition is (after the whole file).
+ */
+static void
+campaign_check_journey_key(struct campaign_loader *L)
+{
+	const struct campaign *c = L->c;
+	const char *why = "{\"journey\": \"key\"} compares with the journey's key, and this "
+			  "campaign has none (add a \"key\", e.g. \"event.properties.order_id\")";
+
+	if (c->key != NULL)
+		return;
+	if (cond_uses_journey(c->trigger.where, "key"))
+		campaign_error(L, L->what, "trigger.where", "%s", why);
+	for (size_t i = 0; i < c->n_steps; i++) {
+		const struct step *st = &c->steps[i];
+		char *path = xasprintf("steps[%zu].%s", i,
+				       st->kind == STEP_BRANCH ? "branch.if" : "wait.where");
+		if (cond_uses_journey(st->kind == STEP_BRANCH ? st->cond : st->where, "key"))
+			campaign_error(L, L->what, path, "%s", why);
+		free(path);
+	}
+	for (size_t i = 0; i < c->n_exit_on; i++) {
+		char *path = xasprintf("exit_on[%zu].where", i);
+		if (cond_uses_journey(c->exit_on[i].where, "key"))
+			campaign_error(L, L->what, path, "%s", why);
+		free(path);
+	}
+}
+
 /* Top-level keys in file order, then the trigger and the steps, which depend on them. */
 void
 campaign_check(struct campaign_loader *L, json_t *root)
@@ -423,4 +454,5 @@ campaign_check(struct campaign_loader *L, json_t *root)
 		campaign_check_trigger(L, v);
 	if ((v = json_object_get(root, "steps")) != NULL)
 		campaign_check_steps(L, v);
+	campaign_check_journey_key(L);
 }

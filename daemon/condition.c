@@ -32,8 +32,9 @@ static const char *const cond_op_names[] = {"eq",  "ne", "lt",	     "lte",   "gt
 struct cond {
 	enum cond_kind kind;
 	enum cond_op op;
-	char *field;	    /* field: the dotted path */
-	json_t *value;	    /* field and count: the operand, owned */
+	char *field;   /* field: the dotted path */
+	json_t *value; /* field and count: the operand, owned */
+	char *ref;     /* field: the operand is the journey's value at this path ("journey.key") */
 	struct cond **kids; /* all, any: N_KIDS; not: one */
 	size_t n_kids;
 	char *event; /* count */
@@ -117,6 +118,52 @@ cond_op_find(const char *key, size_t limit)
 	return -1;
 }
 
+/* "trigger." and a path as conditions take it (checked as "event." would be). */
+static int
+cond_trigger_path(const char *r)
+{
+	if (strncmp(r, "trigger.", 8) != 0)
+		return 0;
+	char *as_event = xasprintf("event.%s", r + 8);
+	int ok = cond_check_path(as_event) == NULL;
+	free(as_event);
+	return ok;
+}
+
+/*
+ * A journey reference as an operand: {"journey": "key"} (the journey's key) or
+ * {"journey": "trigger.PATH"} (a field of the event that started it, e.g.
+ * "trigger.properties.order_id"). Returns the path to look up ("journey.key",
+ * "journey.trigger.properties.order_id"), or NULL after an error; *IS_REF 0 when V is no
+ * reference at all.
+ */
+static char *
+cond_journey_ref(struct cond_compiler *cc, json_t *v, const char *path, int *is_ref)
+{
+	json_t *ref = json_object_get(v, "journey");
+	const char *r = json_string_value(ref);
+
+	*is_ref = json_is_object(v) && ref != NULL;
+	if (!*is_ref)
+		return NULL;
+	char *sub = cond_subpath(path, "journey");
+	char *full = NULL;
+	if (json_object_size(v) != 1)
+		cond_error(cc, path,
+			   "condition: a journey reference is {\"journey\": \"key\"} or "
+			   "{\"journey\": \"trigger.PATH\"}, with no other key");
+	else if (r == NULL || strlen(r) != json_string_length(ref) ||
+		 (strcmp(r, "key") != 0 && !cond_trigger_path(r)))
+		cond_error(cc, sub,
+			   "condition: 'journey' must be \"key\" (the journey's key) or "
+			   "\"trigger.PATH\" (a field of its trigger event, e.g. "
+			   "\"trigger.properties.order_id\")");
+	else
+		full = xasprintf("journey.%s", r);
+	free(sub);
+	return full;
+}
+
 /* Checks an operand against what its operator can use; the literal's type never changes later. */
 static int
 cond_check_operand(struct cond_compiler *cc, enum cond_op op, json_t *v, const char *path)
@@ -124,6 +171,16 @@ cond_check_operand(struct cond_compiler *cc, enum cond_op op, json_t *v, const c
 	size_t i;
 	json_t *e;
 
+	if (json_is_object(v) && json_object_get(v, "journey") != NULL) {
+		if (op == OP_IN || op == OP_EXISTS) {
+			cond_error(cc, path,
+				   "condition: '%s' cannot take a journey reference (eq, ne, lt, "
+				   "lte, gt, gte and contains can)",
+				   cond_op_names[op]);
+			return -1;
+		}
+		return 0; /* its form is checked when the field condition is built */
+	}
 	switch (op) {
 	case OP_EQ:
 	case OP_NE:
@@ -248,11 +305,18 @@ cond_compile_field(struct cond_compiler *cc, json_t *spec, const char *path)
 	op = cond_compile_op(cc, spec, path, "field", COND_N_OPS, &operand);
 	if (op < 0 || !json_is_string(f) || why != NULL)
 		return NULL;
+	int is_ref;
+	char *opath = cond_subpath(path, cond_op_names[op]);
+	char *ref = cond_journey_ref(cc, operand, opath, &is_ref);
+	free(opath);
+	if (is_ref && ref == NULL)
+		return NULL;
 	struct cond *c = xcalloc(1, sizeof(*c));
 	c->kind = COND_FIELD;
 	c->op = (enum cond_op)op;
 	c->field = xstrdup(json_string_value(f));
 	c->value = json_incref(operand);
+	c->ref = ref;
 	return c;
 }
 
@@ -492,6 +556,19 @@ cond_compile(json_t *spec, const char *path, struct diag *d)
 	return cond_compile_in(spec, path, NULL, d);
 }
 
+int
+cond_uses_journey(const struct cond *c, const char *what)
+{
+	if (c == NULL)
+		return 0;
+	if (c->ref != NULL && (what == NULL || strcmp(c->ref + strlen("journey."), what) == 0))
+		return 1;
+	for (size_t i = 0; i < c->n_kids; i++)
+		if (cond_uses_journey(c->kids[i], what))
+			return 1;
+	return cond_uses_journey(c->where, what);
+}
+
 /* Frees the whole tree, NULL included, so that half-built trees free the same way. */
 void
 cond_free(struct cond *c)
@@ -502,6 +579,7 @@ cond_free(struct cond *c)
 		cond_free(c->kids[i]);
 	free(c->kids);
 	free(c->field);
+	free(c->ref);
 	free(c->event);
 	json_decref(c->value);
 	cond_free(c->where);
@@ -669,7 +747,11 @@ cond_eval(const struct cond *c, const struct cond_ctx *ctx)
 		if (c->op == OP_EXISTS)
 			return (v != NULL) == json_is_true(c->value);
 		/* An absent field matches nothing, not even "ne" (wrap "eq" in "not" for that). */
-		return v != NULL && cond_apply(c->op, v, c->value);
+		if (c->ref == NULL)
+			return v != NULL && cond_apply(c->op, v, c->value);
+		/* A journey reference: the journey's value, when there is one, is the operand. */
+		json_t *operand = cond_lookup(ctx ? ctx->root : NULL, c->ref);
+		return v != NULL && cond_is_scalar(operand) && cond_apply(c->op, v, operand);
 	}
 	return 0;
 }

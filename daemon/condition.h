@@ -2,6 +2,8 @@
  * Conditions: the small JSON language campaigns use in trigger filters, branches, waits and
  * exit rules, e.g. {"field": "customer.attributes.plan", "eq": "pro"}, combined with all, any
  * and not, plus history counts ({"count": {"event": "purchase", "within": "30d"}, "gte": 2}).
+ * An operand may be the journey's own value instead of a literal: {"field":
+ * "event.properties.order_id", "eq": {"journey": "key"}} holds for this journey's order only.
  * Compiled once when a campaign loads (every problem reported with its file:line:col), then
  * evaluated against a JSON context {"customer": ..., "event": ..., "journey": ...}.
  * docs/campaigns.md describes the language.
@@ -38,6 +40,11 @@ struct cond_ctx {
 struct cond *cond_compile(json_t *spec, const char *path, struct diag *d);
 /* Like cond_compile, with WHAT (e.g. "campaign 'x', step 'y'") put before every message. */
 struct cond *cond_compile_in(json_t *spec, const char *path, const char *what, struct diag *d);
+/*
+ * Whether C compares with a journey reference ({"journey": "key"}, {"journey": "trigger.x"}):
+ * WHAT "key" asks for the key only, NULL for any.
+ */
+int cond_uses_journey(const struct cond *c, const char *what);
 /* Returns 1 when C holds in CTX, 0 otherwise; a NULL condition always holds. */
 int cond_eval(const struct cond *c, const struct cond_ctx *ctx);
 void cond_free(struct cond *c);

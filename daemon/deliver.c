@@ -157,8 +157,8 @@ deliver_arm_timer(struct deliver_channel *ch, int64_t due_ms)
 
 /* Queues one outcome for the next write-back; REPLY and SUPPRESS are copied. */
 static void
-deliver_result(struct deliver *d, int64_t id, const char *state, const char *reply, int64_t due,
-	       const char *suppress)
+deliver_result(struct deliver *d, int64_t id, enum outbox_state state, const char *reply,
+	       int64_t due, const char *suppress)
 {
 	if (d->nresults == d->results_cap) {
 		d->results_cap = d->results_cap ? 2 * d->results_cap : 64;
@@ -207,7 +207,7 @@ deliver_done(void *token, const struct nt_outcome *o)
 	switch (o->result) {
 	case NT_SENT:
 		log_debug("deliver: %s %s to %s: sent", ch->name, it->om.message_id, who);
-		deliver_result(d, it->om.id, "sent", o->reply, 0, NULL);
+		deliver_result(d, it->om.id, OUTBOX_SENT, o->reply, 0, NULL);
 		metrics_inc_labelled(M_CHANNEL_DELIVERIES, "channel", ch->name, "result", "sent",
 				     1);
 		break;
@@ -218,13 +218,13 @@ deliver_done(void *token, const struct nt_outcome *o)
 			log_info("deliver: %s %s to %s: expired after %d attempts (%s)", ch->name,
 				 it->om.message_id, who, it->om.attempts,
 				 o->reply ? o->reply : "no reply");
-			deliver_result(d, it->om.id, "expired", o->reply, 0, NULL);
+			deliver_result(d, it->om.id, OUTBOX_EXPIRED, o->reply, 0, NULL);
 			metrics_inc_labelled(M_CHANNEL_DELIVERIES, "channel", ch->name, "result",
 					     "expired", 1);
 		} else {
 			log_info("deliver: %s %s to %s: deferred (%s)", ch->name, it->om.message_id,
 				 who, o->reply ? o->reply : "no reply");
-			deliver_result(d, it->om.id, "deferred", o->reply, next, NULL);
+			deliver_result(d, it->om.id, OUTBOX_DEFERRED, o->reply, next, NULL);
 			metrics_inc_labelled(M_CHANNEL_DELIVERIES, "channel", ch->name, "result",
 					     "deferred", 1);
 			deliver_arm_timer(deliver_live(ch), next);
@@ -234,7 +234,7 @@ deliver_done(void *token, const struct nt_outcome *o)
 		log_info("deliver: %s %s to %s: failed (%s)%s", ch->name, it->om.message_id, who,
 			 o->reply ? o->reply : "no reply",
 			 o->suppress ? "; address suppressed" : "");
-		deliver_result(d, it->om.id, "failed", o->reply, 0,
+		deliver_result(d, it->om.id, OUTBOX_FAILED, o->reply, 0,
 			       o->suppress ? it->om.recipient : NULL);
 		metrics_inc_labelled(M_CHANNEL_DELIVERIES, "channel", ch->name, "result", "failed",
 				     1);
@@ -265,7 +265,7 @@ deliver_hold(struct deliver_channel *ch, struct deliver_item *it)
 	struct deliver_channel *live = deliver_live(ch);
 
 	if (live == NULL) {
-		deliver_result(ch->d, it->om.id, "queued", "channel removed by a reload",
+		deliver_result(ch->d, it->om.id, OUTBOX_QUEUED, "channel removed by a reload",
 			       util_now_ms(), NULL);
 		deliver_item_free(it);
 		return;
@@ -329,7 +329,7 @@ deliver_take(struct deliver_channel *ch, struct outbox_msg *om)
 				    .created_ms = om->created_ms};
 	if (om->payload == NULL ||
 	    (ch->payload == NT_PAYLOAD_MIME && (om->recipient == NULL || om->sender == NULL))) {
-		deliver_result(ch->d, om->id, "failed",
+		deliver_result(ch->d, om->id, OUTBOX_FAILED,
 			       om->payload == NULL ? "no rendered payload (queued before schema 3)"
 						   : "no envelope for a mail channel",
 			       0, NULL);

@@ -17,6 +17,7 @@
 #include "mime.h"
 #include "mimepool.h"
 #include "compose.h"
+#include "message_queue.h"
 #include "timefmt.h"
 #include "util.h"
 
@@ -47,6 +48,8 @@ engine_free(struct engine *e)
 	free(e->msgid_domain);
 	if (e->paused != NULL)
 		g_hash_table_destroy(e->paused);
+	if (e->exit_by_type != NULL)
+		g_hash_table_destroy(e->exit_by_type);
 	free(e);
 }
 
@@ -164,6 +167,56 @@ engine_read_file(const char *path)
 	return copy;
 }
 
+static void
+engine_ptr_array_free(gpointer p)
+{
+	g_ptr_array_free(p, TRUE);
+}
+
+/*
+ * Which campaigns exit on which event types, over every version in the store (a journey
+ * finishes on the version it began with, whose exit_on may differ from the file's now).
+ */
+static enum store_status
+engine_load_exits(struct engine *e)
+{
+	json_t *map = NULL, *types;
+	const char *cid, *type;
+	void *tmp;
+	enum store_status rc = store_exit_events(e->store, &map);
+
+	if (rc != STORE_OK)
+		return rc;
+	if (e->exit_by_type != NULL)
+		g_hash_table_destroy(e->exit_by_type);
+	e->exit_by_type =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, engine_ptr_array_free);
+	/* The running versions as loaded, too (a campaign without a file keeps "{}"). */
+	for (size_t i = 0; e->campaigns && i < e->campaigns->n; i++) {
+		const struct campaign *c = e->campaigns->v[i];
+		json_t *cur = json_object_get(map, c->id);
+		if (cur == NULL)
+			json_object_set_new(map, c->id, cur = json_object());
+		for (size_t k = 0; k < c->n_exit_on; k++)
+			json_object_set_new(cur, c->exit_on[k].event, json_true());
+	}
+	json_object_foreach_safe(map, tmp, cid, types)
+	{
+		json_t *v;
+		json_object_foreach(types, type, v)
+		{
+			GPtrArray *ids = g_hash_table_lookup(e->exit_by_type, type);
+			if (ids == NULL) {
+				ids = g_ptr_array_new_with_free_func(g_free);
+				g_hash_table_insert(e->exit_by_type, g_strdup(type), ids);
+			}
+			g_ptr_array_add(ids, g_strdup(cid));
+		}
+	}
+	json_decref(map);
+	return STORE_OK;
+}
+
 /* Records each campaign's version and releases what resumed campaigns held. */
 enum store_status
 engine_register(struct engine *e)
@@ -187,6 +240,8 @@ engine_register(struct engine *e)
 		    (c->trigger.kind == TRIGGER_CRON || c->trigger.kind == TRIGGER_ANNIVERSARY))
 			rc = engine_schedule(e, c);
 	}
+	if (rc == STORE_OK)
+		rc = engine_load_exits(e);
 	return rc;
 }
 
@@ -198,14 +253,14 @@ static void
 engine_count_note(const struct journey_note *n)
 {
 	const char *state = NULL;
-	if (strcmp(n->action, "enter") == 0)
+	if (n->action == NOTE_ENTER)
 		metrics_inc_labelled(M_CAMPAIGN_ENTERED, "campaign", n->campaign_id, NULL, NULL, 1);
-	else if (strcmp(n->action, "send") == 0)
-		state = "queued";
-	else if (strcmp(n->action, "skip") == 0 && n->step_id != NULL && n->reason != NULL &&
+	else if (n->action == NOTE_SEND)
+		state = outbox_state_name(OUTBOX_QUEUED);
+	else if (n->action == NOTE_SKIP && n->step_id != NULL && n->reason != NULL &&
 		 strcmp(n->reason, "quiet_hours") != 0 &&
 		 strcmp(n->reason, "frequency_cap_deferred") != 0)
-		state = "skipped";
+		state = outbox_state_name(OUTBOX_SKIPPED);
 	if (state != NULL)
 		metrics_inc_labelled(M_CAMPAIGN_MESSAGES, "campaign", n->campaign_id, "state",
 				     state, 1);
@@ -214,7 +269,7 @@ engine_count_note(const struct journey_note *n)
 /* Writes a note and tells the observer: the engine's "why" for everything it does. */
 enum store_status
 engine_note(struct engine *e, const struct journey *j, const char *customer, const char *step_id,
-	    const char *action, const char *reason, const char *channel, const char *tmpl)
+	    enum note_action action, const char *reason, const char *channel, const char *tmpl)
 {
 	struct journey_note n = {.journey_id = j->id,
 				 .customer_id = j->customer_id,
@@ -247,6 +302,7 @@ struct engine_count_arg {
 	struct engine *e;
 	int64_t customer_id;
 	json_t *customer;
+	json_t *journey; /* or NULL: a count's where may compare with the journey too */
 };
 
 /* Events looked at for one count with a "where" at most: conditions stay cheap. */
@@ -273,6 +329,8 @@ engine_count(const char *type, int64_t within_ms, const struct cond *where, void
 	for (size_t i = 0; i < n; i++) {
 		json_t *event = engine_event_json(&evs[i]);
 		json_t *root = json_pack("{s:O,s:o}", "customer", a->customer, "event", event);
+		if (a->journey != NULL)
+			json_object_set(root, "journey", a->journey);
 		struct cond_ctx ctx = {.root = root};
 		count += cond_eval(where, &ctx);
 		json_decref(root);
@@ -286,7 +344,7 @@ int
 engine_eval(struct engine *e, const struct cond *cond, json_t *customer, json_t *event,
 	    const struct journey *j, int64_t customer_id)
 {
-	struct engine_count_arg ca = {e, customer_id, customer};
+	struct engine_count_arg ca = {e, customer_id, customer, NULL};
 	json_t *root;
 	int v;
 
@@ -299,7 +357,8 @@ engine_eval(struct engine *e, const struct cond *cond, json_t *customer, json_t 
 		json_object_set_new(root, "journey",
 				    json_pack("{s:s,s:s,s:s,s:O}", "campaign", j->campaign_id,
 					      "entered", when, "key", j->key ? j->key : "",
-					      "trigger", j->trigger));
+					      "trigger", j->trigger ? j->trigger : json_null()));
+		ca.journey = json_object_get(root, "journey");
 	}
 	struct cond_ctx ctx = {.root = root, .count = engine_count, .count_arg = &ca};
 	v = cond_eval(cond, &ctx);
@@ -319,69 +378,6 @@ engine_finish(struct engine *e, struct journey *j, const char *reason)
 	j->exit_reason = xstrdup(reason);
 }
 
-/* The next instant after NOW when the local clock in TZNAME shows MINUTE (after midnight). */
-static int64_t
-engine_next_local_time(int64_t now_ms, const char *tzname, int minute)
-{
-	GTimeZone *tz = g_time_zone_new_identifier(tzname ? tzname : "UTC");
-	if (tz == NULL)
-		tz = g_time_zone_new_utc();
-	GDateTime *now = g_date_time_new_from_unix_utc(now_ms / 1000);
-	GDateTime *local = g_date_time_to_timezone(now, tz);
-	int64_t result = -1;
-
-	for (int day = 0; day < 3 && result < 0; day++) {
-		GDateTime *d = g_date_time_add_days(local, day);
-		GDateTime *at =
-		    g_date_time_new(tz, g_date_time_get_year(d), g_date_time_get_month(d),
-				    g_date_time_get_day_of_month(d), minute / 60, minute % 60, 0);
-		if (at != NULL && g_date_time_to_unix(at) * 1000 > now_ms)
-			result = g_date_time_to_unix(at) * 1000;
-		if (at != NULL)
-			g_date_time_unref(at);
-		g_date_time_unref(d);
-	}
-	g_date_time_unref(local);
-	g_date_time_unref(now);
-	g_time_zone_unref(tz);
-	return result;
-}
-
-/* Minutes after local midnight at MS in TZNAME. */
-static int
-engine_local_minute(int64_t ms, const char *tzname)
-{
-	GTimeZone *tz = g_time_zone_new_identifier(tzname ? tzname : "UTC");
-	if (tz == NULL)
-		tz = g_time_zone_new_utc();
-	GDateTime *utc = g_date_time_new_from_unix_utc(ms / 1000);
-	GDateTime *local = g_date_time_to_timezone(utc, tz);
-	int minute = g_date_time_get_hour(local) * 60 + g_date_time_get_minute(local);
-	g_date_time_unref(local);
-	g_date_time_unref(utc);
-	g_time_zone_unref(tz);
-	return minute;
-}
-
-/*
- * Quiet hours, in the customer's time zone (the campaign's when unknown): returns when the
- * window ends if NOW falls inside it, else -1. Transactional campaigns have none.
- */
-static int64_t
-engine_quiet_until(const struct campaign *c, json_t *customer, int64_t now)
-{
-	const char *tz = json_string_value(json_object_get(customer, "timezone"));
-	int m, inside;
-
-	if (c->transactional || !c->has_quiet_hours)
-		return -1;
-	tz = tz ? tz : c->timezone_default;
-	m = engine_local_minute(now, tz);
-	inside = c->quiet_from <= c->quiet_to ? (m >= c->quiet_from && m < c->quiet_to)
-					      : (m >= c->quiet_from || m < c->quiet_to);
-	return inside ? engine_next_local_time(now, tz, c->quiet_to) : -1;
-}
-
 /*
  * The frequency cap across campaigns: *UNTIL is -1 when a non-transactional message may go
  * now, else when the oldest message in the window leaves it.
@@ -396,7 +392,8 @@ engine_capped(struct engine *e, const struct campaign *c, const struct journey *
 	*until = -1;
 	if (c->transactional || e->cap_max <= 0)
 		return STORE_OK;
-	rc = store_marketing_sent(e->store, j->customer_id, now - e->cap_per_ms, &count, &oldest);
+	rc = store_marketing_sent(e->store, j->customer_id, now - e->cap_per_ms, e->cap_max, &count,
+				  &oldest);
 	if (rc == STORE_OK && count >= e->cap_max && oldest >= 0)
 		*until = oldest + e->cap_per_ms + 1;
 	return rc;
@@ -406,106 +403,47 @@ engine_capped(struct engine *e, const struct campaign *c, const struct journey *
 static int
 engine_internal(const struct engine *e, const char *channel)
 {
-	const struct channel_conf *cc =
-	    e->cx != NULL && e->cx->cfg != NULL
-		? channel_conf_find(e->cx->cfg->chans, e->cx->cfg->n_chans, channel)
-		: NULL;
-	return cc != NULL && cc->internal;
+	return message_channel_internal(e->cx, channel);
 }
 
 /*
- * Whether C's message may go to CUSTOMER now: NULL, or the reason it may not. Consent first
- * (transactional mail needs none), then the suppression list, which nothing overrides for
- * mail to the customer. An internal channel's message goes to the operator: neither applies.
- */
-static const char *
-engine_may_send(struct engine *e, const struct campaign *c, json_t *customer, enum store_status *rc)
-{
-	const char *email = json_string_value(json_object_get(customer, "email"));
-	const char *why = e->cx ? compose_consent(e->cx, c, customer) : NULL;
-	int suppressed = 0;
-
-	*rc = STORE_OK;
-	if (why != NULL || email == NULL || e->cx == NULL)
-		return why;
-	*rc = store_suppressed(e->store, e->cx->secret, email, &suppressed);
-	return suppressed ? "suppressed" : NULL;
-}
-
-/*
- * Queues one message in the outbox, rendered, in the caller's transaction; a message that may
- * not or cannot go is recorded as skipped with its reason. The ledger (journey, step, visit)
- * makes a replay of the same visit a no-op.
+ * A send step: the message is decided, rendered and queued by message_queue (the one send
+ * path), in the caller's transaction; the note says what came of it. The ledger (journey,
+ * step, visit) makes a replay of the same visit a no-op.
  */
 static enum store_status
 engine_send(struct engine *e, const struct campaign *c, struct journey *j, const struct step *st,
 	    const char *customer_name, json_t *customer)
 {
-	int64_t now = clock_now(e->clock);
-	char *msgid = mime_message_id(e->msgid_domain, now), *reason = NULL;
-	struct composed m = {0};
-	enum store_status rc;
-	int internal = engine_internal(e, st->channel);
-	const char *skip = NULL;
+	struct message_req r = {.campaign = c,
+				.journey_id = j->id,
+				.customer_id = j->customer_id,
+				.campaign_id = c->id,
+				.step_id = st->id,
+				.visit = j->visit,
+				.channel = st->channel,
+				.template = st->template,
+				.customer = customer,
+				.event = j->event ? j->event : j->trigger,
+				.journey = j,
+				.transactional = c->transactional,
+				.msgid_domain = e->msgid_domain,
+				.now_ms = clock_now(e->clock)};
+	struct message_res res;
+	enum store_status rc = message_queue(e->store, e->cx, e->mp, &r, &res);
 
-	rc = STORE_OK;
-	if (!internal)
-		skip = engine_may_send(e, c, customer, &rc);
-
-	if (rc != STORE_OK) {
-		free(msgid);
-		return rc;
-	}
-	struct mime_mail *mail = NULL;
-	if (skip == NULL && e->cx != NULL) {
-		json_t *data =
-		    compose_data(e->cx, c, customer, j->event ? j->event : j->trigger, j, now);
-		int bad = e->mp != NULL
-			      ? compose_prepare(e->cx, c, st->id, st->channel, st->template, data,
-						msgid, now, &m, &mail, &reason)
-			      : compose_message(e->cx, c, st->id, st->channel, st->template, data,
-						msgid, now, &m, &reason);
-		if (bad < 0)
-			skip = reason;
-		json_decref(data);
-	}
-	struct outbox_entry o = {.journey_id = j->id,
-				 .customer_id = j->customer_id,
-				 .campaign_id = c->id,
-				 .step_id = st->id,
-				 .visit = j->visit,
-				 .channel = st->channel,
-				 .template = st->template,
-				 .message_id = msgid,
-				 .created_ms = now,
-				 .marketing = !c->transactional && !internal,
-				 .state = skip ? "skipped" : "queued",
-				 .reason = skip,
-				 .sender = m.sender,
-				 .recipient = m.recipient,
-				 .payload = m.payload,
-				 .payload_len = m.len};
-	int64_t id = 0;
-	rc = store_outbox_add(e->store, &o, &id);
-	if (rc == STORE_OK && mail != NULL) {
-		mimepool_submit(e->mp, id, mail); /* its payload before the commit */
-		mail = NULL;
-	}
-	mime_mail_free(mail);
-	free(msgid);
-	composed_clear(&m);
-	if (rc == STORE_DUPLICATE)
-		rc = engine_note(e, j, customer_name, st->id, "skip", "already_sent", st->channel,
-				 st->template);
-	else if (rc == STORE_OK && skip != NULL)
-		rc = engine_note(e, j, customer_name, st->id, "skip", skip, st->channel,
+	if (rc == STORE_OK && res.duplicate)
+		rc = engine_note(e, j, customer_name, st->id, NOTE_SKIP, "already_sent",
+				 st->channel, st->template);
+	else if (rc == STORE_OK && res.state == OUTBOX_SKIPPED)
+		rc = engine_note(e, j, customer_name, st->id, NOTE_SKIP, res.reason, st->channel,
 				 st->template);
 	else if (rc == STORE_OK) {
 		e->queued++;
-		rc = engine_note(e, j, customer_name, st->id, "send", NULL, st->channel,
+		rc = engine_note(e, j, customer_name, st->id, NOTE_SEND, NULL, st->channel,
 				 st->template);
 	}
-	free(reason);
+	message_res_clear(&res);
 	return rc;
 }
 
@@ -609,13 +547,13 @@ engine_advance(struct engine *e, const struct campaign *c, struct journey *j, js
 
 	for (int guard = 0; j->active && rc == STORE_OK; guard++) {
 		if (guard == ENGINE_MAX_STEPS) {
-			rc = engine_note(e, j, cname, NULL, "exit", "step_limit", NULL, NULL);
+			rc = engine_note(e, j, cname, NULL, NOTE_EXIT, "step_limit", NULL, NULL);
 			engine_finish(e, j, "step_limit");
 			break;
 		}
 		if (j->step < 0 || (size_t)j->step >= c->n_steps) {
 			engine_finish(e, j, "completed");
-			rc = engine_note(e, j, cname, NULL, "exit", "completed", NULL, NULL);
+			rc = engine_note(e, j, cname, NULL, NOTE_EXIT, "completed", NULL, NULL);
 			break;
 		}
 		const struct step *st = &c->steps[j->step];
@@ -637,27 +575,27 @@ engine_advance(struct engine *e, const struct campaign *c, struct journey *j, js
 			    !(j->due_ms >= 0 && now - j->due_ms > c->stale_after_ms)) {
 				/* Deferred, not dropped: the same step runs when the window ends.
 				 */
-				rc = engine_note(e, j, cname, st->id, "skip", "quiet_hours",
+				rc = engine_note(e, j, cname, st->id, NOTE_SKIP, "quiet_hours",
 						 st->channel, st->template);
 				j->due_ms = quiet;
 				return rc == STORE_OK ? store_journey_update(e->store, j) : rc;
 			}
 			int64_t capped = -1;
 			if (j->due_ms >= 0 && now - j->due_ms > c->stale_after_ms)
-				rc = engine_note(e, j, cname, st->id, "skip", "stale", st->channel,
-						 st->template);
+				rc = engine_note(e, j, cname, st->id, NOTE_SKIP, "stale",
+						 st->channel, st->template);
 			else if (!internal && (rc = engine_capped(e, c, j, &capped)) != STORE_OK)
 				break;
 			else if (capped >= 0 && !c->on_cap_skip) {
 				/* Deferred until the oldest message leaves the window. */
-				rc = engine_note(e, j, cname, st->id, "skip",
+				rc = engine_note(e, j, cname, st->id, NOTE_SKIP,
 						 "frequency_cap_deferred", st->channel,
 						 st->template);
 				j->visit--;
 				j->due_ms = capped;
 				return rc == STORE_OK ? store_journey_update(e->store, j) : rc;
 			} else if (capped >= 0)
-				rc = engine_note(e, j, cname, st->id, "skip", "frequency_cap",
+				rc = engine_note(e, j, cname, st->id, NOTE_SKIP, "frequency_cap",
 						 st->channel, st->template);
 			else
 				rc = engine_send(e, c, j, st, cname, customer);
@@ -693,7 +631,8 @@ engine_advance(struct engine *e, const struct campaign *c, struct journey *j, js
 			break;
 		case STEP_EXIT:
 			engine_finish(e, j, st->exit_reason ? st->exit_reason : "exit");
-			rc = engine_note(e, j, cname, st->id, "exit", j->exit_reason, NULL, NULL);
+			rc =
+			    engine_note(e, j, cname, st->id, NOTE_EXIT, j->exit_reason, NULL, NULL);
 			break;
 		}
 	}
@@ -723,6 +662,26 @@ engine_key(const struct campaign *c, json_t *customer, json_t *event)
 	return key;
 }
 
+/*
+ * A trigger's where. It may compare with {"journey": ...}: the journey the event would start,
+ * whose key it gives and whose trigger it is.
+ */
+static int
+engine_trigger_holds(struct engine *e, const struct campaign *c, json_t *customer, json_t *event,
+		     int64_t customer_id)
+{
+	if (!cond_uses_journey(c->trigger.where, NULL))
+		return engine_eval(e, c->trigger.where, customer, event, NULL, customer_id);
+	struct journey j = {.campaign_id = (char *)c->id,
+			    .customer_id = customer_id,
+			    .key = engine_key(c, customer, event),
+			    .trigger = event,
+			    .entered_ms = clock_now(e->clock)};
+	int v = engine_eval(e, c->trigger.where, customer, event, &j, customer_id);
+	free(j.key);
+	return v;
+}
+
 /* Enters a customer into a campaign, unless re-entry rules say no (recorded). */
 enum store_status
 engine_enter(struct engine *e, const struct campaign *c, const struct store_event *ev,
@@ -747,7 +706,7 @@ engine_enter(struct engine *e, const struct campaign *c, const struct store_even
 		return rc;
 	}
 	if (reason != NULL) {
-		rc = engine_note(e, &old, ev->customer, NULL, "skip", reason, NULL, NULL);
+		rc = engine_note(e, &old, ev->customer, NULL, NOTE_SKIP, reason, NULL, NULL);
 		journey_clear(&old);
 		free(j.key);
 		return rc;
@@ -757,14 +716,18 @@ engine_enter(struct engine *e, const struct campaign *c, const struct store_even
 	j.version = xstrdup(c->version);
 	j.customer_id = ev->customer_id;
 	j.active = 1;
-	/* The journey follows the event's timeline: an old event's steps are overdue, so stale. */
-	j.due_ms = ev->time_ms; /* a future-dated entry (an anniversary) starts then */
+	/*
+	 * The journey follows the event's timeline: an old event's steps are overdue, so stale.
+	 * A future-dated entry (an anniversary) starts then. A due time before 1970 is taken as
+	 * 1970: a negative one reads as "not timed" (-1), which would skip the stale rule.
+	 */
+	j.due_ms = ev->time_ms < 0 ? 0 : ev->time_ms;
 	j.on_event = -1;
 	j.trigger = json_incref(event);
 	j.entered_ms = now;
 	j.exited_ms = -1;
 	if ((rc = store_journey_insert(e->store, &j)) == STORE_OK &&
-	    (rc = engine_note(e, &j, ev->customer, NULL, "enter", ev->type, NULL, NULL)) ==
+	    (rc = engine_note(e, &j, ev->customer, NULL, NOTE_ENTER, ev->type, NULL, NULL)) ==
 		STORE_OK)
 		rc = j.due_ms <= now ? engine_advance(e, c, &j, customer) : STORE_OK;
 	journey_clear(&j);
@@ -825,9 +788,15 @@ engine_on_event(struct engine *e, const struct store_event *ev)
 		goto out;
 	/* A purchase may move the customer to another stage before the triggers look at them. */
 	if (engine_is_purchase(ev->type) &&
-	    (rc = engine_stage_update(e, ev->customer_id)) != STORE_OK)
+	    ((rc = store_purchase_add(e->store, ev->customer_id, ev->time_ms)) != STORE_OK ||
+	     (rc = engine_stage_update(e, ev->customer_id)) != STORE_OK))
 		goto out;
-	if ((rc = store_journeys_of_customer(e->store, ev->customer_id, &js, &n)) != STORE_OK)
+	/* Only the journeys this event can touch: its history does not make it dearer. */
+	GPtrArray *exits =
+	    e->exit_by_type != NULL ? g_hash_table_lookup(e->exit_by_type, ev->type) : NULL;
+	if ((rc = store_journeys_for_event(e->store, ev->customer_id, ev->type,
+					   exits ? (char *const *)exits->pdata : NULL,
+					   exits ? exits->len : 0, &js, &n)) != STORE_OK)
 		goto out;
 	/* Most events concern no journey and no trigger: then the customer need not be read. */
 	int triggers = 0;
@@ -850,7 +819,7 @@ engine_on_event(struct engine *e, const struct store_event *ev)
 					ev->customer_id)) {
 				char *reason = xasprintf("exit_on:%s", ev->type);
 				engine_finish(e, j, reason);
-				rc = engine_note(e, j, ev->customer, NULL, "exit", reason, NULL,
+				rc = engine_note(e, j, ev->customer, NULL, NOTE_EXIT, reason, NULL,
 						 NULL);
 				free(reason);
 				if (rc == STORE_OK)
@@ -875,7 +844,7 @@ engine_on_event(struct engine *e, const struct store_event *ev)
 		if (!engine_active(e, c) || c->trigger.kind != TRIGGER_EVENT ||
 		    strcmp(c->trigger.event, ev->type) != 0)
 			continue;
-		if (engine_eval(e, c->trigger.where, customer, event, NULL, ev->customer_id))
+		if (engine_trigger_holds(e, c, customer, event, ev->customer_id))
 			rc = engine_enter(e, c, ev, customer, event);
 	}
 out:
@@ -921,7 +890,7 @@ engine_run_one(struct engine *e, struct journey *j)
 	const char *cname = json_string_value(json_object_get(customer, "id"));
 	if (c == NULL) {
 		engine_finish(e, j, "campaign_removed");
-		rc = engine_note(e, j, cname, NULL, "exit", "campaign_removed", NULL, NULL);
+		rc = engine_note(e, j, cname, NULL, NOTE_EXIT, "campaign_removed", NULL, NULL);
 		if (rc == STORE_OK)
 			rc = store_journey_update(e->store, j);
 	} else if (engine_paused(e, campaign_set_find(e->campaigns, c->id))) {

@@ -29,6 +29,9 @@ struct engine {
 	const struct compose_ctx *cx; /* rendering, consent; NULL: queue unrendered (tests) */
 	GHashTable *paused;  /* campaign ids paused over the API (store: campaign_pauses) */
 	struct mimepool *mp; /* MIME builds off this thread, or NULL: built in the step */
+	/* Event type -> GPtrArray of the campaign ids that exit on it, in any version kept
+	 * (engine_register): an event reads only the journeys it can touch. */
+	GHashTable *exit_by_type;
 };
 
 /* Whether C runs: active in its file and not paused over the API. */
@@ -38,7 +41,7 @@ int engine_paused(const struct engine *e, const struct campaign *c);
 
 /* Records a note (the engine's "why") and tells the observer. */
 enum store_status engine_note(struct engine *e, const struct journey *j, const char *customer,
-			      const char *step_id, const char *action, const char *reason,
+			      const char *step_id, enum note_action action, const char *reason,
 			      const char *channel, const char *tmpl);
 /* Evaluates COND over {"customer", "event", "journey"}; NULL is true. */
 int engine_eval(struct engine *e, const struct cond *cond, json_t *customer, json_t *event,
@@ -46,6 +49,11 @@ int engine_eval(struct engine *e, const struct cond *cond, json_t *customer, jso
 /* Enters the customer of EV into C unless re-entry rules say no (recorded). */
 enum store_status engine_enter(struct engine *e, const struct campaign *c,
 			       const struct store_event *ev, json_t *customer, json_t *event);
+
+/* engine_time.c: the next instant after NOW when the clock in TZNAME shows MINUTE. */
+int64_t engine_next_local_time(int64_t now_ms, const char *tzname, int minute);
+/* When C's quiet hours end if NOW falls inside them for CUSTOMER, else -1. */
+int64_t engine_quiet_until(const struct campaign *c, json_t *customer, int64_t now);
 
 /* engine_trigger.c: the triggers that are not a plain event. */
 enum store_status engine_schedule(struct engine *e, const struct campaign *c);

@@ -89,7 +89,8 @@ engine_goals(struct engine *e, const struct store_event *ev)
 		struct journey j = {
 		    .id = jid, .customer_id = ev->customer_id, .campaign_id = c->id};
 		if (rc == STORE_OK)
-			rc = engine_note(e, &j, ev->customer, NULL, "goal", ev->type, NULL, NULL);
+			rc =
+			    engine_note(e, &j, ev->customer, NULL, NOTE_GOAL, ev->type, NULL, NULL);
 	}
 	return rc;
 }
@@ -184,9 +185,7 @@ engine_anniversary(struct engine *e, const struct campaign *c, const struct stor
 		if (b != NULL && sscanf(b[0] == '-' ? b + 2 : b + 5, "%2d-%2d", &month, &day) != 2)
 			month = 0;
 	} else {
-		static char *const purchase[] = {"purchase"};
-		rc =
-		    store_purchase_stats(e->store, customer_id, purchase, 1, &count, &first, &last);
+		rc = store_purchase_stats(e->store, customer_id, &count, &first, &last);
 		if (rc != STORE_OK || count == 0)
 			return rc;
 		GTimeZone *tz0 = g_time_zone_new_identifier(tzname ? tzname : c->timezone_default);
@@ -324,14 +323,12 @@ engine_is_purchase(const char *type)
 enum store_status
 engine_stage_update(struct engine *e, int64_t customer_id)
 {
-	static char *const purchase[] = {"purchase"};
 	int64_t now = clock_now(e->clock), first, last, next, since = -1;
 	json_t *customer = NULL;
 	long count;
 	enum store_status rc;
 
-	if ((rc = store_purchase_stats(e->store, customer_id, purchase, 1, &count, &first,
-				       &last)) != STORE_OK ||
+	if ((rc = store_purchase_stats(e->store, customer_id, &count, &first, &last)) != STORE_OK ||
 	    (rc = store_customer_context(e->store, customer_id, &customer)) != STORE_OK)
 		return rc;
 	/* A copy: the customer's "stage" is replaced below, and the old one is still needed. */

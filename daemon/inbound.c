@@ -126,6 +126,29 @@ inbound_props(const struct outbox_ref *ref)
 			 ref->campaign_id, "step", ref->step_id);
 }
 
+/*
+ * A reply answers one journey: its events also carry the properties of the event that
+ * started that journey (an order's order_id, ...) where they do not set their own, so that a
+ * condition comparing with the journey's key ({"journey": "key"}) holds for this journey
+ * alone, as it would for the customer's own feedback event naming the order.
+ */
+static void
+inbound_journey_props(json_t *p, const struct outbox_ref *ref)
+{
+	json_t *t = ref->journey_props ? json_loads(ref->journey_props, 0, NULL) : NULL;
+	const char *k;
+	json_t *v;
+
+	if (json_is_object(t)) {
+		json_object_foreach(t, k, v)
+		{
+			if (json_object_get(p, k) == NULL)
+				json_object_set(p, k, v);
+		}
+	}
+	json_decref(t);
+}
+
 /* The recipient of C the message concerns: the one we sent to, else the first. */
 static const struct inbound_rcpt *
 inbound_rcpt_for(const struct inbound_class *c, const char *recipient)
@@ -207,6 +230,7 @@ inbound_effects(struct store *s, const struct inbound_ctx *cx, struct inbound_cl
 		row->effect = "event";
 		p = inbound_props(ref);
 		json_object_set_new(p, "text", json_string(c->text ? c->text : ""));
+		inbound_journey_props(p, ref);
 		if (c->subject != NULL)
 			json_object_set_new(p, "subject", json_string(c->subject));
 		if (c->has_number)

@@ -1,3 +1,9 @@
+/*
+ * `nurtured simulate`: the daemon's engine on a virtual clock, over an in-memory store. Every
+ * send goes through the daemon's one send path (message_queue: consent, suppression, the
+ * template, the headers, the outbox row), with the daemon's quiet hours and frequency cap, so
+ * the timeline it prints is the notes the daemon would record. Delivery is not simulated.
+ */
 #include "simulate.h"
 
 #include <getopt.h>
@@ -6,15 +12,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../plugins/nurtured-plugin.h"
 #include "campaign.h"
 #include "clock.h"
+#include "compose.h"
 #include "config.h"
+#include "daemon.h"
 #include "diag.h"
 #include "duration.h"
 #include "engine.h"
 #include "ingest.h"
 #include "log.h"
+#include "mime.h"
+#include "plugin.h"
 #include "store.h"
+#include "template.h"
 #include "timefmt.h"
 #include "util.h"
 #include "validate.h"
@@ -24,37 +36,106 @@ struct sim_event {
 	size_t line;
 };
 
+struct sim_out {
+	int as_json;
+	int show;	 /* --show-messages */
+	const char *dir; /* --show-messages=DIR: one file a message */
+	struct store *store;
+	long n_messages; /* written to DIR */
+	struct diag *d;
+};
+
+/*
+ * The rendered message of a send just noted: claimed from the outbox (simulate delivers
+ * nothing, so a claim only takes it out of the next one), NULL when there is none.
+ */
+static struct outbox_msg *
+simulate_message(struct sim_out *so, const struct journey_note *n, size_t *cnt)
+{
+	struct outbox_msg *m = NULL;
+
+	*cnt = 0;
+	if (store_outbox_claim(so->store, n->channel, n->at_ms, 1000, &m, cnt) != STORE_OK)
+		return NULL;
+	return m;
+}
+
+/* --show-messages=DIR: NNNNNN-customer-campaign-step.eml (or .json), the payload as queued. */
+static void
+simulate_write_message(struct sim_out *so, const struct outbox_msg *m)
+{
+	int json = m->payload_len > 0 && m->payload[0] == '{';
+	char *path = xasprintf("%s/%06ld-%s-%s-%s.%s", so->dir, ++so->n_messages,
+			       m->customer ? m->customer : "", m->campaign_id, m->step_id,
+			       json ? "json" : "eml");
+	for (char *p = path + strlen(so->dir) + 1; *p; p++)
+		if (*p == '/')
+			*p = '_';
+	GError *err = NULL;
+	if (!g_file_set_contents(path, m->payload ? m->payload : "", (gssize)m->payload_len,
+				 &err)) {
+		diag_add(so->d, NULL, "cannot write %s: %s", path, err->message);
+		g_error_free(err);
+	}
+	free(path);
+}
+
 /* Prints one timeline line: text for people, one JSON object a line with --json. */
 static void
 simulate_print(const struct journey_note *n, const char *customer, void *arg)
 {
-	int as_json = *(int *)arg;
+	struct sim_out *so = arg;
+	int as_json = so->as_json;
 	char when[40];
+	struct outbox_msg *msgs = NULL;
+	size_t n_msgs = 0;
+
+	if (so->show && n->action == NOTE_SEND)
+		msgs = simulate_message(so, n, &n_msgs);
+	if (so->dir != NULL) {
+		for (size_t i = 0; i < n_msgs; i++)
+			simulate_write_message(so, &msgs[i]);
+		outbox_msg_free_all(msgs, n_msgs);
+		msgs = NULL;
+		n_msgs = 0;
+	}
 
 	timefmt_format_utc(n->at_ms, when, sizeof(when));
 	if (as_json) {
 		json_t *o =
 		    json_pack("{s:s,s:s,s:s,s:s}", "at", when, "customer", customer ? customer : "",
-			      "campaign", n->campaign_id, "action", n->action);
+			      "campaign", n->campaign_id, "action", note_action_name(n->action));
 		json_object_set_new(o, "step", n->step_id ? json_string(n->step_id) : json_null());
 		json_object_set_new(o, "channel",
 				    n->channel ? json_string(n->channel) : json_null());
 		json_object_set_new(o, "template",
 				    n->template ? json_string(n->template) : json_null());
 		json_object_set_new(o, "reason", n->reason ? json_string(n->reason) : json_null());
+		for (size_t i = 0; i < n_msgs; i++)
+			json_object_set_new(o, "message",
+					    json_stringn(msgs[i].payload ? msgs[i].payload : "",
+							 msgs[i].payload_len));
 		char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		puts(text);
 		free(text);
 		json_decref(o);
+		outbox_msg_free_all(msgs, n_msgs);
 		return;
 	}
 	printf("%s  %-12s %-22s %-16s %-5s", when, customer ? customer : "", n->campaign_id,
-	       n->step_id ? n->step_id : "-", n->action);
+	       n->step_id ? n->step_id : "-", note_action_name(n->action));
 	if (n->channel)
 		printf("  %s/%s", n->channel, n->template ? n->template : "");
 	if (n->reason)
 		printf("  (%s)", n->reason);
 	putchar('\n');
+	for (size_t i = 0; i < n_msgs; i++) {
+		fwrite(msgs[i].payload, 1, msgs[i].payload_len, stdout);
+		if (msgs[i].payload_len == 0 || msgs[i].payload[msgs[i].payload_len - 1] != '\n')
+			putchar('\n');
+		puts("--");
+	}
+	outbox_msg_free_all(msgs, n_msgs);
 }
 
 /* Calls FN on each non-empty line of FILE as JSON; problems go to D with line and column. */
@@ -103,6 +184,30 @@ simulate_customer(json_t *v, size_t line, void *arg, struct diag *d)
 	else if (store_customer_upsert(sc->store, json_string_value(json_object_get(v, "id")), v,
 				       sc->now, &id) != STORE_OK)
 		diag_add_at(d, (int)line, 1, "cannot store the customer");
+}
+
+struct sim_suppressions {
+	struct store *store;
+	const char *secret;
+	int64_t now;
+};
+
+/* One suppression a line, as POST /v1/suppressions takes it: {"address", "reason"?}. */
+static void
+simulate_suppression(json_t *v, size_t line, void *arg, struct diag *d)
+{
+	struct sim_suppressions *ss = arg;
+	const char *addr = json_string_value(json_object_get(v, "address"));
+	json_t *reason = json_object_get(v, "reason");
+
+	if (!json_is_object(v) || addr == NULL || !validate_email(addr))
+		diag_add_at(d, (int)line, 1, "a suppression needs \"address\": an email address");
+	else if (reason != NULL && !json_is_string(reason))
+		diag_add_at(d, (int)line, 1, "\"reason\" must be a string");
+	else if (store_suppression_add(ss->store, ss->secret, addr,
+				       reason ? json_string_value(reason) : "manual",
+				       ss->now) != STORE_OK)
+		diag_add_at(d, (int)line, 1, "cannot store the suppression");
 }
 
 struct sim_events {
@@ -155,8 +260,46 @@ simulate_settle(struct engine *e)
 static void
 simulate_usage(FILE *f)
 {
-	fprintf(f, "usage: nurtured simulate --campaigns DIR --events FILE.jsonl "
-		   "[--customers FILE.jsonl] [--until 180d] [--config FILE] [--json]\n");
+	fprintf(f, "usage: nurtured simulate --campaigns DIR --events FILE.jsonl\n"
+		   "         [--customers FILE.jsonl] [--suppressions FILE.jsonl] [--until 180d]\n"
+		   "         [--config FILE] [--templates DIR] [--json] [--show-messages[=DIR]]\n");
+}
+
+/* The payload a channel wants: the daemon's answer (its "payload" key, else its plugin's). */
+static int
+simulate_channel_payload(const char *channel, void *arg)
+{
+	int p = plugin_channel_payload(arg, channel);
+	return p ? p : NT_PAYLOAD_MIME;
+}
+
+/*
+ * The templates: --templates, else the config's templates_dir when a config is given, else
+ * DIR/templates beside the campaigns when there is one (the repository's layout). Checked as
+ * the daemon checks them at start: a send step without its template is an error.
+ */
+static struct template_set *
+simulate_templates(struct config *cfg, const char *opt, int have_conf, const char *dir,
+		   const struct campaign_set *set, struct diag *d)
+{
+	char *beside = g_build_filename(dir, "templates", NULL);
+	if (opt != NULL) {
+		free(cfg->templates_dir);
+		cfg->templates_dir = xstrdup(opt);
+	} else if (!have_conf && g_file_test(beside, G_FILE_TEST_IS_DIR)) {
+		free(cfg->templates_dir);
+		cfg->templates_dir = xstrdup(beside);
+	}
+	g_free(beside);
+	const char *file = d->file;
+	size_t before = d->n;
+	struct template_set *t = daemon_load_templates(cfg, set, d);
+	d->file = file;
+	if (d->n > before && !g_file_test(cfg->templates_dir, G_FILE_TEST_IS_DIR))
+		diag_add(d, NULL,
+			 "simulate renders every message as the daemon does: give the templates "
+			 "with --templates DIR (or templates_dir in --config)");
+	return t;
 }
 
 int
@@ -168,9 +311,15 @@ simulate_main(int argc, char **argv)
 						 {"until", required_argument, NULL, 't'},
 						 {"json", no_argument, NULL, 'j'},
 						 {"config", required_argument, NULL, 'f'},
+						 {"templates", required_argument, NULL, 'T'},
+						 {"suppressions", required_argument, NULL, 's'},
+						 {"show-messages", optional_argument, NULL, 'm'},
 						 {NULL, 0, NULL, 0}};
-	const char *dir = NULL, *events = NULL, *customers = NULL, *until = "180d", *conf = NULL;
-	int as_json = 0, ch, rc = 1;
+	const char *dir = NULL, *events = NULL, *customers = NULL, *until = "180d", *conf = NULL,
+		   *tdir = NULL, *suppressions = NULL;
+	struct sim_out out = {0};
+	int ch, rc = 1;
+	struct template_set *tpl = NULL;
 	int64_t horizon;
 	struct diag d;
 	struct campaign_set *set = NULL;
@@ -196,7 +345,17 @@ simulate_main(int argc, char **argv)
 			until = optarg;
 			break;
 		case 'j':
-			as_json = 1;
+			out.as_json = 1;
+			break;
+		case 'T':
+			tdir = optarg;
+			break;
+		case 's':
+			suppressions = optarg;
+			break;
+		case 'm':
+			out.show = 1;
+			out.dir = optarg;
 			break;
 		case 'f':
 			conf = optarg;
@@ -215,21 +374,38 @@ simulate_main(int argc, char **argv)
 			until);
 		return 2;
 	}
-	log_init(1, LOG_LEVEL_WARN);
-	struct config *cfg = NULL;
-	if (conf != NULL) { /* for the settings that shape decisions: the frequency cap */
-		diag_init(&d, conf, NULL);
-		cfg = config_load(conf, &d);
-		for (size_t i = 0; i < d.n; i++)
-			fprintf(stderr, "%s\n", d.msgs[i]);
-		diag_free(&d);
-		if (cfg == NULL)
-			return 1;
+	if (out.dir != NULL && !g_file_test(out.dir, G_FILE_TEST_IS_DIR)) {
+		fprintf(stderr, "nurtured simulate: --show-messages: '%s' is not a directory\n",
+			out.dir);
+		return 2;
 	}
+	log_init(1, LOG_LEVEL_WARN);
+	mime_init();
+	/* The daemon's settings that shape decisions: channels, the cap, stages, opt-in
+	 * topics, mail_from, public_url; the defaults without --config, as the daemon has. */
+	struct config *cfg = NULL;
+	diag_init(&d, conf ? conf : "(defaults)", NULL);
+	cfg = config_load(conf, &d);
+	for (size_t i = 0; i < d.n; i++)
+		fprintf(stderr, "%s\n", d.msgs[i]);
+	if (cfg == NULL || d.n > 0) {
+		diag_free(&d);
+		config_free(cfg);
+		return 1;
+	}
+	diag_free(&d);
 	diag_init(&d, dir, NULL);
-	struct campaign_ctx ctx = {0}; /* simulate checks neither channels nor templates */
+	struct campaign_ctx ctx = {.channels = cfg->channels};
 	set = campaign_load_dir(dir, &ctx, &d);
-	if (set != NULL) {
+	if (set != NULL && d.n == 0)
+		tpl = simulate_templates(cfg, tdir, conf != NULL, dir, set, &d);
+	struct compose_ctx cx = {.cfg = cfg,
+				 .tpl = tpl,
+				 .secret = cfg->secret ? cfg->secret : "nurtured-simulate",
+				 .msgid_domain = "simulate.invalid",
+				 .channel_payload = simulate_channel_payload,
+				 .arg = cfg};
+	if (set != NULL && d.n == 0) {
 		d.file = events;
 		simulate_read_jsonl(events, &d, simulate_event, &se);
 	}
@@ -248,12 +424,18 @@ simulate_main(int argc, char **argv)
 			d.file = customers;
 			simulate_read_jsonl(customers, &d, simulate_customer, &sc);
 		}
-		engine = engine_new(store, set, &clk, "simulate.invalid");
-		engine_set_observer(engine, simulate_print, &as_json);
-		if (cfg != NULL) {
-			engine_set_cap(engine, cfg->cap_max, cfg->cap_per_ms);
-			engine_set_stages(engine, &cfg->stages);
+		if (suppressions != NULL) {
+			struct sim_suppressions ss = {store, cx.secret, clk.now_ms};
+			d.file = suppressions;
+			simulate_read_jsonl(suppressions, &d, simulate_suppression, &ss);
 		}
+		out.store = store;
+		out.d = &d;
+		engine = engine_new(store, set, &clk, "simulate.invalid");
+		engine_set_observer(engine, simulate_print, &out);
+		engine_set_compose(engine, &cx);
+		engine_set_cap(engine, cfg->cap_max, cfg->cap_per_ms);
+		engine_set_stages(engine, &cfg->stages);
 		if (engine_register(engine) != STORE_OK)
 			diag_add(&d, NULL, "cannot record the campaigns");
 		store_commit(store);
@@ -294,6 +476,8 @@ simulate_main(int argc, char **argv)
 		nt_event_clear(&se.v[i].ev);
 	free(se.v);
 	campaign_set_free(set);
+	template_set_free(tpl);
 	config_free(cfg);
+	plugin_unload_all();
 	return rc;
 }

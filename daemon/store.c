@@ -18,6 +18,37 @@ store_open(const struct store_options *opt, char *err, size_t errlen)
 	return NULL;
 }
 
+static const char *const note_action_names[] = {
+    [NOTE_ENTER] = "enter", [NOTE_SEND] = "send", [NOTE_SKIP] = "skip",
+    [NOTE_EXIT] = "exit",   [NOTE_WAIT] = "wait", [NOTE_GOAL] = "goal"};
+
+const char *
+note_action_name(enum note_action a)
+{
+	return a <= NOTE_GOAL ? note_action_names[a] : "?";
+}
+
+/* The one table of outbox state names: the store, delivery, the API and stats use it. */
+static const char *const outbox_state_names[OUTBOX_N_STATES] = {
+    [OUTBOX_QUEUED] = "queued",	    [OUTBOX_SENDING] = "sending", [OUTBOX_SENT] = "sent",
+    [OUTBOX_DEFERRED] = "deferred", [OUTBOX_FAILED] = "failed",	  [OUTBOX_EXPIRED] = "expired",
+    [OUTBOX_SKIPPED] = "skipped", [OUTBOX_BOUNCED] = "bounced"};
+
+const char *
+outbox_state_name(enum outbox_state s)
+{
+	return s < OUTBOX_N_STATES ? outbox_state_names[s] : "?";
+}
+
+int
+outbox_state_parse(const char *name)
+{
+	for (int i = 0; name != NULL && i < OUTBOX_N_STATES; i++)
+		if (strcmp(outbox_state_names[i], name) == 0)
+			return i;
+	return -1;
+}
+
 void
 store_event_clear(struct store_event *ev)
 {

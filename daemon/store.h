@@ -94,13 +94,38 @@ struct store_schedule {
 };
 void store_schedules_free(struct store_schedule *v, size_t n);
 
+/*
+ * What a journey note records. The names (note_action_name) are what the store keeps in
+ * journey_notes.action and what simulate and the API print.
+ */
+enum note_action { NOTE_ENTER, NOTE_SEND, NOTE_SKIP, NOTE_EXIT, NOTE_WAIT, NOTE_GOAL };
+const char *note_action_name(enum note_action a);
+
+/*
+ * A message's state in the outbox (the send ledger); outbox_state_name gives the name the
+ * store keeps and the API shows, outbox_state_parse the reverse (-1: no such state).
+ */
+enum outbox_state {
+	OUTBOX_QUEUED,
+	OUTBOX_SENDING,
+	OUTBOX_SENT,
+	OUTBOX_DEFERRED,
+	OUTBOX_FAILED,
+	OUTBOX_EXPIRED,
+	OUTBOX_SKIPPED,
+	OUTBOX_BOUNCED, /* a hard bounce came back for it (inbound.c, issue 16) */
+	OUTBOX_N_STATES
+};
+const char *outbox_state_name(enum outbox_state s);
+int outbox_state_parse(const char *name);
+
 /* One line of "why": every enter, send, skip and exit is recorded. */
 struct journey_note {
 	int64_t journey_id;
 	int64_t customer_id;
 	const char *campaign_id;
 	const char *step_id; /* may be NULL */
-	const char *action;  /* "enter", "send", "skip", "exit", "wait" */
+	enum note_action action;
 	const char *reason;  /* may be NULL */
 	const char *channel; /* sends */
 	const char *template;
@@ -119,9 +144,9 @@ struct outbox_entry {
 	const char *message_id;
 	int64_t created_ms;
 	int marketing; /* counts against the frequency cap (the campaign is not transactional) */
-	const char *state;  /* "queued", or "skipped" with REASON */
-	const char *reason; /* why skipped, or NULL */
-	const char *sender; /* envelope, for mail channels */
+	enum outbox_state state; /* OUTBOX_QUEUED, or OUTBOX_SKIPPED with REASON */
+	const char *reason;	 /* why skipped, or NULL */
+	const char *sender;	 /* envelope, for mail channels */
 	const char *recipient;
 	const char *payload; /* the rendered message, PAYLOAD_LEN bytes; NULL when skipped */
 	size_t payload_len;
@@ -148,9 +173,9 @@ void outbox_msg_free_all(struct outbox_msg *m, size_t n);
 /* How a delivery attempt ended, to be written back. */
 struct outbox_result {
 	int64_t id;
-	const char *state; /* "sent", "deferred", "failed", "expired", or "queued" (unclaimed) */
-	const char *reply; /* may be NULL */
-	int64_t due_ms;	   /* deferred: the next attempt */
+	enum outbox_state state; /* sent, deferred, failed, expired, or queued (unclaimed) */
+	const char *reply;	 /* may be NULL */
+	int64_t due_ms;		 /* deferred: the next attempt */
 	int64_t now_ms;
 };
 
@@ -158,7 +183,7 @@ struct outbox_result {
 struct outbox_filter {
 	const char *customer; /* external id */
 	const char *campaign_id;
-	const char *state;
+	int state; /* an enum outbox_state, or -1: any */
 	int64_t after_id;
 	int limit;
 };
@@ -203,6 +228,7 @@ struct outbox_ref {
 	char *step_id;
 	char *recipient;
 	char *state;
+	char *journey_props; /* the properties of the event that started its journey (JSON) */
 };
 void outbox_ref_clear(struct outbox_ref *r);
 
@@ -255,8 +281,16 @@ struct store_ops {
 	enum store_status (*journey_find)(struct store *, const char *campaign_id,
 					  int64_t customer_id, const char *key, int active_only,
 					  struct journey *out);
-	enum store_status (*journeys_of_customer)(struct store *, int64_t customer_id,
-						  struct journey **out, size_t *n);
+	/*
+	 * The customer's active journeys an event of TYPE can touch, in id order: those waiting
+	 * for TYPE, and those of CAMPAIGNS (the campaigns that exit on TYPE).
+	 */
+	enum store_status (*journeys_for_event)(struct store *, int64_t customer_id,
+						const char *type, char *const *campaigns,
+						size_t n_campaigns, struct journey **out,
+						size_t *n);
+	/* {"CAMPAIGN": {"TYPE": true}}: the types each campaign exits on, in any version kept. */
+	enum store_status (*exit_events)(struct store *, json_t **out);
 	enum store_status (*journeys_due)(struct store *, int64_t now_ms, int limit,
 					  struct journey **out, size_t *n);
 	enum store_status (*journey_next_due)(struct store *, int64_t *due_ms);
@@ -290,15 +324,21 @@ struct store_ops {
 						size_t len);
 	/* Row ID, queued in this transaction, turns out not sendable: skipped with REASON. */
 	enum store_status (*outbox_refuse)(struct store *, int64_t id, const char *reason);
-	/* Purchases of a customer (events of the given types): how many, the first and last. */
-	enum store_status (*purchase_stats)(struct store *, int64_t customer_id, char *const *types,
-					    size_t n_types, long *count, int64_t *first_ms,
-					    int64_t *last_ms);
+	/*
+	 * A customer's purchases as the engine recorded them (purchase_add at each one it
+	 * consumes): how many, the first and last. Kept, not counted: no scan of the history.
+	 */
+	enum store_status (*purchase_stats)(struct store *, int64_t customer_id, long *count,
+					    int64_t *first_ms, int64_t *last_ms);
+	enum store_status (*purchase_add)(struct store *, int64_t customer_id, int64_t time_ms);
 	enum store_status (*stage_set)(struct store *, int64_t customer_id, const char *stage,
 				       int64_t since_ms);
-	/* Marketing messages queued for a customer since SINCE_MS, and when the oldest was. */
+	/*
+	 * Marketing messages queued for a customer since SINCE_MS, counted up to LIMIT, and when
+	 * the oldest was.
+	 */
 	enum store_status (*marketing_sent)(struct store *, int64_t customer_id, int64_t since_ms,
-					    long *count, int64_t *oldest_ms);
+					    long limit, long *count, int64_t *oldest_ms);
 
 	/* Delivery's side (store_sqlite_outbox.c). */
 	/* At start: messages left "sending" by a crash are queued again, due NOW. */
@@ -538,9 +578,16 @@ store_journey_find(struct store *s, const char *campaign_id, int64_t customer_id
 	return s->ops->journey_find(s, campaign_id, customer_id, key, active_only, out);
 }
 static inline enum store_status
-store_journeys_of_customer(struct store *s, int64_t customer_id, struct journey **out, size_t *n)
+store_journeys_for_event(struct store *s, int64_t customer_id, const char *type,
+			 char *const *campaigns, size_t n_campaigns, struct journey **out,
+			 size_t *n)
 {
-	return s->ops->journeys_of_customer(s, customer_id, out, n);
+	return s->ops->journeys_for_event(s, customer_id, type, campaigns, n_campaigns, out, n);
+}
+static inline enum store_status
+store_exit_events(struct store *s, json_t **out)
+{
+	return s->ops->exit_events(s, out);
 }
 static inline enum store_status
 store_journeys_due(struct store *s, int64_t now_ms, int limit, struct journey **out, size_t *n)
@@ -620,17 +667,22 @@ store_outbox_refuse(struct store *s, int64_t id, const char *reason)
 }
 
 static inline enum store_status
-store_marketing_sent(struct store *s, int64_t customer_id, int64_t since_ms, long *count,
-		     int64_t *oldest_ms)
+store_marketing_sent(struct store *s, int64_t customer_id, int64_t since_ms, long limit,
+		     long *count, int64_t *oldest_ms)
 {
-	return s->ops->marketing_sent(s, customer_id, since_ms, count, oldest_ms);
+	return s->ops->marketing_sent(s, customer_id, since_ms, limit, count, oldest_ms);
 }
 
 static inline enum store_status
-store_purchase_stats(struct store *s, int64_t customer_id, char *const *types, size_t n_types,
-		     long *count, int64_t *first_ms, int64_t *last_ms)
+store_purchase_stats(struct store *s, int64_t customer_id, long *count, int64_t *first_ms,
+		     int64_t *last_ms)
 {
-	return s->ops->purchase_stats(s, customer_id, types, n_types, count, first_ms, last_ms);
+	return s->ops->purchase_stats(s, customer_id, count, first_ms, last_ms);
+}
+static inline enum store_status
+store_purchase_add(struct store *s, int64_t customer_id, int64_t time_ms)
+{
+	return s->ops->purchase_add(s, customer_id, time_ms);
 }
 static inline enum store_status
 store_stage_set(struct store *s, int64_t customer_id, const char *stage, int64_t since_ms)

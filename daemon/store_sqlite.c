@@ -144,6 +144,31 @@ static const char *store_sqlite_migrations[] = {
     " WHERE kind = 'bounce' AND hard = 0;"
     "CREATE INDEX IF NOT EXISTS inbound_kind ON inbound (kind, id);"
     "CREATE INDEX IF NOT EXISTS inbound_outbox ON inbound (outbox_id) WHERE outbox_id IS NOT NULL;",
+    /*
+     * 8 -> 9 (issue 15): an event's cost follows what it can touch, not the customer's
+     * history. The journeys waiting for its type; sends of one campaign and customer for a
+     * goal, and a journey's goal note; a customer's events of one type (stages, counts); the
+     * messages that count against the frequency cap.
+     */
+    "CREATE INDEX IF NOT EXISTS journeys_waiting ON journeys (customer_id, wait_event)"
+    " WHERE active = 1 AND wait_event IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS journey_notes_sends ON journey_notes"
+    " (customer_id, campaign_id, at_ms) WHERE action = 'send';"
+    "CREATE INDEX IF NOT EXISTS journey_notes_goals ON journey_notes (journey_id)"
+    " WHERE action = 'goal';"
+    "CREATE INDEX IF NOT EXISTS events_type ON events (customer_id, type, time_ms);"
+    "CREATE INDEX IF NOT EXISTS outbox_marketing ON outbox (customer_id, created_ms)"
+    " WHERE marketing = 1 AND state <> 'skipped';"
+    /*
+     * A customer's purchases as the engine has consumed them (stages, anniversaries), filled
+     * from the events before the cursor; the engine adds each one it consumes after it.
+     */
+    "CREATE TABLE IF NOT EXISTS purchases (customer_id INTEGER PRIMARY KEY,"
+    " count INTEGER NOT NULL, first_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL);"
+    "INSERT OR REPLACE INTO purchases (customer_id, count, first_ms, last_ms)"
+    " SELECT customer_id, count(*), min(time_ms), max(time_ms) FROM events"
+    " WHERE type = 'purchase' AND seq <= (SELECT CAST(value AS INTEGER) FROM meta"
+    " WHERE key = 'engine_cursor') GROUP BY customer_id;",
 };
 
 static const char *const store_sqlite_sql[Q_COUNT] = {
@@ -902,7 +927,8 @@ const struct store_ops store_sqlite_ops = {
     .journey_insert = store_sqlite_journey_insert,
     .journey_update = store_sqlite_journey_update,
     .journey_find = store_sqlite_journey_find,
-    .journeys_of_customer = store_sqlite_journeys_of_customer,
+    .journeys_for_event = store_sqlite_journeys_for_event,
+    .exit_events = store_sqlite_exit_events,
     .journeys_due = store_sqlite_journeys_due,
     .journey_next_due = store_sqlite_journey_next_due,
     .journeys_release = store_sqlite_journeys_release,
@@ -916,6 +942,7 @@ const struct store_ops store_sqlite_ops = {
     .goal_candidate = store_sqlite_goal_candidate,
     .marketing_sent = store_sqlite_marketing_sent,
     .purchase_stats = store_sqlite_purchase_stats,
+    .purchase_add = store_sqlite_purchase_add,
     .stage_set = store_sqlite_stage_set,
     .journey_note = store_sqlite_journey_note,
     .outbox_add = store_sqlite_outbox_add,

@@ -49,7 +49,9 @@ enum {
 	E_JOURNEY_INSERT,
 	E_JOURNEY_UPDATE,
 	E_JOURNEY_ACTIVE,
-	E_JOURNEYS_OF,
+	E_JOURNEYS_WAITING,
+	E_JOURNEYS_CAMPAIGN,
+	E_EXIT_EVENTS,
 	E_JOURNEYS_DUE,
 	E_NEXT_DUE,
 	E_RELEASE,
@@ -63,6 +65,7 @@ enum {
 	E_GOAL,
 	E_MARKETING,
 	E_PURCHASES,
+	E_PURCHASE_ADD,
 	E_STAGE_SET,
 	E_LOG,
 	E_OUTBOX_INSERT,
@@ -197,8 +200,10 @@ enum store_status store_sqlite_journey_insert(struct store *, struct journey *);
 enum store_status store_sqlite_journey_update(struct store *, const struct journey *);
 enum store_status store_sqlite_journey_find(struct store *, const char *, int64_t, const char *,
 					    int, struct journey *);
-enum store_status store_sqlite_journeys_of_customer(struct store *, int64_t, struct journey **,
-						    size_t *);
+enum store_status store_sqlite_journeys_for_event(struct store *, int64_t, const char *,
+						  char *const *, size_t, struct journey **,
+						  size_t *);
+enum store_status store_sqlite_exit_events(struct store *, json_t **);
 enum store_status store_sqlite_journeys_due(struct store *, int64_t, int, struct journey **,
 					    size_t *);
 enum store_status store_sqlite_journey_next_due(struct store *, int64_t *);
@@ -214,9 +219,11 @@ enum store_status store_sqlite_schedules_due(struct store *, int64_t, struct sto
 enum store_status store_sqlite_customers_after(struct store *, int64_t, int, int64_t **, size_t *);
 enum store_status store_sqlite_goal_candidate(struct store *, const char *, int64_t, int64_t,
 					      int64_t *);
-enum store_status store_sqlite_marketing_sent(struct store *, int64_t, int64_t, long *, int64_t *);
-enum store_status store_sqlite_purchase_stats(struct store *, int64_t, char *const *, size_t,
-					      long *, int64_t *, int64_t *);
+enum store_status store_sqlite_marketing_sent(struct store *, int64_t, int64_t, long, long *,
+					      int64_t *);
+enum store_status store_sqlite_purchase_add(struct store *, int64_t, int64_t);
+enum store_status store_sqlite_purchase_stats(struct store *, int64_t, long *, int64_t *,
+					      int64_t *);
 enum store_status store_sqlite_stage_set(struct store *, int64_t, const char *, int64_t);
 enum store_status store_sqlite_journey_note(struct store *, const struct journey_note *);
 enum store_status store_sqlite_outbox_add(struct store *, const struct outbox_entry *, int64_t *id);

@@ -39,8 +39,20 @@ static const char *const store_sqlite_engine_sql[E_COUNT] = {
     [E_JOURNEY_ACTIVE] = "SELECT " J_COLS " FROM journeys WHERE campaign_id = ?1"
 			 " AND customer_id = ?2 AND jkey = ?3 AND (active = 1 OR ?4 = 0)"
 			 " ORDER BY entered_ms DESC, id DESC LIMIT 1",
-    [E_JOURNEYS_OF] = "SELECT " J_COLS " FROM journeys WHERE customer_id = ?1 AND active = 1"
-		      " ORDER BY id",
+    /*
+     * The journeys an event can touch, not all of the customer's: those waiting for its type
+     * (journeys_waiting), and those of each campaign that exits on it (journeys_one_active).
+     */
+    [E_JOURNEYS_WAITING] = "SELECT " J_COLS " FROM journeys WHERE customer_id = ?1"
+			   " AND active = 1 AND wait_event = ?2 ORDER BY id",
+    [E_JOURNEYS_CAMPAIGN] = "SELECT " J_COLS " FROM journeys WHERE campaign_id = ?1"
+			    " AND customer_id = ?2 AND active = 1 ORDER BY id",
+    /* The event types each campaign exits on, over every version kept (journeys finish on
+     * the version they began with). */
+    [E_EXIT_EVENTS] = "SELECT DISTINCT v.campaign_id, CASE WHEN x.type = 'object' THEN"
+		      " json_extract(x.value, '$.event') ELSE x.value END"
+		      " FROM campaign_versions v, json_each(CASE WHEN"
+		      " json_valid(v.definition) THEN v.definition ELSE '{}' END, '$.exit_on') x",
     [E_JOURNEYS_DUE] = "SELECT " J_COLS " FROM journeys WHERE active = 1 AND due_ms IS NOT NULL"
 		       " AND due_ms <= ?1 ORDER BY due_ms, id LIMIT ?2",
     [E_NEXT_DUE] = "SELECT min(d) FROM (SELECT min(due_ms) AS d FROM journeys WHERE active = 1"
@@ -69,10 +81,16 @@ static const char *const store_sqlite_engine_sql[E_COUNT] = {
 	       " AND n.campaign_id = ?2 AND n.action = 'send' AND n.at_ms >= ?3"
 	       " AND NOT EXISTS (SELECT 1 FROM journey_notes g WHERE g.journey_id = n.journey_id"
 	       " AND g.action = 'goal') ORDER BY n.at_ms DESC, n.id DESC LIMIT 1",
-    [E_MARKETING] = "SELECT count(*), min(created_ms) FROM outbox WHERE customer_id = ?1"
-		    " AND marketing = 1 AND created_ms > ?2 AND state <> 'skipped'",
-    [E_PURCHASES] = "SELECT count(*), min(time_ms), max(time_ms) FROM events"
-		    " WHERE customer_id = ?1 AND type = ?2",
+    /* Counted up to the cap (?3): the answer is "capped or not" and the oldest in the window. */
+    [E_MARKETING] = "SELECT count(*), min(created_ms) FROM (SELECT created_ms FROM outbox"
+		    " WHERE customer_id = ?1 AND marketing = 1 AND created_ms > ?2"
+		    " AND state <> 'skipped' ORDER BY created_ms LIMIT ?3)",
+    /* Kept with the customer as the engine consumes purchases: no count over the history. */
+    [E_PURCHASES] = "SELECT count, first_ms, last_ms FROM purchases WHERE customer_id = ?1",
+    [E_PURCHASE_ADD] = "INSERT INTO purchases (customer_id, count, first_ms, last_ms)"
+		       " VALUES (?1, 1, ?2, ?2) ON CONFLICT (customer_id) DO UPDATE SET"
+		       " count = count + 1, first_ms = min(first_ms, ?2),"
+		       " last_ms = max(last_ms, ?2)",
     [E_STAGE_SET] = "UPDATE customers SET stage = ?2, stage_since_ms = ?3 WHERE id = ?1",
     [E_LOG] = "INSERT INTO journey_notes (journey_id, customer_id, campaign_id, step_id, action,"
 	      " reason, channel, template, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -431,13 +449,94 @@ store_sqlite_journey_find(struct store *st, const char *campaign_id, int64_t cus
 	return STORE_OK;
 }
 
-enum store_status
-store_sqlite_journeys_of_customer(struct store *st, int64_t customer_id, struct journey **out,
-				  size_t *n)
+static int
+store_sqlite_journey_cmp(const void *a, const void *b)
 {
-	sqlite3_stmt *q = SQ(st)->e[E_JOURNEYS_OF];
+	const struct journey *x = a, *y = b;
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+/* Appends the rows of Q to *V (*N of them). */
+static enum store_status
+store_sqlite_journeys_append(struct store_sqlite *s, sqlite3_stmt *q, struct journey **v, size_t *n)
+{
+	struct journey *more;
+	size_t k;
+	enum store_status rc = store_sqlite_journey_rows(s, q, &more, &k);
+
+	if (rc != STORE_OK)
+		return rc;
+	if (k > 0) {
+		*v = xrealloc(*v, (*n + k) * sizeof(**v));
+		memcpy(*v + *n, more, k * sizeof(*more));
+		*n += k;
+	}
+	free(more);
+	return STORE_OK;
+}
+
+enum store_status
+store_sqlite_journeys_for_event(struct store *st, int64_t customer_id, const char *type,
+				char *const *campaigns, size_t n_campaigns, struct journey **out,
+				size_t *n)
+{
+	struct store_sqlite *s = SQ(st);
+	struct journey *v = NULL;
+	size_t cnt = 0, k = 0;
+	sqlite3_stmt *q = s->e[E_JOURNEYS_WAITING];
+	enum store_status rc;
+
 	sqlite3_bind_int64(q, 1, customer_id);
-	return store_sqlite_journey_rows(SQ(st), q, out, n);
+	sqlite3_bind_text(q, 2, type, -1, SQLITE_STATIC);
+	rc = store_sqlite_journeys_append(s, q, &v, &cnt);
+	for (size_t i = 0; i < n_campaigns && rc == STORE_OK; i++) {
+		q = s->e[E_JOURNEYS_CAMPAIGN];
+		sqlite3_bind_text(q, 1, campaigns[i], -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 2, customer_id);
+		rc = store_sqlite_journeys_append(s, q, &v, &cnt);
+	}
+	if (rc != STORE_OK) {
+		journeys_free(v, cnt);
+		return rc;
+	}
+	/* In id order, each once (a journey may wait for the type its campaign exits on). */
+	qsort(v, cnt, sizeof(*v), store_sqlite_journey_cmp);
+	for (size_t i = 0; i < cnt; i++) {
+		if (k > 0 && v[k - 1].id == v[i].id)
+			journey_clear(&v[i]);
+		else
+			v[k++] = v[i];
+	}
+	*out = v;
+	*n = k;
+	return STORE_OK;
+}
+
+enum store_status
+store_sqlite_exit_events(struct store *st, json_t **out)
+{
+	struct store_sqlite *s = SQ(st);
+	sqlite3_stmt *q = s->e[E_EXIT_EVENTS];
+	json_t *map = json_object();
+	int rc;
+
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *cid = (const char *)sqlite3_column_text(q, 0);
+		const char *type = (const char *)sqlite3_column_text(q, 1);
+		if (cid == NULL || type == NULL)
+			continue;
+		json_t *types = json_object_get(map, cid);
+		if (types == NULL)
+			json_object_set_new(map, cid, types = json_object());
+		json_object_set_new(types, type, json_true());
+	}
+	sqlite3_reset(q);
+	if (rc != SQLITE_DONE) {
+		json_decref(map);
+		return store_sqlite_status(s, rc);
+	}
+	*out = map;
+	return STORE_OK;
 }
 
 enum store_status
@@ -622,14 +721,15 @@ store_sqlite_goal_candidate(struct store *st, const char *campaign_id, int64_t c
 }
 
 enum store_status
-store_sqlite_marketing_sent(struct store *st, int64_t customer_id, int64_t since_ms, long *count,
-			    int64_t *oldest_ms)
+store_sqlite_marketing_sent(struct store *st, int64_t customer_id, int64_t since_ms, long limit,
+			    long *count, int64_t *oldest_ms)
 {
 	sqlite3_stmt *q = SQ(st)->e[E_MARKETING];
 	int rc;
 
 	sqlite3_bind_int64(q, 1, customer_id);
 	sqlite3_bind_int64(q, 2, since_ms);
+	sqlite3_bind_int64(q, 3, limit);
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW) {
 		*count = (long)sqlite3_column_int64(q, 0);
@@ -640,30 +740,34 @@ store_sqlite_marketing_sent(struct store *st, int64_t customer_id, int64_t since
 	return rc == SQLITE_ROW ? STORE_OK : store_sqlite_status(SQ(st), rc);
 }
 
-/* One query per type: purchases are few per customer, and the key covers customer_id. */
 enum store_status
-store_sqlite_purchase_stats(struct store *st, int64_t customer_id, char *const *types,
-			    size_t n_types, long *count, int64_t *first_ms, int64_t *last_ms)
+store_sqlite_purchase_add(struct store *st, int64_t customer_id, int64_t time_ms)
+{
+	sqlite3_stmt *q = SQ(st)->e[E_PURCHASE_ADD];
+	sqlite3_bind_int64(q, 1, customer_id);
+	sqlite3_bind_int64(q, 2, time_ms);
+	return store_sqlite_exec(SQ(st), q);
+}
+
+enum store_status
+store_sqlite_purchase_stats(struct store *st, int64_t customer_id, long *count, int64_t *first_ms,
+			    int64_t *last_ms)
 {
 	sqlite3_stmt *q = SQ(st)->e[E_PURCHASES];
-	int rc = SQLITE_ROW;
+	int rc;
 
 	*count = 0;
 	*first_ms = *last_ms = -1;
-	for (size_t i = 0; i < n_types && rc == SQLITE_ROW; i++) {
-		sqlite3_bind_int64(q, 1, customer_id);
-		sqlite3_bind_text(q, 2, types[i], -1, SQLITE_STATIC);
-		rc = sqlite3_step(q);
-		if (rc == SQLITE_ROW && sqlite3_column_int64(q, 0) > 0) {
-			int64_t lo = sqlite3_column_int64(q, 1), hi = sqlite3_column_int64(q, 2);
-			*count += (long)sqlite3_column_int64(q, 0);
-			*first_ms = *first_ms < 0 || lo < *first_ms ? lo : *first_ms;
-			*last_ms = hi > *last_ms ? hi : *last_ms;
-		}
-		sqlite3_reset(q);
-		sqlite3_clear_bindings(q);
+	sqlite3_bind_int64(q, 1, customer_id);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW && sqlite3_column_int64(q, 0) > 0) {
+		*count = (long)sqlite3_column_int64(q, 0);
+		*first_ms = sqlite3_column_int64(q, 1);
+		*last_ms = sqlite3_column_int64(q, 2);
 	}
-	return rc == SQLITE_ROW ? STORE_OK : store_sqlite_status(SQ(st), rc);
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : store_sqlite_status(SQ(st), rc);
 }
 
 enum store_status
@@ -684,7 +788,7 @@ store_sqlite_journey_note(struct store *st, const struct journey_note *e)
 	sqlite3_bind_int64(q, 2, e->customer_id);
 	sqlite3_bind_text(q, 3, e->campaign_id, -1, SQLITE_STATIC);
 	store_sqlite_bind_text(q, 4, e->step_id);
-	sqlite3_bind_text(q, 5, e->action, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 5, note_action_name(e->action), -1, SQLITE_STATIC);
 	store_sqlite_bind_text(q, 6, e->reason);
 	store_sqlite_bind_text(q, 7, e->channel);
 	store_sqlite_bind_text(q, 8, e->template);
@@ -710,7 +814,7 @@ store_sqlite_outbox_add(struct store *st, const struct outbox_entry *o, int64_t 
 	sqlite3_bind_text(q, 8, o->message_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 9, o->created_ms);
 	sqlite3_bind_int(q, 10, o->marketing);
-	sqlite3_bind_text(q, 11, o->state ? o->state : "queued", -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 11, outbox_state_name(o->state), -1, SQLITE_STATIC);
 	store_sqlite_bind_text(q, 12, o->reason);
 	store_sqlite_bind_text(q, 13, o->sender);
 	store_sqlite_bind_text(q, 14, o->recipient);

@@ -25,10 +25,13 @@ static const char *const store_sqlite_inbound_sql[I_COUNT] = {
 	       " AND hard = 0 AND received_ms >= ?2",
     [I_REF_ID] = "SELECT o.id, o.message_id, o.customer_id, (SELECT ext_id FROM customers c"
 		 " WHERE c.id = o.customer_id AND c.erased_ms IS NULL), o.campaign_id, o.step_id,"
-		 " o.recipient, o.state FROM outbox o WHERE o.id = ?1",
+		 " o.recipient, o.state, (SELECT json_extract(j.trigger, '$.properties') FROM"
+		 " journeys j WHERE j.id = o.journey_id) FROM outbox o WHERE o.id = ?1",
     [I_REF_MID] = "SELECT o.id, o.message_id, o.customer_id, (SELECT ext_id FROM customers c"
 		  " WHERE c.id = o.customer_id AND c.erased_ms IS NULL), o.campaign_id,"
-		  " o.step_id, o.recipient, o.state FROM outbox o WHERE o.message_id = ?1",
+		  " o.step_id, o.recipient, o.state, (SELECT json_extract(j.trigger,"
+		  " '$.properties') FROM journeys j WHERE j.id = o.journey_id) FROM outbox o"
+		  " WHERE o.message_id = ?1",
     /* An erased customer's inbound mail keeps only what counts: kind, effect, keyed hash. */
     [I_ERASE] = "UPDATE inbound SET address = NULL, detail = NULL, raw = NULL, message_id ="
 		" NULL WHERE customer_id = ?1",
@@ -75,6 +78,7 @@ outbox_ref_clear(struct outbox_ref *r)
 	free(r->step_id);
 	free(r->recipient);
 	free(r->state);
+	free(r->journey_props);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -244,6 +248,7 @@ store_sqlite_outbox_ref(struct store *st, int64_t id, const char *message_id,
 		out->step_id = store_sqlite_inbound_text(q, 5);
 		out->recipient = store_sqlite_inbound_text(q, 6);
 		out->state = store_sqlite_inbound_text(q, 7);
+		out->journey_props = store_sqlite_inbound_text(q, 8);
 		rc = STORE_OK;
 	} else if (step != SQLITE_DONE)
 		rc = store_sqlite_status(s, step);

@@ -162,15 +162,14 @@ store_sqlite_outbox_finish(struct store *st, const struct outbox_result *r)
 	sqlite3_stmt *q = s->o[O_FINISH];
 
 	sqlite3_bind_int64(q, 1, r->id);
-	sqlite3_bind_text(q, 2, r->state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, outbox_state_name(r->state), -1, SQLITE_STATIC);
 	store_sqlite_bind_text(q, 3, r->reply);
-	if (strcmp(r->state, "deferred") == 0 || strcmp(r->state, "queued") == 0)
+	if (r->state == OUTBOX_DEFERRED || r->state == OUTBOX_QUEUED)
 		sqlite3_bind_int64(q, 4, r->due_ms);
 	else
 		sqlite3_bind_null(q, 4);
 	sqlite3_bind_int64(q, 5, r->now_ms);
-	if (strcmp(r->state, "sent") == 0 || strcmp(r->state, "failed") == 0 ||
-	    strcmp(r->state, "expired") == 0)
+	if (r->state == OUTBOX_SENT || r->state == OUTBOX_FAILED || r->state == OUTBOX_EXPIRED)
 		sqlite3_bind_int64(q, 6, r->now_ms);
 	else
 		sqlite3_bind_null(q, 6);
@@ -200,7 +199,7 @@ static json_t *
 store_sqlite_outbox_json(sqlite3_stmt *q)
 {
 	json_t *o = json_object();
-	const char *state = (const char *)sqlite3_column_text(q, 12);
+	int state = outbox_state_parse((const char *)sqlite3_column_text(q, 12));
 
 	json_object_set_new(o, "id", json_integer(sqlite3_column_int64(q, 0)));
 	store_sqlite_outbox_str(o, "message_id", q, 1);
@@ -216,7 +215,7 @@ store_sqlite_outbox_json(sqlite3_stmt *q)
 	store_sqlite_outbox_str(o, "reason", q, 14);
 	store_sqlite_outbox_time(o, "created", q, 10);
 	store_sqlite_outbox_time(o, "updated", q, 15);
-	if (state != NULL && (strcmp(state, "queued") == 0 || strcmp(state, "deferred") == 0))
+	if (state == OUTBOX_QUEUED || state == OUTBOX_DEFERRED)
 		store_sqlite_outbox_time(o, "next_attempt", q, 16);
 	store_sqlite_outbox_time(o, "final", q, 17);
 	return o;
@@ -239,11 +238,11 @@ store_sqlite_messages_list(struct store *st, const struct outbox_filter *f, json
 		 f->campaign_id
 		     ? (f->customer ? " AND o.campaign_id = ?3" : " AND o.campaign_id = ?2")
 		     : "",
-		 f->state ? (f->customer && f->campaign_id   ? " AND o.state = ?4"
-			     : f->customer || f->campaign_id ? " AND o.state = ?3"
-							     : " AND o.state = ?2")
-			  : "",
-		 2 + (f->customer != NULL) + (f->campaign_id != NULL) + (f->state != NULL));
+		 f->state >= 0 ? (f->customer && f->campaign_id	  ? " AND o.state = ?4"
+				  : f->customer || f->campaign_id ? " AND o.state = ?3"
+								  : " AND o.state = ?2")
+			       : "",
+		 2 + (f->customer != NULL) + (f->campaign_id != NULL) + (f->state >= 0));
 	if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK) {
 		json_decref(list);
 		return store_sqlite_status(s, sqlite3_errcode(s->db));
@@ -253,8 +252,8 @@ store_sqlite_messages_list(struct store *st, const struct outbox_filter *f, json
 		sqlite3_bind_text(q, i++, f->customer, -1, SQLITE_STATIC);
 	if (f->campaign_id)
 		sqlite3_bind_text(q, i++, f->campaign_id, -1, SQLITE_STATIC);
-	if (f->state)
-		sqlite3_bind_text(q, i++, f->state, -1, SQLITE_STATIC);
+	if (f->state >= 0)
+		sqlite3_bind_text(q, i++, outbox_state_name(f->state), -1, SQLITE_STATIC);
 	sqlite3_bind_int(q, i, f->limit > 0 ? f->limit : 100);
 	while ((step = sqlite3_step(q)) == SQLITE_ROW)
 		json_array_append_new(list, store_sqlite_outbox_json(q));

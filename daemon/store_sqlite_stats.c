@@ -83,19 +83,25 @@ stats_text(sqlite3_stmt *q, int col)
 	return v ? v : "";
 }
 
+/* The statistics' three outcomes of a final outbox state: sent, skipped, or failed. */
+static const char *
+stats_outcome(const char *state)
+{
+	int s = outbox_state_parse(state);
+	return s == OUTBOX_SENT ? "sent" : s == OUTBOX_SKIPPED ? "skipped" : "failed";
+}
+
 enum store_status
 store_sqlite_outbox_counts(struct store *st, json_t **out)
 {
-	static const char *const states[] = {"queued", "deferred", "sending", "sent",
-					     "failed", "expired",  "skipped", "bounced"};
 	struct store_sqlite *s = SQ(st);
 	sqlite3_stmt *q = s->st[S_OUTBOX_STATES];
 	json_t *o = json_object();
 	enum store_status rc;
 	int step;
 
-	for (size_t i = 0; i < NT_ARRAY_LEN(states); i++)
-		json_object_set_new(o, states[i], json_integer(0));
+	for (int i = 0; i < OUTBOX_N_STATES; i++)
+		json_object_set_new(o, outbox_state_name(i), json_integer(0));
 	while ((step = sqlite3_step(q)) == SQLITE_ROW)
 		stats_add(o, stats_text(q, 0), sqlite3_column_int64(q, 1));
 	if ((rc = stats_end(s, q, step)) != STORE_OK) {
@@ -234,11 +240,8 @@ stats_messages(struct store_sqlite *s, const char *cid, json_t *o)
 	json_object_set_new(o, "steps", steps);
 	sqlite3_bind_text(q, 1, cid, -1, SQLITE_STATIC);
 	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-		const char *state = stats_text(q, 1);
 		json_int_t n = sqlite3_column_int64(q, 3);
-		const char *what = strcmp(state, "sent") == 0	   ? "sent"
-				   : strcmp(state, "skipped") == 0 ? "skipped"
-								   : "failed";
+		const char *what = stats_outcome(stats_text(q, 1));
 		stats_add(stats_step(steps, stats_text(q, 0)), what, n);
 		if (strcmp(what, "skipped") == 0)
 			stats_add(skipped, stats_text(q, 2), n); /* by reason, not a total */
@@ -277,12 +280,8 @@ stats_days(struct store_sqlite *s, const char *cid, int64_t since_ms, json_t *da
 	sqlite3_bind_text(q, 1, cid, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 2, since_ms);
 	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-		const char *state = stats_text(q, 1);
 		stats_add(stats_day(days, sqlite3_column_int64(q, 0)),
-			  strcmp(state, "sent") == 0	  ? "sent"
-			  : strcmp(state, "skipped") == 0 ? "skipped"
-							  : "failed",
-			  sqlite3_column_int64(q, 2));
+			  stats_outcome(stats_text(q, 1)), sqlite3_column_int64(q, 2));
 	}
 	if ((rc = stats_end(s, q, step)) != STORE_OK)
 		return rc;
@@ -291,7 +290,8 @@ stats_days(struct store_sqlite *s, const char *cid, int64_t since_ms, json_t *da
 	sqlite3_bind_int64(q, 2, since_ms);
 	while ((step = sqlite3_step(q)) == SQLITE_ROW)
 		stats_add(stats_day(days, sqlite3_column_int64(q, 0)),
-			  strcmp(stats_text(q, 1), "goal") == 0 ? "conversions" : "skipped",
+			  strcmp(stats_text(q, 1), note_action_name(NOTE_GOAL)) == 0 ? "conversions"
+										     : "skipped",
 			  sqlite3_column_int64(q, 2));
 	return stats_end(s, q, step);
 }

@@ -260,8 +260,23 @@ def a_schema_is_migrated_forward_once():
         eq(log.count("migrating schema 4 -> 5"), 1, "fifth migration once over two starts")
         eq(log.count("migrating schema 6 -> 7"), 1, "seventh migration once over two starts")
         eq(log.count("migrating schema 7 -> 8"), 1, "eighth migration (inbound) once")
+        eq(log.count("migrating schema 8 -> 9"), 1, "ninth migration once over two starts")
         db = sqlite3.connect(d.db_path())
-        eq(db.execute("PRAGMA user_version").fetchone()[0], 8, "version")
+        eq(db.execute("PRAGMA user_version").fetchone()[0], 9, "version")
+        # Issue 15: an event reads what it can touch, by index, not the customer's history.
+        for sql, index in (
+                ("SELECT id FROM journeys WHERE customer_id = 1 AND active = 1"
+                 " AND wait_event = 'x'", "journeys_waiting"),
+                ("SELECT count(*) FROM outbox WHERE customer_id = 1 AND marketing = 1"
+                 " AND created_ms > 0 AND state <> 'skipped'", "outbox_marketing"),
+                ("SELECT 1 FROM journey_notes WHERE customer_id = 1 AND campaign_id = 'c'"
+                 " AND action = 'send' AND at_ms >= 0", "journey_notes_sends"),
+                ("SELECT 1 FROM journey_notes WHERE journey_id = 1 AND action = 'goal'",
+                 "journey_notes_goals"),
+                ("SELECT count(*) FROM events WHERE customer_id = 1 AND type = 'x'"
+                 " AND time_ms >= 0", "events_type")):
+            plan = " ".join(r[3] for r in db.execute("EXPLAIN QUERY PLAN " + sql))
+            check(index in plan, f"{index} serves it", sql, plan)
         plan = " ".join(r[3] for r in db.execute(
             "EXPLAIN QUERY PLAN UPDATE journeys SET due_ms = 1 WHERE campaign_id = 'c'"
             " AND active = 1 AND due_ms IS NULL AND wait_event IS NULL"))

@@ -95,6 +95,40 @@ def a_key_gives_two_orders_two_journeys_and_one_order_one():
         d.cleanup()
 
 
+ORDER_KEY = {"field": "event.properties.order_id", "eq": {"journey": "key"}}
+PER_ORDER = campaign("per-order", {"event": "purchase"}, [
+    {"id": "thanks", "send": {"channel": "mail", "template": "thanks"}},
+    {"id": "await", "wait": {"event": "feedback", "where": ORDER_KEY, "timeout": "1h",
+                             "on_event": "sorry", "on_timeout": "end"}},
+    {"id": "sorry", "send": {"channel": "mail", "template": "sorry"}},
+    {"id": "end", "exit": "completed"},
+], reentry="always", key="event.properties.order_id",
+    exit_on=[{"event": "refund", "where": ORDER_KEY}])
+
+
+@test
+def a_journey_hears_only_the_events_of_its_own_order():
+    d = daemon_with(PER_ORDER)
+    try:
+        d.start()
+        for oid in ("o1", "o2", "o3"):
+            d.post_events({"customer": "dee", "type": "purchase",
+                           "properties": {"order_id": oid}})
+        poll(lambda: len(sends(d)) == 3, 10, "three thanks")
+        d.post_events({"customer": "dee", "type": "feedback", "properties": {"order_id": "o1"}})
+        d.post_events({"customer": "dee", "type": "refund", "properties": {"order_id": "o2"}})
+        poll(lambda: len(rows(d, "SELECT 1 FROM journeys WHERE active = 0")) == 2, 10,
+             "two journeys ended")
+        eq(sorted(rows(d, "SELECT jkey, active, exit_reason FROM journeys")),
+           [("o1", 0, "completed"), ("o2", 0, "exit_on:refund"), ("o3", 1, None)],
+           "o1 heard its feedback, o2 its refund, o3 neither")
+        eq(sorted(sends(d)), [("dee", "sorry"), ("dee", "thanks"), ("dee", "thanks"),
+                              ("dee", "thanks")], "one apology, for o1")
+        d.stop()
+    finally:
+        d.cleanup()
+
+
 @test
 def exit_on_ends_the_journey_before_the_next_send():
     d = daemon_with(THANKS)
@@ -211,6 +245,23 @@ def a_backfilled_old_event_follows_its_own_timeline_and_sends_nothing_stale():
 
 
 @test
+def an_event_dated_before_1970_is_stale_too():
+    d = daemon_with(THANKS)
+    try:
+        d.start()
+        r = d.post_events({"customer": "past", "type": "purchase", "time": "1969-12-31T00:00:00Z",
+                           "properties": {"order_id": "o-1969"}})
+        eq(r.status, 202, "accepted")
+        poll(lambda: notes(d, "exit"), 10, "the journey to end")
+        eq([(n[2], n[4]) for n in notes(d, "skip")], [("thanks", "stale"), ("check", "stale")],
+           "both sends skipped as stale, as for last month's")
+        eq(sends(d), [], "no thank-you for an order of 1969")
+        d.stop()
+    finally:
+        d.cleanup()
+
+
+@test
 def the_customer_shows_journeys_and_why():
     d = daemon_with(FEEDBACK)
     try:
@@ -296,6 +347,42 @@ def a_running_journey_finishes_on_its_version_after_a_change():
            "the old journey on version 1, the new one on version 2")
         eq(len(rows(d, "SELECT * FROM campaign_versions WHERE campaign_id = 'versions'")), 2,
            "both versions kept")
+        d.stop()
+    finally:
+        d.cleanup()
+
+
+@test
+def an_old_versions_exit_on_still_ends_its_journeys():
+    # An event reads only the journeys it can touch: waiting for it, or of a campaign that
+    # exits on it in any version kept. Version 1 exits on "cancel", version 2 does not.
+    v1 = campaign("exits", {"event": "signup"}, [
+        {"id": "a", "send": {"channel": "mail", "template": "a"}},
+        {"id": "w", "wait": "1h"},
+        {"id": "b", "send": {"channel": "mail", "template": "b"}},
+    ], reentry="always", exit_on=["cancel"])
+    v2 = dict(v1, exit_on=["other"])
+    d = daemon_with(v1)
+    path = os.path.join(d.config["campaigns_dir"], "exits.json")
+    try:
+        d.start()
+        d.post_events({"customer": "old", "type": "signup"})
+        poll(lambda: sends(d) == [("old", "a")], 10, "the first version's journey")
+        with open(path, "w") as f:
+            json.dump(v2, f)
+        d.proc.send_signal(signal.SIGHUP)
+        poll(lambda: "reload: 1 campaigns" in d.read_log(), 10, "the reload")
+        d.post_events({"customer": "new", "type": "signup"})
+        poll(lambda: len(sends(d)) == 2, 10, "the second version's journey")
+        for who in ("old", "new"):
+            d.post_events({"customer": who, "type": "cancel"})
+            d.post_events({"customer": who, "type": "other"})
+        poll(lambda: len(notes(d, "exit")) == 2, 10, "both journeys end")
+        eq(sorted((r[0], r[1]) for r in rows(
+            d, "SELECT c.ext_id, j.exit_reason FROM journeys j JOIN customers c"
+               " ON c.id = j.customer_id")),
+           [("new", "exit_on:other"), ("old", "exit_on:cancel")],
+           "each journey by its own version's exit_on")
         d.stop()
     finally:
         d.cleanup()

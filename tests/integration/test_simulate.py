@@ -13,19 +13,35 @@ CAMPAIGNS = os.path.join(SRC, "campaigns")
 TMP = tempfile.mkdtemp(prefix="nt-sim-")
 
 
-def simulate(events, until="60d", campaigns=CAMPAIGNS, customers=None):
-    path = os.path.join(TMP, "events.jsonl")
+def with_email(customers, events):
+    """Every customer of CUSTOMERS and EVENTS, with an address unless one is given: simulate
+    composes each message as the daemon does, and a customer without an address gets none."""
+    out = [dict(c) for c in customers or []]
+    known = {c["id"] for c in out}
+    for e in events:
+        if e["customer"] not in known:
+            known.add(e["customer"])
+            out.append({"id": e["customer"]})
+    for c in out:
+        c.setdefault("email", c["id"] + "@example.com")
+    return out
+
+
+def write_jsonl(name, rows):
+    path = os.path.join(TMP, name)
     with open(path, "w") as f:
-        for e in events:
-            f.write(json.dumps(e) + "\n")
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+    return path
+
+
+def simulate(events, until="60d", campaigns=CAMPAIGNS, customers=None, extra=(),
+             raw_customers=False):
+    path = write_jsonl("events.jsonl", events)
     args = ["simulate", "--campaigns", campaigns, "--events", path, "--until", until, "--json"]
-    if customers is not None:
-        cpath = os.path.join(TMP, "customers.jsonl")
-        with open(cpath, "w") as f:
-            for c in customers:
-                f.write(json.dumps(c) + "\n")
-        args += ["--customers", cpath]
-    r = run_cli(*args)
+    people = customers if raw_customers else with_email(customers, events)
+    args += ["--customers", write_jsonl("customers.jsonl", people)]
+    r = run_cli(*args, *extra)
     eq(r.returncode, 0, "simulate exit code: " + r.stderr)
     return [json.loads(line) for line in r.stdout.splitlines()]
 
@@ -91,9 +107,28 @@ def post_purchase_two_orders_two_journeys_refund_ends_one():
     refund = {"id": "r1", "customer": "anna", "type": "refund",
               "time": "2026-03-04T10:00:00+01:00", "properties": {"order_id": "1002"}}
     t = simulate([PURCHASE, second, refund])
-    eq([x[2] for x in sends(t, "post-purchase")], ["thanks", "thanks"],
-       "two thanks, then the refund ends both journeys before their checks")
-    eq(sorted(exits(t, "post-purchase")), [("anna", "exit_on:refund")] * 2, "exit reasons")
+    eq([(x[0][:10], x[2]) for x in sends(t, "post-purchase")],
+       [("2026-03-01", "thanks"), ("2026-03-02", "thanks"),
+        ("2026-03-08", "satisfaction-check")],
+       "the refund of order 1002 ends its journey; order 1001's goes on to its check")
+    eq(sorted(exits(t, "post-purchase")), [("anna", "completed"), ("anna", "exit_on:refund")],
+       "exit reasons")
+
+
+@test
+def post_purchase_feedback_touches_the_order_it_names_only():
+    second = dict(PURCHASE, id="o2", time="2026-03-02T10:00:00+01:00",
+                  properties={"order_id": "1002"})
+    early = {"id": "f0", "customer": "anna", "type": "feedback",
+             "time": "2026-03-03T12:00:00+01:00", "properties": {"order_id": "1002", "score": 5}}
+    bad = {"id": "f1", "customer": "anna", "type": "feedback",
+           "time": "2026-03-10T12:00:00+01:00", "properties": {"order_id": "1001", "score": 1}}
+    t = simulate([PURCHASE, second, early, bad])
+    eq([(x[0][:10], x[2]) for x in sends(t, "post-purchase")],
+       [("2026-03-01", "thanks"), ("2026-03-02", "thanks"),
+        ("2026-03-08", "satisfaction-check"), ("2026-03-10", "apology"),
+        ("2026-03-10", "open-ticket")],
+       "1002 heard already (no check); the bad score for 1001: one apology, one ticket")
 
 
 QUOTE = {"id": "q1", "customer": "jurgen", "type": "quote_sent",
@@ -119,11 +154,13 @@ def quote_follow_up_stops_at_the_order():
 
 BUY = {"id": "b1", "customer": "tom", "type": "purchase", "time": "2026-01-10T10:00:00Z",
        "properties": {"order_id": "1"}}
+# Win-back's topic, offers, is opt-in (the default opt_in_topics): tom subscribed.
+TOM = [{"id": "tom", "consent": {"offers": "subscribed"}}]
 
 
 @test
 def win_back_after_90_quiet_days_then_an_offer_30_days_later():
-    t = simulate([BUY], until="200d")
+    t = simulate([BUY], until="200d", customers=TOM)
     eq(sends(t, "win-back"), [("2026-04-10T10:00:00.000Z", "tom", "we-miss-you"),
                               ("2026-05-10T10:00:00.000Z", "tom", "offer")],
        "90 days after the last purchase, then 30 days later")
@@ -134,14 +171,14 @@ def win_back_after_90_quiet_days_then_an_offer_30_days_later():
 @test
 def win_back_each_purchase_pushes_the_deadline_out():
     again = dict(BUY, id="b2", time="2026-03-01T10:00:00Z", properties={"order_id": "2"})
-    s = sends(simulate([BUY, again], until="200d"), "win-back")
+    s = sends(simulate([BUY, again], until="200d", customers=TOM), "win-back")
     eq(s[0], ("2026-05-30T10:00:00.000Z", "tom", "we-miss-you"), "90 days after the second")
 
 
 @test
 def win_back_a_purchase_after_the_first_mail_ends_it():
     back = dict(BUY, id="b3", time="2026-04-20T10:00:00Z", properties={"order_id": "3"})
-    t = simulate([BUY, back], until="200d")
+    t = simulate([BUY, back], until="200d", customers=TOM)
     eq([x[2] for x in sends(t, "win-back")], ["we-miss-you"], "no offer after coming back")
     eq(exits(t, "win-back"), [("tom", "exit_on:purchase")], "exit reason")
     goals = [(e["at"], e["campaign"], e["reason"]) for e in t if e["action"] == "goal"]
@@ -152,7 +189,7 @@ def win_back_a_purchase_after_the_first_mail_ends_it():
 @test
 def a_goal_outside_its_window_is_no_conversion():
     late = dict(BUY, id="b4", time="2026-07-20T10:00:00Z", properties={"order_id": "4"})
-    t = simulate([BUY, late], until="200d")  # the offer went out 2026-05-10, window 60d
+    t = simulate([BUY, late], until="200d", customers=TOM)  # the offer went out 2026-05-10, window 60d
     eq([e for e in t if e["action"] == "goal"], [], "71 days after the last mail is too late")
 
 
@@ -179,11 +216,20 @@ def newsletter_fan_out_crosses_batches_once_each():
 
 
 def campaigns_dir(name, *campaigns):
+    """A campaigns directory, with a templates/ beside it holding a template for every send
+    step (simulate renders each message as the daemon does)."""
     d = os.path.join(TMP, name)
-    os.makedirs(d, exist_ok=True)
+    os.makedirs(os.path.join(d, "templates"), exist_ok=True)
     for c in campaigns:
         with open(os.path.join(d, c["id"] + ".json"), "w") as f:
             json.dump(c, f)
+        for st in c["steps"]:
+            if "send" in st:
+                t = os.path.join(d, "templates", st["send"]["template"])
+                with open(t + ".subject.mustache", "w") as f:
+                    f.write("Hello {{customer.id}}\n")
+                with open(t + ".text.mustache", "w") as f:
+                    f.write("Step " + st["id"] + " for {{customer.id}}.\n")
     return d
 
 
@@ -224,13 +270,8 @@ def the_frequency_cap_defers_or_skips_but_never_holds_transactional_mail():
     with open(conf, "w") as f:
         json.dump({"frequency_cap": {"max": 2, "per": "7d"}}, f)
     buy = {"id": "p", "customer": "cap", "type": "purchase", "time": "2026-06-01T12:00:00Z"}
-    path = os.path.join(TMP, "cap-events.jsonl")
-    with open(path, "w") as f:
-        f.write(json.dumps(buy) + "\n")
-    r_ = run_cli("simulate", "--campaigns", d, "--events", path, "--until", "30d", "--json",
-                 "--config", conf)
-    eq(r_.returncode, 0, "exit: " + r_.stderr)
-    t = [json.loads(line) for line in r_.stdout.splitlines()]
+    t = simulate([buy], until="30d", campaigns=d, customers=[{"id": "cap", "consent": {"offers": "subscribed"}}],
+                  extra=("--config", conf, "--templates", os.path.join(d, "templates")))
     got = sorted((e["at"][:16], e["step"], e["action"], e["reason"]) for e in t
                  if e["action"] in ("send", "skip"))
     eq(got, [("2026-06-01T12:00", "a1", "send", None), ("2026-06-01T12:00", "a2", "send", None),
@@ -298,13 +339,9 @@ def stage_thresholds_come_from_the_config():
     conf = os.path.join(TMP, "stages.json")
     with open(conf, "w") as f:
         json.dump({"stages": {"lapsed_days": 45, "declining_factor": 10}}, f)
-    path = os.path.join(TMP, "stage-events.jsonl")
-    with open(path, "w") as f:
-        f.write(json.dumps(BUY) + "\n")
-    r = run_cli("simulate", "--campaigns", d, "--events", path, "--until", "100d", "--json",
-                "--config", conf)
-    eq(r.returncode, 0, "exit: " + r.stderr)
-    got = [json.loads(x)["at"][:10] for x in r.stdout.splitlines() if '"send"' in x]
+    t = simulate([BUY], until="100d", campaigns=d,
+                 extra=("--config", conf, "--templates", os.path.join(d, "templates")))
+    got = [x["at"][:10] for x in t if x["action"] == "send"]
     eq(got, ["2026-02-24"], "lapsed 45 days after the purchase, as configured")
 
 
@@ -356,7 +393,9 @@ def simulate_text_output_and_errors():
     path = os.path.join(TMP, "one.jsonl")
     with open(path, "w") as f:
         f.write(json.dumps(PURCHASE) + "\n")
-    r = run_cli("simulate", "--campaigns", CAMPAIGNS, "--events", path, "--until", "1d")
+    people = write_jsonl("people.jsonl", with_email(None, [PURCHASE]))
+    r = run_cli("simulate", "--campaigns", CAMPAIGNS, "--events", path, "--until", "1d",
+                "--customers", people)
     eq(r.returncode, 0, "exit")
     check("post-purchase" in r.stdout and "send" in r.stdout, "a readable timeline", r.stdout)
     with open(path, "w") as f:
@@ -366,6 +405,55 @@ def simulate_text_output_and_errors():
     check(f"{path}:1:1:" in r.stderr and "time" in r.stderr, "event without time", r.stderr)
     check(f"{path}:2:" in r.stderr, "JSON error with its line", r.stderr)
     eq(run_cli("simulate", "--events", path).returncode, 2, "usage")
+
+
+@test
+def the_issue_s_unsubscribed_customer_gets_no_post_purchase_mail():
+    people = [{"id": "anna", "consent": {"orders": "unsubscribed"}}]
+    t = simulate([PURCHASE], until="30d", customers=people)
+    eq(sends(t, "post-purchase"), [], "nothing sent")
+    eq([(e["step"], e["reason"]) for e in t if e["action"] == "skip"],
+       [("thanks", "unsubscribed"), ("satisfaction-check", "unsubscribed")],
+       "each send skipped with the daemon's reason")
+
+
+@test
+def suppressions_come_from_a_file_and_bad_lines_are_named():
+    sup = write_jsonl("sup.jsonl", [{"address": "Anna@Example.com", "reason": "hard_bounce"}])
+    t = simulate([PURCHASE], until="1d", extra=("--suppressions", sup))
+    eq([(e["step"], e["reason"]) for e in t if e["action"] == "skip"],
+       [("thanks", "suppressed")], "the suppressed address gets nothing (any case)")
+    bad = write_jsonl("bad-sup.jsonl", [{"address": "ok@example.com"}, {"addr": "x"}])
+    r = run_cli("simulate", "--campaigns", CAMPAIGNS, "--events",
+                write_jsonl("e.jsonl", [PURCHASE]), "--suppressions", bad)
+    eq(r.returncode, 1, "refused")
+    check(f"{bad}:2:1: a suppression needs" in r.stderr, "file:line:col", r.stderr)
+
+
+@test
+def show_messages_prints_or_writes_the_rendered_messages():
+    fb = {"id": "f1", "customer": "anna", "type": "feedback", "time": "2026-03-10T12:00:00+01:00",
+          "properties": {"order_id": "1001", "score": 1}}
+    people = [{"id": "anna", "name": "Anna", "email": "anna@example.com"}]
+    t = simulate([PURCHASE, fb], customers=people, extra=("--show-messages",))
+    msgs = {e["step"]: e.get("message") for e in t if e["action"] == "send"}
+    check("Subject: Thank you for your order 1001, Anna!" in msgs["thanks"],
+          "the thank-you as sent", msgs["thanks"])
+    check("To: Anna <anna@example.com>" in msgs["thanks"], "to the customer", msgs["thanks"])
+    check("Message-Id: <" in msgs["apology"], "every send has its message", msgs)
+    check("anna@example.com" not in msgs["open-ticket"].split("\r\n\r\n")[0].split("To:")[1]
+          .split("\n")[0], "the ticket goes to the team, not to the customer", msgs["open-ticket"])
+    out = os.path.join(TMP, "messages")
+    os.makedirs(out, exist_ok=True)
+    t = simulate([PURCHASE, fb], customers=people, extra=("--show-messages=" + out,))
+    files = sorted(os.listdir(out))
+    eq(files, ["000001-anna-post-purchase-thanks.eml",
+               "000002-anna-post-purchase-satisfaction-check.eml",
+               "000003-anna-post-purchase-apology.eml",
+               "000004-anna-post-purchase-open-ticket.eml"], "one file a message, in order")
+    with open(os.path.join(out, files[0]), "rb") as f:
+        check(b"Subject: Thank you for your order 1001, Anna!" in f.read(), "the payload")
+    check(all("message" not in e for e in t), "not printed as well", t)
 
 
 @test

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "campaign.h"
+#include "condition.h"
 #include "util.h"
 #include "tap.h"
 
@@ -160,7 +161,8 @@ test_examples(void)
 			    strcmp(p->steps[done].exit_reason, "completed") == 0,
 			"post-purchase: 'next' jumps; the last step ends");
 		test_ok(p->n_exit_on == 1 && strcmp(p->exit_on[0].event, "refund") == 0 &&
-			    p->exit_on[0].where == NULL && strcmp(p->goal_event, "review") == 0 &&
+			    cond_uses_journey(p->exit_on[0].where, "key") &&
+			    strcmp(p->goal_event, "review") == 0 &&
 			    p->goal_within_ms == 30LL * 86400000 && !p->has_quiet_hours,
 			"post-purchase: exit_on, goal, no quiet hours");
 		test_ok(p->status == CAMPAIGN_ACTIVE && !p->transactional &&
@@ -589,6 +591,19 @@ test_more_checks(void)
 	    {"\"trigger\": {\"event\": \"a\"}, \"steps\": [{\"id\": \"s\", \"exit\": true}], "
 	     "\"description\": 5}",
 	     "'description' must be a string"},
+	    /* a journey's own events: {"journey": "key"} needs a key, said where it is used */
+	    {"\"trigger\": {\"event\": \"a\"}, \"steps\": [{\"id\": \"s\", \"exit\": true}],\n"
+	     "\"exit_on\": [{\"event\": \"r\",\n \"where\": {\"field\": \"event.properties.o\", "
+	     "\"eq\": {\"journey\": \"key\"}}}]}",
+	     "more.json:3:2: campaign 'm': {\"journey\": \"key\"} compares with the journey's key, "
+	     "and this campaign has none"},
+	    {"\"key\": \"event.properties.o\", \"trigger\": {\"event\": \"a\"}, \"steps\": "
+	     "[{\"id\": "
+	     "\"w\", \"wait\": {\"event\": \"b\", \"where\": {\"field\": \"event.properties.o\", "
+	     "\"eq\": {\"journey\": \"key\"}}, \"timeout\": \"1d\"}}], \"exit_on\": [{\"event\": "
+	     "\"r\", \"where\": {\"field\": \"event.properties.o\", \"ne\": {\"journey\": "
+	     "\"trigger.properties.o\"}}}]}",
+	     NULL},
 	};
 
 	for (size_t i = 0; i < NT_ARRAY_LEN(cases); i++) {

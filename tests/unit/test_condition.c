@@ -397,6 +397,26 @@ test_errors(void)
 	     "cond.json:1:55: condition: field 'y' must start with \"customer.\", \"event.\" or "
 	     "\"journey.\"",
 	     1},
+	    /* journey references: their form, and the operators that take them */
+	    {"{\"field\": \"event.properties.order_id\", \"eq\": {\"journey\": \"order\"}}",
+	     "cond.json:1:47: condition: 'journey' must be \"key\" (the journey's key) or "
+	     "\"trigger.PATH\" (a field of its trigger event, e.g. "
+	     "\"trigger.properties.order_id\")",
+	     1},
+	    {"{\"field\": \"event.x\", \"eq\": {\"journey\": \"trigger..a\"}}",
+	     "cond.json:1:29: condition: 'journey' must be \"key\" (the journey's key) or "
+	     "\"trigger.PATH\" (a field of its trigger event, e.g. "
+	     "\"trigger.properties.order_id\")",
+	     1},
+	    {"{\"field\": \"event.x\", \"eq\": {\"journey\": \"key\", \"or\": 1}}",
+	     "cond.json:1:22: condition: a journey reference is {\"journey\": \"key\"} or "
+	     "{\"journey\": \"trigger.PATH\"}, with no other key",
+	     1},
+	    {"{\"field\": \"event.x\", \"in\": {\"journey\": \"key\"}}",
+	     "cond.json:1:22: condition: 'in' cannot take a journey reference (eq, ne, lt, lte, "
+	     "gt, "
+	     "gte and contains can)",
+	     1},
 	    {"{\"field\": \"customer.a\", \"count\": {\"event\": \"open\", \"within\": \"1d\"}}",
 	     "cond.json:1:25: condition: both 'field' and 'count' in one object; nest them in "
 	     "\"all\" "
@@ -553,6 +573,57 @@ test_durations(void)
 }
 
 /* One context for all evaluation tests; the plan comes last, as TAP allows. */
+/* An operand that is the journey's own value: its key, or a field of its trigger event. */
+static void
+test_journey_refs(void)
+{
+	json_t *root = json_loads(
+	    "{\"event\": {\"properties\": {\"order_id\": \"o-1\", \"n\": 3}},"
+	    " \"journey\": {\"key\": \"o-1\", \"trigger\": {\"properties\": {\"order_id\": \"o-1\","
+	    " \"n\": 2, \"sku\": \"a\"}}}}",
+	    0, NULL);
+	json_t *other = json_loads("{\"event\": {\"properties\": {\"order_id\": \"o-2\"}},"
+				   " \"journey\": {\"key\": \"o-1\"}}",
+				   0, NULL);
+	json_t *none =
+	    json_loads("{\"event\": {\"properties\": {\"order_id\": \"o-1\"}}}", 0, NULL);
+	static const char key_eq[] =
+	    "{\"field\": \"event.properties.order_id\", \"eq\": {\"journey\": \"key\"}}";
+	struct diag d;
+	struct cond *c;
+
+	test_ok(test_eval_with(key_eq, root, NULL) == 1, "journey ref: this journey's order");
+	test_ok(test_eval_with(key_eq, other, NULL) == 0, "journey ref: another order is not it");
+	test_ok(test_eval_with(key_eq, none, NULL) == 0, "journey ref: without a journey, false");
+	test_ok(test_eval_with("{\"field\": \"event.properties.order_id\", \"ne\": {\"journey\":"
+			       " \"key\"}}",
+			       other, NULL) == 1,
+		"journey ref: ne another order");
+	test_ok(test_eval_with("{\"field\": \"event.properties.n\", \"gt\": {\"journey\":"
+			       " \"trigger.properties.n\"}}",
+			       root, NULL) == 1,
+		"journey ref: gt a field of the trigger");
+	test_ok(test_eval_with("{\"field\": \"event.properties.order_id\", \"eq\": {\"journey\":"
+			       " \"trigger.properties.sku\"}}",
+			       root, NULL) == 0,
+		"journey ref: eq another trigger field");
+	test_ok(test_eval_with("{\"field\": \"event.properties.order_id\", \"eq\": {\"journey\":"
+			       " \"trigger.properties.absent\"}}",
+			       root, NULL) == 0,
+		"journey ref: an absent trigger field matches nothing");
+	c = test_compile("{\"all\": [{\"field\": \"event.a\", \"eq\": 1}, {\"not\": {\"field\": "
+			 "\"event.b\", \"eq\": {\"journey\": \"key\"}}}]}",
+			 &d);
+	test_ok(c != NULL && cond_uses_journey(c, "key") && cond_uses_journey(c, NULL) &&
+		    !cond_uses_journey(c, "trigger.properties.x"),
+		"cond_uses_journey finds a nested reference");
+	cond_free(c);
+	diag_free(&d);
+	json_decref(root);
+	json_decref(other);
+	json_decref(none);
+}
+
 int
 main(void)
 {
@@ -568,6 +639,7 @@ main(void)
 	test_depth();
 	test_lookup(root);
 	test_durations();
+	test_journey_refs();
 	json_decref(root);
 	printf("1..%d\n", test_count);
 	return test_failures ? 1 : 0;

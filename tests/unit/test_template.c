@@ -374,13 +374,13 @@ test_campaign_check(void)
 	s = template_set_load(dir, &d);
 	test_ok(c != NULL && s != NULL && template_set_check_campaign(s, c, NULL, NULL, &d) < 0,
 		"a campaign with missing templates fails the check");
-	char *want = xasprintf("%s:21:64: campaign 'post-purchase' step 'satisfaction-check': no "
+	char *want = xasprintf("%s:28:64: campaign 'post-purchase' step 'satisfaction-check': no "
 			       "template 'post-purchase-satisfaction' in %s",
 			       cfile, dir);
 	test_ok(d.n == 4 && strcmp(d.msgs[0], want) == 0,
 		"each missing template is named with the step's file:line:col");
 	free(want);
-	want = xasprintf("%s:34:56: campaign 'post-purchase' step 'review-ask': no template "
+	want = xasprintf("%s:47:56: campaign 'post-purchase' step 'review-ask': no template "
 			 "'post-purchase-review' in %s for the default locale (it has only de; "
 			 "add a variant without a locale or set locale_default)",
 			 cfile, dir);
