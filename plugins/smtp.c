@@ -249,7 +249,7 @@ smtp_nodelay_fd(const struct smtp *s, int fd)
  * Why: libesmtp writes a message in 2,048-byte pieces. With Nagle on, each piece after the
  * first waits for the ACK of the one before, and the relay's delayed ACK holds that back for
  * up to 40 ms: every message over 2 KB cost about 44 ms, 22 messages a second a session
- * (issue 14; docs/benchmarks.md). Postfix's smtp client and libcurl set TCP_NODELAY too.
+ * (issue 14; docs/benchmarks.md). libcurl sets TCP_NODELAY on its connections by default.
  *
  * How: libesmtp 1.1 keeps its socket to itself (no accessor, no socket callback), so this
  * looks through the process's descriptors (/proc/self/fd) for TCP connections to the relay
