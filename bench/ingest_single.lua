@@ -1,10 +1,12 @@
 -- wrk script for bench/ingest: POST /v1/events with one event per request.
 --
---   wrk -s bench/ingest_single.lua URL -- TOKEN RUNTAG [CUSTOMERS]
+--   wrk -s bench/ingest_single.lua URL -- TOKEN RUNTAG [CUSTOMERS [profile]]
 --
 -- Every event id is unique (run tag, thread, random start, counter), so nurtured stores each
 -- one instead of answering it as a duplicate; customers are spread over CUSTOMERS ids
--- (default 10000). Statuses other than 202 are counted and printed by done(), which also
+-- (default 10000). With "profile", each purchase carries the customer's profile with an
+-- e-mail address and an order with an id and items, as shop integrations send it, so that
+-- the example campaign post-purchase starts a journey and mails a thank-you for each. Statuses other than 202 are counted and printed by done(), which also
 -- prints one machine-readable "BENCH ..." line for bench/ingest.
 
 local threads = {}
@@ -14,7 +16,7 @@ function setup(thread)
 	table.insert(threads, thread)
 end
 
-local token, runtag, ncustomers, headers, counter, statuses
+local token, runtag, ncustomers, profile, headers, counter, statuses
 -- globals, read by done() through thread:get()
 sent, ok, bad, statuses_text = 0, 0, 0, ""
 
@@ -22,6 +24,7 @@ function init(args)
 	token = args[1] or "0123456789abcdef0123"
 	runtag = args[2] or tostring(os.time())
 	ncustomers = tonumber(args[3] or "10000")
+	profile = args[4] == "profile"
 	math.randomseed(os.time() * 1000 + tid * 7919 + math.floor(os.clock() * 1e6))
 	-- a random start makes ids from reruns against the same data dir unlikely to collide
 	counter = math.random(0, 2 ^ 30)
@@ -35,9 +38,19 @@ end
 function request()
 	counter = counter + 1
 	sent = sent + 1
-	local body = string.format(
-		'{"id":"%s-%d-%d","customer":"c%d","type":"purchase","properties":{"total":%d.5,"sku":"sku-%d"}}',
-		runtag, tid, counter, math.random(0, ncustomers - 1), counter % 500, counter % 97)
+	local c, body = math.random(0, ncustomers - 1)
+	if profile then
+		body = string.format(
+			'{"id":"%s-%d-%d","customer":"c%d","type":"purchase","properties":{"order_id":"%s-%d-%d",' ..
+			'"total":%d.5,"currency":"GBP","items":["Oak shelf, 80 cm","Linen cushion cover (sage)",' ..
+			'"Stoneware mug"]},"profile":{"email":"c%d@bench.example","name":"Kundin %d",' ..
+			'"locale":"en"}}',
+			runtag, tid, counter, c, runtag, tid, counter, counter % 500, c, c)
+	else
+		body = string.format(
+			'{"id":"%s-%d-%d","customer":"c%d","type":"purchase","properties":{"total":%d.5,"sku":"sku-%d"}}',
+			runtag, tid, counter, c, counter % 500, counter % 97)
+	end
 	return wrk.format("POST", "/v1/events", headers, body)
 end
 

@@ -46,6 +46,15 @@ char *mustache_render_flags(const struct mustache_tmpl *t, json_t *data, enum mu
 			    unsigned flags, mustache_partial_fn partials, void *arg,
 			    struct mustache_error *err);
 
+/* A loader of parsed partials: NAME's template, owned by the loader and unchanged while renders
+ * use it (parsed once when the templates are loaded), or NULL to ask the text loader. */
+typedef const struct mustache_tmpl *(*mustache_parsed_fn)(const char *name, void *arg);
+/* mustache_render_flags, asking PARSED first for each partial and parent: one parsed at load
+ * serves every render instead of being parsed again in each. PARTIALS is the fallback. */
+char *mustache_render_parsed(const struct mustache_tmpl *t, json_t *data, enum mustache_escape esc,
+			     unsigned flags, mustache_parsed_fn parsed,
+			     mustache_partial_fn partials, void *arg, struct mustache_error *err);
+
 /* Calls CB for each partial and parent name referenced statically (dynamic names are skipped). */
 void mustache_foreach_partial(const struct mustache_tmpl *t,
 			      void (*cb)(const char *name, int line, int col, void *arg),

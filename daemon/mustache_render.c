@@ -8,10 +8,12 @@
 
 #include "util.h"
 
-/* Partials are loaded and parsed once per render, however often they are referenced. */
+/* Partials are loaded and parsed once per render, however often they are referenced, unless
+ * the caller lends them parsed (borrowed: not freed here). */
 struct pcache {
 	char *name;
 	struct mustache_tmpl *t; /* NULL: unknown to the loader */
+	int borrowed;
 	struct pcache *next;
 };
 
@@ -27,6 +29,7 @@ struct render {
 	enum mustache_escape esc;
 	unsigned flags;
 	mustache_partial_fn load;
+	mustache_parsed_fn parsed;
 	void *arg;
 	struct mustache_error *err;
 	json_t **ctx;
@@ -228,6 +231,11 @@ render_partial(struct render *r, const char *name, const struct node *at)
 		pc->name = xstrdup(name);
 		pc->next = r->cache;
 		r->cache = pc;
+		if (r->parsed != NULL &&
+		    (pc->t = (struct mustache_tmpl *)r->parsed(name, r->arg)) != NULL) {
+			pc->borrowed = 1;
+			return pc;
+		}
 		text = r->load ? r->load(name, r->arg) : NULL;
 		if (text) {
 			pc->t = mustache_parse(text, &perr);
@@ -392,11 +400,12 @@ render_nodes(struct render *r, const struct node *nd)
 /* Owns all per-render state (context stack, partial cache) so templates stay immutable and
  * shareable. */
 char *
-mustache_render_flags(const struct mustache_tmpl *t, json_t *data, enum mustache_escape esc,
-		      unsigned flags, mustache_partial_fn partials, void *arg,
-		      struct mustache_error *err)
+mustache_render_parsed(const struct mustache_tmpl *t, json_t *data, enum mustache_escape esc,
+		       unsigned flags, mustache_parsed_fn parsed, mustache_partial_fn partials,
+		       void *arg, struct mustache_error *err)
 {
-	struct render r = {.esc = esc, .flags = flags, .load = partials, .arg = arg, .err = err};
+	struct render r = {
+	    .esc = esc, .flags = flags, .load = partials, .parsed = parsed, .arg = arg, .err = err};
 
 	if (err)
 		memset(err, 0, sizeof(*err));
@@ -406,7 +415,8 @@ mustache_render_flags(const struct mustache_tmpl *t, json_t *data, enum mustache
 		render_nodes(&r, t->root);
 	while (r.cache) {
 		struct pcache *next = r.cache->next;
-		mustache_free(r.cache->t);
+		if (!r.cache->borrowed)
+			mustache_free(r.cache->t);
 		free(r.cache->name);
 		free(r.cache);
 		r.cache = next;
@@ -421,6 +431,15 @@ mustache_render_flags(const struct mustache_tmpl *t, json_t *data, enum mustache
 		return xstrdup("");
 	r.out[r.len] = '\0';
 	return r.out;
+}
+
+/* Partials from the text loader alone, parsed in each render. */
+char *
+mustache_render_flags(const struct mustache_tmpl *t, json_t *data, enum mustache_escape esc,
+		      unsigned flags, mustache_partial_fn partials, void *arg,
+		      struct mustache_error *err)
+{
+	return mustache_render_parsed(t, data, esc, flags, NULL, partials, arg, err);
 }
 
 /* The spec behaviour: unknown partials render as "". */

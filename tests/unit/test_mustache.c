@@ -354,6 +354,58 @@ test_garbage(void)
 	json_decref(parts);
 }
 
+/* Partials lent parsed: used as they are (not parsed, not freed), with the text loader as the
+ * fallback for names the parsed loader does not have. */
+static int parsed_calls;
+
+static const struct mustache_tmpl *
+lent_partial(const char *name, void *arg)
+{
+	parsed_calls++;
+	return strcmp(name, "layout") == 0 ? arg : NULL;
+}
+
+static char *
+text_partial(const char *name, void *arg)
+{
+	(void)arg;
+	return strcmp(name, "footer") == 0 ? xstrdup("-- {{who}}") : NULL;
+}
+
+static void
+test_parsed_partials(void)
+{
+	struct mustache_error err;
+	struct mustache_tmpl *layout = mustache_parse("<{{$body}}none{{/body}}|{{>footer}}>", NULL);
+	struct mustache_tmpl *t =
+	    mustache_parse("{{<layout}}{{$body}}hi {{who}}{{/body}}{{/layout}}"
+			   "{{<layout}}{{/layout}}",
+			   NULL);
+	json_t *data = json_pack("{s:s}", "who", "ann");
+	char *out = NULL;
+
+	for (int i = 0; i < 3; i++) { /* the lent template survives every render */
+		free(out);
+		parsed_calls = 0;
+		out =
+		    mustache_render_parsed(t, data, MUSTACHE_ESCAPE_NONE, MUSTACHE_STRICT_PARTIALS,
+					   lent_partial, text_partial, layout, &err);
+	}
+	check(out != NULL && strcmp(out, "<hi ann|-- ann><none|-- ann>") == 0 && parsed_calls == 2,
+	      xstrdup(out ? out : err.message),
+	      "render_parsed: a lent parent serves both uses, asked once per name per render; "
+	      "the text loader fills in the rest");
+	free(out);
+	out = mustache_render_parsed(t, data, MUSTACHE_ESCAPE_NONE, MUSTACHE_STRICT_PARTIALS,
+				     lent_partial, NULL, layout, &err);
+	check(out == NULL && strstr(err.message, "unknown partial 'footer'") != NULL,
+	      xstrdup(err.message), "render_parsed: a name neither loader has is unknown");
+	free(out);
+	json_decref(data);
+	mustache_free(t);
+	mustache_free(layout);
+}
+
 /* Runs every group, then prints the TAP plan and results. */
 int
 main(void)
@@ -366,6 +418,7 @@ main(void)
 	test_syntax_errors();
 	test_partials();
 	test_static_partials();
+	test_parsed_partials();
 	test_garbage();
 	printf("1..%d\n", ntests);
 	for (int i = 0; i < ntests; i++) {
