@@ -38,6 +38,9 @@ config_defaults(struct config *c)
 	c->max_body_bytes = 1024 * 1024;
 	c->max_batch = 1000;
 	c->shutdown_timeout_s = 10;
+	c->max_connections = 1024;
+	c->header_timeout_s = 10;
+	c->body_timeout_s = 60;
 	stage_rules_default(&c->stages);
 	c->mail_from_name = xstrdup("nurtured");
 	c->mail_from_address = xstrdup("nurtured@localhost.localdomain");
@@ -338,6 +341,16 @@ config_apply(struct config *c, json_t *root, struct diag *d)
 			size_t s = 10;
 			config_set_size(&s, v, key, 1, 3600, d);
 			c->shutdown_timeout_s = (int)s;
+		} else if (strcmp(key, "max_connections") == 0)
+			config_set_size(&c->max_connections, v, key, 1, 1000000, d);
+		else if (strcmp(key, "header_timeout") == 0) {
+			size_t s = 10;
+			config_set_size(&s, v, key, 1, 3600, d);
+			c->header_timeout_s = (int)s;
+		} else if (strcmp(key, "body_timeout") == 0) {
+			size_t s = 60;
+			config_set_size(&s, v, key, 1, 3600, d);
+			c->body_timeout_s = (int)s;
 		} else if (strcmp(key, "frequency_cap") == 0)
 			config_cap(c, v, d);
 		else if (strcmp(key, "stages") == 0)

@@ -347,6 +347,12 @@ daemon_gauge_inflight(void *arg)
 	return (double)http_inflight(arg);
 }
 
+static double
+daemon_gauge_connections(void *arg)
+{
+	return (double)http_connections(arg);
+}
+
 /* SQLite's own heap (page cache included): RSS less this is what a leak would grow. */
 static double
 daemon_gauge_sqlite_memory(void *arg)
@@ -476,12 +482,15 @@ daemon_reload_apply(void *arg)
 		o->max_batch = n->max_batch;
 		o->max_body_bytes = n->max_body_bytes;
 		o->shutdown_timeout_s = n->shutdown_timeout_s;
+		o->max_connections = n->max_connections;
+		o->header_timeout_s = n->header_timeout_s;
+		o->body_timeout_s = n->body_timeout_s;
 		o->log_level = n->log_level;
 		o->cap_max = n->cap_max;
 		o->cap_per_ms = n->cap_per_ms;
 		o->stages = n->stages;
 		log_set_level(n->log_level);
-		http_set_limits(d->http, o->max_body_bytes);
+		http_set_limits(d->http, o);
 		if (j->set == NULL || j->dg.n > j->config_errors) {
 			for (size_t i = j->config_errors; i < j->dg.n; i++)
 				log_warnx("reload: %s", j->dg.msgs[i]);
@@ -697,6 +706,8 @@ daemon_run(struct config *cfg, int foreground)
 			  daemon_gauge_sqlite_memory, NULL);
 	metrics_add_gauge("nurtured_http_inflight", "Requests waiting for their answer.",
 			  daemon_gauge_inflight, d->http);
+	metrics_add_gauge("nurtured_http_connections", "HTTP connections open.",
+			  daemon_gauge_connections, d->http);
 	d->reload_pool = pool_new(d->base, "reload", 1);
 	for (size_t i = 0; i < NT_ARRAY_LEN(sigs); i++) {
 		d->sig[i] = evsignal_new(d->base, sigs[i], daemon_signal, d);

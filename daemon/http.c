@@ -4,6 +4,8 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,25 +14,23 @@
 #include "config.h"
 #include "crypto.h"
 #include "daemon.h"
+#include "http_conn.h"
 #include "log.h"
 #include "metrics.h"
 #include "store.h"
 #include "util.h"
+#include "validate.h"
 
 struct http {
 	struct daemon *d;
 	struct evhttp *evh;
 	struct evhttp_bound_socket *sock;
+	struct http_conns *conns;
 	int inflight;
 };
 
-static void
-http_conn_closed(struct evhttp_connection *conn, void *arg)
-{
-	struct http_req *hr = arg;
-	(void)conn;
-	hr->req = NULL;
-}
+/* Requests with bodies at least this large hand memory back to the system when answered. */
+#define HTTP_TRIM_BODY (256 * 1024)
 
 /* Sends the reply, unless the client left; then forgets the request. */
 static void
@@ -38,14 +38,19 @@ http_finish(struct http_req *hr, int code, const char *reason, struct evbuffer *
 {
 	struct http *h = daemon_http(hr->d);
 
+	http_conn_release(hr);
 	if (hr->req != NULL) {
-		struct evhttp_connection *conn = evhttp_request_get_connection(hr->req);
-		if (conn != NULL)
-			evhttp_connection_set_closecb(conn, NULL, NULL);
+		struct evkeyvalq *hdr = evhttp_request_get_output_headers(hr->req);
 		if (daemon_stopping(hr->d))
-			evhttp_add_header(evhttp_request_get_output_headers(hr->req), "Connection",
-					  "close");
-		evhttp_send_reply(hr->req, code, reason, body);
+			evhttp_add_header(hdr, "Connection", "close");
+		if (hr->head) {
+			/* HEAD: the headers GET would send, Content-Length included; no body. */
+			char len[24];
+			snprintf(len, sizeof(len), "%zu", body ? evbuffer_get_length(body) : 0);
+			evhttp_add_header(hdr, "Content-Length", len);
+			evhttp_send_reply(hr->req, code, reason, NULL);
+		} else
+			evhttp_send_reply(hr->req, code, reason, body);
 	}
 	if (code < 300)
 		metrics_inc(M_HTTP_2XX, 1);
@@ -55,6 +60,8 @@ http_finish(struct http_req *hr, int code, const char *reason, struct evbuffer *
 		metrics_inc(M_HTTP_5XX, 1);
 	metrics_observe(M_HIST_REQUEST, (double)(util_mono_us() - hr->start_us) / 1e6);
 	h->inflight--;
+	if (hr->body_len >= HTTP_TRIM_BODY)
+		malloc_trim(0); /* a large body's parse left freed memory behind; hand it back */
 	free(hr->arg);
 	free(hr);
 }
@@ -81,6 +88,8 @@ http_reason(int code)
 		return "Gone";
 	case 413:
 		return "Payload Too Large";
+	case 415:
+		return "Unsupported Media Type";
 	case 503:
 		return "Service Unavailable";
 	default:
@@ -147,20 +156,49 @@ http_reply_text(struct http_req *hr, int code, const char *content_type, const c
 	evbuffer_free(buf);
 }
 
+/* JSON, or no Content-Type at all (the parser then decides); "application/x+json" counts. */
+static int
+http_is_json_type(const char *ct)
+{
+	size_t n;
+	if (ct == NULL)
+		return 1;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	n = strcspn(ct, "; \t");
+	if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
+		return 1;
+	return n > 17 && strncasecmp(ct, "application/", 12) == 0 &&
+	       strncasecmp(ct + n - 5, "+json", 5) == 0;
+}
+
 json_t *
 http_body_json(struct http_req *hr)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(hr->req);
 	size_t len = evbuffer_get_length(in);
+	const char *ct =
+	    evhttp_find_header(evhttp_request_get_input_headers(hr->req), "Content-Type");
 	json_error_t jerr;
+	const char *text;
 	json_t *v;
 	char msg[300];
 
+	if (!http_is_json_type(ct)) {
+		snprintf(msg, sizeof(msg), "Content-Type must be application/json, not %.100s", ct);
+		http_reply_error(hr, 415, msg, NULL, -1);
+		return NULL;
+	}
 	if (len == 0) {
 		http_reply_error(hr, 400, "request body is empty; expected JSON", NULL, -1);
 		return NULL;
 	}
-	v = json_loadb((const char *)evbuffer_pullup(in, -1), len, JSON_REJECT_DUPLICATES, &jerr);
+	text = (const char *)evbuffer_pullup(in, -1);
+	if (validate_json_shape(text, len, msg, sizeof(msg)) < 0) {
+		http_reply_error(hr, 400, msg, NULL, -1);
+		return NULL;
+	}
+	v = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (v == NULL) {
 		snprintf(msg, sizeof(msg), "malformed JSON at line %d, column %d: %s", jerr.line,
 			 jerr.column, jerr.text);
@@ -252,7 +290,7 @@ http_allow_header(struct evhttp_request *req, int methods)
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
 }
 
-/* The one entry point for every request: route, check the method and token, dispatch. */
+/* The one entry point for every request: check the token, route, check the method, dispatch. */
 static void
 http_dispatch(struct evhttp_request *req, void *arg)
 {
@@ -262,13 +300,33 @@ http_dispatch(struct evhttp_request *req, void *arg)
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	const struct http_route *r = NULL;
+	int api = path != NULL && (strcmp(path, "/v1") == 0 || strncmp(path, "/v1/", 4) == 0);
+	size_t max_body = daemon_config(h->d)->max_body_bytes;
 
 	hr->req = req;
 	hr->d = h->d;
 	hr->start_us = util_mono_us();
+	hr->head = cmd == EVHTTP_REQ_HEAD;
+	hr->body_len = evbuffer_get_length(evhttp_request_get_input_buffer(req));
 	h->inflight++;
-	evhttp_connection_set_closecb(evhttp_request_get_connection(req), http_conn_closed, hr);
+	http_conn_hold(h->conns, evhttp_request_get_connection(req), hr);
 
+	/* Under /v1/ the token comes first: without one, no route is told from another. */
+	if (api && !http_authorized(h, req)) {
+		http_reply_error(hr, 401, "missing or invalid bearer token", NULL, -1);
+		return;
+	}
+	if (hr->body_len > max_body) {
+		/* A chunked body: its length is known only now (a declared one was checked). */
+		char msg[160];
+		snprintf(
+		    msg, sizeof(msg),
+		    "request body of %zu bytes exceeds the limit of %zu bytes (max_body_bytes)",
+		    hr->body_len, max_body);
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+		http_reply_error(hr, 413, msg, NULL, -1);
+		return;
+	}
 	for (size_t i = 0; path && i < NT_ARRAY_LEN(http_routes); i++)
 		if (http_match(&http_routes[i], path, &hr->arg)) {
 			r = &http_routes[i];
@@ -320,11 +378,22 @@ http_query_param(struct http_req *hr, const char *key)
 	return out;
 }
 
+/* The connection limits of configuration C. */
+static void
+http_conn_limits_of(const struct config *c, struct http_conn_limits *lim)
+{
+	lim->max_connections = c->max_connections;
+	lim->header_timeout_s = c->header_timeout_s;
+	lim->body_timeout_s = c->body_timeout_s;
+	lim->max_body = c->max_body_bytes;
+}
+
 struct http *
 http_start(struct daemon *d, const char *host, const char *port, char *err, size_t errlen)
 {
 	struct http *h = xcalloc(1, sizeof(*h));
 	const struct config *c = daemon_config(d);
+	struct http_conn_limits lim;
 
 	h->d = d;
 	h->evh = evhttp_new(daemon_base(d));
@@ -333,31 +402,37 @@ http_start(struct daemon *d, const char *host, const char *port, char *err, size
 	evhttp_set_allowed_methods(h->evh, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
 					       EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT |
 					       EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
-	evhttp_set_max_headers_size(h->evh, 16384);
+	/* An idle keep-alive connection; a request's own deadlines are http_conn's. */
 	evhttp_set_timeout(h->evh, 60);
-	http_set_limits(h, c->max_body_bytes);
+	http_conn_limits_of(c, &lim);
+	h->conns = http_conns_new(daemon_base(d), h->evh, &lim);
 	evhttp_set_gencb(h->evh, http_dispatch, h);
 	h->sock = evhttp_bind_socket_with_handle(h->evh, host, (ev_uint16_t)atoi(port));
 	if (h->sock == NULL) {
 		snprintf(err, errlen, "cannot listen on %s:%s (in use, or not an address here)",
 			 host, port);
 		evhttp_free(h->evh);
+		http_conns_free(h->conns);
 		free(h);
 		return NULL;
 	}
+	http_conns_listen(h->conns, evhttp_bound_socket_get_listener(h->sock));
 	return h;
 }
 
 void
-http_set_limits(struct http *h, size_t max_body)
+http_set_limits(struct http *h, const struct config *c)
 {
-	evhttp_set_max_body_size(h->evh, (ev_ssize_t)max_body);
+	struct http_conn_limits lim;
+	http_conn_limits_of(c, &lim);
+	http_conns_set_limits(h->conns, &lim);
 }
 
 void
 http_stop_accepting(struct http *h)
 {
 	if (h->sock != NULL) {
+		http_conns_unlisten(h->conns);
 		evhttp_del_accept_socket(h->evh, h->sock);
 		h->sock = NULL;
 	}
@@ -369,11 +444,19 @@ http_inflight(struct http *h)
 	return h->inflight;
 }
 
+size_t
+http_connections(struct http *h)
+{
+	return http_conns_open(h->conns);
+}
+
 void
 http_free(struct http *h)
 {
 	if (h == NULL)
 		return;
+	http_conns_unlisten(h->conns);
 	evhttp_free(h->evh);
+	http_conns_free(h->conns);
 	free(h);
 }

@@ -12,6 +12,8 @@
 struct daemon;
 struct evhttp_request;
 struct http;
+struct http_conn;
+struct config;
 
 /* One request in flight; owned by the HTTP layer until http_reply_* is called. */
 struct http_req {
@@ -19,6 +21,9 @@ struct http_req {
 	struct daemon *d;
 	int64_t start_us;
 	char *arg; /* the decoded path parameter ({id}), or NULL */
+	struct http_conn *conn; /* its connection, while it waits for its answer */
+	int head;		/* a HEAD request: the answer goes without its body */
+	size_t body_len;	/* the request body's size */
 };
 
 struct http *http_start(struct daemon *d, const char *host, const char *port, char *err,
@@ -28,8 +33,10 @@ void http_stop_accepting(struct http *h);
 void http_free(struct http *h);
 /* Requests waiting for an answer (for the graceful stop). */
 int http_inflight(struct http *h);
-/* Applies reloadable limits (body size). */
-void http_set_limits(struct http *h, size_t max_body);
+/* Connections open now (for /metrics). */
+size_t http_connections(struct http *h);
+/* Applies reloadable limits (body size, connections, deadlines) from C. */
+void http_set_limits(struct http *h, const struct config *c);
 
 /* Reply helpers: each sends and frees HR. JSON bodies are stolen (decref'd). */
 void http_reply_json(struct http_req *hr, int code, json_t *body);
