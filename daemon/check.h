@@ -4,5 +4,10 @@
 
 /* Prints one line per problem; returns 0 when valid, 1 otherwise. */
 int check_main(const char *file);
+/*
+ * Warns, through WARN, about the configuration FILE (it holds the API tokens) or the data
+ * directory being readable by every user. Returns the number of warnings.
+ */
+int check_modes(const char *file, const char *data_dir, void (*warn)(const char *msg));
 
 #endif

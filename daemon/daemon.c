@@ -14,6 +14,7 @@
 
 #include "build.h"
 #include "campaign.h"
+#include "check.h"
 #include "clock.h"
 #include "compose.h"
 #include "config.h"
@@ -347,6 +348,12 @@ daemon_gauge_inflight(void *arg)
 	return (double)http_inflight(arg);
 }
 
+static void
+daemon_warn(const char *msg)
+{
+	log_warnx("%s", msg);
+}
+
 static double
 daemon_gauge_connections(void *arg)
 {
@@ -592,6 +599,8 @@ daemon_run(struct config *cfg, int foreground)
 
 	d->cfg = cfg;
 	d->started_ms = util_now_ms();
+	/* The database, its WAL, the secret, maildirs: ours alone, whatever data_dir's mode. */
+	umask(077);
 	mime_init();
 	httpclient_global_init(); /* before any thread: curl's global setup is not thread-safe */
 	signal(SIGPIPE, SIG_IGN);
@@ -716,6 +725,7 @@ daemon_run(struct config *cfg, int foreground)
 	log_info("nurtured %s listening on %s:%s, data in %s (durability %s)", PACKAGE_VERSION,
 		 cfg->listen_host, cfg->listen_port, cfg->data_dir,
 		 cfg->durability_full ? "full" : "normal");
+	check_modes(cfg->file, cfg->data_dir, daemon_warn);
 	notify_ready();
 	event_base_dispatch(d->base);
 	log_info("stopped");
