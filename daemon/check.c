@@ -44,14 +44,14 @@ check_plugins(const struct config *cfg, struct diag *d)
 }
 
 int
-check_modes(const char *file, const char *data_dir, void (*warn)(const char *msg))
+check_modes(const char *file, int secrets, const char *data_dir, void (*warn)(const char *msg))
 {
 	struct stat st;
 	int n = 0;
 
-	if (file != NULL && stat(file, &st) == 0 && (st.st_mode & S_IROTH)) {
-		char *m = g_strdup_printf("%s is readable by every user, and it holds the API "
-					  "tokens: chmod 0640 (group: the daemon's)",
+	if (secrets && file != NULL && stat(file, &st) == 0 && (st.st_mode & S_IROTH)) {
+		char *m = g_strdup_printf("%s is readable by every user, and it holds secrets (API "
+					  "tokens, secret): chmod 0640 (group: the daemon's)",
 					  file);
 		warn(m);
 		g_free(m);
@@ -87,7 +87,8 @@ check_main(const char *file)
 	cfg = config_load(file, &d);
 	if (cfg != NULL) {
 		printf("%s: configuration ok\n", file ? file : "(defaults)");
-		check_modes(file, cfg->data_dir, check_warn_stderr);
+		check_modes(file, cfg->n_api_tokens > 0 || cfg->secret != NULL, cfg->data_dir,
+			    check_warn_stderr);
 	}
 	if (cfg != NULL) {
 		struct campaign_set *set = daemon_load_campaigns(cfg, &d);

@@ -5,9 +5,9 @@
 /* Prints one line per problem; returns 0 when valid, 1 otherwise. */
 int check_main(const char *file);
 /*
- * Warns, through WARN, about the configuration FILE (it holds the API tokens) or the data
- * directory being readable by every user. Returns the number of warnings.
+ * Warns, through WARN, about the configuration FILE being readable by every user when it holds
+ * SECRETS (API tokens, the secret), or the data directory. Returns the number of warnings.
  */
-int check_modes(const char *file, const char *data_dir, void (*warn)(const char *msg));
+int check_modes(const char *file, int secrets, const char *data_dir, void (*warn)(const char *msg));
 
 #endif

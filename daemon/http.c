@@ -27,7 +27,17 @@ struct http {
 	struct evhttp_bound_socket *sock;
 	struct http_conns *conns;
 	int inflight;
+	struct event *trim; /* malloc_trim after large bodies */
 };
+
+static void
+http_trim(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	malloc_trim(0);
+}
 
 /* Requests with bodies at least this large hand memory back to the system when answered. */
 #define HTTP_TRIM_BODY (256 * 1024)
@@ -60,8 +70,11 @@ http_finish(struct http_req *hr, int code, const char *reason, struct evbuffer *
 		metrics_inc(M_HTTP_5XX, 1);
 	metrics_observe(M_HIST_REQUEST, (double)(util_mono_us() - hr->start_us) / 1e6);
 	h->inflight--;
-	if (hr->body_len >= HTTP_TRIM_BODY)
-		malloc_trim(0); /* a large body's parse left freed memory behind; hand it back */
+	if (hr->body_len >= HTTP_TRIM_BODY && !evtimer_pending(h->trim, NULL)) {
+		/* A large body's parse left freed memory behind: hand it back, once for a burst. */
+		struct timeval tv = {0, 200000};
+		evtimer_add(h->trim, &tv);
+	}
 	free(hr->arg);
 	free(hr);
 }
@@ -406,6 +419,7 @@ http_start(struct daemon *d, const char *host, const char *port, char *err, size
 	evhttp_set_timeout(h->evh, 60);
 	http_conn_limits_of(c, &lim);
 	h->conns = http_conns_new(daemon_base(d), h->evh, &lim);
+	h->trim = evtimer_new(daemon_base(d), http_trim, NULL);
 	evhttp_set_gencb(h->evh, http_dispatch, h);
 	h->sock = evhttp_bind_socket_with_handle(h->evh, host, (ev_uint16_t)atoi(port));
 	if (h->sock == NULL) {
@@ -413,6 +427,7 @@ http_start(struct daemon *d, const char *host, const char *port, char *err, size
 			 host, port);
 		evhttp_free(h->evh);
 		http_conns_free(h->conns);
+		event_free(h->trim);
 		free(h);
 		return NULL;
 	}
@@ -458,5 +473,6 @@ http_free(struct http *h)
 	http_conns_unlisten(h->conns);
 	evhttp_free(h->evh);
 	http_conns_free(h->conns);
+	event_free(h->trim);
 	free(h);
 }

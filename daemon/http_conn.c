@@ -589,6 +589,11 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		conn_attach(c);
 		return;
 	}
+	if (c->hr != NULL && c->state != CONN_LINGER) {
+		/* A pipelined request waits behind one being answered: its clock starts after. */
+		conn_arm(c, 1);
+		return;
+	}
 	switch (c->state) {
 	case CONN_HEAD:
 		snprintf(e.msg, sizeof(e.msg),
