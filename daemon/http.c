@@ -17,6 +17,7 @@
 #include "http_conn.h"
 #include "log.h"
 #include "metrics.h"
+#include "pool.h"
 #include "store.h"
 #include "util.h"
 #include "validate.h"
@@ -27,8 +28,12 @@ struct http {
 	struct evhttp_bound_socket *sock;
 	struct http_conns *conns;
 	int inflight;
-	struct event *trim; /* malloc_trim after large bodies */
+	struct event *trim;   /* malloc_trim after large bodies */
+	struct nt_pool *pool; /* parsing and validating large bodies, off the loop */
 };
+
+/* Bodies at least this large are parsed off the loop (about a millisecond's work on it). */
+#define HTTP_OFFLOOP_BODY (64 * 1024)
 
 static void
 http_trim(evutil_socket_t fd, short what, void *arg)
@@ -70,6 +75,8 @@ http_finish(struct http_req *hr, int code, const char *reason, struct evbuffer *
 		metrics_inc(M_HTTP_5XX, 1);
 	metrics_observe(M_HIST_REQUEST, (double)(util_mono_us() - hr->start_us) / 1e6);
 	h->inflight--;
+	json_decref(hr->body_json);
+	free(hr->body_err);
 	if (hr->body_len >= HTTP_TRIM_BODY && !evtimer_pending(h->trim, NULL)) {
 		/* A large body's parse left freed memory behind: hand it back, once for a burst. */
 		struct timeval tv = {0, 200000};
@@ -185,39 +192,153 @@ http_is_json_type(const char *ct)
 	       strncasecmp(ct + n - 5, "+json", 5) == 0;
 }
 
-json_t *
-http_body_json(struct http_req *hr)
+/* The checks and the parse of a body's N bytes at TEXT; NULL with *ERR (malloc'd) when bad. */
+static json_t *
+http_parse(const char *text, size_t len, char **err)
 {
-	struct evbuffer *in = evhttp_request_get_input_buffer(hr->req);
-	size_t len = evbuffer_get_length(in);
-	const char *ct =
-	    evhttp_find_header(evhttp_request_get_input_headers(hr->req), "Content-Type");
 	json_error_t jerr;
-	const char *text;
-	json_t *v;
 	char msg[300];
+	json_t *v;
 
-	if (!http_is_json_type(ct)) {
-		snprintf(msg, sizeof(msg), "Content-Type must be application/json, not %.100s", ct);
-		http_reply_error(hr, 415, msg, NULL, -1);
-		return NULL;
-	}
+	*err = NULL;
 	if (len == 0) {
-		http_reply_error(hr, 400, "request body is empty; expected JSON", NULL, -1);
+		*err = xstrdup("request body is empty; expected JSON");
 		return NULL;
 	}
-	text = (const char *)evbuffer_pullup(in, -1);
 	if (validate_json_shape(text, len, msg, sizeof(msg)) < 0) {
-		http_reply_error(hr, 400, msg, NULL, -1);
+		*err = xstrdup(msg);
 		return NULL;
 	}
 	v = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (v == NULL)
+		*err = xasprintf("malformed JSON at line %d, column %d: %s", jerr.line, jerr.column,
+				 jerr.text);
+	return v;
+}
+
+/* 415 unless the request's Content-Type is JSON (or absent); 0 when it may go on. */
+static int
+http_check_type(struct http_req *hr)
+{
+	const char *ct =
+	    evhttp_find_header(evhttp_request_get_input_headers(hr->req), "Content-Type");
+	char msg[160];
+
+	if (http_is_json_type(ct))
+		return 0;
+	snprintf(msg, sizeof(msg), "Content-Type must be application/json, not %.100s", ct);
+	http_reply_error(hr, 415, msg, NULL, -1);
+	return -1;
+}
+
+json_t *
+http_body_json(struct http_req *hr)
+{
+	struct evbuffer *in;
+	json_t *v;
+	char *err = NULL;
+
+	if (hr->body_ready) {
+		/* Parsed off the loop (http_dispatch); the type was checked there. */
+		v = hr->body_json;
+		hr->body_json = NULL;
+		if (v == NULL)
+			http_reply_error(hr, 400, hr->body_err, NULL, -1);
+		return v;
+	}
+	if (http_check_type(hr) < 0)
+		return NULL;
+	in = evhttp_request_get_input_buffer(hr->req);
+	size_t len = evbuffer_get_length(in);
+	v = http_parse(len ? (const char *)evbuffer_pullup(in, -1) : "", len, &err);
 	if (v == NULL) {
-		snprintf(msg, sizeof(msg), "malformed JSON at line %d, column %d: %s", jerr.line,
-			 jerr.column, jerr.text);
-		http_reply_error(hr, 400, msg, NULL, -1);
+		http_reply_error(hr, 400, err, NULL, -1);
+		free(err);
 	}
 	return v;
+}
+
+struct http_offload_job {
+	struct http_req *hr;
+	void (*run)(void *);
+	void (*done)(struct http_req *, void *);
+	void *arg;
+};
+
+static void
+http_offload_run(void *arg)
+{
+	struct http_offload_job *o = arg;
+	o->run(o->arg);
+}
+
+static void
+http_offload_done(void *arg)
+{
+	struct http_offload_job *o = arg;
+	o->done(o->hr, o->arg);
+	free(o);
+}
+
+void
+http_offload(struct http_req *hr, void (*run)(void *arg),
+	     void (*done)(struct http_req *hr, void *arg), void *arg)
+{
+	struct http *h = daemon_http(hr->d);
+	struct http_offload_job *o = xcalloc(1, sizeof(*o));
+
+	o->hr = hr;
+	o->run = run;
+	o->done = done;
+	o->arg = arg;
+	if (h->pool == NULL || pool_submit(h->pool, http_offload_run, http_offload_done, o) < 0) {
+		http_offload_run(o);
+		http_offload_done(o);
+	}
+}
+
+void
+http_offload_free(struct http_req *hr, void (*free_fn)(void *arg), void *arg)
+{
+	struct http *h = daemon_http(hr->d);
+	if (h->pool == NULL || pool_submit(h->pool, free_fn, NULL, arg) < 0)
+		free_fn(arg);
+}
+
+/* A large body's bytes, parsed on the worker, then its handler called on the loop. */
+struct http_parse_job {
+	void (*fn)(struct http_req *);
+	char *text;
+	size_t len;
+	json_t *json;
+	char *err;
+};
+
+static void
+http_parse_run(void *arg)
+{
+	struct http_parse_job *p = arg;
+	p->json = http_parse(p->text, p->len, &p->err);
+	free(p->text);
+	p->text = NULL;
+}
+
+static void
+http_parse_done(struct http_req *hr, void *arg)
+{
+	struct http_parse_job *p = arg;
+	void (*fn)(struct http_req *) = p->fn;
+
+	hr->body_ready = 1;
+	hr->body_json = p->json;
+	hr->body_err = p->err;
+	free(p);
+	if (hr->req == NULL) {
+		/* The client left while its body was parsed: nobody to answer. */
+		http_reply_error(hr, 503, "client gone", NULL, -1);
+		return;
+	}
+	fn(hr);
 }
 
 /* Bearer token check; every configured token is compared, so timing tells nothing. */
@@ -369,6 +490,19 @@ http_dispatch(struct evhttp_request *req, void *arg)
 		http_reply_error(hr, 503, "shutting down", NULL, -1);
 		return;
 	}
+	if (cmd == EVHTTP_REQ_POST && r->auth && hr->body_len >= HTTP_OFFLOOP_BODY) {
+		/* Parsing a large body takes milliseconds: on the worker, not on the loop. */
+		struct http_parse_job *p;
+		if (http_check_type(hr) < 0)
+			return;
+		p = xcalloc(1, sizeof(*p));
+		p->fn = fn;
+		p->len = hr->body_len;
+		p->text = xmalloc(p->len);
+		evbuffer_remove(evhttp_request_get_input_buffer(req), p->text, p->len);
+		http_offload(hr, http_parse_run, http_parse_done, p);
+		return;
+	}
 	fn(hr);
 }
 
@@ -420,6 +554,7 @@ http_start(struct daemon *d, const char *host, const char *port, char *err, size
 	http_conn_limits_of(c, &lim);
 	h->conns = http_conns_new(daemon_base(d), h->evh, &lim);
 	h->trim = evtimer_new(daemon_base(d), http_trim, NULL);
+	h->pool = pool_new(daemon_base(d), "http", 1);
 	evhttp_set_gencb(h->evh, http_dispatch, h);
 	h->sock = evhttp_bind_socket_with_handle(h->evh, host, (ev_uint16_t)atoi(port));
 	if (h->sock == NULL) {
@@ -428,6 +563,7 @@ http_start(struct daemon *d, const char *host, const char *port, char *err, size
 		evhttp_free(h->evh);
 		http_conns_free(h->conns);
 		event_free(h->trim);
+		pool_free(h->pool);
 		free(h);
 		return NULL;
 	}
@@ -471,6 +607,7 @@ http_free(struct http *h)
 	if (h == NULL)
 		return;
 	http_conns_unlisten(h->conns);
+	pool_free(h->pool);
 	evhttp_free(h->evh);
 	http_conns_free(h->conns);
 	event_free(h->trim);

@@ -20,10 +20,13 @@ struct http_req {
 	struct evhttp_request *req; /* NULL once the client has gone */
 	struct daemon *d;
 	int64_t start_us;
-	char *arg; /* the decoded path parameter ({id}), or NULL */
+	char *arg;		/* the decoded path parameter ({id}), or NULL */
 	struct http_conn *conn; /* its connection, while it waits for its answer */
 	int head;		/* a HEAD request: the answer goes without its body */
 	size_t body_len;	/* the request body's size */
+	int body_ready;		/* a large body was parsed off the loop: body_json or body_err */
+	json_t *body_json;	/* ... its value, until http_body_json hands it over */
+	char *body_err;		/* ... or why it is not JSON (a 400) */
 };
 
 struct http *http_start(struct daemon *d, const char *host, const char *port, char *err,
@@ -54,5 +57,15 @@ void http_reply_store_error(struct http_req *hr, int status, const char *notfoun
 char *http_query_param(struct http_req *hr, const char *key);
 /* The request's body parsed as JSON, or NULL after replying 400 itself. */
 json_t *http_body_json(struct http_req *hr);
+/*
+ * Runs RUN(ARG) on the HTTP layer's worker thread, then DONE(HR, ARG) on the loop: work on a
+ * large body (parsing, validating a big batch) that would hold up every other client. DONE is
+ * called also when the client left (HR->req NULL; its answer is dropped). Without a worker (the
+ * pool is stopping) both run here, at once.
+ */
+void http_offload(struct http_req *hr, void (*run)(void *arg),
+		  void (*done)(struct http_req *hr, void *arg), void *arg);
+/* FREE(ARG) on that worker: freeing a large batch's values costs the loop milliseconds too. */
+void http_offload_free(struct http_req *hr, void (*free_fn)(void *arg), void *arg);
 
 #endif
