@@ -36,6 +36,8 @@ def make_install_honours_destdir():
     text = open(os.path.join(dest, unit)).read()
     check("@sbindir@" not in text and "${" not in text, "paths filled in", text)
     check("Type=notify" in text and "ExecReload=/bin/kill -HUP $MAINPID" in text, "unit", text)
+    # Issue 18: room for max_connections' descriptors, and private files.
+    check("LimitNOFILE=65536" in text and "UMask=0077" in text, "LimitNOFILE and UMask", text)
 
 
 @test
