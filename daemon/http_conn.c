@@ -553,7 +553,13 @@ conn_tap(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
 	}
 }
 
-/* Deferred from the accept: by now evhttp has made its connection object. */
+/*
+ * Deferred from the accept: by now evhttp has made its connection object. libevent 2.1 has no
+ * hook for a new connection (2.2's newreqcb) and no way to answer its errors ourselves
+ * (errorcb): the connection is found as the argument evhttp gave its bufferevent callbacks
+ * (bufferevent_getcb), and its close callback, kept for its whole life, counts it out. (A
+ * bufferevent filter under evhttp_set_bevcb, the other way in, lost requests with 2.1.12.)
+ */
 static void
 conn_attach(struct http_conn *c)
 {
