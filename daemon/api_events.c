@@ -1,4 +1,7 @@
-/* POST /v1/events: validate on the network loop, commit in the store loop, then answer 202. */
+/*
+ * POST /v1/events: validate on the network loop (a large batch on the HTTP worker), commit in
+ * the store loop, then answer 202.
+ */
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +16,9 @@
 #include "util.h"
 #include "validate.h"
 
+/* Batches at least this large are validated off the loop (SHA-256 and all, per event). */
+#define EVENTS_OFFLOOP 64
+
 struct ingest_job {
 	struct store_job job; /* first */
 	struct http_req *hr;
@@ -25,8 +31,10 @@ struct ingest_job {
 };
 
 static void
-ingest_job_free(struct ingest_job *j)
+ingest_job_free(void *arg)
 {
+	struct ingest_job *j = arg;
+
 	for (size_t i = 0; i < j->n; i++)
 		nt_event_clear(&j->events[i]);
 	free(j->events);
@@ -47,18 +55,24 @@ static void
 ingest_done(struct store_job *job)
 {
 	struct ingest_job *j = (struct ingest_job *)job;
-	json_t *list, *body;
+	struct http_req *hr = j->hr;
+	json_t *list, *body = NULL;
 	size_t dups = 0;
+	int code = 202;
 
 	if (job->status == STORE_CONFLICT) {
 		metrics_inc(M_EVENTS_REJECTED, j->n);
-		http_reply_error(j->hr, 409,
+		code = 409;
+		body = json_pack("{s:s,s:s}", "error",
 				 "an event with this id and other content exists for this customer",
-				 "id", j->single ? -1 : j->conflict);
+				 "field", "id");
+		if (!j->single)
+			json_object_set_new(body, "index", json_integer(j->conflict));
 	} else if (job->status != STORE_OK) {
 		metrics_inc(M_EVENTS_REJECTED, j->n);
-		http_reply_error(j->hr, 503, "store unavailable; nothing was stored, retry later",
-				 NULL, -1);
+		code = 503;
+		body = json_pack("{s:s}", "error",
+				 "store unavailable; nothing was stored, retry later");
 	} else {
 		list = json_array();
 		for (size_t i = 0; i < j->n; i++) {
@@ -75,9 +89,64 @@ ingest_done(struct store_job *job)
 			json_object_set_new(body, "duplicate", json_boolean(j->duplicate[0]));
 		}
 		json_object_set_new(body, "events", list);
-		http_reply_json(j->hr, 202, body);
 	}
-	ingest_job_free(j);
+	/* A large batch's values are freed on the HTTP worker, not on the loop. */
+	if (j->n >= EVENTS_OFFLOOP)
+		http_offload_free(hr, ingest_job_free, j);
+	else
+		ingest_job_free(j);
+	http_reply_json(hr, code, body);
+}
+
+/* The validation of a batch: on the loop, or for a large one on the HTTP worker. */
+struct events_check {
+	struct ingest_job *j;
+	json_t *body, *items;
+	size_t n;
+	struct verr err;
+	long bad; /* the refused event's index, or -1 */
+};
+
+static void
+events_check_run(void *arg)
+{
+	struct events_check *c = arg;
+	struct ingest_job *j = c->j;
+
+	for (size_t i = 0; i < c->n; i++) {
+		json_t *ev = j->single ? c->items : json_array_get(c->items, i);
+		if (validate_event(ev, j->received_ms, &j->events[i], &c->err) < 0) {
+			c->bad = (long)i;
+			break;
+		}
+		j->n++;
+	}
+	/* The events hold what they need (their properties by reference): the rest goes here. */
+	json_decref(c->body);
+	c->body = NULL;
+}
+
+static void
+events_check_done(struct http_req *hr, void *arg)
+{
+	struct events_check *c = arg;
+	struct ingest_job *j = c->j;
+
+	if (c->bad >= 0 || hr->req == NULL) {
+		metrics_inc(M_EVENTS_REJECTED, c->n);
+		if (c->bad >= 0)
+			http_reply_error(hr, 400, c->err.msg, c->err.field,
+					 j->single ? -1 : c->bad);
+		else
+			http_reply_error(hr, 503, "client gone", NULL, -1);
+		ingest_job_free(j);
+	} else {
+		j->job.run = ingest_run;
+		j->job.done = ingest_done;
+		j->job.wakes_engine = 1;
+		storeloop_submit(daemon_storeloop(hr->d), &j->job);
+	}
+	free(c);
 }
 
 void
@@ -85,8 +154,8 @@ api_events_post(struct http_req *hr)
 {
 	const struct config *c = daemon_config(hr->d);
 	json_t *body = http_body_json(hr), *items;
+	struct events_check *chk;
 	struct ingest_job *j;
-	struct verr err;
 	size_t n;
 
 	if (body == NULL)
@@ -117,20 +186,16 @@ api_events_post(struct http_req *hr)
 	j->received_ms = util_now_ms();
 	j->events = xcalloc(n, sizeof(*j->events));
 	j->duplicate = xcalloc(n, 1);
-	for (size_t i = 0; i < n; i++) {
-		json_t *ev = single ? items : json_array_get(items, i);
-		if (validate_event(ev, j->received_ms, &j->events[i], &err) < 0) {
-			metrics_inc(M_EVENTS_REJECTED, n);
-			http_reply_error(hr, 400, err.msg, err.field, single ? -1 : (long)i);
-			json_decref(body);
-			ingest_job_free(j);
-			return;
-		}
-		j->n++;
+	chk = xcalloc(1, sizeof(*chk));
+	chk->j = j;
+	chk->body = body;
+	chk->items = items;
+	chk->n = n;
+	chk->bad = -1;
+	if (n >= EVENTS_OFFLOOP) {
+		http_offload(hr, events_check_run, events_check_done, chk);
+		return;
 	}
-	json_decref(body);
-	j->job.run = ingest_run;
-	j->job.done = ingest_done;
-	j->job.wakes_engine = 1;
-	storeloop_submit(daemon_storeloop(hr->d), &j->job);
+	events_check_run(chk);
+	events_check_done(hr, chk);
 }

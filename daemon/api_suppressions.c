@@ -1,4 +1,5 @@
 /* /v1/suppressions: addresses that are never mailed (hard bounces, complaints, manual). */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,7 @@
 #include "util.h"
 
 #define SUPPRESSIONS_PAGE 100
+#define SUPPRESSIONS_PAGE_MAX 1000
 
 /* The reasons an operator may give; "erased" is the store's own (a deleted customer). */
 static const char *const suppression_reasons[] = {"manual", "hard_bounce", "complaint",
@@ -96,14 +98,28 @@ suppression_job_new(struct http_req *hr, enum suppression_op op)
 void
 api_suppressions_get(struct http_req *hr)
 {
-	struct suppression_job *j = suppression_job_new(hr, SUP_LIST);
-	char *limit = http_query_param(hr, "limit");
+	char *limit = http_query_param(hr, "limit"), *end = NULL;
+	long long n = SUPPRESSIONS_PAGE;
+	struct suppression_job *j;
 
-	j->after = http_query_param(hr, "after");
-	j->limit = limit ? atoi(limit) : SUPPRESSIONS_PAGE;
-	if (j->limit < 1 || j->limit > 1000)
-		j->limit = SUPPRESSIONS_PAGE;
+	/* As /v1/messages: a positive integer, or a 400 naming it; above the page maximum, the
+	 * maximum. */
+	if (limit != NULL) {
+		errno = 0;
+		n = (limit[0] >= '0' && limit[0] <= '9') ? strtoll(limit, &end, 10) : -1;
+		if (errno != 0 || end == NULL || *end != '\0' || n <= 0) {
+			free(limit);
+			http_reply_error(hr, 400, "'limit' must be a positive integer", "limit",
+					 -1);
+			return;
+		}
+		if (n > SUPPRESSIONS_PAGE_MAX)
+			n = SUPPRESSIONS_PAGE_MAX;
+	}
 	free(limit);
+	j = suppression_job_new(hr, SUP_LIST);
+	j->after = http_query_param(hr, "after");
+	j->limit = (int)n;
 	storeloop_submit(daemon_storeloop(hr->d), &j->job);
 }
 

@@ -345,7 +345,7 @@ api_webhook_post(struct http_req *hr)
 	const char *provider = hr->arg;
 	size_t len;
 	const char *raw = http_body_raw(hr, &len);
-	json_t *body = http_body_json(hr);
+	json_t *body = http_body_json_untyped(hr);
 
 	if (body == NULL)
 		return;

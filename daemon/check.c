@@ -3,6 +3,7 @@
 #include <glib.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "campaign.h"
 #include "config.h"
@@ -42,6 +43,37 @@ check_plugins(const struct config *cfg, struct diag *d)
 	}
 }
 
+int
+check_modes(const char *file, int secrets, const char *data_dir, void (*warn)(const char *msg))
+{
+	struct stat st;
+	int n = 0;
+
+	if (secrets && file != NULL && stat(file, &st) == 0 && (st.st_mode & S_IROTH)) {
+		char *m = g_strdup_printf("%s is readable by every user, and it holds secrets (API "
+					  "tokens, secret): chmod 0640 (group: the daemon's)",
+					  file);
+		warn(m);
+		g_free(m);
+		n++;
+	}
+	if (data_dir != NULL && stat(data_dir, &st) == 0 && (st.st_mode & (S_IROTH | S_IXOTH))) {
+		char *m = g_strdup_printf("data_dir %s can be read by every user (customers' data, "
+					  "the secret): chmod 0700",
+					  data_dir);
+		warn(m);
+		g_free(m);
+		n++;
+	}
+	return n;
+}
+
+static void
+check_warn_stderr(const char *msg)
+{
+	fprintf(stderr, "warning: %s\n", msg);
+}
+
 /* Config, then campaigns (checked against the config's channels): every problem, one a line. */
 int
 check_main(const char *file)
@@ -53,8 +85,11 @@ check_main(const char *file)
 	log_init(1, LOG_LEVEL_WARN);
 	diag_init(&d, file ? file : "(defaults)", NULL);
 	cfg = config_load(file, &d);
-	if (cfg != NULL)
+	if (cfg != NULL) {
 		printf("%s: configuration ok\n", file ? file : "(defaults)");
+		check_modes(file, cfg->n_api_tokens > 0 || cfg->secret != NULL, cfg->data_dir,
+			    check_warn_stderr);
+	}
 	if (cfg != NULL) {
 		struct campaign_set *set = daemon_load_campaigns(cfg, &d);
 		if (set != NULL && d.n == 0)

@@ -33,6 +33,9 @@ config_defaults(struct config *c)
 	c->max_body_bytes = 1024 * 1024;
 	c->max_batch = 1000;
 	c->shutdown_timeout_s = 10;
+	c->max_connections = 1024;
+	c->header_timeout_s = 10;
+	c->body_timeout_s = 60;
 	stage_rules_default(&c->stages);
 	c->mail_from_name = xstrdup("nurtured");
 	c->mail_from_address = xstrdup("nurtured@localhost.localdomain");

@@ -256,8 +256,7 @@ config_inbound_copy(char **dst, const char *src)
 
 /* The reload table's comparison for the top-level KEY of this file (config_keys.c). */
 int
-config_inbound_differs(const struct inbound_conf *a, const struct inbound_conf *b,
-		       const char *key)
+config_inbound_differs(const struct inbound_conf *a, const struct inbound_conf *b, const char *key)
 {
 #define NE(f) (g_strcmp0(a->f, b->f) != 0)
 	if (strcmp(key, "bounce_address") == 0)

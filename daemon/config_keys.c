@@ -210,6 +210,29 @@ key_shutdown_timeout(struct config *c, json_t *v, const char *key, struct diag *
 	c->shutdown_timeout_s = (int)s;
 }
 
+/* The HTTP edge (issue 18): connections open at once, and a request's head and body deadlines. */
+static void
+key_max_connections(struct config *c, json_t *v, const char *key, struct diag *d)
+{
+	config_set_size(&c->max_connections, v, key, 1, 1000000, d);
+}
+
+static void
+key_header_timeout(struct config *c, json_t *v, const char *key, struct diag *d)
+{
+	size_t s = (size_t)c->header_timeout_s;
+	config_set_size(&s, v, key, 1, 3600, d);
+	c->header_timeout_s = (int)s;
+}
+
+static void
+key_body_timeout(struct config *c, json_t *v, const char *key, struct diag *d)
+{
+	size_t s = (size_t)c->body_timeout_s;
+	config_set_size(&s, v, key, 1, 3600, d);
+	c->body_timeout_s = (int)s;
+}
+
 /* "frequency_cap": {"max": N, "per": DURATION}, across all non-transactional campaigns. */
 static void
 key_frequency_cap(struct config *c, json_t *v, const char *key, struct diag *d)
@@ -397,6 +420,9 @@ NUM_FIELD(durability, durability_full)
 NUM_FIELD(max_body_bytes, max_body_bytes)
 NUM_FIELD(max_batch, max_batch)
 NUM_FIELD(shutdown_timeout, shutdown_timeout_s)
+NUM_FIELD(max_connections, max_connections)
+NUM_FIELD(header_timeout, header_timeout_s)
+NUM_FIELD(body_timeout, body_timeout_s)
 
 static int
 listen_differs(const struct config *a, const struct config *b)
@@ -471,7 +497,7 @@ mail_from_differs(const struct config *a, const struct config *b)
 
 /* Issue 16's keys (config_inbound.c): each a restart key, see config_inbound_keep. */
 #define INBOUND_KEY(name)                                                                          \
-	static void key_##name(struct config *c, json_t *v, const char *key, struct diag *d)      \
+	static void key_##name(struct config *c, json_t *v, const char *key, struct diag *d)       \
 	{                                                                                          \
 		config_inbound_apply(c, key, v, d);                                                \
 	}                                                                                          \
@@ -504,13 +530,16 @@ INBOUND_KEY(webhooks)
  * and erased-address hashes (secret), the plugins it loaded while still root (plugin_dir).
  */
 const struct config_key config_keys[] = {
-    RESTART(listen),	       RESTART(data_dir),	APPLY(api_tokens),    APPLY(public_url),
-    RESTART(secret),	       APPLY(campaigns_dir),	APPLY(templates_dir), RESTART(plugin_dir),
-    APPLY(channels),	       APPLY(log_level),	RESTART(durability),  APPLY(max_body_bytes),
-    APPLY(max_batch),	       APPLY(shutdown_timeout), APPLY(frequency_cap), APPLY(stages),
-    APPLY(mail_from),	       APPLY(opt_in_topics),	RESTART(user),	      APPLY(system_channel),
-    APPLY(unsubscribe_mailto), RESTART(bounce_address), RESTART(reply_to),
-    RESTART(bounce_policy),    RESTART(inbound),        RESTART(webhooks),
+    RESTART(listen),	     RESTART(data_dir),	      APPLY(api_tokens),
+    APPLY(public_url),	     RESTART(secret),	      APPLY(campaigns_dir),
+    APPLY(templates_dir),    RESTART(plugin_dir),     APPLY(channels),
+    APPLY(log_level),	     RESTART(durability),     APPLY(max_body_bytes),
+    APPLY(max_batch),	     APPLY(shutdown_timeout), APPLY(frequency_cap),
+    APPLY(stages),	     APPLY(mail_from),	      APPLY(opt_in_topics),
+    RESTART(user),	     APPLY(system_channel),   APPLY(unsubscribe_mailto),
+    RESTART(bounce_address), RESTART(reply_to),	      APPLY(max_connections),
+    APPLY(header_timeout),   APPLY(body_timeout),     RESTART(bounce_policy),
+    RESTART(inbound),	     RESTART(webhooks),
 };
 const size_t config_nkeys = NT_ARRAY_LEN(config_keys);
 

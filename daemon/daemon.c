@@ -14,6 +14,7 @@
 
 #include "build.h"
 #include "campaign.h"
+#include "check.h"
 #include "clock.h"
 #include "compose.h"
 #include "config.h"
@@ -385,6 +386,18 @@ daemon_gauge_inflight(void *arg)
 	return (double)http_inflight(arg);
 }
 
+static void
+daemon_warn(const char *msg)
+{
+	log_warnx("%s", msg);
+}
+
+static double
+daemon_gauge_connections(void *arg)
+{
+	return (double)http_connections(arg);
+}
+
 /* SQLite's own heap (page cache included): RSS less this is what a leak would grow. */
 static double
 daemon_gauge_sqlite_memory(void *arg)
@@ -523,7 +536,7 @@ daemon_reload_apply(void *arg)
 		d->restart_needed = g_strdupv((char **)j->restart);
 		d->cfg = n; /* the old one is the store thread's until it switches */
 		log_set_level(n->log_level);
-		http_set_limits(d->http, n->max_body_bytes);
+		http_set_limits(d->http, n);
 		struct campaigns_job *cj = xcalloc(1, sizeof(*cj));
 		cj->d = d;
 		cj->set = j->set;
@@ -617,6 +630,8 @@ daemon_run(struct config *cfg, int foreground)
 
 	d->cfg = cfg;
 	d->started_ms = util_now_ms();
+	/* The database, its WAL, the secret, maildirs: ours alone, whatever data_dir's mode. */
+	umask(077);
 	mime_init();
 	httpclient_global_init(); /* before any thread: curl's global setup is not thread-safe */
 	signal(SIGPIPE, SIG_IGN);
@@ -732,6 +747,8 @@ daemon_run(struct config *cfg, int foreground)
 			  daemon_gauge_sqlite_memory, NULL);
 	metrics_add_gauge("nurtured_http_inflight", "Requests waiting for their answer.",
 			  daemon_gauge_inflight, d->http);
+	metrics_add_gauge("nurtured_http_connections", "HTTP connections open.",
+			  daemon_gauge_connections, d->http);
 	d->reload_pool = pool_new(d->base, "reload", 1);
 	for (size_t i = 0; i < NT_ARRAY_LEN(sigs); i++) {
 		d->sig[i] = evsignal_new(d->base, sigs[i], daemon_signal, d);
@@ -740,6 +757,8 @@ daemon_run(struct config *cfg, int foreground)
 	log_info("nurtured %s listening on %s:%s, data in %s (durability %s)", PACKAGE_VERSION,
 		 cfg->listen_host, cfg->listen_port, cfg->data_dir,
 		 cfg->durability_full ? "full" : "normal");
+	check_modes(cfg->file, cfg->n_api_tokens > 0 || cfg->secret != NULL, cfg->data_dir,
+		    daemon_warn);
 	notify_ready();
 	event_base_dispatch(d->base);
 	log_info("stopped");

@@ -4,6 +4,8 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,25 +14,38 @@
 #include "config.h"
 #include "crypto.h"
 #include "daemon.h"
+#include "http_conn.h"
 #include "log.h"
 #include "metrics.h"
+#include "pool.h"
 #include "store.h"
 #include "util.h"
+#include "validate.h"
 
 struct http {
 	struct daemon *d;
 	struct evhttp *evh;
 	struct evhttp_bound_socket *sock;
+	struct http_conns *conns;
 	int inflight;
+	struct event *trim;   /* malloc_trim after large bodies */
+	struct nt_pool *pool; /* parsing and validating large bodies, off the loop */
 };
 
+/* Bodies at least this large are parsed off the loop (about a millisecond's work on it). */
+#define HTTP_OFFLOOP_BODY (64 * 1024)
+
 static void
-http_conn_closed(struct evhttp_connection *conn, void *arg)
+http_trim(evutil_socket_t fd, short what, void *arg)
 {
-	struct http_req *hr = arg;
-	(void)conn;
-	hr->req = NULL;
+	(void)fd;
+	(void)what;
+	(void)arg;
+	malloc_trim(0);
 }
+
+/* Requests with bodies at least this large hand memory back to the system when answered. */
+#define HTTP_TRIM_BODY (256 * 1024)
 
 /* Sends the reply, unless the client left; then forgets the request. */
 static void
@@ -38,14 +53,19 @@ http_finish(struct http_req *hr, int code, const char *reason, struct evbuffer *
 {
 	struct http *h = daemon_http(hr->d);
 
+	http_conn_release(hr);
 	if (hr->req != NULL) {
-		struct evhttp_connection *conn = evhttp_request_get_connection(hr->req);
-		if (conn != NULL)
-			evhttp_connection_set_closecb(conn, NULL, NULL);
+		struct evkeyvalq *hdr = evhttp_request_get_output_headers(hr->req);
 		if (daemon_stopping(hr->d))
-			evhttp_add_header(evhttp_request_get_output_headers(hr->req), "Connection",
-					  "close");
-		evhttp_send_reply(hr->req, code, reason, body);
+			evhttp_add_header(hdr, "Connection", "close");
+		if (hr->head) {
+			/* HEAD: the headers GET would send, Content-Length included; no body. */
+			char len[24];
+			snprintf(len, sizeof(len), "%zu", body ? evbuffer_get_length(body) : 0);
+			evhttp_add_header(hdr, "Content-Length", len);
+			evhttp_send_reply(hr->req, code, reason, NULL);
+		} else
+			evhttp_send_reply(hr->req, code, reason, body);
 	}
 	if (code < 300)
 		metrics_inc(M_HTTP_2XX, 1);
@@ -55,6 +75,13 @@ http_finish(struct http_req *hr, int code, const char *reason, struct evbuffer *
 		metrics_inc(M_HTTP_5XX, 1);
 	metrics_observe(M_HIST_REQUEST, (double)(util_mono_us() - hr->start_us) / 1e6);
 	h->inflight--;
+	json_decref(hr->body_json);
+	free(hr->body_err);
+	if (hr->body_len >= HTTP_TRIM_BODY && !evtimer_pending(h->trim, NULL)) {
+		/* A large body's parse left freed memory behind: hand it back, once for a burst. */
+		struct timeval tv = {0, 200000};
+		evtimer_add(h->trim, &tv);
+	}
 	free(hr->arg);
 	free(hr);
 }
@@ -81,6 +108,8 @@ http_reason(int code)
 		return "Gone";
 	case 413:
 		return "Payload Too Large";
+	case 415:
+		return "Unsupported Media Type";
 	case 503:
 		return "Service Unavailable";
 	default:
@@ -147,24 +176,84 @@ http_reply_text(struct http_req *hr, int code, const char *content_type, const c
 	evbuffer_free(buf);
 }
 
+/* JSON, or no Content-Type at all (the parser then decides); "application/x+json" counts. */
+static int
+http_is_json_type(const char *ct)
+{
+	size_t n;
+	if (ct == NULL)
+		return 1;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	n = strcspn(ct, "; \t");
+	if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
+		return 1;
+	return n > 17 && strncasecmp(ct, "application/", 12) == 0 &&
+	       strncasecmp(ct + n - 5, "+json", 5) == 0;
+}
+
+/* The checks and the parse of a body's N bytes at TEXT; NULL with *ERR (malloc'd) when bad. */
+static json_t *
+http_parse(const char *text, size_t len, char **err)
+{
+	json_error_t jerr;
+	char msg[300];
+	json_t *v;
+
+	*err = NULL;
+	if (len == 0) {
+		*err = xstrdup("request body is empty; expected JSON");
+		return NULL;
+	}
+	if (validate_json_shape(text, len, msg, sizeof(msg)) < 0) {
+		*err = xstrdup(msg);
+		return NULL;
+	}
+	v = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (v == NULL)
+		*err = xasprintf("malformed JSON at line %d, column %d: %s", jerr.line, jerr.column,
+				 jerr.text);
+	return v;
+}
+
+/* 415 unless the request's Content-Type is JSON (or absent); 0 when it may go on. */
+static int
+http_check_type(struct http_req *hr)
+{
+	const char *ct =
+	    evhttp_find_header(evhttp_request_get_input_headers(hr->req), "Content-Type");
+	char msg[160];
+
+	if (http_is_json_type(ct))
+		return 0;
+	snprintf(msg, sizeof(msg), "Content-Type must be application/json, not %.100s", ct);
+	http_reply_error(hr, 415, msg, NULL, -1);
+	return -1;
+}
+
 json_t *
 http_body_json(struct http_req *hr)
 {
-	struct evbuffer *in = evhttp_request_get_input_buffer(hr->req);
-	size_t len = evbuffer_get_length(in);
-	json_error_t jerr;
+	struct evbuffer *in;
 	json_t *v;
-	char msg[300];
+	char *err = NULL;
 
-	if (len == 0) {
-		http_reply_error(hr, 400, "request body is empty; expected JSON", NULL, -1);
-		return NULL;
+	if (hr->body_ready) {
+		/* Parsed off the loop (http_dispatch); the type was checked there. */
+		v = hr->body_json;
+		hr->body_json = NULL;
+		if (v == NULL)
+			http_reply_error(hr, 400, hr->body_err, NULL, -1);
+		return v;
 	}
-	v = json_loadb((const char *)evbuffer_pullup(in, -1), len, JSON_REJECT_DUPLICATES, &jerr);
+	if (http_check_type(hr) < 0)
+		return NULL;
+	in = evhttp_request_get_input_buffer(hr->req);
+	size_t len = evbuffer_get_length(in);
+	v = http_parse(len ? (const char *)evbuffer_pullup(in, -1) : "", len, &err);
 	if (v == NULL) {
-		snprintf(msg, sizeof(msg), "malformed JSON at line %d, column %d: %s", jerr.line,
-			 jerr.column, jerr.text);
-		http_reply_error(hr, 400, msg, NULL, -1);
+		http_reply_error(hr, 400, err, NULL, -1);
+		free(err);
 	}
 	return v;
 }
@@ -181,6 +270,105 @@ const char *
 http_header(struct http_req *hr, const char *name)
 {
 	return evhttp_find_header(evhttp_request_get_input_headers(hr->req), name);
+}
+
+struct http_offload_job {
+	struct http_req *hr;
+	void (*run)(void *);
+	void (*done)(struct http_req *, void *);
+	void *arg;
+};
+
+static void
+http_offload_run(void *arg)
+{
+	struct http_offload_job *o = arg;
+	o->run(o->arg);
+}
+
+static void
+http_offload_done(void *arg)
+{
+	struct http_offload_job *o = arg;
+	o->done(o->hr, o->arg);
+	free(o);
+}
+
+void
+http_offload(struct http_req *hr, void (*run)(void *arg),
+	     void (*done)(struct http_req *hr, void *arg), void *arg)
+{
+	struct http *h = daemon_http(hr->d);
+	struct http_offload_job *o = xcalloc(1, sizeof(*o));
+
+	o->hr = hr;
+	o->run = run;
+	o->done = done;
+	o->arg = arg;
+	if (h->pool == NULL || pool_submit(h->pool, http_offload_run, http_offload_done, o) < 0) {
+		http_offload_run(o);
+		http_offload_done(o);
+	}
+}
+
+void
+http_offload_free(struct http_req *hr, void (*free_fn)(void *arg), void *arg)
+{
+	struct http *h = daemon_http(hr->d);
+	if (h->pool == NULL || pool_submit(h->pool, free_fn, NULL, arg) < 0)
+		free_fn(arg);
+}
+
+/* A large body's bytes, parsed on the worker, then its handler called on the loop. */
+struct http_parse_job {
+	void (*fn)(struct http_req *);
+	char *text;
+	size_t len;
+	json_t *json;
+	char *err;
+};
+
+static void
+http_parse_run(void *arg)
+{
+	struct http_parse_job *p = arg;
+	p->json = http_parse(p->text, p->len, &p->err);
+	free(p->text);
+	p->text = NULL;
+}
+
+static void
+http_parse_done(struct http_req *hr, void *arg)
+{
+	struct http_parse_job *p = arg;
+	void (*fn)(struct http_req *) = p->fn;
+
+	hr->body_ready = 1;
+	hr->body_json = p->json;
+	hr->body_err = p->err;
+	free(p);
+	if (hr->req == NULL) {
+		/* The client left while its body was parsed: nobody to answer. */
+		http_reply_error(hr, 503, "client gone", NULL, -1);
+		return;
+	}
+	fn(hr);
+}
+
+/* The body as JSON whatever its Content-Type says: Amazon SNS posts its JSON as text/plain. */
+json_t *
+http_body_json_untyped(struct http_req *hr)
+{
+	size_t len;
+	const char *raw = http_body_raw(hr, &len);
+	char *err = NULL;
+	json_t *v = http_parse(raw, len, &err);
+
+	if (v == NULL) {
+		http_reply_error(hr, 400, err, NULL, -1);
+		free(err);
+	}
+	return v;
 }
 
 /* Bearer token check; every configured token is compared, so timing tells nothing. */
@@ -269,7 +457,7 @@ http_allow_header(struct evhttp_request *req, int methods)
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
 }
 
-/* The one entry point for every request: route, check the method and token, dispatch. */
+/* The one entry point for every request: check the token, route, check the method, dispatch. */
 static void
 http_dispatch(struct evhttp_request *req, void *arg)
 {
@@ -279,13 +467,35 @@ http_dispatch(struct evhttp_request *req, void *arg)
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	const struct http_route *r = NULL;
+	/* /v1/webhooks/ is the ESPs': their signature is the credential, checked by the handler. */
+	int api = path != NULL && (strcmp(path, "/v1") == 0 || strncmp(path, "/v1/", 4) == 0) &&
+		  strncmp(path, "/v1/webhooks/", 13) != 0;
+	size_t max_body = daemon_config(h->d)->max_body_bytes;
 
 	hr->req = req;
 	hr->d = h->d;
 	hr->start_us = util_mono_us();
+	hr->head = cmd == EVHTTP_REQ_HEAD;
+	hr->body_len = evbuffer_get_length(evhttp_request_get_input_buffer(req));
 	h->inflight++;
-	evhttp_connection_set_closecb(evhttp_request_get_connection(req), http_conn_closed, hr);
+	http_conn_hold(h->conns, evhttp_request_get_connection(req), hr);
 
+	/* Under /v1/ the token comes first: without one, no route is told from another. */
+	if (api && !http_authorized(h, req)) {
+		http_reply_error(hr, 401, "missing or invalid bearer token", NULL, -1);
+		return;
+	}
+	if (hr->body_len > max_body) {
+		/* A chunked body: its length is known only now (a declared one was checked). */
+		char msg[160];
+		snprintf(
+		    msg, sizeof(msg),
+		    "request body of %zu bytes exceeds the limit of %zu bytes (max_body_bytes)",
+		    hr->body_len, max_body);
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+		http_reply_error(hr, 413, msg, NULL, -1);
+		return;
+	}
 	for (size_t i = 0; path && i < NT_ARRAY_LEN(http_routes); i++)
 		if (http_match(&http_routes[i], path, &hr->arg)) {
 			r = &http_routes[i];
@@ -315,6 +525,22 @@ http_dispatch(struct evhttp_request *req, void *arg)
 		http_reply_error(hr, 503, "shutting down", NULL, -1);
 		return;
 	}
+	if (cmd == EVHTTP_REQ_POST && r->auth && hr->body_len >= HTTP_OFFLOOP_BODY &&
+	    http_is_json_type(
+		evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type"))) {
+		/*
+		 * Parsing a large JSON body takes milliseconds: on the worker, not on the loop. A
+		 * body of another type is its handler's: a raw mail for /v1/inbound, or a 415 from
+		 * http_body_json.
+		 */
+		struct http_parse_job *p = xcalloc(1, sizeof(*p));
+		p->fn = fn;
+		p->len = hr->body_len;
+		p->text = xmalloc(p->len);
+		evbuffer_remove(evhttp_request_get_input_buffer(req), p->text, p->len);
+		http_offload(hr, http_parse_run, http_parse_done, p);
+		return;
+	}
 	fn(hr);
 }
 
@@ -337,11 +563,22 @@ http_query_param(struct http_req *hr, const char *key)
 	return out;
 }
 
+/* The connection limits of configuration C. */
+static void
+http_conn_limits_of(const struct config *c, struct http_conn_limits *lim)
+{
+	lim->max_connections = c->max_connections;
+	lim->header_timeout_s = c->header_timeout_s;
+	lim->body_timeout_s = c->body_timeout_s;
+	lim->max_body = c->max_body_bytes;
+}
+
 struct http *
 http_start(struct daemon *d, const char *host, const char *port, char *err, size_t errlen)
 {
 	struct http *h = xcalloc(1, sizeof(*h));
 	const struct config *c = daemon_config(d);
+	struct http_conn_limits lim;
 
 	h->d = d;
 	h->evh = evhttp_new(daemon_base(d));
@@ -350,31 +587,41 @@ http_start(struct daemon *d, const char *host, const char *port, char *err, size
 	evhttp_set_allowed_methods(h->evh, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
 					       EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT |
 					       EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
-	evhttp_set_max_headers_size(h->evh, 16384);
+	/* An idle keep-alive connection; a request's own deadlines are http_conn's. */
 	evhttp_set_timeout(h->evh, 60);
-	http_set_limits(h, c->max_body_bytes);
+	http_conn_limits_of(c, &lim);
+	h->conns = http_conns_new(daemon_base(d), h->evh, &lim);
+	h->trim = evtimer_new(daemon_base(d), http_trim, NULL);
+	h->pool = pool_new(daemon_base(d), "http", 1);
 	evhttp_set_gencb(h->evh, http_dispatch, h);
 	h->sock = evhttp_bind_socket_with_handle(h->evh, host, (ev_uint16_t)atoi(port));
 	if (h->sock == NULL) {
 		snprintf(err, errlen, "cannot listen on %s:%s (in use, or not an address here)",
 			 host, port);
 		evhttp_free(h->evh);
+		http_conns_free(h->conns);
+		event_free(h->trim);
+		pool_free(h->pool);
 		free(h);
 		return NULL;
 	}
+	http_conns_listen(h->conns, evhttp_bound_socket_get_listener(h->sock));
 	return h;
 }
 
 void
-http_set_limits(struct http *h, size_t max_body)
+http_set_limits(struct http *h, const struct config *c)
 {
-	evhttp_set_max_body_size(h->evh, (ev_ssize_t)max_body);
+	struct http_conn_limits lim;
+	http_conn_limits_of(c, &lim);
+	http_conns_set_limits(h->conns, &lim);
 }
 
 void
 http_stop_accepting(struct http *h)
 {
 	if (h->sock != NULL) {
+		http_conns_unlisten(h->conns);
 		evhttp_del_accept_socket(h->evh, h->sock);
 		h->sock = NULL;
 	}
@@ -386,11 +633,21 @@ http_inflight(struct http *h)
 	return h->inflight;
 }
 
+size_t
+http_connections(struct http *h)
+{
+	return http_conns_open(h->conns);
+}
+
 void
 http_free(struct http *h)
 {
 	if (h == NULL)
 		return;
+	http_conns_unlisten(h->conns);
+	pool_free(h->pool);
 	evhttp_free(h->evh);
+	http_conns_free(h->conns);
+	event_free(h->trim);
 	free(h);
 }

@@ -12,13 +12,21 @@
 struct daemon;
 struct evhttp_request;
 struct http;
+struct http_conn;
+struct config;
 
 /* One request in flight; owned by the HTTP layer until http_reply_* is called. */
 struct http_req {
 	struct evhttp_request *req; /* NULL once the client has gone */
 	struct daemon *d;
 	int64_t start_us;
-	char *arg; /* the decoded path parameter ({id}), or NULL */
+	char *arg;		/* the decoded path parameter ({id}), or NULL */
+	struct http_conn *conn; /* its connection, while it waits for its answer */
+	int head;		/* a HEAD request: the answer goes without its body */
+	size_t body_len;	/* the request body's size */
+	int body_ready;		/* a large body was parsed off the loop: body_json or body_err */
+	json_t *body_json;	/* ... its value, until http_body_json hands it over */
+	char *body_err;		/* ... or why it is not JSON (a 400) */
 };
 
 struct http *http_start(struct daemon *d, const char *host, const char *port, char *err,
@@ -28,8 +36,10 @@ void http_stop_accepting(struct http *h);
 void http_free(struct http *h);
 /* Requests waiting for an answer (for the graceful stop). */
 int http_inflight(struct http *h);
-/* Applies reloadable limits (body size). */
-void http_set_limits(struct http *h, size_t max_body);
+/* Connections open now (for /metrics). */
+size_t http_connections(struct http *h);
+/* Applies reloadable limits (body size, connections, deadlines) from C. */
+void http_set_limits(struct http *h, const struct config *c);
 
 /* Reply helpers: each sends and frees HR. JSON bodies are stolen (decref'd). */
 void http_reply_json(struct http_req *hr, int code, json_t *body);
@@ -51,5 +61,17 @@ const char *http_body_raw(struct http_req *hr, size_t *len);
 const char *http_header(struct http_req *hr, const char *name);
 /* The request's body parsed as JSON, or NULL after replying 400 itself. */
 json_t *http_body_json(struct http_req *hr);
+/* The same whatever the Content-Type (webhooks whose senders label JSON text/plain). */
+json_t *http_body_json_untyped(struct http_req *hr);
+/*
+ * Runs RUN(ARG) on the HTTP layer's worker thread, then DONE(HR, ARG) on the loop: work on a
+ * large body (parsing, validating a big batch) that would hold up every other client. DONE is
+ * called also when the client left (HR->req NULL; its answer is dropped). Without a worker (the
+ * pool is stopping) both run here, at once.
+ */
+void http_offload(struct http_req *hr, void (*run)(void *arg),
+		  void (*done)(struct http_req *hr, void *arg), void *arg);
+/* FREE(ARG) on that worker: freeing a large batch's values costs the loop milliseconds too. */
+void http_offload_free(struct http_req *hr, void (*free_fn)(void *arg), void *arg);
 
 #endif

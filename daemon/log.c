@@ -120,10 +120,36 @@ fatalx(const char *fmt, ...)
 	exit(1);
 }
 
-/* libevent reports its own trouble through this; keep it in our log, not on a stray stderr. */
+int
+log_ratelimit_allow(struct log_ratelimit *rl, unsigned long *suppressed)
+{
+	struct timespec ts;
+	long long now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	if (rl->next_us != 0 && now < rl->next_us) {
+		rl->suppressed++;
+		return 0;
+	}
+	rl->next_us = now + (long long)rl->interval_ms * 1000;
+	*suppressed = rl->suppressed;
+	rl->suppressed = 0;
+	return 1;
+}
+
+/*
+ * libevent reports its own trouble through this; keep it in our log, not on a stray stderr.
+ * Its warnings are rate-limited: one that repeats in a loop (a failing accept) must not flood
+ * the log. libevent logs from the network loop's thread and, rarely, from others: the limiter
+ * is then shared, which at worst lets a line more through.
+ */
 static void
 log_libevent_cb(int severity, const char *msg)
 {
+	static struct log_ratelimit rl = {.interval_ms = 1000};
+	unsigned long held;
+
 	switch (severity) {
 	case EVENT_LOG_DEBUG:
 		log_debug("libevent: %s", msg);
@@ -132,7 +158,12 @@ log_libevent_cb(int severity, const char *msg)
 		log_info("libevent: %s", msg);
 		break;
 	default:
-		log_warnx("libevent: %s", msg);
+		if (!log_ratelimit_allow(&rl, &held))
+			break;
+		if (held > 0)
+			log_warnx("libevent: %s (%lu similar messages held back)", msg, held);
+		else
+			log_warnx("libevent: %s", msg);
 		break;
 	}
 }

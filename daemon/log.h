@@ -20,6 +20,22 @@ void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
+/*
+ * A limiter for log lines about one condition that can repeat fast (accept failing, a full
+ * disk): at most one line every INTERVAL_MS, and the next line says how many were held back.
+ * Zero-initialise it with interval_ms set; a limiter is used by one thread only.
+ */
+struct log_ratelimit {
+	int interval_ms;
+	long long next_us;
+	unsigned long suppressed;
+};
+/*
+ * True when a line may be written now; *SUPPRESSED is then set to the number of lines held
+ * back since the last one. False (counting one more held back) otherwise.
+ */
+int log_ratelimit_allow(struct log_ratelimit *rl, unsigned long *suppressed);
+
 /* Routes libevent's own messages into this log. */
 void log_route_libevent(void);
 

@@ -50,11 +50,12 @@ mime_message_id(const char *domain, int64_t now_ms)
 			 (unsigned)b, (unsigned)(c & 0xffff), domain);
 }
 
-/* RFC 5322 atext: the characters a dot-atom may hold besides the dots. */
+/* RFC 5322 atext, and RFC 6532's UTF8-non-ascii (the bytes of one; checked as UTF-8 apart). */
 static bool
 mime_atext(unsigned char c)
 {
-	return c != '\0' && (g_ascii_isalnum(c) || strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+	return c != '\0' &&
+	       (g_ascii_isalnum(c) || c >= 0x80 || strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
 }
 
 /* A dot-atom of LEN bytes: atext runs separated by single dots, none at either end. */
@@ -116,9 +117,10 @@ mime_domain(const char *d)
 }
 
 /*
- * Only plain ASCII addresses: an internationalised local part needs SMTPUTF8 (RFC 6531) end to
- * end, which the delivery side does not offer yet, so non-ASCII is refused here rather than
- * failing at the relay. IDNA domains must arrive in their xn-- form.
+ * ASCII addresses, and internationalised ones (RFC 6531): a local part in UTF-8 (no control
+ * characters), which a message then carries raw (RFC 6532) and SMTP only with SMTPUTF8; the
+ * smtp channel refuses them with its reason (libesmtp 1.1 cannot send SMTPUTF8). IDNA domains
+ * must arrive in their xn-- form.
  */
 int
 mime_addr_valid(const char *addr)
@@ -127,8 +129,15 @@ mime_addr_valid(const char *addr)
 		return 0;
 	size_t len = strlen(addr);
 	const char *at = strrchr(addr, '@');
-	if (len > MIME_ADDR_MAX || at == NULL)
+	if (len > MIME_ADDR_MAX || at == NULL || !g_utf8_validate(addr, -1, NULL))
 		return 0;
+	for (const char *p = addr; p < at;) {
+		gunichar ch = g_utf8_get_char(p);
+		if (ch >= 0x80 &&
+		    (g_unichar_iscntrl(ch) || g_unichar_isspace(ch) || !g_unichar_isdefined(ch)))
+			return 0;
+		p = g_utf8_next_char(p);
+	}
 	size_t local = (size_t)(at - addr);
 	if (local > MIME_LOCAL_MAX || !mime_dot_atom(addr, local))
 		return 0;
@@ -161,17 +170,14 @@ mime_check_text(const char *field, const char *v, bool required, char **err)
 }
 
 /*
- * Names and the subject: GMime writes an ASCII "=?...?=" as it is, and every reader would then
- * decode it, so that what is displayed would not be what was given.
+ * Text a reader would decode as an RFC 2047 encoded-word: GMime writes an ASCII "=?...?=" as it
+ * is, so mime_build encodes such a name or subject itself (RFC 2047 5 allows it).
  */
-static int
-mime_check_words(const char *field, const char *v, char **err)
+static bool
+mime_looks_encoded(const char *v)
 {
 	const char *ew = v ? strstr(v, "=?") : NULL;
-
-	if (ew != NULL && strstr(ew + 2, "?=") != NULL)
-		return mime_refuse(err, field, "looks like an RFC 2047 encoded-word");
-	return 0;
+	return ew != NULL && strstr(ew + 2, "?=") != NULL;
 }
 
 /* Printable ASCII without space, '<', '>' or ',': what may sit inside <...> in a list header. */
@@ -203,6 +209,15 @@ mime_msgid_valid(const char *id)
 
 /* CR/LF in any header field first (the injection), then each field on its own; one error. */
 int
+mime_addr_intl(const char *addr)
+{
+	for (; addr != NULL && *addr; addr++)
+		if ((unsigned char)*addr >= 0x80)
+			return 1;
+	return 0;
+}
+
+int
 mime_validate(const struct mime_mail *m, char **err)
 {
 	if (mime_check_text("from_name", m->from_name, false, err) < 0 ||
@@ -213,10 +228,6 @@ mime_validate(const struct mime_mail *m, char **err)
 	    mime_check_text("message_id", m->message_id, true, err) < 0 ||
 	    mime_check_text("unsubscribe_url", m->unsubscribe_url, false, err) < 0 ||
 	    mime_check_text("unsubscribe_mailto", m->unsubscribe_mailto, false, err) < 0)
-		return -1;
-	if (mime_check_words("from_name", m->from_name, err) < 0 ||
-	    mime_check_words("to_name", m->to_name, err) < 0 ||
-	    mime_check_words("subject", m->subject, err) < 0)
 		return -1;
 	if (!mime_addr_valid(m->from_addr))
 		return mime_refuse(err, "from_addr", "not a valid address");
@@ -278,15 +289,121 @@ mime_text_part(const char *subtype, const char *text)
 	return GMIME_OBJECT(part);
 }
 
-/* A mailbox with its name encoded (RFC 2047, utf-8) and quoted by GMime as it needs. */
-static void
-mime_add_mailbox(InternetAddressList *list, const char *name, const char *addr)
+/* White space an RFC 5322 phrase would not keep: a run, a tab, or white space at either end. */
+static bool
+mime_odd_space(const char *s)
 {
+	size_t n = strlen(s);
+	if (n > 0 && (s[0] == ' ' || s[n - 1] == ' '))
+		return true;
+	return strchr(s, '\t') != NULL || strstr(s, "  ") != NULL;
+}
+
+/*
+ * TEXT as RFC 2047 encoded-words (utf-8, Q), each at most 75 characters, split between
+ * characters and joined by folding white space (which decoders drop between encoded-words).
+ * Only characters allowed in a phrase stay literal (RFC 2047 5 (3)), so it fits in both a
+ * phrase and unstructured text. Returns a malloc'd value for g_mime_header_set_raw_value.
+ */
+static char *
+mime_encode_words(const char *text)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	GString *out = g_string_new(" =?utf-8?q?");
+	size_t word = 0;
+
+	for (const char *p = text; *p;) {
+		const char *next = g_utf8_next_char(p);
+		char enc[32];
+		size_t n = 0;
+		for (const char *q = p; q < next; q++) {
+			unsigned char c = (unsigned char)*q;
+			if (c == ' ')
+				enc[n++] = '_';
+			else if (g_ascii_isalnum(c) || strchr("!*+-/", c) != NULL)
+				enc[n++] = (char)c;
+			else {
+				enc[n++] = '=';
+				enc[n++] = hex[c >> 4];
+				enc[n++] = hex[c & 15];
+			}
+		}
+		if (word + n > 75 - 12) { /* "=?utf-8?q?" and "?=" */
+			g_string_append(out, "?=\n =?utf-8?q?");
+			word = 0;
+		}
+		g_string_append_len(out, enc, (gssize)n);
+		word += n;
+		p = next;
+	}
+	g_string_append(out, "?=\n");
+	return g_string_free(out, FALSE);
+}
+
+/* NAME as an RFC 5322 quoted-string: white space inside is kept as it is. */
+static void
+mime_quote(GString *out, const char *name)
+{
+	g_string_append_c(out, '"');
+	for (const char *p = name; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			g_string_append_c(out, '\\');
+		g_string_append_c(out, *p);
+	}
+	g_string_append_c(out, '"');
+}
+
+/*
+ * A mailbox with its name encoded (RFC 2047, utf-8) and quoted by GMime as it needs; and where
+ * GMime's form would not read back exactly, the header written here: an ASCII name with odd
+ * white space quoted, a name that looks like an encoded-word or that has both non-ASCII and
+ * odd white space encoded whole, and an internationalised address (RFC 6532) raw.
+ */
+static void
+mime_add_mailbox(GMimeMessage *msg, GMimeAddressType type, const char *header, const char *name,
+		 const char *addr)
+{
+	InternetAddressList *list = g_mime_message_get_addresses(msg, type);
 	InternetAddress *ia = internet_address_mailbox_new(name ? name : "", addr);
+	bool odd = name != NULL && mime_odd_space(name);
+	bool ascii = name == NULL || !mime_addr_intl(name);
+	GString *v;
 
 	internet_address_set_charset(ia, "utf-8");
 	internet_address_list_add(list, ia);
 	g_object_unref(ia);
+	if (!odd && !mime_looks_encoded(name) && !mime_addr_intl(addr))
+		return;
+	if (name == NULL || name[0] == '\0') {
+		v = g_string_new(" ");
+	} else if (mime_looks_encoded(name) || (odd && !ascii)) {
+		char *words = mime_encode_words(name);
+		v = g_string_new(words);
+		g_free(words);
+		g_string_truncate(v, v->len - 1); /* the newline */
+		g_string_append_c(v, ' ');
+	} else if (odd) {
+		v = g_string_new(" ");
+		mime_quote(v, name);
+		g_string_append_c(v, ' ');
+	} else {
+		/* GMime's own form of the name (encoded or quoted as needed), then the address. */
+		InternetAddress *named = internet_address_mailbox_new(name, "x@x.invalid");
+		GMimeFormatOptions *fmt = g_mime_format_options_new();
+		internet_address_set_charset(named, "utf-8");
+		char *s = internet_address_to_string(named, fmt, TRUE);
+		char *lt = strrchr(s, '<');
+		v = g_string_new(" ");
+		g_string_append_len(v, s, lt ? lt - s : 0);
+		g_free(s);
+		g_mime_format_options_free(fmt);
+		g_object_unref(named);
+	}
+	g_string_append_printf(v, "<%s>\n", addr);
+	g_mime_header_set_raw_value(
+	    g_mime_header_list_get_header(g_mime_object_get_header_list(GMIME_OBJECT(msg)), header),
+	    v->str);
+	g_string_free(v, TRUE);
 }
 
 /*
@@ -359,10 +476,16 @@ mime_build(const struct mime_mail *m, char **out, size_t *len, char **err)
 	GMimeObject *obj = GMIME_OBJECT(msg);
 	g_mime_message_set_date(msg, date);
 	g_date_time_unref(date);
-	mime_add_mailbox(g_mime_message_get_from(msg), m->from_name, m->from_addr);
-	mime_add_mailbox(g_mime_message_get_addresses(msg, GMIME_ADDRESS_TYPE_TO), m->to_name,
-			 m->to_addr);
+	mime_add_mailbox(msg, GMIME_ADDRESS_TYPE_FROM, "From", m->from_name, m->from_addr);
+	mime_add_mailbox(msg, GMIME_ADDRESS_TYPE_TO, "To", m->to_name, m->to_addr);
 	g_mime_message_set_subject(msg, m->subject, "utf-8");
+	if (mime_looks_encoded(m->subject)) {
+		char *words = mime_encode_words(m->subject);
+		g_mime_header_set_raw_value(
+		    g_mime_header_list_get_header(g_mime_object_get_header_list(obj), "Subject"),
+		    words);
+		g_free(words);
+	}
 	/* GMime adds the angle brackets back: the header carries the caller's id unchanged. */
 	char *id = xstrndup(m->message_id + 1, strlen(m->message_id) - 2);
 	g_mime_message_set_message_id(msg, id);

@@ -14,10 +14,13 @@
 void mime_init(void);
 
 /*
- * Whether ADDR is an address we can put on an envelope and in To: an ASCII addr-spec
- * (dot-atom local part, a domain with a dot or an address literal), no CR/LF/NUL or spaces.
+ * Whether ADDR is an address we can put on an envelope and in To: an addr-spec with a dot-atom
+ * local part (ASCII, or UTF-8 as RFC 6531 allows) and an ASCII domain with a dot or an address
+ * literal; no CR/LF/NUL or spaces.
  */
 int mime_addr_valid(const char *addr);
+/* Whether ADDR (or any text) has non-ASCII octets: an address that then needs SMTPUTF8. */
+int mime_addr_intl(const char *addr);
 
 /*
  * A new Message-ID "<TIME.RANDOM@DOMAIN>" (malloc'd): the time in ms first, so that ids made

@@ -22,6 +22,9 @@ store_sqlite_checkpointer(void *arg)
 	struct store_sqlite *s = arg;
 	struct timespec until;
 	int log_frames, done_frames;
+	/* A full disk fails every checkpoint, ten a second: one line a minute says so. */
+	struct log_ratelimit rl = {.interval_ms = 60000};
+	unsigned long held;
 
 	pthread_mutex_lock(&s->checkpoint_lock);
 	while (!s->checkpoint_stop) {
@@ -35,8 +38,9 @@ store_sqlite_checkpointer(void *arg)
 		pthread_mutex_unlock(&s->checkpoint_lock);
 		int rc = sqlite3_wal_checkpoint_v2(
 		    s->checkpoint_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &done_frames);
-		if (rc != SQLITE_OK && rc != SQLITE_BUSY)
-			log_warnx("store: checkpoint: %s", sqlite3_errmsg(s->checkpoint_db));
+		if (rc != SQLITE_OK && rc != SQLITE_BUSY && log_ratelimit_allow(&rl, &held))
+			log_warnx("store: checkpoint: %s (%lu more failures held back)",
+				  sqlite3_errmsg(s->checkpoint_db), held);
 		pthread_mutex_lock(&s->checkpoint_lock);
 	}
 	pthread_mutex_unlock(&s->checkpoint_lock);

@@ -48,6 +48,59 @@ validate_printable(const char *s, size_t min, size_t max)
 	return 1;
 }
 
+/*
+ * One pass over the text: strings are skipped (escapes included), brackets counted, and an
+ * object's members counted by its commas. Malformed JSON passes here and fails in the parser.
+ */
+int
+validate_json_shape(const char *p, size_t n, char *msg, size_t msglen)
+{
+	unsigned members[VALIDATE_JSON_MAX_DEPTH + 1];
+	char kind[VALIDATE_JSON_MAX_DEPTH + 1];
+	int depth = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		switch (p[i]) {
+		case '"':
+			for (i++; i < n && p[i] != '"'; i++)
+				if (p[i] == '\\')
+					i++;
+			break;
+		case '{':
+		case '[':
+			if (depth == VALIDATE_JSON_MAX_DEPTH) {
+				snprintf(msg, msglen,
+					 "request body nests deeper than %d levels (the limit)",
+					 VALIDATE_JSON_MAX_DEPTH);
+				return -1;
+			}
+			depth++;
+			kind[depth] = p[i];
+			members[depth] = 1;
+			break;
+		case '}':
+		case ']':
+			if (depth > 0)
+				depth--;
+			break;
+		case ',':
+			if (depth > 0 && kind[depth] == '{' &&
+			    ++members[depth] > VALIDATE_JSON_MAX_MEMBERS) {
+				snprintf(
+				    msg, msglen,
+				    "request body has an object with more than %d members (the "
+				    "limit for one object, such as an event's properties)",
+				    VALIDATE_JSON_MAX_MEMBERS);
+				return -1;
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	return 0;
+}
+
 int
 validate_customer_id(const char *s)
 {

@@ -683,6 +683,24 @@ smtp_pump(void *arg)
 		smtp_schedule(s, wait_ms); /* waiting for rate tokens */
 }
 
+/*
+ * An internationalised address (RFC 6531: a non-ASCII local part) needs SMTPUTF8 on every hop.
+ * libesmtp 1.1 neither reports whether the relay offers it nor sends the MAIL parameter, so
+ * such a message fails here, with this reason, before any connection.
+ */
+#define SMTP_NO_SMTPUTF8                                                                           \
+	"5.6.7 internationalised address (RFC 6531): the smtp channel cannot send SMTPUTF8 "       \
+	"(libesmtp 1.1 does not support it); use another channel for this address"
+
+static int
+smtp_needs_smtputf8(const char *addr)
+{
+	for (; *addr; addr++)
+		if ((unsigned char)*addr >= 0x80)
+			return 1;
+	return 0;
+}
+
 static int
 smtp_deliver(void *state, const struct nt_message *msg, nt_done_fn done, void *token)
 {
@@ -694,6 +712,11 @@ smtp_deliver(void *state, const struct nt_message *msg, nt_done_fn done, void *t
 		return -1;
 	if (msg->sender == NULL || msg->recipient == NULL || msg->data == NULL) {
 		struct nt_outcome o = {.result = NT_FAILED, .reply = "no envelope or no message"};
+		done(token, &o);
+		return 0;
+	}
+	if (smtp_needs_smtputf8(msg->sender) || smtp_needs_smtputf8(msg->recipient)) {
+		struct nt_outcome o = {.result = NT_FAILED, .reply = SMTP_NO_SMTPUTF8};
 		done(token, &o);
 		return 0;
 	}

@@ -213,15 +213,21 @@ webhook_lookup(json_t *doc, const char *path, size_t n)
 	return doc;
 }
 
-/* Appends S percent-encoded (RFC 3986: everything but unreserved characters). */
+/*
+ * Appends S percent-encoded (RFC 3986: everything but unreserved characters). A value that is
+ * "." or ".." is encoded whole (%2E): as a path segment it would be a dot-segment, which the
+ * client resolves, so that customer id ".." in /customers/{{customer.id}}/tickets would post
+ * to /tickets.
+ */
 static void
 webhook_url_escape(char **out, size_t *len, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
+	int dots = strcmp(s, ".") == 0 || strcmp(s, "..") == 0;
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '.' || c == '_' || c == '~')
+		    c == '-' || (c == '.' && !dots) || c == '_' || c == '~')
 			(*out)[(*len)++] = (char)c;
 		else {
 			(*out)[(*len)++] = '%';

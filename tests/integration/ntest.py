@@ -135,6 +135,7 @@ class Daemon:
             self.config = config
         with open(self.config_path, "w") as f:
             json.dump(self.config, f, indent=2)
+        os.chmod(self.config_path, 0o600)  # it holds the API tokens: private, as installed
 
     def start(self, wait=True, preexec=None):
         self.log = open(self.log_path, "ab")

@@ -29,10 +29,15 @@ def make_install_honours_destdir():
                  "lib/nurtured/webhook.so", "lib/nurtured/maildir.so",
                  "lib/nurtured/discard.so"):
         check(any(f.endswith(want) for f in found), f"{want} installed", sorted(found))
+    conf = os.path.join(dest, next(f for f in found if f.endswith("etc/nurtured/nurtured.json")))
+    eq(oct(os.stat(conf).st_mode & 0o777), oct(0o640),
+       "nurtured.json (it holds the API tokens) installed 0640")
     unit = next(f for f in found if f.endswith("nurtured.service"))
     text = open(os.path.join(dest, unit)).read()
     check("@sbindir@" not in text and "${" not in text, "paths filled in", text)
     check("Type=notify" in text and "ExecReload=/bin/kill -HUP $MAINPID" in text, "unit", text)
+    # Issue 18: room for max_connections' descriptors, and private files.
+    check("LimitNOFILE=65536" in text and "UMask=0077" in text, "LimitNOFILE and UMask", text)
 
 
 @test

@@ -16,6 +16,7 @@ def write(name, text):
     path = os.path.join(TMP, name)
     with open(path, "w") as f:
         f.write(text)
+    os.chmod(path, 0o600)  # a configuration holds secrets: check warns when others can read it
     return path
 
 

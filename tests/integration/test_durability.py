@@ -290,4 +290,32 @@ def a_schema_is_migrated_forward_once():
         d.cleanup()
 
 
+
+@test
+def a_failing_checkpoint_is_logged_once_not_ten_times_a_second():
+    # Issue 18: with a full disk, "checkpoint: database or disk is full" came 10 times a second.
+    d = Daemon()
+    try:
+        d.start()
+        pad = {"events": [{"id": f"pad{i}", "customer": "pad", "type": "t",
+                           "properties": {"pad": "x" * 2000}} for i in range(200)]}
+        eq(d.post_events(pad).status, 202, "a database of some size")
+        time.sleep(1)  # checkpointed into the database file
+        size = os.path.getsize(d.db_path())
+        # The database file may not grow; the WAL, written again from its start, fits.
+        subprocess.run(["prlimit", f"--pid={d.proc.pid}", f"--fsize={size}:unlimited"],
+                       check=True)
+        for i in range(5):
+            d.post_events({"events": [{"id": f"cp{i}-{j}", "customer": f"cp{i}-{j}",
+                                       "type": "t"} for j in range(20)]})
+        poll(lambda: "checkpoint:" in d.read_log(), 10, "the checkpoint failure logged")
+        time.sleep(3)
+        n = d.read_log().count("checkpoint:")
+        check(n <= 2, f"the failure logged once, not on every try ({n} lines in 3 s)",
+              d.read_log()[-1500:])
+        subprocess.run(["prlimit", f"--pid={d.proc.pid}", "--fsize=unlimited"], check=True)
+        eq(d.stop(), 0, "clean stop")
+    finally:
+        d.cleanup()
+
 run_all()

@@ -10,6 +10,7 @@ import email.policy
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -347,6 +348,61 @@ def check_webhooks(env):
        "the mailgun endpoint is still not configured")
 
 
+def check_max_connections(env):
+    env.reload(max_connections=3)
+    idle = [socket.create_connection(("127.0.0.1", env.d.port)) for _ in range(2)]
+    try:
+        # the two idle ones and the one asking: the limit is reached while it is answered
+        poll(lambda: env.d.metric("nurtured_http_connections") >= 3, 10, "two idle connections")
+        idle.append(socket.create_connection(("127.0.0.1", env.d.port)))
+        try:
+            env.d.request("GET", "/healthz", auth=False, timeout=1.5)
+            check(False, "a fourth connection is not taken while three are open")
+        except OSError:
+            pass
+    finally:
+        for s in idle:
+            s.close()
+    eq(env.d.request("GET", "/healthz", auth=False).status, 200, "taken again once they close")
+
+
+def cut_after(env, first, trickle):
+    """Seconds until the daemon answers or closes a request that sends FIRST, then TRICKLE."""
+    s = socket.create_connection(("127.0.0.1", env.d.port))
+    try:
+        s.sendall(first)
+        t0 = time.monotonic()
+        s.settimeout(0.3)
+        for i in range(len(trickle)):
+            try:
+                s.send(trickle[i:i + 1])
+                if s.recv(65536) is not None:
+                    return time.monotonic() - t0
+            except socket.timeout:
+                continue
+            except OSError:
+                return time.monotonic() - t0
+        return None
+    finally:
+        s.close()
+
+
+def check_header_timeout(env):
+    env.reload(header_timeout=1)
+    took = cut_after(env, b"GET /healthz HTTP/1.1\r\n", b"X-Slow: " + b"a" * 30)
+    check(took is not None and took < 4, "a trickled head is cut after the new 1 s, not 10 s",
+          took)
+
+
+def check_body_timeout(env):
+    env.reload(body_timeout=1)
+    took = cut_after(env, b"POST /v1/events HTTP/1.1\r\nContent-Type: application/json\r\n"
+                     b"Authorization: Bearer " + TOKEN.encode() + b"\r\nContent-Length: 100\r\n\r\n",
+                     b"x" * 30)
+    check(took is not None and took < 4, "a trickled body is cut after the new 1 s, not 60 s",
+          took)
+
+
 CASES = {
     "listen": ("restart", check_listen),
     "data_dir": ("restart", check_data_dir),
@@ -369,6 +425,9 @@ CASES = {
     "opt_in_topics": ("reload", check_opt_in_topics),
     "system_channel": ("reload", check_system_channel),
     "unsubscribe_mailto": ("reload", check_unsubscribe_mailto),
+    "max_connections": ("reload", check_max_connections),
+    "header_timeout": ("reload", check_header_timeout),
+    "body_timeout": ("reload", check_body_timeout),
     "bounce_address": ("restart", check_bounce_address),
     "reply_to": ("restart", check_reply_to),
     "bounce_policy": ("restart", check_bounce_policy),

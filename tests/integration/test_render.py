@@ -20,6 +20,7 @@ def write(rel, text):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
         f.write(text)
+    os.chmod(path, 0o600)  # a configuration holds secrets: check warns when others can read it
     return path
 
 

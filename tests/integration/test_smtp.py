@@ -226,5 +226,28 @@ def a_message_expires_after_max_age_and_can_be_retried():
         teardown(d, srv)
 
 
+@test
+def an_internationalised_address_is_accepted_and_its_smtp_refusal_explained():
+    # Issue 18: zoë@example.com was refused by POST /v1/customers. It is an RFC 6531 address;
+    # the smtp channel cannot send SMTPUTF8 (libesmtp 1.1), so its message fails, saying why,
+    # without touching the relay and without suppressing the address.
+    d, srv = setup()
+    try:
+        r = d.request("POST", "/v1/customers", body={"id": "zoe", "email": "zoë@example.com",
+                                                     "name": "Zoë"})
+        eq(r.status, 200, "an RFC 6531 address accepted: " + r.raw)
+        eq(d.request("GET", "/v1/customers/zoe").json.get("email"), "zoë@example.com",
+           "stored as given")
+        eq(d.post_events({"customer": "zoe", "type": "purchase", "id": "z1"}).status, 202, "ev")
+        m = final(d, "zoe")
+        eq(m[0]["state"], "failed", "not sent through a relay without SMTPUTF8")
+        check("SMTPUTF8" in m[0].get("last_reply", "") and "RFC 6531" in m[0].get("last_reply", ""),
+              "the reason names SMTPUTF8", m[0])
+        eq(srv.rcpt_attempts.get("zoë@example.com"), None, "the relay never saw it")
+        eq(d.request("GET", "/v1/suppressions").json["suppressions"], [], "not suppressed")
+    finally:
+        teardown(d, srv)
+
+
 if __name__ == "__main__":
     run_all()

@@ -118,6 +118,7 @@ test_addresses(void)
 	    "a@xn--mller-kva.de",
 	    "a@a-b.c-d.de",
 	    "1234567890123456789012345678901234567890123456789012345678901234@x.de",
+	    "m\xc3\xbcller@x.de", /* RFC 6531 (issue 18) */
 	};
 	static const char *bad[] = {
 	    "",
@@ -149,8 +150,8 @@ test_addresses(void)
 	    "x@[1.2.3.256]",
 	    "x@[1.2.3.4",
 	    "x@[IPv6:zz::1]",
-	    "m\xc3\xbcller@x.de",
-	    "a@m\xc3\xbcller.de",
+	    "a@m\xc3\xbcller.de", /* an IDNA domain must come as xn--; the local part may be UTF-8
+				   */
 	    "a@b.de ",
 	    "a(comment)@b.de",
 	    "a,b@c.de",
@@ -277,8 +278,11 @@ test_injection(void)
 	     "unsubscribe_mailto: not a valid address"},
 	    {"subject", "bad \xff utf-8", "subject: not valid UTF-8"},
 	    {"to_name", "bad \xc3", "to_name: not valid UTF-8"},
-	    {"to_name", "=?utf-8?q?Bank?=", "to_name: looks like an RFC 2047 encoded-word"},
-	    {"subject", "Hi =?utf-8?b?QQ==?= x", "subject: looks like an RFC 2047 encoded-word"},
+	    {"to_addr", "zo\xc3\xab@ex\xc3\xa4mple.com", "to_addr: not a valid address"},
+	    {"to_addr",
+	     "zo\xc2\x85"
+	     "e@example.com",
+	     "to_addr: not a valid address"},
 	};
 	for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++) {
 		struct mime_mail m = base_mail();
@@ -359,6 +363,28 @@ test_headers(void)
 	out = build(&m, &len, NULL);
 	test_ok(out && has_header(out, "Date: Wed, 31 Dec 1969 23:59:59 +0000\r\n"),
 		"date before 1970 rounds down");
+	free(out);
+
+	/* Issue 18: an RFC 5322 phrase folds "Double  Space" into one space; a quoted-string
+	 * keeps it. Text that reads as an encoded-word is encoded, not refused. */
+	m = base_mail();
+	m.to_name = "Double  Space";
+	m.from_name = "Tab\tShop";
+	out = build(&m, &len, NULL);
+	test_ok(out && has_header(out, "To: \"Double  Space\" <ann@example.com>\r\n") &&
+		    has_header(out, "From: \"Tab\tShop\" <news@shop.example>\r\n"),
+		"names with a run of spaces or a tab are quoted");
+	free(out);
+	m = base_mail();
+	m.to_name = "=?utf-8?q?not_encoded?=";
+	m.subject = "=?utf-8?q?not_encoded?=";
+	out = build(&m, &len, NULL);
+	test_ok(out && has_header(out, "Subject: =?utf-8?q?=3D=3Futf-8=3Fq=3Fnot=5Fencoded=3F=3D?="
+				       "\r\n"),
+		"a subject that looks like an encoded-word is encoded");
+	test_ok(out && has_header(out, "To: =?utf-8?q?=3D=3Futf-8=3Fq=3Fnot=5Fencoded=3F=3D?= "
+				       "<ann@example.com>\r\n"),
+		"a name that looks like an encoded-word is encoded");
 	free(out);
 }
 

@@ -576,7 +576,9 @@ test_email_valid(void **state)
 {
 	(void)state;
 	static const char *ok[] = {"a@example.com", "first.last+tag@sub.example.co",
-				   "a@[192.0.2.1]", "x_y-z!#$%&'*/=?^`{|}~@h-1.example"};
+				   "a@[192.0.2.1]", "x_y-z!#$%&'*/=?^`{|}~@h-1.example",
+				   /* RFC 6531: a UTF-8 local part (issue 18) */
+				   "zo\xc3\xab@example.com", "\xe7\x94\xb0\xe4\xb8\xad@example.jp"};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
 		if (!validate_email(ok[i]))
 			fail_msg("refused valid email \"%s\"", ok[i]);
@@ -586,10 +588,14 @@ static void
 test_email_invalid(void **state)
 {
 	(void)state;
-	static const char *bad[] = {"a@",	"@b.c",	     "a b@c.d",	 "a@b..c", "a@-b.c",
-				    "a@b-.c",	"a\r\n@b.c", "a..b@c.d", ".a@b.c", "a.@b.c",
-				    "a@b.c.",	"a@b_c.d",   "a@b@c.d",	 "",	   "abc",
-				    "a\"b@c.d", "a@b c.d",   "a@b"};
+	static const char *bad[] = {"a@", "@b.c", "a b@c.d", "a@b..c", "a@-b.c", "a@b-.c",
+				    "a\r\n@b.c", "a..b@c.d", ".a@b.c", "a.@b.c", "a@b.c.",
+				    "a@b_c.d", "a@b@c.d", "", "abc", "a\"b@c.d", "a@b c.d", "a@b",
+				    /* not UTF-8; a control character; a non-ASCII domain */
+				    "zo\xeb@example.com",
+				    "a\xc2\x85"
+				    "b@c.d",
+				    "a@\xc3\xa4.example"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (validate_email(bad[i]))
 			fail_msg("accepted invalid email \"%s\"", bad[i]);

@@ -325,6 +325,41 @@ test_delivered_and_signed(void)
 	plug->fini(st);
 }
 
+/* Issue 18: customer ids "." and ".." must not become dot-segments of the URL's path. */
+static void
+test_dot_segments_are_encoded(void)
+{
+	char err[512];
+	void *st =
+	    channel("{\"url\": \"http://127.0.0.1:%d/api/customers/{{customer.id}}/tickets\", "
+		    "\"secret\": \"" SECRET "\"}",
+		    err, sizeof(err));
+	static const char *ids[] = {"..", ".", "a.b", "..."};
+	static const char *want[] = {"/api/customers/%2E%2E/tickets", "/api/customers/%2E/tickets",
+				     "/api/customers/a.b/tickets", "/api/customers/.../tickets"};
+
+	test_ok(st != NULL, "channel opens (%s)", err);
+	for (size_t i = 0; st != NULL && i < 4; i++) {
+		char data[128];
+		struct result r = {0};
+		snprintf(data, sizeof(data), "{\"customer\":{\"id\":\"%s\"}}", ids[i]);
+		struct nt_message m = message(data, "<dots@example.test>");
+		reset();
+		test_ok(plug->deliver(st, &m, on_done, &r) == 0 && run_until(&r, 1, 5000) &&
+			    r.result == NT_SENT,
+			"id '%s' delivered: %s", ids[i], r.reply);
+		json_t *rec = received();
+		json_t *q = json_array_get(json_object_get(rec, "requests"), 0);
+		const char *path = json_string_value(json_object_get(q, "path"));
+		test_ok(path != NULL && strcmp(path, want[i]) == 0,
+			"id '%s' goes to %s, not elsewhere: %s", ids[i], want[i],
+			path ? path : "-");
+		json_decref(rec);
+	}
+	if (st != NULL)
+		plug->fini(st);
+}
+
 static void
 test_outcomes(void)
 {
@@ -541,6 +576,7 @@ main(void)
 
 	test_init_errors();
 	test_delivered_and_signed();
+	test_dot_segments_are_encoded();
 	test_outcomes();
 	test_missing_field_fails();
 	test_concurrency_and_queue();
