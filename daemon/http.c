@@ -12,6 +12,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "daemon.h"
+#include "jsonout.h"
 #include "log.h"
 #include "metrics.h"
 #include "store.h"
@@ -92,7 +93,7 @@ void
 http_reply_json(struct http_req *hr, int code, json_t *body)
 {
 	struct evbuffer *buf = evbuffer_new();
-	char *text = json_dumps(body, JSON_COMPACT);
+	char *text = jsonout_dumps(body, JSON_COMPACT);
 
 	evbuffer_add(buf, text, strlen(text));
 	evbuffer_add(buf, "\n", 1);
