@@ -128,6 +128,16 @@ static const char *store_sqlite_migrations[] = {
     "CREATE INDEX IF NOT EXISTS journeys_held ON journeys (campaign_id)"
     " WHERE active = 1 AND due_ms IS NULL AND wait_event IS NULL;"
     "DROP INDEX IF EXISTS outbox_due;",
+    /*
+     * 7 -> 8 (issue 20): erasure finds a customer's timers; the customer listing's filters
+     * (email, stage, consent topic, created and updated since) use indexes.
+     */
+    "CREATE INDEX IF NOT EXISTS timers_customer ON timers (customer_id);"
+    "CREATE INDEX IF NOT EXISTS customers_email ON customers (email);"
+    "CREATE INDEX IF NOT EXISTS customers_stage ON customers (stage, id);"
+    "CREATE INDEX IF NOT EXISTS customers_created ON customers (created_ms, id);"
+    "CREATE INDEX IF NOT EXISTS customers_updated ON customers (updated_ms, id);"
+    "CREATE INDEX IF NOT EXISTS consent_topic ON consent (topic, state, customer_id);",
 };
 
 static const char *const store_sqlite_sql[Q_COUNT] = {
@@ -342,10 +352,10 @@ store_sqlite_open(const struct store_options *opt, char *err, size_t errlen)
 	    opt->durability_full
 		? "PRAGMA page_size = 1024; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
 		  "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -" STORE_SQLITE_CACHE_KIB ";"
-		  "PRAGMA wal_autocheckpoint = 0;"
+		  "PRAGMA wal_autocheckpoint = 0; PRAGMA secure_delete = ON;"
 		: "PRAGMA page_size = 1024; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
 		  "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -" STORE_SQLITE_CACHE_KIB ";"
-		  "PRAGMA wal_autocheckpoint = 0;";
+		  "PRAGMA wal_autocheckpoint = 0; PRAGMA secure_delete = ON;";
 	if (s->read_only)
 		pragmas = "PRAGMA query_only = 1; PRAGMA temp_store = MEMORY;"
 			  "PRAGMA cache_size = -8192;";
@@ -438,6 +448,10 @@ store_sqlite_commit(struct store *st)
 	enum store_status rc = store_sqlite_exec(SQ(st), SQ(st)->q[Q_COMMIT]);
 	if (rc != STORE_OK && !sqlite3_get_autocommit(SQ(st)->db))
 		store_sqlite_exec(SQ(st), SQ(st)->q[Q_ROLLBACK]);
+	if (rc == STORE_OK && SQ(st)->erase_pending) {
+		SQ(st)->erase_pending = 0;
+		store_sqlite_checkpointer_truncate(SQ(st));
+	}
 	return rc;
 }
 
@@ -729,66 +743,6 @@ store_sqlite_customer_get(struct store *st, const char *ext_id, int events_limit
 		return store_sqlite_status(s, rc);
 	}
 	*out = c;
-	return STORE_OK;
-}
-
-/*
- * Erasure keeps a tombstone: the row (so the external id stays known) and a keyed hash of the
- * address on the suppression list, so the address is never mailed again yet not kept in clear.
- */
-static enum store_status
-store_sqlite_customer_erase(struct store *st, const char *ext_id, const char *secret,
-			    int64_t now_ms)
-{
-	struct store_sqlite *s = SQ(st);
-	sqlite3_stmt *row = s->q[Q_CUST_ROW], *q;
-	char hash[65] = "";
-	int64_t id;
-	enum store_status rc;
-	int step;
-
-	sqlite3_bind_text(row, 1, ext_id, -1, SQLITE_STATIC);
-	step = sqlite3_step(row);
-	if (step != SQLITE_ROW) {
-		sqlite3_reset(row);
-		return step == SQLITE_DONE ? STORE_NOTFOUND : store_sqlite_status(s, step);
-	}
-	if (sqlite3_column_type(row, 9) != SQLITE_NULL) {
-		sqlite3_reset(row);
-		return STORE_GONE;
-	}
-	id = sqlite3_column_int64(row, 0);
-	const char *email = (const char *)sqlite3_column_text(row, 1);
-	if (email != NULL) {
-		char *lower = g_ascii_strdown(email, -1);
-		crypto_hmac_hex(secret, lower, strlen(lower), hash);
-		g_free(lower);
-	}
-	sqlite3_reset(row);
-
-	q = s->q[Q_ERASE_CUSTOMER];
-	sqlite3_bind_int64(q, 1, id);
-	store_sqlite_bind_text(q, 2, hash[0] ? hash : NULL);
-	sqlite3_bind_int64(q, 3, now_ms);
-	if ((rc = store_sqlite_exec(s, q)) != STORE_OK)
-		return rc;
-	q = s->q[Q_ERASE_EVENTS];
-	sqlite3_bind_int64(q, 1, id);
-	if ((rc = store_sqlite_exec(s, q)) != STORE_OK)
-		return rc;
-	q = s->q[Q_ERASE_CONSENT];
-	sqlite3_bind_int64(q, 1, id);
-	if ((rc = store_sqlite_exec(s, q)) != STORE_OK)
-		return rc;
-	if (hash[0]) {
-		q = s->q[Q_SUPPRESS];
-		sqlite3_bind_text(q, 1, hash, -1, SQLITE_STATIC);
-		sqlite3_bind_null(q, 2);
-		sqlite3_bind_text(q, 3, "erased", -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 4, now_ms);
-		if ((rc = store_sqlite_exec(s, q)) != STORE_OK)
-			return rc;
-	}
 	return STORE_OK;
 }
 

@@ -118,6 +118,8 @@ struct store_sqlite {
 	pthread_cond_t checkpoint_cond;
 	int checkpoint_running;
 	int checkpoint_stop;
+	int checkpoint_truncate; /* under checkpoint_lock: an erasure wants the WAL emptied */
+	int erase_pending;	 /* store thread: an erasure in the open transaction */
 };
 
 #define SQ(s) ((struct store_sqlite *)(s))
@@ -125,6 +127,12 @@ struct store_sqlite {
 /* Starts the thread that copies the WAL into the database off the commit path. */
 int store_sqlite_checkpointer_start(struct store_sqlite *s, const struct store_options *opt,
 				    char *err, size_t errlen);
+/*
+ * Asks the checkpointer to copy the whole WAL and truncate it (retried until readers let it):
+ * an erasure's old page images leave the WAL file.
+ */
+void store_sqlite_checkpointer_truncate(struct store_sqlite *s);
+enum store_status store_sqlite_customer_erase(struct store *, const char *, const char *, int64_t);
 /* Stops it (waits for a checkpoint under way); a no-op when it never started. */
 void store_sqlite_checkpointer_stop(struct store_sqlite *s);
 
