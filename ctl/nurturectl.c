@@ -23,6 +23,10 @@ ctl_usage(FILE *f)
 	fputs("usage: nurturectl [--url URL] [--token TOKEN] [--config FILE] [--json] COMMAND\n"
 	      "commands:\n"
 	      "  customer ID                      profile, consent, events, journeys, messages\n"
+	      "  customers [FILTER...]            every customer (FILTER: email=, stage=,\n"
+	      "                                   consent=TOPIC[:STATE], attr.KEY=VALUE,\n"
+	      "                                   created_since=TIME, updated_since=TIME)\n"
+	      "  export [FILTER...]               everything held, one JSON line a customer\n"
 	      "  messages [--state S] [--customer ID] [--campaign ID]\n"
 	      "  retry MESSAGE_ID                 queue a failed or expired message again\n"
 	      "  status                           the daemon: queues, outbox, channels\n"
@@ -613,6 +617,8 @@ main(int argc, char **argv)
 		ctl_nargs(n, 0, 0, cmd);
 	else if (strcmp(cmd, "stats") == 0)
 		ctl_nargs(n, 0, 1, cmd);
+	else if (strcmp(cmd, "customers") == 0 || strcmp(cmd, "export") == 0)
+		ctl_nargs(n, 0, 16, cmd);
 	else if (is_test) {
 		ctl_nargs(n, 2, 2, cmd);
 		if (a.to == NULL)
@@ -626,6 +632,10 @@ main(int argc, char **argv)
 		rc = ctl_customer(&c, av[0]);
 	else if (is_messages)
 		rc = ctl_messages(&c, &a);
+	else if (strcmp(cmd, "customers") == 0)
+		rc = ctl_customers(&c, n, av);
+	else if (strcmp(cmd, "export") == 0)
+		rc = ctl_export(&c, n, av);
 	else if (strcmp(cmd, "retry") == 0)
 		rc = ctl_retry(&c, av[0]);
 	else if (strcmp(cmd, "status") == 0)

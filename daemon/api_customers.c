@@ -143,6 +143,13 @@ api_customer_post(struct http_req *hr)
 void
 api_customer_get(struct http_req *hr)
 {
+	char *slash = strchr(hr->arg, '/');
+
+	if (slash != NULL && strcmp(slash + 1, "export") == 0) {
+		*slash = '\0';
+		api_customer_export(hr, hr->arg);
+		return;
+	}
 	if (!customer_no_action(hr))
 		return;
 	struct customer_job *j = customer_job_new(hr, hr->arg, customer_get_run, customer_get_done);

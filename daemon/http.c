@@ -205,7 +205,7 @@ static const struct http_route http_routes[] = {
     {"/readyz", 0, 0, M_GET, api_readyz, NULL, NULL},
     {"/metrics", 0, 0, M_GET, api_metrics, NULL, NULL},
     {"/v1/events", 0, 1, M_POST, NULL, api_events_post, NULL},
-    {"/v1/customers", 0, 1, M_POST, NULL, api_customers_post, NULL},
+    {"/v1/customers", 0, 1, M_GET | M_POST, api_customers_get, api_customers_post, NULL},
     {"/v1/customers/", 2, 1, M_GET | M_POST | M_DELETE, api_customer_get, api_customer_post,
      api_customer_delete},
     {"/v1/messages", 0, 1, M_GET, api_messages_get, NULL, NULL},
@@ -317,6 +317,23 @@ http_query_param(struct http_req *hr, const char *key)
 	v = evhttp_find_header(&params, key);
 	if (v != NULL)
 		out = xstrdup(v);
+	evhttp_clear_headers(&params);
+	return out;
+}
+
+json_t *
+http_query_params(struct http_req *hr)
+{
+	const struct evhttp_uri *uri = hr->req ? evhttp_request_get_evhttp_uri(hr->req) : NULL;
+	const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
+	struct evkeyvalq params;
+	struct evkeyval *kv;
+	json_t *out = json_object();
+
+	if (q == NULL || evhttp_parse_query_str(q, &params) < 0)
+		return out;
+	for (kv = params.tqh_first; kv != NULL; kv = kv->next.tqe_next)
+		json_object_set_new(out, kv->key, json_string(kv->value));
 	evhttp_clear_headers(&params);
 	return out;
 }

@@ -45,6 +45,8 @@ void http_reply_store_error(struct http_req *hr, int status, const char *notfoun
 			    const char *conflict);
 /* The decoded query parameter KEY (malloc'd), or NULL when absent. */
 char *http_query_param(struct http_req *hr, const char *key);
+/* Every query parameter, decoded: name -> value (the last of a repeated name). */
+json_t *http_query_params(struct http_req *hr);
 /* The request's body parsed as JSON, or NULL after replying 400 itself. */
 json_t *http_body_json(struct http_req *hr);
 

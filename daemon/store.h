@@ -163,6 +163,65 @@ struct outbox_filter {
 	int limit;
 };
 
+/* Filters of the customer listing (issue 20); NULL, -1 or 0 match everything. */
+struct customer_filter {
+	const char *email;	   /* exact, as stored */
+	const char *stage;	   /* lifecycle stage */
+	const char *topic;	   /* with a consent row for TOPIC ... */
+	const char *consent_state; /* ... in this state (NULL: any) */
+	json_t *attributes;	   /* key -> scalar: attributes.KEY equals it */
+	int64_t created_since_ms;  /* -1: any */
+	int64_t updated_since_ms;  /* -1: any */
+	int64_t after;		   /* cursor: the internal id of the last customer seen */
+	int limit;
+};
+
+/* One topic's consent as recorded. */
+struct customer_consent {
+	char *topic, *state, *source, *confirmed_addr;
+	int64_t updated_ms, requested_ms, confirmed_ms; /* -1: none */
+};
+
+/* A customer's profile row with its consent. */
+struct customer_row {
+	int64_t id; /* internal: the listing's cursor */
+	char *ext_id, *email, *name, *locale, *timezone, *birthday, *stage;
+	json_t *attributes;
+	int64_t created_ms, updated_ms, stage_since_ms, erased_ms; /* -1: none */
+	struct customer_consent *consent;
+	size_t n_consent;
+};
+void customer_row_clear(struct customer_row *c);
+void customer_rows_free(struct customer_row *v, size_t n);
+
+/* A journey note as stored (owned strings). */
+struct export_note {
+	int64_t journey_id, at_ms;
+	char *campaign_id, *step_id, *action, *reason, *channel, *template;
+};
+
+/* A message as stored, with its payload when it still has one. */
+struct export_message {
+	int64_t id, journey_id, attempts, created_ms, updated_ms, due_ms, final_ms; /* -1: none */
+	char *message_id, *channel, *campaign_id, *step_id, *template, *state, *sender, *recipient,
+	    *last_reply, *reason, *payload;
+	size_t payload_len;
+};
+
+/* Everything the store holds about one customer (GDPR Art. 15 and 20). */
+struct customer_export {
+	struct customer_row profile;
+	struct store_event *events; /* every event, oldest first */
+	size_t n_events;
+	struct journey *journeys; /* every journey, oldest first */
+	size_t n_journeys;
+	struct export_note *notes; /* every note, oldest first */
+	size_t n_notes;
+	struct export_message *messages; /* every message, oldest first */
+	size_t n_messages;
+};
+void customer_export_clear(struct customer_export *x);
+
 struct store_ops {
 	const char *name;
 	struct store *(*open)(const struct store_options *, char *err, size_t errlen);
@@ -319,6 +378,14 @@ struct store_ops {
 	 */
 	enum store_status (*campaign_stats)(struct store *, const char *campaign_id,
 					    int64_t since_ms, json_t **out);
+
+	/* Customer data (store_sqlite_customers.c, issue 20). */
+	/* Up to F->limit customers after F->after in id order, erased ones left out. */
+	enum store_status (*customers_list)(struct store *, const struct customer_filter *f,
+					    struct customer_row **out, size_t *n);
+	/* Everything held about EXT_ID (STORE_NOTFOUND, STORE_GONE when erased). */
+	enum store_status (*customer_export)(struct store *, const char *ext_id,
+					     struct customer_export *out);
 };
 
 /* Every backend's struct starts with this. */
@@ -679,6 +746,17 @@ static inline enum store_status
 store_campaign_stats(struct store *s, const char *campaign_id, int64_t since_ms, json_t **out)
 {
 	return s->ops->campaign_stats(s, campaign_id, since_ms, out);
+}
+static inline enum store_status
+store_customers_list(struct store *s, const struct customer_filter *f, struct customer_row **out,
+		     size_t *n)
+{
+	return s->ops->customers_list(s, f, out, n);
+}
+static inline enum store_status
+store_customer_export(struct store *s, const char *ext_id, struct customer_export *out)
+{
+	return s->ops->customer_export(s, ext_id, out);
 }
 
 #endif

@@ -860,4 +860,6 @@ const struct store_ops store_sqlite_ops = {
     .campaign_pause = store_sqlite_campaign_pause,
     .campaigns_paused = store_sqlite_campaigns_paused,
     .campaign_stats = store_sqlite_campaign_stats,
+    .customers_list = store_sqlite_customers_list,
+    .customer_export = store_sqlite_customer_export,
 };

@@ -133,9 +133,28 @@ int store_sqlite_checkpointer_start(struct store_sqlite *s, const struct store_o
  */
 void store_sqlite_checkpointer_truncate(struct store_sqlite *s);
 enum store_status store_sqlite_customer_erase(struct store *, const char *, const char *, int64_t);
+/* The customer listing and export (store_sqlite_customers.c). */
+enum store_status store_sqlite_customers_list(struct store *, const struct customer_filter *,
+					      struct customer_row **, size_t *);
+enum store_status store_sqlite_customer_export(struct store *, const char *,
+					       struct customer_export *);
 /* Stops it (waits for a checkpoint under way); a no-op when it never started. */
 void store_sqlite_checkpointer_stop(struct store_sqlite *s);
 
+/* A journey's columns in the order store_sqlite_journey_rows reads them. */
+#define J_COLS                                                                                     \
+	"id, campaign_id, version, customer_id, jkey, active, step, visit, due_ms, wait_event,"    \
+	" on_event, trigger, entered_ms, exited_ms, exit_reason, event"
+/* Column readers shared by the backend's files (store_sqlite_engine.c). */
+json_t *store_sqlite_json_column(sqlite3_stmt *q, int col); /* {} when NULL or not JSON */
+char *store_sqlite_text_dup(sqlite3_stmt *q, int col);
+int64_t store_sqlite_opt_int(sqlite3_stmt *q, int col); /* -1 for NULL */
+/* Rows of (seq, customer_id, ext_id, key, type, time_ms, properties). */
+enum store_status store_sqlite_event_rows(struct store_sqlite *s, sqlite3_stmt *q,
+					  struct store_event **out, size_t *n);
+/* Rows of J_COLS. */
+enum store_status store_sqlite_journey_rows(struct store_sqlite *s, sqlite3_stmt *q,
+					    struct journey **out, size_t *n);
 /* Prepares N statements of FAMILY ("engine") from SQL into ST; -1 with ERR naming the one. */
 int store_sqlite_prepare_all(struct store_sqlite *s, const char *const *sql, sqlite3_stmt **st,
 			     int n, const char *family, char *err, size_t errlen);
