@@ -54,5 +54,8 @@ char *ctl_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int ctl_customers(const struct ctl *c, int n, char **filters);
 /* nurturectl export [FILTER...]: every customer's export as one JSON line each on stdout. */
 int ctl_export(const struct ctl *c, int n, char **filters);
+/* nurturectl import FILE: CSV or JSON lines in batches (ctl_import.c); 1 when rows were bad. */
+int ctl_import(const struct ctl *c, const char *file, const char *map, const char *format,
+	       int batch);
 
 #endif

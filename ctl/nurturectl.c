@@ -15,6 +15,7 @@
 
 struct args {
 	const char *state, *customer, *campaign, *to;
+	const char *map, *format, *batch; /* import */
 };
 
 static void
@@ -27,6 +28,8 @@ ctl_usage(FILE *f)
 	      "                                   consent=TOPIC[:STATE], attr.KEY=VALUE,\n"
 	      "                                   created_since=TIME, updated_since=TIME)\n"
 	      "  export [FILTER...]               everything held, one JSON line a customer\n"
+	      "  import [--map H=T,...] [--format csv|jsonl] [--batch N] FILE\n"
+	      "                                   customers from CSV (header row) or JSON lines\n"
 	      "  messages [--state S] [--customer ID] [--campaign ID]\n"
 	      "  retry MESSAGE_ID                 queue a failed or expired message again\n"
 	      "  status                           the daemon: queues, outbox, channels\n"
@@ -544,17 +547,14 @@ ctl_nargs(int have, int min, int max, const char *cmd)
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {{"url", required_argument, NULL, 'u'},
-					     {"token", required_argument, NULL, 't'},
-					     {"config", required_argument, NULL, 'c'},
-					     {"json", no_argument, NULL, 'j'},
-					     {"state", required_argument, NULL, 's'},
-					     {"customer", required_argument, NULL, 'C'},
-					     {"campaign", required_argument, NULL, 'K'},
-					     {"to", required_argument, NULL, 'T'},
-					     {"help", no_argument, NULL, 'h'},
-					     {"version", no_argument, NULL, 'V'},
-					     {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {
+	    {"url", required_argument, NULL, 'u'},	{"token", required_argument, NULL, 't'},
+	    {"config", required_argument, NULL, 'c'},	{"json", no_argument, NULL, 'j'},
+	    {"state", required_argument, NULL, 's'},	{"customer", required_argument, NULL, 'C'},
+	    {"campaign", required_argument, NULL, 'K'}, {"to", required_argument, NULL, 'T'},
+	    {"map", required_argument, NULL, 'M'},	{"format", required_argument, NULL, 'F'},
+	    {"batch", required_argument, NULL, 'B'},	{"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},	{NULL, 0, NULL, 0}};
 	const char *url = NULL, *token = NULL, *config = NULL;
 	struct args a = {0};
 	struct ctl c = {0};
@@ -586,6 +586,15 @@ main(int argc, char **argv)
 		case 'T':
 			a.to = optarg;
 			break;
+		case 'M':
+			a.map = optarg;
+			break;
+		case 'F':
+			a.format = optarg;
+			break;
+		case 'B':
+			a.batch = optarg;
+			break;
 		case 'h':
 			ctl_usage(stdout);
 			return 0;
@@ -608,6 +617,10 @@ main(int argc, char **argv)
 				cmd);
 	if (!is_test && a.to)
 		ctl_usage_error("--to belongs to 'send-test', not '%s'", cmd);
+	if (strcmp(cmd, "import") != 0 && (a.map || a.format || a.batch))
+		ctl_usage_error("--map, --format and --batch belong to 'import', not '%s'", cmd);
+	if (a.batch && atoi(a.batch) <= 0)
+		ctl_usage_error("--batch needs a positive number, not '%s'", a.batch);
 
 	/* Usage is checked before anything touches the network. */
 	if (strcmp(cmd, "customer") == 0 || strcmp(cmd, "retry") == 0 ||
@@ -619,6 +632,8 @@ main(int argc, char **argv)
 		ctl_nargs(n, 0, 1, cmd);
 	else if (strcmp(cmd, "customers") == 0 || strcmp(cmd, "export") == 0)
 		ctl_nargs(n, 0, 16, cmd);
+	else if (strcmp(cmd, "import") == 0)
+		ctl_nargs(n, 1, 1, cmd);
 	else if (is_test) {
 		ctl_nargs(n, 2, 2, cmd);
 		if (a.to == NULL)
@@ -636,6 +651,8 @@ main(int argc, char **argv)
 		rc = ctl_customers(&c, n, av);
 	else if (strcmp(cmd, "export") == 0)
 		rc = ctl_export(&c, n, av);
+	else if (strcmp(cmd, "import") == 0)
+		rc = ctl_import(&c, av[0], a.map, a.format, a.batch ? atoi(a.batch) : 0);
 	else if (strcmp(cmd, "retry") == 0)
 		rc = ctl_retry(&c, av[0]);
 	else if (strcmp(cmd, "status") == 0)

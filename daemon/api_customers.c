@@ -84,6 +84,10 @@ api_customers_post(struct http_req *hr)
 
 	if (body == NULL)
 		return;
+	if (json_is_object(body) && json_object_get(body, "customers") != NULL) {
+		api_customers_batch(hr, body);
+		return;
+	}
 	if (validate_customer(body, 1, "", &err) < 0) {
 		http_reply_error(hr, 400, err.msg, err.field, -1);
 		json_decref(body);

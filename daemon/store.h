@@ -208,6 +208,15 @@ struct export_message {
 	size_t payload_len;
 };
 
+/* One customer of a batch upsert (an import). */
+struct customer_item {
+	const char *ext_id;
+	json_t *fields;	    /* validated, as for POST /v1/customers */
+	int64_t consent_ms; /* when its consent was given (the import's time by default) */
+	int skip;	    /* refused by validation: not stored */
+	int changed;	    /* out: 1 when anything was written */
+};
+
 /* Everything the store holds about one customer (GDPR Art. 15 and 20). */
 struct customer_export {
 	struct customer_row profile;
@@ -386,6 +395,9 @@ struct store_ops {
 	/* Everything held about EXT_ID (STORE_NOTFOUND, STORE_GONE when erased). */
 	enum store_status (*customer_export)(struct store *, const char *ext_id,
 					     struct customer_export *out);
+	/* Upserts the items not skipped, consent recorded with SOURCE; sets each one's changed. */
+	enum store_status (*customers_upsert)(struct store *, struct customer_item *items, size_t n,
+					      const char *source, int64_t now_ms);
 };
 
 /* Every backend's struct starts with this. */
@@ -752,6 +764,12 @@ store_customers_list(struct store *s, const struct customer_filter *f, struct cu
 		     size_t *n)
 {
 	return s->ops->customers_list(s, f, out, n);
+}
+static inline enum store_status
+store_customers_upsert(struct store *s, struct customer_item *items, size_t n, const char *source,
+		       int64_t now_ms)
+{
+	return s->ops->customers_upsert(s, items, n, source, now_ms);
 }
 static inline enum store_status
 store_customer_export(struct store *s, const char *ext_id, struct customer_export *out)

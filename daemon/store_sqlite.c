@@ -528,13 +528,24 @@ store_sqlite_pick(json_t *fields, const char *key, sqlite3_stmt *row, int col)
 	return (const char *)sqlite3_column_text(row, col);
 }
 
+/* Whether the text of column COL equals V (both NULL counts). */
+static int
+store_sqlite_same(sqlite3_stmt *row, int col, const char *v)
+{
+	const char *t = (const char *)sqlite3_column_text(row, col);
+	return t == NULL ? v == NULL : v != NULL && strcmp(t, v) == 0;
+}
+
 /*
  * Upsert: profile fields replace, attributes merge key by key (null deletes a key), consent
- * changes per topic are kept with when they happened.
+ * changes per topic are kept with when they happened (CONSENT_MS) and how (SOURCE). An upsert
+ * that changes nothing writes nothing, "updated" included: a re-import is a no-op. *CHANGED
+ * (may be NULL) tells which it was.
  */
-static enum store_status
-store_sqlite_customer_upsert(struct store *st, const char *ext_id, json_t *fields, int64_t now_ms,
-			     int64_t *id)
+enum store_status
+store_sqlite_customer_upsert_from(struct store *st, const char *ext_id, json_t *fields,
+				  int64_t now_ms, const char *source, int64_t consent_ms,
+				  int64_t *id, int *changed)
 {
 	struct store_sqlite *s = SQ(st);
 	sqlite3_stmt *row = s->q[Q_CUST_ROW], *up = s->q[Q_CUST_UPDATE];
@@ -542,7 +553,10 @@ store_sqlite_customer_upsert(struct store *st, const char *ext_id, json_t *field
 	json_t *attrs, *patch, *v;
 	const char *key;
 	char *attrs_text;
+	int same;
 
+	if (changed != NULL)
+		*changed = 0;
 	if ((rc = store_sqlite_customer_ensure(st, ext_id, now_ms, id)) != STORE_OK)
 		return rc;
 	sqlite3_bind_text(row, 1, ext_id, -1, SQLITE_STATIC);
@@ -567,6 +581,21 @@ store_sqlite_customer_upsert(struct store *st, const char *ext_id, json_t *field
 	attrs_text = json_dumps(attrs, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(attrs);
 
+	same = sqlite3_column_type(row, 9) == SQLITE_NULL && /* not erased */
+	       sqlite3_column_int64(row, 7) != now_ms &&     /* not created just now */
+	       store_sqlite_same(row, 1, store_sqlite_pick(fields, "email", row, 1)) &&
+	       store_sqlite_same(row, 2, store_sqlite_pick(fields, "name", row, 2)) &&
+	       store_sqlite_same(row, 3, store_sqlite_pick(fields, "locale", row, 3)) &&
+	       store_sqlite_same(row, 4, store_sqlite_pick(fields, "timezone", row, 4)) &&
+	       store_sqlite_same(row, 5, store_sqlite_pick(fields, "birthday", row, 5)) &&
+	       store_sqlite_same(row, 6, attrs_text);
+	if (same) {
+		sqlite3_reset(row);
+		free(attrs_text);
+		goto consent;
+	}
+	if (changed != NULL)
+		*changed = 1;
 	sqlite3_bind_int64(up, 1, *id);
 	store_sqlite_bind_text(up, 2, store_sqlite_pick(fields, "email", row, 1));
 	store_sqlite_bind_text(up, 3, store_sqlite_pick(fields, "name", row, 2));
@@ -580,19 +609,29 @@ store_sqlite_customer_upsert(struct store *st, const char *ext_id, json_t *field
 	free(attrs_text);
 	if (rc != STORE_OK)
 		return rc;
-
+consent:
 	json_object_foreach(json_object_get(fields, "consent"), key, v)
 	{
 		sqlite3_stmt *c = s->q[Q_CONSENT_SET];
 		sqlite3_bind_int64(c, 1, *id);
 		sqlite3_bind_text(c, 2, key, -1, SQLITE_STATIC);
 		sqlite3_bind_text(c, 3, json_string_value(v), -1, SQLITE_STATIC);
-		sqlite3_bind_int64(c, 4, now_ms);
-		sqlite3_bind_text(c, 5, "api", -1, SQLITE_STATIC);
+		sqlite3_bind_int64(c, 4, consent_ms);
+		sqlite3_bind_text(c, 5, source, -1, SQLITE_STATIC);
 		if ((rc = store_sqlite_exec(s, c)) != STORE_OK)
 			return rc;
+		if (changed != NULL && sqlite3_changes(s->db) > 0)
+			*changed = 1;
 	}
 	return STORE_OK;
+}
+
+static enum store_status
+store_sqlite_customer_upsert(struct store *st, const char *ext_id, json_t *fields, int64_t now_ms,
+			     int64_t *id)
+{
+	return store_sqlite_customer_upsert_from(st, ext_id, fields, now_ms, "api", now_ms, id,
+						 NULL);
 }
 
 static void
@@ -862,4 +901,5 @@ const struct store_ops store_sqlite_ops = {
     .campaign_stats = store_sqlite_campaign_stats,
     .customers_list = store_sqlite_customers_list,
     .customer_export = store_sqlite_customer_export,
+    .customers_upsert = store_sqlite_customers_upsert,
 };

@@ -133,7 +133,14 @@ int store_sqlite_checkpointer_start(struct store_sqlite *s, const struct store_o
  */
 void store_sqlite_checkpointer_truncate(struct store_sqlite *s);
 enum store_status store_sqlite_customer_erase(struct store *, const char *, const char *, int64_t);
-/* The customer listing and export (store_sqlite_customers.c). */
+/* The upsert with its consent source and time; *CHANGED (may be NULL): anything written. */
+enum store_status store_sqlite_customer_upsert_from(struct store *st, const char *ext_id,
+						    json_t *fields, int64_t now_ms,
+						    const char *source, int64_t consent_ms,
+						    int64_t *id, int *changed);
+/* The customer listing, export and batch upsert (store_sqlite_customers.c). */
+enum store_status store_sqlite_customers_upsert(struct store *, struct customer_item *, size_t,
+						const char *, int64_t);
 enum store_status store_sqlite_customers_list(struct store *, const struct customer_filter *,
 					      struct customer_row **, size_t *);
 enum store_status store_sqlite_customer_export(struct store *, const char *,

@@ -374,3 +374,22 @@ fail:
 	customer_export_clear(x);
 	return rc;
 }
+
+/* One upsert after another in the caller's transaction: a batch of an import is one commit. */
+enum store_status
+store_sqlite_customers_upsert(struct store *st, struct customer_item *items, size_t n,
+			      const char *source, int64_t now_ms)
+{
+	for (size_t i = 0; i < n; i++) {
+		int64_t id;
+		enum store_status rc;
+		if (items[i].skip)
+			continue;
+		rc = store_sqlite_customer_upsert_from(st, items[i].ext_id, items[i].fields, now_ms,
+						       source, items[i].consent_ms, &id,
+						       &items[i].changed);
+		if (rc != STORE_OK)
+			return rc;
+	}
+	return STORE_OK;
+}
