@@ -45,6 +45,13 @@ config_defaults(struct config *c)
 	c->opt_in_topics[c->n_opt_in_topics++] = xstrdup("newsletter");
 	c->opt_in_topics[c->n_opt_in_topics++] = xstrdup("offers");
 	c->system_channel = NULL; /* "mail" unless set; checked only when set */
+	/* events 2 years, payloads 30 days, messages and notes 180 days, journeys a year */
+	c->retention.keep_ms[0] = 730 * 86400000LL;
+	c->retention.keep_ms[1] = 30 * 86400000LL;
+	c->retention.keep_ms[2] = 180 * 86400000LL;
+	c->retention.keep_ms[3] = 180 * 86400000LL;
+	c->retention.keep_ms[4] = 365 * 86400000LL;
+	c->retention.interval_ms = 60000;
 }
 
 /* Splits "host:port" or "[v6]:port"; the port is kept as text for getaddrinfo. */
@@ -215,6 +222,54 @@ config_cap(struct config *c, json_t *v, struct diag *d)
 	}
 }
 
+/*
+ * "retention": {"events": "730d", "payloads": "30d", "messages": "180d", "notes": "180d",
+ * "journeys": "365d", "interval": "60s"}; each key optional, "forever" (or null) keeps.
+ */
+static void
+config_retention(struct config *c, json_t *v, struct diag *d)
+{
+	static const char *const kinds[CONFIG_RETENTION_KINDS] = {"events", "payloads", "messages",
+								  "notes", "journeys"};
+	const char *key;
+	json_t *x;
+	char path[64];
+
+	if (!json_is_object(v)) {
+		diag_add(d, "retention", "key 'retention' must be an object of durations");
+		return;
+	}
+	json_object_foreach(v, key, x)
+	{
+		int64_t ms = 0;
+		size_t i;
+		snprintf(path, sizeof(path), "retention.%s", key);
+		for (i = 0; i < CONFIG_RETENTION_KINDS; i++)
+			if (strcmp(key, kinds[i]) == 0)
+				break;
+		if (i == CONFIG_RETENTION_KINDS && strcmp(key, "interval") != 0) {
+			diag_add(d, path,
+				 "unknown key '%s' (events, payloads, messages, notes, journeys, "
+				 "interval)",
+				 key);
+			continue;
+		}
+		int forever = json_is_null(x) ||
+			      (json_is_string(x) && strcmp(json_string_value(x), "forever") == 0);
+		if (!(forever && i < CONFIG_RETENTION_KINDS) &&
+		    (!json_is_string(x) || duration_parse(json_string_value(x), 0, &ms) < 0 ||
+		     ms < 1000)) {
+			diag_add(d, path, "'%s' must be a duration of at least 1s like \"30d\"%s",
+				 path, i < CONFIG_RETENTION_KINDS ? ", or \"forever\"" : "");
+			continue;
+		}
+		if (i < CONFIG_RETENTION_KINDS)
+			c->retention.keep_ms[i] = ms;
+		else
+			c->retention.interval_ms = ms;
+	}
+}
+
 /* "stages": the lifecycle thresholds; each key optional, the defaults in stage.c. */
 static void
 config_stages(struct config *c, json_t *v, struct diag *d)
@@ -342,6 +397,8 @@ config_apply(struct config *c, json_t *root, struct diag *d)
 			config_cap(c, v, d);
 		else if (strcmp(key, "stages") == 0)
 			config_stages(c, v, d);
+		else if (strcmp(key, "retention") == 0)
+			config_retention(c, v, d);
 		else if (strcmp(key, "mail_from") == 0)
 			config_mail_from(c, v, d);
 		else if (strcmp(key, "opt_in_topics") == 0)
@@ -417,6 +474,13 @@ config_load(const char *file, struct diag *d)
 				pos = jsonpos_scan(text);
 				d->pos = pos;
 				config_apply(c, root, d);
+				/* The frequency cap counts the messages of its window. */
+				if (c->retention.keep_ms[2] > 0 &&
+				    c->retention.keep_ms[2] < c->cap_per_ms)
+					diag_add(
+					    d, "retention",
+					    "'retention.messages' must be at least "
+					    "'frequency_cap.per': the cap counts those messages");
 			}
 		}
 	}

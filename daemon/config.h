@@ -10,6 +10,16 @@
 #include "diag.h"
 #include "stage.h"
 
+/*
+ * How long each kind of data is kept (retention.c, nurtured.conf(5)); 0: forever. The
+ * indexes are store.h's enum retention_kind: events, payloads, messages, notes, journeys.
+ */
+#define CONFIG_RETENTION_KINDS 5
+struct retention_conf {
+	int64_t keep_ms[CONFIG_RETENTION_KINDS];
+	int64_t interval_ms; /* between passes */
+};
+
 struct config {
 	char *file; /* NULL when running on embedded defaults */
 	char *listen_host;
@@ -40,6 +50,7 @@ struct config {
 	size_t n_opt_in_topics;
 	char *system_channel;	  /* where double opt-in confirmations go; NULL: "mail" */
 	char *unsubscribe_mailto; /* also a mailto: in List-Unsubscribe, or NULL */
+	struct retention_conf retention;
 };
 
 /*

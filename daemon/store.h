@@ -231,6 +231,21 @@ struct customer_export {
 };
 void customer_export_clear(struct customer_export *x);
 
+/* What retention prunes (config "retention"; store_sqlite_retention.c). */
+enum retention_kind {
+	RETAIN_EVENTS,	 /* events received before the limit, but each customer's first of a type */
+	RETAIN_PAYLOADS, /* the rendered messages of final messages */
+	RETAIN_MESSAGES, /* final messages (their counts go to the statistics' archive) */
+	RETAIN_NOTES,	 /* journey notes (counted ones go to the archive) */
+	RETAIN_JOURNEYS, /* finished journeys' triggers and awaited events (the rows stay) */
+	RETAIN_KINDS
+};
+
+/* Where a pruner's walk has got to, kept by the caller between chunks (0 at start). */
+struct retention_cursor {
+	int64_t ms, id;
+};
+
 struct store_ops {
 	const char *name;
 	struct store *(*open)(const struct store_options *, char *err, size_t errlen);
@@ -398,6 +413,12 @@ struct store_ops {
 	/* Upserts the items not skipped, consent recorded with SOURCE; sets each one's changed. */
 	enum store_status (*customers_upsert)(struct store *, struct customer_item *items, size_t n,
 					      const char *source, int64_t now_ms);
+	/*
+	 * One chunk of retention: at most LIMIT rows of KIND older than CUTOFF_MS looked at from
+	 * CUR on; *N tells how many (fewer than LIMIT: nothing more to do for now).
+	 */
+	enum store_status (*prune)(struct store *, enum retention_kind kind, int64_t cutoff_ms,
+				   int limit, struct retention_cursor *cur, int *n);
 };
 
 /* Every backend's struct starts with this. */
@@ -770,6 +791,12 @@ store_customers_upsert(struct store *s, struct customer_item *items, size_t n, c
 		       int64_t now_ms)
 {
 	return s->ops->customers_upsert(s, items, n, source, now_ms);
+}
+static inline enum store_status
+store_prune(struct store *s, enum retention_kind kind, int64_t cutoff_ms, int limit,
+	    struct retention_cursor *cur, int *n)
+{
+	return s->ops->prune(s, kind, cutoff_ms, limit, cur, n);
 }
 static inline enum store_status
 store_customer_export(struct store *s, const char *ext_id, struct customer_export *out)

@@ -130,14 +130,24 @@ static const char *store_sqlite_migrations[] = {
     "DROP INDEX IF EXISTS outbox_due;",
     /*
      * 7 -> 8 (issue 20): erasure finds a customer's timers; the customer listing's filters
-     * (email, stage, consent topic, created and updated since) use indexes.
+     * (email, stage, consent topic, created and updated since) use indexes; retention finds
+     * final messages and finished journeys by age, and keeps the counts of what it deletes
+     * (stats_archive: per campaign, kind "outbox", "sent_journey" or "note", step, state or
+     * action, reason and UTC day), which the statistics add to the rows still there.
      */
     "CREATE INDEX IF NOT EXISTS timers_customer ON timers (customer_id);"
     "CREATE INDEX IF NOT EXISTS customers_email ON customers (email);"
     "CREATE INDEX IF NOT EXISTS customers_stage ON customers (stage, id);"
     "CREATE INDEX IF NOT EXISTS customers_created ON customers (created_ms, id);"
     "CREATE INDEX IF NOT EXISTS customers_updated ON customers (updated_ms, id);"
-    "CREATE INDEX IF NOT EXISTS consent_topic ON consent (topic, state, customer_id);",
+    "CREATE INDEX IF NOT EXISTS consent_topic ON consent (topic, state, customer_id);"
+    "CREATE INDEX IF NOT EXISTS outbox_final ON outbox (final_ms, id)"
+    " WHERE final_ms IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS journeys_exited ON journeys (exited_ms, id) WHERE active = 0;"
+    "CREATE TABLE IF NOT EXISTS stats_archive (campaign_id TEXT NOT NULL, kind TEXT NOT NULL,"
+    " step_id TEXT NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL, day INTEGER NOT NULL,"
+    " n INTEGER NOT NULL,"
+    " PRIMARY KEY (campaign_id, kind, step_id, state, reason, day)) WITHOUT ROWID;",
 };
 
 static const char *const store_sqlite_sql[Q_COUNT] = {
@@ -902,4 +912,5 @@ const struct store_ops store_sqlite_ops = {
     .customers_list = store_sqlite_customers_list,
     .customer_export = store_sqlite_customer_export,
     .customers_upsert = store_sqlite_customers_upsert,
+    .prune = store_sqlite_prune,
 };
