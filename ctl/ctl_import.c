@@ -386,7 +386,8 @@ import_flush(struct import *im)
 	if (json_array_size(im->items) > 0)
 		import_send(im, im->items, im->lines);
 	json_array_clear(im->items);
-	qsort(im->bads, im->n_bads, sizeof(*im->bads), import_bad_cmp);
+	if (im->n_bads > 0)
+		qsort(im->bads, im->n_bads, sizeof(*im->bads), import_bad_cmp);
 	for (size_t i = 0; i < im->n_bads; i++) {
 		fprintf(im->bad_out, "line %ld: %s\n", im->bads[i].line, im->bads[i].why);
 		free(im->bads[i].why);
