@@ -7,6 +7,7 @@
 #include <event2/event.h>
 #include <stdlib.h>
 
+#include "campaign.h"
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
@@ -37,6 +38,7 @@ struct retention_job {
 	enum retention_kind kind;
 	int64_t cutoff_ms;
 	struct retention_cursor cur;
+	json_t *keep; /* RETAIN_JOURNEYS: what re-entry rules read */
 	int n;
 	int64_t took_us; /* on the store thread */
 };
@@ -67,7 +69,7 @@ retention_run(struct store *s, struct store_job *job)
 	struct retention_job *j = (struct retention_job *)job;
 	int64_t start = util_mono_us();
 	enum store_status rc =
-	    store_prune(s, j->kind, j->cutoff_ms, RETENTION_CHUNK, &j->cur, &j->n);
+	    store_prune(s, j->kind, j->cutoff_ms, RETENTION_CHUNK, j->keep, &j->cur, &j->n);
 	j->took_us = util_mono_us() - start;
 	return rc;
 }
@@ -89,10 +91,32 @@ retention_done(struct store_job *job)
 			r->kind++;
 	} else
 		r->kind = RETAIN_KINDS; /* the store is unwell: try again next pass */
+	json_decref(j->keep);
 	free(j);
 	if (r->stopping)
 		return;
 	retention_next(r);
+}
+
+/*
+ * Campaign id -> what its re-entry rule reads of finished journeys: "never" all of them (-1),
+ * "after" those that ended within the window (the time before which they may go).
+ */
+static json_t *
+retention_keep(struct retention *r)
+{
+	const struct campaign_set *set = daemon_campaigns(r->d);
+	json_t *keep = json_object();
+	int64_t now = util_now_ms();
+
+	for (size_t i = 0; set != NULL && i < set->n; i++) {
+		const struct campaign *c = set->v[i];
+		if (c->reentry == REENTRY_NEVER)
+			json_object_set_new(keep, c->id, json_integer(-1));
+		else if (c->reentry == REENTRY_AFTER)
+			json_object_set_new(keep, c->id, json_integer(now - c->reentry_after_ms));
+	}
+	return keep;
 }
 
 /* Hands over the next chunk of this pass, or ends the pass. */
@@ -117,6 +141,8 @@ retention_next(struct retention *r)
 	j->kind = r->kind;
 	j->cur = r->cur[r->kind];
 	j->cutoff_ms = util_now_ms() - retention_limit(r, r->kind);
+	if (r->kind == RETAIN_JOURNEYS)
+		j->keep = retention_keep(r);
 	j->job.run = retention_run;
 	j->job.done = retention_done;
 	j->job.background = 1;

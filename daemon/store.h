@@ -237,7 +237,7 @@ enum retention_kind {
 	RETAIN_PAYLOADS, /* the rendered messages of final messages */
 	RETAIN_MESSAGES, /* final messages (their counts go to the statistics' archive) */
 	RETAIN_NOTES,	 /* journey notes (counted ones go to the archive) */
-	RETAIN_JOURNEYS, /* finished journeys' triggers and awaited events (the rows stay) */
+	RETAIN_JOURNEYS, /* finished journeys (those re-entry rules need: their triggers only) */
 	RETAIN_KINDS
 };
 
@@ -415,10 +415,14 @@ struct store_ops {
 					      const char *source, int64_t now_ms);
 	/*
 	 * One chunk of retention: at most LIMIT rows of KIND older than CUTOFF_MS looked at from
-	 * CUR on; *N tells how many (fewer than LIMIT: nothing more to do for now).
+	 * CUR on; *N tells how many (fewer than LIMIT: nothing more to do for now). KEEP (for
+	 * RETAIN_JOURNEYS) is campaign id -> the time before which a finished journey may go
+	 * (re-entry "after"), or -1 (re-entry "never": it stays, without its trigger's data);
+	 * campaigns not in it lose their finished journeys at CUTOFF_MS.
 	 */
 	enum store_status (*prune)(struct store *, enum retention_kind kind, int64_t cutoff_ms,
-				   int limit, struct retention_cursor *cur, int *n);
+				   int limit, const json_t *keep, struct retention_cursor *cur,
+				   int *n);
 };
 
 /* Every backend's struct starts with this. */
@@ -794,9 +798,9 @@ store_customers_upsert(struct store *s, struct customer_item *items, size_t n, c
 }
 static inline enum store_status
 store_prune(struct store *s, enum retention_kind kind, int64_t cutoff_ms, int limit,
-	    struct retention_cursor *cur, int *n)
+	    const json_t *keep, struct retention_cursor *cur, int *n)
 {
-	return s->ops->prune(s, kind, cutoff_ms, limit, cur, n);
+	return s->ops->prune(s, kind, cutoff_ms, limit, keep, cur, n);
 }
 static inline enum store_status
 store_customer_export(struct store *s, const char *ext_id, struct customer_export *out)

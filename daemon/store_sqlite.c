@@ -132,8 +132,8 @@ static const char *store_sqlite_migrations[] = {
      * 7 -> 8 (issue 20): erasure finds a customer's timers; the customer listing's filters
      * (email, stage, consent topic, created and updated since) use indexes; retention finds
      * final messages and finished journeys by age, and keeps the counts of what it deletes
-     * (stats_archive: per campaign, kind "outbox", "sent_journey" or "note", step, state or
-     * action, reason and UTC day), which the statistics add to the rows still there.
+     * (stats_archive: per campaign, kind "outbox", "sent_journey", "note" or "journey", step,
+     * state, action or exit reason, reason and UTC day), which the statistics add back.
      */
     "CREATE INDEX IF NOT EXISTS timers_customer ON timers (customer_id);"
     "CREATE INDEX IF NOT EXISTS customers_email ON customers (email);"

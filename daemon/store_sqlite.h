@@ -140,7 +140,7 @@ enum store_status store_sqlite_customer_upsert_from(struct store *st, const char
 						    int64_t *id, int *changed);
 /* Retention (store_sqlite_retention.c). */
 enum store_status store_sqlite_prune(struct store *, enum retention_kind, int64_t, int,
-				     struct retention_cursor *, int *);
+				     const json_t *, struct retention_cursor *, int *);
 /* Skips recorded only as notes, which statistics count (store_sqlite_stats.c). */
 #define STATS_NOTE_SKIPS "('already_sent', 'stale', 'frequency_cap')"
 /* The customer listing, export and batch upsert (store_sqlite_customers.c). */

@@ -6,8 +6,8 @@
  * - events: only those the engine has consumed (its cursor), and never a customer's first
  *   event of a type (first purchase, "has ever ...");
  * - messages and notes: never those of a running journey;
- * - journeys: rows stay (re-entry rules, statistics); a finished one loses its trigger's
- *   properties and id and its awaited event.
+ * - journeys: only finished ones; those that re-entry rules read ("never", "after" within
+ *   its window) stay without their trigger's properties and id and their awaited event.
  */
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -28,8 +28,20 @@ static const char *const retention_payloads_walk =
     "SELECT final_ms, id FROM outbox WHERE final_ms IS NOT NULL AND final_ms < ?1"
     " AND (final_ms > ?2 OR (final_ms = ?2 AND id > ?3)) ORDER BY final_ms, id LIMIT ?4";
 static const char *const retention_journeys_walk =
-    "SELECT exited_ms, id FROM journeys WHERE active = 0 AND exited_ms < ?1"
+    "SELECT exited_ms, id, campaign_id FROM journeys WHERE active = 0 AND exited_ms < ?1"
     " AND (exited_ms > ?2 OR (exited_ms = ?2 AND id > ?3)) ORDER BY exited_ms, id LIMIT ?4";
+static const char *const retention_journey_slim =
+    "UPDATE journeys SET trigger = json_object('type', json_extract(trigger, '$.type'), 'time',"
+    " json_extract(trigger, '$.time')), event = NULL WHERE id = ?1"
+    " AND (json_type(trigger, '$.properties') IS NOT NULL OR json_type(trigger, '$.id')"
+    " IS NOT NULL OR event IS NOT NULL)";
+static const char *const retention_journeys_go[] = {
+    "INSERT INTO stats_archive (campaign_id, kind, step_id, state, reason, day, n)"
+    " SELECT campaign_id, 'journey', '', coalesce(exit_reason, 'unknown'), '',"
+    " entered_ms / 86400000, count(*) FROM journeys WHERE id IN (SELECT id FROM"
+    " temp.prune_ids) GROUP BY 1, 4, 6" ARCHIVE_ADD,
+    "DELETE FROM journeys WHERE id IN (SELECT id FROM temp.prune_ids)",
+};
 static const char *const retention_notes_walk =
     "SELECT n.id, n.at_ms, EXISTS (SELECT 1 FROM journeys j WHERE j.id = n.journey_id"
     " AND j.active = 1) FROM journey_notes n WHERE n.id > ?1 ORDER BY n.id LIMIT ?2";
@@ -110,7 +122,7 @@ retention_events(struct store_sqlite *s, int64_t cutoff, int limit, struct reten
 {
 	sqlite3_stmt *q, *del;
 	enum store_status rc;
-	int step;
+	int step = SQLITE_DONE;
 
 	if ((rc = retention_prepare(s, retention_events_walk, &q)) != STORE_OK)
 		return rc;
@@ -147,7 +159,7 @@ retention_walk(struct store_sqlite *s, const char *walk, const char *act, int64_
 {
 	sqlite3_stmt *q, *a;
 	enum store_status rc;
-	int step;
+	int step = SQLITE_DONE;
 
 	if ((rc = retention_prepare(s, walk, &q)) != STORE_OK)
 		return rc;
@@ -207,7 +219,7 @@ retention_notes(struct store_sqlite *s, int64_t cutoff, int limit, struct retent
 {
 	sqlite3_stmt *q, *add;
 	enum store_status rc;
-	int step, picked = 0;
+	int step = SQLITE_DONE, picked = 0;
 
 	if ((rc = retention_ids_reset(s)) != STORE_OK ||
 	    (rc = retention_prepare(s, retention_notes_walk, &q)) != STORE_OK)
@@ -242,9 +254,66 @@ retention_notes(struct store_sqlite *s, int64_t cutoff, int limit, struct retent
 	return rc;
 }
 
+/*
+ * Finished journeys by exit time from the cursor: deleted (counted in the archive), or, when
+ * KEEP says re-entry reads them, stripped of their trigger's data.
+ */
+static enum store_status
+retention_journeys(struct store_sqlite *s, int64_t cutoff, int limit, const json_t *keep,
+		   struct retention_cursor *cur, int *n)
+{
+	sqlite3_stmt *q, *slim, *add;
+	enum store_status rc;
+	int step = SQLITE_DONE, picked = 0;
+
+	if ((rc = retention_ids_reset(s)) != STORE_OK ||
+	    (rc = retention_prepare(s, retention_journeys_walk, &q)) != STORE_OK)
+		return rc;
+	if ((rc = retention_prepare(s, retention_journey_slim, &slim)) != STORE_OK) {
+		sqlite3_finalize(q);
+		return rc;
+	}
+	if ((rc = retention_prepare(s, "INSERT INTO temp.prune_ids (id) VALUES (?1)", &add)) !=
+	    STORE_OK) {
+		sqlite3_finalize(q);
+		sqlite3_finalize(slim);
+		return rc;
+	}
+	sqlite3_bind_int64(q, 1, cutoff);
+	sqlite3_bind_int64(q, 2, cur->ms);
+	sqlite3_bind_int64(q, 3, cur->id);
+	sqlite3_bind_int(q, 4, limit);
+	while (rc == STORE_OK && (step = sqlite3_step(q)) == SQLITE_ROW) {
+		const json_t *rule = json_object_get(keep, (const char *)sqlite3_column_text(q, 2));
+		sqlite3_stmt *act;
+		cur->ms = sqlite3_column_int64(q, 0);
+		cur->id = sqlite3_column_int64(q, 1);
+		++*n;
+		if (rule != NULL &&
+		    (json_integer_value(rule) < 0 || cur->ms >= json_integer_value(rule)))
+			act = slim; /* re-entry reads it */
+		else {
+			act = add;
+			picked++;
+		}
+		sqlite3_bind_int64(act, 1, cur->id);
+		rc = store_sqlite_status(s, sqlite3_step(act));
+		sqlite3_reset(act);
+	}
+	if (rc == STORE_OK && step != SQLITE_ROW && step != SQLITE_DONE)
+		rc = store_sqlite_status(s, step);
+	sqlite3_finalize(q);
+	sqlite3_finalize(slim);
+	sqlite3_finalize(add);
+	if (rc == STORE_OK && picked)
+		rc = retention_ids_apply(s, retention_journeys_go,
+					 NT_ARRAY_LEN(retention_journeys_go));
+	return rc;
+}
+
 enum store_status
 store_sqlite_prune(struct store *st, enum retention_kind kind, int64_t cutoff_ms, int limit,
-		   struct retention_cursor *cur, int *n)
+		   const json_t *keep, struct retention_cursor *cur, int *n)
 {
 	struct store_sqlite *s = SQ(st);
 
@@ -261,13 +330,7 @@ store_sqlite_prune(struct store *st, enum retention_kind kind, int64_t cutoff_ms
 	case RETAIN_NOTES:
 		return retention_notes(s, cutoff_ms, limit, cur, n);
 	case RETAIN_JOURNEYS:
-		return retention_walk(
-		    s, retention_journeys_walk,
-		    "UPDATE journeys SET trigger = json_object('type', json_extract(trigger,"
-		    " '$.type'), 'time', json_extract(trigger, '$.time')), event = NULL"
-		    " WHERE id = ?1 AND (json_type(trigger, '$.properties') IS NOT NULL"
-		    " OR json_type(trigger, '$.id') IS NOT NULL OR event IS NOT NULL)",
-		    cutoff_ms, limit, cur, n);
+		return retention_journeys(s, cutoff_ms, limit, keep, cur, n);
 	default:
 		return STORE_OK;
 	}

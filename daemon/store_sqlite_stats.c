@@ -26,10 +26,15 @@ static const char *const store_sqlite_stats_sql[S_COUNT] = {
 			" SELECT state, sum(n) FROM stats_archive WHERE kind = 'outbox'"
 			" GROUP BY state",
     [S_CAMPAIGNS] = "SELECT campaign_id, count(*), total(active) FROM journeys"
-		    " GROUP BY campaign_id",
-    [S_JOURNEYS] = "SELECT count(*), total(active) FROM journeys WHERE campaign_id = ?1",
+		    " GROUP BY campaign_id UNION ALL SELECT campaign_id, sum(n), 0"
+		    " FROM stats_archive WHERE kind = 'journey' GROUP BY campaign_id",
+    [S_JOURNEYS] = "SELECT (SELECT count(*) FROM journeys WHERE campaign_id = ?1) + (SELECT"
+		   " coalesce(sum(n), 0) FROM stats_archive WHERE campaign_id = ?1"
+		   " AND kind = 'journey'), (SELECT total(active) FROM journeys"
+		   " WHERE campaign_id = ?1)",
     [S_EXITS] = "SELECT coalesce(exit_reason, 'unknown'), count(*) FROM journeys"
-		" WHERE campaign_id = ?1 AND active = 0 GROUP BY 1",
+		" WHERE campaign_id = ?1 AND active = 0 GROUP BY 1 UNION ALL SELECT state, sum(n)"
+		" FROM stats_archive WHERE campaign_id = ?1 AND kind = 'journey' GROUP BY 1",
     [S_OUTBOX_STEPS] = "SELECT step_id, state, coalesce(reason, 'unknown'), count(*) FROM outbox"
 		       " WHERE campaign_id = ?1 AND state IN ('sent', 'failed', 'expired',"
 		       " 'skipped') GROUP BY 1, 2, 3 UNION ALL SELECT step_id, state, reason,"
@@ -46,8 +51,11 @@ static const char *const store_sqlite_stats_sql[S_COUNT] = {
     [S_SENT_JOURNEYS] = "SELECT (SELECT count(DISTINCT journey_id) FROM outbox"
 			" WHERE campaign_id = ?1 AND state = 'sent') + (SELECT coalesce(sum(n), 0)"
 			" FROM stats_archive WHERE campaign_id = ?1 AND kind = 'sent_journey')",
-    [S_DAY_ENTERED] = "SELECT entered_ms / 86400000, count(*) FROM journeys"
-		      " WHERE campaign_id = ?1 AND entered_ms >= ?2 GROUP BY 1",
+    [S_DAY_ENTERED] =
+	"SELECT entered_ms / 86400000, count(*) FROM journeys"
+	" WHERE campaign_id = ?1 AND entered_ms >= ?2 GROUP BY 1 UNION ALL SELECT day,"
+	" sum(n) FROM stats_archive WHERE campaign_id = ?1 AND kind = 'journey'"
+	" AND day >= ?2 / 86400000 GROUP BY 1",
     /* Outcomes count on the day they happened; a skip on the day it was decided. */
     [S_DAY_OUTBOX] =
 	"SELECT coalesce(final_ms, created_ms) / 86400000, state, count(*)"
@@ -131,11 +139,15 @@ store_sqlite_campaign_counts(struct store *st, json_t **out)
 	enum store_status rc;
 	int step;
 
-	while ((step = sqlite3_step(q)) == SQLITE_ROW)
-		json_object_set_new(o, stats_text(q, 0),
-				    json_pack("{s:I,s:I}", "entered",
-					      (json_int_t)sqlite3_column_int64(q, 1), "active",
-					      (json_int_t)sqlite3_column_double(q, 2)));
+	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		json_t *c = json_object_get(o, stats_text(q, 0));
+		if (c == NULL) {
+			c = json_pack("{s:i,s:i}", "entered", 0, "active", 0);
+			json_object_set_new(o, stats_text(q, 0), c);
+		}
+		stats_add(c, "entered", sqlite3_column_int64(q, 1)); /* rows, then the archive's */
+		stats_add(c, "active", (json_int_t)sqlite3_column_double(q, 2));
+	}
 	if ((rc = stats_end(s, q, step)) != STORE_OK) {
 		json_decref(o);
 		return rc;
