@@ -49,4 +49,13 @@ void ctl_die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 char *ctl_strdup(const char *s);
 char *ctl_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+#define NT_CTL_LEN(a) (sizeof(a) / sizeof((a)[0]))
+/* nurturectl customers [FILTER...]: every page of the listing as a table (ctl_customers.c). */
+int ctl_customers(const struct ctl *c, int n, char **filters);
+/* nurturectl export [FILTER...]: every customer's export as one JSON line each on stdout. */
+int ctl_export(const struct ctl *c, int n, char **filters);
+/* nurturectl import FILE: CSV or JSON lines in batches (ctl_import.c); 1 when rows were bad. */
+int ctl_import(const struct ctl *c, const char *file, const char *map, const char *format,
+	       int batch);
+
 #endif

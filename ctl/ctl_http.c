@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonout.h"
+
 struct buf {
 	char *p;
 	size_t n;
@@ -85,7 +87,7 @@ ctl_http(const struct ctl *c, const char *method, const char *path, const json_t
 		h = curl_slist_append(h, auth);
 	}
 	if (body != NULL) {
-		text = json_dumps(body, JSON_COMPACT);
+		text = jsonout_dumps(body, JSON_COMPACT);
 		h = curl_slist_append(h, "Content-Type: application/json");
 		curl_easy_setopt(ctl_curl, CURLOPT_POSTFIELDS, text);
 	} else if (strcmp(method, "POST") == 0)

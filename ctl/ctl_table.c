@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonout.h"
+
 struct table {
 	size_t ncols, nrows, cap;
 	char **cells; /* row-major; row 0 the headers */
@@ -135,11 +137,14 @@ ctl_cell(const json_t *obj, const char *key)
 		return ctl_strdup(json_string_value(v));
 	if (json_is_integer(v))
 		return ctl_asprintf("%lld", (long long)json_integer_value(v));
-	if (json_is_real(v))
-		return ctl_asprintf("%.4g", json_real_value(v));
+	if (json_is_real(v)) {
+		char num[64];
+		jsonout_real(json_real_value(v), num, sizeof(num));
+		return ctl_strdup(num);
+	}
 	if (json_is_boolean(v))
 		return ctl_strdup(json_is_true(v) ? "yes" : "no");
-	char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+	char *s = jsonout_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 	char *r = ctl_strdup(s ? s : "-");
 	free(s);
 	return r;
@@ -152,7 +157,7 @@ ctl_print_json(const json_t *v)
 		puts("null");
 		return;
 	}
-	json_dumpf(v, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	jsonout_dumpf(v, stdout, JSON_INDENT(2) | JSON_ENCODE_ANY);
 	putchar('\n');
 }
 

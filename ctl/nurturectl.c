@@ -17,6 +17,7 @@ struct args {
 	const char *state, *customer, *campaign, *to;
 	const char *kind; /* inbound (issue 16) */
 	int unmatched;
+	const char *map, *format, *batch; /* import */
 };
 
 static void
@@ -25,6 +26,12 @@ ctl_usage(FILE *f)
 	fputs("usage: nurturectl [--url URL] [--token TOKEN] [--config FILE] [--json] COMMAND\n"
 	      "commands:\n"
 	      "  customer ID                      profile, consent, events, journeys, messages\n"
+	      "  customers [FILTER...]            every customer (FILTER: email=, stage=,\n"
+	      "                                   consent=TOPIC[:STATE], attr.KEY=VALUE,\n"
+	      "                                   created_since=TIME, updated_since=TIME)\n"
+	      "  export [FILTER...]               everything held, one JSON line a customer\n"
+	      "  import [--map H=T,...] [--format csv|jsonl] [--batch N] FILE\n"
+	      "                                   customers from CSV (header row) or JSON lines\n"
 	      "  messages [--state S] [--customer ID] [--campaign ID]\n"
 	      "  retry MESSAGE_ID                 queue a failed or expired message again\n"
 	      "  status                           the daemon: queues, outbox, channels\n"
@@ -597,6 +604,9 @@ main(int argc, char **argv)
 					     {"to", required_argument, NULL, 'T'},
 					     {"kind", required_argument, NULL, 'k'},
 					     {"unmatched", no_argument, NULL, 'U'},
+					     {"map", required_argument, NULL, 'M'},
+					     {"format", required_argument, NULL, 'F'},
+					     {"batch", required_argument, NULL, 'B'},
 					     {"help", no_argument, NULL, 'h'},
 					     {"version", no_argument, NULL, 'V'},
 					     {NULL, 0, NULL, 0}};
@@ -637,6 +647,15 @@ main(int argc, char **argv)
 		case 'U':
 			a.unmatched = 1;
 			break;
+		case 'M':
+			a.map = optarg;
+			break;
+		case 'F':
+			a.format = optarg;
+			break;
+		case 'B':
+			a.batch = optarg;
+			break;
 		case 'h':
 			ctl_usage(stdout);
 			return 0;
@@ -662,6 +681,10 @@ main(int argc, char **argv)
 	int is_inbound = strcmp(cmd, "inbound") == 0;
 	if (!is_inbound && (a.kind || a.unmatched))
 		ctl_usage_error("--kind and --unmatched belong to 'inbound', not '%s'", cmd);
+	if (strcmp(cmd, "import") != 0 && (a.map || a.format || a.batch))
+		ctl_usage_error("--map, --format and --batch belong to 'import', not '%s'", cmd);
+	if (a.batch && atoi(a.batch) <= 0)
+		ctl_usage_error("--batch needs a positive number, not '%s'", a.batch);
 
 	/* Usage is checked before anything touches the network. */
 	if (strcmp(cmd, "customer") == 0 || strcmp(cmd, "retry") == 0 ||
@@ -672,6 +695,10 @@ main(int argc, char **argv)
 		ctl_nargs(n, 0, 0, cmd);
 	else if (strcmp(cmd, "stats") == 0)
 		ctl_nargs(n, 0, 1, cmd);
+	else if (strcmp(cmd, "customers") == 0 || strcmp(cmd, "export") == 0)
+		ctl_nargs(n, 0, 16, cmd);
+	else if (strcmp(cmd, "import") == 0)
+		ctl_nargs(n, 1, 1, cmd);
 	else if (is_test) {
 		ctl_nargs(n, 2, 2, cmd);
 		if (a.to == NULL)
@@ -687,6 +714,12 @@ main(int argc, char **argv)
 		rc = ctl_messages(&c, &a);
 	else if (is_inbound)
 		rc = ctl_inbound(&c, &a);
+	else if (strcmp(cmd, "customers") == 0)
+		rc = ctl_customers(&c, n, av);
+	else if (strcmp(cmd, "export") == 0)
+		rc = ctl_export(&c, n, av);
+	else if (strcmp(cmd, "import") == 0)
+		rc = ctl_import(&c, av[0], a.map, a.format, a.batch ? atoi(a.batch) : 0);
 	else if (strcmp(cmd, "retry") == 0)
 		rc = ctl_retry(&c, av[0]);
 	else if (strcmp(cmd, "status") == 0)

@@ -14,6 +14,10 @@ void api_events_post(struct http_req *hr);
 void api_customers_post(struct http_req *hr);
 void api_customer_get(struct http_req *hr);
 void api_customer_delete(struct http_req *hr);
+void api_customers_get(struct http_req *hr);
+/* POST /v1/customers with {"customers": [...]}; takes BODY over. */
+void api_customers_batch(struct http_req *hr, json_t *body);
+void api_customer_export(struct http_req *hr, const char *ext_id);
 void api_messages_get(struct http_req *hr);
 void api_message_get(struct http_req *hr);
 void api_message_post(struct http_req *hr);

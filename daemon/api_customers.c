@@ -84,6 +84,10 @@ api_customers_post(struct http_req *hr)
 
 	if (body == NULL)
 		return;
+	if (json_is_object(body) && json_object_get(body, "customers") != NULL) {
+		api_customers_batch(hr, body);
+		return;
+	}
 	if (validate_customer(body, 1, "", &err) < 0) {
 		http_reply_error(hr, 400, err.msg, err.field, -1);
 		json_decref(body);
@@ -143,6 +147,13 @@ api_customer_post(struct http_req *hr)
 void
 api_customer_get(struct http_req *hr)
 {
+	char *slash = strchr(hr->arg, '/');
+
+	if (slash != NULL && strcmp(slash + 1, "export") == 0) {
+		*slash = '\0';
+		api_customer_export(hr, hr->arg);
+		return;
+	}
 	if (!customer_no_action(hr))
 		return;
 	struct customer_job *j = customer_job_new(hr, hr->arg, customer_get_run, customer_get_done);

@@ -44,6 +44,13 @@ config_defaults(struct config *c)
 	c->opt_in_topics[c->n_opt_in_topics++] = xstrdup("offers");
 	c->system_channel = NULL; /* "mail" unless set; checked only when set */
 	config_inbound_defaults(&c->inbound);
+	/* events 2 years, payloads 30 days, messages and notes 180 days, journeys a year */
+	c->retention.keep_ms[0] = 730 * 86400000LL;
+	c->retention.keep_ms[1] = 30 * 86400000LL;
+	c->retention.keep_ms[2] = 180 * 86400000LL;
+	c->retention.keep_ms[3] = 180 * 86400000LL;
+	c->retention.keep_ms[4] = 365 * 86400000LL;
+	c->retention.interval_ms = 60000;
 }
 
 /*

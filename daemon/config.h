@@ -29,6 +29,16 @@ struct inbound_conf {
 	char *sendgrid_key; /* webhooks.sendgrid.public_key: base64 DER (as SendGrid shows) */
 };
 
+/*
+ * How long each kind of data is kept (retention.c, nurtured.conf(5)); 0: forever. The
+ * indexes are store.h's enum retention_kind: events, payloads, messages, notes, journeys.
+ */
+#define CONFIG_RETENTION_KINDS 5
+struct retention_conf {
+	int64_t keep_ms[CONFIG_RETENTION_KINDS];
+	int64_t interval_ms; /* between passes */
+};
+
 struct config {
 	char *file; /* NULL when running on embedded defaults */
 	char *listen_host;
@@ -65,6 +75,7 @@ struct config {
 	struct inbound_conf inbound; /* issue 16: what comes back (config_inbound.c) */
 	int channels_default;	  /* channels not in the file: derived from data_dir */
 	int public_url_default;	  /* public_url not in the file: derived from listen */
+	struct retention_conf retention;
 };
 
 /* Whether a reload (SIGHUP) applies a key, or only a restart does. */

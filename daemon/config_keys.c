@@ -233,6 +233,54 @@ key_body_timeout(struct config *c, json_t *v, const char *key, struct diag *d)
 	c->body_timeout_s = (int)s;
 }
 
+/*
+ * "retention": {"events": "730d", "payloads": "30d", "messages": "180d", "notes": "180d",
+ * "journeys": "365d", "interval": "60s"}; each key optional, "forever" (or null) keeps.
+ */
+static void
+key_retention(struct config *c, json_t *v, const char *name, struct diag *d)
+{
+	static const char *const kinds[CONFIG_RETENTION_KINDS] = {"events", "payloads", "messages",
+								  "notes", "journeys"};
+	const char *key;
+	json_t *x;
+	char path[64];
+
+	if (!json_is_object(v)) {
+		diag_add(d, name, "key 'retention' must be an object of durations");
+		return;
+	}
+	json_object_foreach(v, key, x)
+	{
+		int64_t ms = 0;
+		size_t i;
+		snprintf(path, sizeof(path), "retention.%s", key);
+		for (i = 0; i < CONFIG_RETENTION_KINDS; i++)
+			if (strcmp(key, kinds[i]) == 0)
+				break;
+		if (i == CONFIG_RETENTION_KINDS && strcmp(key, "interval") != 0) {
+			diag_add(d, path,
+				 "unknown key '%s' (events, payloads, messages, notes, journeys, "
+				 "interval)",
+				 key);
+			continue;
+		}
+		int forever = json_is_null(x) ||
+			      (json_is_string(x) && strcmp(json_string_value(x), "forever") == 0);
+		if (!(forever && i < CONFIG_RETENTION_KINDS) &&
+		    (!json_is_string(x) || duration_parse(json_string_value(x), 0, &ms) < 0 ||
+		     ms < 1000)) {
+			diag_add(d, path, "'%s' must be a duration of at least 1s like \"30d\"%s",
+				 path, i < CONFIG_RETENTION_KINDS ? ", or \"forever\"" : "");
+			continue;
+		}
+		if (i < CONFIG_RETENTION_KINDS)
+			c->retention.keep_ms[i] = ms;
+		else
+			c->retention.interval_ms = ms;
+	}
+}
+
 /* "frequency_cap": {"max": N, "per": DURATION}, across all non-transactional campaigns. */
 static void
 key_frequency_cap(struct config *c, json_t *v, const char *key, struct diag *d)
@@ -425,6 +473,12 @@ NUM_FIELD(header_timeout, header_timeout_s)
 NUM_FIELD(body_timeout, body_timeout_s)
 
 static int
+retention_differs(const struct config *a, const struct config *b)
+{
+	return memcmp(&a->retention, &b->retention, sizeof(a->retention)) != 0;
+}
+
+static int
 listen_differs(const struct config *a, const struct config *b)
 {
 	return strcmp(a->listen_host, b->listen_host) != 0 ||
@@ -537,9 +591,9 @@ const struct config_key config_keys[] = {
     APPLY(max_batch),	     APPLY(shutdown_timeout), APPLY(frequency_cap),
     APPLY(stages),	     APPLY(mail_from),	      APPLY(opt_in_topics),
     RESTART(user),	     APPLY(system_channel),   APPLY(unsubscribe_mailto),
-    RESTART(bounce_address), RESTART(reply_to),	      APPLY(max_connections),
-    APPLY(header_timeout),   APPLY(body_timeout),     RESTART(bounce_policy),
-    RESTART(inbound),	     RESTART(webhooks),
+    RESTART(bounce_address), RESTART(reply_to),	      APPLY(retention),
+    APPLY(max_connections),  APPLY(header_timeout),   APPLY(body_timeout),
+    RESTART(bounce_policy),  RESTART(inbound),	      RESTART(webhooks),
 };
 const size_t config_nkeys = NT_ARRAY_LEN(config_keys);
 
@@ -625,6 +679,13 @@ config_load(const char *file, struct diag *d)
 				pos = jsonpos_scan(text);
 				d->pos = pos;
 				config_apply(c, root, d);
+				/* The frequency cap counts the messages of its window. */
+				if (c->retention.keep_ms[2] > 0 &&
+				    c->retention.keep_ms[2] < c->cap_per_ms)
+					diag_add(
+					    d, "retention",
+					    "'retention.messages' must be at least "
+					    "'frequency_cap.per': the cap counts those messages");
 			}
 		}
 	}

@@ -32,6 +32,7 @@
 #include "notify.h"
 #include "plugin.h"
 #include "pool.h"
+#include "retention.h"
 #include "privdrop.h"
 #include "template.h"
 #include "storeloop.h"
@@ -50,7 +51,8 @@ struct daemon {
 	struct compose_ctx cx;
 	char *msgid_domain;
 	struct engine *engine;
-	struct mimepool *mimepool; /* the send steps' MIME builds, beside the store thread */
+	struct mimepool *mimepool;   /* the send steps' MIME builds, beside the store thread */
+	struct retention *retention; /* the pruner (config "retention") */
 	struct clock clock;
 	struct event *sig[3];
 	struct event *stop_timer;
@@ -442,6 +444,7 @@ daemon_stop(struct daemon *d, const char *why)
 	imap_poll_stop(d->imap);
 	http_stop_accepting(d->http);
 	deliver_stop(d->deliver);
+	retention_stop(d->retention);
 	d->stop_deadline_us = util_mono_us() + (int64_t)d->cfg->shutdown_timeout_s * 1000000;
 	d->stop_timer = evtimer_new(d->base, daemon_stop_check, d);
 	daemon_stop_check(-1, 0, d);
@@ -731,6 +734,7 @@ daemon_run(struct config *cfg, int foreground)
 	d->storeloop = storeloop_start_hooked(store, d->engine, d->base, deliver_wake, d->deliver);
 	daemon_start_reader(d, &so);
 	deliver_begin(d->deliver, d->storeloop);
+	d->retention = retention_start(d);
 	d->http = http_start(d, cfg->listen_host, cfg->listen_port, err, sizeof(err));
 	if (d->http == NULL) {
 		log_warnx("http: %s", err);
@@ -767,7 +771,8 @@ out:
 	/* The store loop commits what it holds before the store closes. */
 	storeloop_stop(d->readloop);
 	storeloop_stop(d->storeloop);
-	mimepool_free(d->mimepool); /* after the store thread's last flush */
+	retention_free(d->retention); /* after its last chunk's done callback */
+	mimepool_free(d->mimepool);   /* after the store thread's last flush */
 	daemon_exit_if_overdue(d);
 	/* A reload still reading is waited for; one read but not applied is dropped. */
 	if (d->reload_pool != NULL)

@@ -15,6 +15,7 @@
 #include "crypto.h"
 #include "daemon.h"
 #include "http_conn.h"
+#include "jsonout.h"
 #include "log.h"
 #include "metrics.h"
 #include "pool.h"
@@ -121,7 +122,7 @@ void
 http_reply_json(struct http_req *hr, int code, json_t *body)
 {
 	struct evbuffer *buf = evbuffer_new();
-	char *text = json_dumps(body, JSON_COMPACT);
+	char *text = jsonout_dumps(body, JSON_COMPACT);
 
 	evbuffer_add(buf, text, strlen(text));
 	evbuffer_add(buf, "\n", 1);
@@ -406,7 +407,7 @@ static const struct http_route http_routes[] = {
     {"/readyz", 0, 0, M_GET, api_readyz, NULL, NULL},
     {"/metrics", 0, 0, M_GET, api_metrics, NULL, NULL},
     {"/v1/events", 0, 1, M_POST, NULL, api_events_post, NULL},
-    {"/v1/customers", 0, 1, M_POST, NULL, api_customers_post, NULL},
+    {"/v1/customers", 0, 1, M_GET | M_POST, api_customers_get, api_customers_post, NULL},
     {"/v1/customers/", 2, 1, M_GET | M_POST | M_DELETE, api_customer_get, api_customer_post,
      api_customer_delete},
     {"/v1/messages", 0, 1, M_GET, api_messages_get, NULL, NULL},
@@ -571,6 +572,23 @@ http_conn_limits_of(const struct config *c, struct http_conn_limits *lim)
 	lim->header_timeout_s = c->header_timeout_s;
 	lim->body_timeout_s = c->body_timeout_s;
 	lim->max_body = c->max_body_bytes;
+}
+
+json_t *
+http_query_params(struct http_req *hr)
+{
+	const struct evhttp_uri *uri = hr->req ? evhttp_request_get_evhttp_uri(hr->req) : NULL;
+	const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
+	struct evkeyvalq params;
+	struct evkeyval *kv;
+	json_t *out = json_object();
+
+	if (q == NULL || evhttp_parse_query_str(q, &params) < 0)
+		return out;
+	for (kv = params.tqh_first; kv != NULL; kv = kv->next.tqe_next)
+		json_object_set_new(out, kv->key, json_string(kv->value));
+	evhttp_clear_headers(&params);
+	return out;
 }
 
 struct http *

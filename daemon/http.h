@@ -59,6 +59,8 @@ char *http_query_param(struct http_req *hr, const char *key);
 const char *http_body_raw(struct http_req *hr, size_t *len);
 /* A request header's value, or NULL. */
 const char *http_header(struct http_req *hr, const char *name);
+/* Every query parameter, decoded: name -> value (the last of a repeated name). */
+json_t *http_query_params(struct http_req *hr);
 /* The request's body parsed as JSON, or NULL after replying 400 itself. */
 json_t *http_body_json(struct http_req *hr);
 /* The same whatever the Content-Type (webhooks whose senders label JSON text/plain). */

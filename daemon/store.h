@@ -231,6 +231,88 @@ struct outbox_ref {
 	char *journey_props; /* the properties of the event that started its journey (JSON) */
 };
 void outbox_ref_clear(struct outbox_ref *r);
+/* Filters of the customer listing (issue 20); NULL, -1 or 0 match everything. */
+struct customer_filter {
+	const char *email;	   /* exact, as stored */
+	const char *stage;	   /* lifecycle stage */
+	const char *topic;	   /* with a consent row for TOPIC ... */
+	const char *consent_state; /* ... in this state (NULL: any) */
+	json_t *attributes;	   /* key -> scalar: attributes.KEY equals it */
+	int64_t created_since_ms;  /* -1: any */
+	int64_t updated_since_ms;  /* -1: any */
+	int64_t after;		   /* cursor: the internal id of the last customer seen */
+	int limit;
+};
+
+/* One topic's consent as recorded. */
+struct customer_consent {
+	char *topic, *state, *source, *confirmed_addr;
+	int64_t updated_ms, requested_ms, confirmed_ms; /* -1: none */
+};
+
+/* A customer's profile row with its consent. */
+struct customer_row {
+	int64_t id; /* internal: the listing's cursor */
+	char *ext_id, *email, *name, *locale, *timezone, *birthday, *stage;
+	json_t *attributes;
+	int64_t created_ms, updated_ms, stage_since_ms, erased_ms; /* -1: none */
+	struct customer_consent *consent;
+	size_t n_consent;
+};
+void customer_row_clear(struct customer_row *c);
+void customer_rows_free(struct customer_row *v, size_t n);
+
+/* A journey note as stored (owned strings). */
+struct export_note {
+	int64_t journey_id, at_ms;
+	char *campaign_id, *step_id, *action, *reason, *channel, *template;
+};
+
+/* A message as stored, with its payload when it still has one. */
+struct export_message {
+	int64_t id, journey_id, attempts, created_ms, updated_ms, due_ms, final_ms; /* -1: none */
+	char *message_id, *channel, *campaign_id, *step_id, *template, *state, *sender, *recipient,
+	    *last_reply, *reason, *payload;
+	size_t payload_len;
+};
+
+/* One customer of a batch upsert (an import). */
+struct customer_item {
+	const char *ext_id;
+	json_t *fields;	    /* validated, as for POST /v1/customers */
+	int64_t consent_ms; /* when its consent was given (the import's time by default) */
+	int skip;	    /* refused by validation: not stored */
+	int changed;	    /* out: 1 when anything was written */
+};
+
+/* Everything the store holds about one customer (GDPR Art. 15 and 20). */
+struct customer_export {
+	struct customer_row profile;
+	struct store_event *events; /* every event, oldest first */
+	size_t n_events;
+	struct journey *journeys; /* every journey, oldest first */
+	size_t n_journeys;
+	struct export_note *notes; /* every note, oldest first */
+	size_t n_notes;
+	struct export_message *messages; /* every message, oldest first */
+	size_t n_messages;
+};
+void customer_export_clear(struct customer_export *x);
+
+/* What retention prunes (config "retention"; store_sqlite_retention.c). */
+enum retention_kind {
+	RETAIN_EVENTS,	 /* events received before the limit, but each customer's first of a type */
+	RETAIN_PAYLOADS, /* the rendered messages of final messages */
+	RETAIN_MESSAGES, /* final messages (their counts go to the statistics' archive) */
+	RETAIN_NOTES,	 /* journey notes (counted ones go to the archive) */
+	RETAIN_JOURNEYS, /* finished journeys (those re-entry rules need: their triggers only) */
+	RETAIN_KINDS
+};
+
+/* Where a pruner's walk has got to, kept by the caller between chunks (0 at start). */
+struct retention_cursor {
+	int64_t ms, id;
+};
 
 struct store_ops {
 	const char *name;
@@ -425,6 +507,26 @@ struct store_ops {
 	/* The message bounced: its state becomes "bounced", REPLY its last reply. */
 	enum store_status (*outbox_bounced)(struct store *, int64_t id, const char *reply,
 					    int64_t now_ms);
+	/* Customer data (store_sqlite_customers.c, issue 20). */
+	/* Up to F->limit customers after F->after in id order, erased ones left out. */
+	enum store_status (*customers_list)(struct store *, const struct customer_filter *f,
+					    struct customer_row **out, size_t *n);
+	/* Everything held about EXT_ID (STORE_NOTFOUND, STORE_GONE when erased). */
+	enum store_status (*customer_export)(struct store *, const char *ext_id,
+					     struct customer_export *out);
+	/* Upserts the items not skipped, consent recorded with SOURCE; sets each one's changed. */
+	enum store_status (*customers_upsert)(struct store *, struct customer_item *items, size_t n,
+					      const char *source, int64_t now_ms);
+	/*
+	 * One chunk of retention: at most LIMIT rows of KIND older than CUTOFF_MS looked at from
+	 * CUR on; *N tells how many (fewer than LIMIT: nothing more to do for now). KEEP (for
+	 * RETAIN_JOURNEYS) is campaign id -> the time before which a finished journey may go
+	 * (re-entry "after"), or -1 (re-entry "never": it stays, without its trigger's data);
+	 * campaigns not in it lose their finished journeys at CUTOFF_MS.
+	 */
+	enum store_status (*prune)(struct store *, enum retention_kind kind, int64_t cutoff_ms,
+				   int limit, const json_t *keep, struct retention_cursor *cur,
+				   int *n);
 };
 
 /* Every backend's struct starts with this. */
@@ -829,6 +931,29 @@ static inline enum store_status
 store_campaign_stats(struct store *s, const char *campaign_id, int64_t since_ms, json_t **out)
 {
 	return s->ops->campaign_stats(s, campaign_id, since_ms, out);
+}
+static inline enum store_status
+store_customers_list(struct store *s, const struct customer_filter *f, struct customer_row **out,
+		     size_t *n)
+{
+	return s->ops->customers_list(s, f, out, n);
+}
+static inline enum store_status
+store_customers_upsert(struct store *s, struct customer_item *items, size_t n, const char *source,
+		       int64_t now_ms)
+{
+	return s->ops->customers_upsert(s, items, n, source, now_ms);
+}
+static inline enum store_status
+store_prune(struct store *s, enum retention_kind kind, int64_t cutoff_ms, int limit,
+	    const json_t *keep, struct retention_cursor *cur, int *n)
+{
+	return s->ops->prune(s, kind, cutoff_ms, limit, keep, cur, n);
+}
+static inline enum store_status
+store_customer_export(struct store *s, const char *ext_id, struct customer_export *out)
+{
+	return s->ops->customer_export(s, ext_id, out);
 }
 
 #endif

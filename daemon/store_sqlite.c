@@ -169,6 +169,26 @@ static const char *store_sqlite_migrations[] = {
     " SELECT customer_id, count(*), min(time_ms), max(time_ms) FROM events"
     " WHERE type = 'purchase' AND seq <= (SELECT CAST(value AS INTEGER) FROM meta"
     " WHERE key = 'engine_cursor') GROUP BY customer_id;",
+    /*
+     * 9 -> 10 (issue 20): erasure finds a customer's timers; the customer listing's filters
+     * (email, stage, consent topic, created and updated since) use indexes; retention finds
+     * final messages and finished journeys by age, and keeps the counts of what it deletes
+     * (stats_archive: per campaign, kind "outbox", "sent_journey", "note" or "journey", step,
+     * state, action or exit reason, reason and UTC day), which the statistics add back.
+     */
+    "CREATE INDEX IF NOT EXISTS timers_customer ON timers (customer_id);"
+    "CREATE INDEX IF NOT EXISTS customers_email ON customers (email);"
+    "CREATE INDEX IF NOT EXISTS customers_stage ON customers (stage, id);"
+    "CREATE INDEX IF NOT EXISTS customers_created ON customers (created_ms, id);"
+    "CREATE INDEX IF NOT EXISTS customers_updated ON customers (updated_ms, id);"
+    "CREATE INDEX IF NOT EXISTS consent_topic ON consent (topic, state, customer_id);"
+    "CREATE INDEX IF NOT EXISTS outbox_final ON outbox (final_ms, id)"
+    " WHERE final_ms IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS journeys_exited ON journeys (exited_ms, id) WHERE active = 0;"
+    "CREATE TABLE IF NOT EXISTS stats_archive (campaign_id TEXT NOT NULL, kind TEXT NOT NULL,"
+    " step_id TEXT NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL, day INTEGER NOT NULL,"
+    " n INTEGER NOT NULL,"
+    " PRIMARY KEY (campaign_id, kind, step_id, state, reason, day)) WITHOUT ROWID;",
 };
 
 static const char *const store_sqlite_sql[Q_COUNT] = {
@@ -383,10 +403,10 @@ store_sqlite_open(const struct store_options *opt, char *err, size_t errlen)
 	    opt->durability_full
 		? "PRAGMA page_size = 1024; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
 		  "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -" STORE_SQLITE_CACHE_KIB ";"
-		  "PRAGMA wal_autocheckpoint = 0;"
+		  "PRAGMA wal_autocheckpoint = 0; PRAGMA secure_delete = ON;"
 		: "PRAGMA page_size = 1024; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
 		  "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -" STORE_SQLITE_CACHE_KIB ";"
-		  "PRAGMA wal_autocheckpoint = 0;";
+		  "PRAGMA wal_autocheckpoint = 0; PRAGMA secure_delete = ON;";
 	if (s->read_only)
 		pragmas = "PRAGMA query_only = 1; PRAGMA temp_store = MEMORY;"
 			  "PRAGMA cache_size = -8192;";
@@ -481,6 +501,10 @@ store_sqlite_commit(struct store *st)
 	enum store_status rc = store_sqlite_exec(SQ(st), SQ(st)->q[Q_COMMIT]);
 	if (rc != STORE_OK && !sqlite3_get_autocommit(SQ(st)->db))
 		store_sqlite_exec(SQ(st), SQ(st)->q[Q_ROLLBACK]);
+	if (rc == STORE_OK && SQ(st)->erase_pending) {
+		SQ(st)->erase_pending = 0;
+		store_sqlite_checkpointer_truncate(SQ(st));
+	}
 	return rc;
 }
 
@@ -557,13 +581,24 @@ store_sqlite_pick(json_t *fields, const char *key, sqlite3_stmt *row, int col)
 	return (const char *)sqlite3_column_text(row, col);
 }
 
+/* Whether the text of column COL equals V (both NULL counts). */
+static int
+store_sqlite_same(sqlite3_stmt *row, int col, const char *v)
+{
+	const char *t = (const char *)sqlite3_column_text(row, col);
+	return t == NULL ? v == NULL : v != NULL && strcmp(t, v) == 0;
+}
+
 /*
  * Upsert: profile fields replace, attributes merge key by key (null deletes a key), consent
- * changes per topic are kept with when they happened.
+ * changes per topic are kept with when they happened (CONSENT_MS) and how (SOURCE). An upsert
+ * that changes nothing writes nothing, "updated" included: a re-import is a no-op. *CHANGED
+ * (may be NULL) tells which it was.
  */
-static enum store_status
-store_sqlite_customer_upsert(struct store *st, const char *ext_id, json_t *fields, int64_t now_ms,
-			     int64_t *id)
+enum store_status
+store_sqlite_customer_upsert_from(struct store *st, const char *ext_id, json_t *fields,
+				  int64_t now_ms, const char *source, int64_t consent_ms,
+				  int64_t *id, int *changed)
 {
 	struct store_sqlite *s = SQ(st);
 	sqlite3_stmt *row = s->q[Q_CUST_ROW], *up = s->q[Q_CUST_UPDATE];
@@ -571,7 +606,10 @@ store_sqlite_customer_upsert(struct store *st, const char *ext_id, json_t *field
 	json_t *attrs, *patch, *v;
 	const char *key;
 	char *attrs_text;
+	int same;
 
+	if (changed != NULL)
+		*changed = 0;
 	if ((rc = store_sqlite_customer_ensure(st, ext_id, now_ms, id)) != STORE_OK)
 		return rc;
 	sqlite3_bind_text(row, 1, ext_id, -1, SQLITE_STATIC);
@@ -596,6 +634,21 @@ store_sqlite_customer_upsert(struct store *st, const char *ext_id, json_t *field
 	attrs_text = json_dumps(attrs, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(attrs);
 
+	same = sqlite3_column_type(row, 9) == SQLITE_NULL && /* not erased */
+	       sqlite3_column_int64(row, 7) != now_ms &&     /* not created just now */
+	       store_sqlite_same(row, 1, store_sqlite_pick(fields, "email", row, 1)) &&
+	       store_sqlite_same(row, 2, store_sqlite_pick(fields, "name", row, 2)) &&
+	       store_sqlite_same(row, 3, store_sqlite_pick(fields, "locale", row, 3)) &&
+	       store_sqlite_same(row, 4, store_sqlite_pick(fields, "timezone", row, 4)) &&
+	       store_sqlite_same(row, 5, store_sqlite_pick(fields, "birthday", row, 5)) &&
+	       store_sqlite_same(row, 6, attrs_text);
+	if (same) {
+		sqlite3_reset(row);
+		free(attrs_text);
+		goto consent;
+	}
+	if (changed != NULL)
+		*changed = 1;
 	sqlite3_bind_int64(up, 1, *id);
 	store_sqlite_bind_text(up, 2, store_sqlite_pick(fields, "email", row, 1));
 	store_sqlite_bind_text(up, 3, store_sqlite_pick(fields, "name", row, 2));
@@ -609,19 +662,29 @@ store_sqlite_customer_upsert(struct store *st, const char *ext_id, json_t *field
 	free(attrs_text);
 	if (rc != STORE_OK)
 		return rc;
-
+consent:
 	json_object_foreach(json_object_get(fields, "consent"), key, v)
 	{
 		sqlite3_stmt *c = s->q[Q_CONSENT_SET];
 		sqlite3_bind_int64(c, 1, *id);
 		sqlite3_bind_text(c, 2, key, -1, SQLITE_STATIC);
 		sqlite3_bind_text(c, 3, json_string_value(v), -1, SQLITE_STATIC);
-		sqlite3_bind_int64(c, 4, now_ms);
-		sqlite3_bind_text(c, 5, "api", -1, SQLITE_STATIC);
+		sqlite3_bind_int64(c, 4, consent_ms);
+		sqlite3_bind_text(c, 5, source, -1, SQLITE_STATIC);
 		if ((rc = store_sqlite_exec(s, c)) != STORE_OK)
 			return rc;
+		if (changed != NULL && sqlite3_changes(s->db) > 0)
+			*changed = 1;
 	}
 	return STORE_OK;
+}
+
+static enum store_status
+store_sqlite_customer_upsert(struct store *st, const char *ext_id, json_t *fields, int64_t now_ms,
+			     int64_t *id)
+{
+	return store_sqlite_customer_upsert_from(st, ext_id, fields, now_ms, "api", now_ms, id,
+						 NULL);
 }
 
 static void
@@ -775,68 +838,6 @@ store_sqlite_customer_get(struct store *st, const char *ext_id, int events_limit
 	return STORE_OK;
 }
 
-/*
- * Erasure keeps a tombstone: the row (so the external id stays known) and a keyed hash of the
- * address on the suppression list, so the address is never mailed again yet not kept in clear.
- */
-static enum store_status
-store_sqlite_customer_erase(struct store *st, const char *ext_id, const char *secret,
-			    int64_t now_ms)
-{
-	struct store_sqlite *s = SQ(st);
-	sqlite3_stmt *row = s->q[Q_CUST_ROW], *q;
-	char hash[65] = "";
-	int64_t id;
-	enum store_status rc;
-	int step;
-
-	sqlite3_bind_text(row, 1, ext_id, -1, SQLITE_STATIC);
-	step = sqlite3_step(row);
-	if (step != SQLITE_ROW) {
-		sqlite3_reset(row);
-		return step == SQLITE_DONE ? STORE_NOTFOUND : store_sqlite_status(s, step);
-	}
-	if (sqlite3_column_type(row, 9) != SQLITE_NULL) {
-		sqlite3_reset(row);
-		return STORE_GONE;
-	}
-	id = sqlite3_column_int64(row, 0);
-	const char *email = (const char *)sqlite3_column_text(row, 1);
-	if (email != NULL) {
-		char *lower = g_ascii_strdown(email, -1);
-		crypto_hmac_hex(secret, lower, strlen(lower), hash);
-		g_free(lower);
-	}
-	sqlite3_reset(row);
-
-	q = s->q[Q_ERASE_CUSTOMER];
-	sqlite3_bind_int64(q, 1, id);
-	store_sqlite_bind_text(q, 2, hash[0] ? hash : NULL);
-	sqlite3_bind_int64(q, 3, now_ms);
-	if ((rc = store_sqlite_exec(s, q)) != STORE_OK)
-		return rc;
-	q = s->q[Q_ERASE_EVENTS];
-	sqlite3_bind_int64(q, 1, id);
-	if ((rc = store_sqlite_exec(s, q)) != STORE_OK)
-		return rc;
-	q = s->q[Q_ERASE_CONSENT];
-	sqlite3_bind_int64(q, 1, id);
-	if ((rc = store_sqlite_exec(s, q)) != STORE_OK)
-		return rc;
-	if ((rc = store_sqlite_inbound_erase(s, id)) != STORE_OK)
-		return rc;
-	if (hash[0]) {
-		q = s->q[Q_SUPPRESS];
-		sqlite3_bind_text(q, 1, hash, -1, SQLITE_STATIC);
-		sqlite3_bind_null(q, 2);
-		sqlite3_bind_text(q, 3, "erased", -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 4, now_ms);
-		if ((rc = store_sqlite_exec(s, q)) != STORE_OK)
-			return rc;
-	}
-	return STORE_OK;
-}
-
 /* One row per (customer, key): an existing key is a duplicate or, with other content, a conflict.
  */
 static enum store_status
@@ -959,4 +960,8 @@ const struct store_ops store_sqlite_ops = {
     .inbound_soft_count = store_sqlite_inbound_soft_count,
     .outbox_ref = store_sqlite_outbox_ref,
     .outbox_bounced = store_sqlite_outbox_bounced,
+    .customers_list = store_sqlite_customers_list,
+    .customer_export = store_sqlite_customer_export,
+    .customers_upsert = store_sqlite_customers_upsert,
+    .prune = store_sqlite_prune,
 };

@@ -105,7 +105,7 @@ enum {
 };
 
 /* The statements of inbound mail (store_sqlite_inbound.c, issue 16). */
-enum { I_FIND, I_ADD, I_LIST, I_SOFT, I_REF_ID, I_REF_MID, I_BOUNCED, I_ERASE, I_COUNT };
+enum { I_FIND, I_ADD, I_LIST, I_SOFT, I_REF_ID, I_REF_MID, I_BOUNCED, I_COUNT };
 
 struct store_sqlite {
 	struct store base;
@@ -125,6 +125,8 @@ struct store_sqlite {
 	pthread_cond_t checkpoint_cond;
 	int checkpoint_running;
 	int checkpoint_stop;
+	int checkpoint_truncate; /* under checkpoint_lock: an erasure wants the WAL emptied */
+	int erase_pending;	 /* store thread: an erasure in the open transaction */
 };
 
 #define SQ(s) ((struct store_sqlite *)(s))
@@ -132,9 +134,46 @@ struct store_sqlite {
 /* Starts the thread that copies the WAL into the database off the commit path. */
 int store_sqlite_checkpointer_start(struct store_sqlite *s, const struct store_options *opt,
 				    char *err, size_t errlen);
+/*
+ * Asks the checkpointer to copy the whole WAL and truncate it (retried until readers let it):
+ * an erasure's old page images leave the WAL file.
+ */
+void store_sqlite_checkpointer_truncate(struct store_sqlite *s);
+enum store_status store_sqlite_customer_erase(struct store *, const char *, const char *, int64_t);
+/* The upsert with its consent source and time; *CHANGED (may be NULL): anything written. */
+enum store_status store_sqlite_customer_upsert_from(struct store *st, const char *ext_id,
+						    json_t *fields, int64_t now_ms,
+						    const char *source, int64_t consent_ms,
+						    int64_t *id, int *changed);
+/* Retention (store_sqlite_retention.c). */
+enum store_status store_sqlite_prune(struct store *, enum retention_kind, int64_t, int,
+				     const json_t *, struct retention_cursor *, int *);
+/* Skips recorded only as notes, which statistics count (store_sqlite_stats.c). */
+#define STATS_NOTE_SKIPS "('already_sent', 'stale', 'frequency_cap')"
+/* The customer listing, export and batch upsert (store_sqlite_customers.c). */
+enum store_status store_sqlite_customers_upsert(struct store *, struct customer_item *, size_t,
+						const char *, int64_t);
+enum store_status store_sqlite_customers_list(struct store *, const struct customer_filter *,
+					      struct customer_row **, size_t *);
+enum store_status store_sqlite_customer_export(struct store *, const char *,
+					       struct customer_export *);
 /* Stops it (waits for a checkpoint under way); a no-op when it never started. */
 void store_sqlite_checkpointer_stop(struct store_sqlite *s);
 
+/* A journey's columns in the order store_sqlite_journey_rows reads them. */
+#define J_COLS                                                                                     \
+	"id, campaign_id, version, customer_id, jkey, active, step, visit, due_ms, wait_event,"    \
+	" on_event, trigger, entered_ms, exited_ms, exit_reason, event"
+/* Column readers shared by the backend's files (store_sqlite_engine.c). */
+json_t *store_sqlite_json_column(sqlite3_stmt *q, int col); /* {} when NULL or not JSON */
+char *store_sqlite_text_dup(sqlite3_stmt *q, int col);
+int64_t store_sqlite_opt_int(sqlite3_stmt *q, int col); /* -1 for NULL */
+/* Rows of (seq, customer_id, ext_id, key, type, time_ms, properties). */
+enum store_status store_sqlite_event_rows(struct store_sqlite *s, sqlite3_stmt *q,
+					  struct store_event **out, size_t *n);
+/* Rows of J_COLS. */
+enum store_status store_sqlite_journey_rows(struct store_sqlite *s, sqlite3_stmt *q,
+					    struct journey **out, size_t *n);
 /* Prepares N statements of FAMILY ("engine") from SQL into ST; -1 with ERR naming the one. */
 int store_sqlite_prepare_all(struct store_sqlite *s, const char *const *sql, sqlite3_stmt **st,
 			     int n, const char *family, char *err, size_t errlen);
@@ -244,8 +283,6 @@ enum store_status store_sqlite_inbound_soft_count(struct store *, const char *, 
 enum store_status store_sqlite_outbox_ref(struct store *, int64_t, const char *,
 					  struct outbox_ref *);
 enum store_status store_sqlite_outbox_bounced(struct store *, int64_t, const char *, int64_t);
-/* Within customer_erase: the customer's inbound records lose their personal data. */
-enum store_status store_sqlite_inbound_erase(struct store_sqlite *s, int64_t customer_id);
 
 /* store_sqlite_pcache.c: SQLite's page cache without the commit-time walk of all of it. */
 int store_sqlite_pcache_install(void);

@@ -35,13 +35,19 @@ store_sqlite_checkpointer(void *arg)
 		pthread_cond_timedwait(&s->checkpoint_cond, &s->checkpoint_lock, &until);
 		if (s->checkpoint_stop)
 			break;
+		int truncate = s->checkpoint_truncate;
 		pthread_mutex_unlock(&s->checkpoint_lock);
-		int rc = sqlite3_wal_checkpoint_v2(
-		    s->checkpoint_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &done_frames);
+		int rc = sqlite3_wal_checkpoint_v2(s->checkpoint_db, NULL,
+						   truncate ? SQLITE_CHECKPOINT_TRUNCATE
+							    : SQLITE_CHECKPOINT_PASSIVE,
+						   &log_frames, &done_frames);
 		if (rc != SQLITE_OK && rc != SQLITE_BUSY && log_ratelimit_allow(&rl, &held))
 			log_warnx("store: checkpoint: %s (%lu more failures held back)",
 				  sqlite3_errmsg(s->checkpoint_db), held);
 		pthread_mutex_lock(&s->checkpoint_lock);
+		/* A truncation that readers kept from finishing is tried again at the next tick. */
+		if (truncate && rc == SQLITE_OK)
+			s->checkpoint_truncate = 0;
 	}
 	pthread_mutex_unlock(&s->checkpoint_lock);
 	return NULL;
@@ -92,6 +98,17 @@ store_sqlite_checkpointer_start(struct store_sqlite *s, const struct store_optio
 	}
 	s->checkpoint_running = 1;
 	return 0;
+}
+
+void
+store_sqlite_checkpointer_truncate(struct store_sqlite *s)
+{
+	if (!s->checkpoint_running)
+		return;
+	pthread_mutex_lock(&s->checkpoint_lock);
+	s->checkpoint_truncate = 1;
+	pthread_cond_signal(&s->checkpoint_cond);
+	pthread_mutex_unlock(&s->checkpoint_lock);
 }
 
 void

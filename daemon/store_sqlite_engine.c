@@ -7,10 +7,6 @@
 #include "timefmt.h"
 #include "util.h"
 
-#define J_COLS                                                                                     \
-	"id, campaign_id, version, customer_id, jkey, active, step, visit, due_ms, wait_event,"    \
-	" on_event, trigger, entered_ms, exited_ms, exit_reason, event"
-
 static const char *const store_sqlite_engine_sql[E_COUNT] = {
     [E_CURSOR_GET] = "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'engine_cursor'",
     [E_CURSOR_SET] = "UPDATE meta SET value = ?1 WHERE key = 'engine_cursor'",
@@ -149,7 +145,7 @@ store_sqlite_cursor_set(struct store *st, int64_t seq)
 	return store_sqlite_exec(SQ(st), q);
 }
 
-static json_t *
+json_t *
 store_sqlite_json_column(sqlite3_stmt *q, int col)
 {
 	const char *t = (const char *)sqlite3_column_text(q, col);
@@ -157,7 +153,7 @@ store_sqlite_json_column(sqlite3_stmt *q, int col)
 	return v ? v : json_object();
 }
 
-static char *
+char *
 store_sqlite_text_dup(sqlite3_stmt *q, int col)
 {
 	const char *t = (const char *)sqlite3_column_text(q, col);
@@ -165,7 +161,7 @@ store_sqlite_text_dup(sqlite3_stmt *q, int col)
 }
 
 /* Reads rows of (seq, customer_id, ext_id, key, type, time_ms, properties). */
-static enum store_status
+enum store_status
 store_sqlite_event_rows(struct store_sqlite *s, sqlite3_stmt *q, struct store_event **out,
 			size_t *n)
 {
@@ -372,7 +368,7 @@ store_sqlite_journey_update(struct store *st, const struct journey *j)
 	return store_sqlite_exec(SQ(st), q);
 }
 
-static int64_t
+int64_t
 store_sqlite_opt_int(sqlite3_stmt *q, int col)
 {
 	return sqlite3_column_type(q, col) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, col);
@@ -402,7 +398,7 @@ store_sqlite_journey_row(sqlite3_stmt *q, struct journey *j)
 }
 
 /* Collects the rows first: callers rewrite journeys while iterating otherwise. */
-static enum store_status
+enum store_status
 store_sqlite_journey_rows(struct store_sqlite *s, sqlite3_stmt *q, struct journey **out, size_t *n)
 {
 	struct journey *v = NULL;

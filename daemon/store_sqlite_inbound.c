@@ -32,9 +32,6 @@ static const char *const store_sqlite_inbound_sql[I_COUNT] = {
 		  " o.step_id, o.recipient, o.state, (SELECT json_extract(j.trigger,"
 		  " '$.properties') FROM journeys j WHERE j.id = o.journey_id) FROM outbox o"
 		  " WHERE o.message_id = ?1",
-    /* An erased customer's inbound mail keeps only what counts: kind, effect, keyed hash. */
-    [I_ERASE] = "UPDATE inbound SET address = NULL, detail = NULL, raw = NULL, message_id ="
-		" NULL WHERE customer_id = ?1",
     [I_BOUNCED] = "UPDATE outbox SET state = 'bounced', last_reply = ?2, updated_ms = ?3"
 		  " WHERE id = ?1 AND state <> 'skipped'",
 };
@@ -266,13 +263,5 @@ store_sqlite_outbox_bounced(struct store *st, int64_t id, const char *reply, int
 	sqlite3_bind_int64(q, 1, id);
 	store_sqlite_bind_text(q, 2, reply);
 	sqlite3_bind_int64(q, 3, now_ms);
-	return store_sqlite_exec(s, q);
-}
-
-enum store_status
-store_sqlite_inbound_erase(struct store_sqlite *s, int64_t customer_id)
-{
-	sqlite3_stmt *q = s->in[I_ERASE];
-	sqlite3_bind_int64(q, 1, customer_id);
 	return store_sqlite_exec(s, q);
 }

@@ -32,13 +32,19 @@ static const char *const store_sqlite_outbox_sql[O_COUNT] = {
     [O_NEXT_DUE] = "SELECT min(due_ms) FROM outbox WHERE channel = ?1"
 		   " AND state IN ('queued', 'deferred')",
     /* ?6 is the final time or NULL: an IN list here built a temporary table at every run. */
-    [O_FINISH] = "UPDATE outbox SET state = ?2, last_reply = coalesce(?3, last_reply),"
-		 " due_ms = coalesce(?4, due_ms), updated_ms = ?5, final_ms = ?6,"
+    /* A message whose customer was erased in flight: no reply kept, no retry (skipped). */
+    [O_FINISH] = "UPDATE outbox SET state = CASE WHEN reason IS 'erased' AND ?2 IN"
+		 " ('queued', 'deferred') THEN 'skipped' ELSE ?2 END,"
+		 " last_reply = CASE WHEN reason IS 'erased' THEN NULL"
+		 " ELSE coalesce(?3, last_reply) END,"
+		 " due_ms = coalesce(?4, due_ms), updated_ms = ?5,"
+		 " final_ms = CASE WHEN reason IS 'erased' THEN ?5 ELSE ?6 END,"
 		 " attempts = attempts - (?2 = 'queued') WHERE id = ?1 AND state = 'sending'",
     [O_GET] = "SELECT " OUTBOX_COLUMNS " FROM outbox o JOIN customers c"
 	      " ON c.id = o.customer_id WHERE o.id = ?1",
     [O_RETRY] = "UPDATE outbox SET state = 'queued', due_ms = ?2, updated_ms = ?2,"
-		" final_ms = NULL WHERE id = ?1 AND state IN ('failed', 'expired')",
+		" final_ms = NULL WHERE id = ?1 AND state IN ('failed', 'expired')"
+		" AND reason IS NOT 'erased'",
 };
 
 int

@@ -15,35 +15,59 @@
  * state "skipped", whose note is not counted again; deferrals (quiet hours, a deferring cap)
  * are no skips, the step runs later.
  */
-#define STATS_NOTE_SKIPS "('already_sent', 'stale', 'frequency_cap')"
 
+/*
+ * Retention deletes old messages and notes (store_sqlite_retention.c) after adding their
+ * counts to stats_archive: each count below is the rows still there plus the archive's (a
+ * second row of the same key is added by stats_add).
+ */
 static const char *const store_sqlite_stats_sql[S_COUNT] = {
-    [S_OUTBOX_STATES] = "SELECT state, count(*) FROM outbox GROUP BY state",
+    [S_OUTBOX_STATES] = "SELECT state, count(*) FROM outbox GROUP BY state UNION ALL"
+			" SELECT state, sum(n) FROM stats_archive WHERE kind = 'outbox'"
+			" GROUP BY state",
     [S_CAMPAIGNS] = "SELECT campaign_id, count(*), total(active) FROM journeys"
-		    " GROUP BY campaign_id",
-    [S_JOURNEYS] = "SELECT count(*), total(active) FROM journeys WHERE campaign_id = ?1",
+		    " GROUP BY campaign_id UNION ALL SELECT campaign_id, sum(n), 0"
+		    " FROM stats_archive WHERE kind = 'journey' GROUP BY campaign_id",
+    [S_JOURNEYS] = "SELECT (SELECT count(*) FROM journeys WHERE campaign_id = ?1) + (SELECT"
+		   " coalesce(sum(n), 0) FROM stats_archive WHERE campaign_id = ?1"
+		   " AND kind = 'journey'), (SELECT total(active) FROM journeys"
+		   " WHERE campaign_id = ?1)",
     [S_EXITS] = "SELECT coalesce(exit_reason, 'unknown'), count(*) FROM journeys"
-		" WHERE campaign_id = ?1 AND active = 0 GROUP BY 1",
+		" WHERE campaign_id = ?1 AND active = 0 GROUP BY 1 UNION ALL SELECT state, sum(n)"
+		" FROM stats_archive WHERE campaign_id = ?1 AND kind = 'journey' GROUP BY 1",
     [S_OUTBOX_STEPS] = "SELECT step_id, state, coalesce(reason, 'unknown'), count(*) FROM outbox"
 		       " WHERE campaign_id = ?1 AND state IN ('sent', 'failed', 'expired',"
-		       " 'skipped') GROUP BY 1, 2, 3",
+		       " 'skipped') GROUP BY 1, 2, 3 UNION ALL SELECT step_id, state, reason,"
+		       " sum(n) FROM stats_archive WHERE campaign_id = ?1 AND kind = 'outbox'"
+		       " GROUP BY 1, 2, 3",
     [S_NOTE_SKIPS] = "SELECT coalesce(step_id, ''), reason, count(*) FROM journey_notes"
 		     " WHERE campaign_id = ?1 AND action = 'skip' AND reason IN " STATS_NOTE_SKIPS
-		     " GROUP BY 1, 2",
-    [S_CONVERSIONS] = "SELECT count(DISTINCT journey_id) FROM journey_notes"
-		      " WHERE campaign_id = ?1 AND action = 'goal'",
-    [S_SENT_JOURNEYS] = "SELECT count(DISTINCT journey_id) FROM outbox"
-			" WHERE campaign_id = ?1 AND state = 'sent'",
-    [S_DAY_ENTERED] = "SELECT entered_ms / 86400000, count(*) FROM journeys"
-		      " WHERE campaign_id = ?1 AND entered_ms >= ?2 GROUP BY 1",
+		     " GROUP BY 1, 2 UNION ALL SELECT step_id, reason, sum(n) FROM stats_archive"
+		     " WHERE campaign_id = ?1 AND kind = 'note' AND state = 'skip' GROUP BY 1, 2",
+    [S_CONVERSIONS] = "SELECT (SELECT count(DISTINCT journey_id) FROM journey_notes"
+		      " WHERE campaign_id = ?1 AND action = 'goal') + (SELECT coalesce(sum(n), 0)"
+		      " FROM stats_archive WHERE campaign_id = ?1 AND kind = 'note'"
+		      " AND state = 'goal')",
+    [S_SENT_JOURNEYS] = "SELECT (SELECT count(DISTINCT journey_id) FROM outbox"
+			" WHERE campaign_id = ?1 AND state = 'sent') + (SELECT coalesce(sum(n), 0)"
+			" FROM stats_archive WHERE campaign_id = ?1 AND kind = 'sent_journey')",
+    [S_DAY_ENTERED] =
+	"SELECT entered_ms / 86400000, count(*) FROM journeys"
+	" WHERE campaign_id = ?1 AND entered_ms >= ?2 GROUP BY 1 UNION ALL SELECT day,"
+	" sum(n) FROM stats_archive WHERE campaign_id = ?1 AND kind = 'journey'"
+	" AND day >= ?2 / 86400000 GROUP BY 1",
     /* Outcomes count on the day they happened; a skip on the day it was decided. */
     [S_DAY_OUTBOX] =
 	"SELECT coalesce(final_ms, created_ms) / 86400000, state, count(*)"
 	" FROM outbox WHERE campaign_id = ?1 AND state IN ('sent', 'failed',"
-	" 'expired', 'skipped') AND coalesce(final_ms, created_ms) >= ?2 GROUP BY 1, 2",
+	" 'expired', 'skipped') AND coalesce(final_ms, created_ms) >= ?2 GROUP BY 1, 2"
+	" UNION ALL SELECT day, state, sum(n) FROM stats_archive WHERE campaign_id = ?1"
+	" AND kind = 'outbox' AND day >= ?2 / 86400000 GROUP BY 1, 2",
     [S_DAY_NOTES] = "SELECT at_ms / 86400000, action, count(*) FROM journey_notes"
 		    " WHERE campaign_id = ?1 AND action IN ('goal', 'skip') AND at_ms >= ?2"
-		    " AND (action = 'goal' OR reason IN " STATS_NOTE_SKIPS ") GROUP BY 1, 2",
+		    " AND (action = 'goal' OR reason IN " STATS_NOTE_SKIPS ") GROUP BY 1, 2"
+		    " UNION ALL SELECT day, state, sum(n) FROM stats_archive WHERE campaign_id = ?1"
+		    " AND kind = 'note' AND day >= ?2 / 86400000 GROUP BY 1, 2",
 };
 
 int
@@ -121,11 +145,15 @@ store_sqlite_campaign_counts(struct store *st, json_t **out)
 	enum store_status rc;
 	int step;
 
-	while ((step = sqlite3_step(q)) == SQLITE_ROW)
-		json_object_set_new(o, stats_text(q, 0),
-				    json_pack("{s:I,s:I}", "entered",
-					      (json_int_t)sqlite3_column_int64(q, 1), "active",
-					      (json_int_t)sqlite3_column_double(q, 2)));
+	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		json_t *c = json_object_get(o, stats_text(q, 0));
+		if (c == NULL) {
+			c = json_pack("{s:i,s:i}", "entered", 0, "active", 0);
+			json_object_set_new(o, stats_text(q, 0), c);
+		}
+		stats_add(c, "entered", sqlite3_column_int64(q, 1)); /* rows, then the archive's */
+		stats_add(c, "active", (json_int_t)sqlite3_column_double(q, 2));
+	}
 	if ((rc = stats_end(s, q, step)) != STORE_OK) {
 		json_decref(o);
 		return rc;

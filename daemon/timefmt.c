@@ -87,16 +87,38 @@ timefmt_valid_date(const char *s)
 }
 
 /* g_time_zone_new_identifier refuses names that the system tz database lacks. */
+/*
+ * Zones found valid, so that a batch of thousands of customers (an import) does not parse the
+ * same tz file thousands of times: GLib builds each GTimeZone anew, a fifth of an import's
+ * time. Bounded: past TIMEFMT_TZ_CACHE names, new ones are checked but not remembered.
+ */
+#define TIMEFMT_TZ_CACHE 1024
+static GHashTable *timefmt_tz_valid;
+G_LOCK_DEFINE_STATIC(timefmt_tz_valid);
+
 int
 timefmt_valid_timezone(const char *name)
 {
 	GTimeZone *tz;
+	int known;
+
 	/* Names only: GLib also takes offsets like "+02:00", which are not zones. */
 	if (!g_ascii_isalpha(name[0]) || strstr(name, "..") != NULL || strlen(name) > 64)
 		return 0;
+	G_LOCK(timefmt_tz_valid);
+	known = timefmt_tz_valid != NULL && g_hash_table_contains(timefmt_tz_valid, name);
+	G_UNLOCK(timefmt_tz_valid);
+	if (known)
+		return 1;
 	tz = g_time_zone_new_identifier(name);
 	if (tz == NULL)
 		return 0;
 	g_time_zone_unref(tz);
+	G_LOCK(timefmt_tz_valid);
+	if (timefmt_tz_valid == NULL)
+		timefmt_tz_valid = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	if (g_hash_table_size(timefmt_tz_valid) < TIMEFMT_TZ_CACHE)
+		g_hash_table_add(timefmt_tz_valid, g_strdup(name));
+	G_UNLOCK(timefmt_tz_valid);
 	return 1;
 }

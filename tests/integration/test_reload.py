@@ -403,6 +403,19 @@ def check_body_timeout(env):
           took)
 
 
+def check_retention(env):
+    for i in range(2):
+        eq(env.d.post_events({"id": f"view-{i}", "customer": "keeper", "type": "view"}).status,
+           202, "an event")
+    env.reload(retention={"events": "1s", "interval": "1s"})
+
+    def views():
+        r = env.d.request("GET", "/v1/customers/keeper/export")
+        return [e for e in r.json["events"] if e["type"] == "view"] if r.status == 200 else None
+    poll(lambda: views() is not None and len(views()) == 1, 20,
+         "the second view pruned at the new 1 s (the first of its type stays)")
+
+
 CASES = {
     "listen": ("restart", check_listen),
     "data_dir": ("restart", check_data_dir),
@@ -425,6 +438,7 @@ CASES = {
     "opt_in_topics": ("reload", check_opt_in_topics),
     "system_channel": ("reload", check_system_channel),
     "unsubscribe_mailto": ("reload", check_unsubscribe_mailto),
+    "retention": ("reload", check_retention),
     "max_connections": ("reload", check_max_connections),
     "header_timeout": ("reload", check_header_timeout),
     "body_timeout": ("reload", check_body_timeout),

@@ -1,0 +1,118 @@
+#!/usr/bin/python3
+"""Retention with short limits: old events (but each customer's first of a type), payloads,
+final messages, notes and finished journeys are pruned in small chunks, while a running
+journey keeps its trigger and notes, a journey that a re-entry rule reads keeps its row, and
+the statistics keep their counts."""
+import os
+import re
+import sqlite3
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ntest import Daemon, check, eq, poll, run_all, test  # noqa: E402
+
+D = Daemon({"user": "root", "log_level": "debug",
+            "channels": {"mail": {"plugin": "maildir", "path": "/dev/null/x"}},
+            "retention": {"events": "2s", "payloads": "2s", "messages": "3s", "notes": "3s",
+                          "journeys": "2s", "interval": "1s"}})
+D.config["channels"]["mail"]["path"] = os.path.join(D.tmp, "maildir")
+D.write_config()
+D.write_send_campaign("thanks", "purchase", "t", reentry="always")
+D.write_send_campaign("later", "purchase", "t", reentry="always",
+                      before=[{"id": "pause", "wait": "1h"}])
+D.write_send_campaign("once", "view", "t", reentry="never")
+D.write_templates({"t.subject.mustache": "Thanks {{customer.name}}",
+                   "t.text.mustache": "order {{event.properties.order}}\n"})
+
+
+def rows(sql, *args):
+    db = sqlite3.connect(D.db_path())
+    try:
+        return db.execute(sql, args).fetchall()
+    finally:
+        db.close()
+
+
+def stats(cid):
+    r = D.request("GET", f"/v1/campaigns/{cid}/stats")
+    eq(r.status, 200, f"stats: {r.raw}")
+    r.json.pop("active", None)
+    return r.json
+
+
+@test
+def old_data_goes_in_chunks_what_is_needed_stays():
+    D.start()
+    eq(D.request("POST", "/v1/customers", body={"id": "r1", "email": "r1@example.test",
+                                                "name": "Rae", "consent": {"orders":
+                                                                           "subscribed"}}).status,
+       200, "customer")
+    evs = [{"id": f"p{i}", "customer": "r1", "type": "purchase",
+            "properties": {"order": f"O-{i}"}} for i in range(3)]
+    evs += [{"id": f"v{i}", "customer": "r1", "type": "view"} for i in range(3)]
+    for e in evs:  # one by one: the first of each type is the earliest
+        eq(D.post_events(e).status, 202, "event")
+    poll(lambda: len(rows("SELECT id FROM outbox WHERE state = 'sent'")) == 4, 20, "4 sent")
+    before = stats("thanks")
+    campaigns_before = {c["id"]: c["entered"] for c in
+                        D.request("GET", "/v1/campaigns").json["campaigns"]}
+    eq((before["sent"], before["steps"][0]["sent"]), (3, 3), "stats before")
+    status_before = D.request("GET", "/v1/status").json["outbox"]
+
+    def pruned():
+        return (rows("SELECT count(*) FROM events")[0][0] == 2 and
+                rows("SELECT count(*) FROM outbox")[0][0] == 0 and
+                rows("SELECT count(*) FROM outbox_payload")[0][0] == 0 and
+                rows("SELECT count(*) FROM journey_notes WHERE campaign_id = 'thanks'")[0][0]
+                == 0 and
+                rows("SELECT count(*) FROM journeys WHERE campaign_id = 'thanks'")[0][0] == 0 and
+                all("properties" not in t and '"id"' not in t for (t,) in
+                    rows("SELECT trigger FROM journeys WHERE active = 0")))
+    poll(pruned, 30, "old rows pruned")
+    eq(sorted(rows("SELECT event_key FROM events")), [("p0",), ("v0",)],
+       "each customer's first event of a type stays")
+    live = rows("SELECT trigger FROM journeys WHERE campaign_id = 'later' AND active = 1")
+    eq(len(live), 1, "the waiting journey runs on")
+    check(all('"order"' in t for (t,) in live), "a running journey keeps its trigger", live)
+    check(rows("SELECT count(*) FROM journey_notes WHERE campaign_id = 'later'")[0][0] > 0,
+          "and its notes")
+    eq(len(rows("SELECT id FROM journeys WHERE campaign_id = 'once' AND active = 0")), 1,
+       "a finished journey that re-entry 'never' reads stays, without its trigger's data")
+    eq(D.post_events({"id": "v9", "customer": "r1", "type": "view"}).status, 202, "a view")
+    eq(rows("SELECT count(*) FROM journeys WHERE campaign_id = 'once'")[0][0], 1,
+       "and still keeps the customer from entering again")
+    after = stats("thanks")
+    for k in ("entered", "sent", "failed", "skipped", "conversions", "conversion_rate", "steps",
+              "exited"):
+        eq(after[k], before[k], f"statistics keep '{k}'")
+    eq(sum(d["sent"] for d in after["days"]), 3, "and the days")
+    eq(sum(d["entered"] for d in after["days"]), 3, "and the days' entries")
+    eq({c["id"]: c["entered"] for c in D.request("GET", "/v1/campaigns").json["campaigns"]},
+       campaigns_before, "and the campaigns' entries")
+    eq(D.request("GET", "/v1/status").json["outbox"], status_before, "and the status")
+    longest = [float(x) for x in re.findall(r"longest chunk ([0-9.]+) ms", D.read_log())]
+    check(longest and max(longest) < 100, "chunks are short", longest)
+    eq(D.stop(), 0, "clean stop")
+
+
+@test
+def retention_is_checked_in_the_config():
+    for bad, field in (({"events": "soon"}, "retention.events"),
+                       ({"colour": "1d"}, "unknown key 'colour'"),
+                       ({"messages": "1d"}, "retention")):
+        d = Daemon({"retention": bad, "frequency_cap": {"max": 3, "per": "7d"}})
+        try:
+            d.start(wait=False)
+            d.proc.wait(15)
+            eq(d.proc.returncode, 1, f"{bad} refused")
+            check(field in d.read_log(), f"{field} named", d.read_log()[-500:])
+        finally:
+            d.cleanup()
+
+
+if __name__ == "__main__":
+    try:
+        run_all()
+    finally:
+        D.stop()
+        D.cleanup()
