@@ -14,7 +14,7 @@
 
 #include "build.h"
 #include "campaign.h"
-#include "check.h"
+#include "cmd_check.h"
 #include "clock.h"
 #include "compose.h"
 #include "config.h"

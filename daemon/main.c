@@ -5,16 +5,16 @@
 #include <string.h>
 
 #include "build.h"
-#include "check.h"
+#include "cmd_check.h"
 #include "config.h"
 #include "daemon.h"
 #include "inbound_classify.h"
 #include "inbound_client.h"
 #include "log.h"
-#include "nextruns.h"
-#include "preview.h"
-#include "render.h"
-#include "simulate.h"
+#include "cmd_nextruns.h"
+#include "cmd_preview.h"
+#include "cmd_render.h"
+#include "cmd_simulate.h"
 
 static void
 usage(FILE *f)

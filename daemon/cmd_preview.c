@@ -3,7 +3,7 @@
  * would carry it (the MIME message, or the webhook's JSON), through the same code the engine
  * uses. For template authors and for checking a campaign before it goes live.
  */
-#include "preview.h"
+#include "cmd_preview.h"
 
 #include <getopt.h>
 #include <stdio.h>

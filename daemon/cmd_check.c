@@ -1,4 +1,4 @@
-#include "check.h"
+#include "cmd_check.h"
 
 #include <glib.h>
 #include <stdio.h>

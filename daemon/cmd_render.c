@@ -3,7 +3,7 @@
  * partials read on demand from the file's own directory, so an author can try a template
  * without a campaign, a customer or a running daemon.
  */
-#include "render.h"
+#include "cmd_render.h"
 
 #include <getopt.h>
 #include <glib.h>

@@ -1,4 +1,4 @@
-#include "nextruns.h"
+#include "cmd_nextruns.h"
 
 #include <getopt.h>
 #include <glib.h>

@@ -4,7 +4,7 @@
  * template, the headers, the outbox row), with the daemon's quiet hours and frequency cap, so
  * the timeline it prints is the notes the daemon would record. Delivery is not simulated.
  */
-#include "simulate.h"
+#include "cmd_simulate.h"
 
 #include <getopt.h>
 #include <glib.h>
