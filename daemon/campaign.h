@@ -87,6 +87,8 @@ struct campaign {
 	char *key;	  /* dotted path, or NULL */
 	char *goal_event; /* or NULL */
 	int64_t goal_within_ms;
+	char *reply_to;	  /* "reply_to" (issue 16): the VERP base of its mails' Reply-To, or NULL */
+	int reply_to_set; /* ... set in the file: with reply_to NULL, false (none) */
 	int has_quiet_hours;
 	int quiet_from, quiet_to; /* minutes after midnight; from > to wraps midnight */
 	/* First 16 hex chars of SHA-256 over the canonical JSON (sorted keys, compact). */

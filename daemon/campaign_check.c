@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "campaign_int.h"
+#include "mime.h"
 #include "cron.h"
 #include "duration.h"
 #include "jsonpos.h"
@@ -439,6 +440,19 @@ campaign_check(struct campaign_loader *L, json_t *root)
 				campaign_error(L, L->what, key, "'key': '%.80s' %s", s, why);
 			else
 				c->key = xstrdup(s);
+		} else if (strcmp(key, "reply_to") == 0) {
+			const char *s = campaign_str(v), *at = s ? strrchr(s, '@') : NULL;
+			c->reply_to_set = 1;
+			if (json_is_false(v))
+				;
+			else if (s == NULL || !mime_addr_valid(s) || at == NULL ||
+				 memchr(s, '+', (size_t)(at - s)) != NULL)
+				campaign_error(
+				    L, L->what, key,
+				    "'reply_to' must be an email address without '+' (the "
+				    "VERP base), or false for none");
+			else
+				c->reply_to = xstrdup(s);
 		} else if (strcmp(key, "goal") == 0)
 			campaign_check_goal(L, v);
 		else if (strcmp(key, "quiet_hours") == 0)

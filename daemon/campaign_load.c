@@ -200,6 +200,7 @@ campaign_free(struct campaign *c)
 	free(c->name);
 	free(c->file);
 	free(c->topic);
+	free(c->reply_to);
 	free(c->locale_default);
 	free(c->timezone_default);
 	campaign_trigger_clear(&c->trigger);

@@ -542,6 +542,7 @@ daemon_reload_apply(void *arg)
 		http_set_limits(d->http, n);
 		struct campaigns_job *cj = xcalloc(1, sizeof(*cj));
 		cj->d = d;
+		deliver_set_campaigns(d->deliver, j->set);
 		cj->set = j->set;
 		cj->templates = j->tpl;
 		cj->cfg = n;
@@ -710,6 +711,7 @@ daemon_run(struct config *cfg, int foreground)
 		rc = 1;
 		goto out;
 	}
+	deliver_set_campaigns(d->deliver, d->campaigns);
 	diag_init(&dg, cfg->templates_dir, NULL);
 	d->templates = daemon_load_templates(cfg, d->campaigns, &dg);
 	for (size_t i = 0; i < dg.n; i++)

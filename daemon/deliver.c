@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/queue.h>
 
+#include "campaign.h"
 #include "channel.h"
 #include "log.h"
 #include "metrics.h"
@@ -51,6 +52,7 @@ struct deliver_channel {
 	const struct nt_plugin *p;
 	int payload;	/* enum nt_payload: what the engine renders for this channel */
 	char *reply_to; /* issue 16: the VERP Reply-To base of this channel, or NULL */
+	int internal;	/* the operator's channel: a campaign's reply_to does not apply */
 	void *state;
 	struct deliver_items pending; /* claimed, not yet taken by the plugin */
 	struct deliver_items inflight_items;
@@ -70,6 +72,7 @@ struct deliver {
 	char *secret;
 	char *bounce_address; /* VERP bases (issue 16), or NULL */
 	char *reply_to;
+	json_t *campaign_reply_to;   /* campaign id -> its "reply_to" base, or null for none */
 	struct deliver_channel **ch; /* the channels messages are claimed for */
 	size_t n;
 	struct deliver_channel **retired; /* replaced at a reload, with messages still in flight */
@@ -292,8 +295,15 @@ deliver_verp(struct deliver *d, struct deliver_item *it)
 		    verp_address(d->secret, d->bounce_address, VERP_BOUNCE, it->om.id);
 		it->m.sender = it->verp_sender;
 	}
-	if (it->ch->reply_to != NULL) {
-		char *rt = verp_address(d->secret, it->ch->reply_to, VERP_REPLY, it->om.id);
+	/* A campaign's own reply_to, on the customer's channels, comes before the channel's. */
+	const char *base = it->ch->reply_to;
+	json_t *c = it->ch->internal || d->campaign_reply_to == NULL || it->om.campaign_id == NULL
+			? NULL
+			: json_object_get(d->campaign_reply_to, it->om.campaign_id);
+	if (c != NULL)
+		base = json_string_value(c);
+	if (base != NULL) {
+		char *rt = verp_address(d->secret, base, VERP_REPLY, it->om.id);
 		char *hdr = xasprintf("Reply-To: <%s>\r\n", rt);
 		size_t hl = strlen(hdr);
 		it->verp_data = xmalloc(hl + it->om.payload_len + 1);
@@ -595,6 +605,7 @@ deliver_open(struct deliver *d, const struct channel_conf *cc, json_t *conf, con
 	/* The channel's own reply_to, else the configuration's (not for internal channels). */
 	const char *rt = cc->reply_to_set ? cc->reply_to : cc->internal ? NULL : d->reply_to;
 	ch->reply_to = rt ? xstrdup(rt) : NULL;
+	ch->internal = cc->internal;
 	TAILQ_INIT(&ch->pending);
 	TAILQ_INIT(&ch->inflight_items);
 	ch->pump_ev = event_new(d->base, -1, 0, deliver_pump, ch);
@@ -717,6 +728,24 @@ deliver_reload(struct deliver *d, const struct config *cfg, char **err)
 	return 0;
 }
 
+/*
+ * The campaigns' own "reply_to" (issue 16), from the set the engine runs: the loop thread's
+ * copy, taken at the start and at each reload, since delivery runs here and not on the store.
+ */
+void
+deliver_set_campaigns(struct deliver *d, const struct campaign_set *set)
+{
+	json_t *m = json_object();
+
+	for (size_t i = 0; set != NULL && i < set->n; i++)
+		if (set->v[i]->reply_to_set)
+			json_object_set_new(m, set->v[i]->id,
+					    set->v[i]->reply_to ? json_string(set->v[i]->reply_to)
+								: json_null());
+	json_decref(d->campaign_reply_to);
+	d->campaign_reply_to = m;
+}
+
 struct deliver *
 deliver_start(const struct config *cfg, struct event_base *base, const char *secret, char **err)
 {
@@ -825,5 +854,6 @@ deliver_free(struct deliver *d)
 	free(d->secret);
 	free(d->bounce_address);
 	free(d->reply_to);
+	json_decref(d->campaign_reply_to);
 	free(d);
 }

@@ -14,6 +14,9 @@ struct storeloop;
  * Opens every channel of CFG (loading its plugin). NULL with *ERR (malloc'd) naming the
  * channel. Nothing moves until deliver_begin.
  */
+struct campaign_set;
+/* The campaigns' "reply_to" bases (issue 16), from SET; at the start and at each reload. */
+void deliver_set_campaigns(struct deliver *d, const struct campaign_set *set);
 struct deliver *deliver_start(const struct config *cfg, struct event_base *base, const char *secret,
 			      char **err);
 /*

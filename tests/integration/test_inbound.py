@@ -160,6 +160,28 @@ def a_channel_has_its_own_reply_to_or_none():
             teardown(d, srv)
 
 
+@test
+def a_campaign_has_its_own_reply_to_or_none():
+    for rt, want in (("orders@mail.test.example", "orders+r"), (False, None)):
+        d, srv = setup()
+        try:
+            with open(os.path.join(d.config["campaigns_dir"], "thanks.json")) as f:
+                c = json.load(f)
+            c["reply_to"] = rt
+            d.write_campaign(c)
+            d.start()
+            customer(d, "ines")
+            purchase(d, "ines", "o1")
+            got = headers_of(received_for(srv, "ines@example.org")[0])["Reply-To"]
+            if want is None:
+                eq(got, None, "the campaign's \"reply_to\": false wins over the configuration's")
+            else:
+                check(got and got.strip("<>").startswith(want),
+                      "the campaign's base, not the configuration's", got)
+        finally:
+            teardown(d, srv)
+
+
 def post_purchase(d):
     """The example campaign as shipped, but with its 7-day wait shortened to one second."""
     with open(os.path.join(SRC, "campaigns", "post-purchase.json")) as f:

@@ -295,6 +295,9 @@ test_bad_fixtures(void)
 	    {"reentry-bad",
 	     {"7:3: campaign 'bad-reentry': 'reentry' must be \"never\", \"always\" or {\"after\": "
 	      "DURATION}"}},
+	    {"reply-to-bad",
+	     {"6:3: campaign 'bad-reply-to': 'reply_to' must be an email address without '+' (the "
+	      "VERP base), or false for none"}},
 	    {"quiet-hours-bad",
 	     {"10:37: campaign 'bad-quiet-hours': 'to': '25:00' is not a time of day \"HH:MM\""}},
 	    {"loop",
