@@ -290,6 +290,35 @@ inbound_address_effects(struct store *s, const struct inbound_ctx *cx,
 	return store_suppression_add(s, cx->secret, addr, reason, now_ms);
 }
 
+/*
+ * An ESP's verified event that names no message of ours (Postmark's carry their own ids): the
+ * customer with that address, when there is one, gets the same effects as for a message of
+ * theirs (the event, a complaint's unsubscribe); else the address alone is suppressed or
+ * counted. REF is filled for the caller's answer.
+ */
+static enum store_status
+inbound_by_address(struct store *s, const struct inbound_ctx *cx, struct inbound_class *c,
+		   const struct inbound_rcpt *r, const char *dedupe, int64_t now_ms,
+		   struct inbound_row *row, struct outbox_ref *ref)
+{
+	struct customer_filter f = {
+	    .email = row->address, .created_since_ms = -1, .updated_since_ms = -1, .limit = 1};
+	struct customer_row *cust = NULL;
+	size_t n = 0;
+	enum store_status rc = store_customers_list(s, &f, &cust, &n);
+
+	if (rc != STORE_OK || n == 0) {
+		customer_rows_free(cust, n);
+		return rc != STORE_OK ? rc : inbound_address_effects(s, cx, c, r, now_ms, row);
+	}
+	ref->customer_id = cust[0].id;
+	ref->customer = xstrdup(cust[0].ext_id);
+	ref->recipient = xstrdup(row->address);
+	customer_rows_free(cust, n);
+	row->customer_id = ref->customer_id;
+	return inbound_effects(s, cx, c, ref, dedupe, now_ms, row);
+}
+
 enum store_status
 inbound_apply(struct store *s, const struct inbound_ctx *cx, struct inbound_class *c,
 	      const char *dedupe, const char *rcpt, const char *source, const char *raw,
@@ -345,7 +374,7 @@ inbound_apply(struct store *s, const struct inbound_ctx *cx, struct inbound_clas
 		row.raw = raw;
 		row.raw_len = raw && raw_len > INBOUND_RAW_KEEP ? INBOUND_RAW_KEEP : raw_len;
 		if (!forged && c->trusted_address && row.address != NULL)
-			rc = inbound_address_effects(s, cx, c, r, now_ms, &row);
+			rc = inbound_by_address(s, cx, c, r, dedupe, now_ms, &row, &ref);
 	}
 	if (rc == STORE_OK)
 		rc = store_inbound_add(s, cx->secret, &row, &res->id);

@@ -182,6 +182,9 @@ def postmark_basic_auth():
         r = post(d, "postmark", body, {"Authorization": ok})
         eq((r.status, r.json["processed"]), (200, 1), r.raw)
         eq(suppressions(d).get("pia@example.org"), "hard_bounce", "suppressed by its address")
+        ev = events_of(d, "pia", "bounced")
+        eq(len(ev), 1, "the customer with that address gets the bounced event")
+        eq(ev[0]["properties"].get("address"), "pia@example.org", "naming the address")
     finally:
         teardown(d, srv)
 
