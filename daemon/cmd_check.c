@@ -9,6 +9,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "diag.h"
+#include "filemodes.h"
 #include "log.h"
 #include "plugin.h"
 #include "template.h"
@@ -43,31 +44,6 @@ check_plugins(const struct config *cfg, struct diag *d)
 	}
 }
 
-int
-check_modes(const char *file, int secrets, const char *data_dir, void (*warn)(const char *msg))
-{
-	struct stat st;
-	int n = 0;
-
-	if (secrets && file != NULL && stat(file, &st) == 0 && (st.st_mode & S_IROTH)) {
-		char *m = g_strdup_printf("%s is readable by every user, and it holds secrets (API "
-					  "tokens, secret): chmod 0640 (group: the daemon's)",
-					  file);
-		warn(m);
-		g_free(m);
-		n++;
-	}
-	if (data_dir != NULL && stat(data_dir, &st) == 0 && (st.st_mode & (S_IROTH | S_IXOTH))) {
-		char *m = g_strdup_printf("data_dir %s can be read by every user (customers' data, "
-					  "the secret): chmod 0700",
-					  data_dir);
-		warn(m);
-		g_free(m);
-		n++;
-	}
-	return n;
-}
-
 static void
 check_warn_stderr(const char *msg)
 {
@@ -87,8 +63,8 @@ check_main(const char *file)
 	cfg = config_load(file, &d);
 	if (cfg != NULL) {
 		printf("%s: configuration ok\n", file ? file : "(defaults)");
-		check_modes(file, cfg->n_api_tokens > 0 || cfg->secret != NULL, cfg->data_dir,
-			    check_warn_stderr);
+		filemodes_check(file, cfg->n_api_tokens > 0 || cfg->secret != NULL, cfg->data_dir,
+				check_warn_stderr);
 	}
 	if (cfg != NULL) {
 		struct campaign_set *set = daemon_load_campaigns(cfg, &d);

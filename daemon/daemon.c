@@ -14,7 +14,7 @@
 
 #include "build.h"
 #include "campaign.h"
-#include "cmd_check.h"
+#include "filemodes.h"
 #include "clock.h"
 #include "compose.h"
 #include "config.h"
@@ -763,8 +763,8 @@ daemon_run(struct config *cfg, int foreground)
 	log_info("nurtured %s listening on %s:%s, data in %s (durability %s)", PACKAGE_VERSION,
 		 cfg->listen_host, cfg->listen_port, cfg->data_dir,
 		 cfg->durability_full ? "full" : "normal");
-	check_modes(cfg->file, cfg->n_api_tokens > 0 || cfg->secret != NULL, cfg->data_dir,
-		    daemon_warn);
+	filemodes_check(cfg->file, cfg->n_api_tokens > 0 || cfg->secret != NULL, cfg->data_dir,
+			daemon_warn);
 	notify_ready();
 	event_base_dispatch(d->base);
 	log_info("stopped");
