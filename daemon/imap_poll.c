@@ -29,26 +29,6 @@ struct imap_poll {
 	size_t max_body; /* the daemon's max_body_bytes: longer messages are cut to fit */
 };
 
-struct imap_buf {
-	char *data;
-	size_t len;
-	size_t max;
-};
-
-static size_t
-imap_write(char *ptr, size_t size, size_t n, void *arg)
-{
-	struct imap_buf *b = arg;
-	size_t k = size * n;
-	if (b->len + k > b->max)
-		return 0; /* too large: the transfer fails, the message stays */
-	b->data = xrealloc(b->data, b->len + k + 1);
-	memcpy(b->data + b->len, ptr, k);
-	b->len += k;
-	b->data[b->len] = '\0';
-	return k;
-}
-
 static int
 imap_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
 {
@@ -68,7 +48,7 @@ static int
 imap_request(struct imap_poll *p, CURL *h, const char *url, const char *custom, char **out,
 	     size_t *outlen)
 {
-	struct imap_buf b = {.max = INBOUND_MAX_BYTES + 1};
+	struct inbound_buf b = {.max = INBOUND_MAX_BYTES + 1};
 	CURLcode rc;
 
 	curl_easy_reset(h);
@@ -83,7 +63,7 @@ imap_request(struct imap_poll *p, CURL *h, const char *url, const char *custom, 
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, imap_write);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, inbound_buf_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 20L);

@@ -36,17 +36,13 @@ inbound_client_fit(const char *raw, size_t len, size_t max)
 	return max;
 }
 
-struct inbound_buf {
-	char *data;
-	size_t len;
-};
-
-static size_t
-inbound_client_write(char *ptr, size_t size, size_t n, void *arg)
+/* libcurl's write callback into an inbound_buf: past its max the transfer fails. */
+size_t
+inbound_buf_write(char *ptr, size_t size, size_t n, void *arg)
 {
 	struct inbound_buf *b = arg;
 	size_t k = size * n;
-	if (b->len + k > (1u << 20))
+	if (b->len + k > b->max)
 		return 0;
 	b->data = xrealloc(b->data, b->len + k + 1);
 	memcpy(b->data + b->len, ptr, k);
@@ -72,7 +68,7 @@ inbound_client_post(const char *base, const char *token, const char *raw, size_t
 {
 	CURL *h = curl_easy_init();
 	struct curl_slist *hdrs = NULL;
-	struct inbound_buf b = {0};
+	struct inbound_buf b = {.max = 1u << 20}; /* the daemon's answer: a small JSON */
 	long status = 0;
 	char *url;
 
@@ -96,7 +92,7 @@ inbound_client_post(const char *base, const char *token, const char *raw, size_t
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, raw);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, inbound_client_write);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, inbound_buf_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);

@@ -31,4 +31,13 @@ long inbound_client_post(const char *base, const char *token, const char *raw, s
 /* `nurtured inbound [-c FILE] [--rcpt ADDR]`: one message on stdin; sysexits codes. */
 int inbound_pipe_main(int argc, char **argv);
 
+/* What a libcurl transfer wrote (NUL-terminated), up to MAX bytes. */
+struct inbound_buf {
+	char *data;
+	size_t len;
+	size_t max;
+};
+/* libcurl's CURLOPT_WRITEFUNCTION into a struct inbound_buf; past its max the transfer fails. */
+size_t inbound_buf_write(char *ptr, size_t size, size_t n, void *arg);
+
 #endif
