@@ -50,7 +50,7 @@ enum smtp_utf8_cmd {
 	SMTP_UTF8_CMD_MAIL,
 	SMTP_UTF8_CMD_RCPT,
 	SMTP_UTF8_CMD_DATA, /* DATA, then the data and its final reply */
-	SMTP_UTF8_CMD_QUIT,
+	SMTP_UTF8_CMD_QUIT, /* never the last command: t->quitting instead */
 };
 
 /* What one easy handle's dialogue has shown; the capabilities outlive a transfer. */
@@ -58,6 +58,7 @@ struct smtp_utf8_talk {
 	enum smtp_utf8_cmd cmd;
 	int offers_utf8;	   /* the last EHLO's reply listed SMTPUTF8 */
 	int refused;		   /* the prereq callback stopped the transfer for it */
+	int quitting;		   /* QUIT sent: its reply says nothing about the message */
 	char last[SMTP_REPLY_MAX]; /* the last reply line of this transfer */
 	const char *data;	   /* the message being read out */
 	size_t len, off;
@@ -118,10 +119,16 @@ smtp_utf8_debug_cb(CURL *h, curl_infotype type, char *buf, size_t len, void *arg
 	(void)h;
 
 	if (type == CURLINFO_HEADER_OUT) {
-		t->cmd = smtp_utf8_cmd_of(buf, len);
+		enum smtp_utf8_cmd c = smtp_utf8_cmd_of(buf, len);
+		/* libcurl closes a connection after a refusal with QUIT before it returns:
+		 * "221 Bye" must not hide the refusal, nor QUIT the command it answered */
+		t->quitting = c == SMTP_UTF8_CMD_QUIT;
+		if (t->quitting)
+			return 0;
+		t->cmd = c;
 		if (t->cmd == SMTP_UTF8_CMD_EHLO)
 			t->offers_utf8 = 0; /* a new capability list follows */
-	} else if (type == CURLINFO_HEADER_IN) {
+	} else if (type == CURLINFO_HEADER_IN && !t->quitting) {
 		size_t start = 0;
 		for (size_t i = 0; i <= len; i++)
 			if (i == len || buf[i] == '\n') {
@@ -376,6 +383,7 @@ smtp_utf8_send(struct smtp_utf8 *u, struct smtp_utf8_msg **msgs, int n)
 		t.last[0] = '\0';
 		t.cmd = SMTP_UTF8_CMD_NONE; /* a greeting, or MAIL FROM on a kept connection */
 		t.refused = 0;
+		t.quitting = 0;
 		t.data = m->msg->data;
 		t.len = m->msg->data_len;
 		t.off = 0;
