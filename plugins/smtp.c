@@ -39,12 +39,10 @@
 
 #include "nurtured-plugin.h"
 #include "smtp_alarm.h"
+#include "smtp_utf8.h"
 
-#define SMTP_REPLY_MAX 512
 /* Queued messages per worker and batch before deliver() says "full". */
 #define SMTP_QUEUE_FACTOR 4
-
-enum smtp_tls { SMTP_TLS_NONE, SMTP_TLS_OPPORTUNISTIC, SMTP_TLS_REQUIRED };
 
 /* libesmtp's timeout phases, in the order of the "timeouts" keys after connect_ms. */
 static const struct {
@@ -65,7 +63,8 @@ struct smtp_item {
 	/* Filled in by the worker, read on the loop after the job's done. */
 	enum nt_result result;
 	int suppress;
-	int fed; /* the message callback handed out the data */
+	int fed;  /* the message callback handed out the data */
+	int utf8; /* a non-ASCII envelope address: sent by smtp_utf8.c, not libesmtp */
 	char reply[SMTP_REPLY_MAX];
 };
 TAILQ_HEAD(smtp_items, smtp_item);
@@ -105,7 +104,8 @@ struct smtp {
 	char *auth_user, *auth_pass;
 	long timeouts[SMTP_NTIMEOUTS]; /* 0: libesmtp's default */
 	long connect_ms;
-	int alarm_used; /* connect_ms: this channel holds a use of smtp_alarm's handler */
+	int alarm_used;		/* connect_ms: this channel holds a use of smtp_alarm's handler */
+	struct smtp_utf8 *utf8; /* the libcurl client for internationalised addresses */
 	int max_connections, per_connection, domain_concurrency;
 	double rate; /* messages per second, 0: unlimited */
 	/* Loop-side state. */
@@ -137,7 +137,7 @@ static char *__attribute__((format(printf, 1, 2))) smtp_errf(const char *fmt, ..
 }
 
 /* Copies SRC into a reply buffer on one line: server text may hold CR/LF. */
-static void
+void
 smtp_reply_set(char *dst, const char *src)
 {
 	size_t n = 0;
@@ -355,7 +355,7 @@ smtp_auth_interact(auth_client_request_t req, char **result, int fields, void *a
 }
 
 /* "5.1.1" at the start of the text, for servers that don't announce ENHANCEDSTATUSCODES. */
-static int
+int
 smtp_text_enhanced(const char *text, int *cls, int *subj)
 {
 	int a, b, c, n = 0;
@@ -364,6 +364,22 @@ smtp_text_enhanced(const char *text, int *cls, int *subj)
 	*cls = a;
 	*subj = b;
 	return 1;
+}
+
+/* What a reply says about the message, for both clients (smtp_utf8.h). */
+enum nt_result
+smtp_reply_outcome(int code, int cls, int subj, const char *text, int *suppress)
+{
+	*suppress = 0;
+	if (code >= 200 && code < 300)
+		return NT_SENT;
+	if (code >= 500 && code < 600) {
+		*suppress = (cls == 5 && subj == 1) || (code == 550 && text != NULL &&
+							(strcasestr(text, "no such user") != NULL ||
+							 strcasestr(text, "user unknown") != NULL));
+		return NT_FAILED;
+	}
+	return NT_DEFERRED;
 }
 
 /* The outcome of one SMTP reply (RCPT, DATA or MAIL): 2xx sent, 4xx later, 5xx never. */
@@ -381,16 +397,7 @@ smtp_classify(struct smtp_item *it, const smtp_status_t *st)
 	smtp_reply_set(it->reply, buf);
 	if (st->enh_class == 0 && !smtp_text_enhanced(st->text, &cls, &subj))
 		cls = subj = 0;
-	if (st->code >= 200 && st->code < 300)
-		it->result = NT_SENT;
-	else if (st->code >= 500 && st->code < 600) {
-		it->result = NT_FAILED;
-		it->suppress =
-		    (cls == 5 && subj == 1) || (st->code == 550 && st->text != NULL &&
-						(strcasestr(st->text, "no such user") != NULL ||
-						 strcasestr(st->text, "user unknown") != NULL));
-	} else
-		it->result = NT_DEFERRED;
+	it->result = smtp_reply_outcome(st->code, cls, subj, st->text, &it->suppress);
 }
 
 /* What the session left unanswered is deferred, with the best reason we have. */
@@ -458,6 +465,8 @@ smtp_session_build(struct smtp_job *j, smtp_recipient_t *rcpts, smtp_message_t *
 	}
 	for (int i = 0; i < j->n; i++) {
 		struct smtp_item *it = j->items[i];
+		if (it->utf8)
+			continue; /* smtp_utf8_send's */
 		msgs[i] = smtp_add_message(ss);
 		if (msgs[i] == NULL)
 			break;
@@ -468,7 +477,46 @@ smtp_session_build(struct smtp_job *j, smtp_recipient_t *rcpts, smtp_message_t *
 	return ss;
 }
 
-/* Worker thread: one connection carries the whole batch; every message gets an outcome. */
+/*
+ * Worker thread: the batch's messages with a non-ASCII envelope address go to the relay over
+ * libcurl, with SMTPUTF8 (smtp_utf8.c); each gets its outcome in its item.
+ */
+static void
+smtp_session_run_utf8(struct smtp_job *j)
+{
+	struct smtp_utf8_msg **um = calloc((size_t)j->n, sizeof(*um));
+	int n = 0;
+
+	for (int i = 0; um != NULL && i < j->n; i++) {
+		if (!j->items[i]->utf8)
+			continue;
+		if ((um[n] = calloc(1, sizeof(*um[n]))) == NULL)
+			break;
+		um[n++]->msg = j->items[i]->msg;
+	}
+	if (n > 0)
+		smtp_utf8_send(j->s->utf8, um, n);
+	for (int i = 0, k = 0; i < j->n; i++) {
+		struct smtp_item *it = j->items[i];
+		if (!it->utf8)
+			continue;
+		if (k < n) {
+			it->result = um[k]->result;
+			it->suppress = um[k]->suppress;
+			memcpy(it->reply, um[k]->reply, sizeof(it->reply));
+			free(um[k++]);
+		} else {
+			it->result = NT_DEFERRED;
+			smtp_reply_set(it->reply, "out of memory setting up the session");
+		}
+	}
+	free(um);
+}
+
+/*
+ * Worker thread: one connection carries the whole batch; every message gets an outcome.
+ * The messages for internationalised addresses take a second connection, over libcurl.
+ */
 static void
 smtp_session_run(void *arg)
 {
@@ -477,8 +525,17 @@ smtp_session_run(void *arg)
 	smtp_message_t *msgs = calloc((size_t)j->n, sizeof(*msgs));
 	auth_context_t authctx = NULL;
 	smtp_session_t ss = NULL;
-	int err = 0;
+	int err = 0, nascii = 0, nutf8 = 0;
 
+	for (int i = 0; i < j->n; i++)
+		*(j->items[i]->utf8 ? &nutf8 : &nascii) += 1;
+	if (nutf8 > 0)
+		smtp_session_run_utf8(j);
+	if (nascii == 0) {
+		free(rcpts);
+		free(msgs);
+		return;
+	}
 	if (rcpts != NULL && msgs != NULL)
 		ss = smtp_session_build(j, rcpts, msgs, &authctx);
 	if (ss != NULL && j->s->alarm_used && smtp_alarm_start(&j->alarm, j->s->connect_ms) < 0)
@@ -492,6 +549,8 @@ smtp_session_run(void *arg)
 		struct smtp_item *it = j->items[i];
 		const smtp_status_t *mail, *rst, *dst;
 
+		if (it->utf8)
+			continue;
 		if (ss == NULL || msgs[i] == NULL || rcpts[i] == NULL) {
 			it->result = NT_DEFERRED;
 			smtp_reply_set(it->reply, "out of memory setting up the session");
@@ -683,24 +742,6 @@ smtp_pump(void *arg)
 		smtp_schedule(s, wait_ms); /* waiting for rate tokens */
 }
 
-/*
- * An internationalised address (RFC 6531: a non-ASCII local part) needs SMTPUTF8 on every hop.
- * libesmtp 1.1 neither reports whether the relay offers it nor sends the MAIL parameter, so
- * such a message fails here, with this reason, before any connection.
- */
-#define SMTP_NO_SMTPUTF8                                                                           \
-	"5.6.7 internationalised address (RFC 6531): the smtp channel cannot send SMTPUTF8 "       \
-	"(libesmtp 1.1 does not support it); use another channel for this address"
-
-static int
-smtp_needs_smtputf8(const char *addr)
-{
-	for (; *addr; addr++)
-		if ((unsigned char)*addr >= 0x80)
-			return 1;
-	return 0;
-}
-
 static int
 smtp_deliver(void *state, const struct nt_message *msg, nt_done_fn done, void *token)
 {
@@ -715,11 +756,6 @@ smtp_deliver(void *state, const struct nt_message *msg, nt_done_fn done, void *t
 		done(token, &o);
 		return 0;
 	}
-	if (smtp_needs_smtputf8(msg->sender) || smtp_needs_smtputf8(msg->recipient)) {
-		struct nt_outcome o = {.result = NT_FAILED, .reply = SMTP_NO_SMTPUTF8};
-		done(token, &o);
-		return 0;
-	}
 	if ((it = calloc(1, sizeof(*it))) == NULL)
 		return -1;
 	at = strrchr(msg->recipient, '@');
@@ -731,6 +767,9 @@ smtp_deliver(void *state, const struct nt_message *msg, nt_done_fn done, void *t
 	for (char *p = it->domain; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
 	it->msg = msg;
+	/* An internationalised address (RFC 6531) needs SMTPUTF8, which libesmtp 1.1 cannot
+	 * send: smtp_utf8.c sends it, or fails it when the relay does not offer SMTPUTF8. */
+	it->utf8 = smtp_utf8_needed(msg->sender) || smtp_utf8_needed(msg->recipient);
 	it->done = done;
 	it->token = token;
 	TAILQ_INSERT_TAIL(&s->queue, it, link);
@@ -762,6 +801,7 @@ smtp_fini(void *state)
 		s->host->pool_free(s->pool); /* waits for running sessions */
 	if (s->alarm_used) /* after the join: no worker of ours is left to signal */
 		smtp_alarm_unuse();
+	smtp_utf8_free(s->utf8);		      /* after the join too: no worker uses it */
 	while ((j = TAILQ_FIRST(&s->jobs)) != NULL) { /* abandoned: the host retries them */
 		TAILQ_REMOVE(&s->jobs, j, link);
 		for (int i = 0; i < j->n; i++)
@@ -917,6 +957,39 @@ smtp_conf_tls(struct smtp *s, const char *ca_file)
 	return NULL;
 }
 
+/*
+ * The libcurl client for internationalised addresses, on the same settings. libcurl has one
+ * limit for every reply: the longest of the reply phases, each at its value or, when not set,
+ * at libesmtp's default (RFC 5321 §4.5.3.2's minimum); a stalled data transfer is given up
+ * after transfer_ms (default 3 minutes, the RFC's data block).
+ */
+static char *
+smtp_conf_utf8(struct smtp *s, const char *ca_file)
+{
+	static const long rfc_ms[SMTP_NTIMEOUTS] = {300000, 300000, 120000, 180000, 600000};
+	struct smtp_utf8_conf c = {.server = s->server,
+				   .helo = s->helo,
+				   .tls = s->tls,
+				   .tls_verify = s->tls_verify,
+				   .ca_file = ca_file,
+				   .user = s->auth_user,
+				   .password = s->auth_pass,
+				   .connect_ms = s->connect_ms};
+	char *err = NULL;
+
+	for (size_t i = 0; i < SMTP_NTIMEOUTS; i++) {
+		long ms = s->timeouts[i] > 0 ? s->timeouts[i] : rfc_ms[i];
+		if (smtp_timeout_keys[i].which == Timeout_TRANSFER)
+			c.transfer_ms = ms;
+		else if (ms > c.reply_ms)
+			c.reply_ms = ms;
+	}
+	s->utf8 = smtp_utf8_new(&c, &err);
+	if (s->utf8 == NULL && err == NULL)
+		return smtp_errf("out of memory");
+	return err;
+}
+
 /* One key of the channel object; returns the error message or NULL. */
 static char *
 smtp_conf_key(struct smtp *s, const char *key, json_t *v, const char **host, long *port,
@@ -1037,7 +1110,8 @@ smtp_init(const struct nt_host *host, const char *channel, json_t *config, void 
 		*err = smtp_errf("out of memory");
 		goto fail;
 	}
-	if ((*err = smtp_conf_tls(s, ca_file)) != NULL)
+	if ((*err = smtp_conf_tls(s, ca_file)) != NULL ||
+	    (*err = smtp_conf_utf8(s, ca_file)) != NULL)
 		goto fail;
 	if (s->connect_ms > 0) {
 		if (smtp_alarm_use() < 0) {

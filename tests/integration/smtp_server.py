@@ -28,7 +28,8 @@ Behaviour keys (all switchable at run time):
                       keeps only the Message-ID counts)
     delay_data        S: wait S seconds before answering each DATA (messages stay in flight)
 Fixed at construction: tls (STARTTLS with a self-signed certificate made with `openssl req`),
-auth ((user, password): AUTH PLAIN/LOGIN required before MAIL).
+auth ((user, password): AUTH PLAIN/LOGIN required before MAIL), smtputf8 (offer SMTPUTF8,
+RFC 6531: UTF-8 in commands; without it a command that is not ASCII gets a 500).
 """
 
 import asyncio
@@ -71,16 +72,18 @@ DEFAULTS = {
 class Received:
     """One message as it arrived."""
 
-    def __init__(self, session, mail_from, rcpts, data):
+    def __init__(self, session, mail_from, rcpts, data, mail_options=()):
         self.session = session
         self.mail_from = mail_from
+        self.mail_options = list(mail_options)
         self.rcpts = list(rcpts)
         self.data = data
         hdrs = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(data)
         self.message_id = (hdrs.get("Message-ID") or "").strip()
 
     def as_json(self, with_data=False):
-        d = {"session": self.session, "mail_from": self.mail_from, "rcpts": self.rcpts,
+        d = {"session": self.session, "mail_from": self.mail_from,
+             "mail_options": self.mail_options, "rcpts": self.rcpts,
              "message_id": self.message_id, "size": len(self.data)}
         if with_data:
             d["data"] = self.data.decode("utf-8", "surrogateescape")
@@ -107,6 +110,8 @@ class _Handler:
         if self.srv.behaviour["drop_after_mail"]:
             server.transport.close()
             return "421 4.3.0 closing"
+        with self.srv.lock:
+            self.srv.mail_attempts[address] += 1
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 OK"
@@ -136,7 +141,7 @@ class _Handler:
             if fail:
                 return "451 4.3.0 try later"
             msg = Received(server.session_id, envelope.mail_from, envelope.rcpt_tos,
-                           bytes(envelope.original_content))
+                           bytes(envelope.original_content), envelope.mail_options)
             if b["keep_data"]:
                 srv.messages.append(msg)
             srv.by_message_id[msg.message_id] += 1
@@ -209,7 +214,7 @@ def _make_cert(directory):
 class SmtpServer:
     """The server on 127.0.0.1 in a background thread, with its own event loop."""
 
-    def __init__(self, port=0, behaviour=None, tls=False, auth=None):
+    def __init__(self, port=0, behaviour=None, tls=False, auth=None, smtputf8=False):
         self.port = port
         self.behaviour = dict(DEFAULTS)
         self.behaviour.update(behaviour or {})
@@ -217,11 +222,13 @@ class SmtpServer:
         self.messages = []
         self.by_message_id = collections.Counter()
         self.rcpt_attempts = collections.Counter()
+        self.mail_attempts = collections.Counter()
         self.data_attempts = collections.Counter()
         self.connections = 0
         self.sessions = set()
         self.stalled = []
         self.auth = auth
+        self.smtputf8 = smtputf8
         self.tmpdir = tempfile.mkdtemp(prefix="nt-smtp-")
         self.cert_file = None
         self.tls_context = None
@@ -274,6 +281,7 @@ class SmtpServer:
             self.messages.clear()
             self.by_message_id.clear()
             self.rcpt_attempts.clear()
+            self.mail_attempts.clear()
             self.data_attempts.clear()
             self.sessions.clear()
             self.connections = 0
@@ -289,6 +297,7 @@ class SmtpServer:
                     "sessions_with_mail": len({m.session for m in self.messages}),
                     "duplicates": {k: n for k, n in self.by_message_id.items() if n > 1},
                     "rcpt_attempts": dict(self.rcpt_attempts),
+                    "mail_attempts": dict(self.mail_attempts),
                     "messages": [m.as_json() for m in self.messages]}
 
     def wait_for(self, cond, timeout=10.0):
@@ -326,7 +335,8 @@ class SmtpServer:
             return _Refuse(self)
         if b["stall"] == "connect":
             return _Silent(self)
-        kw = {"loop": self.loop, "hostname": "smtp-test.invalid", "timeout": 600}
+        kw = {"loop": self.loop, "hostname": "smtp-test.invalid", "timeout": 600,
+              "enable_SMTPUTF8": self.smtputf8}
         if self.tls_context is not None:
             kw["tls_context"] = self.tls_context
         if self.auth is not None:
@@ -399,6 +409,7 @@ def main():
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--tls", action="store_true", help="offer STARTTLS (self-signed)")
     p.add_argument("--auth", metavar="USER:PASSWORD", help="require AUTH PLAIN/LOGIN")
+    p.add_argument("--smtputf8", action="store_true", help="offer SMTPUTF8 (RFC 6531)")
     p.add_argument("--greet-421", action="store_true")
     p.add_argument("--stall", choices=["connect", "data"])
     p.add_argument("--tempfail-rcpt", type=int, default=0)
@@ -413,7 +424,7 @@ def main():
                    help="read JSON commands on stdin; exit at end of input")
     a = p.parse_args()
     auth = tuple(a.auth.split(":", 1)) if a.auth else None
-    srv = SmtpServer(port=a.port, tls=a.tls, auth=auth, behaviour={
+    srv = SmtpServer(port=a.port, tls=a.tls, auth=auth, smtputf8=a.smtputf8, behaviour={
         "greet_421": a.greet_421, "stall": a.stall, "tempfail_rcpt": a.tempfail_rcpt,
         "tempfail_data": a.tempfail_data, "reject": a.reject,
         "drop_after_mail": a.drop_after_mail, "pipelining": not a.no_pipelining,

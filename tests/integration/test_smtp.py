@@ -14,8 +14,8 @@ from ntest import Daemon, check, eq, poll, run_all, test  # noqa: E402
 from smtp_server import SmtpServer  # noqa: E402
 
 
-def setup(channel=None, config=None, **behaviour):
-    srv = SmtpServer(behaviour=behaviour).start()
+def setup(channel=None, config=None, smtputf8=False, **behaviour):
+    srv = SmtpServer(behaviour=behaviour, smtputf8=smtputf8).start()
     ch = {"plugin": "smtp", "host": "127.0.0.1", "port": srv.port, "starttls": "none",
           "messages_per_connection": 10, "retry": {"initial": "1s", "max": "1s"}}
     ch.update(channel or {})
@@ -226,25 +226,61 @@ def a_message_expires_after_max_age_and_can_be_retried():
         teardown(d, srv)
 
 
+def zoe(d):
+    """Issue 18: zoë@example.com, an RFC 6531 address (UTF-8 local part), and her purchase."""
+    r = d.request("POST", "/v1/customers", body={"id": "zoe", "email": "zoë@example.com",
+                                                 "name": "Zoë"})
+    eq(r.status, 200, "an RFC 6531 address accepted: " + r.raw)
+    eq(d.request("GET", "/v1/customers/zoe").json.get("email"), "zoë@example.com",
+       "stored as given")
+    eq(d.post_events({"customer": "zoe", "type": "purchase", "id": "z1"}).status, 202, "event")
+
+
 @test
-def an_internationalised_address_is_accepted_and_its_smtp_refusal_explained():
-    # Issue 18: zoë@example.com was refused by POST /v1/customers. It is an RFC 6531 address;
-    # the smtp channel cannot send SMTPUTF8 (libesmtp 1.1), so its message fails, saying why,
-    # without touching the relay and without suppressing the address.
+def a_relay_offering_smtputf8_receives_an_internationalised_address_once():
+    # The smtp channel sends it over libcurl with SMTPUTF8 on MAIL FROM; an ASCII message of
+    # the same moment still goes through libesmtp, without the parameter.
+    d, srv = setup(smtputf8=True)
+    try:
+        zoe(d)
+        purchase(d, "ann", "p1")
+        m = final(d, "zoe")
+        eq(m[0]["state"], "sent", f"sent through a relay that offers SMTPUTF8: {m[0]}")
+        eq(final(d, "ann")[0]["state"], "sent", "the ASCII message too")
+        got = [x for x in srv.messages if x.rcpts == ["zoë@example.com"]]
+        eq(len(got), 1, f"received exactly once: {srv.stats()}")
+        check("SMTPUTF8" in got[0].mail_options, "MAIL FROM carried SMTPUTF8", got[0].as_json())
+        sender = d.request("GET", "/v1/customers/zoe/export").json["messages"][0]["sender"]
+        eq(got[0].mail_from, sender, "the message's (VERP) envelope sender")
+        eq(srv.rcpt_attempts["zoë@example.com"], 1, "one RCPT, the raw UTF-8 address")
+        check("zoë@example.com".encode() in got[0].data, "UTF-8 in the headers (RFC 6532)",
+              got[0].data[:400])
+        ann = [x for x in srv.messages if x.rcpts == ["ann@example.org"]]
+        eq((len(ann), ann[0].mail_options if ann else None), (1, []),
+           "the ASCII message once, without SMTPUTF8")
+        eq(srv.duplicates(), {}, "no duplicate Message-ID")
+    finally:
+        teardown(d, srv)
+
+
+@test
+def a_relay_without_smtputf8_fails_an_internationalised_address_and_says_why():
+    # The relay's EHLO does not list SMTPUTF8: the message fails before MAIL FROM, with a
+    # reason naming the relay and the missing extension; the address is not suppressed.
     d, srv = setup()
     try:
-        r = d.request("POST", "/v1/customers", body={"id": "zoe", "email": "zoë@example.com",
-                                                     "name": "Zoë"})
-        eq(r.status, 200, "an RFC 6531 address accepted: " + r.raw)
-        eq(d.request("GET", "/v1/customers/zoe").json.get("email"), "zoë@example.com",
-           "stored as given")
-        eq(d.post_events({"customer": "zoe", "type": "purchase", "id": "z1"}).status, 202, "ev")
+        zoe(d)
         m = final(d, "zoe")
         eq(m[0]["state"], "failed", "not sent through a relay without SMTPUTF8")
-        check("SMTPUTF8" in m[0].get("last_reply", "") and "RFC 6531" in m[0].get("last_reply", ""),
-              "the reason names SMTPUTF8", m[0])
-        eq(srv.rcpt_attempts.get("zoë@example.com"), None, "the relay never saw it")
+        reply = m[0].get("last_reply", "")
+        check(f"127.0.0.1:{srv.port} does not offer SMTPUTF8" in reply and "RFC 6531" in reply,
+              "the reason names the relay and SMTPUTF8", m[0])
+        check(len(srv.sessions) >= 1, "the relay was asked (EHLO)", srv.stats())
+        eq((dict(srv.mail_attempts), dict(srv.rcpt_attempts)), ({}, {}),
+           "neither MAIL FROM nor RCPT reached the relay")
         eq(d.request("GET", "/v1/suppressions").json["suppressions"], [], "not suppressed")
+        purchase(d, "ann", "p1")
+        eq(final(d, "ann")[0]["state"], "sent", "an ASCII message still goes out")
     finally:
         teardown(d, srv)
 

@@ -513,6 +513,62 @@ test_reject(const char *mode)
 	srv_stop(&s);
 }
 
+/*
+ * Internationalised addresses (RFC 6531) go over libcurl: with SMTPUTF8 on MAIL FROM to a
+ * relay that offers it, RCPT replies read as for libesmtp (a 550 5.1.1 suppresses, and the
+ * QUIT that follows must not hide it); a relay without SMTPUTF8 never sees MAIL FROM.
+ */
+static void
+test_utf8(void)
+{
+	struct srv s;
+	const char *a[] = {"--smtputf8", "--reject", "zo\xc3\xab" /* ë */ "1@example.org", NULL};
+	if (!test_ok(srv_start(&s, a) == 0, "test server (SMTPUTF8, 550 5.1.1) starts"))
+		return;
+	void *st = chan_open(PLAIN "}", s.port);
+	struct rec *r = run(st, 3, "zo\xc3\xab%d@example.org", 20, NULL);
+	test_ok(r[0].ndone == 1 && r[0].o.result == NT_SENT && r[2].ndone == 1 &&
+		    r[2].o.result == NT_SENT,
+		"SMTPUTF8 relay: the UTF-8 addresses SENT ('%s')", r[0].reply);
+	test_ok(r[1].ndone == 1 && r[1].o.result == NT_FAILED && r[1].o.suppress &&
+		    strcmp(r[1].reply, "550 5.1.1 no such user") == 0,
+		"550 5.1.1 to a UTF-8 RCPT: FAILED, suppress, reply '%s'", r[1].reply);
+	json_t *m = srv_cmd(&s, "{\"cmd\": \"messages\"}");
+	json_t *msgs = json_object_get(m, "messages"), *x;
+	size_t i;
+	int utf8 = json_array_size(msgs) == 2;
+	json_array_foreach(msgs, i, x)
+	{
+		json_t *o, *opts = json_object_get(x, "mail_options");
+		size_t k;
+		int has = 0;
+		json_array_foreach(opts, k, o) has |= strcmp(json_string_value(o), "SMTPUTF8") == 0;
+		utf8 &= has;
+	}
+	test_ok(utf8, "two received, each MAIL FROM with SMTPUTF8");
+	json_decref(m);
+	plug->fini(st);
+	free(r);
+	srv_stop(&s);
+
+	if (!test_ok(srv_start(&s, NULL) == 0, "test server (no SMTPUTF8) starts"))
+		return;
+	st = chan_open(PLAIN "}", s.port);
+	r = run(st, 2, "zo\xc3\xab%d@example.org", 20, NULL);
+	test_ok(all(r, 2, NT_FAILED) && !r[0].o.suppress && !r[1].o.suppress &&
+		    strstr(r[0].reply, "does not offer SMTPUTF8") != NULL &&
+		    strcmp(r[0].reply, r[1].reply) == 0,
+		"relay without SMTPUTF8: FAILED, not suppressed ('%s')", r[0].reply);
+	json_t *st_ = srv_cmd(&s, "{\"cmd\": \"stats\"}");
+	test_ok(json_integer_value(json_object_get(st_, "sessions")) == 1 &&
+		    json_object_size(json_object_get(st_, "mail_attempts")) == 0,
+		"one EHLO for the batch, no MAIL FROM");
+	json_decref(st_);
+	plug->fini(st);
+	free(r);
+	srv_stop(&s);
+}
+
 static void
 test_refused(void)
 {
@@ -958,6 +1014,7 @@ main(void)
 	CASE("tempfail", test_tempfail());
 	CASE("reject", test_reject("--no-pipelining"));
 	CASE("reject", test_reject("--enhanced"));
+	CASE("utf8", test_utf8());
 	CASE("refused", test_refused());
 	CASE("faults", test_faults());
 	CASE("stall", test_stall("connect", "{\"greeting_ms\": 1000}"));
