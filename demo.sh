@@ -104,9 +104,9 @@ if [ -n "$mail" ]; then
 		echo "== Anna clicks its unsubscribe link (RFC 8058 one-click POST, no login)"
 		curl -fsS -o /dev/null -w "   POST /u/... -> %{http_code}\n" -d 'List-Unsubscribe=One-Click' "$link"
 		echo "   consent now: $(api "$url/v1/customers/anna" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["consent"])')"
-		echo "   Anna answers the satisfaction check with a 5; the review ask that follows is"
+		echo "   Anna answers the satisfaction check for order 1001 with a 5; the review ask that follows is"
 		echo "   not sent, and the outbox says why:"
-		api -X POST "$url/v1/events" -d '{"customer": "anna", "type": "feedback", "id": "fb-1", "properties": {"score": 5}}' >/dev/null
+		api -X POST "$url/v1/events" -d '{"customer": "anna", "type": "feedback", "id": "fb-1", "properties": {"order_id": "1001", "score": 5}}' >/dev/null
 		for _ in $(seq 50); do
 			api "$url/v1/messages?customer=anna&state=skipped" | grep -q review && break
 			sleep 0.1
