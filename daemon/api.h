@@ -21,6 +21,8 @@ void api_customer_export(struct http_req *hr, const char *ext_id);
 void api_messages_get(struct http_req *hr);
 void api_message_get(struct http_req *hr);
 void api_message_post(struct http_req *hr);
+/* POST /v1/messages: a transactional send (api_transactional.c). */
+void api_messages_post(struct http_req *hr);
 void api_customer_post(struct http_req *hr);
 void api_customer_consent(struct http_req *hr, const char *customer, const char *action);
 void api_campaign_post(struct http_req *hr);

@@ -410,7 +410,7 @@ static const struct http_route http_routes[] = {
     {"/v1/customers", 0, 1, M_GET | M_POST, api_customers_get, api_customers_post, NULL},
     {"/v1/customers/", 2, 1, M_GET | M_POST | M_DELETE, api_customer_get, api_customer_post,
      api_customer_delete},
-    {"/v1/messages", 0, 1, M_GET, api_messages_get, NULL, NULL},
+    {"/v1/messages", 0, 1, M_GET | M_POST, api_messages_get, api_messages_post, NULL},
     {"/v1/messages/", 2, 1, M_GET | M_POST, api_message_get, api_message_post, NULL},
     {"/v1/suppressions", 0, 1, M_GET | M_POST, api_suppressions_get, api_suppressions_post, NULL},
     {"/v1/suppressions/", 1, 1, M_DELETE, NULL, NULL, api_suppression_delete},
