@@ -30,6 +30,8 @@ void api_confirm_get(struct http_req *hr);
 void api_confirm_post(struct http_req *hr);
 void api_unsubscribe_get(struct http_req *hr);
 void api_unsubscribe_post(struct http_req *hr);
+/* POST /subscribe: the public signup form (api_subscribe.c). */
+void api_subscribe_post(struct http_req *hr);
 void api_suppressions_get(struct http_req *hr);
 void api_suppressions_post(struct http_req *hr);
 void api_suppression_delete(struct http_req *hr);

@@ -423,6 +423,8 @@ static const struct http_route http_routes[] = {
     /* The links in mails: no token, no cookie; the signed path is the credential. */
     {"/confirm/", 1, 0, M_GET | M_POST, api_confirm_get, api_confirm_post, NULL},
     {"/u/", 1, 0, M_GET | M_POST, api_unsubscribe_get, api_unsubscribe_post, NULL},
+    /* The public signup form (issue 20): no token; rate-limited, a honeypot. */
+    {"/subscribe", 0, 0, M_POST, NULL, api_subscribe_post, NULL},
 };
 
 /*

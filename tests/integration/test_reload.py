@@ -428,6 +428,19 @@ def check_transactional_rate(env):
     eq([send(1), send(2)], [202, 429], "one a minute after the reload")
 
 
+def check_subscribe(env):
+    def signup(addr):
+        return env.d.request("POST", "/subscribe", raw=urllib.parse.urlencode({"email": addr}),
+                             headers={"Content-Type": "application/x-www-form-urlencoded"},
+                             auth=False)
+    r = signup("first@example.org")
+    eq((r.status, r.headers.get("Location")), (200, None), "a page of the daemon's by default")
+    env.reload(subscribe={"redirect": "https://shop.example/thanks"})
+    r = signup("second@example.org")
+    eq((r.status, r.headers.get("Location")), (303, "https://shop.example/thanks"),
+       "the configured redirect after the reload")
+
+
 CASES = {
     "listen": ("restart", check_listen),
     "data_dir": ("restart", check_data_dir),
@@ -460,6 +473,7 @@ CASES = {
     "inbound": ("restart", check_inbound),
     "webhooks": ("restart", check_webhooks),
     "transactional_rate": ("reload", check_transactional_rate),
+    "subscribe": ("reload", check_subscribe),
 }
 
 
