@@ -19,6 +19,7 @@
 #include "consent.h"
 #include "daemon.h"
 #include "message_queue.h"
+#include "prefs.h"
 #include "http.h"
 #include "log.h"
 #include "storeloop.h"
@@ -433,28 +434,16 @@ api_confirm_post(struct http_req *hr)
 	storeloop_submit(daemon_storeloop(hr->d), &j->job);
 }
 
-/* GET /u/{token}: what the link does, with the choice of this topic or all mail. */
+/* GET /u/{token}: what the link does, and the preference centre (prefs.c). */
 void
 api_unsubscribe_get(struct http_req *hr)
 {
 	int de = consent_lang_de(hr);
 	struct token t;
-	char *body;
 
 	if (consent_token(hr, 'u', &t, de) < 0)
 		return;
-	body = xasprintf(
-	    de ? "<p>Keine E-Mails mehr zu <b>%s</b> erhalten?</p><form method=\"post\">"
-		 "<button type=\"submit\">Abmelden</button></form><form method=\"post\">"
-		 "<input type=\"hidden\" name=\"scope\" value=\"all\"><p><button "
-		 "type=\"submit\">Von allen E-Mails abmelden</button></p></form>"
-	       : "<p>Stop receiving emails about <b>%s</b>?</p><form method=\"post\">"
-		 "<button type=\"submit\">Unsubscribe</button></form><form method=\"post\">"
-		 "<input type=\"hidden\" name=\"scope\" value=\"all\"><p><button "
-		 "type=\"submit\">Unsubscribe from all mail</button></p></form>",
-	    consent_topic_label(t.topic, de));
-	consent_page(hr, 200, de, de ? "Abmelden" : "Unsubscribe", body);
-	free(body);
+	prefs_get(hr, &t, de);
 	token_clear(&t);
 }
 
@@ -472,6 +461,14 @@ api_unsubscribe_post(struct http_req *hr)
 
 	if (consent_token(hr, 'u', &t, de) < 0)
 		return;
+	scope = consent_form_field(hr, "action");
+	if (scope != NULL && strcmp(scope, "preferences") == 0) {
+		prefs_post(hr, &t, de); /* the preference centre's form */
+		free(scope);
+		token_clear(&t);
+		return;
+	}
+	free(scope);
 	scope = consent_form_field(hr, "scope");
 	oneclick = consent_form_field(hr, "List-Unsubscribe");
 	j = consent_job_new(hr, OP_LINK_UNSUBSCRIBE, t.customer,
