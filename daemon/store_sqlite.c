@@ -192,14 +192,16 @@ static const char *store_sqlite_migrations[] = {
     /*
      * 10 -> 11 (issue 20, transactional sends): POST /v1/messages's idempotency keys, scoped
      * per API token ("scope:id"), with a hash of what was asked (the same key for other
-     * content is a conflict) and the message it queued.
+     * content is a conflict) and the message it queued; a key goes with its message
+     * (retention, erasure).
      */
     "CREATE TABLE IF NOT EXISTS transactional_keys (key TEXT PRIMARY KEY,"
     " content_hash TEXT NOT NULL, customer_id INTEGER NOT NULL, outbox_id INTEGER,"
     " message_id TEXT, state TEXT NOT NULL, reason TEXT, created_ms INTEGER NOT NULL)"
     " WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS transactional_keys_customer"
-    " ON transactional_keys (customer_id);",
+    " ON transactional_keys (customer_id);"
+    "CREATE INDEX IF NOT EXISTS transactional_keys_outbox ON transactional_keys (outbox_id);",
 };
 
 static const char *const store_sqlite_sql[Q_COUNT] = {

@@ -6,6 +6,7 @@ channels are refused naming the field; rate-limited per token; counted as "trans
 import email
 import email.policy
 import os
+import sqlite3
 import subprocess
 import sys
 import urllib.parse
@@ -179,6 +180,30 @@ def rate_limited_per_token():
         check(int(r.headers.get("Retry-After", "0")) >= 1, "with Retry-After", r.headers)
         eq(send(d, "rae", key="r3", token=OTHER).status, 202, "another token has its own rate")
         eq(len(messages(d, "rae")), 3, "the refused one queued nothing")
+    finally:
+        teardown(d, srv)
+
+
+@test
+def retention_takes_a_key_with_its_message_and_keeps_the_count():
+    d, srv = setup(retention={"payloads": "1s", "messages": "2s", "interval": "1s"})
+    try:
+        customer(d, "ret")
+        r = send(d, "ret", key="old-receipt")
+        eq(r.status, 202, "sent")
+        poll(lambda: d.request("GET", f"/v1/messages/{r.json['id']}").status == 404, 30,
+             "the message pruned after its 2 s")
+
+        def keys():
+            db = sqlite3.connect(f"file:{d.db_path()}?mode=ro", uri=True)
+            try:
+                return db.execute("SELECT count(*) FROM transactional_keys").fetchone()[0]
+            finally:
+                db.close()
+        poll(lambda: keys() == 0, 10, "its idempotency key gone with it")
+        eq(d.request("GET", "/v1/status").json["transactional"]["sent"], 1,
+           "still counted once pruned")
+        eq(len(received(srv, "ret@example.org")), 1, "one mail")
     finally:
         teardown(d, srv)
 
