@@ -449,6 +449,11 @@ ctl_status(const struct ctl *c)
 		json_array_append(outbox, json_object_get(doc, "outbox"));
 		ctl_kv(doc, NT_LEN(l), l, k);
 		ctl_section("outbox", outbox, NT_LEN(oh), oh, ok);
+		json_t *tx = json_array();
+		if (json_object_get(doc, "transactional") != NULL)
+			json_array_append(tx, json_object_get(doc, "transactional"));
+		ctl_section("transactional", tx, NT_LEN(oh), oh, ok);
+		json_decref(tx);
 		ctl_section("channels", json_object_get(doc, "channels"), NT_LEN(chh), chh, chk);
 		json_decref(outbox);
 		ctl_restart_needed(json_object_get(doc, "restart_needed"));

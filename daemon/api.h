@@ -21,6 +21,8 @@ void api_customer_export(struct http_req *hr, const char *ext_id);
 void api_messages_get(struct http_req *hr);
 void api_message_get(struct http_req *hr);
 void api_message_post(struct http_req *hr);
+/* POST /v1/messages: a transactional send (api_transactional.c). */
+void api_messages_post(struct http_req *hr);
 void api_customer_post(struct http_req *hr);
 void api_customer_consent(struct http_req *hr, const char *customer, const char *action);
 void api_campaign_post(struct http_req *hr);
@@ -28,6 +30,8 @@ void api_confirm_get(struct http_req *hr);
 void api_confirm_post(struct http_req *hr);
 void api_unsubscribe_get(struct http_req *hr);
 void api_unsubscribe_post(struct http_req *hr);
+/* POST /subscribe: the public signup form (api_subscribe.c). */
+void api_subscribe_post(struct http_req *hr);
 void api_suppressions_get(struct http_req *hr);
 void api_suppressions_post(struct http_req *hr);
 void api_suppression_delete(struct http_req *hr);

@@ -16,8 +16,10 @@
 #include "campaign.h"
 #include "compose.h"
 #include "config.h"
+#include "consent.h"
 #include "daemon.h"
 #include "message_queue.h"
+#include "prefs.h"
 #include "http.h"
 #include "log.h"
 #include "storeloop.h"
@@ -62,7 +64,7 @@ consent_job_free(struct consent_job *j)
 }
 
 /* The page's language: a ?lang= override, else the browser's first choice, else English. */
-static int
+int
 consent_lang_de(struct http_req *hr)
 {
 	char *lang = http_query_param(hr, "lang");
@@ -76,7 +78,7 @@ consent_lang_de(struct http_req *hr)
 }
 
 /* Small, self-contained pages: no scripts, no external resources, no cookies. */
-static void
+void
 consent_page(struct http_req *hr, int code, int de, const char *title, const char *body)
 {
 	char *html = xasprintf("<!DOCTYPE html>\n<html lang=\"%s\"><head><meta charset=\"utf-8\">"
@@ -115,7 +117,7 @@ consent_topic_label(const char *topic, int de)
 }
 
 /* The body of a form POST (application/x-www-form-urlencoded), FIELD's value, or NULL. */
-static char *
+char *
 consent_form_field(struct http_req *hr, const char *field)
 {
 	struct evbuffer *in = hr->req ? evhttp_request_get_input_buffer(hr->req) : NULL;
@@ -140,10 +142,11 @@ consent_form_field(struct http_req *hr, const char *field)
  * Store thread: the double opt-in request. Pending is recorded and the confirmation mail
  * queued in the same transaction, as system mail (journey 0, campaign ""), through the one
  * send path: an address that may not be mailed gets no mail, and the outbox says why. A
- * customer already subscribed gets no second mail.
+ * customer already subscribed gets no second mail. The API and the signup form share it.
  */
-static enum store_status
-consent_subscribe(struct store *s, struct consent_job *j, int64_t cid)
+enum store_status
+consent_request(struct store *s, const struct compose_ctx *cx, const char *channel, int64_t cid,
+		const char *topic, const char *source, int64_t now_ms, struct consent_result *out)
 {
 	static const struct campaign sys = {
 	    .id = "", .name = "double opt-in", .transactional = 1, .locale_default = "en"};
@@ -153,43 +156,57 @@ consent_subscribe(struct store *s, struct consent_job *j, int64_t cid)
 	enum store_status rc;
 	int visit;
 
-	if ((rc = store_consent_get(s, cid, j->topic, &state, &requested)) != STORE_OK)
+	memset(out, 0, sizeof(*out));
+	if ((rc = store_consent_get(s, cid, topic, &state, &requested)) != STORE_OK)
 		return rc;
 	if (state != NULL && strcmp(state, "subscribed") == 0) {
 		free(state);
-		j->state = "subscribed";
+		out->state = "subscribed";
 		return STORE_OK;
 	}
 	free(state);
-	if ((rc = store_consent_update(s, cid, j->topic, "pending", "api", NULL, j->now_ms)) !=
+	if ((rc = store_consent_update(s, cid, topic, "pending", source, NULL, now_ms)) !=
 		STORE_OK ||
 	    (rc = store_customer_context(s, cid, &customer)) != STORE_OK ||
 	    (rc = store_system_visit(s, &visit)) != STORE_OK)
 		goto out;
-	j->state = "pending";
-	event = json_pack("{s:s,s:{s:s}}", "type", "subscribe_requested", "properties", "topic",
-			  j->topic);
+	out->state = "pending";
+	event =
+	    json_pack("{s:s,s:{s:s}}", "type", "subscribe_requested", "properties", "topic", topic);
 	struct message_req r = {.campaign = &sys,
 				.customer_id = cid,
 				.campaign_id = "",
 				.step_id = "double-opt-in",
 				.visit = visit,
-				.channel = j->channel,
+				.channel = channel,
 				.template = "double-opt-in",
 				.customer = customer,
 				.event = event,
 				.transactional = 1,
-				.msgid_domain = j->cx->msgid_domain,
-				.now_ms = j->now_ms};
+				.msgid_domain = cx->msgid_domain,
+				.now_ms = now_ms};
 	struct message_res res;
-	if ((rc = message_queue(s, j->cx, NULL, &r, &res)) == STORE_OK) {
-		j->skipped = res.state == OUTBOX_SKIPPED;
-		j->message = xstrdup(j->skipped ? res.reason : res.message_id);
+	if ((rc = message_queue(s, cx, NULL, &r, &res)) == STORE_OK) {
+		out->skipped = res.state == OUTBOX_SKIPPED;
+		out->message = xstrdup(out->skipped ? res.reason : res.message_id);
 	}
 	message_res_clear(&res);
 out:
 	json_decref(event);
 	json_decref(customer);
+	return rc;
+}
+
+static enum store_status
+consent_subscribe(struct store *s, struct consent_job *j, int64_t cid)
+{
+	struct consent_result res;
+	enum store_status rc =
+	    consent_request(s, j->cx, j->channel, cid, j->topic, "api", j->now_ms, &res);
+
+	j->state = res.state;
+	j->message = res.message;
+	j->skipped = res.skipped;
 	return rc;
 }
 
@@ -388,7 +405,7 @@ api_confirm_get(struct http_req *hr)
 }
 
 /* The client's address, recorded with a confirmation as the proof of who confirmed. */
-static char *
+char *
 consent_peer(struct http_req *hr)
 {
 	struct evhttp_connection *c = hr->req ? evhttp_request_get_connection(hr->req) : NULL;
@@ -417,28 +434,16 @@ api_confirm_post(struct http_req *hr)
 	storeloop_submit(daemon_storeloop(hr->d), &j->job);
 }
 
-/* GET /u/{token}: what the link does, with the choice of this topic or all mail. */
+/* GET /u/{token}: what the link does, and the preference centre (prefs.c). */
 void
 api_unsubscribe_get(struct http_req *hr)
 {
 	int de = consent_lang_de(hr);
 	struct token t;
-	char *body;
 
 	if (consent_token(hr, 'u', &t, de) < 0)
 		return;
-	body = xasprintf(
-	    de ? "<p>Keine E-Mails mehr zu <b>%s</b> erhalten?</p><form method=\"post\">"
-		 "<button type=\"submit\">Abmelden</button></form><form method=\"post\">"
-		 "<input type=\"hidden\" name=\"scope\" value=\"all\"><p><button "
-		 "type=\"submit\">Von allen E-Mails abmelden</button></p></form>"
-	       : "<p>Stop receiving emails about <b>%s</b>?</p><form method=\"post\">"
-		 "<button type=\"submit\">Unsubscribe</button></form><form method=\"post\">"
-		 "<input type=\"hidden\" name=\"scope\" value=\"all\"><p><button "
-		 "type=\"submit\">Unsubscribe from all mail</button></p></form>",
-	    consent_topic_label(t.topic, de));
-	consent_page(hr, 200, de, de ? "Abmelden" : "Unsubscribe", body);
-	free(body);
+	prefs_get(hr, &t, de);
 	token_clear(&t);
 }
 
@@ -456,6 +461,14 @@ api_unsubscribe_post(struct http_req *hr)
 
 	if (consent_token(hr, 'u', &t, de) < 0)
 		return;
+	scope = consent_form_field(hr, "action");
+	if (scope != NULL && strcmp(scope, "preferences") == 0) {
+		prefs_post(hr, &t, de); /* the preference centre's form */
+		free(scope);
+		token_clear(&t);
+		return;
+	}
+	free(scope);
 	scope = consent_form_field(hr, "scope");
 	oneclick = consent_form_field(hr, "List-Unsubscribe");
 	j = consent_job_new(hr, OP_LINK_UNSUBSCRIBE, t.customer,

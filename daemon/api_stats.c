@@ -28,6 +28,7 @@ struct stats_job {
 	size_t store_queue; /* at the request, before this job joined the queue */
 	json_t *result;
 	json_t *paused; /* ids paused over the API, read from the store */
+	json_t *transactional; /* /v1/status: POST /v1/messages's messages per state */
 };
 
 static struct stats_job *
@@ -47,6 +48,7 @@ stats_job_free(struct stats_job *j)
 	free(j->campaign);
 	json_decref(j->result);
 	json_decref(j->paused);
+	json_decref(j->transactional);
 	free(j);
 }
 
@@ -54,7 +56,8 @@ static enum store_status
 status_run(struct store *s, struct store_job *job)
 {
 	struct stats_job *j = (struct stats_job *)job;
-	return store_outbox_counts(s, &j->result);
+	enum store_status rc = store_outbox_counts(s, &j->result);
+	return rc == STORE_OK ? store_transactional_counts(s, &j->transactional) : rc;
 }
 
 /* The configured channels, with what each renders and holds in flight now. */
@@ -86,11 +89,12 @@ status_done(struct store_job *job)
 	else
 		http_reply_json(
 		    j->hr, 200,
-		    json_pack("{s:s,s:I,s:I,s:O,s:o,s:o}", "version", PACKAGE_VERSION, "uptime_s",
+		    json_pack("{s:s,s:I,s:I,s:O,s:O,s:o,s:o}", "version", PACKAGE_VERSION,
+			      "uptime_s",
 			      (json_int_t)((util_now_ms() - daemon_started_ms(d)) / 1000),
 			      "store_queue", (json_int_t)j->store_queue, "outbox", j->result,
-			      "channels", status_channels(d), "restart_needed",
-			      api_restart_needed(d)));
+			      "transactional", j->transactional, "channels", status_channels(d),
+			      "restart_needed", api_restart_needed(d)));
 	stats_job_free(j);
 }
 

@@ -51,6 +51,7 @@ config_defaults(struct config *c)
 	c->retention.keep_ms[3] = 180 * 86400000LL;
 	c->retention.keep_ms[4] = 365 * 86400000LL;
 	c->retention.interval_ms = 60000;
+	config_public_defaults(c);
 }
 
 /*
@@ -122,6 +123,7 @@ config_free(struct config *c)
 	free(c->opt_in_topics);
 	free(c->system_channel);
 	free(c->unsubscribe_mailto);
+	config_public_free(c);
 	config_inbound_free(&c->inbound);
 	free(c);
 }

@@ -39,6 +39,14 @@ struct retention_conf {
 	int64_t interval_ms; /* between passes */
 };
 
+/* "subscribe" (issue 20): the public signup form, POST /subscribe (api_subscribe.c). */
+struct subscribe_conf {
+	char *redirect;	   /* where the browser goes after a form post; NULL: a page of ours */
+	int per_client;	   /* signups per client address per window */
+	int per_address;   /* signups per email address per window */
+	int64_t window_ms; /* ... the window */
+};
+
 struct config {
 	char *file; /* NULL when running on embedded defaults */
 	char *listen_host;
@@ -76,6 +84,8 @@ struct config {
 	int channels_default;	  /* channels not in the file: derived from data_dir */
 	int public_url_default;	  /* public_url not in the file: derived from listen */
 	struct retention_conf retention;
+	int transactional_rate; /* POST /v1/messages per API token per minute (issue 20) */
+	struct subscribe_conf subscribe;
 };
 
 /* Whether a reload (SIGHUP) applies a key, or only a restart does. */
@@ -126,6 +136,13 @@ void config_inbound_free(struct inbound_conf *in);
 int config_inbound_differs(const struct inbound_conf *a, const struct inbound_conf *b,
 			   const char *key);
 void config_inbound_keep(struct inbound_conf *n, const struct inbound_conf *o, const char *key);
+/* config_public.c (issue 20): the keys "transactional_rate" and "subscribe". */
+void config_public_defaults(struct config *c);
+void config_public_free(struct config *c);
+void key_transactional_rate(struct config *c, json_t *v, const char *key, struct diag *d);
+int transactional_rate_differs(const struct config *a, const struct config *b);
+void key_subscribe(struct config *c, json_t *v, const char *key, struct diag *d);
+int subscribe_differs(const struct config *a, const struct config *b);
 /* True when the listen address is a loopback address. */
 int config_listen_is_loopback(const struct config *c);
 

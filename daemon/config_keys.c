@@ -594,6 +594,7 @@ const struct config_key config_keys[] = {
     RESTART(bounce_address), RESTART(reply_to),	      APPLY(retention),
     APPLY(max_connections),  APPLY(header_timeout),   APPLY(body_timeout),
     RESTART(bounce_policy),  RESTART(inbound),	      RESTART(webhooks),
+    APPLY(transactional_rate), APPLY(subscribe),
 };
 const size_t config_nkeys = NT_ARRAY_LEN(config_keys);
 

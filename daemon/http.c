@@ -410,7 +410,7 @@ static const struct http_route http_routes[] = {
     {"/v1/customers", 0, 1, M_GET | M_POST, api_customers_get, api_customers_post, NULL},
     {"/v1/customers/", 2, 1, M_GET | M_POST | M_DELETE, api_customer_get, api_customer_post,
      api_customer_delete},
-    {"/v1/messages", 0, 1, M_GET, api_messages_get, NULL, NULL},
+    {"/v1/messages", 0, 1, M_GET | M_POST, api_messages_get, api_messages_post, NULL},
     {"/v1/messages/", 2, 1, M_GET | M_POST, api_message_get, api_message_post, NULL},
     {"/v1/suppressions", 0, 1, M_GET | M_POST, api_suppressions_get, api_suppressions_post, NULL},
     {"/v1/suppressions/", 1, 1, M_DELETE, NULL, NULL, api_suppression_delete},
@@ -423,6 +423,8 @@ static const struct http_route http_routes[] = {
     /* The links in mails: no token, no cookie; the signed path is the credential. */
     {"/confirm/", 1, 0, M_GET | M_POST, api_confirm_get, api_confirm_post, NULL},
     {"/u/", 1, 0, M_GET | M_POST, api_unsubscribe_get, api_unsubscribe_post, NULL},
+    /* The public signup form (issue 20): no token; rate-limited, a honeypot. */
+    {"/subscribe", 0, 0, M_POST, NULL, api_subscribe_post, NULL},
 };
 
 /*

@@ -62,6 +62,8 @@ message_queue(struct store *s, const struct compose_ctx *cx, struct mimepool *mp
 	if (skip == NULL && cx != NULL) {
 		json_t *data =
 		    compose_data(cx, r->campaign, r->customer, r->event, r->journey, r->now_ms);
+		if (r->data != NULL)
+			json_object_set(data, "data", r->data);
 		int bad =
 		    mp != NULL
 			? compose_prepare(cx, r->campaign, r->step_id, r->channel, r->template,

@@ -37,6 +37,7 @@ struct message_req {
 	json_t *customer;	       /* the customer context (consent, email, locale), borrowed */
 	json_t *event;		       /* the event templates see as "event", or NULL */
 	const struct journey *journey; /* or NULL */
+	json_t *data; /* templates see it as "data" (a transactional send's), or NULL; borrowed */
 	/* Consent does not apply (receipts, confirmations, test sends); suppression does. */
 	int transactional;
 	const char *msgid_domain;

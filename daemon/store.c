@@ -104,3 +104,14 @@ store_schedules_free(struct store_schedule *v, size_t n)
 	}
 	free(v);
 }
+
+void
+tx_key_clear(struct tx_key *k)
+{
+	free(k->key);
+	free(k->content_hash);
+	free(k->message_id);
+	free(k->state);
+	free(k->reason);
+	memset(k, 0, sizeof(*k));
+}

@@ -314,6 +314,23 @@ struct retention_cursor {
 	int64_t ms, id;
 };
 
+/*
+ * A transactional send (POST /v1/messages) under its idempotency key: what was asked (a
+ * SHA-256 of it) and what it became. Strings malloc'd when filled by tx_key_find
+ * (tx_key_clear), borrowed when handed to tx_key_add.
+ */
+struct tx_key {
+	char *key;
+	char *content_hash;
+	int64_t customer_id;
+	int64_t outbox_id;
+	char *message_id;
+	char *state; /* "queued" or "skipped" when decided */
+	char *reason;
+	int64_t created_ms;
+};
+void tx_key_clear(struct tx_key *k);
+
 struct store_ops {
 	const char *name;
 	struct store *(*open)(const struct store_options *, char *err, size_t errlen);
@@ -527,6 +544,14 @@ struct store_ops {
 	enum store_status (*prune)(struct store *, enum retention_kind kind, int64_t cutoff_ms,
 				   int limit, const json_t *keep, struct retention_cursor *cur,
 				   int *n);
+
+	/* Transactional sends (store_sqlite_transactional.c, issue 20). */
+	/* The send recorded under idempotency KEY: STORE_OK with it, or STORE_NOTFOUND. */
+	enum store_status (*tx_key_find)(struct store *, const char *key, struct tx_key *out);
+	/* Records K (its key must be new). */
+	enum store_status (*tx_key_add)(struct store *, const struct tx_key *k);
+	/* Transactional messages per state: {"queued": N, ...}, every state present. */
+	enum store_status (*transactional_counts)(struct store *, json_t **out);
 };
 
 /* Every backend's struct starts with this. */
@@ -916,6 +941,21 @@ static inline enum store_status
 store_campaigns_paused(struct store *s, char ***ids, size_t *n)
 {
 	return s->ops->campaigns_paused(s, ids, n);
+}
+static inline enum store_status
+store_tx_key_find(struct store *s, const char *key, struct tx_key *out)
+{
+	return s->ops->tx_key_find(s, key, out);
+}
+static inline enum store_status
+store_tx_key_add(struct store *s, const struct tx_key *k)
+{
+	return s->ops->tx_key_add(s, k);
+}
+static inline enum store_status
+store_transactional_counts(struct store *s, json_t **out)
+{
+	return s->ops->transactional_counts(s, out);
 }
 static inline enum store_status
 store_outbox_counts(struct store *s, json_t **out)

@@ -189,6 +189,19 @@ static const char *store_sqlite_migrations[] = {
     " step_id TEXT NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL, day INTEGER NOT NULL,"
     " n INTEGER NOT NULL,"
     " PRIMARY KEY (campaign_id, kind, step_id, state, reason, day)) WITHOUT ROWID;",
+    /*
+     * 10 -> 11 (issue 20, transactional sends): POST /v1/messages's idempotency keys, scoped
+     * per API token ("scope:id"), with a hash of what was asked (the same key for other
+     * content is a conflict) and the message it queued; a key goes with its message
+     * (retention, erasure).
+     */
+    "CREATE TABLE IF NOT EXISTS transactional_keys (key TEXT PRIMARY KEY,"
+    " content_hash TEXT NOT NULL, customer_id INTEGER NOT NULL, outbox_id INTEGER,"
+    " message_id TEXT, state TEXT NOT NULL, reason TEXT, created_ms INTEGER NOT NULL)"
+    " WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS transactional_keys_customer"
+    " ON transactional_keys (customer_id);"
+    "CREATE INDEX IF NOT EXISTS transactional_keys_outbox ON transactional_keys (outbox_id);",
 };
 
 static const char *const store_sqlite_sql[Q_COUNT] = {
@@ -964,4 +977,7 @@ const struct store_ops store_sqlite_ops = {
     .customer_export = store_sqlite_customer_export,
     .customers_upsert = store_sqlite_customers_upsert,
     .prune = store_sqlite_prune,
+    .tx_key_find = store_sqlite_tx_key_find,
+    .tx_key_add = store_sqlite_tx_key_add,
+    .transactional_counts = store_sqlite_transactional_counts,
 };

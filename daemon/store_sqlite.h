@@ -219,6 +219,10 @@ int store_sqlite_stats_prepare(struct store_sqlite *s, char *err, size_t errlen)
 void store_sqlite_stats_finalize(struct store_sqlite *s);
 /* Statistics' operations (store_sqlite_stats.c). */
 enum store_status store_sqlite_outbox_counts(struct store *, json_t **);
+/* store_sqlite_transactional.c (issue 20). */
+enum store_status store_sqlite_tx_key_find(struct store *, const char *, struct tx_key *);
+enum store_status store_sqlite_tx_key_add(struct store *, const struct tx_key *);
+enum store_status store_sqlite_transactional_counts(struct store *, json_t **);
 enum store_status store_sqlite_campaign_counts(struct store *, json_t **);
 enum store_status store_sqlite_campaign_stats(struct store *, const char *, int64_t, json_t **);
 

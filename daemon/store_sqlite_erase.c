@@ -43,6 +43,8 @@ static const char *const erase_sql[] = {
     " WHERE customer_id = ?1",
     /* Inactivity timers would start journeys for a customer who is gone. */
     "DELETE FROM timers WHERE customer_id = ?1",
+    /* Transactional sends' idempotency keys: an app's key is often an order number. */
+    "DELETE FROM transactional_keys WHERE customer_id = ?1",
     /* Inbound mail (bounces, replies) keeps what counts: kind, effect, the keyed hash. */
     "UPDATE inbound SET address = NULL, detail = NULL, raw = NULL, message_id = NULL"
     " WHERE customer_id = ?1",

@@ -63,6 +63,8 @@ static const char *const retention_messages_go[] = {
     " AND k.state = 'sent' AND k.id NOT IN (SELECT id FROM temp.prune_ids))"
     " GROUP BY campaign_id" ARCHIVE_ADD,
     "DELETE FROM outbox_payload WHERE id IN (SELECT id FROM temp.prune_ids)",
+    /* A transactional send's idempotency key lives as long as its message. */
+    "DELETE FROM transactional_keys WHERE outbox_id IN (SELECT id FROM temp.prune_ids)",
     "DELETE FROM outbox WHERE id IN (SELECT id FROM temp.prune_ids)",
 };
 static const char *const retention_notes_go[] = {

@@ -416,6 +416,31 @@ def check_retention(env):
          "the second view pruned at the new 1 s (the first of its type stays)")
 
 
+def check_transactional_rate(env):
+    eq(env.d.request("POST", "/v1/customers", body={"id": "tx", "email": "tx@example.org"}).status,
+       200, "customer")
+
+    def send(i):
+        return env.d.request("POST", "/v1/messages", body={"customer": "tx", "template": "thanks",
+                                                           "id": f"tx-{i}"}).status
+    eq(send(0), 202, "a transactional send at the default rate")
+    env.reload(transactional_rate=1)
+    eq([send(1), send(2)], [202, 429], "one a minute after the reload")
+
+
+def check_subscribe(env):
+    def signup(addr):
+        return env.d.request("POST", "/subscribe", raw=urllib.parse.urlencode({"email": addr}),
+                             headers={"Content-Type": "application/x-www-form-urlencoded"},
+                             auth=False)
+    r = signup("first@example.org")
+    eq((r.status, r.headers.get("Location")), (200, None), "a page of the daemon's by default")
+    env.reload(subscribe={"redirect": "https://shop.example/thanks"})
+    r = signup("second@example.org")
+    eq((r.status, r.headers.get("Location")), (303, "https://shop.example/thanks"),
+       "the configured redirect after the reload")
+
+
 CASES = {
     "listen": ("restart", check_listen),
     "data_dir": ("restart", check_data_dir),
@@ -447,6 +472,8 @@ CASES = {
     "bounce_policy": ("restart", check_bounce_policy),
     "inbound": ("restart", check_inbound),
     "webhooks": ("restart", check_webhooks),
+    "transactional_rate": ("reload", check_transactional_rate),
+    "subscribe": ("reload", check_subscribe),
 }
 
 
