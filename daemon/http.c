@@ -98,6 +98,8 @@ http_reason(int code)
 		return "Bad Request";
 	case 401:
 		return "Unauthorized";
+	case 403:
+		return "Forbidden";
 	case 404:
 		return "Not Found";
 	case 405:
@@ -371,22 +373,25 @@ http_body_json_untyped(struct http_req *hr)
 	return v;
 }
 
-/* Bearer token check; every configured token is compared, so timing tells nothing. */
+/* The bearer token's role (config_token_role): ROLE_NONE without a valid one. */
 static int
-http_authorized(struct http *h, struct evhttp_request *req)
+http_role(struct http *h, struct evhttp_request *req)
 {
 	const struct config *c = daemon_config(h->d);
 	const char *auth =
 	    evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-	int ok = 0;
 
 	if (c->n_api_tokens == 0)
-		return 1; /* loopback-only, see config_load */
+		return ROLE_ADMIN; /* loopback-only, see config_load */
 	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0)
-		return 0;
-	for (size_t i = 0; i < c->n_api_tokens; i++)
-		ok |= crypto_secret_equal(auth + 7, c->api_tokens[i]);
-	return ok;
+		return ROLE_NONE;
+	return config_token_role(c, auth + 7);
+}
+
+static int
+http_authorized(struct http *h, struct evhttp_request *req)
+{
+	return http_role(h, req) != ROLE_NONE;
 }
 
 enum http_method_bits { M_GET = 1, M_POST = 2, M_DELETE = 4 };
@@ -481,10 +486,21 @@ http_dispatch(struct evhttp_request *req, void *arg)
 	http_conn_hold(h->conns, evhttp_request_get_connection(req), hr);
 
 	/* Under /v1/ the token comes first: without one, no route is told from another. */
-	if (api && !http_authorized(h, req)) {
-		http_reply_error(hr, 401, "missing or invalid bearer token", NULL, -1);
-		return;
+	if (api) {
+		int role = http_role(h, req);
+		if (role == ROLE_NONE) {
+			http_reply_error(hr, 401, "missing or invalid bearer token", NULL, -1);
+			return;
+		}
+		/* Issue 22: a read token looks; whatever changes state needs an admin. */
+		if (role != ROLE_ADMIN && cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD &&
+		    cmd != EVHTTP_REQ_OPTIONS) {
+			http_reply_error(hr, 403, "this token may only read (role \"read\")", NULL,
+					 -1);
+			return;
+		}
 	}
+
 	if (hr->body_len > max_body) {
 		/* A chunked body: its length is known only now (a declared one was checked). */
 		char msg[160];

@@ -168,6 +168,10 @@ def check_api_tokens(env):
     env.reload(api_tokens=[new])
     eq(env.d.request("GET", "/v1/status").status, 401, "the old token is refused")
     eq(env.d.request("GET", "/v1/status", token=new).status, 200, "the new token works")
+    env.reload(api_tokens=[TOKEN, {"token": new, "role": "read"}])
+    eq(env.d.request("GET", "/v1/status", token=new).status, 200, "the read token reads")
+    eq(env.d.request("POST", "/v1/customers", body={"id": "r1"}, token=new).status, 403,
+       "the read token's role applies: no change")
     env.reload(api_tokens=[TOKEN])
 
 
