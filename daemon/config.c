@@ -103,6 +103,7 @@ config_free(struct config *c)
 		free(c->api_tokens[i]);
 	free(c->api_tokens);
 	free(c->api_token_roles);
+	free(c->ui_dir);
 	free(c->public_url);
 	free(c->secret);
 	free(c->campaigns_dir);

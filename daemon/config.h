@@ -64,6 +64,8 @@ struct config {
 	char *system_channel;	     /* where double opt-in confirmations go; NULL: "mail" */
 	char *unsubscribe_mailto;    /* also a mailto: in List-Unsubscribe, or NULL */
 	struct inbound_conf inbound; /* issue 16: what comes back (config_inbound.c) */
+	int ui_disabled;	     /* issue 22: "ui": false turns the dashboard at /ui/ off */
+	char *ui_dir;		     /* "ui": "DIR": its templates there; NULL: installed (ui.c) */
 	int channels_default;	     /* channels not in the file: derived from data_dir */
 	int public_url_default;	     /* public_url not in the file: derived from listen */
 };

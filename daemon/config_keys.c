@@ -457,6 +457,27 @@ NUM_FIELD(max_connections, max_connections)
 NUM_FIELD(header_timeout, header_timeout_s)
 NUM_FIELD(body_timeout, body_timeout_s)
 
+/* Issue 22: "ui": true, false, or the directory of the dashboard's templates. */
+static void
+key_ui(struct config *c, json_t *v, const char *key, struct diag *d)
+{
+	if (json_is_boolean(v))
+		c->ui_disabled = !json_is_true(v);
+	else if (json_is_string(v) && json_string_length(v) > 0) {
+		c->ui_disabled = 0;
+		free(c->ui_dir);
+		c->ui_dir = xstrdup(json_string_value(v));
+	} else
+		diag_add(d, key, "key 'ui' must be true, false or a directory, not %s",
+			 diag_type_name(v));
+}
+
+static int
+ui_differs(const struct config *a, const struct config *b)
+{
+	return a->ui_disabled != b->ui_disabled || g_strcmp0(a->ui_dir, b->ui_dir) != 0;
+}
+
 static int
 listen_differs(const struct config *a, const struct config *b)
 {
@@ -574,7 +595,7 @@ const struct config_key config_keys[] = {
     RESTART(user),	     APPLY(system_channel),   APPLY(unsubscribe_mailto),
     RESTART(bounce_address), RESTART(reply_to),	      APPLY(max_connections),
     APPLY(header_timeout),   APPLY(body_timeout),     RESTART(bounce_policy),
-    RESTART(inbound),	     RESTART(webhooks),
+    RESTART(inbound),	     RESTART(webhooks),	      APPLY(ui),
 };
 const size_t config_nkeys = NT_ARRAY_LEN(config_keys);
 

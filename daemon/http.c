@@ -19,6 +19,7 @@
 #include "metrics.h"
 #include "pool.h"
 #include "store.h"
+#include "ui.h"
 #include "util.h"
 #include "validate.h"
 
@@ -94,6 +95,8 @@ http_reason(int code)
 		return "OK";
 	case 202:
 		return "Accepted";
+	case 303:
+		return "See Other";
 	case 400:
 		return "Bad Request";
 	case 401:
@@ -122,8 +125,18 @@ http_reason(int code)
 void
 http_reply_json(struct http_req *hr, int code, json_t *body)
 {
-	struct evbuffer *buf = evbuffer_new();
-	char *text = json_dumps(body, JSON_COMPACT);
+	struct evbuffer *buf;
+	char *text;
+
+	if (hr->capture != NULL) {
+		/* The dashboard asked for this answer: it takes it, and HR with it. */
+		void (*cb)(struct http_req *, int, json_t *, void *) = hr->capture;
+		hr->capture = NULL;
+		cb(hr, code, body, hr->capture_arg);
+		return;
+	}
+	buf = evbuffer_new();
+	text = json_dumps(body, JSON_COMPACT);
 
 	evbuffer_add(buf, text, strlen(text));
 	evbuffer_add(buf, "\n", 1);
@@ -164,6 +177,20 @@ http_reply_store_error(struct http_req *hr, int status, const char *notfound, co
 	else
 		http_reply_error(hr, 503, "store unavailable; nothing was changed, retry later",
 				 NULL, -1);
+}
+
+void
+http_reply_raw(struct http_req *hr, int code, const char *const *headers, const char *body,
+	       size_t len)
+{
+	struct evbuffer *buf = evbuffer_new();
+	evbuffer_add(buf, body, len);
+	if (hr->req != NULL)
+		for (size_t i = 0; headers != NULL && headers[i] != NULL; i += 2)
+			evhttp_add_header(evhttp_request_get_output_headers(hr->req), headers[i],
+					  headers[i + 1]);
+	http_finish(hr, code, http_reason(code), buf);
+	evbuffer_free(buf);
 }
 
 void
@@ -487,7 +514,7 @@ http_dispatch(struct evhttp_request *req, void *arg)
 
 	/* Under /v1/ the token comes first: without one, no route is told from another. */
 	if (api) {
-		int role = http_role(h, req);
+		int role = hr->role = http_role(h, req);
 		if (role == ROLE_NONE) {
 			http_reply_error(hr, 401, "missing or invalid bearer token", NULL, -1);
 			return;
@@ -510,6 +537,11 @@ http_dispatch(struct evhttp_request *req, void *arg)
 		    hr->body_len, max_body);
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
 		http_reply_error(hr, 413, msg, NULL, -1);
+		return;
+	}
+	if (path != NULL && ui_path(path)) {
+		/* Issue 22: the dashboard, with its own sessions (ui.c). */
+		ui_dispatch(hr, path, (int)cmd);
 		return;
 	}
 	for (size_t i = 0; path && i < NT_ARRAY_LEN(http_routes); i++)

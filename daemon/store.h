@@ -35,6 +35,7 @@ struct store_options {
 };
 
 struct store;
+struct store_ui_ops;
 
 /* An event as the engine reads it back, in commit order. */
 struct store_event {
@@ -425,6 +426,9 @@ struct store_ops {
 	/* The message bounced: its state becomes "bounced", REPLY its last reply. */
 	enum store_status (*outbox_bounced)(struct store *, int64_t id, const char *reply,
 					    int64_t now_ms);
+
+	/* Issue 22: the dashboard's queries (store_ui.h). */
+	const struct store_ui_ops *ui;
 };
 
 /* Every backend's struct starts with this. */

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "store.h"
 #include "store_sqlite.h"
+#include "store_ui.h"
 #include "timefmt.h"
 #include "util.h"
 
@@ -169,6 +170,9 @@ static const char *store_sqlite_migrations[] = {
     " SELECT customer_id, count(*), min(time_ms), max(time_ms) FROM events"
     " WHERE type = 'purchase' AND seq <= (SELECT CAST(value AS INTEGER) FROM meta"
     " WHERE key = 'engine_cursor') GROUP BY customer_id;",
+    /* issue 22: the dashboard finds customers by the start of their email or name. */
+    "CREATE INDEX IF NOT EXISTS customers_email_nocase ON customers (email COLLATE NOCASE);"
+    "CREATE INDEX IF NOT EXISTS customers_name_nocase ON customers (name COLLATE NOCASE);",
 };
 
 static const char *const store_sqlite_sql[Q_COUNT] = {
@@ -959,4 +963,5 @@ const struct store_ops store_sqlite_ops = {
     .inbound_soft_count = store_sqlite_inbound_soft_count,
     .outbox_ref = store_sqlite_outbox_ref,
     .outbox_bounced = store_sqlite_outbox_bounced,
+    .ui = &store_sqlite_ui_ops,
 };
