@@ -26,7 +26,7 @@ ctl_usage(FILE *f)
 	      "commands:\n"
 	      "  customer ID                      profile, consent, events, journeys, messages\n"
 	      "  messages [--state S] [--customer ID] [--campaign ID]\n"
-	      "  retry MESSAGE_ID                 queue a failed or expired message again\n"
+	      "  retry MESSAGE_ID                 queue a failed, expired or deferred message again\n"
 	      "  status                           the daemon: queues, outbox, channels\n"
 	      "  campaigns                        every campaign with its counts\n"
 	      "  stats [CAMPAIGN]                 a campaign's statistics, or a summary of all\n"

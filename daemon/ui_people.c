@@ -139,7 +139,8 @@ timeline_build(json_t *c, json_t *messages)
 
 	json_array_foreach(json_object_get(c, "events"), i, v)
 	{
-		char *props = json_dumps(json_object_get(v, "properties"), JSON_COMPACT);
+		char *props = json_dumps(json_object_get(v, "properties"),
+					 JSON_COMPACT | JSON_REAL_PRECISION(12));
 		timeline_add(tl, json_object_get(v, "time"), "event",
 			     json_string_value(json_object_get(v, "type")), props, NULL);
 		free(props);

@@ -130,7 +130,8 @@ svg_json(json_t *v)
 {
 	if (json_is_string(v))
 		return xstrdup(json_string_value(v));
-	char *s = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	char *s =
+	    v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(12)) : NULL;
 	return s ? s : xstrdup("");
 }
 
@@ -153,15 +154,14 @@ svg_step_text(json_t *s, char **l1, char **l2)
 		*l2 = xstrdup("");
 		fill = "#f4f4f4";
 	} else if ((v = json_object_get(s, "branch")) != NULL) {
+		json_t *th = json_object_get(v, "then"), *el = json_object_get(v, "else");
 		x = svg_json(json_object_get(v, "if"));
-		y = svg_json(json_object_get(v, "else"));
 		*l1 = xasprintf("if %s", x);
-		if (json_object_get(v, "then") != NULL) {
-			char *t = svg_json(json_object_get(v, "then"));
-			*l2 = xasprintf("then \xe2\x86\x92 %s, else \xe2\x86\x92 %s", t, y);
-			free(t);
-		} else
-			*l2 = xasprintf("else \xe2\x86\x92 %s", y);
+		char *t = svg_json(th), *e = svg_json(el);
+		*l2 = xasprintf("then \xe2\x86\x92 %s, else \xe2\x86\x92 %s",
+				th ? t : "the next step", el ? e : "the next step");
+		free(t);
+		free(e);
 		fill = "#fdf3e4";
 	} else if ((v = json_object_get(s, "exit")) != NULL) {
 		x = svg_json(v);

@@ -407,6 +407,16 @@ def check_body_timeout(env):
           took)
 
 
+def check_ui(env):
+    """Issue 22: "ui": false takes the dashboard away at once, true brings it back."""
+    eq(env.d.request("GET", "/ui/login", auth=False).status, 200, "the dashboard is on")
+    env.reload(ui=False)
+    eq(env.d.request("GET", "/ui/login", auth=False).status, 404, "off after the reload")
+    eq(env.d.request("GET", "/v1/status").status, 200, "the API stays")
+    env.reload(ui=True)
+    eq(env.d.request("GET", "/ui/login", auth=False).status, 200, "on again")
+
+
 CASES = {
     "listen": ("restart", check_listen),
     "data_dir": ("restart", check_data_dir),
@@ -437,6 +447,7 @@ CASES = {
     "bounce_policy": ("restart", check_bounce_policy),
     "inbound": ("restart", check_inbound),
     "webhooks": ("restart", check_webhooks),
+    "ui": ("reload", check_ui),
 }
 
 
