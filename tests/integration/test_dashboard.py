@@ -3,17 +3,20 @@
 selenium, against the real daemon loaded with the demo's data (conf/demo) and the example
 campaigns, its mail going to a real SMTP server (aiosmtpd). Screenshots of the main pages go
 to tests/integration/test_dashboard-screenshots/ in the build directory."""
+import hashlib
+import hmac
 import http.client
 import json
 import os
 import re
 import shutil
 import sys
+import time
 import urllib.parse
 from datetime import datetime, timedelta, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ntest import Daemon, check, eq, poll, run_all, skip, test  # noqa: E402
+from ntest import TOKEN, Daemon, check, eq, poll, run_all, skip, test  # noqa: E402
 from smtp_server import SmtpServer  # noqa: E402
 
 SRC = os.environ.get("NT_SRCDIR") or os.path.join(os.path.dirname(__file__), "..", "..")
@@ -327,6 +330,38 @@ def the_pages_send_a_strict_policy():
         check(not re.search(r"<script(?![^>]*\ssrc=)", r.raw) and
               not re.search(r"\son[a-z]+=", r.raw), "no inline script in the page", r.raw)
         eq(d.request("GET", "/ui/campaigns", auth=False).status, 303, "no session: the login")
+        # Sessions are signed with the daemon's secret and expire: a cookie signed right but
+        # expired, or one altered, is no session.
+        with open(os.path.join(d.config["data_dir"], "secret")) as f:
+            secret = f.read().strip()
+        fp = hmac.new(secret.encode(), b"ui-token:" + TOKEN.encode(),
+                      hashlib.sha256).hexdigest()[:16]
+
+        def cookie(expires):
+            payload = f"v1.{expires}.{fp}"
+            mac = hmac.new(secret.encode(), b"ui-session:" + payload.encode(),
+                           hashlib.sha256).hexdigest()
+            return f"nt_session={payload}.{mac}"
+        now = int(time.time())
+        eq(d.request("GET", "/ui/campaigns", auth=False,
+                     headers={"Cookie": cookie(now + 600)}).status, 200, "a signed session")
+        eq(d.request("GET", "/ui/campaigns", auth=False,
+                     headers={"Cookie": cookie(now - 1)}).status, 303, "an expired session")
+        eq(d.request("GET", "/ui/campaigns", auth=False,
+                     headers={"Cookie": cookie(now + 600).replace("v1.", "v1.9")}).status, 303,
+           "an altered session")
+        r = d.request("POST", "/ui/login", auth=False, raw="token=" + TOKEN,
+                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+        eq(r.status, 303, "the login")
+        sc = r.headers.get("Set-Cookie", "")
+        for part in ("HttpOnly", "SameSite=Strict", "Max-Age=", "Path=/ui"):
+            check(part in sc, f"the cookie has {part}", sc)
+        check("Secure" not in sc, "not Secure over plain http", sc)
+        r = d.request("POST", "/ui/login", auth=False, raw="token=" + TOKEN,
+                      headers={"Content-Type": "application/x-www-form-urlencoded",
+                               "X-Forwarded-Proto": "https"})
+        check("; Secure" in r.headers.get("Set-Cookie", ""), "Secure behind https",
+              r.headers)
     finally:
         d.stop()
         d.cleanup()
