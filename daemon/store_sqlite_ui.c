@@ -240,8 +240,20 @@ ui_sqlite_overview(struct store *st, int64_t now_ms, struct ui_overview *o)
 				" WHEN kind = 'bounce' THEN ' (soft)' ELSE '' END, count(*)"
 				" FROM inbound WHERE received_ms >= ?1 GROUP BY 1 ORDER BY 1",
 				o->day0_ms, &o->inbound, &o->n_inbound);
-	if (!err)
-		o->suppressions = (long)ui_int(s, "SELECT count(*) FROM suppressions", 0, 0, &err);
+	if (!err) {
+		/* One pass over the list (its size, not the customers'): both figures. */
+		struct ui_count *c = NULL;
+		size_t n = 0;
+		err = ui_counts(s,
+				"SELECT 'all', count(*), coalesce(sum(created_ms >= ?1), 0)"
+				" FROM suppressions",
+				o->day0_ms, &c, &n);
+		if (!err && n == 1) {
+			o->suppressions = c[0].n;
+			o->suppressions_added = (long)c[0].oldest_ms;
+		}
+		ui_counts_free(c, n);
+	}
 	if (err) {
 		ui_overview_clear(o);
 		return store_sqlite_status(s, err);

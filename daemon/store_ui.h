@@ -40,7 +40,8 @@ struct ui_overview {
 	size_t n_errors;
 	struct ui_count *inbound; /* inbound messages per kind (bounce, complaint, ...) */
 	size_t n_inbound;
-	long suppressions; /* addresses on the list */
+	long suppressions;	 /* addresses on the list */
+	long suppressions_added; /* ... of them added in the UI_DAYS days */
 };
 void ui_overview_clear(struct ui_overview *o);
 

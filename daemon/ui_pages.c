@@ -152,6 +152,7 @@ overview_done(struct store_job *job)
 						      (json_int_t)o->inbound[i].n));
 	json_object_set_new(v, "inbound", list);
 	json_object_set_new(v, "suppressions", json_integer(o->suppressions));
+	json_object_set_new(v, "suppressions_added", json_integer(o->suppressions_added));
 	j->view = NULL;
 	ui_render(j->hr, "overview", v);
 	ui_job_free(j);

@@ -329,8 +329,7 @@ ui_suppression_action(struct http_req *hr, const char *action)
 	}
 	if (strcmp(action, "add") == 0) {
 		char *reason = ui_form(hr, "reason");
-		json_t *body = json_pack("{s:s,s:s}", "address", address, "reason",
-					 reason ? reason : "dashboard");
+		json_t *body = json_pack("{s:s,s:s?}", "address", address, "reason", reason);
 		free(reason);
 		ui_api(hr, api_suppressions_post, NULL, body, suppression_done, NULL);
 	} else if (strcmp(action, "remove") == 0)

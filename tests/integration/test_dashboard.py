@@ -277,6 +277,34 @@ def the_dashboard_in_a_browser():
         eq(cells(b, "#customers td.name"), [EVIL], "in the search too")
         eq(_alert(b), None, "no alert")
 
+        # The suppression list: add, see it counted, remove; erase a customer.
+        env.go("/ui/suppressions")
+        b.find_element(By.ID, "add-address").send_keys("zed@example.org")
+        b.find_element(By.ID, "add").click()
+        poll(lambda: "zed@example.org" in cells(b, "#suppressions td.address"), 10,
+             "the address listed")
+        eq([x["address"] for x in env.api("GET", "/v1/suppressions").json["suppressions"]],
+           ["zed@example.org"], "suppressed in the daemon")
+        env.go("/ui/")
+        eq(b.find_element(By.ID, "suppressions-added").text, "1", "counted on the overview")
+        env.go("/ui/suppressions")
+        b.find_element(By.CSS_SELECTOR, "#suppressions button.remove").click()
+        confirm(b)
+        poll(lambda: cells(b, "#suppressions td.address") == [], 10, "the address removed")
+        eq(env.api("GET", "/v1/suppressions").json["suppressions"], [], "gone in the daemon")
+        env.go("/ui/customers/eve")
+        b.find_element(By.ID, "erase").click()
+        confirm(b)
+        check("type the customer" in b.find_element(By.ID, "error").text.lower(),
+              "an erasure needs the id typed", b.find_element(By.ID, "error").text)
+        eq(env.api("GET", "/v1/customers/eve").status, 200, "not erased without it")
+        env.go("/ui/customers/eve")
+        b.find_element(By.ID, "confirm").send_keys("eve")
+        b.find_element(By.ID, "erase").click()
+        confirm(b)
+        poll(lambda: "/ui/customers?erased=eve" in b.current_url, 10, "back to the search")
+        eq(env.api("GET", "/v1/customers/eve").status, 410, "erased")
+
         # 9. A POST without the CSRF token, or with a wrong one, is refused.
         cookie = b.get_cookie("nt_session")
         check(cookie["httpOnly"] and cookie.get("sameSite") == "Strict",
