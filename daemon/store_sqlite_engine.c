@@ -500,7 +500,8 @@ store_sqlite_journeys_for_event(struct store *st, int64_t customer_id, const cha
 		return rc;
 	}
 	/* In id order, each once (a journey may wait for the type its campaign exits on). */
-	qsort(v, cnt, sizeof(*v), store_sqlite_journey_cmp);
+	if (cnt > 1) /* qsort of NULL, even of 0 items, is undefined (UBSan stops on it) */
+		qsort(v, cnt, sizeof(*v), store_sqlite_journey_cmp);
 	for (size_t i = 0; i < cnt; i++) {
 		if (k > 0 && v[k - 1].id == v[i].id)
 			journey_clear(&v[i]);
