@@ -157,11 +157,36 @@ messages_got(struct http_req *hr, int code, json_t *body, void *arg)
 	ui_render(hr, "messages", body);
 }
 
-/* GET /ui/messages?state=&campaign=&customer=&channel=&after=: GET /v1/messages's page. */
+/*
+ * GET /ui/messages?state=&campaign=&customer=&channel=&after=: GET /v1/messages's page. The
+ * filter form sends its empty fields too; the API would take "" for a value, so the page
+ * first sends the browser to the same query without them.
+ */
 void
 ui_messages(struct http_req *hr)
 {
-	ui_api(hr, api_messages_get, NULL, NULL, messages_got, NULL);
+	static const char *const keys[] = {"state", "channel", "campaign", "customer", "after"};
+	GString *g = g_string_new("/ui/messages");
+	int empty = 0;
+	char sep = '?';
+
+	for (size_t i = 0; i < NT_ARRAY_LEN(keys); i++) {
+		char *v = http_query_param(hr, keys[i]);
+		if (v != NULL && *v == '\0')
+			empty = 1;
+		else if (v != NULL) {
+			char *e = evhttp_encode_uri(v);
+			g_string_append_printf(g, "%c%s=%s", sep, keys[i], e);
+			sep = '&';
+			free(e);
+		}
+		free(v);
+	}
+	if (empty)
+		ui_redirect(hr, g->str);
+	else
+		ui_api(hr, api_messages_get, NULL, NULL, messages_got, NULL);
+	g_string_free(g, TRUE);
 }
 
 static enum store_status

@@ -252,7 +252,15 @@ def the_dashboard_in_a_browser():
         m = poll(lambda: [m for m in env.api("GET", "/v1/messages?customer=dora").json["messages"]
                           if m["state"] == "deferred"], 20, "dora's message deferred")[0]
         env.smtp.set(tempfail_rcpt=0)
-        env.go("/ui/messages?state=deferred")
+        env.go("/ui/messages?state=deferred&channel=helpdesk")
+        eq(b.find_elements(By.CSS_SELECTOR, "tr[data-message]"), [], "none on the helpdesk")
+        env.go("/ui/messages")
+        Select(b.find_element(By.ID, "state")).select_by_visible_text("deferred")
+        b.find_element(By.NAME, "channel").send_keys("mail")
+        b.find_element(By.ID, "filter").click()
+        eq([r.get_attribute("data-message")
+            for r in b.find_elements(By.CSS_SELECTOR, "tr[data-message]")], [str(m["id"])],
+           "filtered by state and channel: dora's message")
         b.find_element(By.CSS_SELECTOR, f"tr[data-message='{m['id']}'] a").click()
         eq(b.find_element(By.ID, "state").text, "deferred", "shown deferred")
         check("451" in b.find_element(By.ID, "last-reply").text, "with the server's reply")
