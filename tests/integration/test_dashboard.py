@@ -101,12 +101,12 @@ class Env:
         check("/ui/login" in self.b.current_url, "a page without a session sends to the login",
               self.b.current_url)
         self.b.find_element(By.ID, "token").send_keys(token)
-        self.b.find_element(By.ID, "login").click()
+        submit(self.b, self.b.find_element(By.ID, "login"))
         poll(lambda: self.b.current_url.endswith("/ui/"), 10, "the overview after the login")
 
     def logout(self):
         from selenium.webdriver.common.by import By
-        self.b.find_element(By.CSS_SELECTOR, "form.logout button").click()
+        submit(self.b, self.b.find_element(By.CSS_SELECTOR, "form.logout button"))
         poll(lambda: "/ui/login" in self.b.current_url, 10, "the login page after the logout")
 
     def close(self):
@@ -129,6 +129,21 @@ class Env:
         body = r.read().decode()
         conn.close()
         return r.status, body
+
+
+def submit(b, element, confirmed=False):
+    """Clicks ELEMENT (accepting the confirm dialog when CONFIRMED) and waits for the page it
+    leads to: the old document gone, the new one loaded."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+    old = b.find_element(By.TAG_NAME, "html")
+    element.click()
+    if confirmed:
+        confirm(b)
+    WebDriverWait(b, 20).until(ec.staleness_of(old))
+    poll(lambda: b.execute_script("return document.readyState") == "complete", 20,
+         "the page loaded")
 
 
 def cells(b, selector):
@@ -192,9 +207,9 @@ def the_dashboard_in_a_browser():
         # 3. A customer's timeline: the messages and their reasons.
         env.go("/ui/customers")
         b.find_element(By.ID, "q").send_keys("anna s")
-        b.find_element(By.ID, "search").click()
+        submit(b, b.find_element(By.ID, "search"))
         eq(cells(b, "#customers td.name"), ["Anna Schmidt"], "found by the start of the name")
-        b.find_element(By.CSS_SELECTOR, "a.customer").click()
+        submit(b, b.find_element(By.CSS_SELECTOR, "a.customer"))
         poll(lambda: "/ui/customers/anna" in b.current_url, 10, "Anna's page")
         text = b.find_element(By.ID, "timeline").text
         for m in env.api("GET", "/v1/messages?customer=anna").json["messages"]:
@@ -210,8 +225,9 @@ def the_dashboard_in_a_browser():
 
         # 4. Pause a campaign; the engine then starts no journey in it.
         env.go("/ui/campaigns")
-        b.find_element(By.CSS_SELECTOR, "tr[data-campaign='post-purchase'] button.pause").click()
-        confirm(b)
+        submit(b, b.find_element(By.CSS_SELECTOR,
+                                 "tr[data-campaign='post-purchase'] button.pause"),
+               confirmed=True)
         poll(lambda: "/ui/campaigns/post-purchase" in b.current_url, 10, "back to the campaign")
         eq(b.find_element(By.ID, "status").text, "paused", "shown paused")
         eq({c["id"]: c["status"] for c in env.api("GET", "/v1/campaigns").json["campaigns"]}
@@ -224,14 +240,14 @@ def the_dashboard_in_a_browser():
             env.api("GET", "/v1/customers/paul").json), 10, "paul's purchase stored")
         eq([j["campaign"] for j in c["journeys"] if j["campaign"] == "post-purchase"], [],
            "the paused campaign started no journey")
-        b.find_element(By.CSS_SELECTOR, "button.resume").click()
+        submit(b, b.find_element(By.CSS_SELECTOR, "button.resume"))
         poll(lambda: b.find_element(By.ID, "status").text == "active", 10, "resumed")
 
         # 5. A template rendered for a customer.
         env.go("/ui/templates")
         Select(b.find_element(By.ID, "step")).select_by_value("post-purchase/thanks")
         b.find_element(By.ID, "customer").send_keys("anna")
-        b.find_element(By.ID, "preview").click()
+        submit(b, b.find_element(By.ID, "preview"))
         headers = b.find_element(By.ID, "headers").text
         check("Subject" in headers and "Anna Schmidt" in headers, "the rendered headers",
               headers)
@@ -257,16 +273,15 @@ def the_dashboard_in_a_browser():
         env.go("/ui/messages")
         Select(b.find_element(By.ID, "state")).select_by_visible_text("deferred")
         b.find_element(By.NAME, "channel").send_keys("mail")
-        b.find_element(By.ID, "filter").click()
+        submit(b, b.find_element(By.ID, "filter"))
         eq([r.get_attribute("data-message")
             for r in b.find_elements(By.CSS_SELECTOR, "tr[data-message]")], [str(m["id"])],
            "filtered by state and channel: dora's message")
-        b.find_element(By.CSS_SELECTOR, f"tr[data-message='{m['id']}'] a").click()
+        submit(b, b.find_element(By.CSS_SELECTOR, f"tr[data-message='{m['id']}'] a"))
         eq(b.find_element(By.ID, "state").text, "deferred", "shown deferred")
         check("451" in b.find_element(By.ID, "last-reply").text, "with the server's reply")
         env.shot("message")
-        b.find_element(By.ID, "retry").click()
-        confirm(b)
+        submit(b, b.find_element(By.ID, "retry"), confirmed=True)
         poll(lambda: env.api("GET", f"/v1/messages/{m['id']}").json["state"] == "sent", 20,
              "the retried message sent")
         check(any(x.rcpts == ["dora@example.org"] for x in env.smtp.messages),
@@ -288,7 +303,7 @@ def the_dashboard_in_a_browser():
         # The suppression list: add, see it counted, remove; erase a customer.
         env.go("/ui/suppressions")
         b.find_element(By.ID, "add-address").send_keys("zed@example.org")
-        b.find_element(By.ID, "add").click()
+        submit(b, b.find_element(By.ID, "add"))
         poll(lambda: "zed@example.org" in cells(b, "#suppressions td.address"), 10,
              "the address listed")
         eq([x["address"] for x in env.api("GET", "/v1/suppressions").json["suppressions"]],
@@ -296,20 +311,17 @@ def the_dashboard_in_a_browser():
         env.go("/ui/")
         eq(b.find_element(By.ID, "suppressions-added").text, "1", "counted on the overview")
         env.go("/ui/suppressions")
-        b.find_element(By.CSS_SELECTOR, "#suppressions button.remove").click()
-        confirm(b)
+        submit(b, b.find_element(By.CSS_SELECTOR, "#suppressions button.remove"), confirmed=True)
         poll(lambda: cells(b, "#suppressions td.address") == [], 10, "the address removed")
         eq(env.api("GET", "/v1/suppressions").json["suppressions"], [], "gone in the daemon")
         env.go("/ui/customers/eve")
-        b.find_element(By.ID, "erase").click()
-        confirm(b)
+        submit(b, b.find_element(By.ID, "erase"), confirmed=True)
         check("type the customer" in b.find_element(By.ID, "error").text.lower(),
               "an erasure needs the id typed", b.find_element(By.ID, "error").text)
         eq(env.api("GET", "/v1/customers/eve").status, 200, "not erased without it")
         env.go("/ui/customers/eve")
         b.find_element(By.ID, "confirm").send_keys("eve")
-        b.find_element(By.ID, "erase").click()
-        confirm(b)
+        submit(b, b.find_element(By.ID, "erase"), confirmed=True)
         poll(lambda: "/ui/customers?erased=eve" in b.current_url, 10, "back to the search")
         eq(env.api("GET", "/v1/customers/eve").status, 410, "erased")
 
