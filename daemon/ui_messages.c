@@ -32,7 +32,8 @@ struct mail_job {
 	struct engine *engine;
 	const struct compose_ctx *cx;
 	char *campaign, *step, *customer;
-	char *reason; /* why it would not be sent */
+	json_t *event; /* the preview's trigger event, or NULL */
+	char *reason;  /* why it would not be sent */
 	char *payload;
 	size_t len;
 };
@@ -44,6 +45,7 @@ mail_job_free(struct mail_job *j)
 	free(j->campaign);
 	free(j->step);
 	free(j->customer);
+	json_decref(j->event);
 	free(j->reason);
 	free(j->payload);
 	free(j);
@@ -312,7 +314,7 @@ preview_run(struct store *s, struct store_job *job)
 		return rc;
 	char *msgid = xasprintf("<preview.%lld@preview.invalid>", (long long)now);
 	const struct step *st = &c->steps[idx];
-	data = compose_data(j->cx, c, customer, NULL, NULL, now);
+	data = compose_data(j->cx, c, customer, j->event, NULL, now);
 	if (compose_message(j->cx, c, st->id, st->channel, st->template, data, msgid, now, &m,
 			    &j->reason) == 0) {
 		j->payload = m.payload;
@@ -348,6 +350,14 @@ preview_done(struct store_job *job)
 	free(c);
 	free(s);
 	free(u);
+	if (j->event != NULL) {
+		char *text = json_dumps(j->event, JSON_COMPACT);
+		char *e = evhttp_encode_uri(text), *f = xasprintf("%s&event=%s", frame, e);
+		free(text);
+		free(e);
+		free(frame);
+		frame = f;
+	}
 	mail_show(j, "templates", frame);
 	free(frame);
 	mail_job_free(j);
@@ -391,9 +401,32 @@ templates_show(struct http_req *hr, int body_only)
 			ui_render(hr, "templates", view);
 		return;
 	}
+	/* As `nurtured preview --event FILE`: the event the mail is about, as JSON. */
+	char *event = ui_query(hr, "event");
+	json_t *ev = NULL;
+	if (event != NULL) {
+		json_error_t jerr;
+		json_object_set_new(view, "event", json_string(event));
+		ev = json_loads(event, 0, &jerr);
+		if (!json_is_object(ev)) {
+			char msg[300];
+			snprintf(msg, sizeof(msg),
+				 "the event must be a JSON object (line %d, column %d: %s)",
+				 jerr.line, jerr.column, ev ? "not an object" : jerr.text);
+			json_decref(ev);
+			free(event);
+			free(step);
+			free(customer);
+			json_decref(view);
+			ui_error(hr, 400, msg);
+			return;
+		}
+		free(event);
+	}
 	struct mail_job *j = xcalloc(1, sizeof(*j));
 	j->hr = hr;
 	j->view = view;
+	j->event = ev;
 	j->body_only = body_only;
 	j->campaign = xstrndup(step, (size_t)(slash - step));
 	j->step = xstrdup(slash + 1);

@@ -247,15 +247,19 @@ def the_dashboard_in_a_browser():
         env.go("/ui/templates")
         Select(b.find_element(By.ID, "step")).select_by_value("post-purchase/thanks")
         b.find_element(By.ID, "customer").send_keys("anna")
+        b.find_element(By.ID, "event").send_keys(
+            '{"type": "purchase", "properties": {"order_id": "4711"}}')
         submit(b, b.find_element(By.ID, "preview"))
         headers = b.find_element(By.ID, "headers").text
-        check("Subject" in headers and "Anna Schmidt" in headers, "the rendered headers",
-              headers)
-        check("Anna" in b.find_element(By.ID, "mail-text").text, "the text part")
+        check("Subject" in headers and "Anna Schmidt" in headers and "4711" in headers,
+              "the rendered headers, the event's order in the subject", headers)
+        text = b.find_element(By.ID, "mail-text").text
+        check("Anna" in text and "4711" in text, "the text part", text)
         frame = b.find_element(By.ID, "mail-html")
         eq(frame.get_attribute("sandbox"), "", "the HTML preview sandboxed, without scripts")
         b.switch_to.frame(frame)
-        check("Anna" in b.find_element(By.TAG_NAME, "body").text, "the HTML part in its frame")
+        body = b.find_element(By.TAG_NAME, "body").text
+        check("Anna" in body and "4711" in body, "the HTML part in its frame", body)
         b.switch_to.default_content()
         env.shot("template")
 
