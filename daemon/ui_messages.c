@@ -74,22 +74,12 @@ mail_show(struct mail_job *j, const char *page, const char *frame)
 			ui_reply_mail_html(j->hr, m.html);
 		else {
 			/* No HTML part: its text, escaped, as a page of its own. */
-			json_t *v = json_pack("{s:s}", "text", parsed && m.text ? m.text : "");
-			char *html = NULL;
-			const char *t = json_string_value(json_object_get(v, "text"));
-			GString *g = g_string_new("<!doctype html><meta charset=utf-8><pre>");
-			for (; *t; t++)
-				if (*t == '<')
-					g_string_append(g, "&lt;");
-				else if (*t == '&')
-					g_string_append(g, "&amp;");
-				else
-					g_string_append_c(g, *t);
-			g_string_append(g, "</pre>");
-			html = g_string_free(g, FALSE);
+			gchar *esc = g_markup_escape_text(parsed && m.text ? m.text : "", -1);
+			char *html =
+			    xasprintf("<!doctype html><meta charset=utf-8><pre>%s</pre>", esc);
 			ui_reply_mail_html(j->hr, html);
-			g_free(html);
-			json_decref(v);
+			free(html);
+			g_free(esc);
 		}
 		ui_mail_clear(&m);
 		return;
