@@ -118,7 +118,9 @@ fi
 curl -fs "$url/metrics" | grep -E '^nurtured_(events_accepted|events_duplicate|store_commits)_total'
 echo
 if [ "$serve" -eq 1 ]; then
-	echo "nurtured keeps running (pid $pid, log ${dir#$PWD/}/nurtured.log). Try:"
+	echo "nurtured keeps running (pid $pid, log ${dir#$PWD/}/nurtured.log)."
+	echo "The dashboard: $url/ui/ (log in with the token $token)"
+	echo "Try:"
 	echo "  curl -H 'Authorization: Bearer $token' -H 'Content-Type: application/json' -d '{\"customer\": \"anna\", \"type\": \"purchase\"}' $url/v1/events"
 	echo "  curl -H 'Authorization: Bearer $token' $url/v1/customers/anna"
 	echo "Stop it with: kill \$(cat ${dir#$PWD/}/nurtured.pid)"

@@ -33,7 +33,7 @@ ctl_usage(FILE *f)
 	      "  import [--map H=T,...] [--format csv|jsonl] [--batch N] FILE\n"
 	      "                                   customers from CSV (header row) or JSON lines\n"
 	      "  messages [--state S] [--customer ID] [--campaign ID]\n"
-	      "  retry MESSAGE_ID                 queue a failed or expired message again\n"
+	      "  retry MESSAGE_ID                 queue a failed, expired or deferred message again\n"
 	      "  status                           the daemon: queues, outbox, channels\n"
 	      "  campaigns                        every campaign with its counts\n"
 	      "  stats [CAMPAIGN]                 a campaign's statistics, or a summary of all\n"

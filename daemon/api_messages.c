@@ -17,7 +17,7 @@ struct messages_job {
 	struct http_req *hr;
 	struct daemon *d;
 	struct outbox_filter f;
-	char *customer, *campaign, *state;
+	char *customer, *campaign, *state, *channel;
 	int64_t id;
 	int64_t now_ms;
 	json_t *result;
@@ -42,6 +42,7 @@ messages_job_free(struct messages_job *j)
 	free(j->customer);
 	free(j->campaign);
 	free(j->state);
+	free(j->channel);
 	json_decref(j->result);
 	free(j);
 }
@@ -65,7 +66,7 @@ api_messages_failed(struct messages_job *j)
 	if (j->job.status == STORE_OK)
 		return 0;
 	http_reply_store_error(j->hr, j->job.status, "no such message",
-			       "only a failed or expired message can be retried");
+			       "only a failed, expired or deferred message can be retried");
 	return 1;
 }
 
@@ -92,7 +93,7 @@ messages_list_done(struct store_job *job)
 	messages_job_free(j);
 }
 
-/* GET /v1/messages?customer=&campaign=&state=&after=&limit= : oldest first, paginated. */
+/* GET /v1/messages?customer=&campaign=&state=&channel=&after=&limit= : oldest first, paged. */
 void
 api_messages_get(struct http_req *hr)
 {
@@ -101,7 +102,9 @@ api_messages_get(struct http_req *hr)
 	j->customer = http_query_param(hr, "customer");
 	j->campaign = http_query_param(hr, "campaign");
 	j->state = http_query_param(hr, "state");
+	j->channel = http_query_param(hr, "channel");
 	j->f = (struct outbox_filter){.customer = j->customer,
+				      .channel = j->channel,
 				      .campaign_id = j->campaign,
 				      .state = outbox_state_parse(j->state),
 				      .limit = API_MESSAGES_LIMIT};
@@ -182,7 +185,7 @@ message_retry_done(struct store_job *job)
 	messages_job_free(j);
 }
 
-/* POST /v1/messages/{id}/retry: a failed or expired message is queued again, now. */
+/* POST /v1/messages/{id}/retry: a failed, expired or deferred message is queued again, now. */
 void
 api_message_post(struct http_req *hr)
 {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto.h"
 #include "log.h"
 #include "util.h"
 
@@ -109,6 +110,8 @@ config_free(struct config *c)
 	for (size_t i = 0; i < c->n_api_tokens; i++)
 		free(c->api_tokens[i]);
 	free(c->api_tokens);
+	free(c->api_token_roles);
+	free(c->ui_dir);
 	free(c->public_url);
 	free(c->secret);
 	free(c->campaigns_dir);
@@ -126,4 +129,28 @@ config_free(struct config *c)
 	config_public_free(c);
 	config_inbound_free(&c->inbound);
 	free(c);
+}
+
+int
+config_token_role(const struct config *c, const char *token)
+{
+	int role = ROLE_NONE;
+
+	if (c->n_api_tokens == 0)
+		return ROLE_ADMIN;
+	if (token == NULL)
+		return ROLE_NONE;
+	for (size_t i = 0; i < c->n_api_tokens; i++)
+		if (crypto_secret_equal(token, c->api_tokens[i]) && c->api_token_roles[i] > role)
+			role = c->api_token_roles[i];
+	return role;
+}
+
+const char *
+config_admin_token(const struct config *c)
+{
+	for (size_t i = 0; i < c->n_api_tokens; i++)
+		if (c->api_token_roles[i] == ROLE_ADMIN)
+			return c->api_tokens[i];
+	return NULL;
 }

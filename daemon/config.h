@@ -55,6 +55,7 @@ struct config {
 	char *user; /* the account to run as when started as root; NULL: see privdrop.h */
 	char **api_tokens;
 	size_t n_api_tokens;
+	int *api_token_roles; /* issue 22: an enum token_role for each of api_tokens */
 	char *public_url;
 	char *secret; /* NULL: generated and kept in data_dir on first start */
 	char *campaigns_dir;
@@ -78,15 +79,20 @@ struct config {
 	char *mail_from_address;
 	char **opt_in_topics; /* NULL-terminated */
 	size_t n_opt_in_topics;
-	char *system_channel;	  /* where double opt-in confirmations go; NULL: "mail" */
-	char *unsubscribe_mailto; /* also a mailto: in List-Unsubscribe, or NULL */
+	char *system_channel;	     /* where double opt-in confirmations go; NULL: "mail" */
+	char *unsubscribe_mailto;    /* also a mailto: in List-Unsubscribe, or NULL */
 	struct inbound_conf inbound; /* issue 16: what comes back (config_inbound.c) */
 	int channels_default;	  /* channels not in the file: derived from data_dir */
 	int public_url_default;	  /* public_url not in the file: derived from listen */
 	struct retention_conf retention;
 	int transactional_rate; /* POST /v1/messages per API token per minute (issue 20) */
 	struct subscribe_conf subscribe;
+	int ui_disabled; /* issue 22: "ui": false turns the dashboard at /ui/ off */
+	char *ui_dir;	 /* "ui": "DIR": its templates there; NULL: installed (ui.c) */
 };
+
+/* Issue 22: what a token may do: look (GET), or change too. A plain string is an admin. */
+enum token_role { ROLE_NONE = 0, ROLE_READ = 1, ROLE_ADMIN = 2 };
 
 /* Whether a reload (SIGHUP) applies a key, or only a restart does. */
 enum config_reload { CONFIG_RELOAD_APPLY, CONFIG_RELOAD_RESTART };
@@ -128,6 +134,13 @@ int config_keys_main(void);
  */
 struct config *config_load(const char *file, struct diag *d);
 void config_free(struct config *c);
+/*
+ * Issue 22: the role of TOKEN (ROLE_NONE when it is none of api_tokens; every token compared, so
+ * timing tells nothing). Without any api_tokens (loopback only) everyone is an admin.
+ */
+int config_token_role(const struct config *c, const char *token);
+/* The first admin token, for the daemon's own clients of its API (inbound pipe, IMAP), or NULL. */
+const char *config_admin_token(const struct config *c);
 /* config_inbound.c: the defaults, a top-level key of issue 16 (1 when it is one), freeing. */
 void config_inbound_defaults(struct inbound_conf *in);
 int config_inbound_apply(struct config *c, const char *key, json_t *v, struct diag *d);

@@ -98,6 +98,7 @@ key_data_dir(struct config *c, json_t *v, const char *key, struct diag *d)
 	config_set_string(&c->data_dir, v, key, d);
 }
 
+/* A token is a string (an admin) or {"token": "...", "role": "read" | "admin"} (issue 22). */
 static void
 key_api_tokens(struct config *c, json_t *v, const char *key, struct diag *d)
 {
@@ -105,19 +106,51 @@ key_api_tokens(struct config *c, json_t *v, const char *key, struct diag *d)
 	json_t *t;
 
 	if (!json_is_array(v)) {
-		diag_add(d, key, "key 'api_tokens' must be an array of strings");
+		diag_add(d, key, "key 'api_tokens' must be an array of strings or objects");
 		return;
 	}
 	c->api_tokens = xcalloc(json_array_size(v) + 1, sizeof(char *));
+	c->api_token_roles = xcalloc(json_array_size(v) + 1, sizeof(int));
 	json_array_foreach(v, i, t)
 	{
 		char path[64];
+		int role = ROLE_ADMIN;
+		json_t *tok = t;
+
 		snprintf(path, sizeof(path), "api_tokens[%zu]", i);
-		if (!json_is_string(t) || json_string_length(t) < 16)
+		if (json_is_object(t)) {
+			const char *k, *r;
+			json_t *x;
+			int bad = 0;
+			json_object_foreach(t, k, x)
+			{
+				if (strcmp(k, "token") != 0 && strcmp(k, "role") != 0) {
+					diag_add(d, path, "api_tokens[%zu]: unknown key '%s'", i,
+						 k);
+					bad = 1;
+				}
+			}
+			tok = json_object_get(t, "token");
+			r = json_string_value(json_object_get(t, "role"));
+			if (r != NULL && strcmp(r, "read") == 0)
+				role = ROLE_READ;
+			else if (r == NULL || strcmp(r, "admin") != 0) {
+				diag_add(d, path,
+					 "api_tokens[%zu].role must be \"read\" or \"admin\"", i);
+				bad = 1;
+			}
+			if (bad)
+				continue;
+		}
+		if (!json_is_string(tok) || json_string_length(tok) < 16)
 			diag_add(d, path,
-				 "api_tokens[%zu] must be a string of at least 16 characters", i);
-		else
-			c->api_tokens[c->n_api_tokens++] = xstrdup(json_string_value(t));
+				 "api_tokens[%zu] must be a string of at least 16 characters, or "
+				 "{\"token\": such a string, \"role\": \"read\" or \"admin\"}",
+				 i);
+		else {
+			c->api_token_roles[c->n_api_tokens] = role;
+			c->api_tokens[c->n_api_tokens++] = xstrdup(json_string_value(tok));
+		}
 	}
 }
 
@@ -472,6 +505,27 @@ NUM_FIELD(max_connections, max_connections)
 NUM_FIELD(header_timeout, header_timeout_s)
 NUM_FIELD(body_timeout, body_timeout_s)
 
+/* Issue 22: "ui": true, false, or the directory of the dashboard's templates. */
+static void
+key_ui(struct config *c, json_t *v, const char *key, struct diag *d)
+{
+	if (json_is_boolean(v))
+		c->ui_disabled = !json_is_true(v);
+	else if (json_is_string(v) && json_string_length(v) > 0) {
+		c->ui_disabled = 0;
+		free(c->ui_dir);
+		c->ui_dir = xstrdup(json_string_value(v));
+	} else
+		diag_add(d, key, "key 'ui' must be true, false or a directory, not %s",
+			 diag_type_name(v));
+}
+
+static int
+ui_differs(const struct config *a, const struct config *b)
+{
+	return a->ui_disabled != b->ui_disabled || g_strcmp0(a->ui_dir, b->ui_dir) != 0;
+}
+
 static int
 retention_differs(const struct config *a, const struct config *b)
 {
@@ -509,7 +563,9 @@ config_strv_differ(char *const *a, size_t na, char *const *b, size_t nb)
 static int
 api_tokens_differs(const struct config *a, const struct config *b)
 {
-	return config_strv_differ(a->api_tokens, a->n_api_tokens, b->api_tokens, b->n_api_tokens);
+	return config_strv_differ(a->api_tokens, a->n_api_tokens, b->api_tokens, b->n_api_tokens) ||
+	       (a->n_api_tokens > 0 &&
+		memcmp(a->api_token_roles, b->api_token_roles, a->n_api_tokens * sizeof(int)) != 0);
 }
 
 static int
@@ -595,6 +651,7 @@ const struct config_key config_keys[] = {
     APPLY(max_connections),  APPLY(header_timeout),   APPLY(body_timeout),
     RESTART(bounce_policy),  RESTART(inbound),	      RESTART(webhooks),
     APPLY(transactional_rate), APPLY(subscribe),
+    APPLY(ui),
 };
 const size_t config_nkeys = NT_ARRAY_LEN(config_keys);
 

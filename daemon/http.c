@@ -20,6 +20,7 @@
 #include "metrics.h"
 #include "pool.h"
 #include "store.h"
+#include "ui.h"
 #include "util.h"
 #include "validate.h"
 
@@ -95,10 +96,14 @@ http_reason(int code)
 		return "OK";
 	case 202:
 		return "Accepted";
+	case 303:
+		return "See Other";
 	case 400:
 		return "Bad Request";
 	case 401:
 		return "Unauthorized";
+	case 403:
+		return "Forbidden";
 	case 404:
 		return "Not Found";
 	case 405:
@@ -121,8 +126,18 @@ http_reason(int code)
 void
 http_reply_json(struct http_req *hr, int code, json_t *body)
 {
-	struct evbuffer *buf = evbuffer_new();
-	char *text = jsonout_dumps(body, JSON_COMPACT);
+	struct evbuffer *buf;
+	char *text;
+
+	if (hr->capture != NULL) {
+		/* The dashboard asked for this answer: it takes it, and HR with it. */
+		void (*cb)(struct http_req *, int, json_t *, void *) = hr->capture;
+		hr->capture = NULL;
+		cb(hr, code, body, hr->capture_arg);
+		return;
+	}
+	buf = evbuffer_new();
+	text = jsonout_dumps(body, JSON_COMPACT);
 
 	evbuffer_add(buf, text, strlen(text));
 	evbuffer_add(buf, "\n", 1);
@@ -163,6 +178,20 @@ http_reply_store_error(struct http_req *hr, int status, const char *notfound, co
 	else
 		http_reply_error(hr, 503, "store unavailable; nothing was changed, retry later",
 				 NULL, -1);
+}
+
+void
+http_reply_raw(struct http_req *hr, int code, const char *const *headers, const char *body,
+	       size_t len)
+{
+	struct evbuffer *buf = evbuffer_new();
+	evbuffer_add(buf, body, len);
+	if (hr->req != NULL)
+		for (size_t i = 0; headers != NULL && headers[i] != NULL; i += 2)
+			evhttp_add_header(evhttp_request_get_output_headers(hr->req), headers[i],
+					  headers[i + 1]);
+	http_finish(hr, code, http_reason(code), buf);
+	evbuffer_free(buf);
 }
 
 void
@@ -372,22 +401,25 @@ http_body_json_untyped(struct http_req *hr)
 	return v;
 }
 
-/* Bearer token check; every configured token is compared, so timing tells nothing. */
+/* The bearer token's role (config_token_role): ROLE_NONE without a valid one. */
 static int
-http_authorized(struct http *h, struct evhttp_request *req)
+http_role(struct http *h, struct evhttp_request *req)
 {
 	const struct config *c = daemon_config(h->d);
 	const char *auth =
 	    evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-	int ok = 0;
 
 	if (c->n_api_tokens == 0)
-		return 1; /* loopback-only, see config_load */
+		return ROLE_ADMIN; /* loopback-only, see config_load */
 	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0)
-		return 0;
-	for (size_t i = 0; i < c->n_api_tokens; i++)
-		ok |= crypto_secret_equal(auth + 7, c->api_tokens[i]);
-	return ok;
+		return ROLE_NONE;
+	return config_token_role(c, auth + 7);
+}
+
+static int
+http_authorized(struct http *h, struct evhttp_request *req)
+{
+	return http_role(h, req) != ROLE_NONE;
 }
 
 enum http_method_bits { M_GET = 1, M_POST = 2, M_DELETE = 4 };
@@ -484,10 +516,21 @@ http_dispatch(struct evhttp_request *req, void *arg)
 	http_conn_hold(h->conns, evhttp_request_get_connection(req), hr);
 
 	/* Under /v1/ the token comes first: without one, no route is told from another. */
-	if (api && !http_authorized(h, req)) {
-		http_reply_error(hr, 401, "missing or invalid bearer token", NULL, -1);
-		return;
+	if (api) {
+		int role = hr->role = http_role(h, req);
+		if (role == ROLE_NONE) {
+			http_reply_error(hr, 401, "missing or invalid bearer token", NULL, -1);
+			return;
+		}
+		/* Issue 22: a read token looks; whatever changes state needs an admin. */
+		if (role != ROLE_ADMIN && cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD &&
+		    cmd != EVHTTP_REQ_OPTIONS) {
+			http_reply_error(hr, 403, "this token may only read (role \"read\")", NULL,
+					 -1);
+			return;
+		}
 	}
+
 	if (hr->body_len > max_body) {
 		/* A chunked body: its length is known only now (a declared one was checked). */
 		char msg[160];
@@ -497,6 +540,11 @@ http_dispatch(struct evhttp_request *req, void *arg)
 		    hr->body_len, max_body);
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
 		http_reply_error(hr, 413, msg, NULL, -1);
+		return;
+	}
+	if (path != NULL && ui_path(path)) {
+		/* Issue 22: the dashboard, with its own sessions (ui.c). */
+		ui_dispatch(hr, path, (int)cmd);
 		return;
 	}
 	for (size_t i = 0; path && i < NT_ARRAY_LEN(http_routes); i++)

@@ -27,6 +27,14 @@ struct http_req {
 	int body_ready;		/* a large body was parsed off the loop: body_json or body_err */
 	json_t *body_json;	/* ... its value, until http_body_json hands it over */
 	char *body_err;		/* ... or why it is not JSON (a 400) */
+	/*
+	 * Issue 22: the dashboard calls the API's handlers for their data. When set, the next
+	 * JSON reply goes to CAPTURE instead of the client (which owns BODY and HR from there,
+	 * and answers HR itself in the end).
+	 */
+	void (*capture)(struct http_req *hr, int code, json_t *body, void *arg);
+	void *capture_arg;
+	int role; /* issue 22: the caller's role (enum token_role) once checked */
 };
 
 struct http *http_start(struct daemon *d, const char *host, const char *port, char *err,
@@ -53,6 +61,12 @@ void http_reply_text(struct http_req *hr, int code, const char *content_type, co
  */
 void http_reply_store_error(struct http_req *hr, int status, const char *notfound,
 			    const char *conflict);
+/*
+ * A reply with the headers HEADERS (name, value, ..., NULL; may be NULL) and BODY of LEN bytes:
+ * the dashboard's pages, redirects and static files.
+ */
+void http_reply_raw(struct http_req *hr, int code, const char *const *headers, const char *body,
+		    size_t len);
 /* The decoded query parameter KEY (malloc'd), or NULL when absent. */
 char *http_query_param(struct http_req *hr, const char *key);
 /* The request's body as it came (LEN bytes; valid until the reply), "" when empty. */

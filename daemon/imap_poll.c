@@ -223,7 +223,7 @@ imap_poll_start(const struct config *cfg)
 	p->insecure = in->imap_insecure;
 	p->interval_ms = in->imap_interval_ms;
 	p->api = inbound_client_url(cfg);
-	p->token = cfg->n_api_tokens ? xstrdup(cfg->api_tokens[0]) : NULL;
+	p->token = config_admin_token(cfg) ? xstrdup(config_admin_token(cfg)) : NULL;
 	p->max_body = cfg->max_body_bytes;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);

@@ -35,6 +35,7 @@ struct store_options {
 };
 
 struct store;
+struct store_ui_ops;
 
 /* An event as the engine reads it back, in commit order. */
 struct store_event {
@@ -183,7 +184,8 @@ struct outbox_result {
 struct outbox_filter {
 	const char *customer; /* external id */
 	const char *campaign_id;
-	int state; /* an enum outbox_state, or -1: any */
+	int state;	     /* an enum outbox_state, or -1: any */
+	const char *channel; /* issue 22 */
 	int64_t after_id;
 	int limit;
 };
@@ -451,7 +453,8 @@ struct store_ops {
 	enum store_status (*messages_list)(struct store *, const struct outbox_filter *f,
 					   json_t **out);
 	enum store_status (*message_get)(struct store *, int64_t id, json_t **out);
-	/* A failed or expired message is queued again now (STORE_CONFLICT for other states). */
+	/* A failed, expired or deferred (issue 22) message is queued again now (STORE_CONFLICT for
+	 * other states). */
 	enum store_status (*message_retry)(struct store *, int64_t id, int64_t now_ms);
 
 	/* Consent and suppression (store_sqlite_consent.c). */
@@ -552,6 +555,9 @@ struct store_ops {
 	enum store_status (*tx_key_add)(struct store *, const struct tx_key *k);
 	/* Transactional messages per state: {"queued": N, ...}, every state present. */
 	enum store_status (*transactional_counts)(struct store *, json_t **out);
+
+	/* Issue 22: the dashboard's queries (store_ui.h). */
+	const struct store_ui_ops *ui;
 };
 
 /* Every backend's struct starts with this. */

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "store.h"
 #include "store_sqlite.h"
+#include "store_ui.h"
 #include "timefmt.h"
 #include "util.h"
 
@@ -202,6 +203,9 @@ static const char *store_sqlite_migrations[] = {
     "CREATE INDEX IF NOT EXISTS transactional_keys_customer"
     " ON transactional_keys (customer_id);"
     "CREATE INDEX IF NOT EXISTS transactional_keys_outbox ON transactional_keys (outbox_id);",
+    /* 11 -> 12 (issue 22): the dashboard finds customers by the start of their email or name. */
+    "CREATE INDEX IF NOT EXISTS customers_email_nocase ON customers (email COLLATE NOCASE);"
+    "CREATE INDEX IF NOT EXISTS customers_name_nocase ON customers (name COLLATE NOCASE);",
 };
 
 static const char *const store_sqlite_sql[Q_COUNT] = {
@@ -980,4 +984,5 @@ const struct store_ops store_sqlite_ops = {
     .tx_key_find = store_sqlite_tx_key_find,
     .tx_key_add = store_sqlite_tx_key_add,
     .transactional_counts = store_sqlite_transactional_counts,
+    .ui = &store_sqlite_ui_ops,
 };

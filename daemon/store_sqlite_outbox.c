@@ -43,7 +43,7 @@ static const char *const store_sqlite_outbox_sql[O_COUNT] = {
     [O_GET] = "SELECT " OUTBOX_COLUMNS " FROM outbox o JOIN customers c"
 	      " ON c.id = o.customer_id WHERE o.id = ?1",
     [O_RETRY] = "UPDATE outbox SET state = 'queued', due_ms = ?2, updated_ms = ?2,"
-		" final_ms = NULL WHERE id = ?1 AND state IN ('failed', 'expired')"
+		" final_ms = NULL WHERE id = ?1 AND state IN ('failed', 'expired', 'deferred')"
 		" AND reason IS NOT 'erased'",
 };
 
@@ -237,18 +237,25 @@ store_sqlite_messages_list(struct store *st, const struct outbox_filter *f, json
 	int step, i = 1;
 	json_t *list = json_array();
 
+	/* Each filter given adds its condition, numbered in the order bound below. */
+	int np = 1;
+	char cond[256] = "";
+	if (f->customer)
+		snprintf(cond + strlen(cond), sizeof(cond) - strlen(cond), " AND c.ext_id = ?%d",
+			 ++np);
+	if (f->campaign_id)
+		snprintf(cond + strlen(cond), sizeof(cond) - strlen(cond),
+			 " AND o.campaign_id = ?%d", ++np);
+	if (f->state >= 0)
+		snprintf(cond + strlen(cond), sizeof(cond) - strlen(cond), " AND o.state = ?%d",
+			 ++np);
+	if (f->channel)
+		snprintf(cond + strlen(cond), sizeof(cond) - strlen(cond), " AND o.channel = ?%d",
+			 ++np);
 	snprintf(sql, sizeof(sql),
 		 "SELECT " OUTBOX_COLUMNS " FROM outbox o JOIN customers c ON c.id = o.customer_id"
-		 " WHERE o.id > ?%d%s%s%s ORDER BY o.id LIMIT ?%d",
-		 1, f->customer ? " AND c.ext_id = ?2" : "",
-		 f->campaign_id
-		     ? (f->customer ? " AND o.campaign_id = ?3" : " AND o.campaign_id = ?2")
-		     : "",
-		 f->state >= 0 ? (f->customer && f->campaign_id	  ? " AND o.state = ?4"
-				  : f->customer || f->campaign_id ? " AND o.state = ?3"
-								  : " AND o.state = ?2")
-			       : "",
-		 2 + (f->customer != NULL) + (f->campaign_id != NULL) + (f->state >= 0));
+		 " WHERE o.id > ?1%s ORDER BY o.id LIMIT ?%d",
+		 cond, np + 1);
 	if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK) {
 		json_decref(list);
 		return store_sqlite_status(s, sqlite3_errcode(s->db));
@@ -260,6 +267,8 @@ store_sqlite_messages_list(struct store *st, const struct outbox_filter *f, json
 		sqlite3_bind_text(q, i++, f->campaign_id, -1, SQLITE_STATIC);
 	if (f->state >= 0)
 		sqlite3_bind_text(q, i++, outbox_state_name(f->state), -1, SQLITE_STATIC);
+	if (f->channel)
+		sqlite3_bind_text(q, i++, f->channel, -1, SQLITE_STATIC);
 	sqlite3_bind_int(q, i, f->limit > 0 ? f->limit : 100);
 	while ((step = sqlite3_step(q)) == SQLITE_ROW)
 		json_array_append_new(list, store_sqlite_outbox_json(q));

@@ -27,7 +27,10 @@ def make_install_honours_destdir():
                  "share/man/man8/nurtured.8", "share/man/man5/nurtured.conf.5",
                  "include/nurtured/nurtured-plugin.h", "lib/nurtured/smtp.so",
                  "lib/nurtured/webhook.so", "lib/nurtured/maildir.so",
-                 "lib/nurtured/discard.so"):
+                 "lib/nurtured/discard.so",
+                 # issue 22: the dashboard's templates and static files
+                 "share/nurtured/ui/layout.mustache", "share/nurtured/ui/overview.mustache",
+                 "share/nurtured/ui/static/ui.js", "share/nurtured/ui/static/ui.css"):
         check(any(f.endswith(want) for f in found), f"{want} installed", sorted(found))
     conf = os.path.join(dest, next(f for f in found if f.endswith("etc/nurtured/nurtured.json")))
     eq(oct(os.stat(conf).st_mode & 0o777), oct(0o640),

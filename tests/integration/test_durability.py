@@ -266,8 +266,9 @@ def a_schema_is_migrated_forward_once():
         eq(log.count("migrating schema 8 -> 9"), 1, "ninth migration once over two starts")
         eq(log.count("migrating schema 9 -> 10"), 1, "tenth migration (issue 20) once")
         eq(log.count("migrating schema 10 -> 11"), 1, "transactional keys (issue 20) once")
+        eq(log.count("migrating schema 11 -> 12"), 1, "the dashboard's indexes (issue 22) once")
         db = sqlite3.connect(d.db_path())
-        eq(db.execute("PRAGMA user_version").fetchone()[0], 11, "version")
+        eq(db.execute("PRAGMA user_version").fetchone()[0], 12, "version")
         # Issue 15: an event reads what it can touch, by index, not the customer's history.
         for sql, index in (
                 ("SELECT id FROM journeys WHERE customer_id = 1 AND active = 1"
@@ -279,7 +280,14 @@ def a_schema_is_migrated_forward_once():
                 ("SELECT 1 FROM journey_notes WHERE journey_id = 1 AND action = 'goal'",
                  "journey_notes_goals"),
                 ("SELECT count(*) FROM events WHERE customer_id = 1 AND type = 'x'"
-                 " AND time_ms >= 0", "events_type")):
+                 " AND time_ms >= 0", "events_type"),
+                # Issue 22: the dashboard's search by the start of an email or a name.
+                ("SELECT ext_id FROM customers WHERE email >= 'an' COLLATE NOCASE"
+                 " AND email < 'ao' COLLATE NOCASE AND erased_ms IS NULL"
+                 " ORDER BY email COLLATE NOCASE LIMIT 50", "customers_email_nocase"),
+                ("SELECT ext_id FROM customers WHERE name >= 'an' COLLATE NOCASE"
+                 " AND name < 'ao' COLLATE NOCASE AND erased_ms IS NULL"
+                 " ORDER BY name COLLATE NOCASE LIMIT 50", "customers_name_nocase")):
             plan = " ".join(r[3] for r in db.execute("EXPLAIN QUERY PLAN " + sql))
             check(index in plan, f"{index} serves it", sql, plan)
         plan = " ".join(r[3] for r in db.execute(

@@ -168,6 +168,10 @@ def check_api_tokens(env):
     env.reload(api_tokens=[new])
     eq(env.d.request("GET", "/v1/status").status, 401, "the old token is refused")
     eq(env.d.request("GET", "/v1/status", token=new).status, 200, "the new token works")
+    env.reload(api_tokens=[TOKEN, {"token": new, "role": "read"}])
+    eq(env.d.request("GET", "/v1/status", token=new).status, 200, "the read token reads")
+    eq(env.d.request("POST", "/v1/customers", body={"id": "r1"}, token=new).status, 403,
+       "the read token's role applies: no change")
     env.reload(api_tokens=[TOKEN])
 
 
@@ -439,6 +443,14 @@ def check_subscribe(env):
     r = signup("second@example.org")
     eq((r.status, r.headers.get("Location")), (303, "https://shop.example/thanks"),
        "the configured redirect after the reload")
+def check_ui(env):
+    """Issue 22: "ui": false takes the dashboard away at once, true brings it back."""
+    eq(env.d.request("GET", "/ui/login", auth=False).status, 200, "the dashboard is on")
+    env.reload(ui=False)
+    eq(env.d.request("GET", "/ui/login", auth=False).status, 404, "off after the reload")
+    eq(env.d.request("GET", "/v1/status").status, 200, "the API stays")
+    env.reload(ui=True)
+    eq(env.d.request("GET", "/ui/login", auth=False).status, 200, "on again")
 
 
 CASES = {
@@ -474,6 +486,7 @@ CASES = {
     "webhooks": ("restart", check_webhooks),
     "transactional_rate": ("reload", check_transactional_rate),
     "subscribe": ("reload", check_subscribe),
+    "ui": ("reload", check_ui),
 }
 
 

@@ -1,0 +1,423 @@
+#!/usr/bin/python3
+"""The dashboard at /ui/ in a real browser (issue 22): Debian's chromium, headless, driven by
+selenium, against the real daemon loaded with the demo's data (conf/demo) and the example
+campaigns, its mail going to a real SMTP server (aiosmtpd). Screenshots of the main pages go
+to tests/integration/test_dashboard-screenshots/ in the build directory."""
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import re
+import shutil
+import sys
+import time
+import urllib.parse
+from datetime import datetime, timedelta, timezone
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ntest import TOKEN, Daemon, check, eq, poll, run_all, skip, test  # noqa: E402
+from smtp_server import SmtpServer  # noqa: E402
+
+SRC = os.environ.get("NT_SRCDIR") or os.path.join(os.path.dirname(__file__), "..", "..")
+OUT = os.path.join(os.environ.get("NT_BUILDDIR") or os.path.join(SRC),
+                   "tests", "integration", "test_dashboard-screenshots")
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+ADMIN = "admin-token-0123456789abcdef"
+READ = "read-token-0123456789abcdef"
+EVIL = "<img src=x onerror=alert(1)><script>alert(2)</script>"
+
+
+def browser():
+    """Headless chromium, or a skip when the machine has none (test.sh installs it)."""
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        skip("python3-selenium is not installed")
+    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+        skip("chromium or chromium-driver is not installed")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    opts.add_argument("--headless=new")
+    opts.add_argument("--window-size=1280,1000")
+    opts.add_argument("--disable-dev-shm-usage")
+    opts.add_argument("--disable-gpu")
+    if os.geteuid() == 0:
+        opts.add_argument("--no-sandbox")
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+
+
+def demo_events():
+    """conf/demo/events.jsonl with its "@Nd@" times made N days before now, as demo.sh does."""
+    out = []
+    with open(os.path.join(SRC, "conf", "demo", "events.jsonl")) as f:
+        for line in f:
+            for n in set(re.findall(r"@(\d+)d@", line)):
+                t = datetime.now(timezone.utc) - timedelta(days=int(n))
+                line = line.replace(f"@{n}d@", t.strftime("%Y-%m-%dT%H:%M:%SZ"))
+            out.append(json.loads(line))
+    return out
+
+
+class Env:
+    def __init__(self):
+        self.smtp = SmtpServer().start()
+        self.d = Daemon({
+            "api_tokens": [ADMIN, {"token": READ, "role": "read"}],
+            "campaigns_dir": os.path.join(SRC, "campaigns"),
+            "templates_dir": os.path.join(SRC, "campaigns", "templates"),
+            "mail_from": {"name": "Fernhill Home", "address": "hello@fernhill.example"},
+            "ui": os.path.join(SRC, "ui"),
+            "channels": {
+                "mail": {"plugin": "smtp", "host": "127.0.0.1", "port": self.smtp.port,
+                         "starttls": "none", "retry": {"initial": "1h", "max": "1h"}},
+                "helpdesk": {"plugin": "maildir", "internal": True,
+                             "to": "helpdesk@localhost.localdomain"}}})
+        self.d.config["channels"]["helpdesk"]["path"] = os.path.join(self.d.tmp, "helpdesk")
+        self.d.write_config()
+        self.d.start()
+        with open(os.path.join(SRC, "conf", "demo", "customers.jsonl")) as f:
+            for line in f:
+                eq(self.api("POST", "/v1/customers", json.loads(line)).status, 200, "customer")
+        eq(self.api("POST", "/v1/events", {"events": demo_events()}).status, 202, "events")
+        self.url = f"http://127.0.0.1:{self.d.port}"
+        self.b = None
+
+    def api(self, method, path, body=None, token=ADMIN):
+        return self.d.request(method, path, body=body, token=token)
+
+    def shot(self, name):
+        os.makedirs(OUT, exist_ok=True)
+        self.b.save_screenshot(os.path.join(OUT, name + ".png"))
+
+    def go(self, path):
+        self.b.get(self.url + path)
+
+    def login(self, token):
+        from selenium.webdriver.common.by import By
+        self.go("/ui/")
+        check("/ui/login" in self.b.current_url, "a page without a session sends to the login",
+              self.b.current_url)
+        self.b.find_element(By.ID, "token").send_keys(token)
+        submit(self.b, self.b.find_element(By.ID, "login"))
+        poll(lambda: self.b.current_url.endswith("/ui/"), 10, "the overview after the login")
+
+    def logout(self):
+        from selenium.webdriver.common.by import By
+        submit(self.b, self.b.find_element(By.CSS_SELECTOR, "form.logout button"))
+        poll(lambda: "/ui/login" in self.b.current_url, 10, "the login page after the logout")
+
+    def close(self):
+        try:
+            if self.b is not None:
+                self.b.quit()
+        finally:
+            self.d.stop()
+            self.smtp.stop()
+            self.d.cleanup()
+
+    def post_form(self, path, fields, cookie=None):
+        """A form POST outside the browser (a forger's), with COOKIE as the session."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.d.port, timeout=10)
+        h = {"Content-Type": "application/x-www-form-urlencoded"}
+        if cookie:
+            h["Cookie"] = "nt_session=" + cookie
+        conn.request("POST", path, body=urllib.parse.urlencode(fields), headers=h)
+        r = conn.getresponse()
+        body = r.read().decode()
+        conn.close()
+        return r.status, body
+
+
+def submit(b, element, confirmed=False):
+    """Clicks ELEMENT (accepting the confirm dialog when CONFIRMED) and waits for the page it
+    leads to: the old document gone, the new one loaded."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+    old = b.find_element(By.TAG_NAME, "html")
+    element.click()
+    if confirmed:
+        confirm(b)
+    WebDriverWait(b, 20).until(ec.staleness_of(old))
+    poll(lambda: b.execute_script("return document.readyState") == "complete", 20,
+         "the page loaded")
+
+
+def cells(b, selector):
+    from selenium.webdriver.common.by import By
+    return [e.text for e in b.find_elements(By.CSS_SELECTOR, selector)]
+
+
+def confirm(b):
+    """Accepts the confirm dialog the page's script shows before a change."""
+    poll(lambda: _alert(b), 5, "the confirm dialog").accept()
+
+
+def _alert(b):
+    from selenium.common.exceptions import NoAlertPresentException
+    try:
+        return b.switch_to.alert
+    except NoAlertPresentException:
+        return None
+
+
+@test
+def the_dashboard_in_a_browser():
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+    if os.path.isdir(OUT):
+        shutil.rmtree(OUT)
+    env = Env()
+    try:
+        env.b = browser()
+        b = env.b
+        # 1. Log in with the demo's data.
+        poll(lambda: env.api("GET", "/v1/messages?customer=anna").json["messages"], 10,
+             "the demo's first message to Anna")
+        env.login(ADMIN)
+        eq(b.find_element(By.ID, "role").text, "admin", "the session's role")
+        check(b.find_element(By.TAG_NAME, "svg") is not None, "the overview's chart")
+        env.shot("overview")
+
+        # 2. The demo's campaigns with their counts, as the API counts them.
+        env.go("/ui/campaigns")
+        api = {c["id"]: c for c in env.api("GET", "/v1/campaigns").json["campaigns"]}
+        rows = b.find_elements(By.CSS_SELECTOR, "#campaigns tr[data-campaign]")
+        eq(sorted(r.get_attribute("data-campaign") for r in rows), sorted(api),
+           "every campaign listed")
+        row = b.find_element(By.CSS_SELECTOR, "tr[data-campaign='post-purchase']")
+        stats = env.api("GET", "/v1/campaigns/post-purchase/stats").json
+        eq((row.find_element(By.CLASS_NAME, "entered").text,
+            row.find_element(By.CLASS_NAME, "active").text,
+            row.find_element(By.CLASS_NAME, "sent").text),
+           (str(api["post-purchase"]["entered"]), str(api["post-purchase"]["active"]),
+            str(stats["sent"])), "post-purchase's entered, active and sent")
+        check(api["post-purchase"]["entered"] >= 2, "the demo's orders entered post-purchase",
+              api)
+        env.shot("campaigns")
+        env.go("/ui/campaigns/post-purchase")
+        svg = b.find_element(By.CSS_SELECTOR, "svg.journey")
+        for step in ("trigger", "thanks", "satisfaction-check", "review-ask"):
+            check(step in svg.text, f"the journey diagram shows {step}", svg.text)
+        env.shot("campaign")
+
+        # 3. A customer's timeline: the messages and their reasons.
+        env.go("/ui/customers")
+        b.find_element(By.ID, "q").send_keys("anna s")
+        submit(b, b.find_element(By.ID, "search"))
+        eq(cells(b, "#customers td.name"), ["Anna Schmidt"], "found by the start of the name")
+        submit(b, b.find_element(By.CSS_SELECTOR, "a.customer"))
+        poll(lambda: "/ui/customers/anna" in b.current_url, 10, "Anna's page")
+        text = b.find_element(By.ID, "timeline").text
+        for m in env.api("GET", "/v1/messages?customer=anna").json["messages"]:
+            check(f"message #{m['id']} {m['state']}" in text, f"message {m['id']} listed", text)
+            why = m.get("reason") or m.get("last_reply")
+            if why:
+                check(why in text, f"message {m['id']}'s reason shown", why, text)
+        notes = env.api("GET", "/v1/customers/anna").json["notes"]
+        for n in notes:
+            if n.get("reason"):
+                check(n["reason"] in text, "the engine's reasons shown", n, text)
+        env.shot("customer")
+
+        # 4. Pause a campaign; the engine then starts no journey in it.
+        env.go("/ui/campaigns")
+        submit(b, b.find_element(By.CSS_SELECTOR,
+                                 "tr[data-campaign='post-purchase'] button.pause"),
+               confirmed=True)
+        poll(lambda: "/ui/campaigns/post-purchase" in b.current_url, 10, "back to the campaign")
+        eq(b.find_element(By.ID, "status").text, "paused", "shown paused")
+        eq({c["id"]: c["status"] for c in env.api("GET", "/v1/campaigns").json["campaigns"]}
+           ["post-purchase"], "paused", "paused in the daemon")
+        eq(env.api("POST", "/v1/customers", {"id": "paul", "email": "paul@example.org",
+                                            "name": "Paul"}).status, 200, "paul")
+        eq(env.api("POST", "/v1/events", {"customer": "paul", "type": "purchase",
+                                           "id": "paul-1"}).status, 202, "paul buys")
+        c = poll(lambda: (lambda c: c if c["events"] else None)(
+            env.api("GET", "/v1/customers/paul").json), 10, "paul's purchase stored")
+        eq([j["campaign"] for j in c["journeys"] if j["campaign"] == "post-purchase"], [],
+           "the paused campaign started no journey")
+        submit(b, b.find_element(By.CSS_SELECTOR, "button.resume"))
+        poll(lambda: b.find_element(By.ID, "status").text == "active", 10, "resumed")
+
+        # 5. A template rendered for a customer.
+        env.go("/ui/templates")
+        Select(b.find_element(By.ID, "step")).select_by_value("post-purchase/thanks")
+        b.find_element(By.ID, "customer").send_keys("anna")
+        b.find_element(By.ID, "event").send_keys(
+            '{"type": "purchase", "properties": {"order_id": "4711"}}')
+        submit(b, b.find_element(By.ID, "preview"))
+        headers = b.find_element(By.ID, "headers").text
+        check("Subject" in headers and "Anna Schmidt" in headers and "4711" in headers,
+              "the rendered headers, the event's order in the subject", headers)
+        text = b.find_element(By.ID, "mail-text").text
+        check("Anna" in text and "4711" in text, "the text part", text)
+        frame = b.find_element(By.ID, "mail-html")
+        eq(frame.get_attribute("sandbox"), "", "the HTML preview sandboxed, without scripts")
+        b.switch_to.frame(frame)
+        body = b.find_element(By.TAG_NAME, "body").text
+        check("Anna" in body and "4711" in body, "the HTML part in its frame", body)
+        b.switch_to.default_content()
+        env.shot("template")
+
+        # 6. A deferred message, retried from its page.
+        env.smtp.set(tempfail_rcpt=1000)
+        eq(env.api("POST", "/v1/customers", {"id": "dora", "email": "dora@example.org",
+                                            "name": "Dora"}).status, 200, "dora")
+        eq(env.api("POST", "/v1/events", {"customer": "dora", "type": "purchase",
+                                           "id": "dora-1"}).status, 202, "dora buys")
+        m = poll(lambda: [m for m in env.api("GET", "/v1/messages?customer=dora").json["messages"]
+                          if m["state"] == "deferred"], 20, "dora's message deferred")[0]
+        env.smtp.set(tempfail_rcpt=0)
+        env.go("/ui/messages?state=deferred&channel=helpdesk")
+        eq(b.find_elements(By.CSS_SELECTOR, "tr[data-message]"), [], "none on the helpdesk")
+        env.go("/ui/messages")
+        Select(b.find_element(By.ID, "state")).select_by_visible_text("deferred")
+        b.find_element(By.NAME, "channel").send_keys("mail")
+        submit(b, b.find_element(By.ID, "filter"))
+        eq([r.get_attribute("data-message")
+            for r in b.find_elements(By.CSS_SELECTOR, "tr[data-message]")], [str(m["id"])],
+           "filtered by state and channel: dora's message")
+        submit(b, b.find_element(By.CSS_SELECTOR, f"tr[data-message='{m['id']}'] a"))
+        eq(b.find_element(By.ID, "state").text, "deferred", "shown deferred")
+        check("451" in b.find_element(By.ID, "last-reply").text, "with the server's reply")
+        env.shot("message")
+        submit(b, b.find_element(By.ID, "retry"), confirmed=True)
+        poll(lambda: env.api("GET", f"/v1/messages/{m['id']}").json["state"] == "sent", 20,
+             "the retried message sent")
+        check(any(x.rcpts == ["dora@example.org"] for x in env.smtp.messages),
+              "the server has it")
+        env.go(f"/ui/messages/{m['id']}")
+        eq(b.find_element(By.ID, "state").text, "sent", "shown sent")
+
+        # 8. A name with markup is text, and no script runs.
+        eq(env.api("POST", "/v1/customers", {"id": "eve", "email": "eve@example.org",
+                                            "name": EVIL}).status, 200, "eve")
+        env.go("/ui/customers/eve")
+        eq(b.find_element(By.ID, "customer-name").text, EVIL, "the name shown as text")
+        eq(b.find_elements(By.CSS_SELECTOR, "main img, main script"), [], "no element made")
+        eq(_alert(b), None, "no alert")
+        env.go("/ui/customers?q=eve")
+        eq(cells(b, "#customers td.name"), [EVIL], "in the search too")
+        eq(_alert(b), None, "no alert")
+
+        # The suppression list: add, see it counted, remove; erase a customer.
+        env.go("/ui/suppressions")
+        b.find_element(By.ID, "add-address").send_keys("zed@example.org")
+        submit(b, b.find_element(By.ID, "add"))
+        poll(lambda: "zed@example.org" in cells(b, "#suppressions td.address"), 10,
+             "the address listed")
+        eq([x["address"] for x in env.api("GET", "/v1/suppressions").json["suppressions"]],
+           ["zed@example.org"], "suppressed in the daemon")
+        env.go("/ui/")
+        eq(b.find_element(By.ID, "suppressions-added").text, "1", "counted on the overview")
+        env.go("/ui/suppressions")
+        submit(b, b.find_element(By.CSS_SELECTOR, "#suppressions button.remove"), confirmed=True)
+        poll(lambda: cells(b, "#suppressions td.address") == [], 10, "the address removed")
+        eq(env.api("GET", "/v1/suppressions").json["suppressions"], [], "gone in the daemon")
+        env.go("/ui/customers/eve")
+        submit(b, b.find_element(By.ID, "erase"), confirmed=True)
+        check("type the customer" in b.find_element(By.ID, "error").text.lower(),
+              "an erasure needs the id typed", b.find_element(By.ID, "error").text)
+        eq(env.api("GET", "/v1/customers/eve").status, 200, "not erased without it")
+        env.go("/ui/customers/eve")
+        b.find_element(By.ID, "confirm").send_keys("eve")
+        submit(b, b.find_element(By.ID, "erase"), confirmed=True)
+        poll(lambda: "/ui/customers?erased=eve" in b.current_url, 10, "back to the search")
+        eq(env.api("GET", "/v1/customers/eve").status, 410, "erased")
+
+        # 9. A POST without the CSRF token, or with a wrong one, is refused.
+        cookie = b.get_cookie("nt_session")
+        check(cookie["httpOnly"] and cookie.get("sameSite") == "Strict",
+              "the cookie is HttpOnly and SameSite=Strict", cookie)
+        for fields in ({}, {"csrf": "0" * 32}):
+            status, _ = env.post_form("/ui/campaigns/post-purchase/pause", fields,
+                                      cookie["value"])
+            eq(status, 403, f"a POST with {fields or 'no CSRF token'}")
+        eq(env.post_form("/ui/campaigns/post-purchase/pause", {})[0], 403, "without a session")
+        eq({c["id"]: c["status"] for c in env.api("GET", "/v1/campaigns").json["campaigns"]}
+           ["post-purchase"], "active", "nothing paused")
+
+        # 7. A read token: no buttons, and the API refuses its POSTs.
+        env.logout()
+        env.login(READ)
+        eq(b.find_element(By.ID, "role").text, "read", "the session's role")
+        env.go("/ui/campaigns")
+        eq(b.find_elements(By.CSS_SELECTOR, "button.pause, button.resume"), [],
+           "no pause or resume buttons")
+        env.go(f"/ui/messages/{m['id']}")
+        eq(b.find_elements(By.ID, "retry"), [], "no retry button")
+        env.go("/ui/customers/anna")
+        eq(b.find_elements(By.ID, "erase"), [], "no erase button")
+        env.go("/ui/suppressions")
+        eq(b.find_elements(By.ID, "add"), [], "no suppress button")
+        env.shot("read-only")
+        csrf = b.find_element(By.CSS_SELECTOR, "form.logout input[name=csrf]").get_attribute(
+            "value")
+        status, _ = env.post_form("/ui/campaigns/post-purchase/pause", {"csrf": csrf},
+                                  b.get_cookie("nt_session")["value"])
+        eq(status, 403, "the read session's POST refused, even with its CSRF token")
+        for path in ("/v1/campaigns/post-purchase/pause", "/v1/messages/1/retry"):
+            eq(env.api("POST", path, token=READ).status, 403, f"POST {path} with the read token")
+        eq({c["id"]: c["status"] for c in env.api("GET", "/v1/campaigns").json["campaigns"]}
+           ["post-purchase"], "active", "still active")
+        print(f"# screenshots in {OUT}", flush=True)
+    finally:
+        env.close()
+
+
+@test
+def the_pages_send_a_strict_policy():
+    d = Daemon({"ui": os.path.join(SRC, "ui")}).start()
+    try:
+        r = d.request("GET", "/ui/login", auth=False)
+        eq(r.status, 200, "the login page")
+        csp = r.headers.get("Content-Security-Policy", "")
+        for part in ("script-src 'self'", "frame-ancestors 'none'", "default-src 'none'"):
+            check(part in csp, f"the CSP has {part}", csp)
+        check("unsafe-inline" not in csp.split("style-src")[0], "no inline script", csp)
+        check(not re.search(r"<script(?![^>]*\ssrc=)", r.raw) and
+              not re.search(r"\son[a-z]+=", r.raw), "no inline script in the page", r.raw)
+        eq(d.request("GET", "/ui/campaigns", auth=False).status, 303, "no session: the login")
+        # Sessions are signed with the daemon's secret and expire: a cookie signed right but
+        # expired, or one altered, is no session.
+        with open(os.path.join(d.config["data_dir"], "secret")) as f:
+            secret = f.read().strip()
+        fp = hmac.new(secret.encode(), b"ui-token:" + TOKEN.encode(),
+                      hashlib.sha256).hexdigest()[:16]
+
+        def cookie(expires):
+            payload = f"v1.{expires}.{fp}"
+            mac = hmac.new(secret.encode(), b"ui-session:" + payload.encode(),
+                           hashlib.sha256).hexdigest()
+            return f"nt_session={payload}.{mac}"
+        now = int(time.time())
+        eq(d.request("GET", "/ui/campaigns", auth=False,
+                     headers={"Cookie": cookie(now + 600)}).status, 200, "a signed session")
+        eq(d.request("GET", "/ui/campaigns", auth=False,
+                     headers={"Cookie": cookie(now - 1)}).status, 303, "an expired session")
+        eq(d.request("GET", "/ui/campaigns", auth=False,
+                     headers={"Cookie": cookie(now + 600).replace("v1.", "v1.9")}).status, 303,
+           "an altered session")
+        r = d.request("POST", "/ui/login", auth=False, raw="token=" + TOKEN,
+                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+        eq(r.status, 303, "the login")
+        sc = r.headers.get("Set-Cookie", "")
+        for part in ("HttpOnly", "SameSite=Strict", "Max-Age=", "Path=/ui"):
+            check(part in sc, f"the cookie has {part}", sc)
+        check("Secure" not in sc, "not Secure over plain http", sc)
+        r = d.request("POST", "/ui/login", auth=False, raw="token=" + TOKEN,
+                      headers={"Content-Type": "application/x-www-form-urlencoded",
+                               "X-Forwarded-Proto": "https"})
+        check("; Secure" in r.headers.get("Set-Cookie", ""), "Secure behind https",
+              r.headers)
+    finally:
+        d.stop()
+        d.cleanup()
+
+
+if __name__ == "__main__":
+    run_all()
