@@ -35,5 +35,9 @@ void api_campaign_get(struct http_req *hr);
 void api_inbound_post(struct http_req *hr);
 void api_inbound_get(struct http_req *hr);
 void api_webhook_post(struct http_req *hr);
+/* The small self-contained HTML page of the links in mails (German when DE). */
+void consent_page(struct http_req *hr, int code, int de, const char *title, const char *body);
+/* GET /c/{token}: a tracked link (api_track.c, issue 19). */
+void api_click_get(struct http_req *hr);
 
 #endif

@@ -76,7 +76,7 @@ consent_lang_de(struct http_req *hr)
 }
 
 /* Small, self-contained pages: no scripts, no external resources, no cookies. */
-static void
+void
 consent_page(struct http_req *hr, int code, int de, const char *title, const char *body)
 {
 	char *html = xasprintf("<!DOCTYPE html>\n<html lang=\"%s\"><head><meta charset=\"utf-8\">"

@@ -74,6 +74,7 @@ struct campaign {
 	enum campaign_status status;
 	char *topic;
 	int transactional;
+	int track_clicks; /* rewrite links in HTML parts (issue 19): default !transactional */
 	char *locale_default, *timezone_default;
 	int64_t stale_after_ms;
 	int on_cap_skip;

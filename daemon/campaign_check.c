@@ -384,6 +384,7 @@ campaign_check(struct campaign_loader *L, json_t *root)
 	c->timezone_default = xstrdup("UTC");
 	c->stale_after_ms = 2LL * 24 * 3600 * 1000;
 	c->reentry = REENTRY_NEVER;
+	c->track_clicks = -1; /* decided below, once 'transactional' is known */
 	for (size_t i = 0; i < NT_ARRAY_LEN(campaign_required); i++)
 		if (json_object_get(root, campaign_required[i]) == NULL)
 			campaign_error(L, L->what, "", "missing key '%s'", campaign_required[i]);
@@ -408,6 +409,13 @@ campaign_check(struct campaign_loader *L, json_t *root)
 			else
 				campaign_error(L, L->what, key,
 					       "'transactional' must be true or false, not %s",
+					       diag_type_name(v));
+		} else if (strcmp(key, "track_clicks") == 0) {
+			if (json_is_boolean(v))
+				c->track_clicks = json_is_true(v);
+			else
+				campaign_error(L, L->what, key,
+					       "'track_clicks' must be true or false, not %s",
 					       diag_type_name(v));
 		} else if (strcmp(key, "locale_default") == 0)
 			campaign_check_text(L, L->what, key, key, v, validate_locale,
@@ -449,6 +457,8 @@ campaign_check(struct campaign_loader *L, json_t *root)
 		} else if (strcmp(key, "trigger") != 0 && strcmp(key, "steps") != 0)
 			campaign_error(L, L->what, key, "unknown key '%s'", key);
 	}
+	if (c->track_clicks < 0) /* marketing mail is measured, a receipt is not */
+		c->track_clicks = !c->transactional;
 	/* After the loop: the trigger's zone defaults to timezone_default. */
 	if ((v = json_object_get(root, "trigger")) != NULL)
 		campaign_check_trigger(L, v);

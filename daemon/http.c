@@ -94,6 +94,8 @@ http_reason(int code)
 		return "OK";
 	case 202:
 		return "Accepted";
+	case 302:
+		return "Found";
 	case 400:
 		return "Bad Request";
 	case 401:
@@ -422,6 +424,8 @@ static const struct http_route http_routes[] = {
     /* The links in mails: no token, no cookie; the signed path is the credential. */
     {"/confirm/", 1, 0, M_GET | M_POST, api_confirm_get, api_confirm_post, NULL},
     {"/u/", 1, 0, M_GET | M_POST, api_unsubscribe_get, api_unsubscribe_post, NULL},
+    /* A tracked link (issue 19): the signed token names the message and the link. */
+    {"/c/", 1, 0, M_GET, api_click_get, NULL, NULL},
 };
 
 /*

@@ -91,6 +91,9 @@ message_queue(struct store *s, const struct compose_ctx *cx, struct mimepool *mp
 				 .payload = m.payload,
 				 .payload_len = m.len};
 	rc = store_outbox_add(s, &o, &out->id);
+	/* The tracked links' targets, kept with the message: a click never reads its URL. */
+	if (rc == STORE_OK && m.links != NULL && json_array_size(m.links) > 0)
+		rc = store_links_add(s, out->id, m.links);
 	if (rc == STORE_OK && mail != NULL) {
 		mimepool_submit(mp, out->id, mail); /* its payload before the commit */
 		mail = NULL;

@@ -232,6 +232,14 @@ struct outbox_ref {
 };
 void outbox_ref_clear(struct outbox_ref *r);
 
+/* A click on a tracked link as recorded (issue 19); link_click_clear frees it. */
+struct link_click {
+	int first; /* the first click on this link of this message */
+	char *url, *name;
+	struct outbox_ref ref; /* the message */
+};
+void link_click_clear(struct link_click *c);
+
 struct store_ops {
 	const char *name;
 	struct store *(*open)(const struct store_options *, char *err, size_t errlen);
@@ -425,6 +433,16 @@ struct store_ops {
 	/* The message bounced: its state becomes "bounced", REPLY its last reply. */
 	enum store_status (*outbox_bounced)(struct store *, int64_t id, const char *reply,
 					    int64_t now_ms);
+
+	/* Click tracking (store_sqlite_links.c, issue 19). */
+	/* Keeps the targets LINKS ([{"url", "name"}], index = position) of outbox message ID. */
+	enum store_status (*links_add)(struct store *, int64_t id, json_t *links);
+	/* Link IDX of the message MESSAGE_ID: *URL (malloc'd), or STORE_NOTFOUND. */
+	enum store_status (*link_target)(struct store *, const char *message_id, int idx,
+					 char **url);
+	/* Records a click on it: the link (owned strings), and whether it is its first click. */
+	enum store_status (*link_click)(struct store *, const char *message_id, int idx,
+					int64_t now_ms, struct link_click *out);
 };
 
 /* Every backend's struct starts with this. */
@@ -829,6 +847,23 @@ static inline enum store_status
 store_campaign_stats(struct store *s, const char *campaign_id, int64_t since_ms, json_t **out)
 {
 	return s->ops->campaign_stats(s, campaign_id, since_ms, out);
+}
+
+static inline enum store_status
+store_links_add(struct store *s, int64_t id, json_t *links)
+{
+	return s->ops->links_add(s, id, links);
+}
+static inline enum store_status
+store_link_target(struct store *s, const char *message_id, int idx, char **url)
+{
+	return s->ops->link_target(s, message_id, idx, url);
+}
+static inline enum store_status
+store_link_click(struct store *s, const char *message_id, int idx, int64_t now_ms,
+		 struct link_click *out)
+{
+	return s->ops->link_click(s, message_id, idx, now_ms, out);
 }
 
 #endif

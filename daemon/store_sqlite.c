@@ -169,6 +169,19 @@ static const char *store_sqlite_migrations[] = {
     " SELECT customer_id, count(*), min(time_ms), max(time_ms) FROM events"
     " WHERE type = 'purchase' AND seq <= (SELECT CAST(value AS INTEGER) FROM meta"
     " WHERE key = 'engine_cursor') GROUP BY customer_id;",
+    /*
+     * issue 19 (measure success): the targets of a message's tracked links with their
+     * clicks, and counters kept in the transactions that change them, so that statistics
+     * read a few rows instead of scanning (metric: "clicks", "clicked", ...; variant "" for
+     * none, step "" for the campaign as a whole).
+     */
+    "CREATE TABLE IF NOT EXISTS links (outbox_id INTEGER NOT NULL, idx INTEGER NOT NULL,"
+    " url TEXT NOT NULL, name TEXT NOT NULL, clicks INTEGER NOT NULL DEFAULT 0,"
+    " first_ms INTEGER, PRIMARY KEY (outbox_id, idx)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS measure_counts (campaign_id TEXT NOT NULL,"
+    " step_id TEXT NOT NULL, variant TEXT NOT NULL, metric TEXT NOT NULL,"
+    " n REAL NOT NULL DEFAULT 0, PRIMARY KEY (campaign_id, step_id, variant, metric))"
+    " WITHOUT ROWID;",
 };
 
 static const char *const store_sqlite_sql[Q_COUNT] = {
@@ -417,7 +430,8 @@ store_sqlite_open(const struct store_options *opt, char *err, size_t errlen)
 	    store_sqlite_outbox_prepare(s, err, errlen) < 0 ||
 	    store_sqlite_consent_prepare(s, err, errlen) < 0 ||
 	    store_sqlite_stats_prepare(s, err, errlen) < 0 ||
-	    store_sqlite_inbound_prepare(s, err, errlen) < 0) {
+	    store_sqlite_inbound_prepare(s, err, errlen) < 0 ||
+	    store_sqlite_links_prepare(s, err, errlen) < 0) {
 		store_sqlite_close(&s->base);
 		return NULL;
 	}
@@ -446,6 +460,7 @@ store_sqlite_close(struct store *st)
 	store_sqlite_consent_finalize(s);
 	store_sqlite_stats_finalize(s);
 	store_sqlite_inbound_finalize(s);
+	store_sqlite_links_finalize(s);
 	if (s->db != NULL && sqlite3_close(s->db) != SQLITE_OK)
 		log_warnx("store: close: %s", sqlite3_errmsg(s->db));
 	free(s);
@@ -958,5 +973,8 @@ const struct store_ops store_sqlite_ops = {
     .inbound_list = store_sqlite_inbound_list,
     .inbound_soft_count = store_sqlite_inbound_soft_count,
     .outbox_ref = store_sqlite_outbox_ref,
+    .links_add = store_sqlite_links_add,
+    .link_target = store_sqlite_link_target,
+    .link_click = store_sqlite_link_click,
     .outbox_bounced = store_sqlite_outbox_bounced,
 };

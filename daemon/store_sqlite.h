@@ -107,6 +107,9 @@ enum {
 /* The statements of inbound mail (store_sqlite_inbound.c, issue 16). */
 enum { I_FIND, I_ADD, I_LIST, I_SOFT, I_REF_ID, I_REF_MID, I_BOUNCED, I_ERASE, I_COUNT };
 
+/* The statements of click tracking (store_sqlite_links.c, issue 19). */
+enum { L_ADD, L_TARGET, L_FIRST, L_CLICK, L_GET, L_COUNT_ADD, L_COUNT };
+
 struct store_sqlite {
 	struct store base;
 	sqlite3 *db;
@@ -118,6 +121,7 @@ struct store_sqlite {
 	sqlite3_stmt *c[C_COUNT];
 	sqlite3_stmt *st[S_COUNT];
 	sqlite3_stmt *in[I_COUNT];
+	sqlite3_stmt *lk[L_COUNT];
 	/* The checkpointer: its own connection and thread (store_sqlite_checkpoint.c). */
 	sqlite3 *checkpoint_db;
 	pthread_t checkpoint_thread;
@@ -246,6 +250,14 @@ enum store_status store_sqlite_outbox_ref(struct store *, int64_t, const char *,
 enum store_status store_sqlite_outbox_bounced(struct store *, int64_t, const char *, int64_t);
 /* Within customer_erase: the customer's inbound records lose their personal data. */
 enum store_status store_sqlite_inbound_erase(struct store_sqlite *s, int64_t customer_id);
+
+/* Click tracking (store_sqlite_links.c, issue 19). */
+int store_sqlite_links_prepare(struct store_sqlite *s, char *err, size_t errlen);
+void store_sqlite_links_finalize(struct store_sqlite *s);
+enum store_status store_sqlite_links_add(struct store *, int64_t, json_t *);
+enum store_status store_sqlite_link_target(struct store *, const char *, int, char **);
+enum store_status store_sqlite_link_click(struct store *, const char *, int, int64_t,
+					  struct link_click *);
 
 /* store_sqlite_pcache.c: SQLite's page cache without the commit-time walk of all of it. */
 int store_sqlite_pcache_install(void);

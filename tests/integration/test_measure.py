@@ -1,0 +1,216 @@
+#!/usr/bin/python3
+"""Measuring success (issue 19) in the real daemon: the links of a sent mail are rewritten to
+signed click URLs and its unsubscribe link is not; a click answers 302 to the target kept with
+the message and records the event "clicked" once however often it is clicked; a forged or
+altered token gets 400 and no Location; transactional mail is not tracked; a campaign can be
+triggered by "clicked"."""
+import email
+import email.policy
+import glob
+import html.parser
+import os
+import sqlite3
+import sys
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ntest import Daemon, check, eq, poll, run_all, test  # noqa: E402
+
+PUBLIC = "https://mail.test.example"
+TARGET = "https://shop.example/p?a=1&b=2"
+
+TEMPLATES = {
+    "news.subject.mustache": "News",
+    "news.text.mustache": "See {{{event.properties.url}}}\nLeave: {{{links.unsubscribe_url}}}\n",
+    "news.html.mustache":
+        '<!DOCTYPE html><html><body><p>Hi {{customer.name}}</p>'
+        '<a href="https://shop.example/p?a=1&amp;b=2" data-link="product">Buy <b>now</b></a>\n'
+        "<A HREF='https://shop.example/sale' title='href=\"https://x.example/\"'>Sale</A>\n"
+        '<a href="mailto:help@shop.example">Mail us</a> <a href="tel:+4930123">Call</a>\n'
+        '<a href="#top">Top</a> <a name="anchor">no href</a>\n'
+        '<a data-notrack href="https://shop.example/private">Private</a>\n'
+        '<!--[if mso]><a href="https://shop.example/outlook">Outlook</a><![endif]-->\n'
+        '<a href="{{links.unsubscribe_url}}">Unsubscribe</a></body></html>',
+    "receipt.subject.mustache": "Receipt",
+    "receipt.text.mustache": "Thanks\n",
+    "receipt.html.mustache": '<a href="https://shop.example/order">Your order</a>',
+    "followup.subject.mustache": "You clicked {{event.properties.link}}",
+    "followup.text.mustache": "Saw you looked at {{event.properties.url}}\n",
+}
+
+
+class Hrefs(html.parser.HTMLParser):
+    """Every <a>'s href (decoded by Python's parser) and the document's text."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.hrefs, self.text, self.comments = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "a":
+            self.hrefs.append(dict(attrs).get("href"))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+    def handle_comment(self, data):
+        self.comments.append(data)
+
+
+def daemon(*campaigns):
+    d = Daemon({"public_url": PUBLIC,
+                "mail_from": {"name": "Shop", "address": "shop@mail.test.example"},
+                })
+    d.config["channels"] = {"mail": {"plugin": "maildir", "path": os.path.join(d.tmp, "md")}}
+    d.write_config()
+    d.write_templates(TEMPLATES)
+    for c in campaigns:
+        d.write_campaign(c)
+    return d
+
+
+def campaign(cid, event, template, topic="news", **extra):
+    c = {"id": cid, "name": cid, "status": "active", "topic": topic,
+         "trigger": {"event": event}, "reentry": "always",
+         "steps": [{"id": "send", "send": {"channel": "mail", "template": template}}]}
+    c.update(extra)
+    return c
+
+
+def mails(d):
+    out = []
+    for f in sorted(glob.glob(os.path.join(d.tmp, "md", "new", "*"))):
+        with open(f, "rb") as fh:
+            out.append(email.message_from_bytes(fh.read(), policy=email.policy.default))
+    return out
+
+
+def part(msg, ctype):
+    p = msg.get_body(preferencelist=(ctype.split("/")[1],))
+    return p.get_content() if p is not None and p.get_content_type() == ctype else None
+
+
+def rows(d, sql, *args):
+    db = sqlite3.connect(d.db_path(), timeout=10)
+    try:
+        return db.execute(sql, args).fetchall()
+    finally:
+        db.close()
+
+
+def event(cust, etype, key, **props):
+    return {"id": key, "customer": cust, "type": etype, "properties": props,
+            "profile": {"email": f"{cust}@example.com", "name": "Ann"}}
+
+
+def path_of(url):
+    return urllib.parse.urlsplit(url).path
+
+
+@test
+def links_rewritten_unsubscribe_not():
+    d = daemon(campaign("news", "newsletter", "news"))
+    try:
+        d.start()
+        eq(d.post_events(event("c1", "newsletter", "e1", url=TARGET)).status, 202)
+        poll(lambda: len(mails(d)) == 1, 10, "the mail")
+        m = mails(d)[0]
+        page = Hrefs()
+        page.feed(part(m, "text/html"))
+        page.close()
+        h = page.hrefs
+        eq(len(h), 8, f"every <a> outside the comment still there: {h}")
+        check(h[0].startswith(PUBLIC + "/c/"), "tracked", h[0])
+        check(h[1].startswith(PUBLIC + "/c/"), "uppercase HREF, single quotes tracked", h[1])
+        eq(h[2:6], ["mailto:help@shop.example", "tel:+4930123", "#top", None], "not tracked")
+        eq(h[6], "https://shop.example/private", "data-notrack")
+        check(h[7].startswith(PUBLIC + "/u/"), "the unsubscribe link is not rewritten", h[7])
+        # The conditional comment is still one comment, its link rewritten inside it.
+        eq(len(page.comments), 1, "one conditional comment")
+        check(PUBLIC + "/c/" in page.comments[0] and page.comments[0].endswith("<![endif]"),
+              "the Outlook link is tracked, the comment intact", page.comments[0])
+        check("title='href=\"https://x.example/\"'" in part(m, "text/html"),
+              "href-like text in another attribute is left alone")
+        eq("".join(page.text).split(), "Hi AnnBuy now Sale Mail us Call Top no href Private "
+           "Unsubscribe".split(), "the text of the HTML is unchanged")
+        text = part(m, "text/plain")
+        check(TARGET in text and "/c/" not in text, "the text part is not rewritten", text)
+        targets = rows(d, "SELECT idx, url, name FROM links ORDER BY idx")
+        eq(targets, [(0, TARGET, "product"), (1, "https://shop.example/sale", "Sale"),
+                     (2, "https://shop.example/outlook", "Outlook")], "the targets kept")
+    finally:
+        d.cleanup()
+
+
+@test
+def click_redirects_records_once_forged_400():
+    follow = campaign("follow", "clicked", "followup", topic="news")
+    d = daemon(campaign("news", "newsletter", "news"), follow)
+    try:
+        d.start()
+        eq(d.post_events(event("c1", "newsletter", "e1", url=TARGET)).status, 202)
+        poll(lambda: len(mails(d)) == 1, 10, "the mail")
+        page = Hrefs()
+        page.feed(part(mails(d)[0], "text/html"))
+        link = path_of(page.hrefs[0])
+        for _ in range(3):
+            r = d.request("GET", link, auth=False)
+            eq(r.status, 302, r.raw)
+            eq(r.headers.get("Location"), TARGET, "the target kept with the message")
+        poll(lambda: rows(d, "SELECT clicks FROM links WHERE idx = 0") == [(3,)], 10,
+             "three clicks counted")
+        ev = rows(d, "SELECT type, properties FROM events WHERE type = 'clicked'")
+        eq(len(ev), 1, "one clicked event however often it is clicked")
+        import json
+        props = json.loads(ev[0][1])
+        eq(props["url"], TARGET, "url")
+        eq(props["link"], "product", "the link's data-link name")
+        eq(props["campaign"], "news", "campaign")
+        eq(props["step"], "send", "step")
+        check(props["message"], "message")
+        # A campaign triggered by "clicked" sends once: the event is an event like any other.
+        poll(lambda: len(mails(d)) == 2, 10, "the follow-up")
+        subjects = sorted(str(m["Subject"]) for m in mails(d))
+        eq(subjects, ["News", "You clicked product"], "the follow-up saw the link's name")
+        # A second link clicked: a second event, the message's unique click counted once.
+        r = d.request("GET", path_of(page.hrefs[1]), auth=False)
+        eq(r.headers.get("Location"), "https://shop.example/sale", "second link")
+        poll(lambda: len(rows(d, "SELECT 1 FROM events WHERE type = 'clicked'")) == 2, 10,
+             "second link's event")
+        eq(rows(d, "SELECT metric, n FROM measure_counts WHERE campaign_id = 'news'"
+                " AND metric IN ('clicked', 'clicks') ORDER BY metric"),
+           [("clicked", 1.0), ("clicks", 4.0)], "counters: one message clicked, four clicks")
+        # Forged and altered tokens: 400, redirect nowhere.
+        token = link.split("/c/")[1]
+        payload, sig = token.split(".")
+        flipped = payload[:-1] + ("A" if payload[-1] != "A" else "B") + "." + sig
+        for bad in [flipped, payload + "." + sig[::-1], "nonsense", token[:-3]]:
+            r = d.request("GET", "/c/" + bad, auth=False)
+            eq(r.status, 400, f"forged {bad}")
+            check("Location" not in r.headers, "no redirect", r.headers)
+        # An unsubscribe token is not a click token.
+        unsub = path_of(page.hrefs[7]).split("/u/")[1]
+        eq(d.request("GET", "/c/" + unsub, auth=False).status, 400, "another kind of token")
+        eq(len(rows(d, "SELECT 1 FROM events WHERE type = 'clicked'")), 2, "nothing recorded")
+    finally:
+        d.cleanup()
+
+
+@test
+def transactional_and_opt_out_not_tracked():
+    d = daemon(campaign("receipt", "purchase", "receipt", transactional=True),
+               campaign("news", "newsletter", "news", track_clicks=False))
+    try:
+        d.start()
+        eq(d.post_events(event("c1", "purchase", "p1")).status, 202)
+        eq(d.post_events(event("c1", "newsletter", "n1", url=TARGET)).status, 202)
+        poll(lambda: len(mails(d)) == 2, 10, "both mails")
+        for m in mails(d):
+            check("/c/" not in part(m, "text/html"), "not tracked", part(m, "text/html"))
+        eq(rows(d, "SELECT count(*) FROM links"), [(0,)], "no targets kept")
+    finally:
+        d.cleanup()
+
+
+if __name__ == "__main__":
+    run_all()
