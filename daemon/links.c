@@ -283,7 +283,8 @@ links_rewrite_html(const char *html, const struct links_opts *o, json_t *links)
 			const char *gt = links_find(p, end, "]>");
 			next = gt < end ? gt + 2 : end;
 		} else if (links_prefix(p, end, "<!--")) {
-			const char *c = links_find(p + 4, end, "-->");
+			/* From p + 2: "<!-->" and "<!--->" are (empty) comments of their own. */
+			const char *c = links_find(p + 2, end, "-->");
 			next = c < end ? c + 3 : end;
 		} else if (links_prefix(p, end, "<!") || links_prefix(p, end, "<?") ||
 			   links_prefix(p, end, "</")) {
