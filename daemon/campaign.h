@@ -88,6 +88,7 @@ struct campaign {
 	char *key;	  /* dotted path, or NULL */
 	char *goal_event; /* or NULL */
 	int64_t goal_within_ms;
+	char *goal_value; /* the revenue: a dotted path in the goal event, or NULL (issue 19) */
 	int has_quiet_hours;
 	int quiet_from, quiet_to; /* minutes after midnight; from > to wraps midnight */
 	/* First 16 hex chars of SHA-256 over the canonical JSON (sorted keys, compact). */

@@ -260,9 +260,24 @@ campaign_check_goal(struct campaign_loader *L, json_t *v)
 					    CAMPAIGN_EXPECT_EVENT, &L->c->goal_event);
 		else if (strcmp(key, "within") == 0)
 			campaign_check_duration(L, L->what, sub, key, x, 0, &L->c->goal_within_ms);
-		else
+		else if (strcmp(key, "value") == 0) {
+			/* The revenue the conversion brings: a number in the event (issue 19). */
+			const char *s = json_string_value(x);
+			char *full = s ? xasprintf("event.%s", s) : NULL;
+			if (s == NULL || strncmp(s, "properties.", 11) != 0 ||
+			    cond_check_path(full))
+				campaign_error(L, L->what, sub,
+					       "'value' must be a dotted path in the event like "
+					       "\"properties.total\"");
+			else {
+				free(L->c->goal_value);
+				L->c->goal_value = xstrdup(s);
+			}
+			free(full);
+		} else
 			campaign_error(L, L->what, sub,
-				       "unknown key '%s' in 'goal' (expected event, within)", key);
+				       "unknown key '%s' in 'goal' (expected event, within, value)",
+				       key);
 		free(sub);
 	}
 	if (json_object_get(v, "event") == NULL || json_object_get(v, "within") == NULL)

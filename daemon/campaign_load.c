@@ -224,6 +224,7 @@ campaign_free(struct campaign *c)
 	free(c->exit_on);
 	free(c->key);
 	free(c->goal_event);
+	free(c->goal_value);
 	free(c);
 }
 

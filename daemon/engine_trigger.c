@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attribution.h"
 #include "campaign.h"
 #include "clock.h"
 #include "condition.h"
@@ -91,6 +92,9 @@ engine_goals(struct engine *e, const struct store_event *ev)
 		if (rc == STORE_OK)
 			rc =
 			    engine_note(e, &j, ev->customer, NULL, NOTE_GOAL, ev->type, NULL, NULL);
+		/* Credited to one message, with its revenue (issue 19). */
+		if (rc == STORE_OK)
+			rc = attribution_credit(e->store, c, ev, jid, NULL, clock_now(e->clock));
 	}
 	return rc;
 }

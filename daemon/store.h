@@ -240,6 +240,19 @@ struct link_click {
 };
 void link_click_clear(struct link_click *c);
 
+/* A conversion as credited (issue 19). */
+struct conversion {
+	const char *campaign_id;
+	const char *variant; /* the journey's experiment arm, "" for none */
+	int64_t journey_id, customer_id, event_seq;
+	double revenue;
+	int64_t at_ms, since_ms;
+	/* Filled by the store: the message credited (0: none found), its step, "click"/"send". */
+	int64_t outbox_id;
+	char step_id[128];
+	const char *via;
+};
+
 struct store_ops {
 	const char *name;
 	struct store *(*open)(const struct store_options *, char *err, size_t errlen);
@@ -434,7 +447,7 @@ struct store_ops {
 	enum store_status (*outbox_bounced)(struct store *, int64_t id, const char *reply,
 					    int64_t now_ms);
 
-	/* Click tracking (store_sqlite_links.c, issue 19). */
+	/* Click tracking and attribution (store_sqlite_measure.c, issue 19). */
 	/* Keeps the targets LINKS ([{"url", "name"}], index = position) of outbox message ID. */
 	enum store_status (*links_add)(struct store *, int64_t id, json_t *links);
 	/* Link IDX of the message MESSAGE_ID: *URL (malloc'd), or STORE_NOTFOUND. */
@@ -443,6 +456,12 @@ struct store_ops {
 	/* Records a click on it: the link (owned strings), and whether it is its first click. */
 	enum store_status (*link_click)(struct store *, const char *message_id, int idx,
 					int64_t now_ms, struct link_click *out);
+	/*
+	 * Credits a conversion of campaign C->campaign_id to one message: the last of the
+	 * campaign the customer clicked since C->since_ms, else the last sent since then (fills
+	 * outbox_id, step_id, via); records it with its revenue and counts it.
+	 */
+	enum store_status (*conversion_credit)(struct store *, struct conversion *c);
 };
 
 /* Every backend's struct starts with this. */
@@ -849,6 +868,11 @@ store_campaign_stats(struct store *s, const char *campaign_id, int64_t since_ms,
 	return s->ops->campaign_stats(s, campaign_id, since_ms, out);
 }
 
+static inline enum store_status
+store_conversion_credit(struct store *s, struct conversion *c)
+{
+	return s->ops->conversion_credit(s, c);
+}
 static inline enum store_status
 store_links_add(struct store *s, int64_t id, json_t *links)
 {

@@ -177,7 +177,15 @@ static const char *store_sqlite_migrations[] = {
      */
     "CREATE TABLE IF NOT EXISTS links (outbox_id INTEGER NOT NULL, idx INTEGER NOT NULL,"
     " url TEXT NOT NULL, name TEXT NOT NULL, clicks INTEGER NOT NULL DEFAULT 0,"
-    " first_ms INTEGER, PRIMARY KEY (outbox_id, idx)) WITHOUT ROWID;"
+    " first_ms INTEGER, last_ms INTEGER, PRIMARY KEY (outbox_id, idx)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS links_clicked ON links (outbox_id) WHERE first_ms IS NOT NULL;"
+    /* A goal reached, credited to one message (the last clicked, else the last sent). */
+    "CREATE TABLE IF NOT EXISTS conversions (id INTEGER PRIMARY KEY,"
+    " campaign_id TEXT NOT NULL, journey_id INTEGER NOT NULL, customer_id INTEGER NOT NULL,"
+    " event_seq INTEGER NOT NULL, outbox_id INTEGER, step_id TEXT, variant TEXT NOT NULL,"
+    " via TEXT NOT NULL, revenue REAL NOT NULL, at_ms INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS conversions_event ON conversions (event_seq);"
+    "CREATE INDEX IF NOT EXISTS conversions_outbox ON conversions (outbox_id);"
     "CREATE TABLE IF NOT EXISTS measure_counts (campaign_id TEXT NOT NULL,"
     " step_id TEXT NOT NULL, variant TEXT NOT NULL, metric TEXT NOT NULL,"
     " n REAL NOT NULL DEFAULT 0, PRIMARY KEY (campaign_id, step_id, variant, metric))"
@@ -976,5 +984,6 @@ const struct store_ops store_sqlite_ops = {
     .links_add = store_sqlite_links_add,
     .link_target = store_sqlite_link_target,
     .link_click = store_sqlite_link_click,
+    .conversion_credit = store_sqlite_conversion_credit,
     .outbox_bounced = store_sqlite_outbox_bounced,
 };

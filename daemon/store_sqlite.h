@@ -107,8 +107,20 @@ enum {
 /* The statements of inbound mail (store_sqlite_inbound.c, issue 16). */
 enum { I_FIND, I_ADD, I_LIST, I_SOFT, I_REF_ID, I_REF_MID, I_BOUNCED, I_ERASE, I_COUNT };
 
-/* The statements of click tracking (store_sqlite_links.c, issue 19). */
-enum { L_ADD, L_TARGET, L_FIRST, L_CLICK, L_GET, L_COUNT_ADD, L_COUNT };
+/* The statements of click tracking and attribution (store_sqlite_measure.c, issue 19). */
+enum {
+	L_ADD,
+	L_TARGET,
+	L_FIRST,
+	L_CLICK,
+	L_GET,
+	L_COUNT_ADD,
+	L_ATTR_CLICK,
+	L_ATTR_SENT,
+	L_CONV_SEEN,
+	L_CONV_ADD,
+	L_COUNT
+};
 
 struct store_sqlite {
 	struct store base;
@@ -251,13 +263,14 @@ enum store_status store_sqlite_outbox_bounced(struct store *, int64_t, const cha
 /* Within customer_erase: the customer's inbound records lose their personal data. */
 enum store_status store_sqlite_inbound_erase(struct store_sqlite *s, int64_t customer_id);
 
-/* Click tracking (store_sqlite_links.c, issue 19). */
+/* Click tracking and attribution (store_sqlite_measure.c, issue 19). */
 int store_sqlite_links_prepare(struct store_sqlite *s, char *err, size_t errlen);
 void store_sqlite_links_finalize(struct store_sqlite *s);
 enum store_status store_sqlite_links_add(struct store *, int64_t, json_t *);
 enum store_status store_sqlite_link_target(struct store *, const char *, int, char **);
 enum store_status store_sqlite_link_click(struct store *, const char *, int, int64_t,
 					  struct link_click *);
+enum store_status store_sqlite_conversion_credit(struct store *, struct conversion *);
 
 /* store_sqlite_pcache.c: SQLite's page cache without the commit-time walk of all of it. */
 int store_sqlite_pcache_install(void);

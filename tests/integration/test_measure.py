@@ -34,6 +34,9 @@ TEMPLATES = {
     "receipt.subject.mustache": "Receipt",
     "receipt.text.mustache": "Thanks\n",
     "receipt.html.mustache": '<a href="https://shop.example/order">Your order</a>',
+    "news2.subject.mustache": "News again",
+    "news2.text.mustache": "Again\n",
+    "news2.html.mustache": '<a href="https://shop.example/again">Again</a>',
     "followup.subject.mustache": "You clicked {{event.properties.link}}",
     "followup.text.mustache": "Saw you looked at {{event.properties.url}}\n",
 }
@@ -208,6 +211,57 @@ def transactional_and_opt_out_not_tracked():
         for m in mails(d):
             check("/c/" not in part(m, "text/html"), "not tracked", part(m, "text/html"))
         eq(rows(d, "SELECT count(*) FROM links"), [(0,)], "no targets kept")
+    finally:
+        d.cleanup()
+
+
+def two_sends(cid, **extra):
+    c = campaign(cid, "newsletter", "news", **extra)
+    c["steps"] = [{"id": "first", "send": {"channel": "mail", "template": "news"}},
+                  {"id": "second", "send": {"channel": "mail", "template": "news2"}}]
+    return c
+
+
+@test
+def purchase_after_click_credits_that_message():
+    goal = {"event": "purchase", "within": "7d", "value": "properties.total"}
+    d = daemon(two_sends("news", goal=goal),
+               two_sends("other", goal={"event": "purchase", "within": "1d"}))
+    try:
+        d.start()
+        for cust in ("c1", "c2"):
+            eq(d.post_events(event(cust, "newsletter", "n-" + cust, url=TARGET)).status, 202)
+        poll(lambda: len(mails(d)) == 8, 10, "two mails of two campaigns for two customers")
+        first = [m for m in mails(d) if str(m["Subject"]) == "News"
+                 and m["To"].addresses[0].username == "c1"]
+        page = Hrefs()
+        page.feed(part(first[0], "text/html"))
+        eq(d.request("GET", path_of(page.hrefs[0]), auth=False).status, 302, "click")
+        poll(lambda: rows(d, "SELECT count(*) FROM events WHERE type = 'clicked'") == [(1,)],
+             10, "the click recorded")
+        clicked_campaign = rows(d, "SELECT o.campaign_id FROM links l JOIN outbox o"
+                                " ON o.id = l.outbox_id WHERE l.clicks > 0")[0][0]
+        eq(d.post_events(event("c1", "purchase", "p1", total=49.9)).status, 202)
+        eq(d.post_events(event("c2", "purchase", "p2", total="20.10")).status, 202)
+        poll(lambda: rows(d, "SELECT count(*) FROM conversions") == [(4,)], 10,
+             "both purchases credited by both campaigns")
+        got = rows(d, "SELECT c.campaign_id, cu.ext_id, c.step_id, c.via, c.revenue"
+                   " FROM conversions c JOIN customers cu ON cu.id = c.customer_id"
+                   " ORDER BY 1, 2")
+        other = "other" if clicked_campaign == "news" else "news"
+        want = sorted([
+            (clicked_campaign, "c1", "first", "click",
+             49.9 if clicked_campaign == "news" else 0.0),
+            (other, "c1", "second", "send", 49.9 if other == "news" else 0.0),
+            ("news", "c2", "second", "send", 20.1),
+            ("other", "c2", "second", "send", 0.0),
+        ])
+        eq(got, want, "each purchase credited once per campaign, to the clicked message else "
+           "the last sent, with the revenue of its goal's value")
+        # The total across campaigns counts each purchase once.
+        eq(rows(d, "SELECT metric, round(n, 2) FROM measure_counts WHERE campaign_id = '*'"
+                " ORDER BY metric"), [("converted", 2.0), ("revenue", 70.0)],
+           "de-duplicated total")
     finally:
         d.cleanup()
 

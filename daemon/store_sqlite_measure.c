@@ -1,5 +1,9 @@
-/* The SQLite backend's side of click tracking (issue 19): link targets, clicks, counters. */
+/*
+ * The SQLite backend's side of measuring success (issue 19): link targets and clicks,
+ * conversions credited to a message, and the counters statistics read.
+ */
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,13 +16,26 @@ static const char *const store_sqlite_links_sql[L_COUNT] = {
 		 " WHERE o.message_id = ?1 AND l.idx = ?2",
     [L_FIRST] = "UPDATE links SET first_ms = ?3 WHERE outbox_id = ?1 AND idx = ?2"
 		" AND first_ms IS NULL",
-    [L_CLICK] = "UPDATE links SET clicks = clicks + 1 WHERE outbox_id = ?1 AND idx = ?2",
+    [L_CLICK] = "UPDATE links SET clicks = clicks + 1, last_ms = ?3 WHERE outbox_id = ?1"
+		" AND idx = ?2",
     /* The link, and how many of the message's links have been clicked (now). */
     [L_GET] = "SELECT url, name, (SELECT count(*) FROM links m WHERE m.outbox_id = ?1"
 	      " AND m.first_ms IS NOT NULL) FROM links WHERE outbox_id = ?1 AND idx = ?2",
     [L_COUNT_ADD] = "INSERT INTO measure_counts (campaign_id, step_id, variant, metric, n)"
 		    " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (campaign_id, step_id, variant,"
 		    " metric) DO UPDATE SET n = n + excluded.n",
+    /* Attribution: the customer's messages of the campaign go by outbox_customer. */
+    [L_ATTR_CLICK] = "SELECT o.id, o.step_id FROM outbox o JOIN links l ON l.outbox_id = o.id"
+		     " WHERE o.customer_id = ?1 AND o.campaign_id = ?2 AND l.last_ms >= ?3"
+		     " ORDER BY l.last_ms DESC, o.id DESC LIMIT 1",
+    [L_ATTR_SENT] = "SELECT id, step_id FROM outbox WHERE customer_id = ?1 AND campaign_id = ?2"
+		    " AND created_ms >= ?3 AND state <> 'skipped'"
+		    " ORDER BY created_ms DESC, id DESC LIMIT 1",
+    [L_CONV_SEEN] = "SELECT count(*), coalesce(max(revenue), 0) FROM conversions"
+		    " WHERE event_seq = ?1",
+    [L_CONV_ADD] = "INSERT INTO conversions (campaign_id, journey_id, customer_id, event_seq,"
+		   " outbox_id, step_id, variant, via, revenue, at_ms) VALUES (?1, ?2, ?3, ?4,"
+		   " ?5, ?6, ?7, ?8, ?9, ?10)",
 };
 
 int
@@ -123,6 +140,7 @@ store_sqlite_link_click(struct store *st, const char *message_id, int idx, int64
 	q = s->lk[L_CLICK];
 	sqlite3_bind_int64(q, 1, out->ref.id);
 	sqlite3_bind_int(q, 2, idx);
+	sqlite3_bind_int64(q, 3, now_ms);
 	if ((rc = store_sqlite_exec(s, q)) != STORE_OK)
 		return rc;
 	if (sqlite3_changes(s->db) == 0)
@@ -151,5 +169,89 @@ store_sqlite_link_click(struct store *st, const char *message_id, int idx, int64
 	if (rc == STORE_OK && out->first && clicked == 1)
 		rc = store_sqlite_count_add(s, camp, stp, "", "clicked", 1);
 	free(metric);
+	return rc;
+}
+
+/* The message of statement Q (customer, campaign, since): 1 with its id and step, 0 if none. */
+static int
+store_sqlite_attr_find(struct store_sqlite *s, sqlite3_stmt *q, const struct conversion *c,
+		       int64_t *id, char *step, size_t steplen, enum store_status *rc)
+{
+	int found = 0, r;
+
+	sqlite3_bind_int64(q, 1, c->customer_id);
+	sqlite3_bind_text(q, 2, c->campaign_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, c->since_ms);
+	r = sqlite3_step(q);
+	if (r == SQLITE_ROW) {
+		*id = sqlite3_column_int64(q, 0);
+		snprintf(step, steplen, "%s", (const char *)sqlite3_column_text(q, 1));
+		found = 1;
+	} else if (r != SQLITE_DONE)
+		*rc = store_sqlite_status(s, r);
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return found;
+}
+
+enum store_status
+store_sqlite_conversion_credit(struct store *st, struct conversion *c)
+{
+	struct store_sqlite *s = SQ(st);
+	enum store_status rc = STORE_OK;
+	sqlite3_stmt *q;
+	long seen = 0;
+	double most = 0;
+
+	c->outbox_id = 0;
+	c->step_id[0] = '\0';
+	c->via = "none";
+	if (store_sqlite_attr_find(s, s->lk[L_ATTR_CLICK], c, &c->outbox_id, c->step_id,
+				   sizeof(c->step_id), &rc))
+		c->via = "click";
+	else if (rc == STORE_OK && store_sqlite_attr_find(s, s->lk[L_ATTR_SENT], c, &c->outbox_id,
+							  c->step_id, sizeof(c->step_id), &rc))
+		c->via = "send";
+	if (rc != STORE_OK)
+		return rc;
+	q = s->lk[L_CONV_SEEN];
+	sqlite3_bind_int64(q, 1, c->event_seq);
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		seen = sqlite3_column_int64(q, 0);
+		most = sqlite3_column_double(q, 1);
+	}
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	q = s->lk[L_CONV_ADD];
+	sqlite3_bind_text(q, 1, c->campaign_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, c->journey_id);
+	sqlite3_bind_int64(q, 3, c->customer_id);
+	sqlite3_bind_int64(q, 4, c->event_seq);
+	if (c->outbox_id > 0) {
+		sqlite3_bind_int64(q, 5, c->outbox_id);
+		sqlite3_bind_text(q, 6, c->step_id, -1, SQLITE_STATIC);
+	}
+	sqlite3_bind_text(q, 7, c->variant ? c->variant : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 8, c->via, -1, SQLITE_STATIC);
+	sqlite3_bind_double(q, 9, c->revenue);
+	sqlite3_bind_int64(q, 10, c->at_ms);
+	if ((rc = store_sqlite_exec(s, q)) != STORE_OK)
+		return rc;
+	/*
+	 * Counted on the step credited ("" when no message was found), and once per event across
+	 * campaigns under the campaign "*": the de-duplicated total, whose revenue for an event
+	 * is the largest any campaign credited it with (campaigns may name different values).
+	 */
+	const char *v = c->variant ? c->variant : "";
+	if ((rc = store_sqlite_count_add(s, c->campaign_id, c->step_id, v, "converted", 1)) !=
+		STORE_OK ||
+	    (rc = store_sqlite_count_add(s, c->campaign_id, c->step_id, v, "revenue",
+					 c->revenue)) != STORE_OK)
+		return rc;
+	if (seen == 0 && (rc = store_sqlite_count_add(s, "*", "", "", "converted", 1)) != STORE_OK)
+		return rc;
+	if (c->revenue > most || (seen == 0 && c->revenue != 0))
+		rc = store_sqlite_count_add(s, "*", "", "", "revenue",
+					    seen == 0 ? c->revenue : c->revenue - most);
 	return rc;
 }
