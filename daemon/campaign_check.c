@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "experiment.h"
 #include "campaign_int.h"
 #include "cron.h"
 #include "duration.h"
@@ -432,7 +433,9 @@ campaign_check(struct campaign_loader *L, json_t *root)
 				campaign_error(L, L->what, key,
 					       "'track_clicks' must be true or false, not %s",
 					       diag_type_name(v));
-		} else if (strcmp(key, "locale_default") == 0)
+		} else if (strcmp(key, "holdout") == 0)
+			experiment_check_holdout(L, v);
+		else if (strcmp(key, "locale_default") == 0)
 			campaign_check_text(L, L->what, key, key, v, validate_locale,
 					    "a BCP 47 language tag like \"en\" or \"de-CH\"",
 					    &c->locale_default);

@@ -240,6 +240,14 @@ struct link_click {
 };
 void link_click_clear(struct link_click *c);
 
+/* A journey's experiment arm (issue 19, experiment.h); strings owned when read. */
+struct assignment {
+	int64_t journey_id, customer_id, assigned_ms;
+	char *campaign_id, *exp_version, *arm;
+	json_t *variants; /* {"step": "variant"} */
+};
+void assignment_clear(struct assignment *a);
+
 /* A conversion as credited (issue 19). */
 struct conversion {
 	const char *campaign_id;
@@ -462,6 +470,21 @@ struct store_ops {
 	 * outbox_id, step_id, via); records it with its revenue and counts it.
 	 */
 	enum store_status (*conversion_credit)(struct store *, struct conversion *c);
+	/* Adds N to the counter METRIC of (CAMPAIGN, STEP, VARIANT); step "*": the arm's total. */
+	enum store_status (*measure_count)(struct store *, const char *campaign, const char *step,
+					   const char *variant, const char *metric, double n);
+	/* A journey's experiment arm, recorded at entry; get: STORE_NOTFOUND when it has none. */
+	enum store_status (*assignment_add)(struct store *, const struct assignment *a);
+	enum store_status (*assignment_get)(struct store *, int64_t journey_id,
+					    struct assignment *out);
+	/*
+	 * The customer's latest unconverted assignment in CAMPAIGN made since SINCE_MS converts
+	 * at NOW_MS: its arm counts the conversion and REVENUE; *ARM (malloc'd) or
+	 * STORE_NOTFOUND.
+	 */
+	enum store_status (*experiment_convert)(struct store *, const char *campaign,
+						int64_t customer_id, int64_t since_ms,
+						int64_t now_ms, double revenue, char **arm);
 };
 
 /* Every backend's struct starts with this. */
@@ -868,6 +891,28 @@ store_campaign_stats(struct store *s, const char *campaign_id, int64_t since_ms,
 	return s->ops->campaign_stats(s, campaign_id, since_ms, out);
 }
 
+static inline enum store_status
+store_measure_count(struct store *s, const char *campaign, const char *step, const char *variant,
+		    const char *metric, double n)
+{
+	return s->ops->measure_count(s, campaign, step, variant, metric, n);
+}
+static inline enum store_status
+store_assignment_add(struct store *s, const struct assignment *a)
+{
+	return s->ops->assignment_add(s, a);
+}
+static inline enum store_status
+store_assignment_get(struct store *s, int64_t journey_id, struct assignment *out)
+{
+	return s->ops->assignment_get(s, journey_id, out);
+}
+static inline enum store_status
+store_experiment_convert(struct store *s, const char *campaign, int64_t customer_id,
+			 int64_t since_ms, int64_t now_ms, double revenue, char **arm)
+{
+	return s->ops->experiment_convert(s, campaign, customer_id, since_ms, now_ms, revenue, arm);
+}
 static inline enum store_status
 store_conversion_credit(struct store *s, struct conversion *c)
 {

@@ -186,6 +186,13 @@ static const char *store_sqlite_migrations[] = {
     " via TEXT NOT NULL, revenue REAL NOT NULL, at_ms INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS conversions_event ON conversions (event_seq);"
     "CREATE INDEX IF NOT EXISTS conversions_outbox ON conversions (outbox_id);"
+    /* A journey's experiment arm, decided at entry and never moved (experiment.h). */
+    "CREATE TABLE IF NOT EXISTS assignments (journey_id INTEGER PRIMARY KEY,"
+    " campaign_id TEXT NOT NULL, exp_version TEXT NOT NULL, customer_id INTEGER NOT NULL,"
+    " arm TEXT NOT NULL, variants TEXT NOT NULL, assigned_ms INTEGER NOT NULL,"
+    " converted_ms INTEGER);"
+    "CREATE INDEX IF NOT EXISTS assignments_customer ON assignments"
+    " (customer_id, campaign_id, assigned_ms) WHERE converted_ms IS NULL;"
     "CREATE TABLE IF NOT EXISTS measure_counts (campaign_id TEXT NOT NULL,"
     " step_id TEXT NOT NULL, variant TEXT NOT NULL, metric TEXT NOT NULL,"
     " n REAL NOT NULL DEFAULT 0, PRIMARY KEY (campaign_id, step_id, variant, metric))"
@@ -985,5 +992,9 @@ const struct store_ops store_sqlite_ops = {
     .link_target = store_sqlite_link_target,
     .link_click = store_sqlite_link_click,
     .conversion_credit = store_sqlite_conversion_credit,
+    .measure_count = store_sqlite_measure_count,
+    .assignment_add = store_sqlite_assignment_add,
+    .assignment_get = store_sqlite_assignment_get,
+    .experiment_convert = store_sqlite_experiment_convert,
     .outbox_bounced = store_sqlite_outbox_bounced,
 };

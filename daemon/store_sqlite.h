@@ -119,6 +119,10 @@ enum {
 	L_ATTR_SENT,
 	L_CONV_SEEN,
 	L_CONV_ADD,
+	L_ASSIGN_ADD,
+	L_ASSIGN_GET,
+	L_ASSIGN_CONVERT,
+	L_ARM_OF_OUTBOX,
 	L_COUNT
 };
 
@@ -271,6 +275,12 @@ enum store_status store_sqlite_link_target(struct store *, const char *, int, ch
 enum store_status store_sqlite_link_click(struct store *, const char *, int, int64_t,
 					  struct link_click *);
 enum store_status store_sqlite_conversion_credit(struct store *, struct conversion *);
+enum store_status store_sqlite_measure_count(struct store *, const char *, const char *,
+					     const char *, const char *, double);
+enum store_status store_sqlite_assignment_add(struct store *, const struct assignment *);
+enum store_status store_sqlite_assignment_get(struct store *, int64_t, struct assignment *);
+enum store_status store_sqlite_experiment_convert(struct store *, const char *, int64_t, int64_t,
+						  int64_t, double, char **);
 
 /* store_sqlite_pcache.c: SQLite's page cache without the commit-time walk of all of it. */
 int store_sqlite_pcache_install(void);

@@ -36,6 +36,20 @@ static const char *const store_sqlite_links_sql[L_COUNT] = {
     [L_CONV_ADD] = "INSERT INTO conversions (campaign_id, journey_id, customer_id, event_seq,"
 		   " outbox_id, step_id, variant, via, revenue, at_ms) VALUES (?1, ?2, ?3, ?4,"
 		   " ?5, ?6, ?7, ?8, ?9, ?10)",
+    [L_ASSIGN_ADD] = "INSERT INTO assignments (journey_id, campaign_id, exp_version,"
+		     " customer_id, arm, variants, assigned_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+		     " ?7) ON CONFLICT (journey_id) DO NOTHING",
+    [L_ASSIGN_GET] = "SELECT campaign_id, exp_version, customer_id, arm, variants, assigned_ms"
+		     " FROM assignments WHERE journey_id = ?1",
+    [L_ASSIGN_CONVERT] = "UPDATE assignments SET converted_ms = ?4 WHERE journey_id = (SELECT"
+			 " journey_id FROM assignments WHERE customer_id = ?1 AND campaign_id ="
+			 " ?2 AND assigned_ms >= ?3 AND converted_ms IS NULL ORDER BY"
+			 " assigned_ms DESC LIMIT 1) RETURNING arm",
+    /* The arm of a message's journey, and whether the journey had a click before. */
+    [L_ARM_OF_OUTBOX] = "SELECT coalesce((SELECT arm FROM assignments a WHERE a.journey_id ="
+			" o.journey_id), ''), (SELECT count(*) FROM outbox x JOIN links l ON"
+			" l.outbox_id = x.id WHERE x.journey_id = o.journey_id AND l.first_ms IS"
+			" NOT NULL) FROM outbox o WHERE o.id = ?1",
 };
 
 int
@@ -104,10 +118,11 @@ store_sqlite_link_target(struct store *st, const char *message_id, int idx, char
 }
 
 /* Adds N to a counter of the campaign's step (issue 19's statistics). */
-static enum store_status
-store_sqlite_count_add(struct store_sqlite *s, const char *campaign, const char *step,
-		       const char *variant, const char *metric, double n)
+enum store_status
+store_sqlite_measure_count(struct store *st, const char *campaign, const char *step,
+			   const char *variant, const char *metric, double n)
 {
+	struct store_sqlite *s = SQ(st);
 	sqlite3_stmt *q = s->lk[L_COUNT_ADD];
 	store_sqlite_bind_text(q, 1, campaign);
 	store_sqlite_bind_text(q, 2, step);
@@ -160,14 +175,30 @@ store_sqlite_link_click(struct store *st, const char *message_id, int idx, int64
 	sqlite3_clear_bindings(q);
 	if (rc != STORE_OK)
 		return rc;
+	/* The arm of the message's journey, and how many of the journey's links were clicked. */
+	char *arm = NULL;
+	long journey_clicked = 0;
+	q = s->lk[L_ARM_OF_OUTBOX];
+	sqlite3_bind_int64(q, 1, out->ref.id);
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		arm = xstrdup((const char *)sqlite3_column_text(q, 0));
+		journey_clicked = sqlite3_column_int64(q, 1);
+	}
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
 	const char *camp = out->ref.campaign_id ?: "", *stp = out->ref.step_id ?: "";
+	const char *v = arm ? arm : "";
 	char *metric = xasprintf("link:%s", out->url);
-	rc = store_sqlite_count_add(s, camp, stp, "", "clicks", 1);
+	rc = store_sqlite_measure_count(st, camp, stp, v, "clicks", 1);
 	if (rc == STORE_OK)
-		rc = store_sqlite_count_add(s, camp, stp, "", metric, 1);
+		rc = store_sqlite_measure_count(st, camp, stp, v, metric, 1);
 	/* The message's first click: it counts once toward "clicked" (unique messages). */
 	if (rc == STORE_OK && out->first && clicked == 1)
-		rc = store_sqlite_count_add(s, camp, stp, "", "clicked", 1);
+		rc = store_sqlite_measure_count(st, camp, stp, v, "clicked", 1);
+	/* The journey's first click: its customer counts once toward the arm's "clickers". */
+	if (rc == STORE_OK && out->first && journey_clicked == 1)
+		rc = store_sqlite_measure_count(st, camp, "*", v, "clickers", 1);
+	free(arm);
 	free(metric);
 	return rc;
 }
@@ -243,15 +274,106 @@ store_sqlite_conversion_credit(struct store *st, struct conversion *c)
 	 * is the largest any campaign credited it with (campaigns may name different values).
 	 */
 	const char *v = c->variant ? c->variant : "";
-	if ((rc = store_sqlite_count_add(s, c->campaign_id, c->step_id, v, "converted", 1)) !=
-		STORE_OK ||
-	    (rc = store_sqlite_count_add(s, c->campaign_id, c->step_id, v, "revenue",
-					 c->revenue)) != STORE_OK)
+	if ((rc = store_sqlite_measure_count(&s->base, c->campaign_id, c->step_id, v, "converted",
+					     1)) != STORE_OK ||
+	    (rc = store_sqlite_measure_count(&s->base, c->campaign_id, c->step_id, v, "revenue",
+					     c->revenue)) != STORE_OK)
 		return rc;
-	if (seen == 0 && (rc = store_sqlite_count_add(s, "*", "", "", "converted", 1)) != STORE_OK)
+	if (seen == 0 &&
+	    (rc = store_sqlite_measure_count(&s->base, "*", "", "", "converted", 1)) != STORE_OK)
 		return rc;
 	if (c->revenue > most || (seen == 0 && c->revenue != 0))
-		rc = store_sqlite_count_add(s, "*", "", "", "revenue",
-					    seen == 0 ? c->revenue : c->revenue - most);
+		rc = store_sqlite_measure_count(&s->base, "*", "", "", "revenue",
+						seen == 0 ? c->revenue : c->revenue - most);
+	return rc;
+}
+
+void
+assignment_clear(struct assignment *a)
+{
+	free(a->campaign_id);
+	free(a->exp_version);
+	free(a->arm);
+	json_decref(a->variants);
+	memset(a, 0, sizeof(*a));
+}
+
+enum store_status
+store_sqlite_assignment_add(struct store *st, const struct assignment *a)
+{
+	struct store_sqlite *s = SQ(st);
+	sqlite3_stmt *q = s->lk[L_ASSIGN_ADD];
+	char *v = json_dumps(a->variants, JSON_COMPACT | JSON_SORT_KEYS);
+
+	sqlite3_bind_int64(q, 1, a->journey_id);
+	store_sqlite_bind_text(q, 2, a->campaign_id);
+	store_sqlite_bind_text(q, 3, a->exp_version);
+	sqlite3_bind_int64(q, 4, a->customer_id);
+	store_sqlite_bind_text(q, 5, a->arm);
+	store_sqlite_bind_text(q, 6, v ? v : "{}");
+	sqlite3_bind_int64(q, 7, a->assigned_ms);
+	free(v);
+	return store_sqlite_exec(s, q);
+}
+
+enum store_status
+store_sqlite_assignment_get(struct store *st, int64_t journey_id, struct assignment *out)
+{
+	struct store_sqlite *s = SQ(st);
+	sqlite3_stmt *q = s->lk[L_ASSIGN_GET];
+	enum store_status rc = STORE_NOTFOUND;
+	int step;
+
+	memset(out, 0, sizeof(*out));
+	sqlite3_bind_int64(q, 1, journey_id);
+	step = sqlite3_step(q);
+	if (step == SQLITE_ROW) {
+		out->journey_id = journey_id;
+		out->campaign_id = xstrdup((const char *)sqlite3_column_text(q, 0));
+		out->exp_version = xstrdup((const char *)sqlite3_column_text(q, 1));
+		out->customer_id = sqlite3_column_int64(q, 2);
+		out->arm = xstrdup((const char *)sqlite3_column_text(q, 3));
+		out->variants = json_loads((const char *)sqlite3_column_text(q, 4), 0, NULL);
+		out->assigned_ms = sqlite3_column_int64(q, 5);
+		rc = STORE_OK;
+	} else if (step != SQLITE_DONE)
+		rc = store_sqlite_status(s, step);
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return rc;
+}
+
+enum store_status
+store_sqlite_experiment_convert(struct store *st, const char *campaign, int64_t customer_id,
+				int64_t since_ms, int64_t now_ms, double revenue, char **arm)
+{
+	struct store_sqlite *s = SQ(st);
+	sqlite3_stmt *q = s->lk[L_ASSIGN_CONVERT];
+	enum store_status rc = STORE_NOTFOUND;
+	int step;
+
+	*arm = NULL;
+	sqlite3_bind_int64(q, 1, customer_id);
+	sqlite3_bind_text(q, 2, campaign, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, since_ms);
+	sqlite3_bind_int64(q, 4, now_ms);
+	step = sqlite3_step(q);
+	if (step == SQLITE_ROW) {
+		*arm = xstrdup((const char *)sqlite3_column_text(q, 0));
+		rc = STORE_OK;
+		step = sqlite3_step(q);
+	}
+	if (step != SQLITE_DONE)
+		rc = store_sqlite_status(s, step);
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	if (rc == STORE_OK &&
+	    ((rc = store_sqlite_measure_count(st, campaign, "*", *arm, "converted", 1)) !=
+		 STORE_OK ||
+	     (rc = store_sqlite_measure_count(st, campaign, "*", *arm, "revenue", revenue)) !=
+		 STORE_OK)) {
+		free(*arm);
+		*arm = NULL;
+	}
 	return rc;
 }

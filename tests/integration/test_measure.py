@@ -8,13 +8,17 @@ import email
 import email.policy
 import glob
 import html.parser
+import json
 import os
+import shutil
+import signal
+import tempfile
 import sqlite3
 import sys
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ntest import Daemon, check, eq, poll, run_all, test  # noqa: E402
+from ntest import Daemon, check, eq, poll, run_all, run_cli, test  # noqa: E402
 
 PUBLIC = "https://mail.test.example"
 TARGET = "https://shop.example/p?a=1&b=2"
@@ -164,7 +168,6 @@ def click_redirects_records_once_forged_400():
              "three clicks counted")
         ev = rows(d, "SELECT type, properties FROM events WHERE type = 'clicked'")
         eq(len(ev), 1, "one clicked event however often it is clicked")
-        import json
         props = json.loads(ev[0][1])
         eq(props["url"], TARGET, "url")
         eq(props["link"], "product", "the link's data-link name")
@@ -262,6 +265,119 @@ def purchase_after_click_credits_that_message():
         eq(rows(d, "SELECT metric, round(n, 2) FROM measure_counts WHERE campaign_id = '*'"
                 " ORDER BY metric"), [("converted", 2.0), ("revenue", 70.0)],
            "de-duplicated total")
+    finally:
+        d.cleanup()
+
+
+def experiment(cid, weights, holdout=None, wait=None):
+    """On "newsletter": (a wait,) then one send whose variants A and B have WEIGHTS."""
+    send = {"id": "send", "send": {"channel": "mail", "template": "news", "variants": [
+        {"name": "a", "weight": weights[0]},
+        {"name": "b", "weight": weights[1], "template": "news2"}]}}
+    c = campaign(cid, "newsletter", "news")
+    c["steps"] = ([{"id": "pause", "wait": wait}] if wait else []) + [send]
+    c["goal"] = {"event": "purchase", "within": "7d", "value": "properties.total"}
+    if holdout is not None:
+        c["holdout"] = holdout
+    return c
+
+
+def simulate(campaigns, events):
+    tmp = tempfile.mkdtemp(prefix="nt-measure-")
+    try:
+        os.makedirs(os.path.join(tmp, "campaigns"))
+        os.makedirs(os.path.join(tmp, "templates"))
+        for c in campaigns:
+            with open(os.path.join(tmp, "campaigns", c["id"] + ".json"), "w") as f:
+                json.dump(c, f)
+        for name, text in TEMPLATES.items():
+            with open(os.path.join(tmp, "templates", name), "w") as f:
+                f.write(text)
+        with open(os.path.join(tmp, "events.jsonl"), "w") as f:
+            for e in events:
+                f.write(json.dumps(e) + "\n")
+        with open(os.path.join(tmp, "customers.jsonl"), "w") as f:
+            for cust in sorted({e["customer"] for e in events}):
+                f.write(json.dumps({"id": cust, "email": cust + "@example.com"}) + "\n")
+        r = run_cli("simulate", "--campaigns", os.path.join(tmp, "campaigns"), "--templates",
+                    os.path.join(tmp, "templates"), "--events", os.path.join(tmp, "events.jsonl"),
+                    "--customers", os.path.join(tmp, "customers.jsonl"), "--until", "1d",
+                    "--json", timeout=300)
+        eq(r.returncode, 0, "simulate: " + r.stderr)
+        return [json.loads(line) for line in r.stdout.splitlines()]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@test
+def variants_split_in_proportion_holdout_gets_nothing():
+    """4,000 simulated customers (ids cust-0 .. cust-3999, a fixed seed for the keyed hash):
+    holdout 10 %, then variants a:b = 70:30; a chi-square goodness-of-fit test (SciPy) must not
+    reject the configured split at the 0.1 % level, and the split is the same on a second run."""
+    from scipy.stats import chisquare
+    n = 4000
+    events = [{"id": f"e{i}", "customer": f"cust-{i}", "type": "newsletter",
+               "time": "2026-01-05T10:00:00Z"} for i in range(n)]
+    tl = simulate([experiment("exp", [70, 30], holdout=10)], events)
+    arms = {t["customer"]: t["arm"] for t in tl if t["action"] == "enter"}
+    eq(len(arms), n, "every customer entered and shows its arm")
+    counts = [sum(1 for a in arms.values() if a == k) for k in ("holdout", "a", "b")]
+    expected = [n * 0.10, n * 0.90 * 0.70, n * 0.90 * 0.30]
+    stat, p = chisquare(counts, expected)
+    check(p > 0.001, "the split follows the weights", counts, expected, p)
+    sends = {t["customer"]: t["template"] for t in tl if t["action"] == "send"}
+    for cust, arm in arms.items():
+        if arm == "holdout":
+            check(cust not in sends, "a holdout customer gets nothing", cust)
+        else:
+            eq(sends.get(cust), {"a": "news", "b": "news2"}[arm], f"{cust} got its variant")
+    skips = [t for t in tl if t["action"] == "skip" and t["reason"] == "holdout"]
+    eq(len(skips), counts[0], "each holdout send is a skip named holdout")
+    again = simulate([experiment("exp", [70, 30], holdout=10)], events)
+    eq({t["customer"]: t["arm"] for t in again if t["action"] == "enter"}, arms,
+       "deterministic: the same arms again")
+
+
+@test
+def reload_changing_weights_keeps_assignments():
+    d = daemon(experiment("exp", [50, 50], holdout=20, wait="3s"))
+    try:
+        d.start()
+        custs = [f"r{i}" for i in range(40)]
+        eq(d.post_events({"events": [event(c, "newsletter", "n-" + c) for c in custs]}).status,
+           202)
+        poll(lambda: rows(d, "SELECT count(*) FROM assignments") == [(40,)], 10, "assigned")
+        before = dict(rows(d, "SELECT cu.ext_id, a.arm FROM assignments a JOIN customers cu"
+                              " ON cu.id = a.customer_id"))
+        check(set(before.values()) == {"holdout", "a", "b"}, "all arms present", before)
+        version = rows(d, "SELECT DISTINCT exp_version FROM assignments")
+        d.write_campaign(experiment("exp", [5, 95], holdout=20, wait="3s"))
+        d.proc.send_signal(signal.SIGHUP)
+        poll(lambda: "reload" in d.read_log().lower(), 10, "the reload")
+        # Their sends happen after the reload, on what was recorded.
+        poll(lambda: rows(d, "SELECT count(*) FROM journey_notes WHERE action IN ('send', "
+                             "'skip') AND step_id = 'send'") == [(40,)], 20, "all sends")
+        after = dict(rows(d, "SELECT cu.ext_id, a.arm FROM assignments a JOIN customers cu"
+                             " ON cu.id = a.customer_id"))
+        eq(after, before, "nobody moved")
+        sent = dict(rows(d, "SELECT cu.ext_id, o.template FROM outbox o JOIN customers cu"
+                            " ON cu.id = o.customer_id WHERE o.state <> 'skipped'"))
+        for cust, arm in before.items():
+            if arm == "holdout":
+                check(cust not in sent, "holdout gets nothing", cust)
+            else:
+                eq(sent.get(cust), {"a": "news", "b": "news2"}[arm], cust)
+        poll(lambda: len(mails(d)) == sum(1 for a in before.values() if a != "holdout"), 10,
+             "the mails")
+        holdout_mail = [m for m in mails(d)
+                        if before[m["To"].addresses[0].username] == "holdout"]
+        eq(holdout_mail, [], "no holdout customer received a mail")
+        # A customer entering now is assigned under the new experiment version.
+        eq(d.post_events(event("late", "newsletter", "n-late")).status, 202)
+        poll(lambda: len(rows(d, "SELECT 1 FROM assignments")) == 41, 10, "late assigned")
+        v2 = rows(d, "SELECT DISTINCT exp_version FROM assignments")
+        eq(len(v2), 2, "a new experiment version for the new weights")
+        check(version[0] in v2, "the old version kept", version, v2)
     finally:
         d.cleanup()
 
