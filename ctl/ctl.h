@@ -48,5 +48,7 @@ void ctl_print_json(const json_t *v);
 void ctl_die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 char *ctl_strdup(const char *s);
 char *ctl_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The clicks, conversions and experiment of one campaign's statistics (ctl_measure.c). */
+void ctl_stats_measure(const json_t *s);
 
 #endif

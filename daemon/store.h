@@ -248,6 +248,13 @@ struct assignment {
 };
 void assignment_clear(struct assignment *a);
 
+/* One counter of a campaign (issue 19's statistics); measure_rows_free frees a list. */
+struct measure_row {
+	char *step, *variant, *metric;
+	double n;
+};
+void measure_rows_free(struct measure_row *v, size_t n);
+
 /* A conversion as credited (issue 19). */
 struct conversion {
 	const char *campaign_id;
@@ -473,6 +480,14 @@ struct store_ops {
 	/* Adds N to the counter METRIC of (CAMPAIGN, STEP, VARIANT); step "*": the arm's total. */
 	enum store_status (*measure_count)(struct store *, const char *campaign, const char *step,
 					   const char *variant, const char *metric, double n);
+	/* The customer left by a link: the last marketing mail they got counts it. */
+	enum store_status (*unsubscribe_credit)(struct store *, int64_t customer_id);
+	/*
+	 * The counters of CAMPAIGN ("*": the totals across campaigns), with the inbound mail
+	 * (metrics "bounce", "complaint", "reply", ... by step) matched to its messages.
+	 */
+	enum store_status (*measure_read)(struct store *, const char *campaign,
+					  struct measure_row **rows, size_t *n);
 	/* A journey's experiment arm, recorded at entry; get: STORE_NOTFOUND when it has none. */
 	enum store_status (*assignment_add)(struct store *, const struct assignment *a);
 	enum store_status (*assignment_get)(struct store *, int64_t journey_id,
@@ -896,6 +911,16 @@ store_measure_count(struct store *s, const char *campaign, const char *step, con
 		    const char *metric, double n)
 {
 	return s->ops->measure_count(s, campaign, step, variant, metric, n);
+}
+static inline enum store_status
+store_unsubscribe_credit(struct store *s, int64_t customer_id)
+{
+	return s->ops->unsubscribe_credit(s, customer_id);
+}
+static inline enum store_status
+store_measure_read(struct store *s, const char *campaign, struct measure_row **rows, size_t *n)
+{
+	return s->ops->measure_read(s, campaign, rows, n);
 }
 static inline enum store_status
 store_assignment_add(struct store *s, const struct assignment *a)

@@ -123,6 +123,9 @@ enum {
 	L_ASSIGN_GET,
 	L_ASSIGN_CONVERT,
 	L_ARM_OF_OUTBOX,
+	L_LAST_MARKETING,
+	L_READ,
+	L_INBOUND,
 	L_COUNT
 };
 
@@ -277,6 +280,9 @@ enum store_status store_sqlite_link_click(struct store *, const char *, int, int
 enum store_status store_sqlite_conversion_credit(struct store *, struct conversion *);
 enum store_status store_sqlite_measure_count(struct store *, const char *, const char *,
 					     const char *, const char *, double);
+enum store_status store_sqlite_unsubscribe_credit(struct store *, int64_t);
+enum store_status store_sqlite_measure_read(struct store *, const char *, struct measure_row **,
+					    size_t *);
 enum store_status store_sqlite_assignment_add(struct store *, const struct assignment *);
 enum store_status store_sqlite_assignment_get(struct store *, int64_t, struct assignment *);
 enum store_status store_sqlite_experiment_convert(struct store *, const char *, int64_t, int64_t,

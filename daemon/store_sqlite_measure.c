@@ -50,6 +50,17 @@ static const char *const store_sqlite_links_sql[L_COUNT] = {
 			" o.journey_id), ''), (SELECT count(*) FROM outbox x JOIN links l ON"
 			" l.outbox_id = x.id WHERE x.journey_id = o.journey_id AND l.first_ms IS"
 			" NOT NULL) FROM outbox o WHERE o.id = ?1",
+    /* The customer's last marketing mail (outbox_marketing), with its journey's arm. */
+    [L_LAST_MARKETING] = "SELECT o.campaign_id, o.step_id, coalesce((SELECT arm FROM"
+			 " assignments a WHERE a.journey_id = o.journey_id), '') FROM outbox o"
+			 " WHERE o.customer_id = ?1 AND o.marketing = 1 AND o.state <> 'skipped'"
+			 " AND o.journey_id <> 0 ORDER BY o.created_ms DESC LIMIT 1",
+    [L_READ] = "SELECT step_id, variant, metric, n FROM measure_counts WHERE campaign_id = ?1",
+    /* From the inbound side (CROSS JOIN keeps that order): a campaign's outbox is large. */
+    [L_INBOUND] = "SELECT o.step_id, coalesce((SELECT arm FROM assignments a WHERE"
+		  " a.journey_id = o.journey_id), ''), i.kind, count(*) FROM inbound i CROSS JOIN"
+		  " outbox o ON o.id = i.outbox_id WHERE i.outbox_id IS NOT NULL AND"
+		  " o.campaign_id = ?1 GROUP BY 1, 2, 3",
 };
 
 int
@@ -374,6 +385,88 @@ store_sqlite_experiment_convert(struct store *st, const char *campaign, int64_t 
 		 STORE_OK)) {
 		free(*arm);
 		*arm = NULL;
+	}
+	return rc;
+}
+
+enum store_status
+store_sqlite_unsubscribe_credit(struct store *st, int64_t customer_id)
+{
+	struct store_sqlite *s = SQ(st);
+	sqlite3_stmt *q = s->lk[L_LAST_MARKETING];
+	char *camp = NULL, *step = NULL, *arm = NULL;
+	enum store_status rc = STORE_OK;
+	int r;
+
+	sqlite3_bind_int64(q, 1, customer_id);
+	r = sqlite3_step(q);
+	if (r == SQLITE_ROW) {
+		camp = xstrdup((const char *)sqlite3_column_text(q, 0));
+		step = xstrdup((const char *)sqlite3_column_text(q, 1));
+		arm = xstrdup((const char *)sqlite3_column_text(q, 2));
+	} else if (r != SQLITE_DONE)
+		rc = store_sqlite_status(s, r);
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	if (rc == STORE_OK && camp != NULL) {
+		rc = store_sqlite_measure_count(st, camp, step, arm, "unsubscribes", 1);
+		if (rc == STORE_OK && arm[0])
+			rc = store_sqlite_measure_count(st, camp, "*", arm, "unsubscribes", 1);
+	}
+	free(camp);
+	free(step);
+	free(arm);
+	return rc;
+}
+
+void
+measure_rows_free(struct measure_row *v, size_t n)
+{
+	for (size_t i = 0; v != NULL && i < n; i++) {
+		free(v[i].step);
+		free(v[i].variant);
+		free(v[i].metric);
+	}
+	free(v);
+}
+
+/* Appends the rows of Q (step, variant, metric, n) to *ROWS. */
+static enum store_status
+store_sqlite_measure_rows(struct store_sqlite *s, sqlite3_stmt *q, int cols,
+			  struct measure_row **rows, size_t *n, size_t *cap)
+{
+	int r;
+	while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+		if (*n == *cap) {
+			*cap = *cap ? *cap * 2 : 32;
+			*rows = xrealloc(*rows, *cap * sizeof(**rows));
+		}
+		struct measure_row *m = &(*rows)[(*n)++];
+		m->step = xstrdup((const char *)sqlite3_column_text(q, 0) ?: "");
+		m->variant = xstrdup((const char *)sqlite3_column_text(q, 1) ?: "");
+		m->metric = xstrdup((const char *)sqlite3_column_text(q, 2) ?: "");
+		m->n = sqlite3_column_double(q, cols - 1);
+	}
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return r == SQLITE_DONE ? STORE_OK : store_sqlite_status(s, r);
+}
+
+enum store_status
+store_sqlite_measure_read(struct store *st, const char *campaign, struct measure_row **rows,
+			  size_t *n)
+{
+	struct store_sqlite *s = SQ(st);
+	size_t cap = 0;
+	enum store_status rc;
+
+	*rows = NULL;
+	*n = 0;
+	sqlite3_bind_text(s->lk[L_READ], 1, campaign, -1, SQLITE_STATIC);
+	rc = store_sqlite_measure_rows(s, s->lk[L_READ], 4, rows, n, &cap);
+	if (rc == STORE_OK && strcmp(campaign, "*") != 0) {
+		sqlite3_bind_text(s->lk[L_INBOUND], 1, campaign, -1, SQLITE_STATIC);
+		rc = store_sqlite_measure_rows(s, s->lk[L_INBOUND], 4, rows, n, &cap);
 	}
 	return rc;
 }

@@ -12,13 +12,14 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 import sqlite3
 import sys
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ntest import Daemon, check, eq, poll, run_all, run_cli, test  # noqa: E402
+from ntest import TOKEN, Daemon, check, eq, poll, run_all, run_cli, test  # noqa: E402
 
 PUBLIC = "https://mail.test.example"
 TARGET = "https://shop.example/p?a=1&b=2"
@@ -40,7 +41,8 @@ TEMPLATES = {
     "receipt.html.mustache": '<a href="https://shop.example/order">Your order</a>',
     "news2.subject.mustache": "News again",
     "news2.text.mustache": "Again\n",
-    "news2.html.mustache": '<a href="https://shop.example/again">Again</a>',
+    "news2.html.mustache": '<a href="https://shop.example/again">Again</a>'
+                           '<a href="{{links.unsubscribe_url}}">Leave</a>',
     "followup.subject.mustache": "You clicked {{event.properties.link}}",
     "followup.text.mustache": "Saw you looked at {{event.properties.url}}\n",
 }
@@ -378,6 +380,120 @@ def reload_changing_weights_keeps_assignments():
         v2 = rows(d, "SELECT DISTINCT exp_version FROM assignments")
         eq(len(v2), 2, "a new experiment version for the new weights")
         check(version[0] in v2, "the old version kept", version, v2)
+    finally:
+        d.cleanup()
+
+
+def mail_of(d, cust):
+    got = [m for m in mails(d) if m["To"].addresses[0].username == cust]
+    eq(len(got), 1, f"one mail for {cust}")
+    page = Hrefs()
+    page.feed(part(got[0], "text/html"))
+    return page.hrefs
+
+
+@test
+def statistics_match_hand_counts():
+    d = daemon(experiment("exp", [50, 50], holdout=25))
+    try:
+        d.start()
+        custs = [f"s{i}" for i in range(16)]
+        eq(d.post_events({"events": [event(c, "newsletter", "n-" + c) for c in custs]}).status,
+           202)
+        poll(lambda: rows(d, "SELECT count(*) FROM journey_notes WHERE step_id = 'send'")
+             == [(16,)], 10, "all sends decided")
+        arm = dict(rows(d, "SELECT cu.ext_id, a.arm FROM assignments a JOIN customers cu"
+                           " ON cu.id = a.customer_id"))
+        treated = [c for c in custs if arm[c] != "holdout"]
+        held = [c for c in custs if arm[c] == "holdout"]
+        check(len(treated) >= 4 and len(held) >= 1, "enough of each", arm)
+        poll(lambda: len(mails(d)) == len(treated), 10, "the mails")
+        # Clicks: t0 twice on its first link, t1 once, t2 on two links (variant b has one).
+        t0, t1, t2, t3 = treated[:4]
+        clicks = [(t0, 0), (t0, 0), (t1, 0), (t2, 0)]
+        if arm[t2] == "a":
+            clicks.append((t2, 1))
+        for cust, i in clicks:
+            eq(d.request("GET", path_of(mail_of(d, cust)[i]), auth=False).status, 302)
+        poll(lambda: rows(d, "SELECT sum(clicks) FROM links") == [(len(clicks),)], 10,
+             "clicks recorded")
+        # t3 leaves by its unsubscribe link, twice (counted once).
+        unsub = [h for h in mail_of(d, t3) if h and "/u/" in h][0]
+        for _ in range(2):
+            eq(d.request("POST", path_of(unsub), auth=False, raw="List-Unsubscribe=One-Click",
+                         headers={"Content-Type": "application/x-www-form-urlencoded"}).status,
+               200)
+        # Purchases: t0 (10), t1 (20), t3 (5, no click), and a holdout customer (7).
+        buys = [(t0, 10), (t1, 20), (t3, 5), (held[0], 7)]
+        for cust, total in buys:
+            eq(d.post_events(event(cust, "purchase", "p-" + cust, total=total)).status, 202)
+        poll(lambda: rows(d, "SELECT count(*) FROM assignments WHERE converted_ms IS NOT NULL")
+             == [(4,)], 10, "conversions by arm")
+        r = d.request("GET", "/v1/campaigns/exp/stats")
+        eq(r.status, 200, r.raw)
+        body = json.loads(r.raw)
+        m = body["measure"]
+        eq(m["recipients"], len(treated), "recipients: the treated customers' mails")
+        eq(m["clicked"], 3, "three messages clicked")
+        eq(m["clicks"], len(clicks), "every click")
+        eq(m["converted"], 3, "three purchases credited to messages (the holdout's is not)")
+        eq(m["revenue"], 35.0, "their revenue")
+        eq(m["unsubscribes"], 1, "one unsubscribe, however often the link is used")
+        eq(m["click_rate"], {"value": 3 / len(treated), "denominator": "recipients",
+                             "of": len(treated)}, "click rate names its denominator")
+        eq(m["revenue_per_recipient"]["value"], 35.0 / len(treated), "revenue per recipient")
+        urls = {}
+        for cust, i in clicks:
+            urls.setdefault("https://shop.example/again" if arm[cust] == "b"
+                            else ["https://shop.example/p?a=1&b=2",
+                                  "https://shop.example/sale"][i], 0)
+        for cust, i in clicks:
+            u = ("https://shop.example/again" if arm[cust] == "b"
+                 else ["https://shop.example/p?a=1&b=2", "https://shop.example/sale"][i])
+            urls[u] += 1
+        eq({l["url"]: l["clicks"] for l in m["links"]}, urls, "per-link clicks")
+        eq([st["step"] for st in m["steps"]], ["send"], "one step")
+        by_variant = {v["variant"]: v for v in m["steps"][0]["variants"]}
+        for v in ("a", "b"):
+            mine = [c for c in treated if arm[c] == v]
+            eq(by_variant[v]["recipients"], len(mine), f"variant {v} recipients")
+            eq(by_variant[v]["clicked"], len({c for c, _ in clicks if arm[c] == v}),
+               f"variant {v} clicked")
+            eq(by_variant[v]["converted"], len([c for c, _ in buys if c in mine]),
+               f"variant {v} converted")
+            eq(by_variant[v]["revenue"], float(sum(t for c, t in buys if c in mine)),
+               f"variant {v} revenue")
+        eq(m["all_campaigns"]["converted"], 3, "across campaigns")
+        x = body["experiment"]
+        eq(x["control"], "holdout", "the holdout is the control")
+        arms = {a["arm"]: a for a in x["arms"]}
+        for name in set(arm.values()):
+            mine = [c for c in custs if arm[c] == name]
+            a = arms[name]
+            eq(a["entered"], len(mine), f"{name} entered")
+            eq(a["sent"], 0 if name == "holdout" else len(mine), f"{name} sent")
+            eq(a["clicked"], len({c for c, _ in clicks if arm[c] == name}), f"{name} clicked")
+            conv = [c for c, _ in buys if arm[c] == name]
+            eq(a["converted"], len(conv), f"{name} converted")
+            eq(a["revenue"], float(sum(t for c, t in buys if arm[c] == name)), f"{name} revenue")
+            eq(a["conversion_rate"]["denominator"], "entered", "denominator")
+            lo, hi = a["conversion_rate"]["ci95"]
+            check(lo <= len(conv) / len(mine) <= hi, "the interval holds the rate", a)
+            if name != "holdout":
+                vs = a["vs_control"]
+                eq(vs["test"], "Fisher's exact test", "small cells: Fisher")
+                check(vs["too_small"] and vs["verdict"] == "sample too small to tell",
+                      "says plainly the sample is too small", vs)
+        ctl = os.path.join(os.environ.get("NT_BUILDDIR") or
+                           os.path.join(os.path.dirname(__file__), "..", ".."), "nurturectl")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NURTURED_")}
+        env["HOME"] = d.tmp
+        p = subprocess.run([ctl, "--url", f"http://127.0.0.1:{d.port}", "--token", TOKEN,
+                            "stats", "exp"], capture_output=True, text=True, timeout=30, env=env)
+        eq(p.returncode, 0, p.stderr)
+        check("experiment (control: holdout)" in p.stdout and "of %d recipients"
+              % len(treated) in p.stdout and "sample too small to tell" in p.stdout,
+              "nurturectl shows the figures", p.stdout)
     finally:
         d.cleanup()
 
