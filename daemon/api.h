@@ -46,5 +46,7 @@ json_t *api_measure_json(const struct campaign *c, const struct measure_row *row
 json_t *api_experiment_json(const struct campaign *c, const struct measure_row *rows, size_t n);
 /* GET /c/{token}: a tracked link (api_track.c, issue 19). */
 void api_click_get(struct http_req *hr);
+/* GET /o/{token}: the open pixel (api_track.c, issue 19; off by default). */
+void api_open_get(struct http_req *hr);
 
 #endif

@@ -44,7 +44,7 @@ static json_t *
 measure_finish(json_t *sum, json_t *links)
 {
 	static const char *const counts[] = {"clicked", "clicks",    "converted", "unsubscribes",
-					     "bounce",	"complaint", "reply"};
+					     "bounce",	"complaint", "reply",	  "opens"};
 	double sent = measure_get(sum, "sent");
 	json_t *o = json_pack("{s:I}", "recipients", (json_int_t)sent);
 	const char *k;

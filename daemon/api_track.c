@@ -20,6 +20,7 @@
 #include "log.h"
 #include "storeloop.h"
 #include "timefmt.h"
+#include "token.h"
 #include "util.h"
 #include "validate.h"
 
@@ -159,4 +160,47 @@ api_click_get(struct http_req *hr)
 	j->job.run = click_target_run;
 	j->job.done = click_target_done;
 	storeloop_submit(daemon_readloop(d), &j->job);
+}
+
+/* Store thread: an open counted against the message's step (the pixel answered already). */
+static enum store_status
+open_record_run(struct store *s, struct store_job *job)
+{
+	struct click_job *j = (struct click_job *)job;
+	enum store_status rc = store_open_record(s, j->message_id);
+	return rc == STORE_NOTFOUND ? STORE_OK : rc;
+}
+
+/*
+ * GET /o/{token}: the open pixel, only in mails of campaigns with track_opens (off by default:
+ * image proxies and privacy protection fetch every image, so an open says little). The image
+ * goes at once; the count follows through the store loop.
+ */
+void
+api_open_get(struct http_req *hr)
+{
+	static const unsigned char gif[] = {0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01,
+					    0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff,
+					    0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00,
+					    0x2c, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00,
+					    0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b};
+	struct daemon *d = hr->d;
+	struct token t;
+
+	if (token_parse(daemon_secret(d), hr->arg, 'o', &t) < 0) {
+		click_invalid(hr, 400);
+		return;
+	}
+	struct click_job *j = xcalloc(1, sizeof(*j));
+	j->message_id = t.customer;
+	t.customer = NULL;
+	token_clear(&t);
+	if (hr->req != NULL)
+		evhttp_add_header(evhttp_request_get_output_headers(hr->req), "Cache-Control",
+				  "no-store");
+	http_reply_bytes(hr, 200, "image/gif", gif, sizeof(gif));
+	j->job.run = open_record_run;
+	j->job.done = click_record_done;
+	j->job.background = 1;
+	storeloop_submit(daemon_storeloop(d), &j->job);
 }

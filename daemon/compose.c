@@ -187,6 +187,16 @@ compose_prepare(const struct compose_ctx *cx, const struct campaign *c, const ch
 		free(to.html);
 		to.html = html;
 	}
+	if (to.html != NULL && !internal && c->track_opens && cx->secret != NULL &&
+	    cx->cfg->public_url != NULL) {
+		struct links_opts lo = {.public_url = cx->cfg->public_url,
+					.secret = cx->secret,
+					.message_id = message_id,
+					.issued_s = now_ms / 1000};
+		char *html = links_add_pixel(to.html, &lo);
+		free(to.html);
+		to.html = html;
+	}
 	json_t *links = json_object_get(data, "links");
 	struct mime_mail m = {
 	    .from_name = cx->cfg->mail_from_name,

@@ -336,3 +336,26 @@ links_rewrite_html(const char *html, const struct links_opts *o, json_t *links)
 	}
 	return g_string_free(out, FALSE);
 }
+
+char *
+links_add_pixel(const char *html, const struct links_opts *o)
+{
+	size_t len = strlen(html), at = len, n = strlen(o->public_url);
+	char *t = token_make(o->secret, 'o', o->message_id, "0", o->issued_s);
+	char *img;
+
+	if (n > 0 && o->public_url[n - 1] == '/')
+		n--;
+	img = xasprintf("<img src=\"%.*s/o/%s\" width=\"1\" height=\"1\" alt=\"\" "
+			"style=\"display:none\">",
+			(int)n, o->public_url, t);
+	for (size_t i = len; i-- > 0;) /* the last </body>, in any case */
+		if (html[i] == '<' && strncasecmp(html + i, "</body", 6) == 0) {
+			at = i;
+			break;
+		}
+	char *out = xasprintf("%.*s%s%s", (int)at, html, img, html + at);
+	free(t);
+	free(img);
+	return out;
+}

@@ -47,6 +47,12 @@ char *links_click_url(const struct links_opts *o, size_t idx);
  */
 int links_token_parse(const char *secret, const char *token, char **message_id, int *idx);
 
+/*
+ * The open pixel of the message (issue 19, off by default): HTML with an 1x1 image of
+ * PUBLIC_URL/o/TOKEN before its </body>, or at its end (malloc'd).
+ */
+char *links_add_pixel(const char *html, const struct links_opts *o);
+
 /* HTML character references in the N bytes at S decoded (malloc'd): what a browser follows. */
 char *links_decode(const char *s, size_t n);
 

@@ -480,6 +480,8 @@ struct store_ops {
 	/* Adds N to the counter METRIC of (CAMPAIGN, STEP, VARIANT); step "*": the arm's total. */
 	enum store_status (*measure_count)(struct store *, const char *campaign, const char *step,
 					   const char *variant, const char *metric, double n);
+	/* An open pixel fetched: the message's step counts an open (STORE_NOTFOUND: no such). */
+	enum store_status (*open_record)(struct store *, const char *message_id);
 	/* The customer left by a link: the last marketing mail they got counts it. */
 	enum store_status (*unsubscribe_credit)(struct store *, int64_t customer_id);
 	/*
@@ -911,6 +913,11 @@ store_measure_count(struct store *s, const char *campaign, const char *step, con
 		    const char *metric, double n)
 {
 	return s->ops->measure_count(s, campaign, step, variant, metric, n);
+}
+static inline enum store_status
+store_open_record(struct store *s, const char *message_id)
+{
+	return s->ops->open_record(s, message_id);
 }
 static inline enum store_status
 store_unsubscribe_credit(struct store *s, int64_t customer_id)

@@ -994,6 +994,7 @@ const struct store_ops store_sqlite_ops = {
     .conversion_credit = store_sqlite_conversion_credit,
     .measure_count = store_sqlite_measure_count,
     .unsubscribe_credit = store_sqlite_unsubscribe_credit,
+    .open_record = store_sqlite_open_record,
     .measure_read = store_sqlite_measure_read,
     .assignment_add = store_sqlite_assignment_add,
     .assignment_get = store_sqlite_assignment_get,

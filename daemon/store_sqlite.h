@@ -281,6 +281,7 @@ enum store_status store_sqlite_conversion_credit(struct store *, struct conversi
 enum store_status store_sqlite_measure_count(struct store *, const char *, const char *,
 					     const char *, const char *, double);
 enum store_status store_sqlite_unsubscribe_credit(struct store *, int64_t);
+enum store_status store_sqlite_open_record(struct store *, const char *);
 enum store_status store_sqlite_measure_read(struct store *, const char *, struct measure_row **,
 					    size_t *);
 enum store_status store_sqlite_assignment_add(struct store *, const struct assignment *);

@@ -470,3 +470,26 @@ store_sqlite_measure_read(struct store *st, const char *campaign, struct measure
 	}
 	return rc;
 }
+
+enum store_status
+store_sqlite_open_record(struct store *st, const char *message_id)
+{
+	struct store_sqlite *s = SQ(st);
+	struct outbox_ref ref;
+	enum store_status rc = store_sqlite_outbox_ref(st, 0, message_id, &ref);
+	char *arm = NULL;
+
+	if (rc != STORE_OK)
+		return rc;
+	sqlite3_stmt *q = s->lk[L_ARM_OF_OUTBOX];
+	sqlite3_bind_int64(q, 1, ref.id);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		arm = xstrdup((const char *)sqlite3_column_text(q, 0));
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	rc = store_sqlite_measure_count(st, ref.campaign_id ? ref.campaign_id : "",
+					ref.step_id ? ref.step_id : "", arm ? arm : "", "opens", 1);
+	free(arm);
+	outbox_ref_clear(&ref);
+	return rc;
+}

@@ -142,6 +142,7 @@ def links_rewritten_unsubscribe_not():
               "href-like text in another attribute is left alone")
         eq("".join(page.text).split(), "Hi AnnBuy now Sale Mail us Call Top no href Private "
            "Unsubscribe".split(), "the text of the HTML is unchanged")
+        check("/o/" not in part(m, "text/html"), "no open pixel unless asked for")
         text = part(m, "text/plain")
         check(TARGET in text and "/c/" not in text, "the text part is not rewritten", text)
         targets = rows(d, "SELECT idx, url, name FROM links ORDER BY idx")
@@ -216,6 +217,25 @@ def transactional_and_opt_out_not_tracked():
         for m in mails(d):
             check("/c/" not in part(m, "text/html"), "not tracked", part(m, "text/html"))
         eq(rows(d, "SELECT count(*) FROM links"), [(0,)], "no targets kept")
+    finally:
+        d.cleanup()
+
+
+@test
+def open_pixel_only_when_asked():
+    d = daemon(campaign("news", "newsletter", "news", track_opens=True))
+    try:
+        d.start()
+        eq(d.post_events(event("c1", "newsletter", "e1", url=TARGET)).status, 202)
+        poll(lambda: len(mails(d)) == 1, 10, "the mail")
+        body = part(mails(d)[0], "text/html")
+        pixel = body[body.index(PUBLIC + "/o/"):].split('"')[0]
+        check(body.index(pixel) < body.lower().index("</body>"), "before </body>")
+        r = d.request("GET", path_of(pixel), auth=False)
+        eq((r.status, r.headers.get("Content-Type")), (200, "image/gif"), "the pixel")
+        poll(lambda: rows(d, "SELECT n FROM measure_counts WHERE metric = 'opens'") == [(1.0,)],
+             10, "the open counted")
+        eq(d.request("GET", path_of(pixel)[:-2] + "xx", auth=False).status, 400, "forged")
     finally:
         d.cleanup()
 
