@@ -31,6 +31,7 @@ struct click_job {
 	int idx;
 	int64_t now_ms;
 	char *url; /* the target read */
+	int head;  /* a HEAD (a link checker): answered, not counted */
 };
 
 static void
@@ -135,6 +136,10 @@ click_target_done(struct store_job *job)
 		evhttp_add_header(h, "Referrer-Policy", "no-referrer");
 	}
 	http_reply_text(hr, 302, "text/plain; charset=utf-8", "");
+	if (j->head) {
+		click_job_free(j);
+		return;
+	}
 	memset(&j->job, 0, sizeof(j->job));
 	j->hr = NULL;
 	j->job.run = click_record_run;
@@ -156,6 +161,7 @@ api_click_get(struct http_req *hr)
 		return;
 	}
 	j->hr = hr;
+	j->head = hr->head;
 	j->now_ms = util_now_ms();
 	j->job.run = click_target_run;
 	j->job.done = click_target_done;

@@ -79,6 +79,7 @@ struct campaign {
 	int transactional;
 	int track_clicks; /* rewrite links in HTML parts (issue 19): default !transactional */
 	int track_opens;  /* an open pixel (issue 19): off unless asked for, opens are unreliable */
+	int track_clicks_text; /* the text part's links too (issue 19): off by default */
 	char *locale_default, *timezone_default;
 	int64_t stale_after_ms;
 	int on_cap_skip;

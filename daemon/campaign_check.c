@@ -433,6 +433,13 @@ campaign_check(struct campaign_loader *L, json_t *root)
 				campaign_error(L, L->what, key,
 					       "'track_clicks' must be true or false, not %s",
 					       diag_type_name(v));
+		} else if (strcmp(key, "track_clicks_text") == 0) {
+			if (json_is_boolean(v))
+				c->track_clicks_text = json_is_true(v);
+			else
+				campaign_error(L, L->what, key,
+					       "'track_clicks_text' must be true or false, not %s",
+					       diag_type_name(v));
 		} else if (strcmp(key, "track_opens") == 0) {
 			if (json_is_boolean(v))
 				c->track_opens = json_is_true(v);

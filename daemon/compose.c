@@ -187,6 +187,18 @@ compose_prepare(const struct compose_ctx *cx, const struct campaign *c, const ch
 		free(to.html);
 		to.html = html;
 	}
+	if (to.text != NULL && !internal && c->track_clicks && c->track_clicks_text &&
+	    cx->secret != NULL && cx->cfg->public_url != NULL) {
+		struct links_opts lo = {.public_url = cx->cfg->public_url,
+					.secret = cx->secret,
+					.message_id = message_id,
+					.issued_s = now_ms / 1000};
+		if (out->links == NULL)
+			out->links = json_array();
+		char *text = links_rewrite_text(to.text, &lo, out->links);
+		free(to.text);
+		to.text = text;
+	}
 	if (to.html != NULL && !internal && c->track_opens && cx->secret != NULL &&
 	    cx->cfg->public_url != NULL) {
 		struct links_opts lo = {.public_url = cx->cfg->public_url,

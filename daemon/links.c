@@ -359,3 +359,47 @@ links_add_pixel(const char *html, const struct links_opts *o)
 	free(img);
 	return out;
 }
+
+char *
+links_rewrite_text(const char *text, const struct links_opts *o, json_t *links)
+{
+	GString *out = g_string_sized_new(strlen(text));
+	const char *p = text;
+
+	while (*p) {
+		const char *h = strstr(p, "http");
+		if (h == NULL) {
+			g_string_append(out, p);
+			break;
+		}
+		const char *e = h;
+		while (*e && !links_ws(*e) && !strchr("<>\"'", *e))
+			e++;
+		while (e > h && strchr(".,;:!?)]'", e[-1]))
+			e--;
+		char *url = g_strndup(h, (size_t)(e - h));
+		int start = h == text || !g_ascii_isalnum(h[-1]);
+		int is_url =
+		    start &&
+		    (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) &&
+		    strlen(url) > 8;
+		g_string_append_len(out, p, h - p);
+		if (is_url && links_trackable(url, o->public_url) &&
+		    json_array_size(links) < LINKS_MAX) {
+			char *click = links_click_url(o, json_array_size(links));
+			json_array_append_new(links,
+					      json_pack("{s:s,s:s}", "url", url, "name", ""));
+			g_string_append(out, click);
+			free(click);
+			p = e;
+		} else if (is_url) { /* one of ours, or past the limit: kept whole */
+			g_string_append(out, url);
+			p = e;
+		} else {
+			g_string_append_len(out, h, 4);
+			p = h + 4;
+		}
+		g_free(url);
+	}
+	return g_string_free(out, FALSE);
+}

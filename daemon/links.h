@@ -35,6 +35,13 @@ struct links_opts {
  */
 char *links_rewrite_html(const char *html, const struct links_opts *o, json_t *links);
 
+/*
+ * The same for a text part (a campaign's track_clicks_text): every absolute http(s) URL that
+ * is trackable, up to white space or <>"', without trailing punctuation (.,;:!?)]'), becomes
+ * its click URL; indexes go on from LINKS' size (the HTML part's links come first).
+ */
+char *links_rewrite_text(const char *text, const struct links_opts *o, json_t *links);
+
 /* Whether URL (decoded) is a link to track: absolute http(s), not one of the daemon's own. */
 int links_trackable(const char *url, const char *public_url);
 

@@ -222,6 +222,31 @@ def transactional_and_opt_out_not_tracked():
 
 
 @test
+def text_links_when_asked_and_head_is_not_a_click():
+    d = daemon(campaign("news", "newsletter", "news", track_clicks_text=True))
+    try:
+        d.start()
+        eq(d.post_events(event("c1", "newsletter", "e1", url=TARGET + ".")).status, 202)
+        poll(lambda: len(mails(d)) == 1, 10, "the mail")
+        text = part(mails(d)[0], "text/plain")
+        see, leave = text.splitlines()[:2]
+        check(see.startswith("See " + PUBLIC + "/c/") and see.endswith("."),
+              "the text's link tracked, its full stop kept", see)
+        check(leave.startswith("Leave: " + PUBLIC + "/u/"), "the unsubscribe link is not", leave)
+        eq(rows(d, "SELECT idx, url FROM links WHERE idx >= 3"), [(3, TARGET)],
+           "after the HTML part's three links")
+        path = path_of(see[4:-1])
+        r = d.request("HEAD", path, auth=False)
+        eq((r.status, r.headers.get("Location")), (302, TARGET), "HEAD redirects")
+        eq(d.request("GET", path, auth=False).status, 302, "GET")
+        poll(lambda: rows(d, "SELECT clicks FROM links WHERE idx = 3") == [(1,)], 10,
+             "the GET counted")
+        eq(rows(d, "SELECT clicks FROM links WHERE idx = 3"), [(1,)], "the HEAD was not")
+    finally:
+        d.cleanup()
+
+
+@test
 def open_pixel_only_when_asked():
     d = daemon(campaign("news", "newsletter", "news", track_opens=True))
     try:
