@@ -48,6 +48,8 @@ void ctl_print_json(const json_t *v);
 void ctl_die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 char *ctl_strdup(const char *s);
 char *ctl_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The clicks, conversions and experiment of one campaign's statistics (ctl_measure.c). */
+void ctl_stats_measure(const json_t *s);
 
 #define NT_CTL_LEN(a) (sizeof(a) / sizeof((a)[0]))
 /* nurturectl customers [FILTER...]: every page of the listing as a table (ctl_customers.c). */

@@ -523,6 +523,7 @@ ctl_stats_one(const json_t *s)
 	static const char *const dk[] = {"day",	   "entered", "sent",
 					 "failed", "skipped", "conversions"};
 	ctl_section("days", json_object_get(s, "days"), NT_LEN(dh), dh, dk);
+	ctl_stats_measure(s);
 }
 
 /* Skips are counted per reason; the summary shows their sum. */

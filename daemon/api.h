@@ -43,5 +43,18 @@ void api_campaign_get(struct http_req *hr);
 void api_inbound_post(struct http_req *hr);
 void api_inbound_get(struct http_req *hr);
 void api_webhook_post(struct http_req *hr);
+/* The small self-contained HTML page of the links in mails (German when DE). */
+void consent_page(struct http_req *hr, int code, int de, const char *title, const char *body);
+/* Issue 19's figures of campaign C from its counters (api_measure.c); ALL: across campaigns. */
+struct campaign;
+struct measure_row;
+json_t *api_measure_json(const struct campaign *c, const struct measure_row *rows, size_t n,
+			 const struct measure_row *all, size_t n_all);
+/* The experiment's results by arm, or null when C has none and no counter names an arm. */
+json_t *api_experiment_json(const struct campaign *c, const struct measure_row *rows, size_t n);
+/* GET /c/{token}: a tracked link (api_track.c, issue 19). */
+void api_click_get(struct http_req *hr);
+/* GET /o/{token}: the open pixel (api_track.c, issue 19; off by default). */
+void api_open_get(struct http_req *hr);
 
 #endif

@@ -251,6 +251,17 @@ consent_run(struct store *s, struct store_job *job)
 	case OP_CONFIRM:
 		return consent_confirm(s, j, cid);
 	default:
+		/* A link in a mail: the first unsubscribe counts against that mail (issue 19). */
+		if (j->op == OP_LINK_UNSUBSCRIBE) {
+			char *was = NULL;
+			int64_t requested = 0;
+			rc = store_consent_get(s, cid, j->topic, &was, &requested);
+			if (rc == STORE_OK && (was == NULL || strcmp(was, "unsubscribed") != 0))
+				rc = store_unsubscribe_credit(s, cid);
+			free(was);
+			if (rc != STORE_OK)
+				return rc;
+		}
 		j->state = "unsubscribed";
 		return store_consent_update(s, cid, j->topic, "unsubscribed", j->source, NULL,
 					    j->now_ms);

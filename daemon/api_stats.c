@@ -29,6 +29,9 @@ struct stats_job {
 	json_t *result;
 	json_t *paused; /* ids paused over the API, read from the store */
 	json_t *transactional; /* /v1/status: POST /v1/messages's messages per state */
+	/* Issue 19's counters: the campaign's, and the totals across campaigns ("*"). */
+	struct measure_row *rows, *all;
+	size_t n_rows, n_all;
 };
 
 static struct stats_job *
@@ -49,6 +52,8 @@ stats_job_free(struct stats_job *j)
 	json_decref(j->result);
 	json_decref(j->paused);
 	json_decref(j->transactional);
+	measure_rows_free(j->rows, j->n_rows);
+	measure_rows_free(j->all, j->n_all);
 	free(j);
 }
 
@@ -174,7 +179,12 @@ static enum store_status
 campaign_stats_run(struct store *s, struct store_job *job)
 {
 	struct stats_job *j = (struct stats_job *)job;
-	return store_campaign_stats(s, j->campaign, j->since_ms, &j->result);
+	enum store_status rc = store_campaign_stats(s, j->campaign, j->since_ms, &j->result);
+	if (rc == STORE_OK)
+		rc = store_measure_read(s, j->campaign, &j->rows, &j->n_rows);
+	if (rc == STORE_OK)
+		rc = store_measure_read(s, "*", &j->all, &j->n_all);
+	return rc;
 }
 
 /* A campaign's goal as written: {"event", "within"}, or null when it has none. */
@@ -248,6 +258,9 @@ campaign_stats_done(struct store_job *job)
 	    json_object_get(r, "skipped"), "goal", stats_goal(c), "conversions", conv,
 	    "conversion_rate", base > 0 ? (double)conv / (double)base : 0.0, "steps",
 	    stats_steps(c, json_object_get(r, "steps")), "days", json_object_get(r, "days"));
+	json_object_set_new(body, "measure",
+			    api_measure_json(c, j->rows, j->n_rows, j->all, j->n_all));
+	json_object_set_new(body, "experiment", api_experiment_json(c, j->rows, j->n_rows));
 	http_reply_json(j->hr, 200, body);
 	stats_job_free(j);
 }

@@ -15,6 +15,7 @@
 #include "diag.h"
 
 struct cron_expr;
+struct variant;
 
 enum trigger_kind {
 	TRIGGER_EVENT,
@@ -50,7 +51,9 @@ struct step {
 	enum step_kind kind;
 	int next;		  /* the step's "next", else the following step, else -1 */
 	char *channel, *template; /* send */
-	enum wait_kind wait;	  /* wait */
+	struct variant *variants; /* send: its experiment's arms (issue 19), or NULL */
+	size_t n_variants;
+	enum wait_kind wait; /* wait */
 	int64_t duration_ms;
 	int until_minute;
 	char *event;
@@ -74,6 +77,9 @@ struct campaign {
 	enum campaign_status status;
 	char *topic;
 	int transactional;
+	int track_clicks; /* rewrite links in HTML parts (issue 19): default !transactional */
+	int track_opens;  /* an open pixel (issue 19): off unless asked for, opens are unreliable */
+	int track_clicks_text; /* the text part's links too (issue 19): off by default */
 	char *locale_default, *timezone_default;
 	int64_t stale_after_ms;
 	int on_cap_skip;
@@ -89,8 +95,11 @@ struct campaign {
 	int64_t goal_within_ms;
 	char *reply_to;	  /* "reply_to" (issue 16): the VERP base of its mails' Reply-To, or NULL */
 	int reply_to_set; /* ... set in the file: with reply_to NULL, false (none) */
+	char *goal_value; /* the revenue: a dotted path in the goal event, or NULL (issue 19) */
 	int has_quiet_hours;
 	int quiet_from, quiet_to; /* minutes after midnight; from > to wraps midnight */
+	double holdout_pct;	  /* customers who enter and get nothing (issue 19), 0 to 100 */
+	char exp_version[17];	  /* the experiment's version, "" without one (experiment.h) */
 	/* First 16 hex chars of SHA-256 over the canonical JSON (sorted keys, compact). */
 	char version[17];
 };

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "experiment.h"
 #include "campaign_int.h"
 #include "mime.h"
 #include "cron.h"
@@ -261,9 +262,24 @@ campaign_check_goal(struct campaign_loader *L, json_t *v)
 					    CAMPAIGN_EXPECT_EVENT, &L->c->goal_event);
 		else if (strcmp(key, "within") == 0)
 			campaign_check_duration(L, L->what, sub, key, x, 0, &L->c->goal_within_ms);
-		else
+		else if (strcmp(key, "value") == 0) {
+			/* The revenue the conversion brings: a number in the event (issue 19). */
+			const char *s = json_string_value(x);
+			char *full = s ? xasprintf("event.%s", s) : NULL;
+			if (s == NULL || strncmp(s, "properties.", 11) != 0 ||
+			    cond_check_path(full))
+				campaign_error(L, L->what, sub,
+					       "'value' must be a dotted path in the event like "
+					       "\"properties.total\"");
+			else {
+				free(L->c->goal_value);
+				L->c->goal_value = xstrdup(s);
+			}
+			free(full);
+		} else
 			campaign_error(L, L->what, sub,
-				       "unknown key '%s' in 'goal' (expected event, within)", key);
+				       "unknown key '%s' in 'goal' (expected event, within, value)",
+				       key);
 		free(sub);
 	}
 	if (json_object_get(v, "event") == NULL || json_object_get(v, "within") == NULL)
@@ -385,6 +401,7 @@ campaign_check(struct campaign_loader *L, json_t *root)
 	c->timezone_default = xstrdup("UTC");
 	c->stale_after_ms = 2LL * 24 * 3600 * 1000;
 	c->reentry = REENTRY_NEVER;
+	c->track_clicks = -1; /* decided below, once 'transactional' is known */
 	for (size_t i = 0; i < NT_ARRAY_LEN(campaign_required); i++)
 		if (json_object_get(root, campaign_required[i]) == NULL)
 			campaign_error(L, L->what, "", "missing key '%s'", campaign_required[i]);
@@ -410,7 +427,30 @@ campaign_check(struct campaign_loader *L, json_t *root)
 				campaign_error(L, L->what, key,
 					       "'transactional' must be true or false, not %s",
 					       diag_type_name(v));
-		} else if (strcmp(key, "locale_default") == 0)
+		} else if (strcmp(key, "track_clicks") == 0) {
+			if (json_is_boolean(v))
+				c->track_clicks = json_is_true(v);
+			else
+				campaign_error(L, L->what, key,
+					       "'track_clicks' must be true or false, not %s",
+					       diag_type_name(v));
+		} else if (strcmp(key, "track_clicks_text") == 0) {
+			if (json_is_boolean(v))
+				c->track_clicks_text = json_is_true(v);
+			else
+				campaign_error(L, L->what, key,
+					       "'track_clicks_text' must be true or false, not %s",
+					       diag_type_name(v));
+		} else if (strcmp(key, "track_opens") == 0) {
+			if (json_is_boolean(v))
+				c->track_opens = json_is_true(v);
+			else
+				campaign_error(L, L->what, key,
+					       "'track_opens' must be true or false, not %s",
+					       diag_type_name(v));
+		} else if (strcmp(key, "holdout") == 0)
+			experiment_check_holdout(L, v);
+		else if (strcmp(key, "locale_default") == 0)
 			campaign_check_text(L, L->what, key, key, v, validate_locale,
 					    "a BCP 47 language tag like \"en\" or \"de-CH\"",
 					    &c->locale_default);
@@ -463,6 +503,8 @@ campaign_check(struct campaign_loader *L, json_t *root)
 		} else if (strcmp(key, "trigger") != 0 && strcmp(key, "steps") != 0)
 			campaign_error(L, L->what, key, "unknown key '%s'", key);
 	}
+	if (c->track_clicks < 0) /* marketing mail is measured, a receipt is not */
+		c->track_clicks = !c->transactional;
 	/* After the loop: the trigger's zone defaults to timezone_default. */
 	if ((v = json_object_get(root, "trigger")) != NULL)
 		campaign_check_trigger(L, v);

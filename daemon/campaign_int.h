@@ -46,5 +46,7 @@ struct cond *campaign_check_cond(struct campaign_loader *L, const char *what, co
 				 json_t *v);
 char *campaign_channel_list(json_t *channels);
 void campaign_check_steps(struct campaign_loader *L, json_t *steps);
+/* A template name: letters, digits, _ - . (campaign_step.c). */
+int campaign_valid_template(const char *s);
 
 #endif

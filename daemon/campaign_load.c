@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "experiment.h"
 #include "campaign_int.h"
 #include "cron.h"
 #include "crypto.h"
@@ -127,6 +128,7 @@ campaign_parse(const char *name, const char *text, size_t len, const struct camp
 			campaign_error(&L, L.what, "id", "id '%s' is already used by %s", c->id,
 				       other->file);
 		campaign_version(c, root);
+		experiment_version(c);
 		free(L.what);
 	}
 	d->file = saved_file;
@@ -209,6 +211,7 @@ campaign_free(struct campaign *c)
 		free(st->id);
 		free(st->channel);
 		free(st->template);
+		experiment_step_clear(st);
 		free(st->event);
 		cond_free(st->where);
 		cond_free(st->cond);
@@ -225,6 +228,7 @@ campaign_free(struct campaign *c)
 	free(c->exit_on);
 	free(c->key);
 	free(c->goal_event);
+	free(c->goal_value);
 	free(c);
 }
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "experiment.h"
 #include "campaign_int.h"
 #include "cron.h"
 #include "duration.h"
@@ -16,7 +17,7 @@
 #include "validate.h"
 
 /* Templates become file names: no separators, no leading dot, nothing a shell would mangle. */
-static int
+int
 campaign_valid_template(const char *s)
 {
 	size_t n = strlen(s);
@@ -66,9 +67,12 @@ campaign_check_send(struct campaign_loader *L, struct step *st, const char *what
 			    L->ctx->template_exists != NULL &&
 			    !L->ctx->template_exists(st->template, L->ctx->arg))
 				campaign_error(L, what, sub, "unknown template '%s'", st->template);
-		} else
+		} else if (strcmp(key, "variants") == 0)
+			experiment_check_variants(L, st, what, sub, x);
+		else
 			campaign_error(L, what, sub,
-				       "unknown key '%s' in 'send' (expected channel, template)",
+				       "unknown key '%s' in 'send' (expected channel, template, "
+				       "variants)",
 				       key);
 		free(sub);
 	}

@@ -100,6 +100,10 @@ simulate_print(const struct journey_note *n, const char *customer, void *arg)
 		n_msgs = 0;
 	}
 
+	/* The experiment's arm the journey was assigned at entry (issue 19), if any. */
+	struct assignment a = {0};
+	if (n->action == NOTE_ENTER)
+		store_assignment_get(so->store, n->journey_id, &a);
 	timefmt_format_utc(n->at_ms, when, sizeof(when));
 	if (as_json) {
 		json_t *o =
@@ -111,6 +115,9 @@ simulate_print(const struct journey_note *n, const char *customer, void *arg)
 		json_object_set_new(o, "template",
 				    n->template ? json_string(n->template) : json_null());
 		json_object_set_new(o, "reason", n->reason ? json_string(n->reason) : json_null());
+		if (a.arm != NULL)
+			json_object_set_new(o, "arm", json_string(a.arm));
+		assignment_clear(&a);
 		for (size_t i = 0; i < n_msgs; i++)
 			json_object_set_new(o, "message",
 					    json_stringn(msgs[i].payload ? msgs[i].payload : "",
@@ -128,6 +135,9 @@ simulate_print(const struct journey_note *n, const char *customer, void *arg)
 		printf("  %s/%s", n->channel, n->template ? n->template : "");
 	if (n->reason)
 		printf("  (%s)", n->reason);
+	if (a.arm != NULL)
+		printf("  [arm %s]", a.arm);
+	assignment_clear(&a);
 	putchar('\n');
 	for (size_t i = 0; i < n_msgs; i++) {
 		fwrite(msgs[i].payload, 1, msgs[i].payload_len, stdout);

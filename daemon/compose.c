@@ -6,6 +6,7 @@
 #include "../plugins/nurtured-plugin.h"
 #include "campaign.h"
 #include "config.h"
+#include "links.h"
 #include "mime.h"
 #include "store.h"
 #include "template.h"
@@ -175,6 +176,39 @@ compose_prepare(const struct compose_ctx *cx, const struct campaign *c, const ch
 			      err.line, err.col, err.message);
 		return -1;
 	}
+	if (to.html != NULL && !internal && c->track_clicks && cx->secret != NULL &&
+	    cx->cfg->public_url != NULL) {
+		struct links_opts lo = {.public_url = cx->cfg->public_url,
+					.secret = cx->secret,
+					.message_id = message_id,
+					.issued_s = now_ms / 1000};
+		out->links = json_array();
+		char *html = links_rewrite_html(to.html, &lo, out->links);
+		free(to.html);
+		to.html = html;
+	}
+	if (to.text != NULL && !internal && c->track_clicks && c->track_clicks_text &&
+	    cx->secret != NULL && cx->cfg->public_url != NULL) {
+		struct links_opts lo = {.public_url = cx->cfg->public_url,
+					.secret = cx->secret,
+					.message_id = message_id,
+					.issued_s = now_ms / 1000};
+		if (out->links == NULL)
+			out->links = json_array();
+		char *text = links_rewrite_text(to.text, &lo, out->links);
+		free(to.text);
+		to.text = text;
+	}
+	if (to.html != NULL && !internal && c->track_opens && cx->secret != NULL &&
+	    cx->cfg->public_url != NULL) {
+		struct links_opts lo = {.public_url = cx->cfg->public_url,
+					.secret = cx->secret,
+					.message_id = message_id,
+					.issued_s = now_ms / 1000};
+		char *html = links_add_pixel(to.html, &lo);
+		free(to.html);
+		to.html = html;
+	}
 	json_t *links = json_object_get(data, "links");
 	struct mime_mail m = {
 	    .from_name = cx->cfg->mail_from_name,
@@ -199,6 +233,7 @@ compose_prepare(const struct compose_ctx *cx, const struct campaign *c, const ch
 		*reason = xasprintf("invalid_header: %s", merr ? merr : "refused");
 		free(merr);
 		template_output_free(&to);
+		composed_clear(out);
 		return -1;
 	}
 	*mail = mime_mail_dup(&m);
@@ -240,5 +275,6 @@ composed_clear(struct composed *m)
 	free(m->recipient);
 	free(m->payload);
 	free(m->locale);
+	json_decref(m->links);
 	memset(m, 0, sizeof(*m));
 }

@@ -1,3 +1,4 @@
+#include "experiment.h"
 #include "engine.h"
 #include "engine_int.h"
 
@@ -430,7 +431,20 @@ engine_send(struct engine *e, const struct campaign *c, struct journey *j, const
 				.msgid_domain = e->msgid_domain,
 				.now_ms = clock_now(e->clock)};
 	struct message_res res;
-	enum store_status rc = message_queue(e->store, e->cx, e->mp, &r, &res);
+	struct assignment a = {0};
+	enum store_status rc = STORE_OK;
+
+	/* The journey's arm, as recorded at entry: the holdout gets nothing, a variant its own. */
+	if (experiment_active(c) && (rc = store_assignment_get(e->store, j->id, &a)) == STORE_OK) {
+		const struct variant *v =
+		    experiment_variant(st, json_string_value(json_object_get(a.variants, st->id)));
+		r.variant = a.arm;
+		r.holdout = strcmp(a.arm, "holdout") == 0;
+		if (v != NULL && v->template != NULL)
+			r.template = v->template;
+	} else if (rc != STORE_OK && rc != STORE_NOTFOUND)
+		return rc;
+	rc = message_queue(e->store, e->cx, e->mp, &r, &res);
 
 	if (rc == STORE_OK && res.duplicate)
 		rc = engine_note(e, j, customer_name, st->id, NOTE_SKIP, "already_sent",
@@ -441,9 +455,10 @@ engine_send(struct engine *e, const struct campaign *c, struct journey *j, const
 	else if (rc == STORE_OK) {
 		e->queued++;
 		rc = engine_note(e, j, customer_name, st->id, NOTE_SEND, NULL, st->channel,
-				 st->template);
+				 r.template);
 	}
 	message_res_clear(&res);
+	assignment_clear(&a);
 	return rc;
 }
 
@@ -682,6 +697,34 @@ engine_trigger_holds(struct engine *e, const struct campaign *c, json_t *custome
 	return v;
 }
 
+/*
+ * A journey of a campaign with an experiment gets its arm at entry (experiment.h), recorded
+ * with it: its sends read the record, so a later change of weights moves nobody.
+ */
+static enum store_status
+engine_assign(struct engine *e, const struct campaign *c, const struct journey *j,
+	      const char *customer)
+{
+	json_t *variants = NULL;
+	enum store_status rc;
+
+	if (!experiment_active(c) || customer == NULL)
+		return STORE_OK;
+	struct assignment a = {.journey_id = j->id,
+			       .customer_id = j->customer_id,
+			       .assigned_ms = clock_now(e->clock),
+			       .campaign_id = c->id,
+			       .exp_version = (char *)c->exp_version,
+			       .arm = experiment_assign(c, customer, &variants)};
+	a.variants = variants;
+	rc = store_assignment_add(e->store, &a);
+	if (rc == STORE_OK)
+		rc = store_measure_count(e->store, c->id, "*", a.arm, "entered", 1);
+	free(a.arm);
+	json_decref(variants);
+	return rc;
+}
+
 /* Enters a customer into a campaign, unless re-entry rules say no (recorded). */
 enum store_status
 engine_enter(struct engine *e, const struct campaign *c, const struct store_event *ev,
@@ -727,6 +770,7 @@ engine_enter(struct engine *e, const struct campaign *c, const struct store_even
 	j.entered_ms = now;
 	j.exited_ms = -1;
 	if ((rc = store_journey_insert(e->store, &j)) == STORE_OK &&
+	    (rc = engine_assign(e, c, &j, ev->customer)) == STORE_OK &&
 	    (rc = engine_note(e, &j, ev->customer, NULL, NOTE_ENTER, ev->type, NULL, NULL)) ==
 		STORE_OK)
 		rc = j.due_ms <= now ? engine_advance(e, c, &j, customer) : STORE_OK;

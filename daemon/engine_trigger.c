@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "experiment.h"
+#include "attribution.h"
 #include "campaign.h"
 #include "clock.h"
 #include "condition.h"
@@ -80,6 +82,22 @@ engine_goals(struct engine *e, const struct store_event *ev)
 		int64_t jid;
 		if (c->goal_event == NULL || strcmp(c->goal_event, ev->type) != 0)
 			continue;
+		/*
+		 * An experiment counts conversions by arm from entry, whether or not a message
+		 * went (the holdout gets none): the comparison is of everyone assigned.
+		 */
+		if (experiment_active(c)) {
+			char *arm = NULL;
+			rc = store_experiment_convert(e->store, c->id, ev->customer_id,
+						      clock_now(e->clock) - c->goal_within_ms,
+						      clock_now(e->clock),
+						      attribution_revenue(c, ev), &arm);
+			free(arm);
+			if (rc == STORE_NOTFOUND)
+				rc = STORE_OK;
+			if (rc != STORE_OK)
+				break;
+		}
 		rc = store_goal_candidate(e->store, c->id, ev->customer_id,
 					  clock_now(e->clock) - c->goal_within_ms, &jid);
 		if (rc == STORE_NOTFOUND) {
@@ -91,6 +109,15 @@ engine_goals(struct engine *e, const struct store_event *ev)
 		if (rc == STORE_OK)
 			rc =
 			    engine_note(e, &j, ev->customer, NULL, NOTE_GOAL, ev->type, NULL, NULL);
+		/* Credited to one message, with its revenue (issue 19). */
+		if (rc == STORE_OK) {
+			struct assignment a = {0};
+			rc = store_assignment_get(e->store, jid, &a);
+			if (rc == STORE_OK || rc == STORE_NOTFOUND)
+				rc = attribution_credit(e->store, c, ev, jid, a.arm,
+							clock_now(e->clock));
+			assignment_clear(&a);
+		}
 	}
 	return rc;
 }

@@ -98,6 +98,8 @@ http_reason(int code)
 		return "Accepted";
 	case 303:
 		return "See Other";
+	case 302:
+		return "Found";
 	case 400:
 		return "Bad Request";
 	case 401:
@@ -199,6 +201,19 @@ http_reply_text(struct http_req *hr, int code, const char *content_type, const c
 {
 	struct evbuffer *buf = evbuffer_new();
 	evbuffer_add(buf, text, strlen(text));
+	if (hr->req != NULL)
+		evhttp_add_header(evhttp_request_get_output_headers(hr->req), "Content-Type",
+				  content_type);
+	http_finish(hr, code, http_reason(code), buf);
+	evbuffer_free(buf);
+}
+
+void
+http_reply_bytes(struct http_req *hr, int code, const char *content_type, const void *data,
+		 size_t len)
+{
+	struct evbuffer *buf = evbuffer_new();
+	evbuffer_add(buf, data, len);
 	if (hr->req != NULL)
 		evhttp_add_header(evhttp_request_get_output_headers(hr->req), "Content-Type",
 				  content_type);
@@ -457,6 +472,9 @@ static const struct http_route http_routes[] = {
     {"/u/", 1, 0, M_GET | M_POST, api_unsubscribe_get, api_unsubscribe_post, NULL},
     /* The public signup form (issue 20): no token; rate-limited, a honeypot. */
     {"/subscribe", 0, 0, M_POST, NULL, api_subscribe_post, NULL},
+    /* A tracked link (issue 19): the signed token names the message and the link. */
+    {"/c/", 1, 0, M_GET, api_click_get, NULL, NULL},
+    {"/o/", 1, 0, M_GET, api_open_get, NULL, NULL},
 };
 
 /*

@@ -54,6 +54,9 @@ void http_reply_json(struct http_req *hr, int code, json_t *body);
 void http_reply_error(struct http_req *hr, int code, const char *msg, const char *field,
 		      long index);
 void http_reply_text(struct http_req *hr, int code, const char *content_type, const char *body);
+/* LEN bytes of DATA (an image: NULs and all). */
+void http_reply_bytes(struct http_req *hr, int code, const char *content_type, const void *data,
+		      size_t len);
 /*
  * The answer for a store job that did not succeed, one wording for every handler: 404 with
  * NOTFOUND, 410 for an erased customer, 409 with CONFLICT (NULL: a store error), else 503

@@ -41,6 +41,17 @@ message_may_send(struct store *s, const struct compose_ctx *cx, const struct mes
 	return suppressed ? "suppressed" : NULL;
 }
 
+/* The statistics' counters (issue 19): the step's sends by variant, and the arm's. */
+static enum store_status
+message_count_sent(struct store *s, const struct message_req *r)
+{
+	const char *v = r->variant ? r->variant : "";
+	enum store_status rc = store_measure_count(s, r->campaign_id, r->step_id, v, "sent", 1);
+	if (rc == STORE_OK && v[0])
+		rc = store_measure_count(s, r->campaign_id, "*", v, "sent", 1);
+	return rc;
+}
+
 enum store_status
 message_queue(struct store *s, const struct compose_ctx *cx, struct mimepool *mp,
 	      const struct message_req *r, struct message_res *out)
@@ -55,7 +66,9 @@ message_queue(struct store *s, const struct compose_ctx *cx, struct mimepool *mp
 	memset(out, 0, sizeof(*out));
 	out->message_id = mime_message_id(r->msgid_domain, r->now_ms);
 	out->marketing = !r->transactional && !internal;
-	if (cx != NULL && !internal)
+	if (r->holdout)
+		skip = "holdout"; /* the control group of the campaign's experiment */
+	else if (cx != NULL && !internal)
 		skip = message_may_send(s, cx, r, &rc);
 	if (rc != STORE_OK)
 		return rc;
@@ -93,6 +106,9 @@ message_queue(struct store *s, const struct compose_ctx *cx, struct mimepool *mp
 				 .payload = m.payload,
 				 .payload_len = m.len};
 	rc = store_outbox_add(s, &o, &out->id);
+	/* The tracked links' targets, kept with the message: a click never reads its URL. */
+	if (rc == STORE_OK && m.links != NULL && json_array_size(m.links) > 0)
+		rc = store_links_add(s, out->id, m.links);
 	if (rc == STORE_OK && mail != NULL) {
 		mimepool_submit(mp, out->id, mail); /* its payload before the commit */
 		mail = NULL;
@@ -100,7 +116,8 @@ message_queue(struct store *s, const struct compose_ctx *cx, struct mimepool *mp
 	if (rc == STORE_DUPLICATE) {
 		out->duplicate = 1;
 		rc = STORE_OK;
-	}
+	} else if (rc == STORE_OK && out->state == OUTBOX_QUEUED && r->journey_id != 0)
+		rc = message_count_sent(s, r);
 	mime_mail_free(mail);
 	composed_clear(&m);
 	free(reason);

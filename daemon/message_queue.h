@@ -4,6 +4,7 @@
  * opt-in confirmation, a campaign's test send) and the API's own sends all come here, so that
  * consent, the suppression list, the template and the row are decided in one place:
  *
+ *   0. a journey in its campaign's holdout group gets nothing (issue 19);
  *   1. an internal channel (the operator's helpdesk, a team inbox) skips 2 and 3;
  *   2. consent for the campaign's topic, unless the message is transactional;
  *   3. the suppression list (the customer's address, as the store keeps it), always;
@@ -40,6 +41,9 @@ struct message_req {
 	json_t *data; /* templates see it as "data" (a transactional send's), or NULL; borrowed */
 	/* Consent does not apply (receipts, confirmations, test sends); suppression does. */
 	int transactional;
+	/* The journey's experiment arm (issue 19), or NULL; a holdout gets nothing. */
+	const char *variant;
+	int holdout;
 	const char *msgid_domain;
 	int64_t now_ms;
 };

@@ -107,6 +107,28 @@ enum {
 /* The statements of inbound mail (store_sqlite_inbound.c, issue 16). */
 enum { I_FIND, I_ADD, I_LIST, I_SOFT, I_REF_ID, I_REF_MID, I_BOUNCED, I_COUNT };
 
+/* The statements of click tracking and attribution (store_sqlite_measure.c, issue 19). */
+enum {
+	L_ADD,
+	L_TARGET,
+	L_FIRST,
+	L_CLICK,
+	L_GET,
+	L_COUNT_ADD,
+	L_ATTR_CLICK,
+	L_ATTR_SENT,
+	L_CONV_SEEN,
+	L_CONV_ADD,
+	L_ASSIGN_ADD,
+	L_ASSIGN_GET,
+	L_ASSIGN_CONVERT,
+	L_ARM_OF_OUTBOX,
+	L_LAST_MARKETING,
+	L_READ,
+	L_INBOUND,
+	L_COUNT
+};
+
 struct store_sqlite {
 	struct store base;
 	sqlite3 *db;
@@ -118,6 +140,7 @@ struct store_sqlite {
 	sqlite3_stmt *c[C_COUNT];
 	sqlite3_stmt *st[S_COUNT];
 	sqlite3_stmt *in[I_COUNT];
+	sqlite3_stmt *lk[L_COUNT];
 	/* The checkpointer: its own connection and thread (store_sqlite_checkpoint.c). */
 	sqlite3 *checkpoint_db;
 	pthread_t checkpoint_thread;
@@ -287,6 +310,25 @@ enum store_status store_sqlite_inbound_soft_count(struct store *, const char *, 
 enum store_status store_sqlite_outbox_ref(struct store *, int64_t, const char *,
 					  struct outbox_ref *);
 enum store_status store_sqlite_outbox_bounced(struct store *, int64_t, const char *, int64_t);
+
+/* Click tracking and attribution (store_sqlite_measure.c, issue 19). */
+int store_sqlite_links_prepare(struct store_sqlite *s, char *err, size_t errlen);
+void store_sqlite_links_finalize(struct store_sqlite *s);
+enum store_status store_sqlite_links_add(struct store *, int64_t, json_t *);
+enum store_status store_sqlite_link_target(struct store *, const char *, int, char **);
+enum store_status store_sqlite_link_click(struct store *, const char *, int, int64_t,
+					  struct link_click *);
+enum store_status store_sqlite_conversion_credit(struct store *, struct conversion *);
+enum store_status store_sqlite_measure_count(struct store *, const char *, const char *,
+					     const char *, const char *, double);
+enum store_status store_sqlite_unsubscribe_credit(struct store *, int64_t);
+enum store_status store_sqlite_open_record(struct store *, const char *);
+enum store_status store_sqlite_measure_read(struct store *, const char *, struct measure_row **,
+					    size_t *);
+enum store_status store_sqlite_assignment_add(struct store *, const struct assignment *);
+enum store_status store_sqlite_assignment_get(struct store *, int64_t, struct assignment *);
+enum store_status store_sqlite_experiment_convert(struct store *, const char *, int64_t, int64_t,
+						  int64_t, double, char **);
 
 /* store_sqlite_pcache.c: SQLite's page cache without the commit-time walk of all of it. */
 int store_sqlite_pcache_install(void);

@@ -45,6 +45,9 @@ static const char *const erase_sql[] = {
     "DELETE FROM timers WHERE customer_id = ?1",
     /* Transactional sends' idempotency keys: an app's key is often an order number. */
     "DELETE FROM transactional_keys WHERE customer_id = ?1",
+    /* Tracked links' targets (a link may carry the customer's data in its query string);
+       their clicks stay counted in measure_counts. */
+    "DELETE FROM links WHERE outbox_id IN (SELECT id FROM outbox WHERE customer_id = ?1)",
     /* Inbound mail (bounces, replies) keeps what counts: kind, effect, the keyed hash. */
     "UPDATE inbound SET address = NULL, detail = NULL, raw = NULL, message_id = NULL"
     " WHERE customer_id = ?1",

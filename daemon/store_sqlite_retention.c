@@ -65,6 +65,8 @@ static const char *const retention_messages_go[] = {
     "DELETE FROM outbox_payload WHERE id IN (SELECT id FROM temp.prune_ids)",
     /* A transactional send's idempotency key lives as long as its message. */
     "DELETE FROM transactional_keys WHERE outbox_id IN (SELECT id FROM temp.prune_ids)",
+    /* Tracked links go with their message; their clicks stay counted in measure_counts. */
+    "DELETE FROM links WHERE outbox_id IN (SELECT id FROM temp.prune_ids)",
     "DELETE FROM outbox WHERE id IN (SELECT id FROM temp.prune_ids)",
 };
 static const char *const retention_notes_go[] = {

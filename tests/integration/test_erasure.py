@@ -28,7 +28,10 @@ D.write_campaign({"id": "later", "name": "later", "status": "active", "topic": "
                   "steps": [{"id": "send", "send": {"channel": "held", "template": "t"}}]})
 D.write_templates({"t.subject.mustache": "Thanks {{customer.name}} for {{event.properties.order}}",
                    "t.text.mustache": "Dear {{customer.name}} <{{customer.email}}>,\n"
-                                      "your order {{event.properties.order}} ships today.\n"})
+                                      "your order {{event.properties.order}} ships today.\n",
+                   # a tracked link whose target names the order: kept in the links table
+                   "t.html.mustache": "<p><a href=\"https://shop.example/orders/"
+                                      "{{event.properties.order}}\">Your order</a></p>"})
 D.start()
 
 
