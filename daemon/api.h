@@ -35,5 +35,17 @@ void api_campaign_get(struct http_req *hr);
 void api_inbound_post(struct http_req *hr);
 void api_inbound_get(struct http_req *hr);
 void api_webhook_post(struct http_req *hr);
+/* issue 17: segments and broadcasts (api_segments.c, api_broadcasts.c). */
+void api_segments_get(struct http_req *hr);
+void api_segments_post(struct http_req *hr);
+void api_segment_get(struct http_req *hr);
+void api_segment_delete(struct http_req *hr);
+void api_broadcasts_get(struct http_req *hr);
+void api_broadcasts_post(struct http_req *hr);
+void api_broadcast_get(struct http_req *hr);
+void api_broadcast_post(struct http_req *hr);
+void api_broadcast_patch(struct http_req *hr);
+void api_broadcast_delete(struct http_req *hr);
+void api_archive_get(struct http_req *hr);
 
 #endif

@@ -178,6 +178,16 @@ key_log_level(struct config *c, json_t *v, const char *key, struct diag *d)
 		c->log_level = l;
 }
 
+/* issue 17: "broadcast_archive": true publishes sent broadcasts at /archive/{id}. */
+static void
+key_broadcast_archive(struct config *c, json_t *v, const char *key, struct diag *d)
+{
+	if (!json_is_boolean(v))
+		diag_add(d, key, "key 'broadcast_archive' must be true or false");
+	else
+		c->broadcast_archive = json_is_true(v);
+}
+
 static void
 key_durability(struct config *c, json_t *v, const char *key, struct diag *d)
 {
@@ -423,6 +433,7 @@ NUM_FIELD(shutdown_timeout, shutdown_timeout_s)
 NUM_FIELD(max_connections, max_connections)
 NUM_FIELD(header_timeout, header_timeout_s)
 NUM_FIELD(body_timeout, body_timeout_s)
+NUM_FIELD(broadcast_archive, broadcast_archive)
 
 static int
 listen_differs(const struct config *a, const struct config *b)
@@ -540,6 +551,7 @@ const struct config_key config_keys[] = {
     RESTART(bounce_address), RESTART(reply_to),	      APPLY(max_connections),
     APPLY(header_timeout),   APPLY(body_timeout),     RESTART(bounce_policy),
     RESTART(inbound),	     RESTART(webhooks),
+    APPLY(broadcast_archive), /* issue 17 */
 };
 const size_t config_nkeys = NT_ARRAY_LEN(config_keys);
 

@@ -55,6 +55,8 @@ void http_reply_store_error(struct http_req *hr, int status, const char *notfoun
 			    const char *conflict);
 /* The decoded query parameter KEY (malloc'd), or NULL when absent. */
 char *http_query_param(struct http_req *hr, const char *key);
+/* Whether HR is a PATCH (routes with M_PATCH hand it to their post handler). */
+int http_is_patch(struct http_req *hr);
 /* The request's body as it came (LEN bytes; valid until the reply), "" when empty. */
 const char *http_body_raw(struct http_req *hr, size_t *len);
 /* A request header's value, or NULL. */

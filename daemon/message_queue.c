@@ -89,7 +89,8 @@ message_queue(struct store *s, const struct compose_ctx *cx, struct mimepool *mp
 				 .sender = m.sender,
 				 .recipient = m.recipient,
 				 .payload = m.payload,
-				 .payload_len = m.len};
+				 .payload_len = m.len,
+				 .due_ms = r->due_ms};
 	rc = store_outbox_add(s, &o, &out->id);
 	if (rc == STORE_OK && mail != NULL) {
 		mimepool_submit(mp, out->id, mail); /* its payload before the commit */

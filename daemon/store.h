@@ -35,6 +35,7 @@ struct store_options {
 };
 
 struct store;
+struct store_broadcast_ops;
 
 /* An event as the engine reads it back, in commit order. */
 struct store_event {
@@ -150,6 +151,7 @@ struct outbox_entry {
 	const char *recipient;
 	const char *payload; /* the rendered message, PAYLOAD_LEN bytes; NULL when skipped */
 	size_t payload_len;
+	int64_t due_ms; /* when delivery may send it; 0 or before created_ms: at once */
 };
 
 /* A message claimed for delivery: everything a plugin needs, owned by the caller. */
@@ -425,6 +427,8 @@ struct store_ops {
 	/* The message bounced: its state becomes "bounced", REPLY its last reply. */
 	enum store_status (*outbox_bounced)(struct store *, int64_t id, const char *reply,
 					    int64_t now_ms);
+	/* Broadcasts and segments (store_broadcast.h, issue 17). */
+	const struct store_broadcast_ops *bc;
 };
 
 /* Every backend's struct starts with this. */

@@ -107,6 +107,22 @@ enum {
 /* The statements of inbound mail (store_sqlite_inbound.c, issue 16). */
 enum { I_FIND, I_ADD, I_LIST, I_SOFT, I_REF_ID, I_REF_MID, I_BOUNCED, I_ERASE, I_COUNT };
 
+/* The statements of broadcasts and segments (store_sqlite_broadcast.c, issue 17). */
+enum {
+	B_SEG_ADD,
+	B_SEG_GET,
+	B_SEG_LIST,
+	B_SEG_DELETE,
+	B_ADD,
+	B_GET,
+	B_LIST,
+	B_UPDATE,
+	B_DELETE,
+	B_DUE,
+	B_COUNTS,
+	B_COUNT
+};
+
 struct store_sqlite {
 	struct store base;
 	sqlite3 *db;
@@ -118,6 +134,7 @@ struct store_sqlite {
 	sqlite3_stmt *c[C_COUNT];
 	sqlite3_stmt *st[S_COUNT];
 	sqlite3_stmt *in[I_COUNT];
+	sqlite3_stmt *bc[B_COUNT];
 	/* The checkpointer: its own connection and thread (store_sqlite_checkpoint.c). */
 	sqlite3 *checkpoint_db;
 	pthread_t checkpoint_thread;
@@ -246,6 +263,11 @@ enum store_status store_sqlite_outbox_ref(struct store *, int64_t, const char *,
 enum store_status store_sqlite_outbox_bounced(struct store *, int64_t, const char *, int64_t);
 /* Within customer_erase: the customer's inbound records lose their personal data. */
 enum store_status store_sqlite_inbound_erase(struct store_sqlite *s, int64_t customer_id);
+
+/* Broadcasts and segments (store_sqlite_broadcast.c, issue 17). */
+int store_sqlite_broadcast_prepare(struct store_sqlite *s, char *err, size_t errlen);
+void store_sqlite_broadcast_finalize(struct store_sqlite *s);
+extern const struct store_broadcast_ops store_sqlite_broadcast_ops;
 
 /* store_sqlite_pcache.c: SQLite's page cache without the commit-time walk of all of it. */
 int store_sqlite_pcache_install(void);
