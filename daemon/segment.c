@@ -6,6 +6,7 @@
 
 #include "condition.h"
 #include "diag.h"
+#include "store_broadcast.h"
 #include "timefmt.h"
 #include "util.h"
 
@@ -49,6 +50,21 @@ segment_compile_text(const char *text)
 	free(err);
 	json_decref(spec);
 	return c;
+}
+
+enum store_status
+segment_load(struct store *s, const char *id, struct cond **out)
+{
+	struct segment_row row;
+	enum store_status rc = store_segment_get(s, id, &row);
+
+	*out = NULL;
+	if (rc == STORE_NOTFOUND)
+		return STORE_OK;
+	if (rc == STORE_OK)
+		*out = segment_compile_text(row.condition);
+	segment_row_clear(&row);
+	return rc;
 }
 
 struct segment_count_arg {

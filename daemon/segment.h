@@ -19,6 +19,9 @@ struct cond *segment_compile(json_t *spec, const char *field, char **err);
 /* Parses and compiles TEXT (a stored condition); NULL when it no longer compiles. */
 struct cond *segment_compile_text(const char *text);
 
+/* The condition of segment ID from S: *OUT NULL when there is none (or it no longer compiles). */
+enum store_status segment_load(struct store *s, const char *id, struct cond **out);
+
 /* Whether COND holds for CUSTOMER (its context, id CUSTOMER_ID) at NOW; counts read S. */
 int segment_eval(struct store *s, const struct cond *cond, json_t *customer, int64_t customer_id,
 		 int64_t now_ms);

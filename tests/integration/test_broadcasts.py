@@ -15,7 +15,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from ntest import Daemon, check, eq, poll, run_all, test  # noqa: E402
+from ntest import Daemon, check, eq, poll, run_all, run_cli, test  # noqa: E402
 from smtp_server import SmtpServer  # noqa: E402
 
 
@@ -361,6 +361,44 @@ def the_archive_shows_no_personal_data_and_is_off_by_default():
         d.proc.send_signal(signal.SIGHUP)
         poll(lambda: d.request("GET", "/archive/nov", auth=False).status == 404, 10,
              "off after a reload")
+    finally:
+        teardown(d, srv)
+
+
+@test
+def a_cron_campaign_may_name_a_segment_and_check_validates_it():
+    d, srv = setup()
+    try:
+        customers(d, [("ann", "pro", "subscribed", None), ("bob", "free", "subscribed", None)])
+        poll(lambda: d.request("GET", "/v1/customers/bob").status == 200, 10, "customers")
+        pro_segment(d)
+        d.write_campaign({"id": "monthly", "name": "Monthly", "status": "active",
+                          "topic": "newsletter",
+                          "trigger": {"cron": "* * * * *", "segment": "pro"},
+                          "steps": [{"id": "send",
+                                     "send": {"channel": "mail", "template": "news"}}]})
+        r = run_cli("check", "-c", d.config_path)
+        eq((r.returncode, r.stderr), (0, ""), "check: the segment exists")
+        d.proc.send_signal(signal.SIGHUP)
+        srv.wait_for(lambda: len(srv.messages) >= 1, 75)
+        eq(rcpts(srv), ["ann@example.org"], "the segment's member only")
+        d.write_campaign({"id": "monthly", "name": "Monthly", "status": "active",
+                          "topic": "newsletter",
+                          "trigger": {"cron": "* * * * *", "segment": "nope",
+                                      "audience": {"field": "customer.name", "eq": "x"}},
+                          "steps": [{"id": "send",
+                                     "send": {"channel": "mail", "template": "news"}}]})
+        r = run_cli("check", "-c", d.config_path)
+        eq(r.returncode, 1, "check: two problems")
+        check("'segment' and 'audience' exclude each other" in r.stderr, "both", r.stderr)
+        d.write_campaign({"id": "monthly", "name": "Monthly", "status": "active",
+                          "topic": "newsletter", "trigger": {"cron": "* * * * *",
+                                                             "segment": "nope"},
+                          "steps": [{"id": "send",
+                                     "send": {"channel": "mail", "template": "news"}}]})
+        r = run_cli("check", "-c", d.config_path)
+        check(r.returncode == 1 and "no segment 'nope'" in r.stderr, "an unknown segment",
+              r.stderr)
     finally:
         teardown(d, srv)
 
