@@ -36,7 +36,8 @@ static const char *const broadcast_keys[] = {"id",
 					     "in_customer_timezone",
 					     "frequency_cap_exempt",
 					     "chunk",
-					     "archive"};
+					     "archive",
+					     "quiet_hours"};
 
 static int
 broadcast_err(char **err, const char **field, const char *f, char *msg)
@@ -197,6 +198,16 @@ broadcast_spec_check(json_t *body, const struct config *cfg, int64_t now_ms, int
 		return broadcast_err(
 		    err, field, "chunk",
 		    xasprintf("'chunk' must be from 1 to %d", BROADCAST_CHUNK_MAX));
+	v = json_object_get(body, "quiet_hours");
+	if (v != NULL) {
+		int from = broadcast_local_minute(json_string_value(json_object_get(v, "from")));
+		int to = broadcast_local_minute(json_string_value(json_object_get(v, "to")));
+		if (!json_is_object(v) || json_object_size(v) != 2 || from < 0 || to < 0 ||
+		    from == to)
+			return broadcast_err(err, field, "quiet_hours",
+					     xstrdup("'quiet_hours' must be {\"from\": \"HH:MM\", "
+						     "\"to\": \"HH:MM\"}, two different times"));
+	}
 	v = json_object_get(body, "in_customer_timezone");
 	if (v != NULL && broadcast_local_minute(json_string_value(v)) < 0)
 		return broadcast_err(
@@ -321,7 +332,15 @@ broadcast_campaign(struct campaign *c, const char *campaign_id, json_t *spec)
 	c->name = (char *)json_string_value(json_object_get(spec, "name"));
 	c->topic = (char *)json_string_value(json_object_get(spec, "topic"));
 	c->locale_default = "en";
+	c->timezone_default = "UTC";
 	c->status = CAMPAIGN_ACTIVE;
+	json_t *q = json_object_get(spec, "quiet_hours");
+	if (q != NULL) {
+		c->has_quiet_hours = 1;
+		c->quiet_from =
+		    broadcast_local_minute(json_string_value(json_object_get(q, "from")));
+		c->quiet_to = broadcast_local_minute(json_string_value(json_object_get(q, "to")));
+	}
 }
 
 /* Renders SPEC's content from FILES for the placeholder: 0 with OUT, or -1 with *ERR. */
@@ -529,6 +548,10 @@ broadcast_one(struct engine *e, struct broadcast_row *r, json_t *spec, struct br
 		due = engine_next_local_time(
 		    r->due_ms - 1, json_string_value(json_object_get(customer, "timezone")),
 		    broadcast_local_minute(local));
+	/* Quiet hours in the customer's zone hold the message until they end. */
+	int64_t quiet = engine_quiet_until(c, customer, due > now ? due : now);
+	if (quiet > 0)
+		due = quiet;
 	const char *tmpl = broadcast_template_name(spec);
 	const char *channel = json_string_value(json_object_get(spec, "channel"));
 	char step[300];

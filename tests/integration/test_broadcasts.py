@@ -252,6 +252,29 @@ def in_customer_timezone_each_gets_it_at_the_local_time():
 
 
 @test
+def quiet_hours_hold_the_message_until_they_end():
+    d, srv = setup()
+    try:
+        now = datetime.datetime.now(datetime.timezone.utc)
+        start = now - datetime.timedelta(hours=1)
+        end = (now + datetime.timedelta(hours=1)).replace(second=0, microsecond=0)
+        customers(d, [("ann", "pro", "subscribed", "UTC")])
+        poll(lambda: d.request("GET", "/v1/customers/ann").status == 200, 10, "customers")
+        pro_segment(d)
+        r = d.request("POST", "/v1/broadcasts", body=inline(
+            quiet_hours={"from": start.strftime("%H:%M"), "to": end.strftime("%H:%M")}))
+        eq(r.status, 201, f"created: {r.raw}")
+        eq(sent_state(d)["state"], "sent", "queued")
+        m = d.request("GET", "/v1/messages?customer=ann").json["messages"]
+        eq((m[0]["state"], m[0]["next_attempt"]),
+           ("queued", end.strftime("%Y-%m-%dT%H:%M:%S.000Z")), "held until the quiet hours end")
+        r = d.request("POST", "/v1/broadcasts", body=inline(id="q2", quiet_hours={"from": "x"}))
+        eq((r.status, r.json.get("field")), (400, "quiet_hours"), "bad quiet hours")
+    finally:
+        teardown(d, srv)
+
+
+@test
 def cancel_stops_the_remainder():
     d, srv = setup()
     try:
