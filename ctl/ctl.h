@@ -49,4 +49,8 @@ void ctl_die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 char *ctl_strdup(const char *s);
 char *ctl_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* ctl_broadcast.c (issue 17): "broadcast" and "segment"; usage checked before connecting. */
+int ctl_broadcast_usage(const char *cmd, int n, char **av, const char *to, const char **why);
+int ctl_broadcast(const struct ctl *c, const char *cmd, char **av, const char *to);
+
 #endif

@@ -8,15 +8,27 @@ import datetime
 import email
 import email.policy
 import os
+import json
 import signal
 import sqlite3
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from ntest import Daemon, check, eq, poll, run_all, run_cli, test  # noqa: E402
+from ntest import TOKEN, Daemon, check, eq, poll, run_all, run_cli, test  # noqa: E402
 from smtp_server import SmtpServer  # noqa: E402
+
+CTL = os.path.join(os.environ.get("NT_BUILDDIR") or
+                   os.path.join(os.path.dirname(__file__), "..", ".."), "nurturectl")
+
+
+def ctl(d, *args):
+    e = {k: v for k, v in os.environ.items() if not k.startswith("NURTURED_")}
+    e["HOME"] = d.tmp
+    return subprocess.run([CTL, "--url", f"http://127.0.0.1:{d.port}", "--token", TOKEN, *args],
+                          capture_output=True, text=True, timeout=30, env=e)
 
 
 def setup(config=None, templates=None):
@@ -422,6 +434,35 @@ def a_cron_campaign_may_name_a_segment_and_check_validates_it():
         r = run_cli("check", "-c", d.config_path)
         check(r.returncode == 1 and "no segment 'nope'" in r.stderr, "an unknown segment",
               r.stderr)
+    finally:
+        teardown(d, srv)
+
+
+@test
+def nurturectl_broadcast_and_segment():
+    d, srv = setup()
+    try:
+        customers(d, [("ann", "pro", "subscribed", None), ("bob", "free", "subscribed", None)])
+        poll(lambda: d.request("GET", "/v1/customers/bob").status == 200, 10, "customers")
+        r = ctl(d, "segment", "create", "pro", "Pro plan",
+                '{"field": "customer.attributes.plan", "eq": "pro"}')
+        eq((r.returncode, r.stdout.strip()), (0, "pro saved"), f"segment create: {r.stderr}")
+        r = ctl(d, "segment", "count", "pro")
+        eq((r.returncode, r.stdout.strip()), (0, "1"), "segment count")
+        path = os.path.join(d.tmp, "nov.json")
+        with open(path, "w") as f:
+            json.dump(inline(), f)
+        r = ctl(d, "broadcast", "create", path)
+        eq((r.returncode, r.stdout.strip()), (0, "nov scheduled"), f"create: {r.stderr}")
+        sent_state(d)
+        r = ctl(d, "broadcast", "list")
+        check(r.returncode == 0 and "nov" in r.stdout and "sent" in r.stdout, "list", r.stdout)
+        r = ctl(d, "--json", "broadcast", "show", "nov")
+        eq(json.loads(r.stdout)["stats"]["audience"], 1, "show --json")
+        r = ctl(d, "broadcast", "cancel", "nov")
+        eq(r.returncode, 1, "a sent broadcast cannot be canceled")
+        r = ctl(d, "broadcast", "test", "nov")
+        eq(r.returncode, 64, "test needs --to")
     finally:
         teardown(d, srv)
 
