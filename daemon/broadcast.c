@@ -521,6 +521,29 @@ broadcast_capped(struct engine *e, int64_t customer_id, int64_t now, int *capped
 	return rc;
 }
 
+/*
+ * Tells the engine's observer (simulate) what came of one customer, as a campaign's notes do.
+ * Nothing is written: the outbox row is the record, and a million notes would double the cost.
+ */
+static void
+broadcast_observe(struct engine *e, int64_t cid, json_t *customer, const struct campaign *c,
+		  const char *step, enum note_action action, const char *reason,
+		  const char *channel, const char *tmpl, int64_t now)
+{
+	if (e->observe == NULL)
+		return;
+	struct journey_note n = {.journey_id = -1,
+				 .customer_id = cid,
+				 .campaign_id = c->id,
+				 .step_id = step,
+				 .action = action,
+				 .reason = reason,
+				 .channel = channel,
+				 .template = tmpl,
+				 .at_ms = now};
+	e->observe(&n, json_string_value(json_object_get(customer, "id")), e->observe_arg);
+}
+
 /* One customer of the fan-out: audience, consent, the cap, then the one send path. */
 static enum store_status
 broadcast_one(struct engine *e, struct broadcast_row *r, json_t *spec, struct broadcast_cache *bc,
@@ -535,8 +558,14 @@ broadcast_one(struct engine *e, struct broadcast_row *r, json_t *spec, struct br
 	if (!engine_eval(e, bc->audience, customer, NULL, NULL, cid))
 		goto out;
 	r->matched++;
+	const char *tmpl = broadcast_template_name(spec);
+	const char *channel = json_string_value(json_object_get(spec, "channel"));
+	char step[300];
+	snprintf(step, sizeof(step), "broadcast:%s", r->id);
 	if (!segment_subscribed(customer, c->topic)) {
 		r->not_subscribed++;
+		broadcast_observe(e, cid, customer, c, step, NOTE_SKIP, "not_subscribed", channel,
+				  tmpl, now);
 		goto out;
 	}
 	if (!json_is_true(json_object_get(spec, "frequency_cap_exempt")) &&
@@ -552,10 +581,6 @@ broadcast_one(struct engine *e, struct broadcast_row *r, json_t *spec, struct br
 	int64_t quiet = engine_quiet_until(c, customer, due > now ? due : now);
 	if (quiet > 0)
 		due = quiet;
-	const char *tmpl = broadcast_template_name(spec);
-	const char *channel = json_string_value(json_object_get(spec, "channel"));
-	char step[300];
-	snprintf(step, sizeof(step), "broadcast:%s", r->id);
 	if (capped) {
 		struct outbox_entry o = {.journey_id = -1,
 					 .customer_id = cid,
@@ -574,6 +599,8 @@ broadcast_one(struct engine *e, struct broadcast_row *r, json_t *spec, struct br
 		free(mid);
 		if (rc == STORE_DUPLICATE)
 			rc = STORE_OK;
+		broadcast_observe(e, cid, customer, c, step, NOTE_SKIP, "frequency_cap", channel,
+				  tmpl, now);
 		goto out;
 	}
 	struct message_req req = {.campaign = c,
@@ -592,6 +619,10 @@ broadcast_one(struct engine *e, struct broadcast_row *r, json_t *spec, struct br
 	rc = message_queue(e->store, cx, e->mp, &req, &res);
 	if (rc == STORE_OK && !res.duplicate && res.state == OUTBOX_QUEUED)
 		e->queued++;
+	if (rc == STORE_OK && !res.duplicate)
+		broadcast_observe(e, cid, customer, c, step,
+				  res.state == OUTBOX_QUEUED ? NOTE_SEND : NOTE_SKIP, res.reason,
+				  channel, tmpl, now);
 	message_res_clear(&res);
 out:
 	json_decref(customer);

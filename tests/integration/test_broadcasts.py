@@ -467,5 +467,60 @@ def nurturectl_broadcast_and_segment():
         teardown(d, srv)
 
 
+@test
+def simulate_shows_a_broadcasts_decisions():
+    import tempfile
+    tmp = tempfile.mkdtemp(prefix="nt-sim-")
+    os.makedirs(os.path.join(tmp, "campaigns"))
+    os.makedirs(os.path.join(tmp, "templates"))
+    with open(os.path.join(tmp, "templates", "footer.mustache"), "w") as f:
+        f.write("-- the shop")
+
+    def jsonl(name, rows):
+        p = os.path.join(tmp, name)
+        with open(p, "w") as f:
+            f.write("".join(json.dumps(r) + "\n" for r in rows))
+        return p
+    cust = jsonl("customers.jsonl", [
+        {"id": "ann", "email": "ann@example.org", "attributes": {"plan": "pro"},
+         "consent": {"newsletter": "subscribed"}},
+        {"id": "bob", "email": "bob@example.org", "attributes": {"plan": "pro"}},
+        {"id": "sue", "email": "sue@example.org", "attributes": {"plan": "pro"},
+         "consent": {"newsletter": "subscribed"}},
+        {"id": "eve", "email": "eve@example.org", "attributes": {"plan": "free"},
+         "consent": {"newsletter": "subscribed"}}])
+    evs = jsonl("events.jsonl", [{"id": "e1", "customer": "ann", "type": "visit",
+                                  "time": "2026-03-01T09:00:00Z"}])
+    sup = jsonl("suppressions.jsonl", [{"address": "sue@example.org"}])
+    bcs = jsonl("broadcasts.jsonl", [
+        {"segment": {"id": "pro", "name": "Pro", "condition": {
+            "field": "customer.attributes.plan", "eq": "pro"}}},
+        dict(inline(), send_at="2026-03-02T10:00:00Z")])
+    try:
+        r = run_cli("simulate", "--campaigns", os.path.join(tmp, "campaigns"), "--events", evs,
+                    "--customers", cust, "--suppressions", sup, "--broadcasts", bcs,
+                    "--templates", os.path.join(tmp, "templates"), "--json")
+        eq(r.returncode, 0, f"simulate: {r.stderr}")
+        lines = [json.loads(x) for x in r.stdout.splitlines()]
+        got = sorted((x["customer"], x["action"], x["reason"]) for x in lines
+                     if x["campaign"] == "broadcast:nov")
+        eq(got, [("ann", "send", None), ("bob", "skip", "not_subscribed"),
+                 ("sue", "skip", "suppressed")], "the broadcast's decisions")
+        check(all(x["at"] == "2026-03-02T10:00:00.000Z" for x in lines
+                  if x["campaign"] == "broadcast:nov"), "at its instant", lines)
+        bad = jsonl("bad.jsonl", [dict(inline(), topic="follow-ups"),
+                                  dict(inline(id="x", content={"subject": "s", "text": "{{> no}}"}),
+                                       send_at="2026-03-02T10:00:00Z")])
+        r = run_cli("simulate", "--campaigns", os.path.join(tmp, "campaigns"), "--events", evs,
+                    "--customers", cust, "--broadcasts", bad,
+                    "--templates", os.path.join(tmp, "templates"))
+        check(r.returncode == 1 and "bad.jsonl:1:1: topic:" in r.stderr, "a bad broadcast",
+              r.stderr)
+        check("bad.jsonl:2:1: content:" in r.stderr, "content that does not render", r.stderr)
+    finally:
+        import shutil
+        shutil.rmtree(tmp)
+
+
 if __name__ == "__main__":
     run_all()
