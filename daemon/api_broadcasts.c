@@ -50,7 +50,6 @@ struct bc_job {
 	int64_t due_ms;
 	int64_t now_ms;
 	const struct compose_ctx *cx;
-	const char *templates_dir;
 	/* what came of it */
 	char *err; /* a 400 (BC_CHECK), or why not (409) */
 	const char *field;
@@ -93,8 +92,7 @@ bc_job_new(struct http_req *hr, enum bc_op op, const char *id)
 	j->job.run = bc_run;
 	j->job.done = bc_done;
 	j->now_ms = util_now_ms();
-	j->cx = daemon_compose(hr->d);
-	j->templates_dir = daemon_config(hr->d)->templates_dir;
+	j->cx = daemon_compose(hr->d); /* the store thread's view: read there only */
 	return j;
 }
 
@@ -177,21 +175,33 @@ bc_check_run(struct store *s, struct bc_job *j)
 		j->field = "audience";
 		return STORE_OK;
 	}
-	json_t *files = broadcast_sources(j->templates_dir, j->spec, &err);
+	return STORE_OK;
+}
+
+/*
+ * Store thread: whether the content renders, read from the store thread's view of the
+ * configuration (templates_dir, public_url), which a reload swaps there. Reads the template
+ * files: a few small reads, once per creation or edit.
+ */
+static void
+bc_render_check(struct bc_job *j)
+{
+	char *err = NULL;
+	json_t *files = broadcast_sources(j->cx->cfg->templates_dir, j->spec, &err);
+	const char *field = json_object_get(json_object_get(j->spec, "content"), "template")
+				? "content.template"
+				: "content";
 	if (files == NULL) {
 		j->err = err;
-		j->field = "content.template";
-		return STORE_OK;
+		j->field = field;
+		return;
 	}
 	if ((err = broadcast_render_check(j->cx, j->spec, files)) != NULL) {
 		j->err = xasprintf("the content does not render: %s", err);
-		j->field = json_object_get(json_object_get(j->spec, "content"), "template")
-			       ? "content.template"
-			       : "content";
+		j->field = field;
 		free(err);
 	}
 	json_decref(files);
-	return STORE_OK;
 }
 
 /* Store: a test send of the content as it is (frozen, or read now) to each address. */
@@ -208,7 +218,7 @@ bc_test_run(struct store *s, struct bc_job *j)
 	if (j->row.frozen != NULL && (frozen = json_loads(j->row.frozen, 0, NULL)) != NULL)
 		files = json_incref(json_object_get(frozen, "files"));
 	else
-		files = broadcast_sources(j->templates_dir, spec, &err);
+		files = broadcast_sources(j->cx->cfg->templates_dir, spec, &err);
 	j->result = json_array();
 	if (files == NULL) {
 		j->err = err;
@@ -264,7 +274,7 @@ out:
 	return rc;
 }
 
-/* Reader: the archive page of a sent broadcast, rendered for a placeholder customer. */
+/* Reader: the archive page of a sent broadcast, rendered when its fan-out ended. */
 static enum store_status
 bc_archive_run(struct store *s, struct bc_job *j)
 {
@@ -275,12 +285,12 @@ bc_archive_run(struct store *s, struct bc_job *j)
 		return rc;
 	spec = json_loads(j->row.spec, 0, NULL);
 	frozen = j->row.frozen ? json_loads(j->row.frozen, 0, NULL) : NULL;
-	if (j->row.state != BROADCAST_SENT || frozen == NULL ||
+	const char *page = json_string_value(json_object_get(frozen, "archive"));
+	if (j->row.state != BROADCAST_SENT || page == NULL ||
 	    json_is_false(json_object_get(spec, "archive")))
 		rc = STORE_NOTFOUND;
 	else
-		j->page =
-		    broadcast_archive_html(j->cx, spec, json_object_get(frozen, "files"), &j->err);
+		j->page = xstrdup(page);
 	json_decref(frozen);
 	json_decref(spec);
 	return rc;
@@ -296,6 +306,8 @@ bc_run(struct store *s, struct store_job *job)
 	case BC_CHECK:
 		return bc_check_run(s, j);
 	case BC_ADD: {
+		if (bc_render_check(j), j->err != NULL)
+			return STORE_OK;
 		char *text = json_dumps(j->spec, JSON_COMPACT | JSON_SORT_KEYS);
 		struct broadcast_row r = {.id = j->id,
 					  .state =
@@ -321,6 +333,8 @@ bc_run(struct store *s, struct store_job *job)
 			j->conflict_state = 1;
 			return STORE_OK;
 		}
+		if (bc_render_check(j), j->err != NULL)
+			return STORE_OK;
 		free(j->row.spec);
 		j->row.spec = json_dumps(j->spec, JSON_COMPACT | JSON_SORT_KEYS);
 		j->row.state = j->due_ms < 0 ? BROADCAST_DRAFT : BROADCAST_SCHEDULED;
@@ -410,9 +424,17 @@ bc_done(struct store_job *job)
 		bc_patch_merged(j);
 		return;
 	case BC_ADD:
-		http_reply_json(hr, dup ? 200 : 201, bc_json(&j->row, NULL));
+		if (j->err != NULL)
+			http_reply_error(hr, 400, j->err, j->field, -1);
+		else
+			http_reply_json(hr, dup ? 200 : 201, bc_json(&j->row, NULL));
 		break;
 	case BC_PATCH:
+		if (j->err != NULL) {
+			http_reply_error(hr, 400, j->err, j->field, -1);
+			break;
+		}
+		/* fall through */
 	case BC_CANCEL:
 	case BC_GET:
 		http_reply_json(hr, 200, bc_json(&j->row, j->counts));

@@ -504,6 +504,29 @@ broadcast_freeze(struct engine *e, struct broadcast_row *r, json_t *spec, int64_
 		log_info("broadcast %s: sending", r->id);
 }
 
+/* The archive's page, rendered once as the fan-out ends and kept with the frozen content. */
+static void
+broadcast_archive_keep(struct engine *e, struct broadcast_row *r, json_t *spec)
+{
+	json_t *frozen = r->frozen ? json_loads(r->frozen, 0, NULL) : NULL;
+	char *err = NULL, *page;
+
+	if (e->cx == NULL || frozen == NULL || json_is_false(json_object_get(spec, "archive"))) {
+		json_decref(frozen);
+		return;
+	}
+	page = broadcast_archive_html(e->cx, spec, json_object_get(frozen, "files"), &err);
+	if (page != NULL) {
+		json_object_set_new(frozen, "archive", json_string(page));
+		free(r->frozen);
+		r->frozen = json_dumps(frozen, JSON_COMPACT | JSON_SORT_KEYS);
+	} else
+		log_warnx("broadcast %s: no archive page: %s", r->id, err);
+	free(page);
+	free(err);
+	json_decref(frozen);
+}
+
 /* The frequency cap: whether CUSTOMER_ID has had its fill of marketing mail. */
 static enum store_status
 broadcast_capped(struct engine *e, int64_t customer_id, int64_t now, int *capped)
@@ -674,6 +697,7 @@ broadcast_fan_out(struct engine *e, struct broadcast_row *r, int *handled)
 	}
 	*handled += (int)n;
 	if (rc == STORE_OK && n < (size_t)chunk) {
+		broadcast_archive_keep(e, r, spec);
 		r->state = BROADCAST_SENT;
 		r->due_ms = -1;
 		r->finished_ms = now;
