@@ -418,6 +418,7 @@ broadcast_archive_html(const struct compose_ctx *cx, json_t *spec, json_t *files
  */
 struct broadcast_cache {
 	char *id;
+	int64_t started_ms; /* with the id: a freeze undone by a failed commit is not reused */
 	struct template_set *set;
 	struct cond *audience;
 };
@@ -438,7 +439,8 @@ broadcast_cache_get(struct engine *e, const struct broadcast_row *r, json_t *spe
 		    enum store_status *rc)
 {
 	*rc = STORE_OK;
-	if (broadcast_cache.id != NULL && strcmp(broadcast_cache.id, r->id) == 0)
+	if (broadcast_cache.id != NULL && strcmp(broadcast_cache.id, r->id) == 0 &&
+	    broadcast_cache.started_ms == r->started_ms)
 		return &broadcast_cache;
 	broadcast_cache_drop();
 	json_t *frozen = r->frozen ? json_loads(r->frozen, 0, NULL) : NULL;
@@ -475,6 +477,7 @@ broadcast_cache_get(struct engine *e, const struct broadcast_row *r, json_t *spe
 		return NULL;
 	}
 	broadcast_cache.id = xstrdup(r->id);
+	broadcast_cache.started_ms = r->started_ms;
 	return &broadcast_cache;
 }
 
