@@ -51,7 +51,7 @@ struct config {
 	size_t max_connections; /* HTTP connections open at once; more wait in the backlog */
 	int header_timeout_s;	/* a request's head, from its first byte: total, not per read */
 	int body_timeout_s;	/* a request's body, from the end of its head: total */
-	int broadcast_archive; /* issue 17: sent broadcasts at /archive/{id} (off by default) */
+	int broadcast_archive;	/* issue 17: sent broadcasts at /archive/{id} (off by default) */
 	int cap_max;	    /* frequency cap: non-transactional messages per customer; 0: none */
 	int64_t cap_per_ms; /* ... within this window */
 	struct stage_rules stages;
@@ -61,11 +61,11 @@ struct config {
 	char *mail_from_address;
 	char **opt_in_topics; /* NULL-terminated */
 	size_t n_opt_in_topics;
-	char *system_channel;	  /* where double opt-in confirmations go; NULL: "mail" */
-	char *unsubscribe_mailto; /* also a mailto: in List-Unsubscribe, or NULL */
+	char *system_channel;	     /* where double opt-in confirmations go; NULL: "mail" */
+	char *unsubscribe_mailto;    /* also a mailto: in List-Unsubscribe, or NULL */
 	struct inbound_conf inbound; /* issue 16: what comes back (config_inbound.c) */
-	int channels_default;	  /* channels not in the file: derived from data_dir */
-	int public_url_default;	  /* public_url not in the file: derived from listen */
+	int channels_default;	     /* channels not in the file: derived from data_dir */
+	int public_url_default;	     /* public_url not in the file: derived from listen */
 };
 
 /* Whether a reload (SIGHUP) applies a key, or only a restart does. */

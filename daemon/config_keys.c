@@ -550,8 +550,7 @@ const struct config_key config_keys[] = {
     RESTART(user),	     APPLY(system_channel),   APPLY(unsubscribe_mailto),
     RESTART(bounce_address), RESTART(reply_to),	      APPLY(max_connections),
     APPLY(header_timeout),   APPLY(body_timeout),     RESTART(bounce_policy),
-    RESTART(inbound),	     RESTART(webhooks),
-    APPLY(broadcast_archive), /* issue 17 */
+    RESTART(inbound),	     RESTART(webhooks),	      APPLY(broadcast_archive), /* issue 17 */
 };
 const size_t config_nkeys = NT_ARRAY_LEN(config_keys);
 
