@@ -433,44 +433,26 @@ broadcast_cache_drop(void)
 	memset(&broadcast_cache, 0, sizeof(broadcast_cache));
 }
 
-/* The cache for row R: NULL with *WHY when its content or audience no longer holds. */
+/* The cache for row R, from its frozen content and audience; NULL with *WHY when broken. */
 static struct broadcast_cache *
-broadcast_cache_get(struct engine *e, const struct broadcast_row *r, json_t *spec, const char **why,
-		    enum store_status *rc)
+broadcast_cache_get(const struct broadcast_row *r, const char **why)
 {
-	*rc = STORE_OK;
 	if (broadcast_cache.id != NULL && strcmp(broadcast_cache.id, r->id) == 0 &&
 	    broadcast_cache.started_ms == r->started_ms)
 		return &broadcast_cache;
 	broadcast_cache_drop();
 	json_t *frozen = r->frozen ? json_loads(r->frozen, 0, NULL) : NULL;
-	json_t *audience = json_object_get(spec, "audience");
+	char *err = NULL;
 	struct diag d;
 	diag_init(&d, "broadcast", NULL);
 	broadcast_cache.set =
 	    template_set_load_files("content", json_object_get(frozen, "files"), &d);
 	diag_free(&d);
+	/* The audience as it was when sending started (a segment's condition copied then). */
+	broadcast_cache.audience =
+	    segment_compile(json_object_get(frozen, "audience"), "audience", &err);
+	free(err);
 	json_decref(frozen);
-	if (json_is_string(audience)) {
-		struct segment_row seg;
-		*rc = store_segment_get(e->store, json_string_value(audience), &seg);
-		if (*rc == STORE_NOTFOUND) {
-			*rc = STORE_OK;
-			*why = "segment_deleted";
-			broadcast_cache_drop();
-			return NULL;
-		}
-		if (*rc != STORE_OK) {
-			broadcast_cache_drop();
-			return NULL;
-		}
-		broadcast_cache.audience = segment_compile_text(seg.condition);
-		segment_row_clear(&seg);
-	} else {
-		char *err = NULL;
-		broadcast_cache.audience = segment_compile(audience, "audience", &err);
-		free(err);
-	}
 	if (broadcast_cache.audience == NULL) {
 		*why = "audience_invalid";
 		broadcast_cache_drop();
@@ -481,22 +463,51 @@ broadcast_cache_get(struct engine *e, const struct broadcast_row *r, json_t *spe
 	return &broadcast_cache;
 }
 
-/* Sending starts: the content's files are read now and kept with the broadcast. */
+/* The broadcast ends without sending (its content or segment went away): logged. */
 static void
+broadcast_give_up(struct broadcast_row *r, const char *why, int64_t now)
+{
+	log_warnx("broadcast %s: %s: canceled", r->id, why);
+	r->state = BROADCAST_CANCELED;
+	r->due_ms = -1;
+	r->finished_ms = now;
+}
+
+/*
+ * Sending starts: the content's files are read now, and a segment's condition copied, both
+ * kept with the broadcast: an edit of either afterwards changes nothing in flight, nor after a
+ * crash.
+ */
+static enum store_status
 broadcast_freeze(struct engine *e, struct broadcast_row *r, json_t *spec, int64_t now)
 {
 	char *err = NULL;
+	json_t *audience = json_incref(json_object_get(spec, "audience"));
+	if (json_is_string(audience)) {
+		struct segment_row seg;
+		enum store_status rc =
+		    store_segment_get(e->store, json_string_value(audience), &seg);
+		json_decref(audience);
+		audience = NULL;
+		if (rc == STORE_OK)
+			audience = json_loads(seg.condition, 0, NULL);
+		segment_row_clear(&seg);
+		if (rc != STORE_OK && rc != STORE_NOTFOUND)
+			return rc;
+		if (audience == NULL) {
+			broadcast_give_up(r, "its segment is gone", now);
+			return STORE_OK;
+		}
+	}
 	json_t *files =
 	    broadcast_sources(e->cx && e->cx->cfg ? e->cx->cfg->templates_dir : NULL, spec, &err);
 	if (files == NULL) {
-		log_warnx("broadcast %s: %s: canceled", r->id, err);
-		r->state = BROADCAST_CANCELED;
-		r->due_ms = -1;
-		r->finished_ms = now;
+		broadcast_give_up(r, err, now);
 		free(err);
-		return;
+		json_decref(audience);
+		return STORE_OK;
 	}
-	json_t *f = json_pack("{s:o}", "files", files);
+	json_t *f = json_pack("{s:o,s:o}", "files", files, "audience", audience);
 	free(r->frozen);
 	r->frozen = json_dumps(f, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(f);
@@ -505,6 +516,7 @@ broadcast_freeze(struct engine *e, struct broadcast_row *r, json_t *spec, int64_
 	r->cursor = 0;
 	if (e->cx != NULL && e->cx->cfg != NULL)
 		log_info("broadcast %s: sending", r->id);
+	return STORE_OK;
 }
 
 /* The archive's page, rendered once as the fan-out ends and kept with the frozen content. */
@@ -671,18 +683,13 @@ broadcast_fan_out(struct engine *e, struct broadcast_row *r, int *handled)
 	enum store_status rc = STORE_OK;
 	size_t n = 0;
 
-	if (r->state == BROADCAST_SCHEDULED)
-		broadcast_freeze(e, r, spec, now);
+	if (r->state == BROADCAST_SCHEDULED && (rc = broadcast_freeze(e, r, spec, now)) != STORE_OK)
+		goto out;
 	if (r->state != BROADCAST_SENDING)
 		goto save;
-	struct broadcast_cache *bc = broadcast_cache_get(e, r, spec, &why, &rc);
+	struct broadcast_cache *bc = broadcast_cache_get(r, &why);
 	if (bc == NULL) {
-		if (rc == STORE_OK) {
-			log_warnx("broadcast %s: %s: canceled", r->id, why);
-			r->state = BROADCAST_CANCELED;
-			r->due_ms = -1;
-			r->finished_ms = now;
-		}
+		broadcast_give_up(r, why, now);
 		goto save;
 	}
 	struct compose_ctx cx;
