@@ -419,6 +419,7 @@ broadcast_archive_html(const struct compose_ctx *cx, json_t *spec, json_t *files
 struct broadcast_cache {
 	char *id;
 	int64_t started_ms; /* with the id: a freeze undone by a failed commit is not reused */
+	json_t *event; /* what templates see as "event": the broadcast, its archive's address */
 	struct template_set *set;
 	struct cond *audience;
 };
@@ -430,6 +431,7 @@ broadcast_cache_drop(void)
 	free(broadcast_cache.id);
 	template_set_free(broadcast_cache.set);
 	cond_free(broadcast_cache.audience);
+	json_decref(broadcast_cache.event);
 	memset(&broadcast_cache, 0, sizeof(broadcast_cache));
 }
 
@@ -542,6 +544,28 @@ broadcast_archive_keep(struct engine *e, struct broadcast_row *r, json_t *spec)
 	json_decref(frozen);
 }
 
+/*
+ * The "event" a broadcast's templates see: {"type": "broadcast", "time", "properties":
+ * {"broadcast": ID, "archive_url"}}, the archive's address only when it will have a page.
+ */
+static json_t *
+broadcast_event(struct engine *e, const struct broadcast_row *r, json_t *spec)
+{
+	char when[40];
+	timefmt_format_utc(r->due_ms >= 0 ? r->due_ms : r->started_ms, when, sizeof(when));
+	json_t *ev = json_pack("{s:s,s:s,s:{s:s}}", "type", "broadcast", "time", when, "properties",
+			       "broadcast", r->id);
+	const struct config *cfg = e->cx ? e->cx->cfg : NULL;
+	if (cfg != NULL && cfg->broadcast_archive && cfg->public_url != NULL &&
+	    !json_is_false(json_object_get(spec, "archive"))) {
+		char *u = xasprintf("%s/archive/%s", cfg->public_url, r->id);
+		json_object_set_new(json_object_get(ev, "properties"), "archive_url",
+				    json_string(u));
+		free(u);
+	}
+	return ev;
+}
+
 /* The frequency cap: whether CUSTOMER_ID has had its fill of marketing mail. */
 static enum store_status
 broadcast_capped(struct engine *e, int64_t customer_id, int64_t now, int *capped)
@@ -650,6 +674,7 @@ broadcast_one(struct engine *e, struct broadcast_row *r, json_t *spec, struct br
 				  .channel = channel,
 				  .template = tmpl,
 				  .customer = customer,
+				  .event = bc->event,
 				  .msgid_domain = e->msgid_domain,
 				  .now_ms = now,
 				  .due_ms = due};
@@ -692,6 +717,8 @@ broadcast_fan_out(struct engine *e, struct broadcast_row *r, int *handled)
 		broadcast_give_up(r, why, now);
 		goto save;
 	}
+	if (bc->event == NULL)
+		bc->event = broadcast_event(e, r, spec);
 	struct compose_ctx cx;
 	struct campaign c;
 	if (e->cx != NULL) {

@@ -383,8 +383,14 @@ def the_archive_shows_no_personal_data_and_is_off_by_default():
         customers(d, [("ann", "pro", "subscribed", None)])
         poll(lambda: d.request("GET", "/v1/customers/ann").status == 200, 10, "customers")
         pro_segment(d)
-        eq(d.request("POST", "/v1/broadcasts", body=inline()).status, 201, "created")
+        body = inline()
+        body["content"]["text"] += "In your browser: {{event.properties.archive_url}}\n"
+        eq(d.request("POST", "/v1/broadcasts", body=body).status, 201, "created")
         eq(sent_state(d)["state"], "sent", "sent")
+        srv.wait_for(lambda: len(srv.messages) >= 1, 15)
+        check("In your browser: https://mail.test.example/archive/nov" in
+              srv.messages[0].data.decode(), "the mail links to its page",
+              srv.messages[0].data.decode())
         r = d.request("GET", "/archive/nov", auth=False)
         eq(r.status, 200, f"the page: {r.raw[:300]}")
         page = r.raw if isinstance(r.raw, str) else r.raw.decode()
