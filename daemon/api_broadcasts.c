@@ -121,11 +121,8 @@ bc_json(const struct broadcast_row *r, json_t *counts)
 	bc_time(o, "finished", r->finished_ms);
 	json_t *stats = json_pack("{s:I,s:I}", "audience", (json_int_t)r->matched, "not_subscribed",
 				  (json_int_t)r->not_subscribed);
-	if (counts != NULL) {
+	if (counts != NULL) /* room for what later features count: clicks, conversions */
 		json_object_update(stats, counts);
-		/* room for what later features count (issue 17): clicks, conversions */
-		json_object_set_new(stats, "complaints", json_integer(0));
-	}
 	json_object_set_new(o, "stats", stats);
 	return o;
 }

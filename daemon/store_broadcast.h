@@ -72,8 +72,9 @@ struct store_broadcast_ops {
 	/* Scheduled or sending broadcasts due at NOW, oldest first, at most LIMIT. */
 	enum store_status (*broadcasts_due)(struct store *, int64_t now_ms, int limit,
 					    struct broadcast_row **out, size_t *n);
-	/* The messages of CAMPAIGN_ID (a broadcast's) by state and skip reason:
-	 * {"queued": N, ..., "skipped": {"REASON": N}}. */
+	/* The messages of CAMPAIGN_ID (a broadcast's) by state and skip reason, and the
+	 * complaints that came back about them: {"queued": N, ..., "skipped": {"REASON": N},
+	 * "complaints": N}. */
 	enum store_status (*broadcast_counts)(struct store *, const char *campaign_id,
 					      json_t **out);
 };

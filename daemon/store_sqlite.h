@@ -120,6 +120,7 @@ enum {
 	B_DELETE,
 	B_DUE,
 	B_COUNTS,
+	B_COMPLAINTS,
 	B_COUNT
 };
 

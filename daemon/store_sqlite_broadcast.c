@@ -30,6 +30,9 @@ static const char *const store_sqlite_broadcast_sql[B_COUNT] = {
 	      " AND due_ms <= ?1 ORDER BY due_ms, id LIMIT ?2",
     [B_COUNTS] = "SELECT state, reason, count(*) FROM outbox WHERE campaign_id = ?1"
 		 " GROUP BY state, reason",
+    /* Complaints are few: each one's message is looked up by its key, not every message. */
+    [B_COMPLAINTS] = "SELECT count(*) FROM inbound i WHERE i.kind = 'complaint' AND"
+		     " (SELECT o.campaign_id FROM outbox o WHERE o.id = i.outbox_id) = ?1",
 };
 
 static const char *const broadcast_state_names[BROADCAST_N_STATES] = {
@@ -366,6 +369,17 @@ store_sqlite_broadcast_counts(struct store *st, const char *campaign_id, json_t 
 	sqlite3_reset(q);
 	sqlite3_clear_bindings(q);
 	json_object_set_new(o, "skipped", skipped);
+	if (rc == SQLITE_DONE) {
+		q = SQ(st)->bc[B_COMPLAINTS];
+		sqlite3_bind_text(q, 1, campaign_id, -1, SQLITE_STATIC);
+		if ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+			json_object_set_new(o, "complaints",
+					    json_integer(sqlite3_column_int64(q, 0)));
+			rc = SQLITE_DONE;
+		}
+		sqlite3_reset(q);
+		sqlite3_clear_bindings(q);
+	}
 	if (rc != SQLITE_DONE) {
 		json_decref(o);
 		return store_sqlite_status(SQ(st), rc);

@@ -18,6 +18,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from ntest import TOKEN, Daemon, check, eq, poll, run_all, run_cli, test  # noqa: E402
+from inbound_mail import arf, post_inbound  # noqa: E402
 from smtp_server import SmtpServer  # noqa: E402
 
 CTL = os.path.join(os.environ.get("NT_BUILDDIR") or
@@ -168,6 +169,9 @@ def a_broadcast_to_a_segment_reaches_exactly_its_consenting_members():
         b = bc(d)
         eq((b["stats"]["audience"], b["stats"]["not_subscribed"], b["stats"]["sent"],
             b["stats"]["skipped"]), (5, 2, 2, {"suppressed": 1}), f"statistics: {b}")
+        r = post_inbound(d, arf(msg["Message-ID"], msg["To"].addresses[0].addr_spec))
+        eq((r.status, r.json["kind"]), (202, "complaint"), f"a complaint: {r.raw}")
+        eq(bc(d)["stats"]["complaints"], 1, "the complaint counted")
         eq(d.request("POST", "/v1/broadcasts/nov/cancel").status, 409, "sent: no cancel")
         eq(d.request("PATCH", "/v1/broadcasts/nov", body={"name": "x"}).status, 409,
            "sent: no edit")
