@@ -60,4 +60,8 @@ int ctl_export(const struct ctl *c, int n, char **filters);
 int ctl_import(const struct ctl *c, const char *file, const char *map, const char *format,
 	       int batch);
 
+/* ctl_broadcast.c (issue 17): "broadcast" and "segment"; usage checked before connecting. */
+int ctl_broadcast_usage(const char *cmd, int n, char **av, const char *to, const char **why);
+int ctl_broadcast(const struct ctl *c, const char *cmd, char **av, const char *to);
+
 #endif

@@ -39,7 +39,10 @@ ctl_usage(FILE *f)
 	      "  stats [CAMPAIGN]                 a campaign's statistics, or a summary of all\n"
 	      "  pause CAMPAIGN | resume CAMPAIGN\n"
 	      "  send-test CAMPAIGN STEP --to ADDRESS\n"
-	      "  inbound [--kind K] [--unmatched] what came back: bounces, complaints, replies\n",
+	      "  inbound [--kind K] [--unmatched] what came back: bounces, complaints, replies\n"
+	      "  broadcast list | show ID | create FILE | cancel ID | delete ID\n"
+	      "  broadcast test ID --to ADDRESS   a newsletter (FILE: the request, - for stdin)\n"
+	      "  segment list | show ID | count ID | delete ID | create ID NAME CONDITION\n",
 	      f);
 }
 
@@ -682,7 +685,8 @@ main(int argc, char **argv)
 	if (!is_messages && (a.state || a.customer || a.campaign))
 		ctl_usage_error("--state, --customer and --campaign belong to 'messages', not '%s'",
 				cmd);
-	if (!is_test && a.to)
+	int is_bc = strcmp(cmd, "broadcast") == 0 || strcmp(cmd, "segment") == 0;
+	if (!is_test && !is_bc && a.to)
 		ctl_usage_error("--to belongs to 'send-test', not '%s'", cmd);
 	int is_inbound = strcmp(cmd, "inbound") == 0;
 	if (!is_inbound && (a.kind || a.unmatched))
@@ -709,6 +713,10 @@ main(int argc, char **argv)
 		ctl_nargs(n, 2, 2, cmd);
 		if (a.to == NULL)
 			ctl_usage_error("%s needs --to ADDRESS", cmd);
+	} else if (is_bc) {
+		const char *why;
+		if (!ctl_broadcast_usage(cmd, n, av, a.to, &why))
+			ctl_usage_error("usage: %s", why);
 	} else
 		ctl_usage_error("unknown command '%s'", cmd);
 
@@ -732,6 +740,8 @@ main(int argc, char **argv)
 		rc = ctl_status(&c);
 	else if (strcmp(cmd, "campaigns") == 0)
 		rc = ctl_campaigns(&c);
+	else if (is_bc)
+		rc = ctl_broadcast(&c, cmd, av, a.to);
 	else if (is_test)
 		rc = ctl_send_test(&c, av[0], av[1], a.to);
 	else if (strcmp(cmd, "pause") == 0 || strcmp(cmd, "resume") == 0)

@@ -56,5 +56,17 @@ json_t *api_experiment_json(const struct campaign *c, const struct measure_row *
 void api_click_get(struct http_req *hr);
 /* GET /o/{token}: the open pixel (api_track.c, issue 19; off by default). */
 void api_open_get(struct http_req *hr);
+/* issue 17: segments and broadcasts (api_segments.c, api_broadcasts.c). */
+void api_segments_get(struct http_req *hr);
+void api_segments_post(struct http_req *hr);
+void api_segment_get(struct http_req *hr);
+void api_segment_delete(struct http_req *hr);
+void api_broadcasts_get(struct http_req *hr);
+void api_broadcasts_post(struct http_req *hr);
+void api_broadcast_get(struct http_req *hr);
+void api_broadcast_post(struct http_req *hr);
+void api_broadcast_patch(struct http_req *hr);
+void api_broadcast_delete(struct http_req *hr);
+void api_archive_get(struct http_req *hr);
 
 #endif

@@ -43,6 +43,7 @@ struct trigger {
 	int at_minute;		/* minutes after local midnight */
 	int64_t offset_ms;	/* may be negative: "-1d" is the day before */
 	char *stage;		/* stage */
+	char *segment;		/* cron: a saved segment's id instead of an audience (issue 17) */
 };
 
 /* Step targets are indexes into campaign.steps, -1 meaning "the journey ends". */

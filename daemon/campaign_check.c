@@ -22,8 +22,11 @@
 static const char *const campaign_trigger_kinds[] = {"event", "cron", "inactive_for",
 						     "anniversary_of", "stage_changed_to"};
 /* The keys each trigger kind takes besides its own, in the order of campaign_trigger_kinds. */
-static const char *const campaign_trigger_extra[][3] = {
-    {"where", NULL}, {"timezone", "audience", NULL}, {"of", NULL}, {"at", "offset", NULL}, {NULL}};
+static const char *const campaign_trigger_extra[][4] = {{"where", NULL},
+							{"timezone", "audience", "segment", NULL},
+							{"of", NULL},
+							{"at", "offset", NULL},
+							{NULL}};
 static const enum trigger_kind campaign_trigger_enum[] = {
     TRIGGER_EVENT, TRIGGER_CRON, TRIGGER_INACTIVITY, TRIGGER_ANNIVERSARY, TRIGGER_STAGE};
 static const char *const campaign_stages[] = {"prospect",  "onboarding", "growing",    "mature",
@@ -92,7 +95,14 @@ campaign_check_trigger(struct campaign_loader *L, json_t *t)
 					    CAMPAIGN_EXPECT_EVENT, &tr->event);
 		else if (strcmp(key, "where") == 0 || strcmp(key, "audience") == 0)
 			tr->where = campaign_check_cond(L, what, sub, v);
-		else if (strcmp(key, "cron") == 0) {
+		else if (strcmp(key, "segment") == 0) { /* issue 17: a saved audience */
+			if (json_object_get(t, "audience") != NULL)
+				campaign_error(L, what, sub,
+					       "'segment' and 'audience' exclude each other");
+			else
+				campaign_check_text(L, what, sub, key, v, validate_customer_id,
+						    "a segment id", &tr->segment);
+		} else if (strcmp(key, "cron") == 0) {
 			char err[256] = "";
 			if (campaign_check_text(L, what, sub, key, v, NULL, "a cron expression",
 						NULL) == 0 &&

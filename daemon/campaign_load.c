@@ -190,6 +190,7 @@ campaign_trigger_clear(struct trigger *t)
 	free(t->timezone);
 	free(t->anniversary_of);
 	free(t->stage);
+	free(t->segment);
 }
 
 /* Also frees half-checked campaigns: every field is NULL or owned. */

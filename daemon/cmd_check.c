@@ -12,6 +12,7 @@
 #include "filemodes.h"
 #include "log.h"
 #include "plugin.h"
+#include "store_broadcast.h"
 #include "template.h"
 
 /* Templates as the daemon loads them at start: the same rules, the same messages. */
@@ -44,6 +45,45 @@ check_plugins(const struct config *cfg, struct diag *d)
 	}
 }
 
+/*
+ * Issue 17: a cron trigger's segment must exist in the store. The database is opened read-only
+ * when it is there; without one no segment exists yet.
+ */
+static void
+check_segments(const struct config *cfg, const struct campaign_set *set, struct diag *d)
+{
+	struct store *s = NULL;
+	char err[256] = "", *db = g_build_filename(cfg->data_dir, "nurtured.db", NULL);
+	int exists = g_file_test(db, G_FILE_TEST_EXISTS);
+	const char *saved = d->file;
+
+	g_free(db);
+	for (size_t i = 0; set != NULL && i < set->n; i++) {
+		const struct campaign *c = set->v[i];
+		struct segment_row row;
+		if (c->trigger.segment == NULL)
+			continue;
+		if (s == NULL && exists) {
+			struct store_options opt = {
+			    .backend = "sqlite", .data_dir = cfg->data_dir, .read_only = 1};
+			if ((s = store_open(&opt, err, sizeof(err))) == NULL) {
+				fprintf(stderr, "warning: cannot check segments: %s\n", err);
+				break;
+			}
+		}
+		d->file = c->file;
+		if (s == NULL || store_segment_get(s, c->trigger.segment, &row) != STORE_OK)
+			diag_add(d, NULL,
+				 "campaign '%s': trigger.segment: no segment '%s' in the store "
+				 "(POST /v1/segments creates it)",
+				 c->id, c->trigger.segment);
+		else
+			segment_row_clear(&row);
+		d->file = saved;
+	}
+	store_close(s);
+}
+
 static void
 check_warn_stderr(const char *msg)
 {
@@ -72,6 +112,7 @@ check_main(const char *file)
 			printf("%s: %zu campaigns ok\n", cfg->campaigns_dir, set->n);
 		check_plugins(cfg, &d);
 		check_templates(cfg, set, &d);
+		check_segments(cfg, set, &d);
 		campaign_set_free(set);
 	}
 	for (size_t i = 0; i < d.n; i++)

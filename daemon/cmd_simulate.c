@@ -17,6 +17,8 @@
 #include "clock.h"
 #include "compose.h"
 #include "config.h"
+#include "broadcast.h"
+#include "condition.h"
 #include "daemon.h"
 #include "diag.h"
 #include "duration.h"
@@ -25,7 +27,9 @@
 #include "log.h"
 #include "mime.h"
 #include "plugin.h"
+#include "segment.h"
 #include "store.h"
+#include "store_broadcast.h"
 #include "template.h"
 #include "timefmt.h"
 #include "util.h"
@@ -220,6 +224,76 @@ simulate_suppression(json_t *v, size_t line, void *arg, struct diag *d)
 		diag_add_at(d, (int)line, 1, "cannot store the suppression");
 }
 
+/* Issue 17: --broadcasts, a broadcast a line as POST /v1/broadcasts takes it, or a segment. */
+struct sim_broadcasts {
+	struct store *store;
+	const struct config *cfg;
+	const struct compose_ctx *cx;
+	int64_t now; /* the first event's time: "now" */
+};
+
+static void
+simulate_broadcast(json_t *v, size_t line, void *arg, struct diag *d)
+{
+	struct sim_broadcasts *sb = arg;
+	json_t *seg = json_object_get(v, "segment");
+	char *err = NULL;
+	const char *field = NULL;
+	int64_t due;
+
+	if (json_is_object(seg)) {
+		const char *id = json_string_value(json_object_get(seg, "id"));
+		struct cond *c =
+		    segment_compile(json_object_get(seg, "condition"), "condition", &err);
+		cond_free(c);
+		char *text =
+		    json_dumps(json_object_get(seg, "condition"), JSON_COMPACT | JSON_SORT_KEYS);
+		struct segment_row r = {.id = (char *)id,
+					.name =
+					    (char *)json_string_value(json_object_get(seg, "name")),
+					.condition = text,
+					.created_ms = sb->now};
+		if (c == NULL || id == NULL || r.name == NULL)
+			diag_add_at(d, (int)line, 1, "segment: %s",
+				    err ? err : "needs \"id\", \"name\" and \"condition\"");
+		else if (store_segment_add(sb->store, &r) != STORE_OK)
+			diag_add_at(d, (int)line, 1, "segment '%s' given twice", id);
+		free(text);
+		free(err);
+		return;
+	}
+	if (broadcast_spec_check(v, sb->cfg, sb->now, &due, &err, &field) < 0) {
+		diag_add_at(d, (int)line, 1, "%s%s%s", field ? field : "", field ? ": " : "", err);
+		free(err);
+		return;
+	}
+	if (due < 0) {
+		diag_add_at(d, (int)line, 1, "send_at: a simulated broadcast needs one");
+		return;
+	}
+	/* The content renders, as the daemon checks it at creation. */
+	json_t *files = broadcast_sources(sb->cfg->templates_dir, v, &err);
+	char *why = files ? broadcast_render_check(sb->cx, v, files) : err;
+	json_decref(files);
+	if (why != NULL) {
+		diag_add_at(d, (int)line, 1, "content: %s", why);
+		free(why);
+		return;
+	}
+	char *text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+	struct broadcast_row r = {.id = (char *)json_string_value(json_object_get(v, "id")),
+				  .state = BROADCAST_SCHEDULED,
+				  .spec = text,
+				  .due_ms = due,
+				  .created_ms = sb->now,
+				  .updated_ms = sb->now,
+				  .started_ms = -1,
+				  .finished_ms = -1};
+	if (store_broadcast_add(sb->store, &r) != STORE_OK)
+		diag_add_at(d, (int)line, 1, "broadcast '%s' given twice", r.id);
+	free(text);
+}
+
 struct sim_events {
 	struct sim_event *v;
 	size_t n;
@@ -272,7 +346,8 @@ simulate_usage(FILE *f)
 {
 	fprintf(f, "usage: nurtured simulate --campaigns DIR --events FILE.jsonl\n"
 		   "         [--customers FILE.jsonl] [--suppressions FILE.jsonl] [--until 180d]\n"
-		   "         [--config FILE] [--templates DIR] [--json] [--show-messages[=DIR]]\n");
+		   "         [--config FILE] [--templates DIR] [--json] [--show-messages[=DIR]]\n"
+		   "         [--broadcasts FILE.jsonl]\n");
 }
 
 /* The payload a channel wants: the daemon's answer (its "payload" key, else its plugin's). */
@@ -324,9 +399,10 @@ simulate_main(int argc, char **argv)
 						 {"templates", required_argument, NULL, 'T'},
 						 {"suppressions", required_argument, NULL, 's'},
 						 {"show-messages", optional_argument, NULL, 'm'},
+						 {"broadcasts", required_argument, NULL, 'b'},
 						 {NULL, 0, NULL, 0}};
 	const char *dir = NULL, *events = NULL, *customers = NULL, *until = "180d", *conf = NULL,
-		   *tdir = NULL, *suppressions = NULL;
+		   *tdir = NULL, *suppressions = NULL, *broadcasts = NULL;
 	struct sim_out out = {0};
 	int ch, rc = 1;
 	struct template_set *tpl = NULL;
@@ -369,6 +445,9 @@ simulate_main(int argc, char **argv)
 			break;
 		case 'f':
 			conf = optarg;
+			break;
+		case 'b':
+			broadcasts = optarg;
 			break;
 		default:
 			simulate_usage(stderr);
@@ -438,6 +517,11 @@ simulate_main(int argc, char **argv)
 			struct sim_suppressions ss = {store, cx.secret, clk.now_ms};
 			d.file = suppressions;
 			simulate_read_jsonl(suppressions, &d, simulate_suppression, &ss);
+		}
+		if (broadcasts != NULL && d.n == 0) {
+			struct sim_broadcasts sb = {store, cfg, &cx, clk.now_ms};
+			d.file = broadcasts;
+			simulate_read_jsonl(broadcasts, &d, simulate_broadcast, &sb);
 		}
 		out.store = store;
 		out.d = &d;

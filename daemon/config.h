@@ -70,6 +70,7 @@ struct config {
 	size_t max_connections; /* HTTP connections open at once; more wait in the backlog */
 	int header_timeout_s;	/* a request's head, from its first byte: total, not per read */
 	int body_timeout_s;	/* a request's body, from the end of its head: total */
+	int broadcast_archive;	/* issue 17: sent broadcasts at /archive/{id} (off by default) */
 	int cap_max;	    /* frequency cap: non-transactional messages per customer; 0: none */
 	int64_t cap_per_ms; /* ... within this window */
 	struct stage_rules stages;

@@ -211,6 +211,16 @@ key_log_level(struct config *c, json_t *v, const char *key, struct diag *d)
 		c->log_level = l;
 }
 
+/* issue 17: "broadcast_archive": true publishes sent broadcasts at /archive/{id}. */
+static void
+key_broadcast_archive(struct config *c, json_t *v, const char *key, struct diag *d)
+{
+	if (!json_is_boolean(v))
+		diag_add(d, key, "key 'broadcast_archive' must be true or false");
+	else
+		c->broadcast_archive = json_is_true(v);
+}
+
 static void
 key_durability(struct config *c, json_t *v, const char *key, struct diag *d)
 {
@@ -504,6 +514,7 @@ NUM_FIELD(shutdown_timeout, shutdown_timeout_s)
 NUM_FIELD(max_connections, max_connections)
 NUM_FIELD(header_timeout, header_timeout_s)
 NUM_FIELD(body_timeout, body_timeout_s)
+NUM_FIELD(broadcast_archive, broadcast_archive)
 
 /* Issue 22: "ui": true, false, or the directory of the dashboard's templates. */
 static void
@@ -652,6 +663,7 @@ const struct config_key config_keys[] = {
     RESTART(bounce_policy),  RESTART(inbound),	      RESTART(webhooks),
     APPLY(transactional_rate), APPLY(subscribe),
     APPLY(ui),
+    APPLY(broadcast_archive),
 };
 const size_t config_nkeys = NT_ARRAY_LEN(config_keys);
 

@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "condition.h"
 #include "config.h"
+#include "broadcast.h"
 #include "cron.h"
 #include "diag.h"
 #include "log.h"
@@ -972,6 +973,8 @@ engine_run_due(struct engine *e, int limit, int *n)
 	for (size_t i = 0; i < scnt && rc == STORE_OK; i++)
 		rc = engine_fan_out(e, &scs[i], &fanned);
 	store_schedules_free(scs, scnt);
+	if (rc == STORE_OK)
+		rc = broadcast_run_due(e, &fanned); /* issue 17 */
 	if (rc == STORE_OK)
 		rc = store_timers_due(e->store, clock_now(e->clock), limit, &ts, &tcnt);
 	for (size_t i = 0; i < tcnt && rc == STORE_OK; i++)

@@ -15,6 +15,7 @@
 #include "cron.h"
 #include "engine_int.h"
 #include "log.h"
+#include "segment.h"
 #include "timefmt.h"
 #include "util.h"
 
@@ -295,6 +296,14 @@ engine_fan_out(struct engine *e, struct store_schedule *sc, int *handled)
 	timefmt_format_utc(sc->run_ms, when, sizeof(when));
 	json_t *event = json_pack("{s:s,s:s,s:s,s:{}}", "id", when, "type", "schedule", "time",
 				  when, "properties");
+	/* A saved segment (issue 17) is read at each batch: an edit applies from the next one. */
+	struct cond *segment = NULL;
+	if (c->trigger.segment != NULL &&
+	    (rc = segment_load(e->store, c->trigger.segment, &segment)) != STORE_OK)
+		goto out;
+	if (c->trigger.segment != NULL && segment == NULL)
+		log_warnx("campaign %s: no segment '%s': nobody enters this run", c->id,
+			  c->trigger.segment);
 	if ((rc = store_customers_after(e->store, sc->cursor, ENGINE_FANOUT_BATCH, &ids, &n)) !=
 	    STORE_OK)
 		goto out;
@@ -310,7 +319,10 @@ engine_fan_out(struct engine *e, struct store_schedule *sc, int *handled)
 			if (consent == NULL || strcmp(consent, "unsubscribed") != 0)
 				rc = engine_anniversary(e, c, sc, customer, ids[i]);
 		} else if (consent != NULL && strcmp(consent, "subscribed") == 0 &&
-			   engine_eval(e, c->trigger.where, customer, event, NULL, ids[i])) {
+			   engine_eval(e, c->trigger.where, customer, event, NULL, ids[i]) &&
+			   (c->trigger.segment == NULL ||
+			    (segment != NULL &&
+			     engine_eval(e, segment, customer, event, NULL, ids[i])))) {
 			struct store_event ev = {
 			    .customer_id = ids[i],
 			    .customer = (char *)json_string_value(json_object_get(customer, "id")),
@@ -331,6 +343,7 @@ engine_fan_out(struct engine *e, struct store_schedule *sc, int *handled)
 	if (rc == STORE_OK)
 		rc = store_schedule_set(e->store, sc);
 out:
+	cond_free(segment);
 	json_decref(event);
 	free(ids);
 	return rc;

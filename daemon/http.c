@@ -437,7 +437,7 @@ http_authorized(struct http *h, struct evhttp_request *req)
 	return http_role(h, req) != ROLE_NONE;
 }
 
-enum http_method_bits { M_GET = 1, M_POST = 2, M_DELETE = 4 };
+enum http_method_bits { M_GET = 1, M_POST = 2, M_DELETE = 4, M_PATCH = 8 };
 
 struct http_route {
 	const char *prefix; /* path, or prefix ending in '/' for "/{id}" */
@@ -475,6 +475,14 @@ static const struct http_route http_routes[] = {
     /* A tracked link (issue 19): the signed token names the message and the link. */
     {"/c/", 1, 0, M_GET, api_click_get, NULL, NULL},
     {"/o/", 1, 0, M_GET, api_open_get, NULL, NULL},
+    /* issue 17: segments, broadcasts, the archive of sent broadcasts */
+    {"/v1/segments", 0, 1, M_GET | M_POST, api_segments_get, api_segments_post, NULL},
+    {"/v1/segments/", 2, 1, M_GET | M_DELETE, api_segment_get, NULL, api_segment_delete},
+    {"/v1/broadcasts", 0, 1, M_GET | M_POST, api_broadcasts_get, api_broadcasts_post, NULL},
+    /* M_PATCH: a PATCH goes to the post handler, which tells them apart (http_is_patch) */
+    {"/v1/broadcasts/", 2, 1, M_GET | M_POST | M_DELETE | M_PATCH, api_broadcast_get,
+     api_broadcast_post, api_broadcast_delete},
+    {"/archive/", 1, 0, M_GET, api_archive_get, NULL, NULL},
 };
 
 /*
@@ -500,13 +508,15 @@ http_match(const struct http_route *r, const char *path, char **arg)
 static void
 http_allow_header(struct evhttp_request *req, int methods)
 {
-	char allow[32] = "";
+	char allow[48] = "";
 	if (methods & M_GET)
 		strcat(allow, "GET, HEAD");
 	if (methods & M_POST)
 		strcat(allow, allow[0] ? ", POST" : "POST");
 	if (methods & M_DELETE)
 		strcat(allow, allow[0] ? ", DELETE" : "DELETE");
+	if (methods & M_PATCH)
+		strcat(allow, allow[0] ? ", PATCH" : "PATCH");
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
 }
 
@@ -581,6 +591,8 @@ http_dispatch(struct evhttp_request *req, void *arg)
 		fn = r->post;
 	else if (cmd == EVHTTP_REQ_DELETE && (r->methods & M_DELETE))
 		fn = r->del;
+	else if (cmd == EVHTTP_REQ_PATCH && (r->methods & M_PATCH))
+		fn = r->post;
 	if (fn == NULL) {
 		http_allow_header(req, r->methods);
 		http_reply_error(hr, 405, "method not allowed", NULL, -1);
@@ -594,7 +606,8 @@ http_dispatch(struct evhttp_request *req, void *arg)
 		http_reply_error(hr, 503, "shutting down", NULL, -1);
 		return;
 	}
-	if (cmd == EVHTTP_REQ_POST && r->auth && hr->body_len >= HTTP_OFFLOOP_BODY &&
+	if ((cmd == EVHTTP_REQ_POST || cmd == EVHTTP_REQ_PATCH) && r->auth &&
+	    hr->body_len >= HTTP_OFFLOOP_BODY &&
 	    http_is_json_type(
 		evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type"))) {
 		/*
@@ -611,6 +624,12 @@ http_dispatch(struct evhttp_request *req, void *arg)
 		return;
 	}
 	fn(hr);
+}
+
+int
+http_is_patch(struct http_req *hr)
+{
+	return hr->req != NULL && evhttp_request_get_command(hr->req) == EVHTTP_REQ_PATCH;
 }
 
 /* Query parameters are read where a handler needs them: few endpoints take any. */

@@ -72,6 +72,8 @@ void http_reply_raw(struct http_req *hr, int code, const char *const *headers, c
 		    size_t len);
 /* The decoded query parameter KEY (malloc'd), or NULL when absent. */
 char *http_query_param(struct http_req *hr, const char *key);
+/* Whether HR is a PATCH (routes with M_PATCH hand it to their post handler). */
+int http_is_patch(struct http_req *hr);
 /* The request's body as it came (LEN bytes; valid until the reply), "" when empty. */
 const char *http_body_raw(struct http_req *hr, size_t *len);
 /* A request header's value, or NULL. */

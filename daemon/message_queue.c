@@ -104,7 +104,8 @@ message_queue(struct store *s, const struct compose_ctx *cx, struct mimepool *mp
 				 .sender = m.sender,
 				 .recipient = m.recipient,
 				 .payload = m.payload,
-				 .payload_len = m.len};
+				 .payload_len = m.len,
+				 .due_ms = r->due_ms};
 	rc = store_outbox_add(s, &o, &out->id);
 	/* The tracked links' targets, kept with the message: a click never reads its URL. */
 	if (rc == STORE_OK && m.links != NULL && json_array_size(m.links) > 0)

@@ -46,6 +46,7 @@ struct message_req {
 	int holdout;
 	const char *msgid_domain;
 	int64_t now_ms;
+	int64_t due_ms; /* when delivery may send it (a broadcast at local time); 0: now */
 };
 
 struct message_res {

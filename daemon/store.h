@@ -36,6 +36,7 @@ struct store_options {
 
 struct store;
 struct store_ui_ops;
+struct store_broadcast_ops;
 
 /* An event as the engine reads it back, in commit order. */
 struct store_event {
@@ -151,6 +152,7 @@ struct outbox_entry {
 	const char *recipient;
 	const char *payload; /* the rendered message, PAYLOAD_LEN bytes; NULL when skipped */
 	size_t payload_len;
+	int64_t due_ms; /* when delivery may send it; 0 or before created_ms: at once */
 };
 
 /* A message claimed for delivery: everything a plugin needs, owned by the caller. */
@@ -635,6 +637,8 @@ struct store_ops {
 	enum store_status (*experiment_convert)(struct store *, const char *campaign,
 						int64_t customer_id, int64_t since_ms,
 						int64_t now_ms, double revenue, char **arm);
+	/* Broadcasts and segments (store_broadcast.h, issue 17). */
+	const struct store_broadcast_ops *bc;
 };
 
 /* Every backend's struct starts with this. */

@@ -10,6 +10,7 @@
 #include "crypto.h"
 #include "log.h"
 #include "store.h"
+#include "store_broadcast.h"
 #include "store_sqlite.h"
 #include "store_ui.h"
 #include "timefmt.h"
@@ -234,6 +235,20 @@ static const char *store_sqlite_migrations[] = {
     " step_id TEXT NOT NULL, variant TEXT NOT NULL, metric TEXT NOT NULL,"
     " n REAL NOT NULL DEFAULT 0, PRIMARY KEY (campaign_id, step_id, variant, metric))"
     " WITHOUT ROWID;",
+    /*
+     * 13 -> 14 (issue 17): saved audiences (segments) and broadcasts, one-off mailings with their state,
+     * their content frozen as sending started, and the cursor of their fan-out (the last
+     * customer id handled, moved in the transaction that queues the chunk's messages).
+     */
+    "CREATE TABLE IF NOT EXISTS segments (id TEXT PRIMARY KEY, name TEXT NOT NULL,"
+    " condition TEXT NOT NULL, created_ms INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS broadcasts (id TEXT PRIMARY KEY, state TEXT NOT NULL,"
+    " spec TEXT NOT NULL, frozen TEXT, due_ms INTEGER, cursor INTEGER NOT NULL DEFAULT 0,"
+    " matched INTEGER NOT NULL DEFAULT 0, not_subscribed INTEGER NOT NULL DEFAULT 0,"
+    " created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL, started_ms INTEGER,"
+    " finished_ms INTEGER) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS broadcasts_due ON broadcasts (due_ms)"
+    " WHERE state IN ('scheduled', 'sending');",
 };
 
 static const char *const store_sqlite_sql[Q_COUNT] = {
@@ -483,7 +498,8 @@ store_sqlite_open(const struct store_options *opt, char *err, size_t errlen)
 	    store_sqlite_consent_prepare(s, err, errlen) < 0 ||
 	    store_sqlite_stats_prepare(s, err, errlen) < 0 ||
 	    store_sqlite_inbound_prepare(s, err, errlen) < 0 ||
-	    store_sqlite_links_prepare(s, err, errlen) < 0) {
+	    store_sqlite_links_prepare(s, err, errlen) < 0 ||
+	    store_sqlite_broadcast_prepare(s, err, errlen) < 0) {
 		store_sqlite_close(&s->base);
 		return NULL;
 	}
@@ -513,6 +529,7 @@ store_sqlite_close(struct store *st)
 	store_sqlite_stats_finalize(s);
 	store_sqlite_inbound_finalize(s);
 	store_sqlite_links_finalize(s);
+	store_sqlite_broadcast_finalize(s);
 	if (s->db != NULL && sqlite3_close(s->db) != SQLITE_OK)
 		log_warnx("store: close: %s", sqlite3_errmsg(s->db));
 	free(s);
@@ -1026,4 +1043,5 @@ const struct store_ops store_sqlite_ops = {
     .tx_key_add = store_sqlite_tx_key_add,
     .transactional_counts = store_sqlite_transactional_counts,
     .ui = &store_sqlite_ui_ops,
+    .bc = &store_sqlite_broadcast_ops,
 };

@@ -129,6 +129,23 @@ enum {
 	L_COUNT
 };
 
+/* The statements of broadcasts and segments (store_sqlite_broadcast.c, issue 17). */
+enum {
+	B_SEG_ADD,
+	B_SEG_GET,
+	B_SEG_LIST,
+	B_SEG_DELETE,
+	B_ADD,
+	B_GET,
+	B_LIST,
+	B_UPDATE,
+	B_DELETE,
+	B_DUE,
+	B_COUNTS,
+	B_COMPLAINTS,
+	B_COUNT
+};
+
 struct store_sqlite {
 	struct store base;
 	sqlite3 *db;
@@ -141,6 +158,7 @@ struct store_sqlite {
 	sqlite3_stmt *st[S_COUNT];
 	sqlite3_stmt *in[I_COUNT];
 	sqlite3_stmt *lk[L_COUNT];
+	sqlite3_stmt *bc[B_COUNT];
 	/* The checkpointer: its own connection and thread (store_sqlite_checkpoint.c). */
 	sqlite3 *checkpoint_db;
 	pthread_t checkpoint_thread;
@@ -329,6 +347,11 @@ enum store_status store_sqlite_assignment_add(struct store *, const struct assig
 enum store_status store_sqlite_assignment_get(struct store *, int64_t, struct assignment *);
 enum store_status store_sqlite_experiment_convert(struct store *, const char *, int64_t, int64_t,
 						  int64_t, double, char **);
+
+/* Broadcasts and segments (store_sqlite_broadcast.c, issue 17). */
+int store_sqlite_broadcast_prepare(struct store_sqlite *s, char *err, size_t errlen);
+void store_sqlite_broadcast_finalize(struct store_sqlite *s);
+extern const struct store_broadcast_ops store_sqlite_broadcast_ops;
 
 /* store_sqlite_pcache.c: SQLite's page cache without the commit-time walk of all of it. */
 int store_sqlite_pcache_install(void);

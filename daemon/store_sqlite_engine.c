@@ -53,7 +53,8 @@ static const char *const store_sqlite_engine_sql[E_COUNT] = {
 		       " AND due_ms <= ?1 ORDER BY due_ms, id LIMIT ?2",
     [E_NEXT_DUE] = "SELECT min(d) FROM (SELECT min(due_ms) AS d FROM journeys WHERE active = 1"
 		   " AND due_ms IS NOT NULL UNION ALL SELECT min(due_ms) FROM timers"
-		   " UNION ALL SELECT min(due_ms) FROM schedules)",
+		   " UNION ALL SELECT min(due_ms) FROM schedules UNION ALL SELECT min(due_ms)"
+		   " FROM broadcasts WHERE state IN ('scheduled', 'sending'))",
     /* Held: active, not timed, not waiting for an event (see engine_run_one). */
     [E_RELEASE] = "UPDATE journeys SET due_ms = ?2 WHERE campaign_id = ?1 AND active = 1"
 		  " AND due_ms IS NULL AND wait_event IS NULL",
@@ -93,7 +94,8 @@ static const char *const store_sqlite_engine_sql[E_COUNT] = {
     [E_OUTBOX_INSERT] = "INSERT INTO outbox (journey_id, step_id, visit, customer_id, campaign_id,"
 			" channel, template, state, message_id, created_ms, due_ms, marketing,"
 			" reason, sender, recipient, payload, updated_ms, final_ms)"
-			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?11, ?8, ?9, ?9, ?10, ?12, ?13, ?14,"
+			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?11, ?8, ?9, coalesce(?15, ?9), ?10,"
+			" ?12, ?13, ?14,"
 			" NULL, ?9, CASE WHEN ?11 = 'skipped' THEN ?9 END)"
 			" ON CONFLICT (journey_id, step_id, visit) DO NOTHING",
     [E_PAYLOAD_INSERT] = "INSERT INTO outbox_payload (id, payload) VALUES (?1, ?2)",
@@ -815,6 +817,8 @@ store_sqlite_outbox_add(struct store *st, const struct outbox_entry *o, int64_t 
 	store_sqlite_bind_text(q, 12, o->reason);
 	store_sqlite_bind_text(q, 13, o->sender);
 	store_sqlite_bind_text(q, 14, o->recipient);
+	if (o->due_ms > o->created_ms)
+		sqlite3_bind_int64(q, 15, o->due_ms);
 	rc = store_sqlite_exec(s, q);
 	if (rc == STORE_OK && sqlite3_changes(s->db) == 0)
 		return STORE_DUPLICATE;

@@ -394,6 +394,20 @@ template_list(const char *dir, size_t *n, struct diag *d, size_t since)
 	return names;
 }
 
+static struct template_set *
+template_set_new(const char *dir)
+{
+	struct template_set *s = xcalloc(1, sizeof(*s));
+	s->dir = xstrdup(dir);
+	s->partials = g_hash_table_new(g_str_hash, g_str_equal);
+	s->variants = g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL);
+	s->names = g_hash_table_new(g_str_hash, g_str_equal);
+	s->broken = g_hash_table_new(g_str_hash, g_str_equal);
+	return s;
+}
+
+static void template_set_compile(struct template_set *s, struct diag *d, size_t since);
+
 /* Read everything first (partials must all be known), then compile in file-name order. */
 struct template_set *
 template_set_load(const char *dir, struct diag *d)
@@ -405,12 +419,7 @@ template_set_load(const char *dir, struct diag *d)
 
 	if (names == NULL)
 		return NULL;
-	s = xcalloc(1, sizeof(*s));
-	s->dir = xstrdup(dir);
-	s->partials = g_hash_table_new(g_str_hash, g_str_equal);
-	s->variants = g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL);
-	s->names = g_hash_table_new(g_str_hash, g_str_equal);
-	s->broken = g_hash_table_new(g_str_hash, g_str_equal);
+	s = template_set_new(dir);
 	seen = g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL);
 	for (size_t i = 0; i < n; i++) {
 		char *path = g_build_filename(dir, names[i], NULL), *p = xstrdup(path), *text;
@@ -430,7 +439,41 @@ template_set_load(const char *dir, struct diag *d)
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
+	template_set_compile(s, d, since);
+	return s;
+}
 
+/* Issue 17: a set from files kept in memory (a broadcast's frozen content), named LABEL/FNAME. */
+struct template_set *
+template_set_load_files(const char *label, json_t *files, struct diag *d)
+{
+	size_t since = d->n, n = json_object_size(files), k = 0;
+	const char **names = xcalloc(n + 1, sizeof(*names));
+	struct template_set *s = template_set_new(label);
+	GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL);
+	const char *fname;
+	json_t *v;
+
+	json_object_foreach(files, fname, v) names[k++] = fname;
+	qsort(names, k, sizeof(*names), template_name_cmp);
+	for (size_t i = 0; i < k; i++) {
+		const char *text = json_string_value(json_object_get(files, names[i]));
+		size_t len = strlen(names[i]), sl = strlen(TEMPLATE_SUFFIX);
+		if (text == NULL || len <= sl || strcmp(names[i] + len - sl, TEMPLATE_SUFFIX) != 0)
+			continue;
+		template_add_file(s, seen, names[i], xasprintf("%s/%s", label, names[i]),
+				  xstrdup(text), d, since);
+	}
+	g_hash_table_destroy(seen);
+	free(names);
+	template_set_compile(s, d, since);
+	return s;
+}
+
+/* Compiles what was read: partials first, then every variant's parts. */
+static void
+template_set_compile(struct template_set *s, struct diag *d, size_t since)
+{
 	for (size_t i = 0; i < s->np; i++) {
 		struct mustache_tmpl *t =
 		    template_compile(s, s->p[i]->path, s->p[i]->text, d, since);
@@ -456,7 +499,6 @@ template_set_load(const char *dir, struct diag *d)
 			g_hash_table_add(s->names, t->name);
 		}
 	}
-	return s;
 }
 
 void

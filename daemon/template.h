@@ -29,6 +29,11 @@ struct template_output {
  * templates, NULL only when DIR cannot be read at all.
  */
 struct template_set *template_set_load(const char *dir, struct diag *d);
+/*
+ * Like template_set_load, from FILES ({"NAME.PART.mustache": TEXT, ...}: a broadcast's frozen
+ * content) instead of a directory; LABEL stands for the directory in messages.
+ */
+struct template_set *template_set_load_files(const char *label, json_t *files, struct diag *d);
 void template_set_free(struct template_set *s);
 /* How many template names (not variants) the set holds. */
 size_t template_set_count(const struct template_set *s);

@@ -268,8 +268,9 @@ def a_schema_is_migrated_forward_once():
         eq(log.count("migrating schema 10 -> 11"), 1, "transactional keys (issue 20) once")
         eq(log.count("migrating schema 11 -> 12"), 1, "the dashboard's indexes (issue 22) once")
         eq(log.count("migrating schema 12 -> 13"), 1, "measuring success (issue 19) once")
+        eq(log.count("migrating schema 13 -> 14"), 1, "broadcasts and segments (issue 17) once")
         db = sqlite3.connect(d.db_path())
-        eq(db.execute("PRAGMA user_version").fetchone()[0], 13, "version")
+        eq(db.execute("PRAGMA user_version").fetchone()[0], 14, "version")
         # Issue 15: an event reads what it can touch, by index, not the customer's history.
         for sql, index in (
                 ("SELECT id FROM journeys WHERE customer_id = 1 AND active = 1"

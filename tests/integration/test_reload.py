@@ -305,6 +305,21 @@ def check_opt_in_topics(env):
     eq((m["state"], m["reason"]), ("skipped", "not_subscribed"), "follow-ups is opt-in now")
 
 
+def check_broadcast_archive(env):
+    d = env.d
+    eq(d.request("POST", "/v1/customers", body={
+        "id": "arc", "email": "arc@example.org", "name": "Arc",
+        "consent": {"newsletter": "subscribed"}}).status, 200, "a subscriber")
+    eq(d.request("POST", "/v1/broadcasts", body={
+        "id": "arc", "name": "Archived", "topic": "newsletter", "channel": "mail",
+        "audience": {"field": "customer.name", "eq": "Arc"}, "send_at": "now",
+        "content": {"subject": "Issue 1", "text": "Issue one"}}).status, 201, "a broadcast")
+    poll(lambda: d.request("GET", "/v1/broadcasts/arc").json["state"] == "sent", 10, "sent")
+    eq(d.request("GET", "/archive/arc", auth=False).status, 404, "the archive is off by default")
+    env.reload(broadcast_archive=True)
+    eq(d.request("GET", "/archive/arc", auth=False).status, 200, "on after the reload")
+
+
 def check_system_channel(env):
     env.reload(channels={"mail": env.channel(env.a), "system": env.channel(env.b)},
                system_channel="system")
@@ -487,6 +502,7 @@ CASES = {
     "transactional_rate": ("reload", check_transactional_rate),
     "subscribe": ("reload", check_subscribe),
     "ui": ("reload", check_ui),
+    "broadcast_archive": ("reload", check_broadcast_archive),
 }
 
 
