@@ -408,7 +408,11 @@ daemon_gauge_sqlite_memory(void *arg)
 	return (double)store_memory_used();
 }
 
-/* Finishes the stop once every request in flight has its answer, or the deadline passed. */
+/*
+ * Finishes the stop once every request in flight has its answer written to its socket (an
+ * answer still in a connection's output buffer would be lost when evhttp_free closes it), or
+ * the deadline passed.
+ */
 static void
 daemon_stop_check(evutil_socket_t fd, short what, void *arg)
 {
@@ -418,7 +422,8 @@ daemon_stop_check(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 
 	/* A reload still reading its files is given the deadline too (then ended by _exit). */
-	if ((http_inflight(d->http) == 0 && deliver_idle(d->deliver) && d->reloading == NULL) ||
+	if ((http_inflight(d->http) == 0 && http_unflushed(d->http) == 0 &&
+	     deliver_idle(d->deliver) && d->reloading == NULL) ||
 	    util_mono_us() >= d->stop_deadline_us) {
 		if (http_inflight(d->http) > 0)
 			log_warnx("stop: %d requests unanswered at the deadline (none was "

@@ -739,6 +739,12 @@ http_inflight(struct http *h)
 }
 
 size_t
+http_unflushed(struct http *h)
+{
+	return http_conns_unflushed(h->conns);
+}
+
+size_t
 http_connections(struct http *h)
 {
 	return http_conns_open(h->conns);

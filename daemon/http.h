@@ -44,6 +44,8 @@ void http_stop_accepting(struct http *h);
 void http_free(struct http *h);
 /* Requests waiting for an answer (for the graceful stop). */
 int http_inflight(struct http *h);
+/* Connections whose answer is still being written: a stop waits for them to be flushed. */
+size_t http_unflushed(struct http *h);
 /* Connections open now (for /metrics). */
 size_t http_connections(struct http *h);
 /* Applies reloadable limits (body size, connections, deadlines) from C. */

@@ -781,6 +781,20 @@ http_conns_open(const struct http_conns *cs)
 	return cs->n_conns;
 }
 
+/*
+ * Connections with answer bytes not yet written to their socket: a stop waits for them, or
+ * evhttp_free would close a connection whose 202 is still in its output buffer.
+ */
+size_t
+http_conns_unflushed(const struct http_conns *cs)
+{
+	size_t n = 0;
+	for (const struct http_conn *c = cs->all; c != NULL; c = c->next)
+		if (c->bev != NULL && evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+			n++;
+	return n;
+}
+
 void
 http_conns_free(struct http_conns *cs)
 {

@@ -36,6 +36,8 @@ void http_conns_unlisten(struct http_conns *cs);
 void http_conns_set_limits(struct http_conns *cs, const struct http_conn_limits *lim);
 /* Connections open now. */
 size_t http_conns_open(const struct http_conns *cs);
+/* Connections whose answer is not yet all written to the socket. */
+size_t http_conns_unflushed(const struct http_conns *cs);
 /* Frees the bookkeeping; call after evhttp_free (which closes every connection). */
 void http_conns_free(struct http_conns *cs);
 
