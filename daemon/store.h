@@ -646,9 +646,6 @@ struct store {
 	const struct store_ops *ops;
 };
 
-/* The schema version this build writes; a newer database is refused. */
-#define STORE_SCHEMA_VERSION 6
-
 /*
  * The bytes the store's library holds in memory (SQLite: its heap, page caches included).
  * Safe from any thread, for a gauge: RSS less this is what a leak elsewhere would grow.
