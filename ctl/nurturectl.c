@@ -23,27 +23,28 @@ struct args {
 static void
 ctl_usage(FILE *f)
 {
-	fputs("usage: nurturectl [--url URL] [--token TOKEN] [--config FILE] [--json] COMMAND\n"
-	      "commands:\n"
-	      "  customer ID                      profile, consent, events, journeys, messages\n"
-	      "  customers [FILTER...]            every customer (FILTER: email=, stage=,\n"
-	      "                                   consent=TOPIC[:STATE], attr.KEY=VALUE,\n"
-	      "                                   created_since=TIME, updated_since=TIME)\n"
-	      "  export [FILTER...]               everything held, one JSON line a customer\n"
-	      "  import [--map H=T,...] [--format csv|jsonl] [--batch N] FILE\n"
-	      "                                   customers from CSV (header row) or JSON lines\n"
-	      "  messages [--state S] [--customer ID] [--campaign ID]\n"
-	      "  retry MESSAGE_ID                 queue a failed, expired or deferred message again\n"
-	      "  status                           the daemon: queues, outbox, channels\n"
-	      "  campaigns                        every campaign with its counts\n"
-	      "  stats [CAMPAIGN]                 a campaign's statistics, or a summary of all\n"
-	      "  pause CAMPAIGN | resume CAMPAIGN\n"
-	      "  send-test CAMPAIGN STEP --to ADDRESS\n"
-	      "  inbound [--kind K] [--unmatched] what came back: bounces, complaints, replies\n"
-	      "  broadcast list | show ID | create FILE | cancel ID | delete ID\n"
-	      "  broadcast test ID --to ADDRESS   a newsletter (FILE: the request, - for stdin)\n"
-	      "  segment list | show ID | count ID | delete ID | create ID NAME CONDITION\n",
-	      f);
+	fputs(
+	    "usage: nurturectl [--url URL] [--token TOKEN] [--config FILE] [--json] COMMAND\n"
+	    "commands:\n"
+	    "  customer ID                      profile, consent, events, journeys, messages\n"
+	    "  customers [FILTER...]            every customer (FILTER: email=, stage=,\n"
+	    "                                   consent=TOPIC[:STATE], attr.KEY=VALUE,\n"
+	    "                                   created_since=TIME, updated_since=TIME)\n"
+	    "  export [FILTER...]               everything held, one JSON line a customer\n"
+	    "  import [--map H=T,...] [--format csv|jsonl] [--batch N] FILE\n"
+	    "                                   customers from CSV (header row) or JSON lines\n"
+	    "  messages [--state S] [--customer ID] [--campaign ID]\n"
+	    "  retry MESSAGE_ID                 queue a failed, expired or deferred message again\n"
+	    "  status                           the daemon: queues, outbox, channels\n"
+	    "  campaigns                        every campaign with its counts\n"
+	    "  stats [CAMPAIGN]                 a campaign's statistics, or a summary of all\n"
+	    "  pause CAMPAIGN | resume CAMPAIGN\n"
+	    "  send-test CAMPAIGN STEP --to ADDRESS\n"
+	    "  inbound [--kind K] [--unmatched] what came back: bounces, complaints, replies\n"
+	    "  broadcast list | show ID | create FILE | cancel ID | delete ID\n"
+	    "  broadcast test ID --to ADDRESS   a newsletter (FILE: the request, - for stdin)\n"
+	    "  segment list | show ID | count ID | delete ID | create ID NAME CONDITION\n",
+	    f);
 }
 
 static void __attribute__((noreturn)) ctl_usage_error(const char *fmt, const char *arg)
@@ -603,22 +604,15 @@ ctl_nargs(int have, int min, int max, const char *cmd)
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {{"url", required_argument, NULL, 'u'},
-					     {"token", required_argument, NULL, 't'},
-					     {"config", required_argument, NULL, 'c'},
-					     {"json", no_argument, NULL, 'j'},
-					     {"state", required_argument, NULL, 's'},
-					     {"customer", required_argument, NULL, 'C'},
-					     {"campaign", required_argument, NULL, 'K'},
-					     {"to", required_argument, NULL, 'T'},
-					     {"kind", required_argument, NULL, 'k'},
-					     {"unmatched", no_argument, NULL, 'U'},
-					     {"map", required_argument, NULL, 'M'},
-					     {"format", required_argument, NULL, 'F'},
-					     {"batch", required_argument, NULL, 'B'},
-					     {"help", no_argument, NULL, 'h'},
-					     {"version", no_argument, NULL, 'V'},
-					     {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {
+	    {"url", required_argument, NULL, 'u'},	{"token", required_argument, NULL, 't'},
+	    {"config", required_argument, NULL, 'c'},	{"json", no_argument, NULL, 'j'},
+	    {"state", required_argument, NULL, 's'},	{"customer", required_argument, NULL, 'C'},
+	    {"campaign", required_argument, NULL, 'K'}, {"to", required_argument, NULL, 'T'},
+	    {"kind", required_argument, NULL, 'k'},	{"unmatched", no_argument, NULL, 'U'},
+	    {"map", required_argument, NULL, 'M'},	{"format", required_argument, NULL, 'F'},
+	    {"batch", required_argument, NULL, 'B'},	{"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},	{NULL, 0, NULL, 0}};
 	const char *url = NULL, *token = NULL, *config = NULL;
 	struct args a = {0};
 	struct ctl c = {0};

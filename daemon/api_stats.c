@@ -27,7 +27,7 @@ struct stats_job {
 	int64_t since_ms;
 	size_t store_queue; /* at the request, before this job joined the queue */
 	json_t *result;
-	json_t *paused; /* ids paused over the API, read from the store */
+	json_t *paused;	       /* ids paused over the API, read from the store */
 	json_t *transactional; /* /v1/status: POST /v1/messages's messages per state */
 	/* Issue 19's counters: the campaign's, and the totals across campaigns ("*"). */
 	struct measure_row *rows, *all;

@@ -31,7 +31,7 @@ struct composed {
 	char *recipient; /* envelope recipient (MIME) */
 	char *payload;
 	size_t len;
-	char *locale; /* the template variant used, or NULL */
+	char *locale;  /* the template variant used, or NULL */
 	json_t *links; /* the tracked links' targets [{"url", "name"}] (issue 19), or NULL */
 };
 

@@ -83,8 +83,8 @@ struct config {
 	char *system_channel;	     /* where double opt-in confirmations go; NULL: "mail" */
 	char *unsubscribe_mailto;    /* also a mailto: in List-Unsubscribe, or NULL */
 	struct inbound_conf inbound; /* issue 16: what comes back (config_inbound.c) */
-	int channels_default;	  /* channels not in the file: derived from data_dir */
-	int public_url_default;	  /* public_url not in the file: derived from listen */
+	int channels_default;	     /* channels not in the file: derived from data_dir */
+	int public_url_default;	     /* public_url not in the file: derived from listen */
 	struct retention_conf retention;
 	int transactional_rate; /* POST /v1/messages per API token per minute (issue 20) */
 	struct subscribe_conf subscribe;

@@ -185,8 +185,8 @@ inbound_pipe_main(int argc, char **argv)
 		fprintf(stderr,
 			"nurtured inbound: %zu bytes, over max_body_bytes: the first %zu sent\n",
 			len, fit);
-	long status = inbound_client_post(url, config_admin_token(cfg), raw,
-					  fit, rcpt, &body, NULL);
+	long status =
+	    inbound_client_post(url, config_admin_token(cfg), raw, fit, rcpt, &body, NULL);
 	int rc = status == 202			    ? EX_OK
 		 : (status == 400 || status == 413) ? EX_DATAERR
 						    : EX_TEMPFAIL;

@@ -19,23 +19,24 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f,
-		"usage: nurtured [-c FILE] [-f] [-v]...   run the daemon\n"
-		"       nurtured check [-c FILE]        validate the configuration and campaigns\n"
-		"       nurtured config-keys            each key: applied at reload, or restart\n"
-		"       nurtured next-runs FILE [--count N] [--from RFC3339]\n"
-		"       nurtured simulate --campaigns DIR --events FILE.jsonl\n"
-		"                [--customers FILE.jsonl] [--until 180d] [--config FILE] [--json]\n"
-		"       nurtured preview --campaign FILE --step ID --customer FILE.json\n"
-		"                [--event FILE.json] [-c FILE]\n"
-		"       nurtured render TEMPLATE_FILE DATA.json [--escape html|none]\n"
-		"       nurtured classify FILE...       what came back: bounce, complaint, reply...\n"
-		"       nurtured inbound [-c FILE] [--rcpt ADDR] < MESSAGE   (an MTA's pipe)\n"
-		"       nurtured --version | --help\n"
-		"\n"
-		"  -c FILE   configuration (JSON); without it, the embedded defaults\n"
-		"  -f        stay in the foreground and log to stderr\n"
-		"  -v        more verbose logging (repeat for debug)\n");
+	fprintf(
+	    f,
+	    "usage: nurtured [-c FILE] [-f] [-v]...   run the daemon\n"
+	    "       nurtured check [-c FILE]        validate the configuration and campaigns\n"
+	    "       nurtured config-keys            each key: applied at reload, or restart\n"
+	    "       nurtured next-runs FILE [--count N] [--from RFC3339]\n"
+	    "       nurtured simulate --campaigns DIR --events FILE.jsonl\n"
+	    "                [--customers FILE.jsonl] [--until 180d] [--config FILE] [--json]\n"
+	    "       nurtured preview --campaign FILE --step ID --customer FILE.json\n"
+	    "                [--event FILE.json] [-c FILE]\n"
+	    "       nurtured render TEMPLATE_FILE DATA.json [--escape html|none]\n"
+	    "       nurtured classify FILE...       what came back: bounce, complaint, reply...\n"
+	    "       nurtured inbound [-c FILE] [--rcpt ADDR] < MESSAGE   (an MTA's pipe)\n"
+	    "       nurtured --version | --help\n"
+	    "\n"
+	    "  -c FILE   configuration (JSON); without it, the embedded defaults\n"
+	    "  -f        stay in the foreground and log to stderr\n"
+	    "  -v        more verbose logging (repeat for debug)\n");
 }
 
 int

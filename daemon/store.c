@@ -32,7 +32,7 @@ note_action_name(enum note_action a)
 static const char *const outbox_state_names[OUTBOX_N_STATES] = {
     [OUTBOX_QUEUED] = "queued",	    [OUTBOX_SENDING] = "sending", [OUTBOX_SENT] = "sent",
     [OUTBOX_DEFERRED] = "deferred", [OUTBOX_FAILED] = "failed",	  [OUTBOX_EXPIRED] = "expired",
-    [OUTBOX_SKIPPED] = "skipped", [OUTBOX_BOUNCED] = "bounced"};
+    [OUTBOX_SKIPPED] = "skipped",   [OUTBOX_BOUNCED] = "bounced"};
 
 const char *
 outbox_state_name(enum outbox_state s)

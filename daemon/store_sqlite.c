@@ -236,8 +236,8 @@ static const char *store_sqlite_migrations[] = {
     " n REAL NOT NULL DEFAULT 0, PRIMARY KEY (campaign_id, step_id, variant, metric))"
     " WITHOUT ROWID;",
     /*
-     * 13 -> 14 (issue 17): saved audiences (segments) and broadcasts, one-off mailings with their state,
-     * their content frozen as sending started, and the cursor of their fan-out (the last
+     * 13 -> 14 (issue 17): saved audiences (segments) and broadcasts, one-off mailings with their
+     * state, their content frozen as sending started, and the cursor of their fan-out (the last
      * customer id handled, moved in the transaction that queues the chunk's messages).
      */
     "CREATE TABLE IF NOT EXISTS segments (id TEXT PRIMARY KEY, name TEXT NOT NULL,"
