@@ -345,6 +345,30 @@ ui_render(struct http_req *hr, const char *name, json_t *view)
 	ui_render_code(hr, 200, name, view);
 }
 
+/* An API answer that is not a success: the page says so with its error (1); else 0. */
+int
+ui_api_failed(struct http_req *hr, int code, json_t *body)
+{
+	if (code < 300)
+		return 0;
+	const char *msg = json_string_value(json_object_get(body, "error"));
+	ui_error(hr, code, msg ? msg : "failed");
+	json_decref(body);
+	return 1;
+}
+
+/* After a form's action through the API: back to ARG (a malloc'd path), or its error page. */
+void
+ui_api_then_redirect(struct http_req *hr, int code, json_t *body, void *arg)
+{
+	char *loc = arg;
+	if (!ui_api_failed(hr, code, body)) {
+		json_decref(body);
+		ui_redirect(hr, loc);
+	}
+	free(loc);
+}
+
 void
 ui_error(struct http_req *hr, int code, const char *msg)
 {

@@ -16,6 +16,10 @@ void ui_render_code(struct http_req *hr, int code, const char *name, json_t *vie
 void ui_redirect(struct http_req *hr, const char *location);
 /* An error page with CODE and MSG. */
 void ui_error(struct http_req *hr, int code, const char *msg);
+/* An API answer that is not a success: its error page is answered (1); else 0. */
+int ui_api_failed(struct http_req *hr, int code, json_t *body);
+/* An API action's answer: redirect to ARG (a malloc'd path, freed), or the error page. */
+void ui_api_then_redirect(struct http_req *hr, int code, json_t *body, void *arg);
 /* A mail's HTML for a sandboxed iframe: its own CSP, no script, no network. */
 void ui_reply_mail_html(struct http_req *hr, const char *html);
 /* Whether the session may change things (an admin). */

@@ -51,17 +51,6 @@ mail_job_free(struct mail_job *j)
 	free(j);
 }
 
-static int
-ui_failed(struct http_req *hr, int code, json_t *body)
-{
-	if (code < 300)
-		return 0;
-	const char *msg = json_string_value(json_object_get(body, "error"));
-	ui_error(hr, code, msg ? msg : "failed");
-	json_decref(body);
-	return 1;
-}
-
 /* Puts the mail of J's payload into VIEW (headers, text), or answers the iframe with its HTML. */
 static void
 mail_show(struct mail_job *j, const char *page, const char *frame)
@@ -106,7 +95,7 @@ messages_got(struct http_req *hr, int code, json_t *body, void *arg)
 	(void)arg;
 	static const char *const states[] = {"queued", "sending", "sent",    "deferred",
 					     "failed", "expired", "skipped", "bounced"};
-	if (ui_failed(hr, code, body))
+	if (ui_api_failed(hr, code, body))
 		return;
 	char *state = ui_query(hr, "state"), *q;
 	json_t *list = json_array(), *filters = json_object();
@@ -220,7 +209,7 @@ static void
 message_got(struct http_req *hr, int code, json_t *body, void *arg)
 {
 	(void)arg;
-	if (ui_failed(hr, code, body))
+	if (ui_api_failed(hr, code, body))
 		return;
 	const char *st = json_string_value(json_object_get(body, "state"));
 	json_object_set_new(
@@ -254,17 +243,6 @@ ui_message_body(struct http_req *hr, const char *id)
 	storeloop_submit(daemon_storeloop(hr->d), &j->job);
 }
 
-static void
-message_retried(struct http_req *hr, int code, json_t *body, void *arg)
-{
-	char *loc = arg;
-	if (!ui_failed(hr, code, body)) {
-		json_decref(body);
-		ui_redirect(hr, loc);
-	}
-	free(loc);
-}
-
 /* POST /ui/messages/ID/retry: POST /v1/messages/ID/retry. */
 void
 ui_message_retry(struct http_req *hr, const char *id)
@@ -273,7 +251,7 @@ ui_message_retry(struct http_req *hr, const char *id)
 	char *enc = evhttp_encode_uri(id);
 	char *loc = xasprintf("/ui/messages/%s", enc);
 	free(enc);
-	ui_api(hr, api_message_post, arg, NULL, message_retried, loc);
+	ui_api(hr, api_message_post, arg, NULL, ui_api_then_redirect, loc);
 	free(arg);
 }
 

@@ -72,18 +72,6 @@ ui_time(int64_t ms)
 	return json_string(buf);
 }
 
-/* An API answer that is not a success: the page says so with its error. */
-static int
-ui_api_failed(struct http_req *hr, int code, json_t *body)
-{
-	if (code < 300)
-		return 0;
-	const char *msg = json_string_value(json_object_get(body, "error"));
-	ui_error(hr, code, msg ? msg : "failed");
-	json_decref(body);
-	return 1;
-}
-
 /* --- Overview ------------------------------------------------------------------------- */
 
 static enum store_status
@@ -406,17 +394,6 @@ ui_campaign(struct http_req *hr, const char *id)
 	ui_api(hr, api_campaigns_get, NULL, NULL, campaign_listed, a);
 }
 
-static void
-campaign_acted(struct http_req *hr, int code, json_t *body, void *arg)
-{
-	char *loc = arg;
-	if (!ui_api_failed(hr, code, body)) {
-		json_decref(body);
-		ui_redirect(hr, loc);
-	}
-	free(loc);
-}
-
 /* POST /ui/campaigns/ID/pause or /resume: the API's pause, then back to the campaign. */
 void
 ui_campaign_action(struct http_req *hr, const char *id, const char *action)
@@ -429,6 +406,6 @@ ui_campaign_action(struct http_req *hr, const char *id, const char *action)
 	char *enc = evhttp_encode_uri(id);
 	char *loc = xasprintf("/ui/campaigns/%s", enc);
 	free(enc);
-	ui_api(hr, api_campaign_post, arg, NULL, campaign_acted, loc);
+	ui_api(hr, api_campaign_post, arg, NULL, ui_api_then_redirect, loc);
 	free(arg);
 }

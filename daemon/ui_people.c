@@ -40,17 +40,6 @@ people_job_free(struct people_job *j)
 	free(j);
 }
 
-static int
-ui_failed(struct http_req *hr, int code, json_t *body)
-{
-	if (code < 300)
-		return 0;
-	const char *msg = json_string_value(json_object_get(body, "error"));
-	ui_error(hr, code, msg ? msg : "failed");
-	json_decref(body);
-	return 1;
-}
-
 /* --- Customers: search ------------------------------------------------------------------ */
 
 static enum store_status
@@ -243,7 +232,7 @@ static void
 customer_got(struct http_req *hr, int code, json_t *body, void *arg)
 {
 	char *id = arg;
-	if (ui_failed(hr, code, body)) {
+	if (ui_api_failed(hr, code, body)) {
 		free(id);
 		return;
 	}
@@ -262,17 +251,6 @@ ui_customer(struct http_req *hr, const char *id)
 	ui_api(hr, api_customer_get, id, NULL, customer_got, xstrdup(id));
 }
 
-static void
-customer_erased(struct http_req *hr, int code, json_t *body, void *arg)
-{
-	char *loc = arg;
-	if (!ui_failed(hr, code, body)) {
-		json_decref(body);
-		ui_redirect(hr, loc);
-	}
-	free(loc);
-}
-
 /* POST /ui/customers/ID/erase with confirm=ID typed again: DELETE /v1/customers/ID. */
 void
 ui_customer_erase(struct http_req *hr, const char *id)
@@ -287,7 +265,7 @@ ui_customer_erase(struct http_req *hr, const char *id)
 	char *enc = evhttp_encode_uri(id);
 	char *loc = xasprintf("/ui/customers?erased=%s", enc);
 	free(enc);
-	ui_api(hr, api_customer_delete, id, NULL, customer_erased, loc);
+	ui_api(hr, api_customer_delete, id, NULL, ui_api_then_redirect, loc);
 }
 
 /* --- Suppressions ------------------------------------------------------------------------- */
@@ -296,7 +274,7 @@ static void
 suppressions_got(struct http_req *hr, int code, json_t *body, void *arg)
 {
 	(void)arg;
-	if (ui_failed(hr, code, body))
+	if (ui_api_failed(hr, code, body))
 		return;
 	ui_render(hr, "suppressions", body);
 }
@@ -312,7 +290,7 @@ static void
 suppression_done(struct http_req *hr, int code, json_t *body, void *arg)
 {
 	(void)arg;
-	if (!ui_failed(hr, code, body)) {
+	if (!ui_api_failed(hr, code, body)) {
 		json_decref(body);
 		ui_redirect(hr, "/ui/suppressions");
 	}
