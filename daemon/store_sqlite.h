@@ -357,4 +357,8 @@ extern const struct store_broadcast_ops store_sqlite_broadcast_ops;
 int store_sqlite_pcache_install(void);
 unsigned long store_sqlite_pcache_remapped(void);
 
+/* store_sqlite_schema.c: the migrations' number (the schema version), and running them. */
+int store_sqlite_schema_latest(void);
+int store_sqlite_migrate(struct store_sqlite *s, char *err, size_t errlen);
+
 #endif
