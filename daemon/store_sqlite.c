@@ -339,7 +339,7 @@ store_sqlite_heartbeat(struct store *st, int64_t now_ms)
 	return store_sqlite_exec(SQ(st), q);
 }
 
-static enum store_status
+enum store_status
 store_sqlite_customer_ensure(struct store *st, const char *ext_id, int64_t now_ms, int64_t *id)
 {
 	struct store_sqlite *s = SQ(st);
@@ -472,7 +472,7 @@ consent:
 	return STORE_OK;
 }
 
-static enum store_status
+enum store_status
 store_sqlite_customer_upsert(struct store *st, const char *ext_id, json_t *fields, int64_t now_ms,
 			     int64_t *id)
 {
@@ -545,7 +545,7 @@ store_sqlite_customer_journeys(struct store_sqlite *s, int64_t id, json_t *c)
 	return rc;
 }
 
-static enum store_status
+enum store_status
 store_sqlite_customer_get(struct store *st, const char *ext_id, int events_limit, json_t **out)
 {
 	struct store_sqlite *s = SQ(st);
@@ -633,7 +633,7 @@ store_sqlite_customer_get(struct store *st, const char *ext_id, int events_limit
 
 /* One row per (customer, key): an existing key is a duplicate or, with other content, a conflict.
  */
-static enum store_status
+enum store_status
 store_sqlite_event_insert(struct store *st, int64_t customer_id, const struct nt_event *ev,
 			  int64_t received_ms, int64_t *seq)
 {
@@ -690,87 +690,25 @@ const struct store_ops store_sqlite_ops = {
     .release = store_sqlite_release,
     .rollback_savepoint = store_sqlite_rollback_savepoint,
     .heartbeat = store_sqlite_heartbeat,
-    .customer_upsert = store_sqlite_customer_upsert,
-    .customer_ensure = store_sqlite_customer_ensure,
-    .customer_get = store_sqlite_customer_get,
-    .outbox_recover = store_sqlite_outbox_recover,
-    .outbox_claim = store_sqlite_outbox_claim,
-    .outbox_next_due = store_sqlite_outbox_next_due,
-    .outbox_finish = store_sqlite_outbox_finish,
-    .messages_list = store_sqlite_messages_list,
-    .message_get = store_sqlite_message_get,
-    .message_retry = store_sqlite_message_retry,
-    .suppression_add = store_sqlite_suppression_add,
-    .suppressed = store_sqlite_suppressed,
-    .suppression_delete = store_sqlite_suppression_delete,
-    .suppressions_list = store_sqlite_suppressions_list,
-    .customer_lookup = store_sqlite_customer_lookup,
-    .consent_get = store_sqlite_consent_get,
-    .consent_update = store_sqlite_consent_update,
-    .system_visit = store_sqlite_system_visit,
-    .customer_erase = store_sqlite_customer_erase,
+    .prune = store_sqlite_prune,
+    .ui = &store_sqlite_ui_ops,
+    .bc = &store_sqlite_broadcast_ops,
+    .customer = &store_sqlite_customer_ops,
+    .event = &store_sqlite_event_ops,
+    .engine = &store_sqlite_engine_ops,
+    .outbox = &store_sqlite_outbox_ops,
+    .stats = &store_sqlite_stats_ops,
+    .inbound = &store_sqlite_inbound_ops,
+    .measure = &store_sqlite_measure_ops,
+};
+
+/* The SQLite backend's table of events and the engine's cursor over them (store_event.h). */
+const struct store_event_ops store_sqlite_event_ops = {
     .event_insert = store_sqlite_event_insert,
     .cursor_get = store_sqlite_cursor_get,
     .cursor_set = store_sqlite_cursor_set,
     .events_after = store_sqlite_events_after,
-    .customer_context = store_sqlite_customer_context,
     .events_count = store_sqlite_events_count,
     .events_of = store_sqlite_events_of,
-    .campaign_version_save = store_sqlite_campaign_version_save,
-    .campaign_version_load = store_sqlite_campaign_version_load,
-    .journey_insert = store_sqlite_journey_insert,
-    .journey_update = store_sqlite_journey_update,
-    .journey_find = store_sqlite_journey_find,
-    .journeys_for_event = store_sqlite_journeys_for_event,
-    .exit_events = store_sqlite_exit_events,
-    .journeys_due = store_sqlite_journeys_due,
-    .journey_next_due = store_sqlite_journey_next_due,
-    .journeys_release = store_sqlite_journeys_release,
-    .timer_push = store_sqlite_timer_push,
-    .timers_due = store_sqlite_timers_due,
-    .timer_delete = store_sqlite_timer_delete,
-    .schedule_get = store_sqlite_schedule_get,
-    .schedule_set = store_sqlite_schedule_set,
-    .schedules_due = store_sqlite_schedules_due,
-    .customers_after = store_sqlite_customers_after,
-    .goal_candidate = store_sqlite_goal_candidate,
-    .marketing_sent = store_sqlite_marketing_sent,
-    .purchase_stats = store_sqlite_purchase_stats,
-    .purchase_add = store_sqlite_purchase_add,
-    .stage_set = store_sqlite_stage_set,
-    .journey_note = store_sqlite_journey_note,
-    .outbox_add = store_sqlite_outbox_add,
-    .outbox_payload_add = store_sqlite_outbox_payload_add,
-    .outbox_refuse = store_sqlite_outbox_refuse,
-    .outbox_counts = store_sqlite_outbox_counts,
-    .campaign_counts = store_sqlite_campaign_counts,
-    .campaign_pause = store_sqlite_campaign_pause,
-    .campaigns_paused = store_sqlite_campaigns_paused,
-    .campaign_stats = store_sqlite_campaign_stats,
-    .inbound_find = store_sqlite_inbound_find,
-    .inbound_add = store_sqlite_inbound_add,
-    .inbound_list = store_sqlite_inbound_list,
-    .inbound_soft_count = store_sqlite_inbound_soft_count,
-    .outbox_ref = store_sqlite_outbox_ref,
-    .links_add = store_sqlite_links_add,
-    .link_target = store_sqlite_link_target,
-    .link_click = store_sqlite_link_click,
-    .conversion_credit = store_sqlite_conversion_credit,
-    .measure_count = store_sqlite_measure_count,
-    .unsubscribe_credit = store_sqlite_unsubscribe_credit,
-    .open_record = store_sqlite_open_record,
-    .measure_read = store_sqlite_measure_read,
-    .assignment_add = store_sqlite_assignment_add,
-    .assignment_get = store_sqlite_assignment_get,
-    .experiment_convert = store_sqlite_experiment_convert,
-    .outbox_bounced = store_sqlite_outbox_bounced,
-    .customers_list = store_sqlite_customers_list,
-    .customer_export = store_sqlite_customer_export,
-    .customers_upsert = store_sqlite_customers_upsert,
-    .prune = store_sqlite_prune,
-    .tx_key_find = store_sqlite_tx_key_find,
-    .tx_key_add = store_sqlite_tx_key_add,
-    .transactional_counts = store_sqlite_transactional_counts,
-    .ui = &store_sqlite_ui_ops,
-    .bc = &store_sqlite_broadcast_ops,
+    .customer_context = store_sqlite_customer_context,
 };

@@ -230,6 +230,14 @@ int store_sqlite_engine_prepare(struct store_sqlite *s, char *err, size_t errlen
 void store_sqlite_engine_finalize(struct store_sqlite *s);
 int store_sqlite_outbox_prepare(struct store_sqlite *s, char *err, size_t errlen);
 void store_sqlite_outbox_finalize(struct store_sqlite *s);
+/* Customers and events over the API (store_sqlite.c), listed in store_sqlite_customer_ops. */
+enum store_status store_sqlite_customer_ensure(struct store *, const char *, int64_t, int64_t *);
+enum store_status store_sqlite_customer_upsert(struct store *, const char *, json_t *, int64_t,
+					       int64_t *);
+enum store_status store_sqlite_customer_get(struct store *, const char *, int, json_t **);
+enum store_status store_sqlite_event_insert(struct store *, int64_t, const struct nt_event *,
+					    int64_t, int64_t *);
+
 /* Delivery's operations, listed in store_sqlite_ops. */
 enum store_status store_sqlite_outbox_recover(struct store *, int64_t, int *);
 enum store_status store_sqlite_outbox_claim(struct store *, const char *, int64_t, int,

@@ -393,3 +393,25 @@ store_sqlite_customers_upsert(struct store *st, struct customer_item *items, siz
 	}
 	return STORE_OK;
 }
+
+/* The SQLite backend's table of customers and consent (store_customer.h). */
+const struct store_customer_ops store_sqlite_customer_ops = {
+    .customer_upsert = store_sqlite_customer_upsert,
+    .customer_ensure = store_sqlite_customer_ensure,
+    .customer_get = store_sqlite_customer_get,
+    .customer_erase = store_sqlite_customer_erase,
+    .customer_lookup = store_sqlite_customer_lookup,
+    .consent_get = store_sqlite_consent_get,
+    .consent_update = store_sqlite_consent_update,
+    .system_visit = store_sqlite_system_visit,
+    .suppression_add = store_sqlite_suppression_add,
+    .suppressed = store_sqlite_suppressed,
+    .suppression_delete = store_sqlite_suppression_delete,
+    .suppressions_list = store_sqlite_suppressions_list,
+    .customers_list = store_sqlite_customers_list,
+    .customer_export = store_sqlite_customer_export,
+    .customers_upsert = store_sqlite_customers_upsert,
+    .purchase_stats = store_sqlite_purchase_stats,
+    .purchase_add = store_sqlite_purchase_add,
+    .stage_set = store_sqlite_stage_set,
+};

@@ -893,3 +893,29 @@ store_sqlite_campaigns_paused(struct store *st, char ***ids, size_t *n)
 	sqlite3_finalize(q);
 	return store_sqlite_status(s, rc);
 }
+
+/* The SQLite backend's table of journeys and the engine (store_engine.h). */
+const struct store_engine_ops store_sqlite_engine_ops = {
+    .campaign_version_save = store_sqlite_campaign_version_save,
+    .campaign_version_load = store_sqlite_campaign_version_load,
+    .journey_insert = store_sqlite_journey_insert,
+    .journey_update = store_sqlite_journey_update,
+    .journey_find = store_sqlite_journey_find,
+    .journeys_for_event = store_sqlite_journeys_for_event,
+    .exit_events = store_sqlite_exit_events,
+    .journeys_due = store_sqlite_journeys_due,
+    .journey_next_due = store_sqlite_journey_next_due,
+    .journeys_release = store_sqlite_journeys_release,
+    .journey_note = store_sqlite_journey_note,
+    .goal_candidate = store_sqlite_goal_candidate,
+    .timer_push = store_sqlite_timer_push,
+    .timers_due = store_sqlite_timers_due,
+    .timer_delete = store_sqlite_timer_delete,
+    .schedule_get = store_sqlite_schedule_get,
+    .schedule_set = store_sqlite_schedule_set,
+    .schedules_due = store_sqlite_schedules_due,
+    .customers_after = store_sqlite_customers_after,
+    .marketing_sent = store_sqlite_marketing_sent,
+    .campaign_pause = store_sqlite_campaign_pause,
+    .campaigns_paused = store_sqlite_campaigns_paused,
+};

@@ -265,3 +265,11 @@ store_sqlite_outbox_bounced(struct store *st, int64_t id, const char *reply, int
 	sqlite3_bind_int64(q, 3, now_ms);
 	return store_sqlite_exec(s, q);
 }
+
+/* The SQLite backend's table of inbound mail (store_inbound.h). */
+const struct store_inbound_ops store_sqlite_inbound_ops = {
+    .inbound_find = store_sqlite_inbound_find,
+    .inbound_add = store_sqlite_inbound_add,
+    .inbound_list = store_sqlite_inbound_list,
+    .inbound_soft_count = store_sqlite_inbound_soft_count,
+};

@@ -493,3 +493,18 @@ store_sqlite_open_record(struct store *st, const char *message_id)
 	outbox_ref_clear(&ref);
 	return rc;
 }
+
+/* The SQLite backend's table of click tracking, attribution and experiments (store_measure.h). */
+const struct store_measure_ops store_sqlite_measure_ops = {
+    .links_add = store_sqlite_links_add,
+    .link_target = store_sqlite_link_target,
+    .link_click = store_sqlite_link_click,
+    .conversion_credit = store_sqlite_conversion_credit,
+    .measure_count = store_sqlite_measure_count,
+    .open_record = store_sqlite_open_record,
+    .unsubscribe_credit = store_sqlite_unsubscribe_credit,
+    .measure_read = store_sqlite_measure_read,
+    .assignment_add = store_sqlite_assignment_add,
+    .assignment_get = store_sqlite_assignment_get,
+    .experiment_convert = store_sqlite_experiment_convert,
+};

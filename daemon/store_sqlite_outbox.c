@@ -316,3 +316,21 @@ store_sqlite_message_retry(struct store *st, int64_t id, int64_t now_ms)
 	json_decref(m);
 	return rc == STORE_OK ? STORE_CONFLICT : rc;
 }
+
+/* The SQLite backend's table of the outbox and delivery (store_outbox.h). */
+const struct store_outbox_ops store_sqlite_outbox_ops = {
+    .outbox_add = store_sqlite_outbox_add,
+    .outbox_payload_add = store_sqlite_outbox_payload_add,
+    .outbox_refuse = store_sqlite_outbox_refuse,
+    .outbox_recover = store_sqlite_outbox_recover,
+    .outbox_claim = store_sqlite_outbox_claim,
+    .outbox_next_due = store_sqlite_outbox_next_due,
+    .outbox_finish = store_sqlite_outbox_finish,
+    .messages_list = store_sqlite_messages_list,
+    .message_get = store_sqlite_message_get,
+    .message_retry = store_sqlite_message_retry,
+    .outbox_ref = store_sqlite_outbox_ref,
+    .outbox_bounced = store_sqlite_outbox_bounced,
+    .tx_key_find = store_sqlite_tx_key_find,
+    .tx_key_add = store_sqlite_tx_key_add,
+};

@@ -348,3 +348,11 @@ store_sqlite_campaign_stats(struct store *st, const char *campaign_id, int64_t s
 	*out = o;
 	return STORE_OK;
 }
+
+/* The SQLite backend's table of statistics (store_stats.h). */
+const struct store_stats_ops store_sqlite_stats_ops = {
+    .outbox_counts = store_sqlite_outbox_counts,
+    .campaign_counts = store_sqlite_campaign_counts,
+    .campaign_stats = store_sqlite_campaign_stats,
+    .transactional_counts = store_sqlite_transactional_counts,
+};

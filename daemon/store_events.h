@@ -1,0 +1,73 @@
+/*
+ * The store's operations on events and the engine's cursor over them: a table of its own, reached
+ * through store_ops.event, which every backend fills (store_sqlite_ops.event). Each returns rows as
+ * C structs (store_rows.h); the api_*.c files format them.
+ */
+#ifndef NURTURED_STORE_EVENTS_H
+#define NURTURED_STORE_EVENTS_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+struct store_event_ops {
+	enum store_status (*event_insert)(struct store *, int64_t customer_id,
+					  const struct nt_event *ev, int64_t received_ms,
+					  int64_t *seq);
+	/* The engine's side. */
+	enum store_status (*cursor_get)(struct store *, int64_t *seq);
+	enum store_status (*cursor_set)(struct store *, int64_t seq);
+	enum store_status (*events_after)(struct store *, int64_t after_seq, int limit,
+					  struct store_event **out, size_t *n);
+	enum store_status (*customer_context)(struct store *, int64_t customer_id, json_t **out);
+	long (*events_count)(struct store *, int64_t customer_id, const char *type,
+			     int64_t since_ms);
+	/* A customer's events of TYPE since SINCE_MS, oldest first, at most LIMIT. */
+	enum store_status (*events_of)(struct store *, int64_t customer_id, const char *type,
+				       int64_t since_ms, int limit, struct store_event **out,
+				       size_t *n);
+};
+
+extern const struct store_event_ops store_sqlite_event_ops;
+
+static inline enum store_status
+store_event_insert(struct store *s, int64_t customer_id, const struct nt_event *ev,
+		   int64_t received_ms, int64_t *seq)
+{
+	return s->ops->event->event_insert(s, customer_id, ev, received_ms, seq);
+}
+static inline enum store_status
+store_cursor_get(struct store *s, int64_t *seq)
+{
+	return s->ops->event->cursor_get(s, seq);
+}
+static inline enum store_status
+store_cursor_set(struct store *s, int64_t seq)
+{
+	return s->ops->event->cursor_set(s, seq);
+}
+static inline enum store_status
+store_events_after(struct store *s, int64_t after, int limit, struct store_event **out, size_t *n)
+{
+	return s->ops->event->events_after(s, after, limit, out, n);
+}
+static inline enum store_status
+store_customer_context(struct store *s, int64_t customer_id, json_t **out)
+{
+	return s->ops->event->customer_context(s, customer_id, out);
+}
+static inline long
+store_events_count(struct store *s, int64_t customer_id, const char *type, int64_t since_ms)
+{
+	return s->ops->event->events_count(s, customer_id, type, since_ms);
+}
+static inline enum store_status
+store_events_of(struct store *s, int64_t customer_id, const char *type, int64_t since_ms, int limit,
+		struct store_event **out, size_t *n)
+{
+	return s->ops->event->events_of(s, customer_id, type, since_ms, limit, out, n);
+}
+
+#endif
