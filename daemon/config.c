@@ -106,6 +106,7 @@ config_free(struct config *c)
 	free(c->listen_host);
 	free(c->listen_port);
 	free(c->data_dir);
+	free(c->store);
 	free(c->user);
 	for (size_t i = 0; i < c->n_api_tokens; i++)
 		free(c->api_tokens[i]);

@@ -52,6 +52,7 @@ struct config {
 	char *listen_host;
 	char *listen_port;
 	char *data_dir;
+	char *store; /* "sqlite" (default, in data_dir) or a postgresql:// URL */
 	char *user; /* the account to run as when started as root; NULL: see privdrop.h */
 	char **api_tokens;
 	size_t n_api_tokens;

@@ -98,6 +98,21 @@ key_data_dir(struct config *c, json_t *v, const char *key, struct diag *d)
 	config_set_string(&c->data_dir, v, key, d);
 }
 
+/*
+ * Issue 21: where the store is. "sqlite" (the default: data_dir/nurtured.db) or a PostgreSQL
+ * URL ("postgresql://user@host/db" or "postgres://..."), which several daemons may share.
+ */
+static void
+key_store(struct config *c, json_t *v, const char *key, struct diag *d)
+{
+	if (config_set_string(&c->store, v, key, d) != 0)
+		return;
+	if (strcmp(c->store, "sqlite") != 0 && strncmp(c->store, "postgresql://", 13) != 0 &&
+	    strncmp(c->store, "postgres://", 11) != 0)
+		diag_add(d, key,
+			 "key 'store' must be \"sqlite\" or a URL \"postgresql://user@host/db\"");
+}
+
 /* A token is a string (an admin) or {"token": "...", "role": "read" | "admin"} (issue 22). */
 static void
 key_api_tokens(struct config *c, json_t *v, const char *key, struct diag *d)
@@ -498,6 +513,7 @@ key_unsubscribe_mailto(struct config *c, json_t *v, const char *key, struct diag
 	}
 
 STR_FIELD(data_dir, data_dir)
+STR_FIELD(store, store)
 STR_FIELD(public_url, public_url)
 STR_FIELD(secret, secret)
 STR_FIELD(campaigns_dir, campaigns_dir)
@@ -647,12 +663,13 @@ INBOUND_KEY(webhooks)
 
 /*
  * The table. A restart key is one the running daemon has built on: its socket (listen), its
- * store (data_dir, durability), the account it runs as (user), the key of its signed links
+ * store (data_dir, store, durability), the account it runs as (user), the key of its signed links
  * and erased-address hashes (secret), the plugins it loaded while still root (plugin_dir).
  */
 const struct config_key config_keys[] = {
     RESTART(listen),
     RESTART(data_dir),
+    RESTART(store),
     APPLY(api_tokens),
     APPLY(public_url),
     RESTART(secret),

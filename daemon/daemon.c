@@ -102,7 +102,7 @@ daemon_start_reader(struct daemon *d, const struct store_options *so)
 	char err[512];
 
 	ro.read_only = 1;
-	if (so->data_dir == NULL)
+	if (so->data_dir == NULL && so->url == NULL)
 		return;
 	struct store *reader = store_open(&ro, err, sizeof(err));
 	if (reader == NULL) {
@@ -670,8 +670,10 @@ daemon_run(struct config *cfg, int foreground)
 		rc = 1;
 		goto out;
 	}
-	struct store_options so = {.backend = "sqlite",
+	int pg = cfg->store != NULL && strcmp(cfg->store, "sqlite") != 0;
+	struct store_options so = {.backend = pg ? "postgresql" : "sqlite",
 				   .data_dir = cfg->data_dir,
+				   .url = pg ? cfg->store : NULL,
 				   .durability_full = cfg->durability_full};
 	store = store_open(&so, err, sizeof(err));
 	if (store == NULL) {

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Backends are found by name, OpenSMTPD-style; add PostgreSQL here. */
-static const struct store_ops *store_backends[] = {&store_sqlite_ops};
+/* Backends are found by name, OpenSMTPD-style. */
+static const struct store_ops *store_backends[] = {&store_sqlite_ops, &store_pg_ops};
 
 struct store *
 store_open(const struct store_options *opt, char *err, size_t errlen)

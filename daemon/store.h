@@ -24,8 +24,9 @@ enum store_status {
 };
 
 struct store_options {
-	const char *backend;  /* "sqlite" */
-	const char *data_dir; /* NULL: in memory (simulate, tests) */
+	const char *backend;  /* "sqlite" or "postgresql" */
+	const char *data_dir; /* sqlite: NULL is in memory (simulate, tests) */
+	const char *url;      /* postgresql: the connection URL (libpq's conninfo) */
 	int durability_full;
 	/*
 	 * A reader beside the writer (statistics off the store thread): read-only, a deferred
@@ -156,6 +157,7 @@ store_heartbeat(struct store *s, int64_t now_ms)
 }
 
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_pg_ops;
 
 static inline enum store_status
 store_prune(struct store *s, enum retention_kind kind, int64_t cutoff_ms, int limit,

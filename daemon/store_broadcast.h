@@ -79,6 +79,9 @@ struct store_broadcast_ops {
 					      json_t **out);
 };
 
+extern const struct store_broadcast_ops store_sqlite_broadcast_ops;
+extern const struct store_broadcast_ops store_pg_broadcast_ops;
+
 static inline enum store_status
 store_segment_add(struct store *s, const struct segment_row *r)
 {

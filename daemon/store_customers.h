@@ -72,6 +72,7 @@ struct store_customer_ops {
 };
 
 extern const struct store_customer_ops store_sqlite_customer_ops;
+extern const struct store_customer_ops store_pg_customer_ops;
 
 static inline enum store_status
 store_customer_upsert(struct store *s, const char *ext_id, json_t *fields, int64_t now_ms,

@@ -72,6 +72,7 @@ struct store_engine_ops {
 };
 
 extern const struct store_engine_ops store_sqlite_engine_ops;
+extern const struct store_engine_ops store_pg_engine_ops;
 
 static inline enum store_status
 store_campaign_version_save(struct store *s, const char *id, const char *version,

@@ -31,6 +31,7 @@ struct store_event_ops {
 };
 
 extern const struct store_event_ops store_sqlite_event_ops;
+extern const struct store_event_ops store_pg_event_ops;
 
 static inline enum store_status
 store_event_insert(struct store *s, int64_t customer_id, const struct nt_event *ev,

@@ -32,6 +32,7 @@ struct store_inbound_ops {
 };
 
 extern const struct store_inbound_ops store_sqlite_inbound_ops;
+extern const struct store_inbound_ops store_pg_inbound_ops;
 
 static inline enum store_status
 store_inbound_find(struct store *s, const char *dedupe, int64_t *id)

@@ -56,6 +56,7 @@ struct store_measure_ops {
 };
 
 extern const struct store_measure_ops store_sqlite_measure_ops;
+extern const struct store_measure_ops store_pg_measure_ops;
 
 static inline enum store_status
 store_measure_count(struct store *s, const char *campaign, const char *step, const char *variant,

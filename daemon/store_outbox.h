@@ -49,6 +49,7 @@ struct store_outbox_ops {
 };
 
 extern const struct store_outbox_ops store_sqlite_outbox_ops;
+extern const struct store_outbox_ops store_pg_outbox_ops;
 
 static inline enum store_status
 store_outbox_add(struct store *s, const struct outbox_entry *o, int64_t *id)

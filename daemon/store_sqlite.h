@@ -359,7 +359,6 @@ enum store_status store_sqlite_experiment_convert(struct store *, const char *, 
 /* Broadcasts and segments (store_sqlite_broadcast.c, issue 17). */
 int store_sqlite_broadcast_prepare(struct store_sqlite *s, char *err, size_t errlen);
 void store_sqlite_broadcast_finalize(struct store_sqlite *s);
-extern const struct store_broadcast_ops store_sqlite_broadcast_ops;
 
 /* store_sqlite_pcache.c: SQLite's page cache without the commit-time walk of all of it. */
 int store_sqlite_pcache_install(void);

@@ -30,6 +30,7 @@ struct store_stats_ops {
 };
 
 extern const struct store_stats_ops store_sqlite_stats_ops;
+extern const struct store_stats_ops store_pg_stats_ops;
 
 static inline enum store_status
 store_transactional_counts(struct store *s, json_t **out)

@@ -77,5 +77,6 @@ struct store_ui_ops {
 };
 
 extern const struct store_ui_ops store_sqlite_ui_ops;
+extern const struct store_ui_ops store_pg_ui_ops;
 
 #endif

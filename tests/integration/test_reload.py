@@ -136,6 +136,12 @@ def check_data_dir(env):
           "the store stays where it is")
 
 
+def check_store(env):
+    restart_key(env, "store", "postgresql://nobody@127.0.0.1:1/elsewhere")
+    cid = env.purchase()
+    env.final(cid)  # the running store carries on
+
+
 def check_secret(env):
     restart_key(env, "secret", "s" * 40)
     cid = env.purchase()
@@ -471,6 +477,7 @@ def check_ui(env):
 CASES = {
     "listen": ("restart", check_listen),
     "data_dir": ("restart", check_data_dir),
+    "store": ("restart", check_store),
     "secret": ("restart", check_secret),
     "plugin_dir": ("restart", check_plugin_dir),
     "durability": ("restart", check_durability),

@@ -1,0 +1,459 @@
+/*
+ * The PostgreSQL backend of the store (libpq): the connection on the store thread, its
+ * transactions, and the helpers the operations share (store_pg.h). Several daemons may share
+ * one database; the schema migrates once under an advisory lock.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "store_customers.h"
+#include "store_engine.h"
+#include "store_events.h"
+#include "store_inbound.h"
+#include "store_measure.h"
+#include "store_outbox.h"
+#include "store_pg.h"
+#include "store_stats.h"
+#include "util.h"
+
+/* A lost server is tried again after 100 ms, then twice as long each time, up to 5 s. */
+#define PG_BACKOFF_MIN_US 100000
+#define PG_BACKOFF_MAX_US 5000000
+
+void
+pg_arg_int(struct pg_args *a, int64_t v)
+{
+	snprintf(a->buf[a->n], sizeof(a->buf[0]), "%lld", (long long)v);
+	a->v[a->n] = a->buf[a->n];
+	a->len[a->n] = 0;
+	a->fmt[a->n++] = 0;
+}
+
+void
+pg_arg_double(struct pg_args *a, double v)
+{
+	snprintf(a->buf[a->n], sizeof(a->buf[0]), "%.17g", v);
+	a->v[a->n] = a->buf[a->n];
+	a->len[a->n] = 0;
+	a->fmt[a->n++] = 0;
+}
+
+void
+pg_arg_text(struct pg_args *a, const char *v)
+{
+	a->v[a->n] = v;
+	a->len[a->n] = 0;
+	a->fmt[a->n++] = 0;
+}
+
+void
+pg_arg_null(struct pg_args *a)
+{
+	pg_arg_text(a, NULL);
+}
+
+void
+pg_arg_blob(struct pg_args *a, const void *p, size_t len)
+{
+	a->v[a->n] = p;
+	a->len[a->n] = (int)len;
+	a->fmt[a->n++] = 1;
+}
+
+/* A connection that broke is dropped; the next transaction reconnects, after the backoff. */
+static void
+pg_lost(struct store_pg *s)
+{
+	if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK)
+		return;
+	if (s->conn != NULL) {
+		log_warnx("store: lost the PostgreSQL connection; reconnecting");
+		PQfinish(s->conn);
+		s->conn = NULL;
+	}
+	s->in_tx = 0;
+	g_hash_table_remove_all(s->prepared);
+}
+
+/* Logs a failed result with its SQLSTATE, and notices a lost connection. */
+static enum store_status
+pg_failed(struct store_pg *s, const char *what, PGresult *r)
+{
+	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	snprintf(s->err, sizeof(s->err), "%s: %s%s%s", what,
+		 r ? PQresultErrorMessage(r) : PQerrorMessage(s->conn), state ? " SQLSTATE " : "",
+		 state ? state : "");
+	g_strchomp(s->err);
+	log_warnx("store: %s", s->err);
+	if (r != NULL)
+		PQclear(r);
+	pg_lost(s);
+	return STORE_UNAVAILABLE;
+}
+
+enum store_status
+pg_exec(struct store_pg *s, const char *sql)
+{
+	if (s->conn == NULL)
+		return STORE_UNAVAILABLE;
+	PGresult *r = PQexec(s->conn, sql);
+	ExecStatusType t = PQresultStatus(r);
+	if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK)
+		return pg_failed(s, sql, r);
+	PQclear(r);
+	return STORE_OK;
+}
+
+enum store_status
+pg_run(struct store_pg *s, const struct pg_stmt *st, const struct pg_args *a, PGresult **res)
+{
+	PGresult *r;
+
+	if (res != NULL)
+		*res = NULL;
+	if (s->conn == NULL)
+		return STORE_UNAVAILABLE;
+	if (!g_hash_table_contains(s->prepared, st->name)) {
+		r = PQprepare(s->conn, st->name, st->sql, 0, NULL);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+			return pg_failed(s, st->name, r);
+		PQclear(r);
+		g_hash_table_add(s->prepared, (gpointer)st->name);
+	}
+	r = PQexecPrepared(s->conn, st->name, a ? a->n : 0, a ? a->v : NULL, a ? a->len : NULL,
+			   a ? a->fmt : NULL, 0);
+	ExecStatusType t = PQresultStatus(r);
+	if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK)
+		return pg_failed(s, st->name, r);
+	if (res != NULL)
+		*res = r;
+	else
+		PQclear(r);
+	return STORE_OK;
+}
+
+long
+pg_affected(PGresult *r)
+{
+	const char *n = PQcmdTuples(r);
+	return n && *n ? strtol(n, NULL, 10) : 0;
+}
+
+int
+pg_isnull(PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col);
+}
+
+int64_t
+pg_int(PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+double
+pg_double(PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? 0 : strtod(PQgetvalue(r, row, col), NULL);
+}
+
+const char *
+pg_str(PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+}
+
+char *
+pg_dup(PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? NULL : xstrdup(PQgetvalue(r, row, col));
+}
+
+char *
+pg_blob(PGresult *r, int row, int col, size_t *len)
+{
+	size_t n = 0;
+	*len = 0;
+	if (PQgetisnull(r, row, col))
+		return NULL;
+	unsigned char *u = PQunescapeBytea((const unsigned char *)PQgetvalue(r, row, col), &n);
+	if (u == NULL)
+		return NULL;
+	char *out = xmalloc(n + 1);
+	memcpy(out, u, n);
+	out[n] = '\0';
+	PQfreemem(u);
+	*len = n;
+	return out;
+}
+
+/* Notices from the server (NOTICE, WARNING) go to the log, not to stderr. */
+static void
+pg_notice(void *arg, const char *msg)
+{
+	(void)arg;
+	char *m = g_strchomp(g_strdup(msg));
+	log_info("store: postgresql: %s", m);
+	g_free(m);
+}
+
+/* Connects, or fails with ERR; every session reads and writes UTC milliseconds as bigints. */
+static int
+pg_connect(struct store_pg *s, char *err, size_t errlen)
+{
+	s->conn = PQconnectdb(s->conninfo);
+	if (PQstatus(s->conn) != CONNECTION_OK) {
+		snprintf(err, errlen, "cannot connect to PostgreSQL: %s", PQerrorMessage(s->conn));
+		g_strchomp(err);
+		PQfinish(s->conn);
+		s->conn = NULL;
+		return -1;
+	}
+	PQsetNoticeProcessor(s->conn, pg_notice, NULL);
+	g_hash_table_remove_all(s->prepared);
+	if (pg_exec(s, "SET TIME ZONE 'UTC'") != STORE_OK) {
+		snprintf(err, errlen, "%s", s->err);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Before a transaction: a lost connection is made again, not more often than the backoff
+ * allows; until then the store is unavailable (503, /readyz not ready) and nothing is lost,
+ * because nothing was acknowledged.
+ */
+static enum store_status
+pg_ensure(struct store_pg *s)
+{
+	char err[512];
+	if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK)
+		return STORE_OK;
+	pg_lost(s);
+	int64_t now = util_mono_us();
+	if (now < s->retry_at_us)
+		return STORE_UNAVAILABLE;
+	if (pg_connect(s, err, sizeof(err)) < 0) {
+		s->backoff_us = s->backoff_us ? s->backoff_us * 2 : PG_BACKOFF_MIN_US;
+		if (s->backoff_us > PG_BACKOFF_MAX_US)
+			s->backoff_us = PG_BACKOFF_MAX_US;
+		s->retry_at_us = now + s->backoff_us;
+		log_warnx("store: %s (next try in %lld ms)", err,
+			  (long long)(s->backoff_us / 1000));
+		return STORE_UNAVAILABLE;
+	}
+	log_info("store: reconnected to PostgreSQL");
+	s->backoff_us = 0;
+	s->retry_at_us = 0;
+	return STORE_OK;
+}
+
+static void store_pg_close(struct store *st);
+
+static struct store_pg *
+store_pg_new(const char *url, int read_only)
+{
+	struct store_pg *s = xcalloc(1, sizeof(*s));
+	s->base.ops = &store_pg_ops;
+	s->conninfo = xstrdup(url ? url : "");
+	s->read_only = read_only;
+	s->prepared = g_hash_table_new(g_str_hash, g_str_equal);
+	return s;
+}
+
+struct store_pg *
+store_pg_connect_migrate(const char *url, char *err, size_t errlen)
+{
+	struct store_pg *s = store_pg_new(url, 0);
+	if (pg_connect(s, err, errlen) < 0 || store_pg_migrate(s, err, errlen) < 0) {
+		store_pg_close(&s->base);
+		return NULL;
+	}
+	return s;
+}
+
+/* Whether the N function pointers at P are all set: the index of the first unset, or -1. */
+static int
+pg_table_hole(const void *p, size_t size)
+{
+	void (*const *f)(void) = p;
+	for (size_t i = 0; i < size / sizeof(*f); i++)
+		if (f[i] == NULL)
+			return (int)i;
+	return -1;
+}
+
+const char *
+store_pg_missing_op(void)
+{
+	static char what[64];
+	const struct {
+		const char *name;
+		const void *table;
+		size_t size;
+	} t[] = {
+	    {"customer", &store_pg_customer_ops, sizeof(store_pg_customer_ops)},
+	    {"event", &store_pg_event_ops, sizeof(store_pg_event_ops)},
+	    {"engine", &store_pg_engine_ops, sizeof(store_pg_engine_ops)},
+	    {"outbox", &store_pg_outbox_ops, sizeof(store_pg_outbox_ops)},
+	    {"stats", &store_pg_stats_ops, sizeof(store_pg_stats_ops)},
+	    {"inbound", &store_pg_inbound_ops, sizeof(store_pg_inbound_ops)},
+	    {"measure", &store_pg_measure_ops, sizeof(store_pg_measure_ops)},
+	    {"ui", &store_pg_ui_ops, sizeof(store_pg_ui_ops)},
+	    {"bc", &store_pg_broadcast_ops, sizeof(store_pg_broadcast_ops)},
+	};
+	if (store_pg_ops.prune == NULL)
+		return "prune";
+	for (size_t i = 0; i < NT_ARRAY_LEN(t); i++) {
+		int hole = pg_table_hole(t[i].table, t[i].size);
+		if (hole >= 0) {
+			snprintf(what, sizeof(what), "%s operation %d", t[i].name, hole);
+			return what;
+		}
+	}
+	return NULL;
+}
+
+static struct store *
+store_pg_open(const struct store_options *opt, char *err, size_t errlen)
+{
+	const char *missing = store_pg_missing_op();
+	if (missing != NULL) {
+		snprintf(err, errlen, "the PostgreSQL backend lacks its %s", missing);
+		return NULL;
+	}
+	if (!opt->read_only) {
+		struct store_pg *s = store_pg_connect_migrate(opt->url, err, errlen);
+		return s ? &s->base : NULL;
+	}
+	struct store_pg *s = store_pg_new(opt->url, 1);
+	if (pg_connect(s, err, errlen) < 0)
+		goto fail;
+	/* A reader runs no migration: the writer did, or the versions differ. */
+	if (store_pg_schema_version(&s->base) != store_pg_schema_latest()) {
+		snprintf(err, errlen, "schema version %d, this build needs %d",
+			 store_pg_schema_version(&s->base), store_pg_schema_latest());
+		goto fail;
+	}
+	return &s->base;
+fail:
+	store_pg_close(&s->base);
+	return NULL;
+}
+
+static void
+store_pg_close(struct store *st)
+{
+	struct store_pg *s = PQS(st);
+	if (s->conn != NULL)
+		PQfinish(s->conn);
+	g_hash_table_destroy(s->prepared);
+	free(s->conninfo);
+	free(s);
+}
+
+static const char *
+store_pg_errmsg(struct store *st)
+{
+	return PQS(st)->err;
+}
+
+int
+store_pg_schema_version(struct store *st)
+{
+	static const struct pg_stmt q = {"schema_version",
+					 "SELECT max(version) FROM schema_version"};
+	PGresult *r;
+	if (pg_run(PQS(st), &q, NULL, &r) != STORE_OK)
+		return -1;
+	int v = PQntuples(r) ? (int)pg_int(r, 0, 0) : 0;
+	PQclear(r);
+	return v;
+}
+
+static enum store_status
+store_pg_begin(struct store *st)
+{
+	struct store_pg *s = PQS(st);
+	enum store_status rc = pg_ensure(s);
+	if (rc != STORE_OK)
+		return rc;
+	rc = pg_exec(s, s->read_only ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN");
+	s->in_tx = rc == STORE_OK;
+	return rc;
+}
+
+static enum store_status
+store_pg_commit(struct store *st)
+{
+	struct store_pg *s = PQS(st);
+	enum store_status rc = pg_exec(s, "COMMIT");
+	s->in_tx = 0;
+	return rc;
+}
+
+static void
+store_pg_rollback(struct store *st)
+{
+	struct store_pg *s = PQS(st);
+	if (s->conn != NULL && s->in_tx)
+		pg_exec(s, "ROLLBACK");
+	s->in_tx = 0;
+}
+
+static enum store_status
+store_pg_savepoint(struct store *st)
+{
+	return pg_exec(PQS(st), "SAVEPOINT item");
+}
+
+static enum store_status
+store_pg_release(struct store *st)
+{
+	return pg_exec(PQS(st), "RELEASE SAVEPOINT item");
+}
+
+static void
+store_pg_rollback_savepoint(struct store *st)
+{
+	if (pg_exec(PQS(st), "ROLLBACK TO SAVEPOINT item") == STORE_OK)
+		pg_exec(PQS(st), "RELEASE SAVEPOINT item");
+}
+
+static enum store_status
+store_pg_heartbeat(struct store *st, int64_t now_ms)
+{
+	static const struct pg_stmt q = {"heartbeat",
+					 "INSERT INTO meta (key, value) VALUES ('heartbeat', $1)"
+					 " ON CONFLICT (key) DO UPDATE SET value = excluded.value"};
+	struct pg_args a = {0};
+	pg_arg_int(&a, now_ms);
+	return pg_run(PQS(st), &q, &a, NULL);
+}
+
+const struct store_ops store_pg_ops = {
+    .name = "postgresql",
+    .open = store_pg_open,
+    .close = store_pg_close,
+    .errmsg = store_pg_errmsg,
+    .schema_version = store_pg_schema_version,
+    .begin = store_pg_begin,
+    .commit = store_pg_commit,
+    .rollback = store_pg_rollback,
+    .savepoint = store_pg_savepoint,
+    .release = store_pg_release,
+    .rollback_savepoint = store_pg_rollback_savepoint,
+    .heartbeat = store_pg_heartbeat,
+    .ui = &store_pg_ui_ops,
+    .bc = &store_pg_broadcast_ops,
+    .customer = &store_pg_customer_ops,
+    .event = &store_pg_event_ops,
+    .engine = &store_pg_engine_ops,
+    .outbox = &store_pg_outbox_ops,
+    .stats = &store_pg_stats_ops,
+    .inbound = &store_pg_inbound_ops,
+    .measure = &store_pg_measure_ops,
+};

@@ -1,0 +1,105 @@
+/*
+ * Private to the PostgreSQL backend (store_pg*.c): the connection, and the few helpers every
+ * operation uses to run a named statement with its arguments. One file per concern mirrors the
+ * SQLite backend's (store_pg_customers.c beside store_sqlite_customers.c, ...).
+ *
+ * Rules the operations follow:
+ * - Statements are `struct pg_stmt` constants with a name unique in the backend ("cust_get")
+ *   and SQL with $1, $2 ... placeholders. pg_run prepares each the first time it runs on a
+ *   connection (and again after a reconnect): one round trip per execution afterwards.
+ * - Arguments go as text (pg_arg_int, pg_arg_text, ...), bytea in binary (pg_arg_blob).
+ *   PostgreSQL infers each parameter's type from its use; where it cannot ("$1 IS NULL"),
+ *   the SQL casts it ($1::bigint).
+ * - An error inside a transaction aborts it in PostgreSQL: an operation never relies on one
+ *   (ON CONFLICT instead of catching a unique violation). Any error is STORE_UNAVAILABLE, and
+ *   the store loop rolls the group back.
+ * - Columns come back as text: pg_int, pg_str, pg_dup, pg_double, pg_isnull read them.
+ */
+#ifndef NURTURED_STORE_PG_H
+#define NURTURED_STORE_PG_H
+
+#include <glib.h>
+#include <libpq-fe.h>
+
+#include "store.h"
+#include "store_broadcast.h"
+#include "store_ui.h"
+
+/* The most parameters one statement takes (multi-row inserts build their own arrays). */
+#define PG_ARGS_MAX 24
+
+struct pg_stmt {
+	const char *name; /* unique in the backend: it names the prepared statement */
+	const char *sql;
+};
+
+/* A statement's arguments, filled in order; text values are not copied (keep them alive). */
+struct pg_args {
+	int n;
+	const char *v[PG_ARGS_MAX];
+	int len[PG_ARGS_MAX];
+	int fmt[PG_ARGS_MAX]; /* 0 text, 1 binary */
+	char buf[PG_ARGS_MAX][32];
+};
+
+struct store_pg {
+	struct store base;
+	PGconn *conn;
+	char *conninfo;
+	int read_only;
+	int in_tx;	      /* BEGIN sent, no COMMIT or ROLLBACK yet */
+	GHashTable *prepared; /* statement names prepared on this connection */
+	int64_t retry_at_us;  /* after a lost connection: no reconnect before this */
+	int64_t backoff_us;   /* the next wait, doubled up to PG_BACKOFF_MAX_US */
+	char err[512];
+};
+
+#define PQS(s) ((struct store_pg *)(s))
+
+void pg_arg_int(struct pg_args *a, int64_t v);
+void pg_arg_double(struct pg_args *a, double v);
+/* NULL is SQL NULL. */
+void pg_arg_text(struct pg_args *a, const char *v);
+void pg_arg_null(struct pg_args *a);
+void pg_arg_blob(struct pg_args *a, const void *p, size_t len);
+
+/*
+ * Runs ST with A (may be NULL): STORE_OK with *RES (may be NULL: the result is cleared) holding
+ * the rows, to be PQclear'ed by the caller; STORE_UNAVAILABLE on any error, logged, the
+ * connection marked for a reconnect when it is gone.
+ */
+enum store_status pg_run(struct store_pg *s, const struct pg_stmt *st, const struct pg_args *a,
+			 PGresult **res);
+/* Runs SQL without parameters or result (transaction control, DDL). */
+enum store_status pg_exec(struct store_pg *s, const char *sql);
+/* The number of rows a command touched (UPDATE, DELETE, INSERT). */
+long pg_affected(PGresult *r);
+
+int pg_isnull(PGresult *r, int row, int col);
+/* 0 for NULL. */
+int64_t pg_int(PGresult *r, int row, int col);
+double pg_double(PGresult *r, int row, int col);
+/* NULL for NULL; the result owns the text. */
+const char *pg_str(PGresult *r, int row, int col);
+/* A malloc'd copy, NULL for NULL. */
+char *pg_dup(PGresult *r, int row, int col);
+/* A bytea column, unescaped: malloc'd, its length in *LEN. */
+char *pg_blob(PGresult *r, int row, int col, size_t *len);
+
+/*
+ * A writer's connection to URL with the schema migrated (a daemon's start, `nurtured migrate`),
+ * or NULL with ERR; closed with store_pg_ops.close.
+ */
+struct store_pg *store_pg_connect_migrate(const char *url, char *err, size_t errlen);
+
+/* The schema (store_pg_schema.c): migrates to the latest version under an advisory lock. */
+int store_pg_schema_version(struct store *st);
+/* The first operation no table of this backend fills yet, or NULL: a partial backend refuses
+ * to open. */
+const char *store_pg_missing_op(void);
+enum store_status store_pg_prune(struct store *, enum retention_kind, int64_t, int, const json_t *,
+				 struct retention_cursor *, int *);
+int store_pg_migrate(struct store_pg *s, char *err, size_t errlen);
+int store_pg_schema_latest(void);
+
+#endif

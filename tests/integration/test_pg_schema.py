@@ -1,0 +1,83 @@
+#!/usr/bin/python3
+"""Issue 21: the PostgreSQL store's schema, against a private cluster (initdb/pg_ctl in a
+temporary directory). Several daemons starting at once migrate once, under the advisory lock;
+a database is left at the latest version with every table; a second start migrates nothing."""
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+from ntest import test, run_all, check, eq, skip, NURTURED  # noqa: E402
+import pgcluster  # noqa: E402
+
+TOOL = os.path.join(os.path.dirname(NURTURED), "tests", "unit", "pg_tool")
+
+
+def cluster():
+    if not pgcluster.available():
+        skip("PostgreSQL's server is not installed")
+    return pgcluster.shared()
+
+
+@test
+def five_starts_at_once_migrate_once():
+    pg = cluster()
+    url = pg.create_database()
+    procs = [subprocess.Popen([TOOL, "migrate", url], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(5)]
+    outs = [p.communicate(timeout=60) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        eq(p.returncode, 0, f"every start succeeds: {err}")
+    versions = {out.strip() for out, _ in outs}
+    eq(len(versions), 1, "all see the same version")
+    latest = int(versions.pop())
+    check(latest >= 1, "a version")
+    rows = pg.psql("SELECT version FROM schema_version ORDER BY version", db=url.rsplit("/", 1)[1])
+    eq([int(r[0]) for r in rows], list(range(1, latest + 1)), "each migration recorded once")
+    migrated = sum(err.count("migrating schema 0 -> 1") for _, err in outs)
+    eq(migrated, 1, "exactly one start ran the first migration")
+
+
+@test
+def the_schema_has_the_stores_tables():
+    pg = cluster()
+    url = pg.create_database()
+    r = subprocess.run([TOOL, "migrate", url], capture_output=True, text=True, timeout=60)
+    eq(r.returncode, 0, r.stderr)
+    db = url.rsplit("/", 1)[1]
+    tables = {row[0] for row in pg.psql(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public'", db=db)}
+    for t in ("customers", "consent", "events", "suppressions", "journeys", "journey_notes",
+              "outbox", "outbox_payload", "timers", "schedules", "campaign_versions",
+              "campaign_pauses", "inbound", "purchases", "stats_archive",
+              "transactional_keys", "links", "conversions", "assignments", "measure_counts",
+              "segments", "broadcasts", "meta", "schema_version"):
+        check(t in tables, f"table {t}", sorted(tables))
+    eq(pg.psql("SELECT value FROM meta WHERE key = 'engine_cursor'", db=db), [["0"]],
+       "the engine's cursor starts at 0")
+    again = subprocess.run([TOOL, "migrate", url], capture_output=True, text=True, timeout=60)
+    eq(again.returncode, 0, again.stderr)
+    check("migrating" not in again.stderr, "a second start migrates nothing", again.stderr)
+
+
+@test
+def a_newer_database_is_refused():
+    pg = cluster()
+    url = pg.create_database()
+    subprocess.run([TOOL, "migrate", url], capture_output=True, timeout=60, check=True)
+    pg.psql("INSERT INTO schema_version VALUES (999, 0)", db=url.rsplit("/", 1)[1])
+    r = subprocess.run([TOOL, "migrate", url], capture_output=True, text=True, timeout=60)
+    check(r.returncode != 0, "refused")
+    check("newer than this nurtured supports" in r.stderr, "says why", r.stderr)
+
+
+@test
+def an_unreachable_server_is_a_clear_error():
+    r = subprocess.run([TOOL, "migrate", "postgresql://postgres@127.0.0.1:1/none"],
+                       capture_output=True, text=True, timeout=60)
+    check(r.returncode != 0, "refused")
+    check("cannot connect to PostgreSQL" in r.stderr, "says why", r.stderr)
+
+
+if __name__ == "__main__":
+    run_all()
