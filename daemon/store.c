@@ -96,6 +96,51 @@ store_timers_free(struct store_timer *v, size_t n)
 }
 
 void
+exit_events_free(struct exit_event *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].campaign_id);
+		free(v[i].type);
+	}
+	free(v);
+}
+
+void
+suppression_rows_free(struct suppression_row *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].key);
+		free(v[i].address);
+		free(v[i].reason);
+	}
+	free(v);
+}
+
+void
+message_row_clear(struct message_row *m)
+{
+	free(m->message_id);
+	free(m->channel);
+	free(m->campaign_id);
+	free(m->step_id);
+	free(m->customer);
+	free(m->recipient);
+	free(m->template);
+	free(m->last_reply);
+	free(m->reason);
+	free(m->state);
+	memset(m, 0, sizeof(*m));
+}
+
+void
+message_rows_free(struct message_row *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		message_row_clear(&v[i]);
+	free(v);
+}
+
+void
 store_schedules_free(struct store_schedule *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {

@@ -43,7 +43,7 @@ struct store_customer_ops {
 						const char *address);
 	/* Up to LIMIT entries after the key AFTER ("" from the start), in key order. */
 	enum store_status (*suppressions_list)(struct store *, const char *after, int limit,
-					       json_t **out);
+					       struct suppression_row **out, size_t *n);
 	/* The internal id of a customer (STORE_NOTFOUND, STORE_GONE when erased). */
 	enum store_status (*customer_lookup)(struct store *, const char *ext_id, int64_t *id);
 	/* A customer's consent for TOPIC: its state (malloc'd, NULL when none) and request. */
@@ -127,9 +127,10 @@ store_suppression_delete(struct store *s, const char *secret, const char *addres
 	return s->ops->customer->suppression_delete(s, secret, address);
 }
 static inline enum store_status
-store_suppressions_list(struct store *s, const char *after, int limit, json_t **out)
+store_suppressions_list(struct store *s, const char *after, int limit, struct suppression_row **out,
+			size_t *n)
 {
-	return s->ops->customer->suppressions_list(s, after, limit, out);
+	return s->ops->customer->suppressions_list(s, after, limit, out, n);
 }
 static inline enum store_status
 store_customer_lookup(struct store *s, const char *ext_id, int64_t *id)

@@ -245,8 +245,8 @@ enum store_status store_sqlite_outbox_claim(struct store *, const char *, int64_
 enum store_status store_sqlite_outbox_next_due(struct store *, const char *, int64_t *);
 enum store_status store_sqlite_outbox_finish(struct store *, const struct outbox_result *);
 enum store_status store_sqlite_messages_list(struct store *, const struct outbox_filter *,
-					     json_t **);
-enum store_status store_sqlite_message_get(struct store *, int64_t, json_t **);
+					     struct message_row **, size_t *);
+enum store_status store_sqlite_message_get(struct store *, int64_t, struct message_row *);
 enum store_status store_sqlite_message_retry(struct store *, int64_t, int64_t);
 int store_sqlite_consent_prepare(struct store_sqlite *s, char *err, size_t errlen);
 void store_sqlite_consent_finalize(struct store_sqlite *s);
@@ -255,7 +255,8 @@ enum store_status store_sqlite_suppression_add(struct store *, const char *, con
 					       const char *, int64_t);
 enum store_status store_sqlite_suppressed(struct store *, const char *, const char *, int *);
 enum store_status store_sqlite_suppression_delete(struct store *, const char *, const char *);
-enum store_status store_sqlite_suppressions_list(struct store *, const char *, int, json_t **);
+enum store_status store_sqlite_suppressions_list(struct store *, const char *, int,
+						 struct suppression_row **, size_t *);
 enum store_status store_sqlite_customer_lookup(struct store *, const char *, int64_t *);
 enum store_status store_sqlite_consent_get(struct store *, int64_t, const char *, char **,
 					   int64_t *);
@@ -267,11 +268,11 @@ enum store_status store_sqlite_campaigns_paused(struct store *, char ***, size_t
 int store_sqlite_stats_prepare(struct store_sqlite *s, char *err, size_t errlen);
 void store_sqlite_stats_finalize(struct store_sqlite *s);
 /* Statistics' operations (store_sqlite_stats.c). */
-enum store_status store_sqlite_outbox_counts(struct store *, json_t **);
+enum store_status store_sqlite_outbox_counts(struct store *, struct outbox_counts *);
 /* store_sqlite_transactional.c (issue 20). */
 enum store_status store_sqlite_tx_key_find(struct store *, const char *, struct tx_key *);
 enum store_status store_sqlite_tx_key_add(struct store *, const struct tx_key *);
-enum store_status store_sqlite_transactional_counts(struct store *, json_t **);
+enum store_status store_sqlite_transactional_counts(struct store *, struct outbox_counts *);
 enum store_status store_sqlite_campaign_counts(struct store *, json_t **);
 enum store_status store_sqlite_campaign_stats(struct store *, const char *, int64_t, json_t **);
 
@@ -295,7 +296,7 @@ enum store_status store_sqlite_journey_find(struct store *, const char *, int64_
 enum store_status store_sqlite_journeys_for_event(struct store *, int64_t, const char *,
 						  char *const *, size_t, struct journey **,
 						  size_t *);
-enum store_status store_sqlite_exit_events(struct store *, json_t **);
+enum store_status store_sqlite_exit_events(struct store *, struct exit_event **, size_t *);
 enum store_status store_sqlite_journeys_due(struct store *, int64_t, int, struct journey **,
 					    size_t *);
 enum store_status store_sqlite_journey_next_due(struct store *, int64_t *);

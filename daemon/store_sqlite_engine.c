@@ -512,29 +512,29 @@ store_sqlite_journeys_for_event(struct store *st, int64_t customer_id, const cha
 }
 
 enum store_status
-store_sqlite_exit_events(struct store *st, json_t **out)
+store_sqlite_exit_events(struct store *st, struct exit_event **out, size_t *n)
 {
 	struct store_sqlite *s = SQ(st);
 	sqlite3_stmt *q = s->e[E_EXIT_EVENTS];
-	json_t *map = json_object();
+	struct exit_event *v = NULL;
+	size_t cnt = 0;
 	int rc;
 
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		const char *cid = (const char *)sqlite3_column_text(q, 0);
-		const char *type = (const char *)sqlite3_column_text(q, 1);
-		if (cid == NULL || type == NULL)
+		if (sqlite3_column_type(q, 0) == SQLITE_NULL ||
+		    sqlite3_column_type(q, 1) == SQLITE_NULL)
 			continue;
-		json_t *types = json_object_get(map, cid);
-		if (types == NULL)
-			json_object_set_new(map, cid, types = json_object());
-		json_object_set_new(types, type, json_true());
+		v = xrealloc(v, (cnt + 1) * sizeof(*v));
+		v[cnt].campaign_id = store_sqlite_text_dup(q, 0);
+		v[cnt++].type = store_sqlite_text_dup(q, 1);
 	}
 	sqlite3_reset(q);
 	if (rc != SQLITE_DONE) {
-		json_decref(map);
+		exit_events_free(v, cnt);
 		return store_sqlite_status(s, rc);
 	}
-	*out = map;
+	*out = v;
+	*n = cnt;
 	return STORE_OK;
 }
 
