@@ -1,4 +1,5 @@
 #include "experiment.h"
+#include "store_json.h"
 #include "engine.h"
 #include "engine_int.h"
 

@@ -141,6 +141,36 @@ message_rows_free(struct message_row *v, size_t n)
 }
 
 void
+export_notes_free(struct export_note *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].campaign_id);
+		free(v[i].step_id);
+		free(v[i].action);
+		free(v[i].reason);
+		free(v[i].channel);
+		free(v[i].template);
+	}
+	free(v);
+}
+
+void
+customer_view_clear(struct customer_view *v)
+{
+	customer_row_clear(&v->profile);
+	store_events_free(v->events, v->n_events);
+	for (size_t i = 0; i < v->n_journeys; i++) {
+		free(v->journeys[i].campaign_id);
+		free(v->journeys[i].step_id);
+		free(v->journeys[i].wait_event);
+		free(v->journeys[i].exit_reason);
+	}
+	free(v->journeys);
+	export_notes_free(v->notes, v->n_notes);
+	memset(v, 0, sizeof(*v));
+}
+
+void
 store_schedules_free(struct store_schedule *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {

@@ -17,8 +17,12 @@ struct store_customer_ops {
 					     int64_t now_ms, int64_t *id);
 	enum store_status (*customer_ensure)(struct store *, const char *ext_id, int64_t now_ms,
 					     int64_t *id);
+	/*
+	 * The customer EXT_ID with its consent rows, its EVENTS_LIMIT latest events and its 20
+	 * latest journeys and notes (STORE_NOTFOUND, STORE_GONE when erased).
+	 */
 	enum store_status (*customer_get)(struct store *, const char *ext_id, int events_limit,
-					  json_t **out);
+					  struct customer_view *out);
 	enum store_status (*customer_erase)(struct store *, const char *ext_id, const char *secret,
 					    int64_t now_ms);
 	/*
@@ -85,7 +89,7 @@ store_customer_ensure(struct store *s, const char *ext_id, int64_t now_ms, int64
 	return s->ops->customer->customer_ensure(s, ext_id, now_ms, id);
 }
 static inline enum store_status
-store_customer_get(struct store *s, const char *ext_id, int events_limit, json_t **out)
+store_customer_get(struct store *s, const char *ext_id, int events_limit, struct customer_view *out)
 {
 	return s->ops->customer->customer_get(s, ext_id, events_limit, out);
 }

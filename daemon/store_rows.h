@@ -19,6 +19,7 @@ struct store_event {
 	char *type;
 	int64_t time_ms;
 	json_t *properties;
+	int64_t received_ms; /* filled by customer_get only */
 };
 void store_event_clear(struct store_event *ev);
 void store_events_free(struct store_event *v, size_t n);
@@ -283,6 +284,32 @@ struct export_message {
 	    *last_reply, *reason, *payload;
 	size_t payload_len;
 };
+
+void export_notes_free(struct export_note *v, size_t n);
+
+/* A journey as GET /v1/customers/{id} lists it; NULL strings and -1 times: none. */
+struct journey_summary {
+	char *campaign_id;
+	char *step_id; /* the step it runs next, while active */
+	int active;
+	int64_t entered_ms, due_ms, exited_ms;
+	char *wait_event, *exit_reason;
+};
+
+/*
+ * A customer as GET /v1/customers/{id} shows it: the profile with every consent row, the
+ * latest events (newest first, received_ms filled), journeys and notes (journey_id 0).
+ */
+struct customer_view {
+	struct customer_row profile;
+	struct store_event *events;
+	size_t n_events;
+	struct journey_summary *journeys;
+	size_t n_journeys;
+	struct export_note *notes;
+	size_t n_notes;
+};
+void customer_view_clear(struct customer_view *v);
 
 /* One customer of a batch upsert (an import). */
 struct customer_item {

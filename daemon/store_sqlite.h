@@ -209,6 +209,8 @@ void store_sqlite_checkpointer_stop(struct store_sqlite *s);
 json_t *store_sqlite_json_column(sqlite3_stmt *q, int col); /* {} when NULL or not JSON */
 char *store_sqlite_text_dup(sqlite3_stmt *q, int col);
 int64_t store_sqlite_opt_int(sqlite3_stmt *q, int col); /* -1 for NULL */
+/* Appends the consent rows of customer C->id to C, in topic order. */
+enum store_status store_sqlite_consent_read(struct store_sqlite *s, struct customer_row *c);
 /* Rows of (seq, customer_id, ext_id, key, type, time_ms, properties). */
 enum store_status store_sqlite_event_rows(struct store_sqlite *s, sqlite3_stmt *q,
 					  struct store_event **out, size_t *n);
@@ -234,7 +236,8 @@ void store_sqlite_outbox_finalize(struct store_sqlite *s);
 enum store_status store_sqlite_customer_ensure(struct store *, const char *, int64_t, int64_t *);
 enum store_status store_sqlite_customer_upsert(struct store *, const char *, json_t *, int64_t,
 					       int64_t *);
-enum store_status store_sqlite_customer_get(struct store *, const char *, int, json_t **);
+enum store_status store_sqlite_customer_get(struct store *, const char *, int,
+					    struct customer_view *);
 enum store_status store_sqlite_event_insert(struct store *, int64_t, const struct nt_event *,
 					    int64_t, int64_t *);
 
@@ -281,7 +284,7 @@ enum store_status store_sqlite_cursor_get(struct store *, int64_t *);
 enum store_status store_sqlite_cursor_set(struct store *, int64_t);
 enum store_status store_sqlite_events_after(struct store *, int64_t, int, struct store_event **,
 					    size_t *);
-enum store_status store_sqlite_customer_context(struct store *, int64_t, json_t **);
+enum store_status store_sqlite_customer_by_id(struct store *, int64_t, struct customer_row *);
 enum store_status store_sqlite_events_of(struct store *, int64_t, const char *, int64_t, int,
 					 struct store_event **, size_t *);
 long store_sqlite_events_count(struct store *, int64_t, const char *, int64_t);
