@@ -1,4 +1,5 @@
 #include "store.h"
+#include "store_broadcast.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +94,15 @@ store_timers_free(struct store_timer *v, size_t n)
 	for (size_t i = 0; i < n; i++)
 		free(v[i].campaign_id);
 	free(v);
+}
+
+void
+broadcast_counts_clear(struct broadcast_counts *c)
+{
+	for (size_t i = 0; i < c->n_skipped; i++)
+		free(c->skipped[i].reason);
+	free(c->skipped);
+	memset(c, 0, sizeof(*c));
 }
 
 void

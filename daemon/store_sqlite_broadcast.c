@@ -96,15 +96,6 @@ broadcast_row_clear(struct broadcast_row *r)
 }
 
 void
-broadcast_counts_clear(struct broadcast_counts *c)
-{
-	for (size_t i = 0; i < c->n_skipped; i++)
-		free(c->skipped[i].reason);
-	free(c->skipped);
-	memset(c, 0, sizeof(*c));
-}
-
-void
 broadcast_rows_free(struct broadcast_row *v, size_t n)
 {
 	for (size_t i = 0; v != NULL && i < n; i++)
