@@ -202,6 +202,9 @@ def the_dashboard_in_a_browser():
         svg = b.find_element(By.CSS_SELECTOR, "svg.journey")
         for step in ("trigger", "thanks", "satisfaction-check", "review-ask"):
             check(step in svg.text, f"the journey diagram shows {step}", svg.text)
+        passed = env.api("GET", "/v1/campaigns/post-purchase/stats").json["passed"]
+        check(passed.get("thanks", 0) >= 2 and f"passed {passed['thanks']}" in svg.text,
+              "the diagram shows the journeys that passed each step", passed, svg.text)
         env.shot("campaign")
 
         # 3. A customer's timeline: the messages and their reasons.
