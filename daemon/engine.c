@@ -443,6 +443,8 @@ engine_send(struct engine *e, const struct campaign *c, struct journey *j, const
 		r.holdout = strcmp(a.arm, "holdout") == 0;
 		if (v != NULL && v->template != NULL)
 			r.template = v->template;
+		if (v != NULL)
+			r.subject = v->subject_tmpl;
 	} else if (rc != STORE_OK && rc != STORE_NOTFOUND)
 		return rc;
 	rc = message_queue(e->store, e->cx, e->mp, &r, &res);
