@@ -266,7 +266,8 @@ static const char *const store_sqlite_migrations[] = {
      * backfill adds stats_archive's counts, which retention no longer writes but for the
      * outbox per state (/v1/status). Journeys remember the steps they passed (a bitmap of
      * step indexes): the engine counts a step "passed" (measure_counts) once per journey,
-     * backfilled from the steps that left a message or a note.
+     * backfilled from the steps that left a message or a note. The unary + on k.state keeps
+     * the planner on the journey's messages (UNIQUE (journey_id, ...)), not every sent one.
      */
     "CREATE TABLE IF NOT EXISTS stats_counts (campaign_id TEXT NOT NULL, metric TEXT NOT NULL,"
     " step_id TEXT NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL, day INTEGER NOT NULL,"
@@ -301,7 +302,7 @@ static const char *const store_sqlite_migrations[] = {
     " new.created_ms) / 86400000, 1 WHERE 1" SC_ADD SC_INS
     "new.campaign_id, 'sent_journeys', '', '', '', -1, 1 WHERE new.state = 'sent'"
     " AND new.journey_id <> 0 AND NOT EXISTS (SELECT 1 FROM outbox k WHERE k.journey_id ="
-    " new.journey_id AND k.state = 'sent' AND k.id <> new.id)" SC_ADD "END;" SC_TRIGGER(
+    " new.journey_id AND +k.state = 'sent' AND k.id <> new.id)" SC_ADD "END;" SC_TRIGGER(
 	"stats_outbox_update", "AFTER UPDATE OF state, reason, final_ms ON outbox"
 			       " WHEN (old.state IN " SC_FINAL " OR new.state IN " SC_FINAL ")"
 			       " AND (old.state IS NOT new.state OR old.reason IS NOT new.reason"
@@ -317,10 +318,10 @@ static const char *const store_sqlite_migrations[] = {
     " new.created_ms) / 86400000, 1 WHERE new.state IN " SC_FINAL " AND " SC_DAY_MOVED SC_ADD SC_INS
     "old.campaign_id, 'sent_journeys', '', '', '', -1, -1 WHERE old.state = 'sent'"
     " AND new.state IS NOT 'sent' AND old.journey_id <> 0 AND NOT EXISTS (SELECT 1 FROM outbox"
-    " k WHERE k.journey_id = old.journey_id AND k.state = 'sent' AND k.id <> old.id)" SC_ADD SC_INS
+    " k WHERE k.journey_id = old.journey_id AND +k.state = 'sent' AND k.id <> old.id)" SC_ADD SC_INS
     "new.campaign_id, 'sent_journeys', '', '', '', -1, 1 WHERE new.state = 'sent'"
     " AND old.state IS NOT 'sent' AND new.journey_id <> 0 AND NOT EXISTS (SELECT 1 FROM outbox"
-    " k WHERE k.journey_id = new.journey_id AND k.state = 'sent' AND k.id <> new.id)" SC_ADD
+    " k WHERE k.journey_id = new.journey_id AND +k.state = 'sent' AND k.id <> new.id)" SC_ADD
     "END;" SC_TRIGGER("stats_note_insert",
 		      "AFTER INSERT ON journey_notes WHEN new.action = 'goal'"
 		      " OR (new.action = 'skip' AND new.reason IN " STATS_NOTE_SKIPS ")") SC_INS
