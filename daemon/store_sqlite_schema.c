@@ -269,118 +269,122 @@ static const char *const store_sqlite_migrations[] = {
      * backfilled from the steps that left a message or a note. The unary + on k.state keeps
      * the planner on the journey's messages (UNIQUE (journey_id, ...)), not every sent one.
      */
+    /* clang-format off */
     "CREATE TABLE IF NOT EXISTS stats_counts (campaign_id TEXT NOT NULL, metric TEXT NOT NULL,"
     " step_id TEXT NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL, day INTEGER NOT NULL,"
     " n INTEGER NOT NULL,"
     " PRIMARY KEY (campaign_id, metric, step_id, state, reason, day)) WITHOUT ROWID;"
-    "ALTER TABLE journeys ADD COLUMN passed BLOB;" SC_TRIGGER("stats_journey_insert",
-							      "AFTER INSERT ON journeys") SC_INS
-    "new.campaign_id, 'entered', '', '', '', new.entered_ms / 86400000, 1 WHERE 1" SC_ADD SC_INS
-    "new.campaign_id, 'now', new.step, '', '', -1, 1 WHERE new.active = 1" SC_ADD SC_INS
-    "new.campaign_id, 'exited', '', '', coalesce(new.exit_reason, 'unknown'), -1, 1"
-    " WHERE new.active = 0" SC_ADD "END;" SC_TRIGGER(
-	"stats_journey_update", "AFTER UPDATE OF active, step, exit_reason ON journeys"
-				" WHEN old.active IS NOT new.active OR old.step IS NOT new.step"
-				" OR old.exit_reason IS NOT new.exit_reason") SC_INS
-    "old.campaign_id, 'now', old.step, '', '', -1, -1 WHERE old.active = 1"
-    " AND (new.active IS NOT 1 OR new.step IS NOT old.step)" SC_ADD SC_INS
-    "new.campaign_id, 'now', new.step, '', '', -1, 1 WHERE new.active = 1"
-    " AND (old.active IS NOT 1 OR new.step IS NOT old.step)" SC_ADD SC_INS
-    "old.campaign_id, 'exited', '', '', coalesce(old.exit_reason, 'unknown'), -1, -1"
+    "ALTER TABLE journeys ADD COLUMN passed BLOB;"
+    SC_TRIGGER("stats_journey_insert", "AFTER INSERT ON journeys")
+    SC_INS "new.campaign_id, 'entered', '', '', '', new.entered_ms / 86400000, 1 WHERE 1" SC_ADD
+    SC_INS "new.campaign_id, 'now', new.step, '', '', -1, 1 WHERE new.active = 1" SC_ADD
+    SC_INS "new.campaign_id, 'exited', '', '', coalesce(new.exit_reason, 'unknown'), -1, 1"
+    " WHERE new.active = 0" SC_ADD
+    "END;"
+    SC_TRIGGER("stats_journey_update", "AFTER UPDATE OF active, step, exit_reason ON journeys"
+	       " WHEN old.active IS NOT new.active OR old.step IS NOT new.step"
+	       " OR old.exit_reason IS NOT new.exit_reason")
+    SC_INS "old.campaign_id, 'now', old.step, '', '', -1, -1 WHERE old.active = 1"
+    " AND (new.active IS NOT 1 OR new.step IS NOT old.step)" SC_ADD
+    SC_INS "new.campaign_id, 'now', new.step, '', '', -1, 1 WHERE new.active = 1"
+    " AND (old.active IS NOT 1 OR new.step IS NOT old.step)" SC_ADD
+    SC_INS "old.campaign_id, 'exited', '', '', coalesce(old.exit_reason, 'unknown'), -1, -1"
     " WHERE old.active = 0 AND (new.active IS NOT 0 OR coalesce(new.exit_reason, 'unknown')"
-    " IS NOT coalesce(old.exit_reason, 'unknown'))" SC_ADD SC_INS
-    "new.campaign_id, 'exited', '', '', coalesce(new.exit_reason, 'unknown'), -1, 1"
+    " IS NOT coalesce(old.exit_reason, 'unknown'))" SC_ADD
+    SC_INS "new.campaign_id, 'exited', '', '', coalesce(new.exit_reason, 'unknown'), -1, 1"
     " WHERE new.active = 0 AND (old.active IS NOT 0 OR coalesce(new.exit_reason, 'unknown')"
     " IS NOT coalesce(old.exit_reason, 'unknown'))" SC_ADD
-    "END;" SC_TRIGGER("stats_journey_delete", "AFTER DELETE ON journeys WHEN old.active = 1") SC_INS
-    "old.campaign_id, 'now', old.step, '', '', -1, -1 WHERE 1" SC_ADD
-    "END;" SC_TRIGGER("stats_outbox_insert", "AFTER INSERT ON outbox WHEN new.state IN " SC_FINAL)
-	SC_INS
-    "new.campaign_id, 'outbox', new.step_id, new.state, coalesce(new.reason, 'unknown'),"
-    " -1, 1 WHERE 1" SC_ADD SC_INS
-    "new.campaign_id, 'outbox_day', '', new.state, '', coalesce(new.final_ms,"
-    " new.created_ms) / 86400000, 1 WHERE 1" SC_ADD SC_INS
-    "new.campaign_id, 'sent_journeys', '', '', '', -1, 1 WHERE new.state = 'sent'"
+    "END;"
+    SC_TRIGGER("stats_journey_delete", "AFTER DELETE ON journeys WHEN old.active = 1")
+    SC_INS "old.campaign_id, 'now', old.step, '', '', -1, -1 WHERE 1" SC_ADD
+    "END;"
+    SC_TRIGGER("stats_outbox_insert", "AFTER INSERT ON outbox WHEN new.state IN " SC_FINAL)
+    SC_INS "new.campaign_id, 'outbox', new.step_id, new.state, coalesce(new.reason, 'unknown'),"
+    " -1, 1 WHERE 1" SC_ADD
+    SC_INS "new.campaign_id, 'outbox_day', '', new.state, '', coalesce(new.final_ms,"
+    " new.created_ms) / 86400000, 1 WHERE 1" SC_ADD
+    SC_INS "new.campaign_id, 'sent_journeys', '', '', '', -1, 1 WHERE new.state = 'sent'"
     " AND new.journey_id <> 0 AND NOT EXISTS (SELECT 1 FROM outbox k WHERE k.journey_id ="
-    " new.journey_id AND +k.state = 'sent' AND k.id <> new.id)" SC_ADD "END;" SC_TRIGGER(
-	"stats_outbox_update", "AFTER UPDATE OF state, reason, final_ms ON outbox"
-			       " WHEN (old.state IN " SC_FINAL " OR new.state IN " SC_FINAL ")"
-			       " AND (old.state IS NOT new.state OR old.reason IS NOT new.reason"
-			       " OR old.final_ms IS NOT new.final_ms)") SC_INS
-    "old.campaign_id, 'outbox', old.step_id, old.state, coalesce(old.reason, 'unknown'),"
-    " -1, -1 WHERE old.state IN " SC_FINAL " AND " SC_OUTBOX_MOVED SC_ADD SC_INS
-    "new.campaign_id, 'outbox', new.step_id, new.state, coalesce(new.reason, 'unknown'),"
-    " -1, 1 WHERE new.state IN " SC_FINAL " AND " SC_OUTBOX_MOVED SC_ADD SC_INS
-    "old.campaign_id, 'outbox_day', '', old.state, '', coalesce(old.final_ms,"
-    " old.created_ms) / 86400000, -1 WHERE old.state IN " SC_FINAL
-    " AND " SC_DAY_MOVED SC_ADD SC_INS
-    "new.campaign_id, 'outbox_day', '', new.state, '', coalesce(new.final_ms,"
-    " new.created_ms) / 86400000, 1 WHERE new.state IN " SC_FINAL " AND " SC_DAY_MOVED SC_ADD SC_INS
-    "old.campaign_id, 'sent_journeys', '', '', '', -1, -1 WHERE old.state = 'sent'"
+    " new.journey_id AND +k.state = 'sent' AND k.id <> new.id)" SC_ADD
+    "END;"
+    SC_TRIGGER("stats_outbox_update", "AFTER UPDATE OF state, reason, final_ms ON outbox"
+	       " WHEN (old.state IN " SC_FINAL " OR new.state IN " SC_FINAL ")"
+	       " AND (old.state IS NOT new.state OR old.reason IS NOT new.reason"
+	       " OR old.final_ms IS NOT new.final_ms)")
+    SC_INS "old.campaign_id, 'outbox', old.step_id, old.state, coalesce(old.reason, 'unknown'),"
+    " -1, -1 WHERE old.state IN " SC_FINAL " AND " SC_OUTBOX_MOVED SC_ADD
+    SC_INS "new.campaign_id, 'outbox', new.step_id, new.state, coalesce(new.reason, 'unknown'),"
+    " -1, 1 WHERE new.state IN " SC_FINAL " AND " SC_OUTBOX_MOVED SC_ADD
+    SC_INS "old.campaign_id, 'outbox_day', '', old.state, '', coalesce(old.final_ms,"
+    " old.created_ms) / 86400000, -1 WHERE old.state IN " SC_FINAL " AND " SC_DAY_MOVED SC_ADD
+    SC_INS "new.campaign_id, 'outbox_day', '', new.state, '', coalesce(new.final_ms,"
+    " new.created_ms) / 86400000, 1 WHERE new.state IN " SC_FINAL " AND " SC_DAY_MOVED SC_ADD
+    SC_INS "old.campaign_id, 'sent_journeys', '', '', '', -1, -1 WHERE old.state = 'sent'"
     " AND new.state IS NOT 'sent' AND old.journey_id <> 0 AND NOT EXISTS (SELECT 1 FROM outbox"
-    " k WHERE k.journey_id = old.journey_id AND +k.state = 'sent' AND k.id <> old.id)" SC_ADD SC_INS
-    "new.campaign_id, 'sent_journeys', '', '', '', -1, 1 WHERE new.state = 'sent'"
+    " k WHERE k.journey_id = old.journey_id AND +k.state = 'sent' AND k.id <> old.id)" SC_ADD
+    SC_INS "new.campaign_id, 'sent_journeys', '', '', '', -1, 1 WHERE new.state = 'sent'"
     " AND old.state IS NOT 'sent' AND new.journey_id <> 0 AND NOT EXISTS (SELECT 1 FROM outbox"
     " k WHERE k.journey_id = new.journey_id AND +k.state = 'sent' AND k.id <> new.id)" SC_ADD
-    "END;" SC_TRIGGER("stats_note_insert",
-		      "AFTER INSERT ON journey_notes WHEN new.action = 'goal'"
-		      " OR (new.action = 'skip' AND new.reason IN " STATS_NOTE_SKIPS ")") SC_INS
-    "new.campaign_id, 'note_skip', coalesce(new.step_id, ''), '', new.reason, -1, 1"
-    " WHERE new.action = 'skip'" SC_ADD SC_INS
-    "new.campaign_id, 'note_day', '', new.action, '', new.at_ms / 86400000, 1"
-    " WHERE 1" SC_ADD SC_INS
-    "new.campaign_id, 'conversions', '', '', '', -1, 1 WHERE new.action = 'goal'"
+    "END;"
+    SC_TRIGGER("stats_note_insert", "AFTER INSERT ON journey_notes WHEN new.action = 'goal'"
+	       " OR (new.action = 'skip' AND new.reason IN " STATS_NOTE_SKIPS ")")
+    SC_INS "new.campaign_id, 'note_skip', coalesce(new.step_id, ''), '', new.reason, -1, 1"
+    " WHERE new.action = 'skip'" SC_ADD
+    SC_INS "new.campaign_id, 'note_day', '', new.action, '', new.at_ms / 86400000, 1"
+    " WHERE 1" SC_ADD
+    SC_INS "new.campaign_id, 'conversions', '', '', '', -1, 1 WHERE new.action = 'goal'"
     " AND NOT EXISTS (SELECT 1 FROM journey_notes g WHERE g.journey_id = new.journey_id"
-    " AND g.action = 'goal' AND g.id <> new.id)" SC_ADD "END;"
+    " AND g.action = 'goal' AND g.id <> new.id)" SC_ADD
+    "END;"
     /* Erasure cuts a reason's detail ("x: y" -> "x"), which may move a skip in or out. */
     SC_TRIGGER("stats_note_update", "AFTER UPDATE OF reason ON journey_notes"
-				    " WHEN old.action = 'skip' AND old.reason IS NOT new.reason"
-				    " AND (old.reason IN " STATS_NOTE_SKIPS
-				    " OR new.reason IN " STATS_NOTE_SKIPS ")") SC_INS
-    "old.campaign_id, 'note_skip', coalesce(old.step_id, ''), '', old.reason, -1, -1"
-    " WHERE old.reason IN " STATS_NOTE_SKIPS SC_ADD SC_INS
-    "old.campaign_id, 'note_day', '', 'skip', '', old.at_ms / 86400000, -1"
-    " WHERE old.reason IN " STATS_NOTE_SKIPS SC_ADD SC_INS
-    "new.campaign_id, 'note_skip', coalesce(new.step_id, ''), '', new.reason, -1, 1"
-    " WHERE new.reason IN " STATS_NOTE_SKIPS SC_ADD SC_INS
-    "new.campaign_id, 'note_day', '', 'skip', '', new.at_ms / 86400000, 1"
-    " WHERE new.reason IN " STATS_NOTE_SKIPS SC_ADD "END;"
+	       " WHEN old.action = 'skip' AND old.reason IS NOT new.reason"
+	       " AND (old.reason IN " STATS_NOTE_SKIPS " OR new.reason IN " STATS_NOTE_SKIPS ")")
+    SC_INS "old.campaign_id, 'note_skip', coalesce(old.step_id, ''), '', old.reason, -1, -1"
+    " WHERE old.reason IN " STATS_NOTE_SKIPS SC_ADD
+    SC_INS "old.campaign_id, 'note_day', '', 'skip', '', old.at_ms / 86400000, -1"
+    " WHERE old.reason IN " STATS_NOTE_SKIPS SC_ADD
+    SC_INS "new.campaign_id, 'note_skip', coalesce(new.step_id, ''), '', new.reason, -1, 1"
+    " WHERE new.reason IN " STATS_NOTE_SKIPS SC_ADD
+    SC_INS "new.campaign_id, 'note_day', '', 'skip', '', new.at_ms / 86400000, 1"
+    " WHERE new.reason IN " STATS_NOTE_SKIPS SC_ADD
+    "END;"
     /* The backfill: what the scan of each figure gave, with the archive's counts. */
     SC_INS "campaign_id, 'entered', '', '', '', day, sum(n) FROM (SELECT campaign_id,"
     " entered_ms / 86400000 AS day, count(*) AS n FROM journeys GROUP BY 1, 2 UNION ALL"
     " SELECT campaign_id, day, n FROM stats_archive WHERE kind = 'journey') WHERE " SC_ONCE
-    " GROUP BY 1, 6;" SC_INS
-    "campaign_id, 'now', step, '', '', -1, count(*) FROM journeys WHERE active = 1"
-    " AND " SC_ONCE " GROUP BY 1, 3;" SC_INS
-    "campaign_id, 'exited', '', '', r, -1, sum(n) FROM (SELECT campaign_id,"
+    " GROUP BY 1, 6;"
+    SC_INS "campaign_id, 'now', step, '', '', -1, count(*) FROM journeys WHERE active = 1" " AND "
+    SC_ONCE " GROUP BY 1, 3;"
+    SC_INS "campaign_id, 'exited', '', '', r, -1, sum(n) FROM (SELECT campaign_id,"
     " coalesce(exit_reason, 'unknown') AS r, count(*) AS n FROM journeys WHERE active = 0"
     " GROUP BY 1, 2 UNION ALL SELECT campaign_id, state, n FROM stats_archive"
-    " WHERE kind = 'journey') WHERE " SC_ONCE " GROUP BY 1, 5;" SC_INS
-    "campaign_id, 'outbox', step_id, state, r, -1, sum(n) FROM (SELECT campaign_id,"
+    " WHERE kind = 'journey') WHERE " SC_ONCE " GROUP BY 1, 5;"
+    SC_INS "campaign_id, 'outbox', step_id, state, r, -1, sum(n) FROM (SELECT campaign_id,"
     " step_id, state, coalesce(reason, 'unknown') AS r, count(*) AS n FROM outbox"
     " WHERE state IN " SC_FINAL " GROUP BY 1, 2, 3, 4 UNION ALL SELECT campaign_id, step_id,"
     " state, reason, n FROM stats_archive WHERE kind = 'outbox' AND state IN " SC_FINAL ")"
-    " WHERE " SC_ONCE " GROUP BY 1, 3, 4, 5;" SC_INS
-    "campaign_id, 'outbox_day', '', state, '', day, sum(n) FROM (SELECT campaign_id,"
+    " WHERE " SC_ONCE " GROUP BY 1, 3, 4, 5;"
+    SC_INS "campaign_id, 'outbox_day', '', state, '', day, sum(n) FROM (SELECT campaign_id,"
     " state, coalesce(final_ms, created_ms) / 86400000 AS day, count(*) AS n FROM outbox"
     " WHERE state IN " SC_FINAL " GROUP BY 1, 2, 3 UNION ALL SELECT campaign_id, state, day, n"
     " FROM stats_archive WHERE kind = 'outbox' AND state IN " SC_FINAL ") WHERE " SC_ONCE
-    " GROUP BY 1, 4, 6;" SC_INS
-    "campaign_id, 'sent_journeys', '', '', '', -1, sum(n) FROM (SELECT campaign_id,"
+    " GROUP BY 1, 4, 6;"
+    SC_INS "campaign_id, 'sent_journeys', '', '', '', -1, sum(n) FROM (SELECT campaign_id,"
     " count(DISTINCT journey_id) AS n FROM outbox WHERE state = 'sent' AND journey_id <> 0"
     " GROUP BY 1 UNION ALL SELECT campaign_id, n FROM stats_archive"
-    " WHERE kind = 'sent_journey') WHERE " SC_ONCE " GROUP BY 1;" SC_INS
-    "campaign_id, 'note_skip', s, '', reason, -1, sum(n) FROM (SELECT campaign_id,"
+    " WHERE kind = 'sent_journey') WHERE " SC_ONCE " GROUP BY 1;"
+    SC_INS "campaign_id, 'note_skip', s, '', reason, -1, sum(n) FROM (SELECT campaign_id,"
     " coalesce(step_id, '') AS s, reason, count(*) AS n FROM journey_notes WHERE action ="
     " 'skip' AND reason IN " STATS_NOTE_SKIPS " GROUP BY 1, 2, 3 UNION ALL SELECT campaign_id,"
-    " step_id, reason, n FROM stats_archive WHERE kind = 'note' AND state = 'skip')"
-    " WHERE " SC_ONCE " GROUP BY 1, 3, 5;" SC_INS
-    "campaign_id, 'note_day', '', action, '', day, sum(n) FROM (SELECT campaign_id,"
+    " step_id, reason, n FROM stats_archive WHERE kind = 'note' AND state = 'skip')" " WHERE "
+    SC_ONCE " GROUP BY 1, 3, 5;"
+    SC_INS "campaign_id, 'note_day', '', action, '', day, sum(n) FROM (SELECT campaign_id,"
     " action, at_ms / 86400000 AS day, count(*) AS n FROM journey_notes WHERE action = 'goal'"
     " OR (action = 'skip' AND reason IN " STATS_NOTE_SKIPS ") GROUP BY 1, 2, 3 UNION ALL"
-    " SELECT campaign_id, state, day, n FROM stats_archive WHERE kind = 'note')"
-    " WHERE " SC_ONCE " GROUP BY 1, 4, 6;" SC_INS
-    "campaign_id, 'conversions', '', '', '', -1, sum(n) FROM (SELECT campaign_id,"
+    " SELECT campaign_id, state, day, n FROM stats_archive WHERE kind = 'note')" " WHERE " SC_ONCE
+    " GROUP BY 1, 4, 6;"
+    SC_INS "campaign_id, 'conversions', '', '', '', -1, sum(n) FROM (SELECT campaign_id,"
     " count(DISTINCT journey_id) AS n FROM journey_notes WHERE action = 'goal' GROUP BY 1"
     " UNION ALL SELECT campaign_id, n FROM stats_archive WHERE kind = 'note'"
     " AND state = 'goal') WHERE " SC_ONCE " GROUP BY 1;"
@@ -388,9 +392,10 @@ static const char *const store_sqlite_migrations[] = {
     "INSERT INTO measure_counts (campaign_id, step_id, variant, metric, n)"
     " SELECT campaign_id, step_id, '', 'passed', count(DISTINCT journey_id) FROM (SELECT"
     " campaign_id, step_id, journey_id FROM outbox WHERE journey_id <> 0 UNION SELECT"
-    " campaign_id, step_id, journey_id FROM journey_notes WHERE step_id IS NOT NULL)"
-    " WHERE " SC_ONCE " GROUP BY 1, 2 ON CONFLICT DO UPDATE SET n = excluded.n;"
+    " campaign_id, step_id, journey_id FROM journey_notes WHERE step_id IS NOT NULL)" " WHERE "
+    SC_ONCE " GROUP BY 1, 2 ON CONFLICT DO UPDATE SET n = excluded.n;"
     "INSERT OR IGNORE INTO meta (key, value) VALUES ('stats_counts', '1');",
+    /* clang-format on */
 };
 
 /* The version this build writes: a reader refuses any other, the writer migrates up to it. */
