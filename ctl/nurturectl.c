@@ -519,8 +519,8 @@ ctl_stats_one(const json_t *s)
 	json_decref(v);
 	ctl_counts("exited", "REASON", json_object_get(s, "exited"));
 	ctl_counts("skipped", "REASON", json_object_get(s, "skipped"));
-	static const char *const sh[] = {"STEP", "SENT", "FAILED", "SKIPPED"};
-	static const char *const sk[] = {"step", "sent", "failed", "skipped"};
+	static const char *const sh[] = {"STEP", "PASSED", "SENT", "FAILED", "SKIPPED"};
+	static const char *const sk[] = {"step", "passed", "sent", "failed", "skipped"};
 	ctl_section("steps", json_object_get(s, "steps"), NT_LEN(sh), sh, sk);
 	static const char *const dh[] = {"DAY",	   "ENTERED", "SENT",
 					 "FAILED", "SKIPPED", "CONVERSIONS"};

@@ -124,6 +124,8 @@ api_measure_json(const struct campaign *c, const struct measure_row *rows, size_
 		const struct measure_row *r = &rows[i];
 		if (strcmp(r->step, "*") == 0)
 			continue; /* the arms' totals: the experiment's */
+		if (strcmp(r->metric, "passed") == 0)
+			continue; /* journeys per step: api_stats.c's */
 		measure_count_row(total, r);
 		measure_count_row(measure_group(steps, r->step), r);
 		if (r->variant[0]) {

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api.h"
 #include "build.h"
@@ -27,6 +28,9 @@ struct stats_job {
 	int64_t since_ms;
 	size_t store_queue; /* at the request, before this job joined the queue */
 	json_t *result;
+	struct campaign_stats *stats;  /* a campaign's, from the store */
+	struct campaign_count *counts; /* /v1/campaigns */
+	size_t n_counts;
 	json_t *paused; /* ids paused over the API, read from the store */
 	/* /v1/status: the outbox per state, and POST /v1/messages's messages per state */
 	struct outbox_counts outbox, transactional;
@@ -51,6 +55,8 @@ stats_job_free(struct stats_job *j)
 {
 	free(j->campaign);
 	json_decref(j->result);
+	campaign_stats_free(j->stats);
+	campaign_counts_free(j->counts, j->n_counts);
 	json_decref(j->paused);
 	measure_rows_free(j->rows, j->n_rows);
 	measure_rows_free(j->all, j->n_all);
@@ -143,7 +149,7 @@ campaigns_run(struct store *s, struct store_job *job)
 		free(ids[i]);
 	}
 	free(ids);
-	return rc == STORE_OK ? store_campaign_counts(s, &j->result) : rc;
+	return rc == STORE_OK ? store_campaign_counts(s, &j->counts, &j->n_counts) : rc;
 }
 
 /* The set is read here, on the network loop, where a reload swaps it. */
@@ -162,15 +168,18 @@ campaigns_done(struct store_job *job)
 	}
 	for (size_t i = 0; set != NULL && i < set->n; i++) {
 		const struct campaign *c = set->v[i];
-		json_t *n = json_object_get(j->result, c->id);
+		const struct campaign_count *n = NULL;
+		for (size_t k = 0; k < j->n_counts && n == NULL; k++)
+			if (strcmp(j->counts[k].campaign_id, c->id) == 0)
+				n = &j->counts[k];
 		json_t *o = json_pack(
 		    "{s:s,s:s,s:s,s:s?,s:b,s:s,s:I,s:I}", "id", c->id, "name",
 		    c->name ? c->name : c->id, "status",
 		    json_is_true(json_object_get(j->paused, c->id)) ? "paused"
 								    : stats_status_name(c->status),
 		    "topic", c->topic, "transactional", c->transactional, "version", c->version,
-		    "entered", json_integer_value(json_object_get(n, "entered")), "active",
-		    json_integer_value(json_object_get(n, "active")));
+		    "entered", (json_int_t)(n ? n->entered : 0), "active",
+		    (json_int_t)(n ? n->active : 0));
 		json_array_append_new(list, o);
 	}
 	http_reply_json(j->hr, 200, json_pack("{s:o}", "campaigns", list));
@@ -189,12 +198,71 @@ static enum store_status
 campaign_stats_run(struct store *s, struct store_job *job)
 {
 	struct stats_job *j = (struct stats_job *)job;
-	enum store_status rc = store_campaign_stats(s, j->campaign, j->since_ms, &j->result);
+	enum store_status rc = store_campaign_stats(s, j->campaign, j->since_ms, &j->stats);
 	if (rc == STORE_OK)
 		rc = store_measure_read(s, j->campaign, &j->rows, &j->n_rows);
 	if (rc == STORE_OK)
 		rc = store_measure_read(s, "*", &j->all, &j->n_all);
 	return rc;
+}
+
+/* A list of counts by name as an object. */
+static json_t *
+stats_counts_json(const struct stats_count *v, size_t n)
+{
+	json_t *o = json_object();
+	for (size_t i = 0; i < n; i++)
+		json_object_set_new(o, v[i].name, json_integer(v[i].n));
+	return o;
+}
+
+/*
+ * The store's figures as JSON: {"entered", "active", "exited": {}, "sent", "failed",
+ * "skipped": {}, "conversions", "sent_journeys", "steps": {"STEP": {"sent", "failed",
+ * "skipped"}}, "days": [{"day": "YYYY-MM-DD", ...}]}.
+ */
+static json_t *
+stats_json(const struct campaign_stats *st)
+{
+	json_t *steps = json_object(), *days = json_array();
+
+	for (size_t i = 0; i < st->n_steps; i++)
+		json_object_set_new(steps, st->steps[i].step,
+				    json_pack("{s:I,s:I,s:I}", "sent",
+					      (json_int_t)st->steps[i].sent, "failed",
+					      (json_int_t)st->steps[i].failed, "skipped",
+					      (json_int_t)st->steps[i].skipped));
+	for (size_t i = 0; i < st->n_days; i++) {
+		const struct stats_day *d = &st->days[i];
+		char buf[16];
+		time_t t = (time_t)(d->day * (API_STATS_DAY_MS / 1000));
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(buf, sizeof(buf), "%Y-%m-%d", &tm);
+		json_array_append_new(
+		    days, json_pack("{s:s,s:I,s:I,s:I,s:I,s:I}", "day", buf, "entered",
+				    (json_int_t)d->entered, "sent", (json_int_t)d->sent, "failed",
+				    (json_int_t)d->failed, "skipped", (json_int_t)d->skipped,
+				    "conversions", (json_int_t)d->conversions));
+	}
+	return json_pack("{s:I,s:I,s:o,s:I,s:I,s:o,s:I,s:I,s:o,s:o}", "entered",
+			 (json_int_t)st->entered, "active", (json_int_t)st->active, "exited",
+			 stats_counts_json(st->exited, st->n_exited), "sent", (json_int_t)st->sent,
+			 "failed", (json_int_t)st->failed, "skipped",
+			 stats_counts_json(st->skipped, st->n_skipped), "conversions",
+			 (json_int_t)st->conversions, "sent_journeys",
+			 (json_int_t)st->sent_journeys, "steps", steps, "days", days);
+}
+
+/* Steps passed (issue 22's diagram): {"STEP": N}, from the counters the engine keeps. */
+static json_t *
+stats_passed(const struct measure_row *rows, size_t n)
+{
+	json_t *o = json_object();
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(rows[i].metric, "passed") == 0 && rows[i].variant[0] == '\0')
+			json_object_set_new(o, rows[i].step, json_integer((json_int_t)rows[i].n));
+	return o;
 }
 
 /* A campaign's goal as written: {"event", "within"}, or null when it has none. */
@@ -214,12 +282,13 @@ stats_goal(const struct campaign *c)
 
 /* Steps in the campaign's order (every send step, counted or not), then any older ones. */
 static json_t *
-stats_steps(const struct campaign *c, json_t *counts)
+stats_steps(const struct campaign *c, json_t *counts, json_t *passed)
 {
-	json_t *list = json_array(), *v;
+	json_t *list = json_array(), *v, *o;
 	const char *id;
+	size_t i;
 
-	for (size_t i = 0; c != NULL && i < c->n_steps; i++) {
+	for (i = 0; c != NULL && i < c->n_steps; i++) {
 		if (c->steps[i].kind != STEP_SEND)
 			continue;
 		json_t *n = json_object_get(counts, c->steps[i].id);
@@ -238,6 +307,11 @@ stats_steps(const struct campaign *c, json_t *counts)
 		json_object_update(o, v);
 		json_array_append_new(list, o);
 	}
+	json_array_foreach(list, i, o)
+	{
+		json_t *p = json_object_get(passed, json_string_value(json_object_get(o, "step")));
+		json_object_set_new(o, "passed", json_integer(p ? json_integer_value(p) : 0));
+	}
 	return list;
 }
 
@@ -246,13 +320,14 @@ campaign_stats_done(struct store_job *job)
 {
 	struct stats_job *j = (struct stats_job *)job;
 	const struct campaign *c = campaign_set_find(daemon_campaigns(j->hr->d), j->campaign);
-	json_t *r = j->result;
+	json_t *r, *passed;
 
 	if (job->status != STORE_OK) {
 		http_reply_store_error(j->hr, job->status, "no such campaign", NULL);
 		stats_job_free(j);
 		return;
 	}
+	r = j->result = stats_json(j->stats);
 	json_int_t entered = json_integer_value(json_object_get(r, "entered"));
 	json_int_t base = json_integer_value(json_object_get(r, "sent_journeys"));
 	json_int_t conv = json_integer_value(json_object_get(r, "conversions"));
@@ -261,13 +336,16 @@ campaign_stats_done(struct store_job *job)
 		stats_job_free(j);
 		return;
 	}
+	passed = stats_passed(j->rows, j->n_rows);
 	json_t *body = json_pack(
 	    "{s:s,s:I,s:O,s:O,s:O,s:O,s:O,s:o,s:I,s:f,s:o,s:O}", "campaign", j->campaign, "entered",
 	    entered, "active", json_object_get(r, "active"), "exited", json_object_get(r, "exited"),
 	    "sent", json_object_get(r, "sent"), "failed", json_object_get(r, "failed"), "skipped",
 	    json_object_get(r, "skipped"), "goal", stats_goal(c), "conversions", conv,
 	    "conversion_rate", base > 0 ? (double)conv / (double)base : 0.0, "steps",
-	    stats_steps(c, json_object_get(r, "steps")), "days", json_object_get(r, "days"));
+	    stats_steps(c, json_object_get(r, "steps"), passed), "days",
+	    json_object_get(r, "days"));
+	json_object_set_new(body, "passed", passed);
 	json_object_set_new(body, "measure",
 			    api_measure_json(c, j->rows, j->n_rows, j->all, j->n_all));
 	json_object_set_new(body, "experiment", api_experiment_json(c, j->rows, j->n_rows));

@@ -142,7 +142,7 @@ preview_main(int argc, char **argv)
 	char *msgid = xasprintf("<preview.%lld@preview.invalid>", (long long)now);
 	const struct step *st = &c->steps[idx];
 	data = compose_data(&cx, c, customer, event, NULL, now);
-	if (compose_message(&cx, c, st->id, st->channel, st->template, data, msgid, now, &m,
+	if (compose_message(&cx, c, st->id, st->channel, st->template, NULL, data, msgid, now, &m,
 			    &reason) < 0)
 		fprintf(stderr, "nurtured preview: not sent: %s\n", reason);
 	else {

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "links.h"
 #include "mime.h"
+#include "mustache.h"
 #include "store.h"
 #include "template.h"
 #include "timefmt.h"
@@ -86,11 +87,30 @@ compose_consent(const struct compose_ctx *cx, const struct campaign *c, json_t *
 	return NULL;
 }
 
+/* A variant's subject in place of the template's: 0, or -1 with *REASON. */
+static int
+compose_subject(const struct mustache_tmpl *subject, json_t *data, struct template_output *to,
+		char **reason)
+{
+	struct mustache_error err = {0};
+	char *s = mustache_render(subject, data, MUSTACHE_ESCAPE_NONE, NULL, NULL, &err);
+
+	if (s == NULL) {
+		*reason = xasprintf("render_error: variant subject:%d:%d: %s", err.line, err.col,
+				    err.message);
+		return -1;
+	}
+	template_subject_line(s);
+	free(to->subject);
+	to->subject = s;
+	return 0;
+}
+
 /* A webhook's document: the same data the templates see, plus the rendered text if any. */
 static int
 compose_json(const struct compose_ctx *cx, const struct campaign *c, const char *step_id,
-	     const char *template_name, json_t *data, const char *message_id, int64_t now_ms,
-	     struct composed *out, char **reason)
+	     const char *template_name, const struct mustache_tmpl *subject, json_t *data,
+	     const char *message_id, int64_t now_ms, struct composed *out, char **reason)
 {
 	json_t *doc = json_deep_copy(data);
 	char when[40];
@@ -113,6 +133,11 @@ compose_json(const struct compose_ctx *cx, const struct campaign *c, const char 
 			json_decref(doc);
 			return -1;
 		}
+		if (subject != NULL && compose_subject(subject, data, &to, reason) < 0) {
+			template_output_free(&to);
+			json_decref(doc);
+			return -1;
+		}
 		json_object_set_new(doc, "subject", json_string(to.subject));
 		json_object_set_new(doc, "text", json_string(to.text));
 		template_output_free(&to);
@@ -125,7 +150,8 @@ compose_json(const struct compose_ctx *cx, const struct campaign *c, const char 
 
 int
 compose_prepare(const struct compose_ctx *cx, const struct campaign *c, const char *step_id,
-		const char *channel, const char *template_name, json_t *data,
+		const char *channel, const char *template_name, const struct mustache_tmpl *subject,
+		json_t *data,
 		const char *message_id, int64_t now_ms, struct composed *out,
 		struct mime_mail **mail, char **reason)
 {
@@ -145,8 +171,8 @@ compose_prepare(const struct compose_ctx *cx, const struct campaign *c, const ch
 	*reason = NULL;
 	*mail = NULL;
 	if (payload == NT_PAYLOAD_JSON)
-		return compose_json(cx, c, step_id, template_name, data, message_id, now_ms, out,
-				    reason);
+		return compose_json(cx, c, step_id, template_name, subject, data, message_id, now_ms,
+				    out, reason);
 	if (internal && cc->to == NULL) { /* refused at start; simulate and preview come here */
 		*reason = xasprintf("no_recipient: internal channel '%s' has no 'to'", channel);
 		return -1;
@@ -174,6 +200,10 @@ compose_prepare(const struct compose_ctx *cx, const struct campaign *c, const ch
 		*reason =
 		    xasprintf("render_error: %s:%d:%d: %s", err.file[0] ? err.file : "template",
 			      err.line, err.col, err.message);
+		return -1;
+	}
+	if (subject != NULL && compose_subject(subject, data, &to, reason) < 0) {
+		template_output_free(&to);
 		return -1;
 	}
 	if (to.html != NULL && !internal && c->track_clicks && cx->secret != NULL &&
@@ -246,14 +276,15 @@ compose_prepare(const struct compose_ctx *cx, const struct campaign *c, const ch
 
 int
 compose_message(const struct compose_ctx *cx, const struct campaign *c, const char *step_id,
-		const char *channel, const char *template_name, json_t *data,
-		const char *message_id, int64_t now_ms, struct composed *out, char **reason)
+		const char *channel, const char *template_name, const struct mustache_tmpl *subject,
+		json_t *data, const char *message_id, int64_t now_ms, struct composed *out,
+		char **reason)
 {
 	struct mime_mail *mail = NULL;
 	char *merr = NULL;
 
-	if (compose_prepare(cx, c, step_id, channel, template_name, data, message_id, now_ms, out,
-			    &mail, reason) < 0)
+	if (compose_prepare(cx, c, step_id, channel, template_name, subject, data, message_id,
+			    now_ms, out, &mail, reason) < 0)
 		return -1;
 	if (mail == NULL)
 		return 0;

@@ -45,11 +45,14 @@ json_t *compose_data(const struct compose_ctx *cx, const struct campaign *c, jso
 /*
  * Renders step ST of C for CUSTOMER. Returns 0 with OUT filled, or -1 with *REASON (malloc'd:
  * "no_email", "invalid_address: ...", "no_template: ...", "render_error: file:line:col: ...",
- * "invalid_header: field ...") — a skip the engine records, never a crash.
+ * "invalid_header: field ...") — a skip the engine records, never a crash. SUBJECT, when not
+ * NULL, is rendered over DATA in place of the template's subject (an experiment variant's).
  */
+struct mustache_tmpl;
 int compose_message(const struct compose_ctx *cx, const struct campaign *c, const char *step_id,
-		    const char *channel, const char *template_name, json_t *data,
-		    const char *message_id, int64_t now_ms, struct composed *out, char **reason);
+		    const char *channel, const char *template_name,
+		    const struct mustache_tmpl *subject, json_t *data, const char *message_id,
+		    int64_t now_ms, struct composed *out, char **reason);
 /*
  * As compose_message, but a MIME message is checked and not built: *MAIL (mime_mail_free) is
  * what mime_build will take, and OUT has the envelope without a payload. A JSON document is
@@ -58,7 +61,8 @@ int compose_message(const struct compose_ctx *cx, const struct campaign *c, cons
  */
 struct mime_mail;
 int compose_prepare(const struct compose_ctx *cx, const struct campaign *c, const char *step_id,
-		    const char *channel, const char *template_name, json_t *data,
+		    const char *channel, const char *template_name,
+		    const struct mustache_tmpl *subject, json_t *data,
 		    const char *message_id, int64_t now_ms, struct composed *out,
 		    struct mime_mail **mail, char **reason);
 void composed_clear(struct composed *m);

@@ -455,6 +455,8 @@ engine_send(struct engine *e, const struct campaign *c, struct journey *j, const
 		r.holdout = strcmp(a.arm, "holdout") == 0;
 		if (v != NULL && v->template != NULL)
 			r.template = v->template;
+		if (v != NULL)
+			r.subject = v->subject_tmpl;
 	} else if (rc != STORE_OK && rc != STORE_NOTFOUND)
 		return rc;
 	rc = message_queue(e->store, e->cx, e->mp, &r, &res);
@@ -564,6 +566,27 @@ engine_update(struct engine *e, const struct step *st, json_t *customer)
  * Runs a journey's steps from j->step until it must wait or ends, then saves it once. The
  * caller's transaction covers it all: the outbox row and the step pointer move together.
  */
+/*
+ * The first time a journey runs a step, the step counts one more journey passed (issue 22's
+ * campaign page); the journey keeps the steps it passed, so a loop back does not count again.
+ */
+static enum store_status
+engine_pass(struct engine *e, const struct campaign *c, struct journey *j)
+{
+	size_t byte = (size_t)j->step / 8;
+	unsigned char bit = (unsigned char)(1u << (j->step % 8));
+
+	if (byte < j->n_passed && (j->passed[byte] & bit))
+		return STORE_OK;
+	if (byte >= j->n_passed) {
+		j->passed = xrealloc(j->passed, byte + 1);
+		memset(j->passed + j->n_passed, 0, byte + 1 - j->n_passed);
+		j->n_passed = byte + 1;
+	}
+	j->passed[byte] |= bit;
+	return store_measure_count(e->store, c->id, c->steps[j->step].id, "", "passed", 1);
+}
+
 static enum store_status
 engine_advance(struct engine *e, const struct campaign *c, struct journey *j, json_t *customer)
 {
@@ -586,6 +609,8 @@ engine_advance(struct engine *e, const struct campaign *c, struct journey *j, js
 		}
 		const struct step *st = &c->steps[j->step];
 		j->visit++;
+		if ((rc = engine_pass(e, c, j)) != STORE_OK)
+			break;
 		switch (st->kind) {
 		case STEP_SEND: {
 			const struct campaign *cur = campaign_set_find(e->campaigns, c->id);

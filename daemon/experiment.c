@@ -8,6 +8,7 @@
 
 #include "campaign_int.h"
 #include "crypto.h"
+#include "mustache.h"
 #include "util.h"
 
 void
@@ -16,6 +17,8 @@ experiment_step_clear(struct step *st)
 	for (size_t i = 0; i < st->n_variants; i++) {
 		free(st->variants[i].name);
 		free(st->variants[i].template);
+		free(st->variants[i].subject);
+		mustache_free(st->variants[i].subject_tmpl);
 	}
 	free(st->variants);
 	st->variants = NULL;
@@ -36,7 +39,30 @@ experiment_valid_name(const char *s)
 	return 1;
 }
 
-/* {"name": N, "weight": W, "template": T?} */
+/* A variant's subject: one line of 1 to 998 bytes, a Mustache template (parsed once here). */
+static void
+experiment_check_subject(struct campaign_loader *L, struct variant *va, const char *what,
+			 const char *path, json_t *x)
+{
+	struct mustache_error err = {0};
+	const char *s = json_string_value(x);
+
+	if (!json_is_string(x) || s[0] == '\0' || strlen(s) > 998 || strpbrk(s, "\r\n")) {
+		campaign_error(L, what, path,
+			       "'subject' must be one line of 1 to 998 characters (a Mustache "
+			       "template), not %s",
+			       json_is_string(x) ? "that" : diag_type_name(x));
+		return;
+	}
+	if ((va->subject_tmpl = mustache_parse(s, &err)) == NULL) {
+		campaign_error(L, what, path, "'subject' is not a valid template: column %d: %s",
+			       err.col, err.message);
+		return;
+	}
+	va->subject = xstrdup(s);
+}
+
+/* {"name": N, "weight": W, "template": T?, "subject": S?} */
 static void
 experiment_check_variant(struct campaign_loader *L, struct variant *va, const char *what,
 			 const char *path, json_t *v)
@@ -47,8 +73,8 @@ experiment_check_variant(struct campaign_loader *L, struct variant *va, const ch
 	va->weight = -1;
 	if (!json_is_object(v)) {
 		campaign_error(L, what, path,
-			       "a variant must be an object {\"name\", \"weight\", \"template\"}, "
-			       "not %s",
+			       "a variant must be an object {\"name\", \"weight\", \"template\", "
+			       "\"subject\"}, not %s",
 			       diag_type_name(v));
 		return;
 	}
@@ -74,10 +100,13 @@ experiment_check_variant(struct campaign_loader *L, struct variant *va, const ch
 			    L->ctx->template_exists != NULL &&
 			    !L->ctx->template_exists(va->template, L->ctx->arg))
 				campaign_error(L, what, sub, "unknown template '%s'", va->template);
-		} else
-			campaign_error(
-			    L, what, sub,
-			    "unknown key '%s' in a variant (expected name, weight, template)", key);
+		} else if (strcmp(key, "subject") == 0)
+			experiment_check_subject(L, va, what, sub, x);
+		else
+			campaign_error(L, what, sub,
+				       "unknown key '%s' in a variant (expected name, weight, "
+				       "template, subject)",
+				       key);
 		free(sub);
 	}
 	if (va->name == NULL && json_object_get(v, "name") == NULL)

@@ -25,6 +25,8 @@ struct variant {
 	char *name;
 	double weight;
 	char *template; /* NULL: the step's own */
+	char *subject;	/* a Mustache subject line overriding the template's, or NULL */
+	struct mustache_tmpl *subject_tmpl; /* SUBJECT parsed at load */
 };
 
 /* The most variants one step may have. */

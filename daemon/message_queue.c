@@ -80,9 +80,9 @@ message_queue(struct store *s, const struct compose_ctx *cx, struct mimepool *mp
 		int bad =
 		    mp != NULL
 			? compose_prepare(cx, r->campaign, r->step_id, r->channel, r->template,
-					  data, out->message_id, r->now_ms, &m, &mail, &reason)
+					  r->subject, data, out->message_id, r->now_ms, &m, &mail, &reason)
 			: compose_message(cx, r->campaign, r->step_id, r->channel, r->template,
-					  data, out->message_id, r->now_ms, &m, &reason);
+					  r->subject, data, out->message_id, r->now_ms, &m, &reason);
 		if (bad < 0)
 			skip = reason;
 		json_decref(data);

@@ -25,6 +25,7 @@ struct campaign;
 struct compose_ctx;
 struct journey;
 struct mimepool;
+struct mustache_tmpl;
 
 struct message_req {
 	const struct campaign *campaign; /* topic, locale default, name: what templates see */
@@ -35,6 +36,7 @@ struct message_req {
 	int visit; /* the ledger's visit: a replay of the same visit is a duplicate */
 	const char *channel;
 	const char *template;
+	const struct mustache_tmpl *subject; /* a variant's subject over the template's, or NULL */
 	json_t *customer;	       /* the customer context (consent, email, locale), borrowed */
 	json_t *event;		       /* the event templates see as "event", or NULL */
 	const struct journey *journey; /* or NULL */

@@ -77,6 +77,7 @@ journey_clear(struct journey *j)
 	free(j->exit_reason);
 	json_decref(j->trigger);
 	json_decref(j->event);
+	free(j->passed);
 	memset(j, 0, sizeof(*j));
 }
 
@@ -199,4 +200,31 @@ tx_key_clear(struct tx_key *k)
 	free(k->state);
 	free(k->reason);
 	memset(k, 0, sizeof(*k));
+}
+
+/* Issue 19's statistics rows (store_rows.h). */
+void
+campaign_stats_free(struct campaign_stats *s)
+{
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < s->n_exited; i++)
+		free(s->exited[i].name);
+	for (size_t i = 0; i < s->n_skipped; i++)
+		free(s->skipped[i].name);
+	for (size_t i = 0; i < s->n_steps; i++)
+		free(s->steps[i].step);
+	free(s->exited);
+	free(s->skipped);
+	free(s->steps);
+	free(s->days);
+	free(s);
+}
+
+void
+campaign_counts_free(struct campaign_count *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].campaign_id);
+	free(v);
 }

@@ -47,6 +47,8 @@ struct journey {
 	int64_t entered_ms;
 	int64_t exited_ms; /* -1 while active */
 	char *exit_reason;
+	unsigned char *passed; /* bit i: step i has run (issue 19's "passed"), or NULL */
+	size_t n_passed;       /* bytes */
 };
 void journey_clear(struct journey *j);
 void journeys_free(struct journey *v, size_t n);
@@ -401,5 +403,38 @@ struct conversion {
 	char step_id[128];
 	const char *via;
 };
+
+/*
+ * Issue 19: a campaign's statistics, read from counters (stats_counts) that the transactions
+ * of the changes they count keep; api_stats.c makes the JSON (docs/api.md).
+ */
+struct stats_count {
+	char *name; /* an exit or skip reason */
+	int64_t n;
+};
+struct stats_step {
+	char *step;
+	int64_t sent, failed, skipped; /* failed includes expired */
+};
+struct stats_day {
+	int64_t day; /* UTC days since 1970-01-01 */
+	int64_t entered, sent, failed, skipped, conversions;
+};
+struct campaign_stats {
+	int64_t entered, active, sent, failed, conversions, sent_journeys;
+	struct stats_count *exited, *skipped; /* by reason */
+	size_t n_exited, n_skipped;
+	struct stats_step *steps; /* steps with a message or a skip, in no set order */
+	size_t n_steps;
+	struct stats_day *days; /* days with any count from the asked day on, oldest first */
+	size_t n_days;
+};
+void campaign_stats_free(struct campaign_stats *s);
+/* Journeys of a campaign: entered ever, active now. */
+struct campaign_count {
+	char *campaign_id;
+	int64_t entered, active;
+};
+void campaign_counts_free(struct campaign_count *v, size_t n);
 
 #endif

@@ -92,15 +92,7 @@ enum {
 enum {
 	S_OUTBOX_STATES,
 	S_CAMPAIGNS,
-	S_JOURNEYS,
-	S_EXITS,
-	S_OUTBOX_STEPS,
-	S_NOTE_SKIPS,
-	S_CONVERSIONS,
-	S_SENT_JOURNEYS,
-	S_DAY_ENTERED,
-	S_DAY_OUTBOX,
-	S_DAY_NOTES,
+	S_COUNTS, /* issue 19: the counters of stats_counts (store_sqlite_schema.c) */
 	S_COUNT
 };
 
@@ -204,7 +196,7 @@ void store_sqlite_checkpointer_stop(struct store_sqlite *s);
 /* A journey's columns in the order store_sqlite_journey_rows reads them. */
 #define J_COLS                                                                                     \
 	"id, campaign_id, version, customer_id, jkey, active, step, visit, due_ms, wait_event,"    \
-	" on_event, trigger, entered_ms, exited_ms, exit_reason, event"
+	" on_event, trigger, entered_ms, exited_ms, exit_reason, event, passed"
 /* Column readers shared by the backend's files (store_sqlite_engine.c). */
 json_t *store_sqlite_json_column(sqlite3_stmt *q, int col); /* {} when NULL or not JSON */
 char *store_sqlite_text_dup(sqlite3_stmt *q, int col);
@@ -276,8 +268,9 @@ enum store_status store_sqlite_outbox_counts(struct store *, struct outbox_count
 enum store_status store_sqlite_tx_key_find(struct store *, const char *, struct tx_key *);
 enum store_status store_sqlite_tx_key_add(struct store *, const struct tx_key *);
 enum store_status store_sqlite_transactional_counts(struct store *, struct outbox_counts *);
-enum store_status store_sqlite_campaign_counts(struct store *, json_t **);
-enum store_status store_sqlite_campaign_stats(struct store *, const char *, int64_t, json_t **);
+enum store_status store_sqlite_campaign_counts(struct store *, struct campaign_count **, size_t *);
+enum store_status store_sqlite_campaign_stats(struct store *, const char *, int64_t,
+					      struct campaign_stats **);
 
 /* The engine side's operations, listed in store_sqlite_ops. */
 enum store_status store_sqlite_cursor_get(struct store *, int64_t *);

@@ -25,13 +25,14 @@ static const char *const store_sqlite_engine_sql[E_COUNT] = {
 		       " VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
     [E_VERSION_LOAD] = "SELECT definition FROM campaign_versions WHERE campaign_id = ?1"
 		       " AND version = ?2",
-    [E_JOURNEY_INSERT] = "INSERT INTO journeys (campaign_id, version, customer_id, jkey, active,"
-			 " step, visit, due_ms, wait_event, on_event, trigger, entered_ms,"
-			 " exited_ms, exit_reason)"
-			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    [E_JOURNEY_INSERT] =
+	"INSERT INTO journeys (campaign_id, version, customer_id, jkey, active,"
+	" step, visit, due_ms, wait_event, on_event, trigger, entered_ms,"
+	" exited_ms, exit_reason, passed)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     [E_JOURNEY_UPDATE] = "UPDATE journeys SET active = ?2, step = ?3, visit = ?4, due_ms = ?5,"
 			 " wait_event = ?6, on_event = ?7, exited_ms = ?8, exit_reason = ?9,"
-			 " event = ?10 WHERE id = ?1",
+			 " event = ?10, passed = ?11 WHERE id = ?1",
     [E_JOURNEY_ACTIVE] = "SELECT " J_COLS " FROM journeys WHERE campaign_id = ?1"
 			 " AND customer_id = ?2 AND jkey = ?3 AND (active = 1 OR ?4 = 0)"
 			 " ORDER BY entered_ms DESC, id DESC LIMIT 1",
@@ -317,6 +318,16 @@ store_sqlite_bind_due(sqlite3_stmt *q, int i, int64_t v)
 		sqlite3_bind_int64(q, i, v);
 }
 
+/* The steps a journey has passed (a bitmap), NULL when none. */
+static void
+store_sqlite_bind_passed(sqlite3_stmt *q, int col, const struct journey *j)
+{
+	if (j->n_passed > 0)
+		sqlite3_bind_blob(q, col, j->passed, (int)j->n_passed, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(q, col);
+}
+
 enum store_status
 store_sqlite_journey_insert(struct store *st, struct journey *j)
 {
@@ -339,6 +350,7 @@ store_sqlite_journey_insert(struct store *st, struct journey *j)
 	sqlite3_bind_int64(q, 12, j->entered_ms);
 	store_sqlite_bind_due(q, 13, j->exited_ms);
 	store_sqlite_bind_text(q, 14, j->exit_reason);
+	store_sqlite_bind_passed(q, 15, j);
 	rc = store_sqlite_exec(s, q);
 	free(trigger);
 	j->id = sqlite3_last_insert_rowid(s->db);
@@ -360,8 +372,10 @@ store_sqlite_journey_update(struct store *st, const struct journey *j)
 	store_sqlite_bind_text(q, 9, j->exit_reason);
 	char *event = j->event ? json_dumps(j->event, JSON_COMPACT) : NULL;
 	store_sqlite_bind_text(q, 10, event);
+	store_sqlite_bind_passed(q, 11, j);
+	enum store_status rc = store_sqlite_exec(SQ(st), q);
 	free(event);
-	return store_sqlite_exec(SQ(st), q);
+	return rc;
 }
 
 int64_t
@@ -391,6 +405,10 @@ store_sqlite_journey_row(sqlite3_stmt *q, struct journey *j)
 	j->exit_reason = store_sqlite_text_dup(q, 14);
 	j->event =
 	    sqlite3_column_type(q, 15) == SQLITE_NULL ? NULL : store_sqlite_json_column(q, 15);
+	if ((j->n_passed = (size_t)sqlite3_column_bytes(q, 16)) > 0) {
+		j->passed = xmalloc(j->n_passed);
+		memcpy(j->passed, sqlite3_column_blob(q, 16), j->n_passed);
+	}
 }
 
 /* Collects the rows first: callers rewrite journeys while iterating otherwise. */

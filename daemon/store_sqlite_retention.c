@@ -1,7 +1,8 @@
 /*
  * Retention in the SQLite backend: one small chunk at a time (retention.c calls it as store
- * jobs), so the store thread is never held for long. What statistics count is added to
- * stats_archive before its rows go (store_sqlite_stats.c adds it back); what a running
+ * jobs), so the store thread is never held for long. Campaigns' statistics are counters
+ * (stats_counts) that deleting rows leaves alone; the outbox per state (/v1/status) is added
+ * to stats_archive before its messages go (store_sqlite_stats.c adds it back); what a running
  * journey, the engine or the re-entry rules need is never touched:
  * - events: only those the engine has consumed (its cursor), and never a customer's first
  *   event of a type (first purchase, "has ever ...");
@@ -35,11 +36,8 @@ static const char *const retention_journey_slim =
     " json_extract(trigger, '$.time')), event = NULL WHERE id = ?1"
     " AND (json_type(trigger, '$.properties') IS NOT NULL OR json_type(trigger, '$.id')"
     " IS NOT NULL OR event IS NOT NULL)";
+/* Campaigns' figures are counters (stats_counts), which deleting rows leaves as they are. */
 static const char *const retention_journeys_go[] = {
-    "INSERT INTO stats_archive (campaign_id, kind, step_id, state, reason, day, n)"
-    " SELECT campaign_id, 'journey', '', coalesce(exit_reason, 'unknown'), '',"
-    " entered_ms / 86400000, count(*) FROM journeys WHERE id IN (SELECT id FROM"
-    " temp.prune_ids) GROUP BY 1, 4, 6" ARCHIVE_ADD,
     "DELETE FROM journeys WHERE id IN (SELECT id FROM temp.prune_ids)",
 };
 static const char *const retention_notes_walk =
@@ -55,13 +53,6 @@ static const char *const retention_messages_go[] = {
     " coalesce(final_ms, created_ms) / 86400000, count(*) FROM outbox"
     " WHERE id IN (SELECT id FROM temp.prune_ids) AND state IN ('sent', 'failed', 'expired',"
     " 'skipped') GROUP BY 1, 3, 4, 5, 6" ARCHIVE_ADD,
-    /* A journey leaves sent_journeys' live count with its last sent message. */
-    "INSERT INTO stats_archive (campaign_id, kind, step_id, state, reason, day, n)"
-    " SELECT campaign_id, 'sent_journey', '', '', '', 0, count(DISTINCT journey_id)"
-    " FROM outbox o WHERE o.id IN (SELECT id FROM temp.prune_ids) AND o.state = 'sent'"
-    " AND NOT EXISTS (SELECT 1 FROM outbox k WHERE k.journey_id = o.journey_id"
-    " AND k.state = 'sent' AND k.id NOT IN (SELECT id FROM temp.prune_ids))"
-    " GROUP BY campaign_id" ARCHIVE_ADD,
     "DELETE FROM outbox_payload WHERE id IN (SELECT id FROM temp.prune_ids)",
     /* A transactional send's idempotency key lives as long as its message. */
     "DELETE FROM transactional_keys WHERE outbox_id IN (SELECT id FROM temp.prune_ids)",
@@ -70,11 +61,6 @@ static const char *const retention_messages_go[] = {
     "DELETE FROM outbox WHERE id IN (SELECT id FROM temp.prune_ids)",
 };
 static const char *const retention_notes_go[] = {
-    "INSERT INTO stats_archive (campaign_id, kind, step_id, state, reason, day, n)"
-    " SELECT campaign_id, 'note', coalesce(step_id, ''), action, coalesce(reason, ''),"
-    " at_ms / 86400000, count(*) FROM journey_notes WHERE id IN (SELECT id FROM"
-    " temp.prune_ids) AND (action = 'goal' OR (action = 'skip' AND reason IN " STATS_NOTE_SKIPS
-    ")) GROUP BY 1, 3, 4, 5, 6" ARCHIVE_ADD,
     "DELETE FROM journey_notes WHERE id IN (SELECT id FROM temp.prune_ids)",
 };
 

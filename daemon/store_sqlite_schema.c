@@ -9,6 +9,22 @@
 #include "store_sqlite.h"
 #include "util.h"
 
+/* Issue 19's statistics counters (the migration 14 -> 15): one UPSERT per key and change. */
+#define SC_INS                                                                                     \
+	"INSERT INTO stats_counts (campaign_id, metric, step_id, state, reason, day, n) SELECT "
+#define SC_ADD " ON CONFLICT DO UPDATE SET n = n + excluded.n;"
+#define SC_TRIGGER(name, when) "CREATE TRIGGER IF NOT EXISTS " name " " when " BEGIN "
+#define SC_FINAL "('sent', 'failed', 'expired', 'skipped')"
+/* The backfill runs once, should the migration run again (a version set back by hand). */
+#define SC_ONCE "NOT EXISTS (SELECT 1 FROM meta WHERE key = 'stats_counts')"
+/* A message's (state, reason) or (state, day) changed: its old count goes, its new one comes. */
+#define SC_OUTBOX_MOVED                                                                            \
+	"(new.state IS NOT old.state OR coalesce(new.reason, 'unknown') IS NOT"                    \
+	" coalesce(old.reason, 'unknown'))"
+#define SC_DAY_MOVED                                                                               \
+	"(new.state IS NOT old.state OR coalesce(new.final_ms, new.created_ms) / 86400000 IS NOT"  \
+	" coalesce(old.final_ms, old.created_ms) / 86400000)"
+
 /* Forward-only migrations; index i takes the schema from version i to i + 1. */
 static const char *const store_sqlite_migrations[] = {
     /* 0 -> 1: customers, consent, events, suppressions. */
@@ -237,7 +253,151 @@ static const char *const store_sqlite_migrations[] = {
     "CREATE INDEX IF NOT EXISTS broadcasts_due ON broadcasts (due_ms)"
     " WHERE state IN ('scheduled', 'sending');",
     /*
-     * 14 -> 15 (issue 22): the dashboard's overview reads counters, not the tables. Messages
+     * 14 -> 15 (issue 19, statistics at a million journeys): the figures of
+     * GET /v1/campaigns/{id}/stats kept as counters in the transaction of the change they
+     * count, by triggers on journeys, outbox and journey_notes, so that a request reads a few
+     * rows instead of scanning the campaign. Metrics (day -1 when not per day):
+     * "entered" per UTC day of entry; "now" per step index (active journeys there; their sum
+     * is "active"); "exited" per reason; "outbox" per step, final state and reason;
+     * "outbox_day" per final state and day of the outcome; "note_skip" per step and reason
+     * and "note_day" per action ("goal", "skip") and day, for the skips only a note records
+     * (STATS_NOTE_SKIPS); "conversions" (journeys with a goal note); "sent_journeys"
+     * (journeys with a sent message). Deletes (retention) leave them as they are; the
+     * backfill adds stats_archive's counts, which retention no longer writes but for the
+     * outbox per state (/v1/status). Journeys remember the steps they passed (a bitmap of
+     * step indexes): the engine counts a step "passed" (measure_counts) once per journey,
+     * backfilled from the steps that left a message or a note. The unary + on k.state keeps
+     * the planner on the journey's messages (UNIQUE (journey_id, ...)), not every sent one.
+     */
+    /* clang-format off */
+    "CREATE TABLE IF NOT EXISTS stats_counts (campaign_id TEXT NOT NULL, metric TEXT NOT NULL,"
+    " step_id TEXT NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL, day INTEGER NOT NULL,"
+    " n INTEGER NOT NULL,"
+    " PRIMARY KEY (campaign_id, metric, step_id, state, reason, day)) WITHOUT ROWID;"
+    "ALTER TABLE journeys ADD COLUMN passed BLOB;"
+    SC_TRIGGER("stats_journey_insert", "AFTER INSERT ON journeys")
+    SC_INS "new.campaign_id, 'entered', '', '', '', new.entered_ms / 86400000, 1 WHERE 1" SC_ADD
+    SC_INS "new.campaign_id, 'now', new.step, '', '', -1, 1 WHERE new.active = 1" SC_ADD
+    SC_INS "new.campaign_id, 'exited', '', '', coalesce(new.exit_reason, 'unknown'), -1, 1"
+    " WHERE new.active = 0" SC_ADD
+    "END;"
+    SC_TRIGGER("stats_journey_update", "AFTER UPDATE OF active, step, exit_reason ON journeys"
+	       " WHEN old.active IS NOT new.active OR old.step IS NOT new.step"
+	       " OR old.exit_reason IS NOT new.exit_reason")
+    SC_INS "old.campaign_id, 'now', old.step, '', '', -1, -1 WHERE old.active = 1"
+    " AND (new.active IS NOT 1 OR new.step IS NOT old.step)" SC_ADD
+    SC_INS "new.campaign_id, 'now', new.step, '', '', -1, 1 WHERE new.active = 1"
+    " AND (old.active IS NOT 1 OR new.step IS NOT old.step)" SC_ADD
+    SC_INS "old.campaign_id, 'exited', '', '', coalesce(old.exit_reason, 'unknown'), -1, -1"
+    " WHERE old.active = 0 AND (new.active IS NOT 0 OR coalesce(new.exit_reason, 'unknown')"
+    " IS NOT coalesce(old.exit_reason, 'unknown'))" SC_ADD
+    SC_INS "new.campaign_id, 'exited', '', '', coalesce(new.exit_reason, 'unknown'), -1, 1"
+    " WHERE new.active = 0 AND (old.active IS NOT 0 OR coalesce(new.exit_reason, 'unknown')"
+    " IS NOT coalesce(old.exit_reason, 'unknown'))" SC_ADD
+    "END;"
+    SC_TRIGGER("stats_journey_delete", "AFTER DELETE ON journeys WHEN old.active = 1")
+    SC_INS "old.campaign_id, 'now', old.step, '', '', -1, -1 WHERE 1" SC_ADD
+    "END;"
+    SC_TRIGGER("stats_outbox_insert", "AFTER INSERT ON outbox WHEN new.state IN " SC_FINAL)
+    SC_INS "new.campaign_id, 'outbox', new.step_id, new.state, coalesce(new.reason, 'unknown'),"
+    " -1, 1 WHERE 1" SC_ADD
+    SC_INS "new.campaign_id, 'outbox_day', '', new.state, '', coalesce(new.final_ms,"
+    " new.created_ms) / 86400000, 1 WHERE 1" SC_ADD
+    SC_INS "new.campaign_id, 'sent_journeys', '', '', '', -1, 1 WHERE new.state = 'sent'"
+    " AND new.journey_id <> 0 AND NOT EXISTS (SELECT 1 FROM outbox k WHERE k.journey_id ="
+    " new.journey_id AND +k.state = 'sent' AND k.id <> new.id)" SC_ADD
+    "END;"
+    SC_TRIGGER("stats_outbox_update", "AFTER UPDATE OF state, reason, final_ms ON outbox"
+	       " WHEN (old.state IN " SC_FINAL " OR new.state IN " SC_FINAL ")"
+	       " AND (old.state IS NOT new.state OR old.reason IS NOT new.reason"
+	       " OR old.final_ms IS NOT new.final_ms)")
+    SC_INS "old.campaign_id, 'outbox', old.step_id, old.state, coalesce(old.reason, 'unknown'),"
+    " -1, -1 WHERE old.state IN " SC_FINAL " AND " SC_OUTBOX_MOVED SC_ADD
+    SC_INS "new.campaign_id, 'outbox', new.step_id, new.state, coalesce(new.reason, 'unknown'),"
+    " -1, 1 WHERE new.state IN " SC_FINAL " AND " SC_OUTBOX_MOVED SC_ADD
+    SC_INS "old.campaign_id, 'outbox_day', '', old.state, '', coalesce(old.final_ms,"
+    " old.created_ms) / 86400000, -1 WHERE old.state IN " SC_FINAL " AND " SC_DAY_MOVED SC_ADD
+    SC_INS "new.campaign_id, 'outbox_day', '', new.state, '', coalesce(new.final_ms,"
+    " new.created_ms) / 86400000, 1 WHERE new.state IN " SC_FINAL " AND " SC_DAY_MOVED SC_ADD
+    SC_INS "old.campaign_id, 'sent_journeys', '', '', '', -1, -1 WHERE old.state = 'sent'"
+    " AND new.state IS NOT 'sent' AND old.journey_id <> 0 AND NOT EXISTS (SELECT 1 FROM outbox"
+    " k WHERE k.journey_id = old.journey_id AND +k.state = 'sent' AND k.id <> old.id)" SC_ADD
+    SC_INS "new.campaign_id, 'sent_journeys', '', '', '', -1, 1 WHERE new.state = 'sent'"
+    " AND old.state IS NOT 'sent' AND new.journey_id <> 0 AND NOT EXISTS (SELECT 1 FROM outbox"
+    " k WHERE k.journey_id = new.journey_id AND +k.state = 'sent' AND k.id <> new.id)" SC_ADD
+    "END;"
+    SC_TRIGGER("stats_note_insert", "AFTER INSERT ON journey_notes WHEN new.action = 'goal'"
+	       " OR (new.action = 'skip' AND new.reason IN " STATS_NOTE_SKIPS ")")
+    SC_INS "new.campaign_id, 'note_skip', coalesce(new.step_id, ''), '', new.reason, -1, 1"
+    " WHERE new.action = 'skip'" SC_ADD
+    SC_INS "new.campaign_id, 'note_day', '', new.action, '', new.at_ms / 86400000, 1"
+    " WHERE 1" SC_ADD
+    SC_INS "new.campaign_id, 'conversions', '', '', '', -1, 1 WHERE new.action = 'goal'"
+    " AND NOT EXISTS (SELECT 1 FROM journey_notes g WHERE g.journey_id = new.journey_id"
+    " AND g.action = 'goal' AND g.id <> new.id)" SC_ADD
+    "END;"
+    /* Erasure cuts a reason's detail ("x: y" -> "x"), which may move a skip in or out. */
+    SC_TRIGGER("stats_note_update", "AFTER UPDATE OF reason ON journey_notes"
+	       " WHEN old.action = 'skip' AND old.reason IS NOT new.reason"
+	       " AND (old.reason IN " STATS_NOTE_SKIPS " OR new.reason IN " STATS_NOTE_SKIPS ")")
+    SC_INS "old.campaign_id, 'note_skip', coalesce(old.step_id, ''), '', old.reason, -1, -1"
+    " WHERE old.reason IN " STATS_NOTE_SKIPS SC_ADD
+    SC_INS "old.campaign_id, 'note_day', '', 'skip', '', old.at_ms / 86400000, -1"
+    " WHERE old.reason IN " STATS_NOTE_SKIPS SC_ADD
+    SC_INS "new.campaign_id, 'note_skip', coalesce(new.step_id, ''), '', new.reason, -1, 1"
+    " WHERE new.reason IN " STATS_NOTE_SKIPS SC_ADD
+    SC_INS "new.campaign_id, 'note_day', '', 'skip', '', new.at_ms / 86400000, 1"
+    " WHERE new.reason IN " STATS_NOTE_SKIPS SC_ADD
+    "END;"
+    /* The backfill: what the scan of each figure gave, with the archive's counts. */
+    SC_INS "campaign_id, 'entered', '', '', '', day, sum(n) FROM (SELECT campaign_id,"
+    " entered_ms / 86400000 AS day, count(*) AS n FROM journeys GROUP BY 1, 2 UNION ALL"
+    " SELECT campaign_id, day, n FROM stats_archive WHERE kind = 'journey') WHERE " SC_ONCE
+    " GROUP BY 1, 6;"
+    SC_INS "campaign_id, 'now', step, '', '', -1, count(*) FROM journeys WHERE active = 1" " AND "
+    SC_ONCE " GROUP BY 1, 3;"
+    SC_INS "campaign_id, 'exited', '', '', r, -1, sum(n) FROM (SELECT campaign_id,"
+    " coalesce(exit_reason, 'unknown') AS r, count(*) AS n FROM journeys WHERE active = 0"
+    " GROUP BY 1, 2 UNION ALL SELECT campaign_id, state, n FROM stats_archive"
+    " WHERE kind = 'journey') WHERE " SC_ONCE " GROUP BY 1, 5;"
+    SC_INS "campaign_id, 'outbox', step_id, state, r, -1, sum(n) FROM (SELECT campaign_id,"
+    " step_id, state, coalesce(reason, 'unknown') AS r, count(*) AS n FROM outbox"
+    " WHERE state IN " SC_FINAL " GROUP BY 1, 2, 3, 4 UNION ALL SELECT campaign_id, step_id,"
+    " state, reason, n FROM stats_archive WHERE kind = 'outbox' AND state IN " SC_FINAL ")"
+    " WHERE " SC_ONCE " GROUP BY 1, 3, 4, 5;"
+    SC_INS "campaign_id, 'outbox_day', '', state, '', day, sum(n) FROM (SELECT campaign_id,"
+    " state, coalesce(final_ms, created_ms) / 86400000 AS day, count(*) AS n FROM outbox"
+    " WHERE state IN " SC_FINAL " GROUP BY 1, 2, 3 UNION ALL SELECT campaign_id, state, day, n"
+    " FROM stats_archive WHERE kind = 'outbox' AND state IN " SC_FINAL ") WHERE " SC_ONCE
+    " GROUP BY 1, 4, 6;"
+    SC_INS "campaign_id, 'sent_journeys', '', '', '', -1, sum(n) FROM (SELECT campaign_id,"
+    " count(DISTINCT journey_id) AS n FROM outbox WHERE state = 'sent' AND journey_id <> 0"
+    " GROUP BY 1 UNION ALL SELECT campaign_id, n FROM stats_archive"
+    " WHERE kind = 'sent_journey') WHERE " SC_ONCE " GROUP BY 1;"
+    SC_INS "campaign_id, 'note_skip', s, '', reason, -1, sum(n) FROM (SELECT campaign_id,"
+    " coalesce(step_id, '') AS s, reason, count(*) AS n FROM journey_notes WHERE action ="
+    " 'skip' AND reason IN " STATS_NOTE_SKIPS " GROUP BY 1, 2, 3 UNION ALL SELECT campaign_id,"
+    " step_id, reason, n FROM stats_archive WHERE kind = 'note' AND state = 'skip')" " WHERE "
+    SC_ONCE " GROUP BY 1, 3, 5;"
+    SC_INS "campaign_id, 'note_day', '', action, '', day, sum(n) FROM (SELECT campaign_id,"
+    " action, at_ms / 86400000 AS day, count(*) AS n FROM journey_notes WHERE action = 'goal'"
+    " OR (action = 'skip' AND reason IN " STATS_NOTE_SKIPS ") GROUP BY 1, 2, 3 UNION ALL"
+    " SELECT campaign_id, state, day, n FROM stats_archive WHERE kind = 'note')" " WHERE " SC_ONCE
+    " GROUP BY 1, 4, 6;"
+    SC_INS "campaign_id, 'conversions', '', '', '', -1, sum(n) FROM (SELECT campaign_id,"
+    " count(DISTINCT journey_id) AS n FROM journey_notes WHERE action = 'goal' GROUP BY 1"
+    " UNION ALL SELECT campaign_id, n FROM stats_archive WHERE kind = 'note'"
+    " AND state = 'goal') WHERE " SC_ONCE " GROUP BY 1;"
+    "DELETE FROM stats_archive WHERE kind <> 'outbox';"
+    "INSERT INTO measure_counts (campaign_id, step_id, variant, metric, n)"
+    " SELECT campaign_id, step_id, '', 'passed', count(DISTINCT journey_id) FROM (SELECT"
+    " campaign_id, step_id, journey_id FROM outbox WHERE journey_id <> 0 UNION SELECT"
+    " campaign_id, step_id, journey_id FROM journey_notes WHERE step_id IS NOT NULL)" " WHERE "
+    SC_ONCE " GROUP BY 1, 2 ON CONFLICT DO UPDATE SET n = excluded.n;"
+    "INSERT OR IGNORE INTO meta (key, value) VALUES ('stats_counts', '1');",
+    /* clang-format on */
+    /*
+     * 15 -> 16 (issue 22): the dashboard's overview reads counters, not the tables. Messages
      * per UTC day of their creation, channel and state, and suppressions per day added, with
      * their total, kept by triggers in the transaction of every change (insert, each state
      * change, prune, erasure: no code path can miss one), backfilled here once. Dashboard

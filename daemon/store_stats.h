@@ -16,15 +16,12 @@ struct store_stats_ops {
 	/* Statistics, read-only (store_sqlite_stats.c); docs/api.md defines the numbers. */
 	/* Messages per state, the archived ones included. */
 	enum store_status (*outbox_counts)(struct store *, struct outbox_counts *out);
-	/* Journeys per campaign: {"ID": {"entered": N, "active": N}}, campaigns with any. */
-	enum store_status (*campaign_counts)(struct store *, json_t **out);
-	/*
-	 * One campaign's totals, per step and per UTC day from SINCE_MS on: {"entered", "active",
-	 * "exited": {}, "sent", "failed", "skipped": {}, "conversions", "sent_journeys",
-	 * "steps": {"STEP": {"sent", "failed", "skipped"}}, "days": [{"day", ...}]}.
-	 */
+	/* Journeys per campaign (campaigns with any), from counters (issue 19). */
+	enum store_status (*campaign_counts)(struct store *, struct campaign_count **out,
+					     size_t *n);
+	/* One campaign's totals, per step and per UTC day from SINCE_MS on, from counters. */
 	enum store_status (*campaign_stats)(struct store *, const char *campaign_id,
-					    int64_t since_ms, json_t **out);
+					    int64_t since_ms, struct campaign_stats **out);
 	/* Transactional messages (POST /v1/messages) per state, the archived ones included. */
 	enum store_status (*transactional_counts)(struct store *, struct outbox_counts *out);
 };
@@ -43,12 +40,13 @@ store_outbox_counts(struct store *s, struct outbox_counts *out)
 	return s->ops->stats->outbox_counts(s, out);
 }
 static inline enum store_status
-store_campaign_counts(struct store *s, json_t **out)
+store_campaign_counts(struct store *s, struct campaign_count **out, size_t *n)
 {
-	return s->ops->stats->campaign_counts(s, out);
+	return s->ops->stats->campaign_counts(s, out, n);
 }
 static inline enum store_status
-store_campaign_stats(struct store *s, const char *campaign_id, int64_t since_ms, json_t **out)
+store_campaign_stats(struct store *s, const char *campaign_id, int64_t since_ms,
+		     struct campaign_stats **out)
 {
 	return s->ops->stats->campaign_stats(s, campaign_id, since_ms, out);
 }

@@ -62,10 +62,10 @@ char *ui_svg_days(size_t n, const char *const *labels, const long *a, const long
 		  const char *name_a, const char *name_b);
 /*
  * A campaign's journey from its JSON DEF: trigger, steps (sends, waits, branches with their
- * conditions, exits) as boxes, with the journeys there NOW on each and what a send step SENT
- * (both {"step id": N}).
+ * conditions, exits) as boxes, with the journeys there NOW on each, those that PASSED it
+ * (ran it once or more) and what a send step SENT (each {"step id": N}).
  */
-char *ui_svg_journey(json_t *def, json_t *now, json_t *sent);
+char *ui_svg_journey(json_t *def, json_t *now, json_t *passed, json_t *sent);
 
 /* A mail as the recipient sees it (ui_mail.c, GMime): headers, its HTML and text parts. */
 struct ui_mail {

@@ -284,7 +284,7 @@ preview_run(struct store *s, struct store_job *job)
 	char *msgid = xasprintf("<preview.%lld@preview.invalid>", (long long)now);
 	const struct step *st = &c->steps[idx];
 	data = compose_data(j->cx, c, customer, j->event, NULL, now);
-	if (compose_message(j->cx, c, st->id, st->channel, st->template, data, msgid, now, &m,
+	if (compose_message(j->cx, c, st->id, st->channel, st->template, NULL, data, msgid, now, &m,
 			    &j->reason) == 0) {
 		j->payload = m.payload;
 		j->len = m.len;

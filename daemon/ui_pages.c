@@ -307,18 +307,22 @@ campaign_done(struct store_job *job)
 	}
 	for (i = 0; c != NULL && i < j->n_now && i < c->n_steps; i++)
 		json_object_set_new(now, c->steps[i].id, json_integer(j->now[i]));
+	/* Journeys that ran each step (counted once per journey), and messages sent. */
+	json_object_update(passed, json_object_get(json_object_get(v, "stats"), "passed"));
+	json_t *sent = json_object();
 	json_array_foreach(json_object_get(json_object_get(v, "stats"), "steps"), i, st)
-	    json_object_set(passed, json_string_value(json_object_get(st, "step")),
+	    json_object_set(sent, json_string_value(json_object_get(st, "step")),
 			    json_object_get(st, "sent"));
 	json_t *def = j->definition ? json_loads(j->definition, 0, NULL) : NULL;
 	if (def != NULL) {
-		char *svg = ui_svg_journey(def, now, passed);
+		char *svg = ui_svg_journey(def, now, passed, sent);
 		json_object_set_new(v, "diagram", json_string(svg));
 		free(svg);
 	}
 	json_decref(def);
 	json_decref(now);
 	json_decref(passed);
+	json_decref(sent);
 	list = json_array();
 	for (i = 0; i < j->n_versions; i++)
 		json_array_append_new(

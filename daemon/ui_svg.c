@@ -183,7 +183,7 @@ svg_step_text(json_t *s, char **l1, char **l2)
 }
 
 char *
-ui_svg_journey(json_t *def, json_t *now, json_t *sent)
+ui_svg_journey(json_t *def, json_t *now, json_t *passed, json_t *sent)
 {
 	json_t *steps = json_object_get(def, "steps"), *s;
 	const int w = 640, bh = 64, gap = 26, bx = 20, bw = 600;
@@ -227,15 +227,17 @@ ui_svg_journey(json_t *def, json_t *now, json_t *sent)
 		    "fill=\"%s\" stroke=\"#889\"/>",
 		    bx, y, bw, bh, fill);
 		svg_line(g, bx + 12, y + 18, " font-weight=\"bold\"", id ? id : "?", 40);
+		long long n_now = json_integer_value(json_object_get(now, id ? id : ""));
+		long long n_passed = json_integer_value(json_object_get(passed, id ? id : ""));
 		if (json_object_get(s, "send") != NULL)
 			snprintf(
-			    counts, sizeof(counts), "now %lld \xc2\xb7 sent %lld",
-			    (long long)json_integer_value(json_object_get(now, id ? id : "")),
+			    counts, sizeof(counts),
+			    "now %lld \xc2\xb7 passed %lld \xc2\xb7 sent %lld", n_now, n_passed,
 			    (long long)json_integer_value(json_object_get(sent, id ? id : "")));
 		else
-			snprintf(counts, sizeof(counts), "now %lld",
-				 (long long)json_integer_value(json_object_get(now, id ? id : "")));
-		svg_line(g, bx + bw - 190, y + 18, " fill=\"#345\"", counts, 60);
+			snprintf(counts, sizeof(counts), "now %lld \xc2\xb7 passed %lld", n_now,
+				 n_passed);
+		svg_line(g, bx + bw - 300, y + 18, " fill=\"#345\"", counts, 60);
 		svg_line(g, bx + 12, y + 38, NULL, l1, 85);
 		svg_line(g, bx + 12, y + 56, " fill=\"#555\"", l2, 85);
 		if (json_object_get(s, "next") != NULL) {

@@ -251,6 +251,9 @@ def the_dashboard_in_a_browser():
         svg = b.find_element(By.CSS_SELECTOR, "svg.journey")
         for step in ("trigger", "thanks", "satisfaction-check", "review-ask"):
             check(step in svg.text, f"the journey diagram shows {step}", svg.text)
+        passed = env.api("GET", "/v1/campaigns/post-purchase/stats").json["passed"]
+        check(passed.get("thanks", 0) >= 2 and f"passed {passed['thanks']}" in svg.text,
+              "the diagram shows the journeys that passed each step", passed, svg.text)
         env.shot("campaign")
 
         # 3. A customer's timeline: the messages and their reasons.
@@ -672,7 +675,7 @@ def clicks_on_the_overview_and_counters_equal_a_recount():
         eq((by_id(ov, "suppressions-added"), by_id(ov, "suppressions")),
            (str(len(listed)), str(len(listed))), "the list's figures on the overview")
         counters_match_a_recount(d.db_path())
-        # The migration backfills: back to schema 14 without the counters, then a start.
+        # The migration backfills: back to schema 15 without the counters, then a start.
         d.stop()
         db = sqlite3.connect(d.db_path())
         for t in ("outbox_days_insert", "outbox_days_update", "outbox_days_delete",
@@ -681,11 +684,11 @@ def clicks_on_the_overview_and_counters_equal_a_recount():
             db.execute(f"DROP TRIGGER {t}")
         for t in ("outbox_days", "suppression_days", "ui_sessions"):
             db.execute(f"DROP TABLE {t}")
-        db.execute("PRAGMA user_version = 14")
+        db.execute("PRAGMA user_version = 15")
         db.commit()
         db.close()
         d.start()
-        check("migrating schema 14 -> 15" in d.read_log(), "migrated", d.read_log()[-500:])
+        check("migrating schema 15 -> 16" in d.read_log(), "migrated", d.read_log()[-500:])
         counters_match_a_recount(d.db_path())
         eq(d.post_events({"id": "n-fay", "customer": "fay", "type": "newsletter",
                           "profile": {"email": "fay@example.com"}}).status, 202, "fay")

@@ -230,6 +230,7 @@ def a_version_3_outbox_keeps_its_queued_messages():
         db.execute("UPDATE outbox SET payload = (SELECT payload FROM outbox_payload p"
                    " WHERE p.id = outbox.id), due_ms = 0")
         db.execute("DROP TABLE outbox_payload")
+        db.execute("ALTER TABLE journeys DROP COLUMN passed")  # added at 14 -> 15
         db.execute("PRAGMA user_version = 3")
         db.commit()
         db.close()
@@ -272,9 +273,10 @@ def a_schema_is_migrated_forward_once():
         eq(log.count("migrating schema 11 -> 12"), 1, "the dashboard's indexes (issue 22) once")
         eq(log.count("migrating schema 12 -> 13"), 1, "measuring success (issue 19) once")
         eq(log.count("migrating schema 13 -> 14"), 1, "broadcasts and segments (issue 17) once")
-        eq(log.count("migrating schema 14 -> 15"), 1, "the dashboard's counters (issue 22) once")
+        eq(log.count("migrating schema 14 -> 15"), 1, "statistics counters (issue 19) once")
+        eq(log.count("migrating schema 15 -> 16"), 1, "the dashboard's counters (issue 22) once")
         db = sqlite3.connect(d.db_path())
-        eq(db.execute("PRAGMA user_version").fetchone()[0], 15, "version")
+        eq(db.execute("PRAGMA user_version").fetchone()[0], 16, "version")
         # Issue 15: an event reads what it can touch, by index, not the customer's history.
         for sql, index in (
                 ("SELECT id FROM journeys WHERE customer_id = 1 AND active = 1"

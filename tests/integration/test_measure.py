@@ -438,6 +438,49 @@ def mail_of(d, cust):
 
 
 @test
+def variants_may_differ_only_in_the_subject():
+    """Two variants of one template: each mail carries its arm's subject (rendered as a
+    template); a bad subject is refused with file:line:col, and nothing starts."""
+    c = campaign("subj", "newsletter", "news")
+    c["steps"][0]["send"]["variants"] = [
+        {"name": "a", "weight": 1, "subject": "Hello {{customer.name}}, news for you"},
+        {"name": "b", "weight": 1, "subject": "Last chance!"}]
+    d = daemon(c)
+    try:
+        d.start()
+        custs = [f"v{i}" for i in range(12)]
+        eq(d.post_events({"events": [event(x, "newsletter", f"n-{x}", url="https://x.example/")
+                                     for x in custs]}).status, 202, "events")
+        poll(lambda: len(mails(d)) == 12, 20, "twelve mails")
+        arms = dict(rows(d, "SELECT c.ext_id, a.arm FROM assignments a JOIN customers c"
+                            " ON c.id = a.customer_id"))
+        want = {"a": "Hello Ann, news for you", "b": "Last chance!"}
+        got = {m["To"].addresses[0].username: m["Subject"] for m in mails(d)}
+        eq(got, {x: want[arms[x]] for x in custs}, "each mail has its arm's subject")
+        eq(sorted(set(arms.values())), ["a", "b"], "both arms used")
+        check(all("See https://x.example/" in (part(m, "text/plain") or "") for m in mails(d)),
+              "the body is the template's")
+        d.stop()
+        for bad, msg in (("", "'subject' must be one line"),
+                         ("two\nlines", "'subject' must be one line"),
+                         (7, "'subject' must be one line of 1 to 998 characters (a Mustache"
+                             " template), not a number"),
+                         ("Hi {{#x}}", "'subject' is not a valid template")):
+            c["steps"][0]["send"]["variants"][1]["subject"] = bad
+            text = json.dumps(c, indent=2)
+            with open(os.path.join(d.tmp, "campaigns", "subj.json"), "w") as f:
+                f.write(text)
+            line = next(i for i, t in enumerate(text.split("\n"), 1) if '"Last' in t or
+                        ('"subject"' in t and "Hello" not in t))
+            r = run_cli("check", "-c", d.config_path)
+            eq(r.returncode, 1, f"check refuses {bad!r}")
+            check(f"subj.json:{line}:" in r.stderr and msg in r.stderr,
+                  f"file:line:col and why for {bad!r}", r.stderr)
+    finally:
+        d.cleanup()
+
+
+@test
 def statistics_match_hand_counts():
     d = daemon(experiment("exp", [50, 50], holdout=25))
     try:

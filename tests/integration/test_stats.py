@@ -100,15 +100,19 @@ def a_campaigns_stats_count_each_outcome_once():
                "skipped": {"suppressed": 1},
                "goal": {"event": "purchase", "within": "14d"},
                "conversions": 1, "conversion_rate": 0.5,
-               "steps": [{"step": "welcome", "sent": 2, "failed": 0, "skipped": 1},
-                         {"step": "tips", "sent": 0, "failed": 0, "skipped": 0}],
+               "steps": [{"step": "welcome", "sent": 2, "failed": 0, "skipped": 1,
+                          "passed": 3},
+                         {"step": "tips", "sent": 0, "failed": 0, "skipped": 0, "passed": 0}],
                "days": [{"day": today, "entered": 3, "sent": 2, "failed": 0, "skipped": 1,
-                         "conversions": 1}]}, "stats")
+                         "conversions": 1}],
+               # Journeys that ran each step once or more (the wait, too); none reached tips.
+               "passed": {"welcome": 3, "pause": 3}}, "stats")
         p = get(d, "/v1/campaigns/promo/stats")
         eq((p["entered"], p["active"], p["sent"], p["skipped"], p["goal"], p["conversions"],
             p["conversion_rate"], p["steps"]),
            (1, 0, 0, {"frequency_cap": 1}, None, 0, 0,
-            [{"step": "offer", "sent": 0, "failed": 0, "skipped": 1}]), "a note-only skip")
+            [{"step": "offer", "sent": 0, "failed": 0, "skipped": 1, "passed": 1}]),
+           "a note-only skip")
         eq([(x["entered"], x["skipped"]) for x in p["days"]], [(1, 1)], "its day")
         eq(stats(d, 1)["days"], s["days"], "today is within the last day")
         eq(stats(d, 366)["days"], s["days"], "the longest window")
@@ -116,7 +120,8 @@ def a_campaigns_stats_count_each_outcome_once():
         z = get(d, "/v1/campaigns/dormant/stats")
         eq((z["entered"], z["sent"], z["goal"], z["conversion_rate"], z["days"]),
            (0, 0, None, 0, []), "no journeys yet")
-        eq(z["steps"], [{"step": "hello", "sent": 0, "failed": 0, "skipped": 0}], "its step")
+        eq(z["steps"], [{"step": "hello", "sent": 0, "failed": 0, "skipped": 0, "passed": 0}],
+           "its step")
         eq(get(d, "/v1/campaigns/nope/stats", 404)["error"], "no such campaign", "unknown")
         get(d, "/v1/campaigns/onboard/other", 404)
         get(d, "/v1/campaigns/onboard", 404)
