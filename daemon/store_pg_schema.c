@@ -15,9 +15,6 @@
 #include "store_pg.h"
 #include "util.h"
 
-/* The advisory lock's key: "nurtured" in ASCII, so that it is recognisable in pg_locks. */
-#define PG_MIGRATE_LOCK 0x6e75727475726564LL
-
 static const char *const store_pg_migrations[] = {
     /* 0 -> 1: everything the SQLite store had at version 14. */
     "CREATE TABLE meta (key text PRIMARY KEY, value text);"
