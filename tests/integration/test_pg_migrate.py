@@ -139,8 +139,11 @@ def build_store():
     eq(d.request("POST", "/v1/messages", body={"customer": "c1", "template": "receipt",
                                               "id": "receipt-1", "data": {"n": 1}}).status,
        202, "a transactional send")
-    eq(d.request("POST", "/v1/segments", body={"id": "pro", "name": "Pro plan", "condition": {
-        "field": "customer.attributes.plan", "eq": "pro"}}).status, 201, "a segment")
+    # A name is raw text (not JSON): the tab, CR, LF and backslash reach COPY as they are.
+    eq(d.request("POST", "/v1/segments", body={
+        "id": "pro", "name": "Pro\tplan\r\nline \\ two",
+        "condition": {"field": "customer.attributes.plan", "eq": "pro"}}).status, 201,
+       "a segment")
     eq(d.request("POST", "/v1/broadcasts", body={
         "id": "dec", "name": "December", "topic": "newsletter", "channel": "mail",
         "audience": "pro", "content": {"subject": "Dec", "text": "Hi\n"}}).status, 201,
