@@ -27,35 +27,52 @@
 #include "store_sqlite.h"
 #include "util.h"
 
+/* What the target holds of a table before the copy, and what becomes of it. */
+enum migrate_how {
+	MIG_DATA,     /* empty (else the target is refused), then the store's rows */
+	MIG_REPLACE,  /* the schema's own rows (meta: the cursor at 0) give way to the store's */
+	MIG_OPTIONAL, /* counters derived from other tables, login sessions: replaced by the
+			 store's when the target has the table, else left to it (it keeps them
+			 its own way) */
+};
+
 /*
- * Every table of the SQLite store, in the order they are copied. A table added to the schema
- * goes here too: migrate refuses a store with a table this list lacks, so nothing is left
- * behind silently. meta (the engine's cursor) replaces the target's own rows.
+ * Every table of the SQLite store, in the order they are copied (a derived counter after what
+ * it counts: a target that keeps it by triggers has its rows replaced after them). A table
+ * added to the schema goes here too: migrate refuses a store with a table this list lacks, so
+ * nothing is left behind silently.
  */
-static const char *const migrate_tables[] = {
-    "meta",
-    "customers",
-    "consent",
-    "events",
-    "suppressions",
-    "campaign_versions",
-    "journeys",
-    "journey_notes",
-    "outbox",
-    "outbox_payload",
-    "timers",
-    "schedules",
-    "campaign_pauses",
-    "inbound",
-    "purchases",
-    "stats_archive",
-    "transactional_keys",
-    "links",
-    "conversions",
-    "assignments",
-    "measure_counts",
-    "segments",
-    "broadcasts",
+static const struct {
+	const char *name;
+	enum migrate_how how;
+} migrate_tables[] = {
+    {"meta", MIG_REPLACE},
+    {"customers", MIG_DATA},
+    {"consent", MIG_DATA},
+    {"events", MIG_DATA},
+    {"suppressions", MIG_DATA},
+    {"campaign_versions", MIG_DATA},
+    {"journeys", MIG_DATA},
+    {"journey_notes", MIG_DATA},
+    {"outbox", MIG_DATA},
+    {"outbox_payload", MIG_DATA},
+    {"timers", MIG_DATA},
+    {"schedules", MIG_DATA},
+    {"campaign_pauses", MIG_DATA},
+    {"inbound", MIG_DATA},
+    {"purchases", MIG_DATA},
+    {"stats_archive", MIG_DATA},
+    {"transactional_keys", MIG_DATA},
+    {"links", MIG_DATA},
+    {"conversions", MIG_DATA},
+    {"assignments", MIG_DATA},
+    {"measure_counts", MIG_DATA},
+    {"segments", MIG_DATA},
+    {"broadcasts", MIG_DATA},
+    /* issue 22: the dashboard's counters (kept by triggers in SQLite) and its sessions */
+    {"outbox_days", MIG_OPTIONAL},
+    {"suppression_days", MIG_OPTIONAL},
+    {"ui_sessions", MIG_OPTIONAL},
 };
 
 #define MIGRATE_N_TABLES NT_ARRAY_LEN(migrate_tables)
@@ -66,6 +83,7 @@ struct migrate {
 	sqlite3 *db;
 	struct store_pg *pg;
 	int64_t rows[MIGRATE_N_TABLES]; /* rows read from SQLite and sent */
+	int absent[MIGRATE_N_TABLES];	/* an optional table the target does not have */
 	char err[1024];
 };
 
@@ -178,7 +196,7 @@ static int
 migrate_table_index(const char *name)
 {
 	for (size_t i = 0; i < MIGRATE_N_TABLES; i++)
-		if (strcmp(migrate_tables[i], name) == 0)
+		if (strcmp(migrate_tables[i].name, name) == 0)
 			return (int)i;
 	return -1;
 }
@@ -214,7 +232,8 @@ migrate_sqlite_tables(struct migrate *m)
 	sqlite3_finalize(st);
 	for (size_t i = 0; i < MIGRATE_N_TABLES && m->err[0] == '\0'; i++)
 		if (!seen[i])
-			migrate_fail(m, "the SQLite store has no table '%s'", migrate_tables[i]);
+			migrate_fail(m, "the SQLite store has no table '%s'",
+				     migrate_tables[i].name);
 	return m->err[0] ? -1 : 0;
 }
 
@@ -234,9 +253,9 @@ migrate_pg_begin(struct migrate *m)
 	if (migrate_pg_exec(m, "BEGIN") < 0 || migrate_pg_exec(m, sql) < 0)
 		return -1;
 	for (size_t i = 0; i < MIGRATE_N_TABLES; i++) {
-		if (strcmp(migrate_tables[i], "meta") == 0)
+		if (migrate_tables[i].how != MIG_DATA)
 			continue;
-		snprintf(sql, sizeof(sql), "SELECT 1 FROM %s LIMIT 1", migrate_tables[i]);
+		snprintf(sql, sizeof(sql), "SELECT 1 FROM %s LIMIT 1", migrate_tables[i].name);
 		PGresult *r = migrate_pg_query(m, sql, 0, NULL);
 		if (r == NULL)
 			return -1;
@@ -247,15 +266,14 @@ migrate_pg_begin(struct migrate *m)
 					    "--to: the database is not empty (table %s has rows):"
 					    " migrate into a new database (createdb); nothing was "
 					    "changed",
-					    migrate_tables[i]);
+					    migrate_tables[i].name);
 	}
-	/* The schema's own rows (the engine's cursor at 0) give way to the store's. */
-	return migrate_pg_exec(m, "DELETE FROM meta");
+	return 0;
 }
 
 /* The target's columns of TABLE with their types: name -> enum migrate_type + 1. */
 static GHashTable *
-migrate_pg_columns(struct migrate *m, const char *table)
+migrate_pg_columns(struct migrate *m, const char *table, int optional)
 {
 	const char *params[1] = {table};
 	PGresult *r =
@@ -282,7 +300,8 @@ migrate_pg_columns(struct migrate *m, const char *table)
 	PQclear(r);
 	if (g_hash_table_size(cols) == 0) {
 		g_hash_table_destroy(cols);
-		migrate_fail(m, "PostgreSQL: the target has no table '%s'", table);
+		if (!optional)
+			migrate_fail(m, "PostgreSQL: the target has no table '%s'", table);
 		return NULL;
 	}
 	return cols;
@@ -390,8 +409,8 @@ migrate_copy_end(struct migrate *m, const char *reason, int64_t *copied)
 static int
 migrate_table(struct migrate *m, size_t ti)
 {
-	const char *table = migrate_tables[ti];
-	GHashTable *cols = migrate_pg_columns(m, table);
+	const char *table = migrate_tables[ti].name;
+	GHashTable *cols = migrate_pg_columns(m, table, migrate_tables[ti].how == MIG_OPTIONAL);
 	GString *copy, *line;
 	sqlite3_stmt *st = NULL;
 	char *sql;
@@ -399,8 +418,19 @@ migrate_table(struct migrate *m, size_t ti)
 	int n, rc;
 	int64_t copied = -1;
 
-	if (cols == NULL)
-		return -1;
+	if (cols == NULL) {
+		m->absent[ti] = m->err[0] == '\0';
+		return m->absent[ti] ? 0 : -1;
+	}
+	if (migrate_tables[ti].how != MIG_DATA) {
+		sql = xasprintf("DELETE FROM %s", table);
+		rc = migrate_pg_exec(m, sql);
+		free(sql);
+		if (rc < 0) {
+			g_hash_table_destroy(cols);
+			return -1;
+		}
+	}
 	sql = xasprintf("SELECT * FROM \"%s\"", table);
 	rc = sqlite3_prepare_v2(m->db, sql, -1, &st, NULL);
 	free(sql);
@@ -502,7 +532,9 @@ static int
 migrate_verify(struct migrate *m)
 {
 	for (size_t i = 0; i < MIGRATE_N_TABLES; i++) {
-		char *sql = xasprintf("SELECT count(*) FROM \"%s\"", migrate_tables[i]);
+		if (m->absent[i])
+			continue;
+		char *sql = xasprintf("SELECT count(*) FROM \"%s\"", migrate_tables[i].name);
 		sqlite3_stmt *st = NULL;
 		int64_t lite = -1, pg = -1;
 		if (sqlite3_prepare_v2(m->db, sql, -1, &st, NULL) == SQLITE_OK &&
@@ -519,7 +551,7 @@ migrate_verify(struct migrate *m)
 			return migrate_fail(m,
 					    "%s: SQLite has %lld rows, %lld were copied, PostgreSQL"
 					    " has %lld: nothing was changed",
-					    migrate_tables[i], (long long)lite,
+					    migrate_tables[i].name, (long long)lite,
 					    (long long)m->rows[i], (long long)pg);
 	}
 	return 0;
@@ -531,7 +563,13 @@ migrate_summary(const struct migrate *m, const char *dir)
 {
 	int64_t total = 0;
 	for (size_t i = 0; i < MIGRATE_N_TABLES; i++) {
-		printf("%-20s %12lld\n", migrate_tables[i], (long long)m->rows[i]);
+		if (m->absent[i]) {
+			printf(
+			    "%-20s %12s (not in the target's schema: it keeps them its own way)\n",
+			    migrate_tables[i].name, "-");
+			continue;
+		}
+		printf("%-20s %12lld\n", migrate_tables[i].name, (long long)m->rows[i]);
 		total += m->rows[i];
 	}
 	printf("%-20s %12lld\n", "total", (long long)total);
