@@ -106,7 +106,7 @@ static const struct pg_stmt out_retry = {
 #define OUT_REF_COLUMNS                                                                            \
 	"SELECT o.id, o.message_id, o.customer_id, (SELECT ext_id FROM customers c"                \
 	" WHERE c.id = o.customer_id AND c.erased_ms IS NULL), o.campaign_id, o.step_id,"          \
-	" o.recipient, o.state, (SELECT ((j.trigger::jsonb) -> 'properties')::text"                \
+	" o.recipient, o.state, (SELECT ((j.trigger::json) -> 'properties')::text"                \
 	" FROM journeys j WHERE j.id = o.journey_id) FROM outbox o"
 
 static const struct pg_stmt out_ref_id = {"out_ref_id", OUT_REF_COLUMNS " WHERE o.id = $1"};
