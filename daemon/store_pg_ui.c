@@ -188,11 +188,11 @@ pg_ui_customer_search(struct store *st, const char *text, int limit, struct ui_c
 	    " AND erased_ms IS NULL) UNION ALL"
 	    " (SELECT 1, ext_id, email, name, stage, lower(email) COLLATE \"C\" FROM customers"
 	    " WHERE lower(email) ~>=~"
-	    " lower($1) AND lower(email) ~<~ lower($1) || $2 AND erased_ms IS NULL"
+	    " lower($1) AND lower(email) ~<~ (lower($1) || $2) AND erased_ms IS NULL"
 	    " ORDER BY lower(email) USING ~<~ LIMIT $3) UNION ALL"
 	    " (SELECT 2, ext_id, email, name, stage, lower(name) COLLATE \"C\" FROM customers"
 	    " WHERE lower(name) ~>=~"
-	    " lower($1) AND lower(name) ~<~ lower($1) || $2 AND erased_ms IS NULL"
+	    " lower($1) AND lower(name) ~<~ (lower($1) || $2) AND erased_ms IS NULL"
 	    " ORDER BY lower(name) USING ~<~ LIMIT $3)"
 	    " ORDER BY 1, 6"};
 	struct pg_args a = {0};
