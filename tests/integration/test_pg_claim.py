@@ -2,7 +2,8 @@
 """Issue 21: two daemons on one PostgreSQL database share its outbox. Each claims the due
 messages with FOR UPDATE SKIP LOCKED, so two nodes delivering from one queue never take the
 same message: a few hundred messages queued through both nodes arrive exactly once across the
-two nodes' relays, and both nodes deliver some of them."""
+two nodes' relays, and both nodes deliver some of them. A node's start queues again only what a
+node whose session is gone left "sending", never what a live node has in flight."""
 import collections
 import os
 import sys
@@ -84,6 +85,72 @@ def two_nodes_deliver_each_message_exactly_once():
                 d.cleanup()
         for s in sinks:
             s.stop()
+
+
+def states(d, ids):
+    """{message_id: (state, attempts)} of the outbox rows IDS."""
+    return {bare(m): (st, int(n)) for m, st, n in d.sql(
+        "SELECT message_id, state, attempts FROM outbox") if bare(m) in ids}
+
+
+def queue(d, n, first):
+    """N messages queued through D: their Message-IDs."""
+    ids = set()
+    for i in range(first, first + n):
+        r = d.request("POST", "/v1/messages", body={
+            "customer": f"c{i % CUSTOMERS}", "template": "receipt", "data": {"order": i}})
+        eq(r.status, 202, f"message {i}: {r.raw}")
+        ids.add(bare(r.json["message_id"]))
+    return ids
+
+
+@test
+def a_start_takes_a_dead_nodes_messages_in_flight_not_a_live_ones():
+    if not pgcluster.available():
+        skip("PostgreSQL's server is not installed")
+    url = pgcluster.shared().create_database()
+    # Node A's relay holds each message 4 s at DATA: A's messages stay "sending" meanwhile.
+    slow, fast = SmtpServer(behaviour={"delay_data": 4}).start(), SmtpServer().start()
+    a, b = node(url, slow), node(url, fast)
+    try:
+        a.start()
+        for i in range(CUSTOMERS):
+            eq(a.request("POST", "/v1/customers", body={
+                "id": f"c{i}", "email": f"c{i}@example.org", "name": f"C{i}"}).status, 200)
+        live = queue(a, 3, 0)
+        poll(lambda: {s for s, _ in states(a, live).values()} == {"sending"}, 20,
+             "A's messages in flight")
+        b.start()
+        eq({s for s, _ in states(b, live).values()}, {"sending"},
+           "B's start left A's messages in flight to A")
+        poll(lambda: {s for s, _ in states(a, live).values()} == {"sent"}, 60, "A sent them")
+        eq({m: n for m, (_, n) in states(a, live).items()}, {m: 1 for m in live},
+           "each claimed once")
+        with fast.lock:
+            eq(sum(fast.by_message_id[f"<{m}>"] + fast.by_message_id[m] for m in live), 0,
+               "none went through B")
+        # A dies with messages in flight: B's next start takes them over.
+        dead = queue(a, 3, 100)
+        poll(lambda: {s for s, _ in states(a, dead).values()} == {"sending"}, 20,
+             "A's second messages in flight")
+        a.kill9()
+        eq(b.stop(), 0, "B stops")
+        b.start()
+        poll(lambda: {s for s, _ in states(b, dead).values()} == {"sent"}, 60,
+             "B sent what A left in flight")
+        with fast.lock:
+            got = {bare(m) for m in fast.by_message_id}
+        check(dead <= got, "through B's relay", dead, got)
+        eq({m: n for m, (_, n) in states(b, dead).items()}, {m: 2 for m in dead},
+           "claimed by A, then once more by B")
+    finally:
+        for d in (a, b):
+            try:
+                d.stop()
+            finally:
+                d.cleanup()
+        slow.stop()
+        fast.stop()
 
 
 if __name__ == "__main__":
