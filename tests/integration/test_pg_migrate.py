@@ -347,6 +347,9 @@ def the_daemon_carries_on_on_postgresql():
                 " WHERE campaign_id = 'welcome' AND active = 1", db=db)
         old = pg.psql("SELECT id, journey_id, step_id, state FROM outbox ORDER BY id", db=db)
         p.start()
+        eq(p.request("POST", "/v1/customers", body={"id": "c7", "email": "c7@example.com",
+                                                   "name": "Seven"}).status, 200,
+           "a new customer (a fresh id)")
         eq(p.post_events({"events": [
             {"customer": "c1", "type": "review", "id": "r1"},
             {"customer": "c7", "type": "signup", "id": "s-c7"},
@@ -376,17 +379,19 @@ def the_daemon_carries_on_on_postgresql():
         eq(pg.psql("SELECT id, journey_id, step_id, state FROM outbox WHERE id <= %s"
                    " ORDER BY id" % old[-1][0], db=db), old,
            "the messages sent before the move are untouched")
-        new = pg.psql(f"SELECT step_id FROM outbox WHERE id > {old[-1][0]} ORDER BY step_id",
-                      db=db)
-        eq(sorted(s for (s,) in new), sorted(["followup"] * 4 + ["hello", "sorry", "thanks"]),
-           "the new messages: four follow-ups (c5 unsubscribed, c6 suppressed), the apology,"
+        new = pg.psql("SELECT step_id, state, reason FROM outbox"
+                      f" WHERE id > {old[-1][0]}", db=db)
+        eq(sorted(new), sorted([["followup", "sent", ""]] * 4 + [
+            ["followup", "skipped", "suppressed"], ["followup", "skipped", "unsubscribed"],
+            ["hello", "sent", ""], ["sorry", "sent", ""], ["thanks", "sent", ""]]),
+           "the new messages: six follow-ups (c5 unsubscribed, c6 suppressed), the apology,"
            " c7's two")
         sent = int(pg.psql("SELECT count(*) FROM outbox WHERE state = 'sent'", db=db)[0][0])
         poll(lambda: maildir_files(os.path.join(d.tmp, "maildir")) == sent, 10,
              "one file per message sent: nothing sent twice")
         s = get(p, "/v1/campaigns/welcome/stats")
-        eq((s["sent"], s["entered"]), (before["welcome"]["sent"] + 4, 7),
-           "the welcome statistics go on from SQLite's")
+        eq((s["sent"], s["entered"]), (before["welcome"]["sent"] + 5, 7),
+           "the welcome statistics go on from SQLite's: four follow-ups and c7's hello more")
         eq(view(p)["status"]["held"], "paused", "the held campaign is still paused")
         eq(p.stop(), 0, "stops")
     finally:
