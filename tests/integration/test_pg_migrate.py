@@ -15,7 +15,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ntest import Daemon, Failure, NURTURED, check, eq, poll, run_all, skip, test  # noqa: E402
