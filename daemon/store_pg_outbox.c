@@ -44,31 +44,39 @@ static const struct pg_stmt out_refuse = {"out_refuse",
 					  "UPDATE outbox SET state = 'skipped', reason = $2,"
 					  " final_ms = updated_ms WHERE id = $1"};
 
-/*
- * At a start, what a node left "sending" is queued again only when that node's session is gone
- * (crashed or stopped): another node's messages in flight stay its own, or they would be sent
- * twice. Messages claimed before the claimant was recorded count as left behind.
- */
-static const struct pg_stmt out_recover = {
-    "out_recover",
-    "UPDATE outbox SET state = 'queued', due_ms = $1, updated_ms = $1, claimed_by = NULL"
-    " WHERE state = 'sending' AND (claimed_by IS NULL OR NOT EXISTS (SELECT 1"
-    " FROM pg_stat_activity a WHERE a.pid = outbox.claimed_by"
-    " AND a.datname = current_database()))"};
+/* The session that claimed the outbox row is gone (the node crashed, stopped or reconnected). */
+#define OUT_CLAIMANT_GONE                                                                          \
+	"NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = outbox.claimed_by"             \
+	" AND a.datname = current_database())"
 
 /*
- * One statement marks the due messages "sending", counts the attempt and returns what delivery
- * needs with the payload. SKIP LOCKED: rows another node is claiming right now are left to it,
- * and once it commits they are no longer due, so no message is claimed by two nodes. The
- * claiming session is recorded for out_recover.
+ * At a start, what a node left "sending" is queued again only when that node's session is gone:
+ * another node's messages in flight stay its own, or they would be sent twice. Messages claimed
+ * before the claimant was recorded count as left behind.
+ */
+static const struct pg_stmt out_recover = {
+    "out_recover", "UPDATE outbox SET state = 'queued', due_ms = $1, updated_ms = $1,"
+		   " claimed_by = NULL WHERE state = 'sending' AND (claimed_by IS NULL"
+		   " OR " OUT_CLAIMANT_GONE ")"};
+
+/*
+ * One statement marks the due messages "sending", counts the attempt, records the claiming
+ * session and returns what delivery needs with the payload. SKIP LOCKED: rows another node is
+ * claiming right now are left to it, and once it commits they are no longer due, so no message
+ * is claimed by two nodes. The same statement queues again, due now, the channel's messages a
+ * node whose session is gone left "sending" (a node killed and not restarted): the next claim
+ * takes them, so they wait for no start; duplicates stay within what it had in flight.
  */
 static const struct pg_stmt out_claim = {
     "out_claim",
-    "WITH c AS (UPDATE outbox SET state = 'sending', attempts = attempts + 1,"
+    "WITH gone AS (UPDATE outbox SET state = 'queued', due_ms = $2, updated_ms = $2,"
+    " claimed_by = NULL WHERE id IN (SELECT id FROM outbox WHERE state = 'sending'"
+    " AND channel = $1 AND claimed_by IS NOT NULL AND " OUT_CLAIMANT_GONE
+    " FOR UPDATE SKIP LOCKED)),"
+    " c AS (UPDATE outbox SET state = 'sending', attempts = attempts + 1,"
     " updated_ms = $2, claimed_by = pg_backend_pid() WHERE id IN (SELECT id FROM outbox"
     " WHERE channel = $1 AND state IN ('queued', 'deferred') AND due_ms <= $2"
-    " ORDER BY due_ms LIMIT $3"
-    " FOR UPDATE SKIP LOCKED)"
+    " ORDER BY due_ms LIMIT $3 FOR UPDATE SKIP LOCKED)"
     " RETURNING id, message_id, channel, campaign_id, step_id, customer_id, sender,"
     " recipient, attempts, created_ms, due_ms)"
     " SELECT c.id, c.message_id, c.channel, c.campaign_id, c.step_id, cu.ext_id, c.sender,"
