@@ -670,15 +670,6 @@ daemon_run(struct config *cfg, int foreground)
 		rc = 1;
 		goto out;
 	}
-	/*
-	 * Issue 21: data_dir keeps the generated secret whatever the store; SQLite's open made it,
-	 * so on PostgreSQL the start made none and could not write the secret.
-	 */
-	if (util_mkdirs(cfg->data_dir, 0700) < 0) {
-		log_warnx("cannot create data_dir %s: %s", cfg->data_dir, strerror(errno));
-		rc = 1;
-		goto out;
-	}
 	int pg = cfg->store != NULL && strcmp(cfg->store, "sqlite") != 0;
 	struct store_options so = {.backend = pg ? "postgresql" : "sqlite",
 				   .data_dir = cfg->data_dir,
