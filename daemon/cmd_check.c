@@ -3,6 +3,7 @@
 #include <glib.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "campaign.h"
@@ -47,14 +48,16 @@ check_plugins(const struct config *cfg, struct diag *d)
 
 /*
  * Issue 17: a cron trigger's segment must exist in the store. The database is opened read-only
- * when it is there; without one no segment exists yet.
+ * when it is there; without one no segment exists yet. Issue 21: the configured store, SQLite's
+ * file or the PostgreSQL database.
  */
 static void
 check_segments(const struct config *cfg, const struct campaign_set *set, struct diag *d)
 {
 	struct store *s = NULL;
 	char err[256] = "", *db = g_build_filename(cfg->data_dir, "nurtured.db", NULL);
-	int exists = g_file_test(db, G_FILE_TEST_EXISTS);
+	int pg = cfg->store != NULL && strcmp(cfg->store, "sqlite") != 0;
+	int exists = pg || g_file_test(db, G_FILE_TEST_EXISTS);
 	const char *saved = d->file;
 
 	g_free(db);
@@ -64,8 +67,10 @@ check_segments(const struct config *cfg, const struct campaign_set *set, struct 
 		if (c->trigger.segment == NULL)
 			continue;
 		if (s == NULL && exists) {
-			struct store_options opt = {
-			    .backend = "sqlite", .data_dir = cfg->data_dir, .read_only = 1};
+			struct store_options opt = {.backend = pg ? "postgresql" : "sqlite",
+						    .data_dir = cfg->data_dir,
+						    .url = pg ? cfg->store : NULL,
+						    .read_only = 1};
 			if ((s = store_open(&opt, err, sizeof(err))) == NULL) {
 				fprintf(stderr, "warning: cannot check segments: %s\n", err);
 				break;

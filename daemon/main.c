@@ -6,6 +6,7 @@
 
 #include "build.h"
 #include "cmd_check.h"
+#include "cmd_migrate.h"
 #include "config.h"
 #include "daemon.h"
 #include "inbound_classify.h"
@@ -32,6 +33,8 @@ usage(FILE *f)
 	    "       nurtured render TEMPLATE_FILE DATA.json [--escape html|none]\n"
 	    "       nurtured classify FILE...       what came back: bounce, complaint, reply...\n"
 	    "       nurtured inbound [-c FILE] [--rcpt ADDR] < MESSAGE   (an MTA's pipe)\n"
+	    "       nurtured migrate --from sqlite:DATA_DIR --to postgresql://USER@HOST/DB\n"
+	    "                copy the SQLite store into an empty PostgreSQL database\n"
 	    "       nurtured --version | --help\n"
 	    "\n"
 	    "  -c FILE   configuration (JSON); without it, the embedded defaults\n"
@@ -68,6 +71,8 @@ main(int argc, char **argv)
 			return inbound_classify_main(argc, argv);
 		if (strcmp(cmd, "inbound") == 0)
 			return inbound_pipe_main(argc, argv);
+		if (strcmp(cmd, "migrate") == 0)
+			return migrate_main(argc, argv);
 	}
 	while ((ch = getopt_long(argc, argv, "c:fvVh", longopts, NULL)) != -1) {
 		switch (ch) {

@@ -25,6 +25,12 @@
 #include "store_broadcast.h"
 #include "store_ui.h"
 
+/*
+ * The schema's advisory lock (store_pg_schema.c, `nurtured migrate`): "nurtured" in ASCII, so
+ * that it is recognisable in pg_locks.
+ */
+#define PG_MIGRATE_LOCK 0x6e75727475726564LL
+
 /* The most parameters one statement takes (multi-row inserts build their own arrays). */
 #define PG_ARGS_MAX 24
 

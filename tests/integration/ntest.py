@@ -216,6 +216,10 @@ class Daemon:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
     def db_path(self):
+        """The SQLite file. A test that opens it cannot run on PostgreSQL: it is reported as
+        skipped there, with the reason (Daemon.sql reads either store)."""
+        if self.on_postgresql():
+            raise Skip("reads the SQLite file directly; on PostgreSQL it would need Daemon.sql")
         return os.path.join(self.config["data_dir"], "nurtured.db")
 
     def on_postgresql(self):

@@ -5,11 +5,11 @@ journey keeps its trigger and notes, a journey that a re-entry rule reads keeps 
 the statistics keep their counts."""
 import os
 import re
-import sqlite3
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ntest import Daemon, check, eq, poll, run_all, test  # noqa: E402
+from ntest import Daemon, check, eq, poll, run_all, skip, test  # noqa: E402
 
 D = Daemon({"user": "root", "log_level": "debug",
             "channels": {"mail": {"plugin": "maildir", "path": "/dev/null/x"}},
@@ -25,12 +25,10 @@ D.write_templates({"t.subject.mustache": "Thanks {{customer.name}}",
                    "t.text.mustache": "order {{event.properties.order}}\n"})
 
 
-def rows(sql, *args):
-    db = sqlite3.connect(D.db_path())
-    try:
-        return db.execute(sql, args).fetchall()
-    finally:
-        db.close()
+def rows(sql):
+    """Rows of SQL read from the store on either backend, as tuples, integers as int."""
+    return [tuple(int(v) if re.fullmatch(r"-?[0-9]+", v or "") else v for v in row)
+            for row in D.sql(sql)]
 
 
 def stats(cid):
@@ -58,10 +56,17 @@ def old_data_goes_in_chunks_what_is_needed_stays():
                         D.request("GET", "/v1/campaigns").json["campaigns"]}
     eq((before["sent"], before["steps"][0]["sent"]), (3, 3), "stats before")
     status_before = D.request("GET", "/v1/status").json["outbox"]
-    # Issue 22: the dashboard's counters of messages per day, channel and state follow.
-    eq(rows("SELECT channel, state, sum(n) FROM outbox_days WHERE n <> 0 GROUP BY 1, 2"),
-       rows("SELECT channel, state, count(*) FROM outbox GROUP BY 1, 2"),
-       "the counters equal a recount before the prune")
+    # Issue 22: the dashboard's counters of messages per day, channel and state follow. The
+    # PostgreSQL schema gets them when the dashboard's operations are ported (issue 21):
+    # until then there is nothing there to check.
+    counters = not D.on_postgresql() or rows(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'outbox_days'"
+    )[0][0] == 1
+    if counters:
+        eq(rows("SELECT channel, state, sum(n) FROM outbox_days WHERE n <> 0 GROUP BY 1, 2"
+                " ORDER BY 1, 2"),
+           rows("SELECT channel, state, count(*) FROM outbox GROUP BY 1, 2 ORDER BY 1, 2"),
+           "the counters equal a recount before the prune")
 
     def pruned():
         return (rows("SELECT count(*) FROM events")[0][0] == 2 and
@@ -73,8 +78,9 @@ def old_data_goes_in_chunks_what_is_needed_stays():
                 all("properties" not in t and '"id"' not in t for (t,) in
                     rows("SELECT trigger FROM journeys WHERE active = 0")))
     poll(pruned, 30, "old rows pruned")
-    eq(rows("SELECT day, channel, state, n FROM outbox_days WHERE n <> 0"), [],
-       "pruned messages leave the dashboard's counters (the outbox is empty)")
+    if counters:
+        eq(rows("SELECT day, channel, state, n FROM outbox_days WHERE n <> 0"), [],
+           "pruned messages leave the dashboard's counters (the outbox is empty)")
     eq(sorted(rows("SELECT event_key FROM events")), [("p0",), ("v0",)],
        "each customer's first event of a type stays")
     live = rows("SELECT trigger FROM journeys WHERE campaign_id = 'later' AND active = 1")
@@ -99,6 +105,44 @@ def old_data_goes_in_chunks_what_is_needed_stays():
     longest = [float(x) for x in re.findall(r"longest chunk ([0-9.]+) ms", D.read_log())]
     check(longest and max(longest) < 100, "chunks are short", longest)
     eq(D.stop(), 0, "clean stop")
+
+
+# The advisory lock a PostgreSQL node holds while it prunes ("ntretent" in ASCII).
+RETENTION_LOCK = 0x6e74726574656e74
+
+
+@test
+def on_postgresql_one_node_prunes_at_a_time():
+    """Nodes sharing a database prune one at a time: while another holds retention's lock, a
+    node's passes prune nothing (two chunks on the same rows would archive them twice)."""
+    if not D.on_postgresql():
+        skip("PostgreSQL only: one SQLite database has one daemon")
+    d = Daemon({"log_level": "debug", "retention": {"events": "1s", "interval": "1s"}})
+    other = subprocess.Popen(["psql", "-X", "-q", "-At", "-d", d.config["store"]],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        d.start()
+        other.stdin.write(f"SELECT pg_advisory_lock({RETENTION_LOCK});\n\\echo locked\n")
+        other.stdin.flush()
+        while other.stdout.readline().strip() != "locked":
+            pass
+        for i in range(3):  # the first of a type stays: two may go
+            eq(d.post_events({"id": f"e{i}", "customer": "n1", "type": "view"}).status, 202,
+               "event")
+        passes = d.read_log().count("retention: pass done")
+        # Three passes at 1 s apart: the last had the events older than the limit.
+        poll(lambda: d.read_log().count("retention: pass done") >= passes + 3, 20,
+             "three retention passes")
+        eq(d.sql("SELECT count(*) FROM events"), [["3"]],
+           "nothing pruned while another node holds retention")
+        other.communicate(f"SELECT pg_advisory_unlock({RETENTION_LOCK});\n", timeout=10)
+        poll(lambda: d.sql("SELECT count(*) FROM events") == [["1"]], 20,
+             "pruned once the other node is done")
+        eq(d.stop(), 0, "clean stop")
+    finally:
+        if other.poll() is None:
+            other.kill()
+        d.cleanup()
 
 
 @test
