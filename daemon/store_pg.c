@@ -390,9 +390,24 @@ static enum store_status
 store_pg_commit(struct store *st)
 {
 	struct store_pg *s = PQS(st);
-	enum store_status rc = pg_exec(s, "COMMIT");
+	if (s->conn == NULL)
+		return STORE_UNAVAILABLE;
+	/*
+	 * A transaction that met an error is aborted, and PostgreSQL answers its COMMIT with a
+	 * ROLLBACK, not an error: only the command tag tells that nothing was committed.
+	 */
+	PGresult *r = PQexec(s->conn, "COMMIT");
 	s->in_tx = 0;
-	return rc;
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		return pg_failed(s, "COMMIT", r);
+	int committed = strcmp(PQcmdStatus(r), "COMMIT") == 0;
+	PQclear(r);
+	if (!committed) {
+		snprintf(s->err, sizeof(s->err), "COMMIT of an aborted transaction rolled back");
+		log_warnx("store: %s", s->err);
+		return STORE_UNAVAILABLE;
+	}
+	return STORE_OK;
 }
 
 static void

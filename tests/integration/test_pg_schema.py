@@ -79,5 +79,17 @@ def an_unreachable_server_is_a_clear_error():
     check("cannot connect to PostgreSQL" in r.stderr, "says why", r.stderr)
 
 
+@test
+def a_transaction_that_met_an_error_does_not_commit():
+    pg = cluster()
+    url = pg.create_database()
+    r = subprocess.run([TOOL, "aborted-commit", url], capture_output=True, text=True,
+                       timeout=60)
+    eq(r.returncode, 0, r.stderr)
+    # STORE_UNAVAILABLE is 5 (store.h); the heartbeat written before the error is not there.
+    eq(r.stdout.strip(), "commit=5 heartbeat=none", "refused, nothing written")
+    check("COMMIT of an aborted transaction rolled back" in r.stderr, "logged", r.stderr)
+
+
 if __name__ == "__main__":
     run_all()
