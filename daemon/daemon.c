@@ -681,8 +681,11 @@ daemon_run(struct config *cfg, int foreground)
 		rc = 1;
 		goto out;
 	}
-	/* On PostgreSQL the store does not make data_dir; the secret lives there. */
-	if (util_mkdirs(cfg->data_dir, 0700) < 0) {
+	/*
+	 * On PostgreSQL the store does not make data_dir; the secret lives there, and a marker
+	 * tells a later start (privdrop) that the directory is nurtured's, as nurtured.db does.
+	 */
+	if (util_mkdirs(cfg->data_dir, 0700) < 0 || (pg && privdrop_mark_dir(cfg->data_dir) < 0)) {
 		log_warnx("cannot create %s: %s", cfg->data_dir, strerror(errno));
 		store_close(store);
 		rc = 1;

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <grp.h>
 #include <pwd.h>
@@ -89,11 +90,24 @@ privdrop_dir_is_ours(const char *dir)
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
 		entries++;
-		if (strcmp(e->d_name, "nurtured.db") == 0)
+		if (strcmp(e->d_name, "nurtured.db") == 0 || strcmp(e->d_name, PRIVDROP_MARK) == 0)
 			store = 1;
 	}
 	closedir(d);
 	return strcmp(dir, "/") != 0 && (entries == 0 || store);
+}
+
+/* The marker of a data_dir whose store is elsewhere (PostgreSQL): nurtured made it. */
+int
+privdrop_mark_dir(const char *dir)
+{
+	char *path = xasprintf("%s/" PRIVDROP_MARK, dir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	free(path);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
 }
 
 /* The store, the secret and the default maildirs must stay writable after the drop. */
@@ -112,7 +126,8 @@ privdrop_chown_tree(const char *dir, const char *user, char *err, size_t len)
 	}
 	if (!privdrop_dir_is_ours(dir)) {
 		snprintf(err, len,
-			 "key 'data_dir': %s holds files but no nurtured.db; refusing to give it "
+			 "key 'data_dir': %s holds files but no nurtured.db (nor " PRIVDROP_MARK
+			 "); refusing to give it "
 			 "all to user '%s'",
 			 dir, user);
 		return -1;

@@ -28,4 +28,8 @@ int privdrop_to(const char *user, char *err, size_t len);
  */
 int privdrop_daemon(const struct config *c, char *err, size_t len);
 
+/* The file that marks data_dir as nurtured's when the store is not in it (PostgreSQL). */
+#define PRIVDROP_MARK "nurtured.store"
+int privdrop_mark_dir(const char *dir);
+
 #endif
