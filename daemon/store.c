@@ -1,4 +1,5 @@
 #include "store.h"
+#include "store_cluster.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +93,16 @@ store_timers_free(struct store_timer *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		free(v[i].campaign_id);
+	free(v);
+}
+
+void
+store_node_rows_free(struct store_node_row *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].node_id);
+		free(v[i].listen);
+	}
 	free(v);
 }
 

@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "cluster.h"
 #include "engine.h"
 #include "log.h"
 #include "metrics.h"
@@ -29,6 +30,11 @@
 #define STORELOOP_ENGINE_CHUNKS 8
 /* Longest sleep before looking at the next due time again (wall-clock jumps). */
 #define STORELOOP_ENGINE_MAX_SLEEP_MS 60000
+/*
+ * With several nodes (issue 21), other nodes store events and due steps for this node's
+ * partitions without waking it: its engine looks again at least this often.
+ */
+#define STORELOOP_CLUSTER_POLL_MS 200
 
 struct storeloop {
 	struct store *store;
@@ -43,6 +49,8 @@ struct storeloop {
 	atomic_int waiting;	/* jobs someone waits for, posted and not yet taken */
 	int engine_after_inbox; /* a pass gave way to them: the next one follows the inbox */
 	void *queued_arg;
+	struct cluster *cluster; /* issue 21: the lease loop, or NULL (one node on SQLite) */
+	struct event *cluster_ev;
 };
 
 /* After a commit: if the engine queued messages in it, delivery hears of it. */
@@ -190,11 +198,30 @@ storeloop_engine_pass(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	int64_t due = engine_next_due(l->engine), wait_ms = STORELOOP_ENGINE_MAX_SLEEP_MS;
+	if (l->cluster != NULL)
+		wait_ms = STORELOOP_CLUSTER_POLL_MS;
 	if (due >= 0 && due - util_now_ms() < wait_ms)
 		wait_ms = due - util_now_ms() > 0 ? due - util_now_ms() : 0;
 	tv.tv_sec = wait_ms / 1000;
 	tv.tv_usec = (wait_ms % 1000) * 1000;
 	evtimer_add(l->engine_ev, &tv);
+}
+
+/*
+ * Issue 21: a lease round between the loop's transactions, every third of the lease time. When
+ * the node takes partitions over, the engine looks at their events and due steps at once.
+ */
+static void
+storeloop_cluster_round(evutil_socket_t fd, short what, void *arg)
+{
+	struct storeloop *l = arg;
+	int64_t ms = cluster_interval_ms(l->cluster);
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	(void)fd;
+	(void)what;
+	if (cluster_round(l->cluster, l->store) > 0 && l->engine_ev != NULL)
+		event_active(l->engine_ev, EV_TIMEOUT, 0);
+	evtimer_add(l->cluster_ev, &tv);
 }
 
 /* Inbox callback on the store thread: everything queued so far, cut into groups. */
@@ -252,10 +279,11 @@ storeloop_start(struct store *s, struct engine *engine, struct event_base *done_
 /* Everything is set before the thread starts: it reads the fields without a lock. */
 static struct storeloop *
 storeloop_start_with(struct store *s, struct engine *engine, struct event_base *done_base,
-		     void (*queued)(void *), void *arg, int reader)
+		     void (*queued)(void *), void *arg, int reader, struct cluster *cluster)
 {
 	struct storeloop *l = xcalloc(1, sizeof(*l));
 	l->reader = reader;
+	l->cluster = cluster;
 	atomic_init(&l->waiting, 0);
 	l->store = s;
 	l->engine = engine;
@@ -266,6 +294,13 @@ storeloop_start_with(struct store *s, struct engine *engine, struct event_base *
 		fatalx("storeloop: event_base_new");
 	l->inbox = mbox_new(l->base, storeloop_receive, l);
 	l->outbox = mbox_new(done_base, storeloop_deliver, l);
+	if (cluster != NULL) {
+		/* The caller ran the first round: the next is a third of the lease time away. */
+		int64_t ms = cluster_interval_ms(cluster);
+		struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+		l->cluster_ev = evtimer_new(l->base, storeloop_cluster_round, l);
+		evtimer_add(l->cluster_ev, &tv);
+	}
 	if (engine != NULL) {
 		l->engine_ev = evtimer_new(l->base, storeloop_engine_pass, l);
 		event_active(l->engine_ev, EV_TIMEOUT, 0); /* catch up on start */
@@ -279,13 +314,20 @@ struct storeloop *
 storeloop_start_hooked(struct store *s, struct engine *engine, struct event_base *done_base,
 		       void (*queued)(void *), void *arg)
 {
-	return storeloop_start_with(s, engine, done_base, queued, arg, 0);
+	return storeloop_start_with(s, engine, done_base, queued, arg, 0, NULL);
+}
+
+struct storeloop *
+storeloop_start_cluster(struct store *s, struct engine *engine, struct event_base *done_base,
+			void (*queued)(void *), void *arg, struct cluster *cluster)
+{
+	return storeloop_start_with(s, engine, done_base, queued, arg, 0, cluster);
 }
 
 struct storeloop *
 storeloop_start_reader(struct store *s, struct event_base *done_base)
 {
-	return storeloop_start_with(s, NULL, done_base, NULL, NULL, 1);
+	return storeloop_start_with(s, NULL, done_base, NULL, NULL, 1, NULL);
 }
 
 void
@@ -329,6 +371,8 @@ storeloop_stop(struct storeloop *l)
 		storeloop_deliver(done, l);
 	if (l->engine_ev != NULL)
 		event_free(l->engine_ev);
+	if (l->cluster_ev != NULL)
+		event_free(l->cluster_ev);
 	store_close(l->store);
 	mbox_free(l->inbox);
 	mbox_free(l->outbox);
