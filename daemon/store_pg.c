@@ -469,6 +469,7 @@ const struct store_ops store_pg_ops = {
     .release = store_pg_release,
     .rollback_savepoint = store_pg_rollback_savepoint,
     .heartbeat = store_pg_heartbeat,
+    .prune = store_pg_prune,
     .ui = &store_pg_ui_ops,
     .bc = &store_pg_broadcast_ops,
     .customer = &store_pg_customer_ops,

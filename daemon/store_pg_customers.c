@@ -1,9 +1,947 @@
-/* The PostgreSQL backend's operations of store_customers.h, mirroring store_sqlite_customers.c. */
+/*
+ * The PostgreSQL backend's operations of store_customers.h, mirroring store_sqlite.c,
+ * store_sqlite_customers.c and store_sqlite_consent.c. Upserts go by batch: the rows of every
+ * customer in it are read (and the new ones created) in one statement, merged in C as SQLite's
+ * upsert does one by one, and written back in one statement per table.
+ */
+#include <glib.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto.h"
 #include "store_customers.h"
 #include "store_pg.h"
+#include "store_pg_rows.h"
+#include "timefmt.h"
 #include "util.h"
 
-const struct store_customer_ops store_pg_customer_ops = {0};
+/* The profile columns an upsert compares and rewrites, in this order after id. */
+static const char *const cust_fields[] = {"email", "name", "locale", "timezone", "birthday"};
+#define CUST_NFIELDS 5
+
+/* The list's key: the keyed hash of the lowercased address (store_sqlite_consent.c). */
+static void
+cust_addr_hash(const char *secret, const char *address, char hash[65], char **lower)
+{
+	*lower = g_ascii_strdown(address, -1);
+	crypto_hmac_hex(secret, *lower, strlen(*lower), hash);
+}
+
+static enum store_status
+pg_customer_lookup(struct store *st, const char *ext_id, int64_t *id)
+{
+	static const struct pg_stmt q = {"cust_lookup",
+					 "SELECT id, erased_ms FROM customers WHERE ext_id = $1"};
+	struct pg_args a = {0};
+	PGresult *r;
+	enum store_status rc;
+
+	pg_arg_text(&a, ext_id);
+	if ((rc = pg_run(PQS(st), &q, &a, &r)) != STORE_OK)
+		return rc;
+	rc = STORE_NOTFOUND;
+	if (PQntuples(r) > 0) {
+		*id = pg_int(r, 0, 0);
+		rc = pg_isnull(r, 0, 1) ? STORE_OK : STORE_GONE;
+	}
+	PQclear(r);
+	return rc;
+}
+
+/*
+ * The customer's id, the row made when there is none. The insert runs only when the select
+ * finds nothing, so that the id's sequence is not spent on every event.
+ */
+static enum store_status
+pg_customer_ensure(struct store *st, const char *ext_id, int64_t now_ms, int64_t *id)
+{
+	static const struct pg_stmt q = {
+	    "cust_ensure",
+	    "WITH ins AS (INSERT INTO customers (ext_id, created_ms, updated_ms)"
+	    " SELECT $1::text, $2::bigint, $2::bigint WHERE NOT EXISTS (SELECT 1 FROM customers"
+	    " WHERE ext_id = $1::text) ON CONFLICT (ext_id) DO NOTHING RETURNING id)"
+	    " SELECT id FROM ins UNION ALL SELECT id FROM customers WHERE ext_id = $1::text"};
+	static const struct pg_stmt again = {"cust_ensure_id",
+					     "SELECT id FROM customers WHERE ext_id = $1"};
+	struct pg_args a = {0};
+	PGresult *r;
+	enum store_status rc;
+
+	pg_arg_text(&a, ext_id);
+	pg_arg_int(&a, now_ms);
+	if ((rc = pg_run(PQS(st), &q, &a, &r)) != STORE_OK)
+		return rc;
+	if (PQntuples(r) == 0) {
+		/* Another writer inserted it after this statement's snapshot: read it now. */
+		PQclear(r);
+		a.n = 1;
+		if ((rc = pg_run(PQS(st), &again, &a, &r)) != STORE_OK)
+			return rc;
+	}
+	rc = PQntuples(r) > 0 ? STORE_OK : STORE_UNAVAILABLE;
+	if (rc == STORE_OK)
+		*id = pg_int(r, 0, 0);
+	PQclear(r);
+	return rc;
+}
+
+/* A customer of a batch as stored, then as the batch's items leave it. */
+struct cust_state {
+	int64_t id, created_ms;
+	int erased;
+	char *v[CUST_NFIELDS]; /* email, name, locale, timezone, birthday */
+	json_t *attributes;
+	int dirty;	     /* the profile is to be written */
+	GHashTable *consent; /* topic -> struct cust_consent (read only when the batch has some) */
+};
+
+struct cust_consent {
+	char *state;	    /* NULL: no row */
+	const char *source; /* the last change's, borrowed */
+	int64_t ms;
+	int dirty;
+};
+
+static void
+cust_consent_free(gpointer p)
+{
+	struct cust_consent *c = p;
+	free(c->state);
+	free(c);
+}
+
+static void
+cust_state_free(gpointer p)
+{
+	struct cust_state *c = p;
+	for (int i = 0; i < CUST_NFIELDS; i++)
+		free(c->v[i]);
+	json_decref(c->attributes);
+	if (c->consent != NULL)
+		g_hash_table_destroy(c->consent);
+	free(c);
+}
+
+static int
+cust_same(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+/*
+ * Reads every customer of the batch, creating the missing ones (with NOW_MS as created and
+ * updated): a hash of ext_id -> struct cust_state.
+ */
+static enum store_status
+cust_batch_read(struct store_pg *s, struct customer_item *items, size_t n, int64_t now_ms,
+		GHashTable *out)
+{
+	static const struct pg_stmt q = {
+	    "cust_batch_read",
+	    "WITH k AS (SELECT DISTINCT unnest($1::text[]) AS ext_id),"
+	    " ins AS (INSERT INTO customers (ext_id, created_ms, updated_ms)"
+	    " SELECT k.ext_id, $2::bigint, $2::bigint FROM k WHERE NOT EXISTS (SELECT 1"
+	    " FROM customers c WHERE c.ext_id = k.ext_id) ON CONFLICT (ext_id) DO NOTHING"
+	    " RETURNING id, ext_id, email, name, locale, timezone, birthday, attributes,"
+	    " created_ms, erased_ms)"
+	    " SELECT * FROM ins UNION ALL SELECT id, ext_id, email, name, locale, timezone,"
+	    " birthday, attributes, created_ms, erased_ms FROM customers"
+	    " WHERE ext_id = ANY ($1::text[])"};
+	struct pgr_array keys;
+	struct pg_args a = {0};
+	PGresult *r;
+	enum store_status rc;
+
+	pgr_array_init(&keys);
+	for (size_t i = 0; i < n; i++)
+		if (!items[i].skip)
+			pgr_array_text(&keys, items[i].ext_id);
+	pgr_array_end(&keys);
+	pg_arg_text(&a, keys.s->str);
+	pg_arg_int(&a, now_ms);
+	rc = pg_run(s, &q, &a, &r);
+	pgr_array_free(&keys);
+	if (rc != STORE_OK)
+		return rc;
+	for (int i = 0; i < PQntuples(r); i++) {
+		struct cust_state *c = xcalloc(1, sizeof(*c));
+		c->id = pg_int(r, i, 0);
+		for (int f = 0; f < CUST_NFIELDS; f++)
+			c->v[f] = pg_dup(r, i, 2 + f);
+		c->attributes = pgr_json(r, i, 7);
+		c->created_ms = pg_int(r, i, 8);
+		c->erased = !pg_isnull(r, i, 9);
+		g_hash_table_replace(out, xstrdup(pg_str(r, i, 1)), c);
+	}
+	PQclear(r);
+	/* One another writer created after the snapshot is not there: the caller reads again. */
+	for (size_t i = 0; i < n; i++)
+		if (!items[i].skip && !g_hash_table_contains(out, items[i].ext_id))
+			return STORE_NOTFOUND;
+	return STORE_OK;
+}
+
+/* The consent rows of the batch's customers, into each one's table. */
+static enum store_status
+cust_batch_consent_read(struct store_pg *s, GHashTable *cust)
+{
+	static const struct pg_stmt q = {"cust_batch_consent",
+					 "SELECT customer_id, topic, state FROM consent"
+					 " WHERE customer_id = ANY ($1::bigint[])"};
+	struct pgr_array ids;
+	struct pg_args a = {0};
+	GHashTable *by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
+	GHashTableIter it;
+	gpointer k, v;
+	PGresult *r;
+	enum store_status rc;
+
+	pgr_array_init(&ids);
+	g_hash_table_iter_init(&it, cust);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		struct cust_state *c = v;
+		c->consent =
+		    g_hash_table_new_full(g_str_hash, g_str_equal, free, cust_consent_free);
+		g_hash_table_insert(by_id, &c->id, c);
+		pgr_array_int(&ids, c->id);
+	}
+	pgr_array_end(&ids);
+	pg_arg_text(&a, ids.s->str);
+	rc = pg_run(s, &q, &a, &r);
+	pgr_array_free(&ids);
+	if (rc == STORE_OK) {
+		for (int i = 0; i < PQntuples(r); i++) {
+			int64_t id = pg_int(r, i, 0);
+			struct cust_state *c = g_hash_table_lookup(by_id, &id);
+			if (c == NULL)
+				continue;
+			struct cust_consent *e = xcalloc(1, sizeof(*e));
+			e->state = pg_dup(r, i, 2);
+			g_hash_table_replace(c->consent, xstrdup(pg_str(r, i, 1)), e);
+		}
+		PQclear(r);
+	}
+	g_hash_table_destroy(by_id);
+	return rc;
+}
+
+/*
+ * One item applied to its customer's state as SQLite's upsert applies it to the row: profile
+ * fields replace (null clears), attributes merge key by key (null deletes), consent changes
+ * per topic. An item that changes nothing leaves the row alone. Returns whether it changed.
+ */
+static int
+cust_apply(struct cust_state *c, const struct customer_item *it, const char *source, int64_t now_ms)
+{
+	json_t *fields = it->fields, *attrs, *patch, *v;
+	const char *key;
+	char *next[CUST_NFIELDS];
+	int same, changed = 0;
+
+	attrs = json_deep_copy(c->attributes);
+	patch = json_object_get(fields, "attributes");
+	json_object_foreach(patch, key, v)
+	{
+		if (json_is_null(v))
+			json_object_del(attrs, key);
+		else
+			json_object_set(attrs, key, v);
+	}
+	same = !c->erased && c->created_ms != now_ms && json_equal(attrs, c->attributes);
+	for (int f = 0; f < CUST_NFIELDS; f++) {
+		json_t *fv = json_object_get(fields, cust_fields[f]);
+		next[f] = fv != NULL
+			      ? (json_string_value(fv) ? xstrdup(json_string_value(fv)) : NULL)
+			      : (c->v[f] ? xstrdup(c->v[f]) : NULL);
+		same = same && cust_same(next[f], c->v[f]);
+	}
+	if (!same) {
+		for (int f = 0; f < CUST_NFIELDS; f++) {
+			free(c->v[f]);
+			c->v[f] = next[f];
+		}
+		json_decref(c->attributes);
+		c->attributes = attrs;
+		c->erased = 0;
+		c->dirty = changed = 1;
+	} else {
+		for (int f = 0; f < CUST_NFIELDS; f++)
+			free(next[f]);
+		json_decref(attrs);
+	}
+	json_object_foreach(json_object_get(fields, "consent"), key, v)
+	{
+		const char *state = json_string_value(v);
+		struct cust_consent *e = g_hash_table_lookup(c->consent, key);
+		if (state == NULL)
+			continue;
+		if (e == NULL) {
+			e = xcalloc(1, sizeof(*e));
+			g_hash_table_insert(c->consent, xstrdup(key), e);
+		}
+		if (e->state != NULL && strcmp(e->state, state) == 0)
+			continue;
+		free(e->state);
+		e->state = xstrdup(state);
+		e->source = source;
+		e->ms = it->consent_ms;
+		e->dirty = changed = 1;
+	}
+	return changed;
+}
+
+/* Writes the profiles the batch changed: one UPDATE from arrays. */
+static enum store_status
+cust_batch_write(struct store_pg *s, GHashTable *cust, int64_t now_ms)
+{
+	static const struct pg_stmt q = {
+	    "cust_batch_write",
+	    "UPDATE customers c SET email = u.email, name = u.name, locale = u.locale,"
+	    " timezone = u.timezone, birthday = u.birthday, attributes = u.attributes,"
+	    " updated_ms = $8::bigint, erased_ms = NULL FROM unnest($1::bigint[], $2::text[],"
+	    " $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS u(id, email, name,"
+	    " locale, timezone, birthday, attributes) WHERE c.id = u.id"};
+	struct pgr_array arr[7];
+	struct pg_args a = {0};
+	GHashTableIter it;
+	gpointer k, v;
+	size_t rows = 0;
+	enum store_status rc;
+
+	for (int i = 0; i < 7; i++)
+		pgr_array_init(&arr[i]);
+	g_hash_table_iter_init(&it, cust);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		struct cust_state *c = v;
+		if (!c->dirty)
+			continue;
+		char *attrs = json_dumps(c->attributes, JSON_COMPACT | JSON_SORT_KEYS);
+		pgr_array_int(&arr[0], c->id);
+		for (int f = 0; f < CUST_NFIELDS; f++)
+			pgr_array_text(&arr[1 + f], c->v[f]);
+		pgr_array_text(&arr[6], attrs);
+		free(attrs);
+		rows++;
+	}
+	for (int i = 0; i < 7; i++) {
+		pgr_array_end(&arr[i]);
+		pg_arg_text(&a, arr[i].s->str);
+	}
+	pg_arg_int(&a, now_ms);
+	rc = rows > 0 ? pg_run(s, &q, &a, NULL) : STORE_OK;
+	for (int i = 0; i < 7; i++)
+		pgr_array_free(&arr[i]);
+	return rc;
+}
+
+/* Writes the consent the batch changed: one upsert from arrays. */
+static enum store_status
+cust_batch_consent_write(struct store_pg *s, GHashTable *cust)
+{
+	static const struct pg_stmt q = {
+	    "cust_batch_consent_write",
+	    "INSERT INTO consent (customer_id, topic, state, updated_ms, source)"
+	    " SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[])"
+	    " ON CONFLICT (customer_id, topic) DO UPDATE SET state = excluded.state,"
+	    " updated_ms = excluded.updated_ms, source = excluded.source"
+	    " WHERE consent.state <> excluded.state"};
+	struct pgr_array arr[5];
+	struct pg_args a = {0};
+	GHashTableIter it, ct;
+	gpointer k, v, tk, tv;
+	size_t rows = 0;
+	enum store_status rc;
+
+	for (int i = 0; i < 5; i++)
+		pgr_array_init(&arr[i]);
+	g_hash_table_iter_init(&it, cust);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		struct cust_state *c = v;
+		if (c->consent == NULL)
+			continue;
+		g_hash_table_iter_init(&ct, c->consent);
+		while (g_hash_table_iter_next(&ct, &tk, &tv)) {
+			struct cust_consent *e = tv;
+			if (!e->dirty)
+				continue;
+			pgr_array_int(&arr[0], c->id);
+			pgr_array_text(&arr[1], tk);
+			pgr_array_text(&arr[2], e->state);
+			pgr_array_int(&arr[3], e->ms);
+			pgr_array_text(&arr[4], e->source);
+			rows++;
+		}
+	}
+	for (int i = 0; i < 5; i++) {
+		pgr_array_end(&arr[i]);
+		pg_arg_text(&a, arr[i].s->str);
+	}
+	rc = rows > 0 ? pg_run(s, &q, &a, NULL) : STORE_OK;
+	for (int i = 0; i < 5; i++)
+		pgr_array_free(&arr[i]);
+	return rc;
+}
+
+/*
+ * The batch upsert: the same outcome as SQLite's upserts one after another in the caller's
+ * transaction (an item sees the ones before it), in four statements at most. IDS (may be
+ * NULL) gets each item's customer id.
+ */
+static enum store_status
+cust_upsert_batch(struct store *st, struct customer_item *items, size_t n, const char *source,
+		  int64_t now_ms, int64_t *ids)
+{
+	struct store_pg *s = PQS(st);
+	GHashTable *cust = g_hash_table_new_full(g_str_hash, g_str_equal, free, cust_state_free);
+	enum store_status rc;
+	int with_consent = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (!items[i].skip && json_object_size(json_object_get(items[i].fields, "consent")))
+			with_consent = 1;
+	rc = cust_batch_read(s, items, n, now_ms, cust);
+	if (rc == STORE_NOTFOUND) {
+		g_hash_table_remove_all(cust);
+		rc = cust_batch_read(s, items, n, now_ms, cust);
+		if (rc == STORE_NOTFOUND)
+			rc = STORE_UNAVAILABLE;
+	}
+	if (rc == STORE_OK && with_consent)
+		rc = cust_batch_consent_read(s, cust);
+	for (size_t i = 0; rc == STORE_OK && i < n; i++) {
+		if (items[i].skip)
+			continue;
+		struct cust_state *c = g_hash_table_lookup(cust, items[i].ext_id);
+		if (c->consent == NULL)
+			c->consent =
+			    g_hash_table_new_full(g_str_hash, g_str_equal, free, cust_consent_free);
+		items[i].changed = cust_apply(c, &items[i], source, now_ms);
+		if (ids != NULL)
+			ids[i] = c->id;
+	}
+	if (rc == STORE_OK)
+		rc = cust_batch_write(s, cust, now_ms);
+	if (rc == STORE_OK && with_consent)
+		rc = cust_batch_consent_write(s, cust);
+	g_hash_table_destroy(cust);
+	return rc;
+}
+
+static enum store_status
+pg_customers_upsert(struct store *st, struct customer_item *items, size_t n, const char *source,
+		    int64_t now_ms)
+{
+	return cust_upsert_batch(st, items, n, source, now_ms, NULL);
+}
+
+/* A single upsert is a batch of one, with the API as its consent's source. */
+static enum store_status
+pg_customer_upsert(struct store *st, const char *ext_id, json_t *fields, int64_t now_ms,
+		   int64_t *id)
+{
+	struct customer_item it = {.ext_id = ext_id, .fields = fields, .consent_ms = now_ms};
+	return cust_upsert_batch(st, &it, 1, "api", now_ms, id);
+}
+
+static void
+cust_set_time(json_t *obj, const char *key, int64_t ms)
+{
+	char buf[40];
+	timefmt_format_utc(ms, buf, sizeof(buf));
+	json_object_set_new(obj, key, json_string(buf));
+}
+
+static void
+cust_set_text(json_t *obj, const char *key, PGresult *r, int row, int col)
+{
+	const char *v = pg_str(r, row, col);
+	json_object_set_new(obj, key, v ? json_string(v) : json_null());
+}
+
+/* A time column, null when NULL. */
+static void
+cust_set_opt_time(json_t *obj, const char *key, PGresult *r, int row, int col)
+{
+	if (pg_isnull(r, row, col))
+		json_object_set_new(obj, key, json_null());
+	else
+		cust_set_time(obj, key, pg_int(r, row, col));
+}
+
+/* What the engine did with a customer: journeys, and the notes that say why. */
+static enum store_status
+cust_get_journeys(struct store_pg *s, int64_t id, json_t *c)
+{
+	static const struct pg_stmt jq = {
+	    "cust_get_journeys",
+	    "SELECT j.campaign_id, j.active, j.entered_ms, j.due_ms, j.wait_event, j.exited_ms,"
+	    " j.exit_reason, CASE WHEN j.active = 1 AND j.step >= 0 THEN"
+	    " (v.definition::jsonb)->'steps'->(j.step)->>'id' END FROM journeys j"
+	    " LEFT JOIN campaign_versions v ON v.campaign_id = j.campaign_id"
+	    " AND v.version = j.version WHERE j.customer_id = $1"
+	    " ORDER BY j.active DESC, j.entered_ms DESC, j.id DESC LIMIT 20"};
+	static const struct pg_stmt nq = {
+	    "cust_get_notes", "SELECT at_ms, campaign_id, step_id, action, reason, channel,"
+			      " template FROM journey_notes WHERE customer_id = $1"
+			      " ORDER BY id DESC LIMIT 20"};
+	struct pg_args a = {0};
+	PGresult *r;
+	enum store_status rc;
+	json_t *list;
+
+	pg_arg_int(&a, id);
+	if ((rc = pg_run(s, &jq, &a, &r)) != STORE_OK)
+		return rc;
+	list = json_array();
+	for (int i = 0; i < PQntuples(r); i++) {
+		json_t *j = json_object();
+		cust_set_text(j, "campaign", r, i, 0);
+		json_object_set_new(j, "active", json_boolean(pg_int(r, i, 1)));
+		cust_set_time(j, "entered", pg_int(r, i, 2));
+		cust_set_opt_time(j, "due", r, i, 3);
+		cust_set_text(j, "waiting_for", r, i, 4);
+		cust_set_opt_time(j, "exited", r, i, 5);
+		cust_set_text(j, "exit_reason", r, i, 6);
+		cust_set_text(j, "step", r, i, 7);
+		json_array_append_new(list, j);
+	}
+	PQclear(r);
+	json_object_set_new(c, "journeys", list);
+	if ((rc = pg_run(s, &nq, &a, &r)) != STORE_OK)
+		return rc;
+	list = json_array();
+	for (int i = 0; i < PQntuples(r); i++) {
+		json_t *e = json_object();
+		cust_set_time(e, "at", pg_int(r, i, 0));
+		cust_set_text(e, "campaign", r, i, 1);
+		cust_set_text(e, "step", r, i, 2);
+		cust_set_text(e, "action", r, i, 3);
+		cust_set_text(e, "reason", r, i, 4);
+		cust_set_text(e, "channel", r, i, 5);
+		cust_set_text(e, "template", r, i, 6);
+		json_array_append_new(list, e);
+	}
+	PQclear(r);
+	json_object_set_new(c, "notes", list);
+	return STORE_OK;
+}
+
+/* The consent rows of customer ID: "consent" topic -> state, "consent_log" the details. */
+static enum store_status
+cust_get_consent(struct store_pg *s, int64_t id, json_t *c)
+{
+	struct customer_row row = {.id = id};
+	enum store_status rc = pgr_consent_read(s, &row);
+	json_t *list = json_object(), *log = json_object();
+
+	for (size_t i = 0; rc == STORE_OK && i < row.n_consent; i++) {
+		struct customer_consent *k = &row.consent[i];
+		json_t *e = json_object();
+		json_object_set_new(list, k->topic, json_string(k->state));
+		json_object_set_new(e, "state", json_string(k->state));
+		cust_set_time(e, "updated", k->updated_ms);
+		json_object_set_new(e, "source", k->source ? json_string(k->source) : json_null());
+		if (k->requested_ms >= 0)
+			cust_set_time(e, "requested", k->requested_ms);
+		if (k->confirmed_ms >= 0) {
+			cust_set_time(e, "confirmed", k->confirmed_ms);
+			json_object_set_new(e, "confirmed_from",
+					    k->confirmed_addr ? json_string(k->confirmed_addr)
+							      : json_null());
+		}
+		json_object_set_new(log, k->topic, e);
+	}
+	customer_row_clear(&row);
+	json_object_set_new(c, "consent", list);
+	json_object_set_new(c, "consent_log", log);
+	return rc;
+}
+
+static enum store_status
+pg_customer_get(struct store *st, const char *ext_id, int events_limit, json_t **out)
+{
+	static const struct pg_stmt rq = {
+	    "cust_get_row", "SELECT id, email, name, locale, timezone, birthday, attributes,"
+			    " created_ms, updated_ms, erased_ms, stage FROM customers"
+			    " WHERE ext_id = $1"};
+	static const struct pg_stmt eq = {"cust_get_events",
+					  "SELECT event_key, type, time_ms, received_ms, properties"
+					  " FROM events WHERE customer_id = $1"
+					  " ORDER BY time_ms DESC, seq DESC LIMIT $2"};
+	struct store_pg *s = PQS(st);
+	struct pg_args a = {0};
+	PGresult *r;
+	enum store_status rc;
+	json_t *c, *list;
+	int64_t id;
+
+	pg_arg_text(&a, ext_id);
+	if ((rc = pg_run(s, &rq, &a, &r)) != STORE_OK)
+		return rc;
+	if (PQntuples(r) == 0 || !pg_isnull(r, 0, 9)) {
+		rc = PQntuples(r) == 0 ? STORE_NOTFOUND : STORE_GONE;
+		PQclear(r);
+		return rc;
+	}
+	id = pg_int(r, 0, 0);
+	c = json_object();
+	json_object_set_new(c, "id", json_string(ext_id));
+	cust_set_text(c, "email", r, 0, 1);
+	cust_set_text(c, "name", r, 0, 2);
+	cust_set_text(c, "locale", r, 0, 3);
+	cust_set_text(c, "timezone", r, 0, 4);
+	cust_set_text(c, "birthday", r, 0, 5);
+	json_object_set_new(c, "attributes", pgr_json(r, 0, 6));
+	cust_set_time(c, "created", pg_int(r, 0, 7));
+	cust_set_time(c, "updated", pg_int(r, 0, 8));
+	cust_set_text(c, "stage", r, 0, 10);
+	PQclear(r);
+
+	if ((rc = cust_get_consent(s, id, c)) != STORE_OK)
+		goto fail;
+	a.n = 0;
+	pg_arg_int(&a, id);
+	pg_arg_int(&a, events_limit);
+	if ((rc = pg_run(s, &eq, &a, &r)) != STORE_OK)
+		goto fail;
+	list = json_array();
+	for (int i = 0; i < PQntuples(r); i++) {
+		json_t *e = json_object();
+		cust_set_text(e, "id", r, i, 0);
+		cust_set_text(e, "type", r, i, 1);
+		cust_set_time(e, "time", pg_int(r, i, 2));
+		cust_set_time(e, "received", pg_int(r, i, 3));
+		json_object_set_new(e, "properties", pgr_json(r, i, 4));
+		json_array_append_new(list, e);
+	}
+	PQclear(r);
+	json_object_set_new(c, "events", list);
+	if ((rc = cust_get_journeys(s, id, c)) != STORE_OK)
+		goto fail;
+	*out = c;
+	return STORE_OK;
+fail:
+	json_decref(c);
+	return rc;
+}
+
+/*
+ * Erasure (GDPR Art. 17), as store_sqlite_erase.c does it and in one statement: what stays is
+ * the tombstone (external id, events' types and times), the keyed hash of the address on the
+ * suppression list, and rows that statistics count, stripped of what names anyone. $1 is the
+ * customer's id, $2 the time, $3 the address's hash (NULL without an address).
+ */
+static const struct pg_stmt cust_erase_q = {
+    "cust_erase",
+    "WITH c AS (UPDATE customers SET email = NULL, name = NULL, locale = NULL,"
+    " timezone = NULL, birthday = NULL, attributes = '{}', email_hash = $3::text,"
+    " updated_ms = $2::bigint, erased_ms = $2::bigint WHERE id = $1::bigint RETURNING id),"
+    " k AS (DELETE FROM consent WHERE customer_id = $1),"
+    /* Event properties; the keys stay, so that a retried event stays a duplicate. */
+    " e AS (UPDATE events SET properties = '{}', content_hash = 'erased'"
+    " WHERE customer_id = $1 AND content_hash IS DISTINCT FROM 'erased'),"
+    /* Journeys keep their trigger's and awaited event's type and time; a running one ends. */
+    " j AS (UPDATE journeys SET trigger = ((trigger::jsonb) - 'properties' - 'id')::text,"
+    " event = ((event::jsonb) - 'properties' - 'id')::text, jkey = 'erased:' || id,"
+    " active = 0, due_ms = NULL, wait_event = NULL,"
+    " exited_ms = coalesce(exited_ms, $2), exit_reason = coalesce(exit_reason, 'erased')"
+    " WHERE customer_id = $1),"
+    /* Notes keep their code ("render_error"), not the detail after it. */
+    " n AS (UPDATE journey_notes SET reason = split_part(reason, ': ', 1)"
+    " WHERE customer_id = $1 AND position(': ' IN reason) > 0),"
+    " p AS (DELETE FROM outbox_payload WHERE id IN (SELECT id FROM outbox"
+    " WHERE customer_id = $1)),"
+    /* Waiting messages are cancelled; one in flight keeps its state. */
+    " o AS (UPDATE outbox SET recipient = NULL, last_reply = NULL, payload = NULL,"
+    " reason = CASE WHEN state IN ('queued', 'deferred', 'sending') THEN 'erased'"
+    " WHEN position(': ' IN reason) > 0 THEN split_part(reason, ': ', 1) ELSE reason END,"
+    " final_ms = CASE WHEN state IN ('queued', 'deferred') THEN $2 ELSE final_ms END,"
+    " updated_ms = $2,"
+    " state = CASE WHEN state IN ('queued', 'deferred') THEN 'skipped' ELSE state END"
+    " WHERE customer_id = $1),"
+    " t AS (DELETE FROM timers WHERE customer_id = $1),"
+    " x AS (DELETE FROM transactional_keys WHERE customer_id = $1),"
+    " l AS (DELETE FROM links WHERE outbox_id IN (SELECT id FROM outbox"
+    " WHERE customer_id = $1)),"
+    " i AS (UPDATE inbound SET address = NULL, detail = NULL, raw = NULL, message_id = NULL"
+    " WHERE customer_id = $1),"
+    /* A bounce may have listed the address in clear: the hash stays, the address goes. */
+    " s AS (INSERT INTO suppressions (addr_hash, address, reason, created_ms)"
+    " SELECT $3::text, NULL, 'erased', $2::bigint WHERE $3::text IS NOT NULL"
+    " ON CONFLICT (addr_hash) DO UPDATE SET address = NULL)"
+    " SELECT count(*) FROM c"};
+
+static enum store_status
+pg_customer_erase(struct store *st, const char *ext_id, const char *secret, int64_t now_ms)
+{
+	static const struct pg_stmt rq = {
+	    "cust_erase_row", "SELECT id, email, erased_ms FROM customers WHERE ext_id = $1"};
+	struct store_pg *s = PQS(st);
+	struct pg_args a = {0};
+	PGresult *r;
+	enum store_status rc;
+	char hash[65] = "";
+	int64_t id;
+
+	pg_arg_text(&a, ext_id);
+	if ((rc = pg_run(s, &rq, &a, &r)) != STORE_OK)
+		return rc;
+	if (PQntuples(r) == 0 || !pg_isnull(r, 0, 2)) {
+		rc = PQntuples(r) == 0 ? STORE_NOTFOUND : STORE_GONE;
+		PQclear(r);
+		return rc;
+	}
+	id = pg_int(r, 0, 0);
+	if (pg_str(r, 0, 1) != NULL) {
+		char *lower;
+		cust_addr_hash(secret, pg_str(r, 0, 1), hash, &lower);
+		g_free(lower);
+	}
+	PQclear(r);
+	a.n = 0;
+	pg_arg_int(&a, id);
+	pg_arg_int(&a, now_ms);
+	pg_arg_text(&a, hash[0] ? hash : NULL);
+	return pg_run(s, &cust_erase_q, &a, NULL);
+}
+
+static enum store_status
+pg_suppression_add(struct store *st, const char *secret, const char *address, const char *reason,
+		   int64_t now_ms)
+{
+	static const struct pg_stmt q = {
+	    "cust_suppress", "INSERT INTO suppressions (addr_hash, address, reason, created_ms)"
+			     " VALUES ($1, $2, $3, $4) ON CONFLICT (addr_hash) DO NOTHING"};
+	struct pg_args a = {0};
+	char hash[65], *lower;
+	enum store_status rc;
+
+	cust_addr_hash(secret, address, hash, &lower);
+	pg_arg_text(&a, hash);
+	pg_arg_text(&a, lower);
+	pg_arg_text(&a, reason);
+	pg_arg_int(&a, now_ms);
+	rc = pg_run(PQS(st), &q, &a, NULL);
+	g_free(lower);
+	return rc;
+}
+
+static enum store_status
+pg_suppressed(struct store *st, const char *secret, const char *address, int *yes)
+{
+	static const struct pg_stmt q = {"cust_suppressed",
+					 "SELECT 1 FROM suppressions WHERE addr_hash = $1"};
+	struct pg_args a = {0};
+	char hash[65], *lower;
+	PGresult *r;
+	enum store_status rc;
+
+	cust_addr_hash(secret, address, hash, &lower);
+	g_free(lower);
+	pg_arg_text(&a, hash);
+	*yes = 0;
+	if ((rc = pg_run(PQS(st), &q, &a, &r)) != STORE_OK)
+		return rc;
+	*yes = PQntuples(r) > 0;
+	PQclear(r);
+	return STORE_OK;
+}
+
+static enum store_status
+pg_suppression_delete(struct store *st, const char *secret, const char *address)
+{
+	static const struct pg_stmt q = {"cust_unsuppress",
+					 "DELETE FROM suppressions WHERE addr_hash = $1"};
+	struct pg_args a = {0};
+	char hash[65], *lower;
+	PGresult *r;
+	enum store_status rc;
+
+	cust_addr_hash(secret, address, hash, &lower);
+	g_free(lower);
+	pg_arg_text(&a, hash);
+	if ((rc = pg_run(PQS(st), &q, &a, &r)) != STORE_OK)
+		return rc;
+	rc = pg_affected(r) > 0 ? STORE_OK : STORE_NOTFOUND;
+	PQclear(r);
+	return rc;
+}
+
+/* An erased customer's entry has no address in clear: it shows as its hash. */
+static enum store_status
+pg_suppressions_list(struct store *st, const char *after, int limit, json_t **out)
+{
+	static const struct pg_stmt q = {
+	    "cust_suppressions", "SELECT addr_hash, address, reason, created_ms FROM suppressions"
+				 " WHERE addr_hash > $1 ORDER BY addr_hash LIMIT $2"};
+	struct pg_args a = {0};
+	PGresult *r;
+	enum store_status rc;
+	json_t *list;
+	char when[40];
+
+	pg_arg_text(&a, after ? after : "");
+	pg_arg_int(&a, limit > 0 ? limit : 100);
+	if ((rc = pg_run(PQS(st), &q, &a, &r)) != STORE_OK)
+		return rc;
+	list = json_array();
+	for (int i = 0; i < PQntuples(r); i++) {
+		timefmt_format_utc(pg_int(r, i, 3), when, sizeof(when));
+		json_array_append_new(list, json_pack("{s:s,s:s?,s:s,s:s}", "key", pg_str(r, i, 0),
+						      "address", pg_str(r, i, 1), "reason",
+						      pg_str(r, i, 2), "created", when));
+	}
+	PQclear(r);
+	*out = list;
+	return STORE_OK;
+}
+
+static enum store_status
+pg_consent_get(struct store *st, int64_t customer_id, const char *topic, char **state,
+	       int64_t *requested_ms)
+{
+	static const struct pg_stmt q = {"cust_consent_get",
+					 "SELECT state, requested_ms FROM consent"
+					 " WHERE customer_id = $1 AND topic = $2"};
+	struct pg_args a = {0};
+	PGresult *r;
+	enum store_status rc;
+
+	*state = NULL;
+	*requested_ms = -1;
+	pg_arg_int(&a, customer_id);
+	pg_arg_text(&a, topic);
+	if ((rc = pg_run(PQS(st), &q, &a, &r)) != STORE_OK)
+		return rc;
+	if (PQntuples(r) > 0) {
+		*state = pg_dup(r, 0, 0);
+		*requested_ms = pgr_opt_int(r, 0, 1);
+	}
+	PQclear(r);
+	return STORE_OK;
+}
+
+static enum store_status
+pg_consent_update(struct store *st, int64_t customer_id, const char *topic, const char *state,
+		  const char *source, const char *addr, int64_t now_ms)
+{
+	static const struct pg_stmt q = {
+	    "cust_consent_update",
+	    "INSERT INTO consent (customer_id, topic, state, updated_ms, source, requested_ms,"
+	    " confirmed_ms, confirmed_addr) VALUES ($1, $2, $3::text, $4::bigint, $5,"
+	    " CASE WHEN $3::text = 'pending' THEN $4::bigint END,"
+	    " CASE WHEN $3::text = 'subscribed' THEN $4::bigint END,"
+	    " CASE WHEN $3::text = 'subscribed' THEN $6::text END)"
+	    " ON CONFLICT (customer_id, topic) DO UPDATE SET state = excluded.state,"
+	    " updated_ms = excluded.updated_ms, source = excluded.source,"
+	    " requested_ms = coalesce(excluded.requested_ms, consent.requested_ms),"
+	    " confirmed_ms = CASE WHEN excluded.state = 'subscribed' THEN excluded.confirmed_ms"
+	    " ELSE consent.confirmed_ms END,"
+	    " confirmed_addr = CASE WHEN excluded.state = 'subscribed'"
+	    " THEN excluded.confirmed_addr ELSE consent.confirmed_addr END"};
+	struct pg_args a = {0};
+
+	pg_arg_int(&a, customer_id);
+	pg_arg_text(&a, topic);
+	pg_arg_text(&a, state);
+	pg_arg_int(&a, now_ms);
+	pg_arg_text(&a, source);
+	pg_arg_text(&a, addr);
+	return pg_run(PQS(st), &q, &a, NULL);
+}
+
+/* The next ledger visit for system mail (journey 0): each confirmation mail is new. */
+static enum store_status
+pg_system_visit(struct store *st, int *visit)
+{
+	static const struct pg_stmt q = {
+	    "cust_system_visit",
+	    "SELECT coalesce(max(visit), 0) + 1 FROM outbox WHERE journey_id = 0"};
+	PGresult *r;
+	enum store_status rc;
+
+	*visit = 0;
+	if ((rc = pg_run(PQS(st), &q, NULL, &r)) != STORE_OK)
+		return rc;
+	*visit = (int)pg_int(r, 0, 0);
+	PQclear(r);
+	return STORE_OK;
+}
+
+static enum store_status
+pg_purchase_stats(struct store *st, int64_t customer_id, long *count, int64_t *first_ms,
+		  int64_t *last_ms)
+{
+	static const struct pg_stmt q = {"cust_purchases",
+					 "SELECT count, first_ms, last_ms FROM purchases"
+					 " WHERE customer_id = $1"};
+	struct pg_args a = {0};
+	PGresult *r;
+	enum store_status rc;
+
+	*count = 0;
+	*first_ms = *last_ms = -1;
+	pg_arg_int(&a, customer_id);
+	if ((rc = pg_run(PQS(st), &q, &a, &r)) != STORE_OK)
+		return rc;
+	if (PQntuples(r) > 0 && pg_int(r, 0, 0) > 0) {
+		*count = (long)pg_int(r, 0, 0);
+		*first_ms = pg_int(r, 0, 1);
+		*last_ms = pg_int(r, 0, 2);
+	}
+	PQclear(r);
+	return STORE_OK;
+}
+
+/* Kept with the customer as the engine consumes purchases: no count over the history. */
+static enum store_status
+pg_purchase_add(struct store *st, int64_t customer_id, int64_t time_ms)
+{
+	static const struct pg_stmt q = {
+	    "cust_purchase_add",
+	    "INSERT INTO purchases (customer_id, count, first_ms, last_ms) VALUES ($1, 1, $2, $2)"
+	    " ON CONFLICT (customer_id) DO UPDATE SET count = purchases.count + 1,"
+	    " first_ms = least(purchases.first_ms, excluded.first_ms),"
+	    " last_ms = greatest(purchases.last_ms, excluded.last_ms)"};
+	struct pg_args a = {0};
+
+	pg_arg_int(&a, customer_id);
+	pg_arg_int(&a, time_ms);
+	return pg_run(PQS(st), &q, &a, NULL);
+}
+
+static enum store_status
+pg_stage_set(struct store *st, int64_t customer_id, const char *stage, int64_t since_ms)
+{
+	static const struct pg_stmt q = {
+	    "cust_stage_set", "UPDATE customers SET stage = $2, stage_since_ms = $3 WHERE id = $1"};
+	struct pg_args a = {0};
+
+	pg_arg_int(&a, customer_id);
+	pg_arg_text(&a, stage);
+	pg_arg_int(&a, since_ms);
+	return pg_run(PQS(st), &q, &a, NULL);
+}
+
+/* The PostgreSQL backend's table of customers and consent (store_customers.h). */
+const struct store_customer_ops store_pg_customer_ops = {
+    .customer_upsert = pg_customer_upsert,
+    .customer_ensure = pg_customer_ensure,
+    .customer_get = pg_customer_get,
+    .customer_erase = pg_customer_erase,
+    .customer_lookup = pg_customer_lookup,
+    .consent_get = pg_consent_get,
+    .consent_update = pg_consent_update,
+    .system_visit = pg_system_visit,
+    .suppression_add = pg_suppression_add,
+    .suppressed = pg_suppressed,
+    .suppression_delete = pg_suppression_delete,
+    .suppressions_list = pg_suppressions_list,
+    .customers_list = pg_customers_list,
+    .customer_export = pg_customer_export,
+    .customers_upsert = pg_customers_upsert,
+    .purchase_stats = pg_purchase_stats,
+    .purchase_add = pg_purchase_add,
+    .stage_set = pg_stage_set,
+};

@@ -1,4 +1,9 @@
-/* The PostgreSQL backend's operations of store_engine.h, mirroring store_sqlite_engine.c. */
+/*
+ * The PostgreSQL backend's operations of store_engine.h, mirroring store_sqlite_engine.c:
+ * campaign versions, journeys and their notes, trigger timers, schedules, the frequency cap
+ * and pauses. The engine runs them hot: each is one named statement, one round trip.
+ */
+#include <glib.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -6,4 +11,639 @@
 #include "store_engine.h"
 #include "util.h"
 
-const struct store_engine_ops store_pg_engine_ops = {0};
+/* A journey row's columns, in the order pg_journey_row reads them. */
+#define PG_J_COLS                                                                                  \
+	"id, campaign_id, version, customer_id, jkey, active, step, visit, due_ms, wait_event,"    \
+	" on_event, trigger, entered_ms, exited_ms, exit_reason, event"
+
+static const struct pg_stmt eng_version_save = {
+    "eng_version_save",
+    "INSERT INTO campaign_versions (campaign_id, version, definition, loaded_ms)"
+    " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"};
+static const struct pg_stmt eng_version_load = {
+    "eng_version_load",
+    "SELECT definition FROM campaign_versions WHERE campaign_id = $1 AND version = $2"};
+static const struct pg_stmt eng_journey_insert = {
+    "eng_journey_insert",
+    "INSERT INTO journeys (campaign_id, version, customer_id, jkey, active, step, visit,"
+    " due_ms, wait_event, on_event, trigger, entered_ms, exited_ms, exit_reason)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id"};
+static const struct pg_stmt eng_journey_update = {
+    "eng_journey_update",
+    "UPDATE journeys SET active = $2, step = $3, visit = $4, due_ms = $5, wait_event = $6,"
+    " on_event = $7, exited_ms = $8, exit_reason = $9, event = $10 WHERE id = $1"};
+static const struct pg_stmt eng_journey_find = {
+    "eng_journey_find",
+    "SELECT " PG_J_COLS " FROM journeys WHERE campaign_id = $1 AND customer_id = $2"
+    " AND jkey = $3 AND (active = 1 OR $4::integer = 0)"
+    " ORDER BY entered_ms DESC, id DESC LIMIT 1"};
+/*
+ * The journeys an event can touch, in one statement: those waiting for its type, and those of
+ * the campaigns that exit on it ($3, a text[] literal).
+ */
+static const struct pg_stmt eng_journeys_event = {
+    "eng_journeys_event", "SELECT " PG_J_COLS " FROM journeys WHERE customer_id = $1 AND active = 1"
+			  " AND (wait_event = $2 OR campaign_id = ANY ($3::text[])) ORDER BY id"};
+static const struct pg_stmt eng_exit_events = {
+    "eng_exit_events", "SELECT campaign_id, definition FROM campaign_versions"};
+static const struct pg_stmt eng_journeys_due = {
+    "eng_journeys_due", "SELECT " PG_J_COLS " FROM journeys WHERE active = 1 AND due_ms IS NOT NULL"
+			" AND due_ms <= $1 ORDER BY due_ms, id LIMIT $2"};
+static const struct pg_stmt eng_next_due = {
+    "eng_next_due", "SELECT min(d) FROM (SELECT min(due_ms) AS d FROM journeys WHERE active = 1"
+		    " AND due_ms IS NOT NULL UNION ALL SELECT min(due_ms) FROM timers"
+		    " UNION ALL SELECT min(due_ms) FROM schedules UNION ALL SELECT min(due_ms)"
+		    " FROM broadcasts WHERE state IN ('scheduled', 'sending')) t"};
+/* Held: active, not timed, not waiting for an event (see engine_run_one). */
+static const struct pg_stmt eng_release = {
+    "eng_release", "UPDATE journeys SET due_ms = $2 WHERE campaign_id = $1 AND active = 1"
+		   " AND due_ms IS NULL AND wait_event IS NULL"};
+static const struct pg_stmt eng_note = {
+    "eng_note", "INSERT INTO journey_notes (journey_id, customer_id, campaign_id, step_id, action,"
+		" reason, channel, template, at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"};
+static const struct pg_stmt eng_goal = {
+    "eng_goal", "SELECT n.journey_id FROM journey_notes n WHERE n.customer_id = $1"
+		" AND n.campaign_id = $2 AND n.action = 'send' AND n.at_ms >= $3"
+		" AND NOT EXISTS (SELECT 1 FROM journey_notes g WHERE g.journey_id ="
+		" n.journey_id AND g.action = 'goal') ORDER BY n.at_ms DESC, n.id DESC LIMIT 1"};
+static const struct pg_stmt eng_timer_push = {
+    "eng_timer_push", "INSERT INTO timers (campaign_id, customer_id, due_ms) VALUES ($1, $2, $3)"
+		      " ON CONFLICT (campaign_id, customer_id) DO UPDATE SET due_ms ="
+		      " greatest(timers.due_ms, excluded.due_ms)"};
+static const struct pg_stmt eng_timers_due = {
+    "eng_timers_due", "SELECT campaign_id, customer_id, due_ms FROM timers WHERE due_ms <= $1"
+		      " ORDER BY due_ms LIMIT $2"};
+static const struct pg_stmt eng_timer_delete = {
+    "eng_timer_delete", "DELETE FROM timers WHERE campaign_id = $1 AND customer_id = $2"};
+static const struct pg_stmt eng_sched_get = {
+    "eng_sched_get",
+    "SELECT campaign_id, version, due_ms, run_ms, cursor FROM schedules WHERE campaign_id = $1"};
+static const struct pg_stmt eng_sched_set = {
+    "eng_sched_set", "INSERT INTO schedules (campaign_id, version, due_ms, run_ms, cursor)"
+		     " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (campaign_id) DO UPDATE SET"
+		     " version = excluded.version, due_ms = excluded.due_ms,"
+		     " run_ms = excluded.run_ms, cursor = excluded.cursor"};
+static const struct pg_stmt eng_sched_due = {
+    "eng_sched_due", "SELECT campaign_id, version, due_ms, run_ms, cursor FROM schedules"
+		     " WHERE due_ms <= $1 ORDER BY due_ms"};
+static const struct pg_stmt eng_cust_after = {
+    "eng_cust_after",
+    "SELECT id FROM customers WHERE id > $1 AND erased_ms IS NULL ORDER BY id LIMIT $2"};
+/* Counted up to the cap ($3): the answer is "capped or not" and the oldest in the window. */
+static const struct pg_stmt eng_marketing = {
+    "eng_marketing", "SELECT count(*), min(created_ms) FROM (SELECT created_ms FROM outbox"
+		     " WHERE customer_id = $1 AND marketing = 1 AND created_ms > $2"
+		     " AND state <> 'skipped' ORDER BY created_ms LIMIT $3) t"};
+static const struct pg_stmt eng_pause = {
+    "eng_pause", "INSERT INTO campaign_pauses (campaign_id, paused_ms) VALUES ($1, $2)"
+		 " ON CONFLICT (campaign_id) DO NOTHING"};
+static const struct pg_stmt eng_unpause = {"eng_unpause",
+					   "DELETE FROM campaign_pauses WHERE campaign_id = $1"};
+static const struct pg_stmt eng_paused = {"eng_paused", "SELECT campaign_id FROM campaign_pauses"};
+
+/* A time that may be absent: -1 is NULL. */
+static void
+pg_arg_opt(struct pg_args *a, int64_t v)
+{
+	if (v < 0)
+		pg_arg_null(a);
+	else
+		pg_arg_int(a, v);
+}
+
+/* A nullable integer column: -1 for NULL. */
+static int64_t
+pg_opt_int(PGresult *r, int row, int col)
+{
+	return pg_isnull(r, row, col) ? -1 : pg_int(r, row, col);
+}
+
+/* A JSON text column: {} when NULL or not JSON. */
+static json_t *
+pg_json(PGresult *r, int row, int col)
+{
+	const char *t = pg_str(r, row, col);
+	json_t *v = t ? json_loads(t, 0, NULL) : NULL;
+	return v ? v : json_object();
+}
+
+/* A text[] literal of V: {"a","b"}, each element quoted and escaped. */
+static char *
+pg_text_array(char *const *v, size_t n)
+{
+	GString *g = g_string_new("{");
+	for (size_t i = 0; i < n; i++) {
+		g_string_append(g, i ? ",\"" : "\"");
+		for (const char *p = v[i]; *p; p++) {
+			if (*p == '"' || *p == '\\')
+				g_string_append_c(g, '\\');
+			g_string_append_c(g, *p);
+		}
+		g_string_append_c(g, '"');
+	}
+	g_string_append_c(g, '}');
+	char *out = xstrdup(g->str);
+	g_string_free(g, TRUE);
+	return out;
+}
+
+static enum store_status
+store_pg_campaign_version_save(struct store *st, const char *id, const char *version,
+			       const char *definition, int64_t now_ms)
+{
+	struct pg_args a = {0};
+	pg_arg_text(&a, id);
+	pg_arg_text(&a, version);
+	pg_arg_text(&a, definition);
+	pg_arg_int(&a, now_ms);
+	return pg_run(PQS(st), &eng_version_save, &a, NULL);
+}
+
+static enum store_status
+store_pg_campaign_version_load(struct store *st, const char *id, const char *version,
+			       char **definition)
+{
+	struct pg_args a = {0};
+	PGresult *r;
+	enum store_status rc;
+
+	*definition = NULL;
+	pg_arg_text(&a, id);
+	pg_arg_text(&a, version);
+	if ((rc = pg_run(PQS(st), &eng_version_load, &a, &r)) != STORE_OK)
+		return rc;
+	rc = PQntuples(r) ? STORE_OK : STORE_NOTFOUND;
+	if (rc == STORE_OK)
+		*definition = pg_dup(r, 0, 0);
+	PQclear(r);
+	return rc;
+}
+
+/* The new journey's id comes back from the insert (RETURNING id). */
+static enum store_status
+store_pg_journey_insert(struct store *st, struct journey *j)
+{
+	struct pg_args a = {0};
+	char *trigger = json_dumps(j->trigger, JSON_COMPACT);
+	PGresult *r;
+	enum store_status rc;
+
+	pg_arg_text(&a, j->campaign_id);
+	pg_arg_text(&a, j->version);
+	pg_arg_int(&a, j->customer_id);
+	pg_arg_text(&a, j->key ? j->key : "");
+	pg_arg_int(&a, j->active);
+	pg_arg_int(&a, j->step);
+	pg_arg_int(&a, j->visit);
+	pg_arg_opt(&a, j->due_ms);
+	pg_arg_text(&a, j->wait_event);
+	pg_arg_int(&a, j->on_event);
+	pg_arg_text(&a, trigger ? trigger : "{}");
+	pg_arg_int(&a, j->entered_ms);
+	pg_arg_opt(&a, j->exited_ms);
+	pg_arg_text(&a, j->exit_reason);
+	rc = pg_run(PQS(st), &eng_journey_insert, &a, &r);
+	free(trigger);
+	if (rc != STORE_OK)
+		return rc;
+	j->id = pg_int(r, 0, 0);
+	PQclear(r);
+	return STORE_OK;
+}
+
+static enum store_status
+store_pg_journey_update(struct store *st, const struct journey *j)
+{
+	struct pg_args a = {0};
+	char *event = j->event ? json_dumps(j->event, JSON_COMPACT) : NULL;
+	enum store_status rc;
+
+	pg_arg_int(&a, j->id);
+	pg_arg_int(&a, j->active);
+	pg_arg_int(&a, j->step);
+	pg_arg_int(&a, j->visit);
+	pg_arg_opt(&a, j->due_ms);
+	pg_arg_text(&a, j->wait_event);
+	pg_arg_int(&a, j->on_event);
+	pg_arg_opt(&a, j->exited_ms);
+	pg_arg_text(&a, j->exit_reason);
+	pg_arg_text(&a, event);
+	rc = pg_run(PQS(st), &eng_journey_update, &a, NULL);
+	free(event);
+	return rc;
+}
+
+/* Reads row I of PG_J_COLS. */
+static void
+pg_journey_row(PGresult *r, int i, struct journey *j)
+{
+	memset(j, 0, sizeof(*j));
+	j->id = pg_int(r, i, 0);
+	j->campaign_id = pg_dup(r, i, 1);
+	j->version = pg_dup(r, i, 2);
+	j->customer_id = pg_int(r, i, 3);
+	j->key = pg_dup(r, i, 4);
+	j->active = (int)pg_int(r, i, 5);
+	j->step = (int)pg_int(r, i, 6);
+	j->visit = (int)pg_int(r, i, 7);
+	j->due_ms = pg_opt_int(r, i, 8);
+	j->wait_event = pg_dup(r, i, 9);
+	j->on_event = (int)pg_int(r, i, 10);
+	j->trigger = pg_json(r, i, 11);
+	j->entered_ms = pg_int(r, i, 12);
+	j->exited_ms = pg_opt_int(r, i, 13);
+	j->exit_reason = pg_dup(r, i, 14);
+	j->event = pg_isnull(r, i, 15) ? NULL : pg_json(r, i, 15);
+}
+
+/* Runs ST and reads its journey rows (all of them: callers rewrite journeys as they go). */
+static enum store_status
+pg_journeys(struct store_pg *s, const struct pg_stmt *st, const struct pg_args *a,
+	    struct journey **out, size_t *n)
+{
+	PGresult *r;
+	enum store_status rc = pg_run(s, st, a, &r);
+
+	*out = NULL;
+	*n = 0;
+	if (rc != STORE_OK)
+		return rc;
+	int rows = PQntuples(r);
+	if (rows > 0) {
+		*out = xcalloc((size_t)rows, sizeof(**out));
+		for (int i = 0; i < rows; i++)
+			pg_journey_row(r, i, &(*out)[i]);
+	}
+	*n = (size_t)rows;
+	PQclear(r);
+	return STORE_OK;
+}
+
+static enum store_status
+store_pg_journey_find(struct store *st, const char *campaign_id, int64_t customer_id,
+		      const char *key, int active_only, struct journey *out)
+{
+	struct pg_args a = {0};
+	struct journey *v;
+	size_t n;
+	enum store_status rc;
+
+	pg_arg_text(&a, campaign_id);
+	pg_arg_int(&a, customer_id);
+	pg_arg_text(&a, key ? key : "");
+	pg_arg_int(&a, active_only);
+	if ((rc = pg_journeys(PQS(st), &eng_journey_find, &a, &v, &n)) != STORE_OK)
+		return rc;
+	if (n == 0)
+		return STORE_NOTFOUND;
+	*out = v[0];
+	free(v);
+	return STORE_OK;
+}
+
+/* One statement for both kinds: in id order, each once. */
+static enum store_status
+store_pg_journeys_for_event(struct store *st, int64_t customer_id, const char *type,
+			    char *const *campaigns, size_t n_campaigns, struct journey **out,
+			    size_t *n)
+{
+	struct pg_args a = {0};
+	char *list = pg_text_array(campaigns, n_campaigns);
+	enum store_status rc;
+
+	pg_arg_int(&a, customer_id);
+	pg_arg_text(&a, type);
+	pg_arg_text(&a, list);
+	rc = pg_journeys(PQS(st), &eng_journeys_event, &a, out, n);
+	free(list);
+	return rc;
+}
+
+/* Adds the event type an exit_on entry names (a string, or an object's "event") to TYPES. */
+static void
+pg_exit_type(json_t *map, const char *cid, json_t *x)
+{
+	if (json_is_object(x))
+		x = json_object_get(x, "event");
+	if (!json_is_string(x))
+		return;
+	json_t *types = json_object_get(map, cid);
+	if (types == NULL)
+		json_object_set_new(map, cid, types = json_object());
+	json_object_set_new(types, json_string_value(x), json_true());
+}
+
+/*
+ * The event types each campaign exits on, over every version kept (journeys finish on the
+ * version they began with): the definitions are read here as SQLite's json_each does.
+ */
+static enum store_status
+store_pg_exit_events(struct store *st, json_t **out)
+{
+	PGresult *r;
+	enum store_status rc = pg_run(PQS(st), &eng_exit_events, NULL, &r);
+
+	if (rc != STORE_OK)
+		return rc;
+	json_t *map = json_object();
+	for (int i = 0; i < PQntuples(r); i++) {
+		const char *cid = pg_str(r, i, 0), *def = pg_str(r, i, 1);
+		json_t *d = def ? json_loads(def, 0, NULL) : NULL;
+		json_t *exit_on = json_object_get(d, "exit_on"), *x;
+		const char *k;
+		size_t idx;
+		if (json_is_array(exit_on)) {
+			json_array_foreach(exit_on, idx, x) pg_exit_type(map, cid, x);
+		} else if (json_is_object(exit_on)) {
+			json_object_foreach(exit_on, k, x) pg_exit_type(map, cid, x);
+		} else if (exit_on != NULL)
+			pg_exit_type(map, cid, exit_on);
+		json_decref(d);
+	}
+	PQclear(r);
+	*out = map;
+	return STORE_OK;
+}
+
+static enum store_status
+store_pg_journeys_due(struct store *st, int64_t now_ms, int limit, struct journey **out, size_t *n)
+{
+	struct pg_args a = {0};
+	pg_arg_int(&a, now_ms);
+	pg_arg_int(&a, limit);
+	return pg_journeys(PQS(st), &eng_journeys_due, &a, out, n);
+}
+
+/* A single integer of a one-row result: NOTFOUND for none or NULL. */
+static enum store_status
+pg_one_int(struct store_pg *s, const struct pg_stmt *st, const struct pg_args *a, int64_t *out)
+{
+	PGresult *r;
+	enum store_status rc = pg_run(s, st, a, &r);
+	if (rc != STORE_OK)
+		return rc;
+	rc = PQntuples(r) && !pg_isnull(r, 0, 0) ? STORE_OK : STORE_NOTFOUND;
+	if (rc == STORE_OK)
+		*out = pg_int(r, 0, 0);
+	PQclear(r);
+	return rc;
+}
+
+static enum store_status
+store_pg_journey_next_due(struct store *st, int64_t *due_ms)
+{
+	return pg_one_int(PQS(st), &eng_next_due, NULL, due_ms);
+}
+
+static enum store_status
+store_pg_journeys_release(struct store *st, const char *campaign_id, int64_t now_ms, int *n)
+{
+	struct pg_args a = {0};
+	PGresult *r;
+	enum store_status rc;
+
+	*n = 0;
+	pg_arg_text(&a, campaign_id);
+	pg_arg_int(&a, now_ms);
+	if ((rc = pg_run(PQS(st), &eng_release, &a, &r)) != STORE_OK)
+		return rc;
+	*n = (int)pg_affected(r);
+	PQclear(r);
+	return STORE_OK;
+}
+
+static enum store_status
+store_pg_journey_note(struct store *st, const struct journey_note *e)
+{
+	struct pg_args a = {0};
+	pg_arg_int(&a, e->journey_id);
+	pg_arg_int(&a, e->customer_id);
+	pg_arg_text(&a, e->campaign_id);
+	pg_arg_text(&a, e->step_id);
+	pg_arg_text(&a, note_action_name(e->action));
+	pg_arg_text(&a, e->reason);
+	pg_arg_text(&a, e->channel);
+	pg_arg_text(&a, e->template);
+	pg_arg_int(&a, e->at_ms);
+	return pg_run(PQS(st), &eng_note, &a, NULL);
+}
+
+static enum store_status
+store_pg_goal_candidate(struct store *st, const char *campaign_id, int64_t customer_id,
+			int64_t since_ms, int64_t *journey_id)
+{
+	struct pg_args a = {0};
+	pg_arg_int(&a, customer_id);
+	pg_arg_text(&a, campaign_id);
+	pg_arg_int(&a, since_ms);
+	return pg_one_int(PQS(st), &eng_goal, &a, journey_id);
+}
+
+static enum store_status
+store_pg_timer_push(struct store *st, const char *campaign_id, int64_t customer_id, int64_t due_ms)
+{
+	struct pg_args a = {0};
+	pg_arg_text(&a, campaign_id);
+	pg_arg_int(&a, customer_id);
+	pg_arg_int(&a, due_ms);
+	return pg_run(PQS(st), &eng_timer_push, &a, NULL);
+}
+
+static enum store_status
+store_pg_timers_due(struct store *st, int64_t now_ms, int limit, struct store_timer **out,
+		    size_t *n)
+{
+	struct pg_args a = {0};
+	PGresult *r;
+	enum store_status rc;
+
+	*out = NULL;
+	*n = 0;
+	pg_arg_int(&a, now_ms);
+	pg_arg_int(&a, limit);
+	if ((rc = pg_run(PQS(st), &eng_timers_due, &a, &r)) != STORE_OK)
+		return rc;
+	int rows = PQntuples(r);
+	if (rows > 0)
+		*out = xcalloc((size_t)rows, sizeof(**out));
+	for (int i = 0; i < rows; i++) {
+		(*out)[i].campaign_id = pg_dup(r, i, 0);
+		(*out)[i].customer_id = pg_int(r, i, 1);
+		(*out)[i].due_ms = pg_int(r, i, 2);
+	}
+	*n = (size_t)rows;
+	PQclear(r);
+	return STORE_OK;
+}
+
+static enum store_status
+store_pg_timer_delete(struct store *st, const char *campaign_id, int64_t customer_id)
+{
+	struct pg_args a = {0};
+	pg_arg_text(&a, campaign_id);
+	pg_arg_int(&a, customer_id);
+	return pg_run(PQS(st), &eng_timer_delete, &a, NULL);
+}
+
+/* Runs ST and reads its schedule rows. */
+static enum store_status
+pg_schedules(struct store_pg *s, const struct pg_stmt *st, const struct pg_args *a,
+	     struct store_schedule **out, size_t *n)
+{
+	PGresult *r;
+	enum store_status rc = pg_run(s, st, a, &r);
+
+	*out = NULL;
+	*n = 0;
+	if (rc != STORE_OK)
+		return rc;
+	int rows = PQntuples(r);
+	if (rows > 0)
+		*out = xcalloc((size_t)rows, sizeof(**out));
+	for (int i = 0; i < rows; i++) {
+		struct store_schedule *sc = &(*out)[i];
+		sc->campaign_id = pg_dup(r, i, 0);
+		sc->version = pg_dup(r, i, 1);
+		sc->due_ms = pg_int(r, i, 2);
+		sc->run_ms = pg_opt_int(r, i, 3);
+		sc->cursor = pg_int(r, i, 4);
+	}
+	*n = (size_t)rows;
+	PQclear(r);
+	return STORE_OK;
+}
+
+static enum store_status
+store_pg_schedule_get(struct store *st, const char *campaign_id, struct store_schedule *out)
+{
+	struct pg_args a = {0};
+	struct store_schedule *v;
+	size_t n;
+	enum store_status rc;
+
+	pg_arg_text(&a, campaign_id);
+	if ((rc = pg_schedules(PQS(st), &eng_sched_get, &a, &v, &n)) != STORE_OK)
+		return rc;
+	if (n == 0)
+		return STORE_NOTFOUND;
+	*out = v[0];
+	free(v);
+	return STORE_OK;
+}
+
+static enum store_status
+store_pg_schedule_set(struct store *st, const struct store_schedule *sc)
+{
+	struct pg_args a = {0};
+	pg_arg_text(&a, sc->campaign_id);
+	pg_arg_text(&a, sc->version);
+	pg_arg_int(&a, sc->due_ms);
+	pg_arg_opt(&a, sc->run_ms);
+	pg_arg_int(&a, sc->cursor);
+	return pg_run(PQS(st), &eng_sched_set, &a, NULL);
+}
+
+static enum store_status
+store_pg_schedules_due(struct store *st, int64_t now_ms, struct store_schedule **out, size_t *n)
+{
+	struct pg_args a = {0};
+	pg_arg_int(&a, now_ms);
+	return pg_schedules(PQS(st), &eng_sched_due, &a, out, n);
+}
+
+static enum store_status
+store_pg_customers_after(struct store *st, int64_t after, int limit, int64_t **ids, size_t *n)
+{
+	struct pg_args a = {0};
+	PGresult *r;
+	enum store_status rc;
+
+	pg_arg_int(&a, after);
+	pg_arg_int(&a, limit);
+	if ((rc = pg_run(PQS(st), &eng_cust_after, &a, &r)) != STORE_OK)
+		return rc;
+	int rows = PQntuples(r);
+	int64_t *v = xmalloc(((size_t)rows + 1) * sizeof(*v));
+	for (int i = 0; i < rows; i++)
+		v[i] = pg_int(r, i, 0);
+	PQclear(r);
+	*ids = v;
+	*n = (size_t)rows;
+	return STORE_OK;
+}
+
+static enum store_status
+store_pg_marketing_sent(struct store *st, int64_t customer_id, int64_t since_ms, long limit,
+			long *count, int64_t *oldest_ms)
+{
+	struct pg_args a = {0};
+	PGresult *r;
+	enum store_status rc;
+
+	pg_arg_int(&a, customer_id);
+	pg_arg_int(&a, since_ms);
+	pg_arg_int(&a, limit);
+	if ((rc = pg_run(PQS(st), &eng_marketing, &a, &r)) != STORE_OK)
+		return rc;
+	*count = (long)pg_int(r, 0, 0);
+	*oldest_ms = pg_opt_int(r, 0, 1);
+	PQclear(r);
+	return STORE_OK;
+}
+
+static enum store_status
+store_pg_campaign_pause(struct store *st, const char *campaign_id, int paused, int64_t now_ms)
+{
+	struct pg_args a = {0};
+	pg_arg_text(&a, campaign_id);
+	if (!paused)
+		return pg_run(PQS(st), &eng_unpause, &a, NULL);
+	pg_arg_int(&a, now_ms);
+	return pg_run(PQS(st), &eng_pause, &a, NULL);
+}
+
+static enum store_status
+store_pg_campaigns_paused(struct store *st, char ***ids, size_t *n)
+{
+	PGresult *r;
+	enum store_status rc;
+
+	*ids = NULL;
+	*n = 0;
+	if ((rc = pg_run(PQS(st), &eng_paused, NULL, &r)) != STORE_OK)
+		return rc;
+	int rows = PQntuples(r);
+	if (rows > 0)
+		*ids = xcalloc((size_t)rows, sizeof(**ids));
+	for (int i = 0; i < rows; i++)
+		(*ids)[i] = pg_dup(r, i, 0);
+	*n = (size_t)rows;
+	PQclear(r);
+	return STORE_OK;
+}
+
+/* The PostgreSQL backend's table of journeys and the engine (store_engine.h). */
+const struct store_engine_ops store_pg_engine_ops = {
+    .campaign_version_save = store_pg_campaign_version_save,
+    .campaign_version_load = store_pg_campaign_version_load,
+    .journey_insert = store_pg_journey_insert,
+    .journey_update = store_pg_journey_update,
+    .journey_find = store_pg_journey_find,
+    .journeys_for_event = store_pg_journeys_for_event,
+    .exit_events = store_pg_exit_events,
+    .journeys_due = store_pg_journeys_due,
+    .journey_next_due = store_pg_journey_next_due,
+    .journeys_release = store_pg_journeys_release,
+    .journey_note = store_pg_journey_note,
+    .goal_candidate = store_pg_goal_candidate,
+    .timer_push = store_pg_timer_push,
+    .timers_due = store_pg_timers_due,
+    .timer_delete = store_pg_timer_delete,
+    .schedule_get = store_pg_schedule_get,
+    .schedule_set = store_pg_schedule_set,
+    .schedules_due = store_pg_schedules_due,
+    .customers_after = store_pg_customers_after,
+    .marketing_sent = store_pg_marketing_sent,
+    .campaign_pause = store_pg_campaign_pause,
+    .campaigns_paused = store_pg_campaigns_paused,
+};

@@ -1,9 +1,222 @@
-/* The PostgreSQL backend's operations of store_events.h, mirroring store_sqlite_events.c. */
+/*
+ * The PostgreSQL backend's operations of store_events.h, mirroring store_sqlite.c's event
+ * insert and store_sqlite_engine.c's cursor. An event's number comes from the events_seq
+ * sequence, not from memory: several daemons may insert into one database.
+ */
 #include <stdlib.h>
 #include <string.h>
 
-#include "store_pg.h"
 #include "store_events.h"
+#include "store_pg.h"
+#include "store_pg_rows.h"
+#include "timefmt.h"
 #include "util.h"
 
-const struct store_event_ops store_pg_event_ops = {0};
+/*
+ * One row per (customer, key): an existing key is a duplicate or, with other content, a
+ * conflict. One statement: the insert runs (and takes a number) only when the key is new,
+ * otherwise the stored content hash comes back to compare.
+ */
+static enum store_status
+pg_event_insert(struct store *st, int64_t customer_id, const struct nt_event *ev,
+		int64_t received_ms, int64_t *seq)
+{
+	static const struct pg_stmt q = {
+	    "ev_insert",
+	    "WITH ins AS (INSERT INTO events (customer_id, event_key, type, time_ms, received_ms,"
+	    " properties, content_hash, seq) SELECT $1::bigint, $2::text, $3::text, $4::bigint,"
+	    " $5::bigint, $6::text, $7::text, nextval('events_seq') WHERE NOT EXISTS (SELECT 1"
+	    " FROM events WHERE customer_id = $1::bigint AND event_key = $2::text)"
+	    " ON CONFLICT (customer_id, event_key) DO NOTHING RETURNING seq)"
+	    " SELECT seq, NULL::text, true FROM ins UNION ALL SELECT NULL::bigint, content_hash,"
+	    " false FROM events WHERE customer_id = $1::bigint AND event_key = $2::text"};
+	static const struct pg_stmt again = {
+	    "ev_insert_hash",
+	    "SELECT NULL::bigint, content_hash, false FROM events WHERE customer_id = $1::bigint"
+	    " AND event_key = $2::text"};
+	struct pg_args a = {0};
+	PGresult *r;
+	enum store_status rc;
+	char *props = json_dumps(ev->properties, JSON_COMPACT);
+
+	pg_arg_int(&a, customer_id);
+	pg_arg_text(&a, ev->key);
+	pg_arg_text(&a, ev->type);
+	pg_arg_int(&a, ev->time_ms);
+	pg_arg_int(&a, received_ms);
+	pg_arg_text(&a, props);
+	pg_arg_text(&a, ev->hash);
+	rc = pg_run(PQS(st), &q, &a, &r);
+	free(props);
+	if (rc != STORE_OK)
+		return rc;
+	if (PQntuples(r) == 0) {
+		/* Another writer inserted the key after this statement's snapshot. */
+		PQclear(r);
+		a.n = 2;
+		if ((rc = pg_run(PQS(st), &again, &a, &r)) != STORE_OK)
+			return rc;
+		if (PQntuples(r) == 0) {
+			PQclear(r);
+			return STORE_UNAVAILABLE;
+		}
+	}
+	if (strcmp(pg_str(r, 0, 2), "t") == 0) {
+		*seq = pg_int(r, 0, 0);
+		rc = STORE_OK;
+	} else {
+		const char *h = pg_str(r, 0, 1);
+		rc = (h == NULL || strcmp(h, ev->hash) == 0 || strcmp(h, "erased") == 0)
+			 ? STORE_DUPLICATE
+			 : STORE_CONFLICT;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static enum store_status
+pg_cursor_get(struct store *st, int64_t *seq)
+{
+	static const struct pg_stmt q = {
+	    "ev_cursor_get", "SELECT value::bigint FROM meta WHERE key = 'engine_cursor'"};
+	PGresult *r;
+	enum store_status rc;
+
+	if ((rc = pg_run(PQS(st), &q, NULL, &r)) != STORE_OK)
+		return rc;
+	rc = PQntuples(r) > 0 && !pg_isnull(r, 0, 0) ? STORE_OK : STORE_CORRUPT;
+	if (rc == STORE_OK)
+		*seq = pg_int(r, 0, 0);
+	PQclear(r);
+	return rc;
+}
+
+static enum store_status
+pg_cursor_set(struct store *st, int64_t seq)
+{
+	static const struct pg_stmt q = {
+	    "ev_cursor_set", "UPDATE meta SET value = $1::text WHERE key = 'engine_cursor'"};
+	struct pg_args a = {0};
+
+	pg_arg_int(&a, seq);
+	return pg_run(PQS(st), &q, &a, NULL);
+}
+
+static enum store_status
+pg_events_after(struct store *st, int64_t after, int limit, struct store_event **out, size_t *n)
+{
+	static const struct pg_stmt q = {
+	    "ev_after", "SELECT e.seq, e.customer_id, c.ext_id, e.event_key, e.type, e.time_ms,"
+			" e.properties FROM events e JOIN customers c ON c.id = e.customer_id"
+			" WHERE e.seq > $1 ORDER BY e.seq LIMIT $2"};
+	struct pg_args a = {0};
+	PGresult *r;
+	enum store_status rc;
+
+	pg_arg_int(&a, after);
+	pg_arg_int(&a, limit);
+	if ((rc = pg_run(PQS(st), &q, &a, &r)) != STORE_OK)
+		return rc;
+	pgr_event_rows(r, out, n);
+	PQclear(r);
+	return STORE_OK;
+}
+
+static enum store_status
+pg_events_of(struct store *st, int64_t customer_id, const char *type, int64_t since_ms, int limit,
+	     struct store_event **out, size_t *n)
+{
+	static const struct pg_stmt q = {
+	    "ev_of", "SELECT seq, customer_id, '', event_key, type, time_ms, properties FROM events"
+		     " WHERE customer_id = $1 AND type = $2 AND time_ms >= $3"
+		     " ORDER BY time_ms LIMIT $4"};
+	struct pg_args a = {0};
+	PGresult *r;
+	enum store_status rc;
+
+	pg_arg_int(&a, customer_id);
+	pg_arg_text(&a, type);
+	pg_arg_int(&a, since_ms);
+	pg_arg_int(&a, limit);
+	if ((rc = pg_run(PQS(st), &q, &a, &r)) != STORE_OK)
+		return rc;
+	pgr_event_rows(r, out, n);
+	PQclear(r);
+	return STORE_OK;
+}
+
+/* -1 when the store fails. */
+static long
+pg_events_count(struct store *st, int64_t customer_id, const char *type, int64_t since_ms)
+{
+	static const struct pg_stmt q = {"ev_count",
+					 "SELECT count(*) FROM events WHERE customer_id = $1"
+					 " AND type = $2 AND time_ms >= $3"};
+	struct pg_args a = {0};
+	PGresult *r;
+	long n;
+
+	pg_arg_int(&a, customer_id);
+	pg_arg_text(&a, type);
+	pg_arg_int(&a, since_ms);
+	if (pg_run(PQS(st), &q, &a, &r) != STORE_OK)
+		return -1;
+	n = (long)pg_int(r, 0, 0);
+	PQclear(r);
+	return n;
+}
+
+/*
+ * The customer as conditions and templates see it: profile, attributes, consent by topic
+ * (one statement: the consent comes aggregated as a JSON object).
+ */
+static enum store_status
+pg_customer_context(struct store *st, int64_t customer_id, json_t **out)
+{
+	static const struct pg_stmt q = {
+	    "ev_context",
+	    "SELECT ext_id, email, name, locale, timezone, birthday, attributes, erased_ms, stage,"
+	    " stage_since_ms, (SELECT json_object_agg(topic, state) FROM consent"
+	    " WHERE customer_id = $1) FROM customers WHERE id = $1"};
+	static const char *const text[] = {"id", "email", "name", "locale", "timezone", "birthday"};
+	struct pg_args a = {0};
+	PGresult *r;
+	enum store_status rc;
+	json_t *c;
+
+	pg_arg_int(&a, customer_id);
+	if ((rc = pg_run(PQS(st), &q, &a, &r)) != STORE_OK)
+		return rc;
+	if (PQntuples(r) == 0) {
+		PQclear(r);
+		return STORE_NOTFOUND;
+	}
+	c = json_object();
+	for (int i = 0; i < 6; i++)
+		json_object_set_new(c, text[i],
+				    pg_str(r, 0, i) ? json_string(pg_str(r, 0, i)) : json_null());
+	json_object_set_new(c, "attributes", pgr_json(r, 0, 6));
+	json_object_set_new(c, "erased", json_boolean(!pg_isnull(r, 0, 7)));
+	json_object_set_new(c, "stage",
+			    pg_str(r, 0, 8) ? json_string(pg_str(r, 0, 8)) : json_null());
+	if (!pg_isnull(r, 0, 9)) {
+		char when[40];
+		timefmt_format_utc(pg_int(r, 0, 9), when, sizeof(when));
+		json_object_set_new(c, "stage_since", json_string(when));
+	}
+	json_object_set_new(c, "consent", pgr_json(r, 0, 10));
+	PQclear(r);
+	*out = c;
+	return STORE_OK;
+}
+
+/* The PostgreSQL backend's table of events and the engine's cursor over them (store_events.h). */
+const struct store_event_ops store_pg_event_ops = {
+    .event_insert = pg_event_insert,
+    .cursor_get = pg_cursor_get,
+    .cursor_set = pg_cursor_set,
+    .events_after = pg_events_after,
+    .events_count = pg_events_count,
+    .events_of = pg_events_of,
+    .customer_context = pg_customer_context,
+};

@@ -1,9 +1,497 @@
-/* The PostgreSQL backend's operations of store_outbox.h, mirroring store_sqlite_outbox.c. */
+/*
+ * The PostgreSQL backend's operations of store_outbox.h, mirroring store_sqlite_outbox.c (and
+ * the outbox operations SQLite keeps in store_sqlite_engine.c, store_sqlite_inbound.c and
+ * store_sqlite_transactional.c). Several daemons may share the database: a claim skips the rows
+ * another node holds locked, so that no message is claimed twice.
+ */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "store_pg.h"
+#include "log.h"
 #include "store_outbox.h"
+#include "store_pg.h"
+#include "timefmt.h"
 #include "util.h"
 
-const struct store_outbox_ops store_pg_outbox_ops = {0};
+/* The columns a message's listing reads, in the order of SQLite's OUTBOX_COLUMNS. */
+#define OUT_COLUMNS                                                                                \
+	"o.id, o.message_id, o.channel, o.campaign_id, o.step_id, c.ext_id, o.sender,"             \
+	" o.recipient, NULL, o.attempts, o.created_ms, o.template, o.state, o.last_reply,"         \
+	" o.reason, o.updated_ms, o.due_ms, o.final_ms"
+
+/*
+ * The send ledger: (journey, step, visit) is unique, so a replayed step never sends twice. The
+ * payload, when there is one, goes into its table in the same statement.
+ */
+static const struct pg_stmt out_add = {
+    "out_add",
+    "WITH ins AS (INSERT INTO outbox (journey_id, step_id, visit, customer_id, campaign_id,"
+    " channel, template, state, message_id, created_ms, due_ms, marketing, reason, sender,"
+    " recipient, payload, updated_ms, final_ms)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $11::text, $8, $9::bigint,"
+    " coalesce($15::bigint, $9::bigint), $10, $12, $13, $14, NULL, $9::bigint,"
+    " CASE WHEN $11::text = 'skipped' THEN $9::bigint END)"
+    " ON CONFLICT (journey_id, step_id, visit) DO NOTHING RETURNING id),"
+    " pay AS (INSERT INTO outbox_payload (id, payload) SELECT id, $16::bytea FROM ins"
+    " WHERE $16::bytea IS NOT NULL)"
+    " SELECT id FROM ins"};
+
+static const struct pg_stmt out_payload = {
+    "out_payload", "INSERT INTO outbox_payload (id, payload) VALUES ($1, $2::bytea)"};
+
+static const struct pg_stmt out_refuse = {"out_refuse",
+					  "UPDATE outbox SET state = 'skipped', reason = $2,"
+					  " final_ms = updated_ms WHERE id = $1"};
+
+static const struct pg_stmt out_recover = {"out_recover",
+					   "UPDATE outbox SET state = 'queued', due_ms = $1,"
+					   " updated_ms = $1 WHERE state = 'sending'"};
+
+/*
+ * One statement marks the due messages "sending", counts the attempt and returns what delivery
+ * needs with the payload. SKIP LOCKED: rows another node is claiming right now are left to it,
+ * and once it commits they are no longer due, so no message is claimed by two nodes.
+ */
+static const struct pg_stmt out_claim = {
+    "out_claim",
+    "WITH c AS (UPDATE outbox SET state = 'sending', attempts = attempts + 1,"
+    " updated_ms = $2 WHERE id IN (SELECT id FROM outbox WHERE channel = $1"
+    " AND state IN ('queued', 'deferred') AND due_ms <= $2 ORDER BY due_ms LIMIT $3"
+    " FOR UPDATE SKIP LOCKED)"
+    " RETURNING id, message_id, channel, campaign_id, step_id, customer_id, sender,"
+    " recipient, attempts, created_ms, due_ms)"
+    " SELECT c.id, c.message_id, c.channel, c.campaign_id, c.step_id, cu.ext_id, c.sender,"
+    " c.recipient, p.payload, c.attempts, c.created_ms FROM c"
+    " LEFT JOIN customers cu ON cu.id = c.customer_id"
+    " LEFT JOIN outbox_payload p ON p.id = c.id ORDER BY c.due_ms, c.id"};
+
+static const struct pg_stmt out_next_due = {"out_next_due",
+					    "SELECT min(due_ms) FROM outbox WHERE channel = $1"
+					    " AND state IN ('queued', 'deferred')"};
+
+/* A message whose customer was erased in flight: no reply kept, no retry (skipped). */
+static const struct pg_stmt out_finish = {
+    "out_finish",
+    "UPDATE outbox SET state = CASE WHEN reason IS NOT DISTINCT FROM 'erased' AND $2::text IN"
+    " ('queued', 'deferred') THEN 'skipped' ELSE $2::text END,"
+    " last_reply = CASE WHEN reason IS NOT DISTINCT FROM 'erased' THEN NULL"
+    " ELSE coalesce($3::text, last_reply) END,"
+    " due_ms = coalesce($4::bigint, due_ms), updated_ms = $5::bigint,"
+    " final_ms = CASE WHEN reason IS NOT DISTINCT FROM 'erased' THEN $5::bigint"
+    " ELSE $6::bigint END,"
+    " attempts = attempts - CASE WHEN $2::text = 'queued' THEN 1 ELSE 0 END"
+    " WHERE id = $1 AND state = 'sending'"};
+
+/* Filters are optional: a NULL one matches every row (an API listing, not a hot path). */
+static const struct pg_stmt out_list = {
+    "out_list", "SELECT " OUT_COLUMNS " FROM outbox o JOIN customers c ON c.id = o.customer_id"
+		" WHERE o.id > $1 AND ($2::text IS NULL OR c.ext_id = $2::text)"
+		" AND ($3::text IS NULL OR o.campaign_id = $3::text)"
+		" AND ($4::text IS NULL OR o.state = $4::text)"
+		" AND ($5::text IS NULL OR o.channel = $5::text) ORDER BY o.id LIMIT $6"};
+
+static const struct pg_stmt out_get = {"out_get",
+				       "SELECT " OUT_COLUMNS " FROM outbox o JOIN customers c"
+				       " ON c.id = o.customer_id WHERE o.id = $1"};
+
+/* The retry, and whether the message exists at all (STORE_CONFLICT or STORE_NOTFOUND). */
+static const struct pg_stmt out_retry = {
+    "out_retry", "WITH u AS (UPDATE outbox SET state = 'queued', due_ms = $2, updated_ms = $2,"
+		 " final_ms = NULL WHERE id = $1 AND state IN ('failed', 'expired', 'deferred')"
+		 " AND reason IS DISTINCT FROM 'erased' RETURNING id)"
+		 " SELECT (SELECT count(*) FROM u), EXISTS (SELECT 1 FROM outbox o JOIN customers c"
+		 " ON c.id = o.customer_id WHERE o.id = $1)"};
+
+#define OUT_REF_COLUMNS                                                                            \
+	"SELECT o.id, o.message_id, o.customer_id, (SELECT ext_id FROM customers c"                \
+	" WHERE c.id = o.customer_id AND c.erased_ms IS NULL), o.campaign_id, o.step_id,"          \
+	" o.recipient, o.state, (SELECT ((j.trigger::jsonb) -> 'properties')::text"                \
+	" FROM journeys j WHERE j.id = o.journey_id) FROM outbox o"
+
+static const struct pg_stmt out_ref_id = {"out_ref_id", OUT_REF_COLUMNS " WHERE o.id = $1"};
+static const struct pg_stmt out_ref_mid = {"out_ref_mid",
+					   OUT_REF_COLUMNS " WHERE o.message_id = $1"};
+
+static const struct pg_stmt out_bounced = {
+    "out_bounced", "UPDATE outbox SET state = 'bounced', last_reply = $2, updated_ms = $3"
+		   " WHERE id = $1 AND state <> 'skipped'"};
+
+static const struct pg_stmt out_tx_find = {
+    "out_tx_find", "SELECT content_hash, customer_id, outbox_id, message_id, state, reason,"
+		   " created_ms FROM transactional_keys WHERE key = $1"};
+
+/* A key another node recorded since our look-up is not an error inside the transaction. */
+static const struct pg_stmt out_tx_add = {
+    "out_tx_add", "INSERT INTO transactional_keys (key, content_hash, customer_id, outbox_id,"
+		  " message_id, state, reason, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+		  " ON CONFLICT (key) DO NOTHING"};
+
+static enum store_status
+pg_outbox_add(struct store *st, const struct outbox_entry *o, int64_t *id)
+{
+	struct pg_args a = {0};
+	PGresult *r;
+
+	pg_arg_int(&a, o->journey_id);
+	pg_arg_text(&a, o->step_id);
+	pg_arg_int(&a, o->visit);
+	pg_arg_int(&a, o->customer_id);
+	pg_arg_text(&a, o->campaign_id);
+	pg_arg_text(&a, o->channel);
+	pg_arg_text(&a, o->template);
+	pg_arg_text(&a, o->message_id);
+	pg_arg_int(&a, o->created_ms);
+	pg_arg_int(&a, o->marketing);
+	pg_arg_text(&a, outbox_state_name(o->state));
+	pg_arg_text(&a, o->reason);
+	pg_arg_text(&a, o->sender);
+	pg_arg_text(&a, o->recipient);
+	if (o->due_ms > o->created_ms)
+		pg_arg_int(&a, o->due_ms);
+	else
+		pg_arg_null(&a);
+	if (o->payload != NULL)
+		pg_arg_blob(&a, o->payload, o->payload_len);
+	else
+		pg_arg_null(&a);
+	enum store_status rc = pg_run(PQS(st), &out_add, &a, &r);
+	if (rc != STORE_OK)
+		return rc;
+	if (PQntuples(r) == 0) {
+		PQclear(r);
+		return STORE_DUPLICATE;
+	}
+	if (id != NULL)
+		*id = pg_int(r, 0, 0);
+	PQclear(r);
+	return STORE_OK;
+}
+
+static enum store_status
+pg_outbox_payload_add(struct store *st, int64_t id, const char *payload, size_t len)
+{
+	struct pg_args a = {0};
+	pg_arg_int(&a, id);
+	pg_arg_blob(&a, payload ? payload : "", len);
+	return pg_run(PQS(st), &out_payload, &a, NULL);
+}
+
+static enum store_status
+pg_outbox_refuse(struct store *st, int64_t id, const char *reason)
+{
+	struct pg_args a = {0};
+	pg_arg_int(&a, id);
+	pg_arg_text(&a, reason);
+	return pg_run(PQS(st), &out_refuse, &a, NULL);
+}
+
+static enum store_status
+pg_outbox_recover(struct store *st, int64_t now_ms, int *n)
+{
+	struct pg_args a = {0};
+	PGresult *r;
+	pg_arg_int(&a, now_ms);
+	enum store_status rc = pg_run(PQS(st), &out_recover, &a, &r);
+	*n = rc == STORE_OK ? (int)pg_affected(r) : 0;
+	if (r != NULL)
+		PQclear(r);
+	return rc;
+}
+
+/* Claims up to LIMIT due messages in one statement, inside the job's transaction. */
+static enum store_status
+pg_outbox_claim(struct store *st, const char *channel, int64_t now_ms, int limit,
+		struct outbox_msg **out, size_t *n)
+{
+	struct pg_args a = {0};
+	PGresult *r;
+
+	*out = NULL;
+	*n = 0;
+	pg_arg_text(&a, channel);
+	pg_arg_int(&a, now_ms);
+	pg_arg_int(&a, limit);
+	enum store_status rc = pg_run(PQS(st), &out_claim, &a, &r);
+	if (rc != STORE_OK)
+		return rc;
+	int rows = PQntuples(r);
+	struct outbox_msg *m = xcalloc((size_t)rows + 1, sizeof(*m));
+	for (int i = 0; i < rows; i++) {
+		struct outbox_msg *x = &m[i];
+		x->id = pg_int(r, i, 0);
+		x->message_id = pg_dup(r, i, 1);
+		x->channel = pg_dup(r, i, 2);
+		x->campaign_id = pg_dup(r, i, 3);
+		x->step_id = pg_dup(r, i, 4);
+		x->customer = pg_dup(r, i, 5);
+		x->sender = pg_dup(r, i, 6);
+		x->recipient = pg_dup(r, i, 7);
+		x->payload = pg_blob(r, i, 8, &x->payload_len);
+		x->attempts = (int)pg_int(r, i, 9);
+		x->created_ms = pg_int(r, i, 10);
+	}
+	PQclear(r);
+	*out = m;
+	*n = (size_t)rows;
+	return STORE_OK;
+}
+
+static enum store_status
+pg_outbox_next_due(struct store *st, const char *channel, int64_t *due_ms)
+{
+	struct pg_args a = {0};
+	PGresult *r;
+
+	*due_ms = -1;
+	pg_arg_text(&a, channel);
+	enum store_status rc = pg_run(PQS(st), &out_next_due, &a, &r);
+	if (rc != STORE_OK)
+		return rc;
+	if (PQntuples(r) > 0 && !pg_isnull(r, 0, 0))
+		*due_ms = pg_int(r, 0, 0);
+	PQclear(r);
+	return STORE_OK;
+}
+
+/* Only a message still "sending" changes: a late outcome never overwrites a retry's. */
+static enum store_status
+pg_outbox_finish(struct store *st, const struct outbox_result *res)
+{
+	struct pg_args a = {0};
+
+	pg_arg_int(&a, res->id);
+	pg_arg_text(&a, outbox_state_name(res->state));
+	pg_arg_text(&a, res->reply);
+	if (res->state == OUTBOX_DEFERRED || res->state == OUTBOX_QUEUED)
+		pg_arg_int(&a, res->due_ms);
+	else
+		pg_arg_null(&a);
+	pg_arg_int(&a, res->now_ms);
+	if (res->state == OUTBOX_SENT || res->state == OUTBOX_FAILED ||
+	    res->state == OUTBOX_EXPIRED)
+		pg_arg_int(&a, res->now_ms);
+	else
+		pg_arg_null(&a);
+	return pg_run(PQS(st), &out_finish, &a, NULL);
+}
+
+static void
+pg_outbox_time(json_t *o, const char *key, PGresult *r, int row, int col)
+{
+	char buf[40];
+	if (pg_isnull(r, row, col))
+		return;
+	timefmt_format_utc(pg_int(r, row, col), buf, sizeof(buf));
+	json_object_set_new(o, key, json_string(buf));
+}
+
+static void
+pg_outbox_str(json_t *o, const char *key, PGresult *r, int row, int col)
+{
+	const char *v = pg_str(r, row, col);
+	if (v != NULL)
+		json_object_set_new(o, key, json_string(v));
+}
+
+/* One message as the API shows it (OUT_COLUMNS order); the payload stays out. */
+static json_t *
+pg_outbox_json(PGresult *r, int i)
+{
+	json_t *o = json_object();
+	int state = outbox_state_parse(pg_str(r, i, 12));
+
+	json_object_set_new(o, "id", json_integer(pg_int(r, i, 0)));
+	pg_outbox_str(o, "message_id", r, i, 1);
+	pg_outbox_str(o, "channel", r, i, 2);
+	pg_outbox_str(o, "campaign", r, i, 3);
+	pg_outbox_str(o, "step", r, i, 4);
+	pg_outbox_str(o, "customer", r, i, 5);
+	pg_outbox_str(o, "recipient", r, i, 7);
+	pg_outbox_str(o, "template", r, i, 11);
+	pg_outbox_str(o, "state", r, i, 12);
+	json_object_set_new(o, "attempts", json_integer(pg_int(r, i, 9)));
+	pg_outbox_str(o, "last_reply", r, i, 13);
+	pg_outbox_str(o, "reason", r, i, 14);
+	pg_outbox_time(o, "created", r, i, 10);
+	pg_outbox_time(o, "updated", r, i, 15);
+	if (state == OUTBOX_QUEUED || state == OUTBOX_DEFERRED)
+		pg_outbox_time(o, "next_attempt", r, i, 16);
+	pg_outbox_time(o, "final", r, i, 17);
+	return o;
+}
+
+static enum store_status
+pg_messages_list(struct store *st, const struct outbox_filter *f, json_t **out)
+{
+	struct pg_args a = {0};
+	PGresult *r;
+
+	pg_arg_int(&a, f->after_id);
+	pg_arg_text(&a, f->customer);
+	pg_arg_text(&a, f->campaign_id);
+	pg_arg_text(&a, f->state >= 0 ? outbox_state_name(f->state) : NULL);
+	pg_arg_text(&a, f->channel);
+	pg_arg_int(&a, f->limit > 0 ? f->limit : 100);
+	enum store_status rc = pg_run(PQS(st), &out_list, &a, &r);
+	if (rc != STORE_OK)
+		return rc;
+	json_t *list = json_array();
+	for (int i = 0; i < PQntuples(r); i++)
+		json_array_append_new(list, pg_outbox_json(r, i));
+	PQclear(r);
+	*out = list;
+	return STORE_OK;
+}
+
+static enum store_status
+pg_message_get(struct store *st, int64_t id, json_t **out)
+{
+	struct pg_args a = {0};
+	PGresult *r;
+
+	pg_arg_int(&a, id);
+	enum store_status rc = pg_run(PQS(st), &out_get, &a, &r);
+	if (rc != STORE_OK)
+		return rc;
+	if (PQntuples(r) > 0)
+		*out = pg_outbox_json(r, 0);
+	else
+		rc = STORE_NOTFOUND;
+	PQclear(r);
+	return rc;
+}
+
+static enum store_status
+pg_message_retry(struct store *st, int64_t id, int64_t now_ms)
+{
+	struct pg_args a = {0};
+	PGresult *r;
+
+	pg_arg_int(&a, id);
+	pg_arg_int(&a, now_ms);
+	enum store_status rc = pg_run(PQS(st), &out_retry, &a, &r);
+	if (rc != STORE_OK)
+		return rc;
+	if (pg_int(r, 0, 0) > 0)
+		rc = STORE_OK;
+	else
+		rc = strcmp(pg_str(r, 0, 1), "t") == 0 ? STORE_CONFLICT : STORE_NOTFOUND;
+	PQclear(r);
+	return rc;
+}
+
+static enum store_status
+pg_outbox_ref(struct store *st, int64_t id, const char *message_id, struct outbox_ref *out)
+{
+	struct pg_args a = {0};
+	PGresult *r;
+
+	memset(out, 0, sizeof(*out));
+	if (id > 0)
+		pg_arg_int(&a, id);
+	else
+		pg_arg_text(&a, message_id ? message_id : "");
+	enum store_status rc = pg_run(PQS(st), id > 0 ? &out_ref_id : &out_ref_mid, &a, &r);
+	if (rc != STORE_OK)
+		return rc;
+	if (PQntuples(r) == 0) {
+		PQclear(r);
+		return STORE_NOTFOUND;
+	}
+	out->id = pg_int(r, 0, 0);
+	out->message_id = pg_dup(r, 0, 1);
+	out->customer_id = pg_int(r, 0, 2);
+	out->customer = pg_dup(r, 0, 3);
+	out->campaign_id = pg_dup(r, 0, 4);
+	out->step_id = pg_dup(r, 0, 5);
+	out->recipient = pg_dup(r, 0, 6);
+	out->state = pg_dup(r, 0, 7);
+	out->journey_props = pg_dup(r, 0, 8);
+	PQclear(r);
+	return STORE_OK;
+}
+
+static enum store_status
+pg_outbox_bounced(struct store *st, int64_t id, const char *reply, int64_t now_ms)
+{
+	struct pg_args a = {0};
+	pg_arg_int(&a, id);
+	pg_arg_text(&a, reply);
+	pg_arg_int(&a, now_ms);
+	return pg_run(PQS(st), &out_bounced, &a, NULL);
+}
+
+static enum store_status
+pg_tx_key_find(struct store *st, const char *key, struct tx_key *out)
+{
+	struct pg_args a = {0};
+	PGresult *r;
+
+	memset(out, 0, sizeof(*out));
+	pg_arg_text(&a, key);
+	enum store_status rc = pg_run(PQS(st), &out_tx_find, &a, &r);
+	if (rc != STORE_OK)
+		return rc;
+	if (PQntuples(r) == 0) {
+		PQclear(r);
+		return STORE_NOTFOUND;
+	}
+	out->key = xstrdup(key);
+	out->content_hash = pg_dup(r, 0, 0);
+	out->customer_id = pg_int(r, 0, 1);
+	out->outbox_id = pg_int(r, 0, 2);
+	out->message_id = pg_dup(r, 0, 3);
+	out->state = pg_dup(r, 0, 4);
+	out->reason = pg_dup(r, 0, 5);
+	out->created_ms = pg_int(r, 0, 6);
+	PQclear(r);
+	return STORE_OK;
+}
+
+/*
+ * Another node that recorded the same key since this transaction looked makes it unavailable:
+ * the group rolls back, and the client's retry finds that node's send.
+ */
+static enum store_status
+pg_tx_key_add(struct store *st, const struct tx_key *k)
+{
+	struct pg_args a = {0};
+	PGresult *r;
+
+	pg_arg_text(&a, k->key);
+	pg_arg_text(&a, k->content_hash);
+	pg_arg_int(&a, k->customer_id);
+	pg_arg_int(&a, k->outbox_id);
+	pg_arg_text(&a, k->message_id);
+	pg_arg_text(&a, k->state);
+	pg_arg_text(&a, k->reason);
+	pg_arg_int(&a, k->created_ms);
+	enum store_status rc = pg_run(PQS(st), &out_tx_add, &a, &r);
+	if (rc != STORE_OK)
+		return rc;
+	if (pg_affected(r) == 0) {
+		log_warnx("store: idempotency key %s recorded by another node meanwhile", k->key);
+		rc = STORE_UNAVAILABLE;
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* The PostgreSQL backend's table of the outbox and delivery (store_outbox.h). */
+const struct store_outbox_ops store_pg_outbox_ops = {
+    .outbox_add = pg_outbox_add,
+    .outbox_payload_add = pg_outbox_payload_add,
+    .outbox_refuse = pg_outbox_refuse,
+    .outbox_recover = pg_outbox_recover,
+    .outbox_claim = pg_outbox_claim,
+    .outbox_next_due = pg_outbox_next_due,
+    .outbox_finish = pg_outbox_finish,
+    .messages_list = pg_messages_list,
+    .message_get = pg_message_get,
+    .message_retry = pg_message_retry,
+    .outbox_ref = pg_outbox_ref,
+    .outbox_bounced = pg_outbox_bounced,
+    .tx_key_find = pg_tx_key_find,
+    .tx_key_add = pg_tx_key_add,
+};

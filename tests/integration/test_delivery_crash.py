@@ -10,7 +10,6 @@ import concurrent.futures
 import email
 import email.policy
 import os
-import sqlite3
 import sys
 import threading
 
@@ -70,20 +69,14 @@ def kill9_during_a_5000_message_send():
         poll(lambda: sink.received() >= N // 5, 120, "a fifth of the mails delivered")
         d.kill9()
         at_kill = sink.received()
-        db = sqlite3.connect(d.db_path())
-        states = dict(db.execute("SELECT state, count(*) FROM outbox GROUP BY state"))
-        db.close()
+        states = outbox_states(d)
         in_flight = states.get("sending", 0)
         check(at_kill < N, f"the kill landed mid-send ({at_kill} of {N} delivered)")
         check(sum(states.values()) <= N, "no message decided twice", states)
         d.start()
 
         def all_sent():
-            db = sqlite3.connect(d.db_path())
-            try:
-                rows = dict(db.execute("SELECT state, count(*) FROM outbox GROUP BY state"))
-            finally:
-                db.close()
+            rows = outbox_states(d)
             return rows if rows.get("sent", 0) == N else None
         rows = poll(all_sent, 180, "every message sent after the restart")
         eq(sum(rows.values()), N, "exactly one outbox row per event")
@@ -102,16 +95,18 @@ def kill9_during_a_5000_message_send():
             d.cleanup()
 
 
-def outbox_counts(db_path):
+def outbox_states(d):
+    """{state: messages} of the daemon's outbox."""
+    return {state: int(n) for state, n in d.sql("SELECT state, count(*) FROM outbox"
+                                                 " GROUP BY state")}
+
+
+def outbox_counts(d):
     """(rows, rows that are not skipped yet lack a payload, distinct Message-IDs)."""
-    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
-    try:
-        return db.execute(
-            "SELECT count(*), coalesce(sum(p.id IS NULL AND o.state != 'skipped'), 0),"
-            " count(DISTINCT o.message_id) FROM outbox o"
-            " LEFT JOIN outbox_payload p ON p.id = o.id").fetchone()
-    finally:
-        db.close()
+    row = d.sql("SELECT count(*), coalesce(sum(CASE WHEN p.id IS NULL AND o.state <> 'skipped'"
+                " THEN 1 ELSE 0 END), 0), count(DISTINCT o.message_id) FROM outbox o"
+                " LEFT JOIN outbox_payload p ON p.id = o.id")[0]
+    return tuple(int(v) for v in row)
 
 
 @test
@@ -132,23 +127,19 @@ def kill9_while_due_sends_are_rendered_loses_no_payload():
                  "profile": {"email": f"c{i}@example.com", "name": f"K\u00fcndin {i}"}}
                 for i in range(b, b + 1000)]})
             eq(r.status, 202, "events batch")
-        poll(lambda: outbox_counts(d.db_path())[0] >= n // 10, 60, "a tenth of the steps ran")
+        poll(lambda: outbox_counts(d)[0] >= n // 10, 60, "a tenth of the steps ran")
         d.kill9()
-        rows, bare, ids = outbox_counts(d.db_path())
+        rows, bare, ids = outbox_counts(d)
         check(rows < n, f"the kill landed mid-burst ({rows} of {n} steps had run)")
         eq(bare, 0, "no message stored without its payload at the kill")
         d.start()
-        final = poll(lambda: (lambda c: c if c[0] == n else None)(outbox_counts(d.db_path())),
+        final = poll(lambda: (lambda c: c if c[0] == n else None)(outbox_counts(d)),
                      120, "every step run after the restart")
         eq(final, (n, 0, n), "one message per step, each with its payload and its own id")
-        db = sqlite3.connect(d.db_path())
-        try:
-            poll(lambda: db.execute("SELECT count(*) FROM outbox WHERE state = 'sent'")
-                 .fetchone()[0] == n, 60, "all sent")
-            sizes = db.execute("SELECT min(length(payload)), max(length(payload))"
-                               " FROM outbox_payload").fetchone()
-        finally:
-            db.close()
+        poll(lambda: d.sql("SELECT count(*) FROM outbox WHERE state = 'sent'") == [[str(n)]],
+             60, "all sent")
+        sizes = [int(v) for v in d.sql("SELECT min(length(payload)), max(length(payload))"
+                                       " FROM outbox_payload")[0]]
         check(sizes[0] > 200, "payloads are whole messages", sizes)
         print(f"# {rows} of {n} steps had run at the kill", flush=True)
     finally:

@@ -4,8 +4,8 @@ exactly once across kill -9, exit on events, wait for events with timeouts, resp
 re-entry, and skip sends that went stale during downtime."""
 import json
 import os
+import re
 import signal
-import sqlite3
 import sys
 import time
 
@@ -34,12 +34,24 @@ def campaign(cid, trigger, steps, **extra):
     return c
 
 
+def sql_literal(v):
+    return str(v) if isinstance(v, int) else "'" + str(v).replace("'", "''") + "'"
+
+
+def typed(v, pg):
+    """A value of Daemon.sql as the tests compare it: integers as int, NULL as None (on
+    PostgreSQL NULL reads as "", and no column these tests read holds an empty string)."""
+    if v is None or (pg and v == ""):
+        return None
+    return int(v) if re.fullmatch(r"-?[0-9]+", v) else v
+
+
 def rows(d, sql, *args):
-    db = sqlite3.connect(d.db_path(), timeout=10)
-    try:
-        return db.execute(sql, args).fetchall()
-    finally:
-        db.close()
+    """Rows of SQL (? placeholders for ARGS) read from the store on either backend, as tuples."""
+    for a in args:
+        sql = sql.replace("?", sql_literal(a), 1)
+    pg = d.on_postgresql()
+    return [tuple(typed(v, pg) for v in r) for r in d.sql(sql)]
 
 
 def sends(d, campaign_id=None):

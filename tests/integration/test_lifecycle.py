@@ -5,6 +5,7 @@ import os
 import signal
 import socket
 import sqlite3
+import subprocess
 import sys
 import threading
 import time
@@ -15,14 +16,39 @@ from ntest import Daemon, TOKEN, check, eq, poll, run_all, test  # noqa: E402
 NEW_TOKEN = "second-token-abcdefghijklmnop"
 
 
+class StoreHold:
+    """Holds the daemon's store from outside, so that a request waits in it: SQLite's exclusive
+    lock, or on PostgreSQL the tables an event's POST writes, locked in a psql session."""
+
+    def __init__(self, d):
+        if d.on_postgresql():
+            self.psql = subprocess.Popen(["psql", "-X", "-q", "-At", "-d", d.config["store"]],
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         text=True)
+            self.psql.stdin.write("BEGIN;\nLOCK TABLE customers, events IN ACCESS EXCLUSIVE"
+                                  " MODE;\n\\echo locked\n")
+            self.psql.stdin.flush()
+            eq(self.psql.stdout.readline().strip(), "locked", "the tables locked")
+        else:
+            self.psql = None
+            self.db = sqlite3.connect(d.db_path(), timeout=5, isolation_level=None)
+            self.db.execute("BEGIN EXCLUSIVE")
+
+    def release(self):
+        if self.psql is not None:
+            self.psql.communicate("ROLLBACK;\n", timeout=10)
+        else:
+            self.db.execute("ROLLBACK")
+            self.db.close()
+
+
 @test
 def sigterm_answers_what_is_in_flight_then_exits_0():
     d = Daemon()
     try:
         d.start()
         eq(d.post_events({"id": "t0", "customer": "term", "type": "t"}).status, 202, "warm up")
-        db = sqlite3.connect(d.db_path(), timeout=5, isolation_level=None)
-        db.execute("BEGIN EXCLUSIVE")  # hold the store so a request is in flight at SIGTERM
+        hold = StoreHold(d)  # hold the store so a request is in flight at SIGTERM
         result = {}
         t = threading.Thread(target=lambda: result.setdefault(
             "r", d.post_events({"id": "t1", "customer": "term", "type": "t"}, timeout=30)))
@@ -32,8 +58,7 @@ def sigterm_answers_what_is_in_flight_then_exits_0():
         d.proc.send_signal(signal.SIGTERM)
         poll(lambda: "stopping (SIGTERM)" in d.read_log(), 5, "the stop to begin")
         check(d.proc.poll() is None, "still running while a request is in flight")
-        db.execute("ROLLBACK")
-        db.close()
+        hold.release()
         t.join(30)
         eq(result["r"].status, 202, "the in-flight request was answered")
         eq(d.proc.wait(15), 0, "exit code")

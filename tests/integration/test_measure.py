@@ -14,7 +14,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import sqlite3
 import sys
 import urllib.parse
 
@@ -99,12 +98,16 @@ def part(msg, ctype):
     return p.get_content() if p is not None and p.get_content_type() == ctype else None
 
 
-def rows(d, sql, *args):
-    db = sqlite3.connect(d.db_path(), timeout=10)
-    try:
-        return db.execute(sql, args).fetchall()
-    finally:
-        db.close()
+def rows(d, sql):
+    """Rows of SQL on the daemon's store (SQLite or PostgreSQL), numbers read as numbers."""
+    def value(v):
+        for kind in (int, float):
+            try:
+                return kind(v)
+            except (TypeError, ValueError):
+                pass
+        return v
+    return [tuple(value(v) for v in row) for row in d.sql(sql)]
 
 
 def event(cust, etype, key, **props):
@@ -309,7 +312,7 @@ def purchase_after_click_credits_that_message():
         eq(got, want, "each purchase credited once per campaign, to the clicked message else "
            "the last sent, with the revenue of its goal's value")
         # The total across campaigns counts each purchase once.
-        eq(rows(d, "SELECT metric, round(n, 2) FROM measure_counts WHERE campaign_id = '*'"
+        eq(rows(d, "SELECT metric, round(CAST(n AS numeric), 2) FROM measure_counts WHERE campaign_id = '*'"
                 " ORDER BY metric"), [("converted", 2.0), ("revenue", 70.0)],
            "de-duplicated total")
     finally:

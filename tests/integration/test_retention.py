@@ -5,7 +5,6 @@ journey keeps its trigger and notes, a journey that a re-entry rule reads keeps 
 the statistics keep their counts."""
 import os
 import re
-import sqlite3
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -25,12 +24,10 @@ D.write_templates({"t.subject.mustache": "Thanks {{customer.name}}",
                    "t.text.mustache": "order {{event.properties.order}}\n"})
 
 
-def rows(sql, *args):
-    db = sqlite3.connect(D.db_path())
-    try:
-        return db.execute(sql, args).fetchall()
-    finally:
-        db.close()
+def rows(sql):
+    """Rows of SQL read from the store on either backend, as tuples, integers as int."""
+    return [tuple(int(v) if re.fullmatch(r"-?[0-9]+", v or "") else v for v in row)
+            for row in D.sql(sql)]
 
 
 def stats(cid):

@@ -7,7 +7,6 @@ template that fails to render, quiet hours and the frequency cap."""
 import datetime
 import json
 import os
-import sqlite3
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -64,14 +63,12 @@ SUPPRESSIONS = [{"address": "X@example.com", "reason": "complaint"}]
 
 
 def daemon_notes(d):
-    db = sqlite3.connect(d.db_path(), timeout=10)
-    try:
-        return db.execute(
-            "SELECT c.ext_id, n.campaign_id, n.step_id, n.action, n.reason, n.channel,"
-            " n.template FROM journey_notes n JOIN customers c ON c.id = n.customer_id"
-            " ORDER BY n.id").fetchall()
-    finally:
-        db.close()
+    """The daemon's notes, read from its store on either backend (NULL as None: PostgreSQL's
+    reads as "", and none of these columns holds an empty string)."""
+    return [tuple(None if v == "" else v for v in row) for row in d.sql(
+        "SELECT c.ext_id, n.campaign_id, n.step_id, n.action, n.reason, n.channel,"
+        " n.template FROM journey_notes n JOIN customers c ON c.id = n.customer_id"
+        " ORDER BY n.id")]
 
 
 def write_jsonl(path, rows):

@@ -6,7 +6,6 @@ channels are refused naming the field; rate-limited per token; counted as "trans
 import email
 import email.policy
 import os
-import sqlite3
 import subprocess
 import sys
 import urllib.parse
@@ -194,13 +193,8 @@ def retention_takes_a_key_with_its_message_and_keeps_the_count():
         poll(lambda: d.request("GET", f"/v1/messages/{r.json['id']}").status == 404, 30,
              "the message pruned after its 2 s")
 
-        def keys():
-            db = sqlite3.connect(f"file:{d.db_path()}?mode=ro", uri=True)
-            try:
-                return db.execute("SELECT count(*) FROM transactional_keys").fetchone()[0]
-            finally:
-                db.close()
-        poll(lambda: keys() == 0, 10, "its idempotency key gone with it")
+        poll(lambda: d.sql("SELECT count(*) FROM transactional_keys") == [["0"]], 10,
+             "its idempotency key gone with it")
         eq(d.request("GET", "/v1/status").json["transactional"]["sent"], 1,
            "still counted once pruned")
         eq(len(received(srv, "ret@example.org")), 1, "one mail")
