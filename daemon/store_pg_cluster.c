@@ -219,6 +219,11 @@ store_pg_leases_balance(struct store *st, const char *node_id, int64_t ttl_ms, i
 	    "clu_release",
 	    "UPDATE leases SET owner = NULL, expires_ms = 0 WHERE part IN"
 	    " (SELECT part FROM leases WHERE owner = $1 ORDER BY part DESC LIMIT $2)"};
+	static const struct pg_stmt sweep = {
+	    "clu_sweep",
+	    "UPDATE outbox SET state = 'queued', due_ms = " PG_NOW ", updated_ms = " PG_NOW
+	    " WHERE state = 'sending' AND claimed_by IN (SELECT node_id FROM nodes"
+	    " WHERE node_id <> $1 AND heartbeat_ms < " PG_NOW " - $2::bigint)"};
 	struct store_pg *s = PQS(st);
 	struct pg_args a = {0};
 	PGresult *r;
@@ -258,6 +263,19 @@ store_pg_leases_balance(struct store *st, const char *node_id, int64_t ttl_ms, i
 		return STORE_UNAVAILABLE;
 	pg_owned_set(s, r);
 	PQclear(r);
+	/*
+	 * Messages a dead node claimed (no heartbeat for the lease time) go back to the queue,
+	 * as a restart's recovery does on one node: at most what it had in flight is sent twice.
+	 * The holder of partition 0 looks, so one node does it.
+	 */
+	pg_arg_int(&c, ttl_ms);
+	if (pg_owns_part0(s) && pg_run(s, &sweep, &c, &r) == STORE_OK) {
+		if (pg_affected(r) > 0)
+			log_info("cluster: %ld messages a dead node was sending are queued again",
+				 pg_affected(r));
+		PQclear(r);
+	} else if (pg_owns_part0(s))
+		return STORE_UNAVAILABLE;
 	*out = xcalloc(s->n_owned ? s->n_owned : 1, sizeof(**out));
 	memcpy(*out, s->owned, s->n_owned * sizeof(**out));
 	*n = s->n_owned;

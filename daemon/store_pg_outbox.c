@@ -44,9 +44,11 @@ static const struct pg_stmt out_refuse = {"out_refuse",
 					  "UPDATE outbox SET state = 'skipped', reason = $2,"
 					  " final_ms = updated_ms WHERE id = $1"};
 
-static const struct pg_stmt out_recover = {"out_recover",
-					   "UPDATE outbox SET state = 'queued', due_ms = $1,"
-					   " updated_ms = $1 WHERE state = 'sending'"};
+/* Issue 21: only what this node claimed ($2; NULL: every claim), not the other nodes' sends. */
+static const struct pg_stmt out_recover = {
+    "out_recover", "UPDATE outbox SET state = 'queued', due_ms = $1, updated_ms = $1"
+		   " WHERE state = 'sending' AND ($2::text IS NULL OR claimed_by IS NULL"
+		   " OR claimed_by = $2::text)"};
 
 /*
  * One statement marks the due messages "sending", counts the attempt and returns what delivery
@@ -56,7 +58,7 @@ static const struct pg_stmt out_recover = {"out_recover",
 static const struct pg_stmt out_claim = {
     "out_claim",
     "WITH c AS (UPDATE outbox SET state = 'sending', attempts = attempts + 1,"
-    " updated_ms = $2 WHERE id IN (SELECT id FROM outbox WHERE channel = $1"
+    " updated_ms = $2, claimed_by = $4::text WHERE id IN (SELECT id FROM outbox WHERE channel = $1"
     " AND state IN ('queued', 'deferred') AND due_ms <= $2 ORDER BY due_ms LIMIT $3"
     " FOR UPDATE SKIP LOCKED)"
     " RETURNING id, message_id, channel, campaign_id, step_id, customer_id, sender,"
@@ -193,6 +195,7 @@ pg_outbox_recover(struct store *st, int64_t now_ms, int *n)
 	struct pg_args a = {0};
 	PGresult *r;
 	pg_arg_int(&a, now_ms);
+	pg_arg_text(&a, PQS(st)->node_id); /* issue 21 */
 	enum store_status rc = pg_run(PQS(st), &out_recover, &a, &r);
 	*n = rc == STORE_OK ? (int)pg_affected(r) : 0;
 	if (r != NULL)
@@ -213,6 +216,7 @@ pg_outbox_claim(struct store *st, const char *channel, int64_t now_ms, int limit
 	pg_arg_text(&a, channel);
 	pg_arg_int(&a, now_ms);
 	pg_arg_int(&a, limit);
+	pg_arg_text(&a, PQS(st)->node_id); /* issue 21: a dead node's claims are recovered */
 	enum store_status rc = pg_run(PQS(st), &out_claim, &a, &r);
 	if (rc != STORE_OK)
 		return rc;

@@ -172,7 +172,9 @@ static const char *const store_pg_migrations[] = {
     "UPDATE events SET pending = true WHERE seq >"
     " coalesce((SELECT value::bigint FROM meta WHERE key = 'engine_cursor'), 0);"
     "ALTER TABLE events ALTER COLUMN pending SET DEFAULT true;"
-    "CREATE INDEX events_pending ON events (seq) WHERE pending;",
+    "CREATE INDEX events_pending ON events (seq) WHERE pending;"
+    /* The node that claimed a message: a dead node's sends are queued again by the others. */
+    "ALTER TABLE outbox ADD COLUMN claimed_by text;",
 };
 
 int
