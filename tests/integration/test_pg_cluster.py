@@ -95,6 +95,15 @@ class Nodes:
         return {n["node_id"]: n["partitions"] for n in self.status(d)["cluster"]["nodes"]
                 if n["live"]}
 
+    def wait_even(self, d, names, timeout=10 * TTL_S):
+        """Polls node D's view until the live nodes are NAMES and hold the partitions evenly."""
+        def even():
+            h = self.held(d)
+            ok = (sorted(h) == sorted(names) and sum(h.values()) == P
+                  and all(abs(v - P / len(names)) <= 1 for v in h.values()))
+            return h if ok else None
+        return poll(even, timeout, f"the partitions split evenly across {names}")
+
     def close(self):
         for d in self.d:
             try:
@@ -147,13 +156,7 @@ def partitions_split_evenly_across_three_nodes():
     nodes = Nodes(pg, 3, sink)
     try:
         nodes.start()
-
-        def even():
-            h = nodes.held(nodes.d[0])
-            ok = (len(h) == 3 and sum(h.values()) == P
-                  and all(abs(v - P / 3) <= 1 for v in h.values()))
-            return h if ok else None
-        h = poll(even, 10 * TTL_S, "the partitions split evenly")
+        h = nodes.wait_even(nodes.d[0], ["n0", "n1", "n2"])
         eq(sorted(h), ["n0", "n1", "n2"], f"the three nodes: {h}")
         for d in nodes.d:  # every node shows the same split
             eq(poll(lambda: nodes.held(d) == h and h, 5, "same view"), h, "each node's view")
@@ -190,8 +193,7 @@ def three_nodes_share_a_burst_and_run_each_step_once():
     n = 1500
     try:
         nodes.start()
-        poll(lambda: sum(nodes.held(nodes.d[0]).values()) == P and
-             len(nodes.held(nodes.d[0])) == 3, 10 * TTL_S, "three nodes hold the partitions")
+        nodes.wait_even(nodes.d[0], ["n0", "n1", "n2"])
         with concurrent.futures.ThreadPoolExecutor(3) as ex:
             list(ex.map(lambda b: post_signups(nodes.d[(b // 250) % 3], b, b + 250),
                         range(0, n, 250)))
@@ -218,7 +220,7 @@ def kill9_of_a_node_mid_burst_moves_its_partitions_and_loses_nothing():
     n = 3000
     try:
         nodes.start()
-        poll(lambda: len(nodes.held(nodes.d[0])) == 3, 10 * TTL_S, "three nodes hold leases")
+        nodes.wait_even(nodes.d[0], ["n0", "n1", "n2"])
         for b in range(0, n // 2, 500):
             post_signups(nodes.d[(b // 500) % 3], b, b + 500)
         poll(lambda: nodes.one("SELECT count(*) FROM journey_notes WHERE action = 'send'")
@@ -231,12 +233,9 @@ def kill9_of_a_node_mid_burst_moves_its_partitions_and_loses_nothing():
         check(ran < n // 2, f"the kill landed mid-burst ({ran} steps had run)")
         for b in range(n // 2, n, 500):  # the survivors take more events meanwhile
             post_signups(nodes.d[0] if (b // 500) % 2 else nodes.d[2], b, b + 500)
-        h = poll(lambda: (lambda h: h if sorted(h) == ["n0", "n2"] and sum(h.values()) == P
-                          else None)(nodes.held(nodes.d[0])), 10 * TTL_S,
-                 "the survivors hold every partition")
+        nodes.wait_even(nodes.d[0], ["n0", "n2"])
         moved = time.monotonic() - t0
         check(moved <= 3 * TTL_S + 2, f"partitions moved within the lease time ({moved:.1f} s)")
-        check(all(abs(v - P / 2) <= 1 for v in h.values()), "split evenly again", h)
         poll(lambda: nodes.one("SELECT count(*) FROM outbox WHERE state = 'sent'") == n,
              180, "every message sent")
         dups = check_each_step_once(nodes, n, sink, dup_allowed=in_flight)
@@ -257,7 +256,7 @@ def a_node_stopped_past_its_lease_has_its_stale_commits_refused():
     n = 4000
     try:
         nodes.start()
-        poll(lambda: len(nodes.held(nodes.d[0])) == 2, 10 * TTL_S, "two nodes hold leases")
+        nodes.wait_even(nodes.d[0], ["n0", "n1"])
         a, b = nodes.d
         refusals = 0
         for attempt in range(5):
@@ -300,7 +299,7 @@ def the_nodes_recover_by_themselves_from_a_server_crash():
     n = 1500
     try:
         nodes.start()
-        poll(lambda: len(nodes.held(nodes.d[0])) == 3, 10 * TTL_S, "three nodes hold leases")
+        nodes.wait_even(nodes.d[0], ["n0", "n1", "n2"])
         accepted = 0
         for b in range(0, n // 2, 250):
             post_signups(nodes.d[(b // 250) % 3], b, b + 250)
@@ -318,8 +317,7 @@ def the_nodes_recover_by_themselves_from_a_server_crash():
             check(d.proc.poll() is None, "the node kept running")
         for b in range(accepted, n, 250):
             post_signups(nodes.d[(b // 250) % 3], b, b + 250)
-        poll(lambda: len(nodes.held(nodes.d[0])) == 3 and
-             sum(nodes.held(nodes.d[0]).values()) == P, 10 * TTL_S, "leases held again")
+        nodes.wait_even(nodes.d[0], ["n0", "n1", "n2"])
         poll(lambda: nodes.one("SELECT count(*) FROM outbox WHERE state = 'sent'") == n,
              180, "every message sent")
         in_flight = n  # a crash may cut a delivery's commit: counted, not assumed away
