@@ -1,14 +1,17 @@
 /*
- * The lease loop of several nodes sharing a PostgreSQL store (cluster.h). Its rounds run on the
- * store thread, between the store loop's transactions: the store keeps the set of partitions
- * held, so one thread reads and writes it.
+ * The lease loop of several nodes sharing a PostgreSQL store (cluster.h): a thread with its own
+ * connection runs a round every third of the lease time and publishes the set held; the store
+ * thread adopts it between its transactions (cluster_sync).
  */
 #include "cluster.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -20,9 +23,20 @@ struct cluster {
 	char *listen;
 	int64_t ttl_ms;
 	int64_t started_ms;
+	struct store *store; /* the lease loop's own connection */
+	pthread_t thread;
+	int running;
+	int stop;		   /* under mu: the thread ends */
+	pthread_cond_t wake;	   /* signals stop */
+	pthread_mutex_t mu;	   /* guards what follows */
 	int rounds;		   /* successful rounds; the first releases an earlier run's */
-	struct store_lease *owned; /* as of the last round */
+	struct store_lease *owned; /* published by the last round, in part order */
 	size_t n_owned;
+	int parts;
+	uint64_t gen;		     /* bumped at each change of the set */
+	uint64_t synced;	     /* the store thread's: the gen it adopted */
+	struct store_lease *adopted; /* the store thread's: what it adopted */
+	size_t n_adopted;
 	atomic_int gauge_owned;
 	_Atomic int64_t renewed_mono_us; /* the last successful round; 0 before one */
 };
@@ -41,20 +55,12 @@ cluster_new(const char *node_id, const char *listen, const char *port, int64_t t
 	c->listen = xstrdup(listen);
 	c->ttl_ms = ttl_ms;
 	c->started_ms = util_now_ms();
+	c->gen = 1; /* the empty set: the store thread holds nothing until a round says */
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->wake, NULL);
 	atomic_init(&c->gauge_owned, 0);
 	atomic_init(&c->renewed_mono_us, 0);
 	return c;
-}
-
-void
-cluster_free(struct cluster *c)
-{
-	if (c == NULL)
-		return;
-	free(c->node_id);
-	free(c->listen);
-	free(c->owned);
-	free(c);
 }
 
 const char *
@@ -69,13 +75,13 @@ cluster_ttl_ms(const struct cluster *c)
 	return c->ttl_ms;
 }
 
-int64_t
-cluster_interval_ms(const struct cluster *c)
+static int
+cluster_same(const struct store_lease *a, size_t na, const struct store_lease *b, size_t nb)
 {
-	return c->ttl_ms / 3 > 0 ? c->ttl_ms / 3 : 1;
+	return na == nb && (na == 0 || memcmp(a, b, na * sizeof(*a)) == 0);
 }
 
-/* Whether NEW holds a partition OLD did not (both in part order). */
+/* Whether NEW holds a partition (or an epoch of it) OLD did not; both in part order. */
 static int
 cluster_gained(const struct store_lease *old, size_t n_old, const struct store_lease *new,
 	       size_t n_new)
@@ -90,12 +96,14 @@ cluster_gained(const struct store_lease *old, size_t n_old, const struct store_l
 	return 0;
 }
 
-int
-cluster_round(struct cluster *c, struct store *s)
+/* One round in a transaction of its own on the loop's connection; publishes the set. */
+static void
+cluster_round(struct cluster *c)
 {
 	struct store_lease *got = NULL;
 	size_t n = 0;
 	int parts = 0;
+	struct store *s = c->store;
 	enum store_status rc = store_begin(s);
 
 	if (rc == STORE_OK)
@@ -110,18 +118,99 @@ cluster_round(struct cluster *c, struct store *s)
 	if (rc != STORE_OK) {
 		log_warnx("cluster: lease round failed: %s", store_errmsg(s));
 		free(got);
-		return -1;
+		return;
 	}
-	int gained = cluster_gained(c->owned, c->n_owned, got, n);
-	if (n != c->n_owned || gained)
+	pthread_mutex_lock(&c->mu);
+	if (!cluster_same(c->owned, c->n_owned, got, n)) {
 		log_info("cluster: node %s holds %zu of %d partitions", c->node_id, n, parts);
-	free(c->owned);
-	c->owned = got;
-	c->n_owned = n;
+		free(c->owned);
+		c->owned = got;
+		c->n_owned = n;
+		c->gen++;
+	} else
+		free(got);
+	c->parts = parts;
 	c->rounds++;
+	pthread_mutex_unlock(&c->mu);
 	atomic_store(&c->gauge_owned, (int)n);
 	atomic_store(&c->renewed_mono_us, util_mono_us());
+}
+
+static void *
+cluster_main(void *arg)
+{
+	struct cluster *c = arg;
+	int64_t every_ms = c->ttl_ms / 3 > 0 ? c->ttl_ms / 3 : 1;
+	pthread_mutex_lock(&c->mu);
+	while (!c->stop) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += every_ms / 1000;
+		until.tv_nsec += (every_ms % 1000) * 1000000;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		if (pthread_cond_timedwait(&c->wake, &c->mu, &until) != ETIMEDOUT || c->stop)
+			continue;
+		pthread_mutex_unlock(&c->mu);
+		cluster_round(c);
+		pthread_mutex_lock(&c->mu);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+void
+cluster_start(struct cluster *c, struct store *leases, struct store *main)
+{
+	c->store = leases;
+	cluster_round(c);
+	cluster_sync(c, main);
+	if (pthread_create(&c->thread, NULL, cluster_main, c) != 0)
+		fatal("cluster: pthread_create");
+	c->running = 1;
+}
+
+int
+cluster_sync(struct cluster *c, struct store *s)
+{
+	int gained = 0;
+	pthread_mutex_lock(&c->mu);
+	if (c->gen != c->synced) {
+		gained = cluster_gained(c->adopted, c->n_adopted, c->owned, c->n_owned);
+		free(c->adopted);
+		c->adopted = xcalloc(c->n_owned + 1, sizeof(*c->adopted));
+		if (c->n_owned > 0)
+			memcpy(c->adopted, c->owned, c->n_owned * sizeof(*c->owned));
+		c->n_adopted = c->n_owned;
+		c->synced = c->gen;
+		store_leases_adopt(s, c->node_id, c->parts, c->adopted, c->n_adopted);
+	}
+	pthread_mutex_unlock(&c->mu);
 	return gained;
+}
+
+void
+cluster_free(struct cluster *c)
+{
+	if (c == NULL)
+		return;
+	if (c->running) {
+		pthread_mutex_lock(&c->mu);
+		c->stop = 1;
+		pthread_cond_signal(&c->wake);
+		pthread_mutex_unlock(&c->mu);
+		pthread_join(c->thread, NULL);
+	}
+	store_close(c->store);
+	pthread_mutex_destroy(&c->mu);
+	pthread_cond_destroy(&c->wake);
+	free(c->node_id);
+	free(c->listen);
+	free(c->owned);
+	free(c->adopted);
+	free(c);
 }
 
 double

@@ -754,7 +754,16 @@ daemon_run(struct config *cfg, int foreground)
 		char *listen = xasprintf("%s:%s", cfg->listen_host, cfg->listen_port);
 		d->cluster = cluster_new(cfg->node_id, listen, cfg->listen_port, cfg->lease_ttl_ms);
 		free(listen);
-		cluster_round(d->cluster, store);
+		/* The lease loop has a connection of its own: a busy store thread never lets its
+		 * leases run out. */
+		struct store *leases = store_open(&so, err, sizeof(err));
+		if (leases == NULL) {
+			log_warnx("store: %s", err);
+			store_close(store);
+			rc = 1;
+			goto out;
+		}
+		cluster_start(d->cluster, leases, store);
 		d->storeloop = storeloop_start_cluster(store, d->engine, d->base, deliver_wake,
 						       d->deliver, d->cluster);
 		metrics_add_gauge("nurtured_partitions_owned",
@@ -805,7 +814,7 @@ out:
 	/* The store loop commits what it holds before the store closes. */
 	storeloop_stop(d->readloop);
 	storeloop_stop(d->storeloop);
-	cluster_free(d->cluster);     /* after the store thread's last round */
+	cluster_free(d->cluster);     /* after the store thread's last sync */
 	retention_free(d->retention); /* after its last chunk's done callback */
 	mimepool_free(d->mimepool);   /* after the store thread's last flush */
 	daemon_exit_if_overdue(d);

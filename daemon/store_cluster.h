@@ -46,6 +46,12 @@ struct store_cluster_ops {
 	enum store_status (*leases_balance)(struct store *, const char *node_id, int64_t ttl_ms,
 					    int first, struct store_lease **out, size_t *n,
 					    int *partitions);
+	/*
+	 * On the store thread, between transactions: its store works from now on on OWNED (N
+	 * partitions of PARTS, in part order), which the lease loop's store holds for NODE_ID.
+	 */
+	void (*leases_adopt)(struct store *, const char *node_id, int parts,
+			     const struct store_lease *owned, size_t n);
 	/* The nodes known, by node id, with what each holds; a node is live within TTL_MS. */
 	enum store_status (*nodes_list)(struct store *, int64_t ttl_ms, struct store_node_row **out,
 					size_t *n, int *partitions);
@@ -64,6 +70,12 @@ store_leases_balance(struct store *s, const char *node_id, int64_t ttl_ms, int f
 		     struct store_lease **out, size_t *n, int *partitions)
 {
 	return s->ops->cluster->leases_balance(s, node_id, ttl_ms, first, out, n, partitions);
+}
+static inline void
+store_leases_adopt(struct store *s, const char *node_id, int parts, const struct store_lease *owned,
+		   size_t n)
+{
+	s->ops->cluster->leases_adopt(s, node_id, parts, owned, n);
 }
 static inline enum store_status
 store_nodes_list(struct store *s, int64_t ttl_ms, struct store_node_row **out, size_t *n,

@@ -58,17 +58,15 @@ pg_events_seen(struct store_pg *s, PGresult *r, int col)
 	g_string_free(g, TRUE);
 }
 
-/* Adopts the rows (part, epoch) of R as the set held: the queries and the fencing use it. */
+/* Adopts OWNED (N, in part order) as the set held: the queries and the fencing use it. */
 static void
-pg_owned_set(struct store_pg *s, PGresult *r)
+pg_owned_adopt(struct store_pg *s, const struct store_lease *owned, size_t n)
 {
-	size_t n = (size_t)PQntuples(r);
 	GString *g = g_string_new("{");
 	free(s->owned);
 	s->owned = xcalloc(n ? n : 1, sizeof(*s->owned));
 	for (size_t i = 0; i < n; i++) {
-		s->owned[i].part = (int)pg_int(r, (int)i, 0);
-		s->owned[i].epoch = pg_int(r, (int)i, 1);
+		s->owned[i] = owned[i];
 		g_string_append_printf(g, "%s%d", i ? "," : "", s->owned[i].part);
 	}
 	g_string_append_c(g, '}');
@@ -76,6 +74,32 @@ pg_owned_set(struct store_pg *s, PGresult *r)
 	free(s->owned_sql);
 	s->owned_sql = xstrdup(g->str);
 	g_string_free(g, TRUE);
+}
+
+/* The same from the rows (part, epoch) of R. */
+static void
+pg_owned_set(struct store_pg *s, PGresult *r)
+{
+	size_t n = (size_t)PQntuples(r);
+	struct store_lease *v = xcalloc(n ? n : 1, sizeof(*v));
+	for (size_t i = 0; i < n; i++) {
+		v[i].part = (int)pg_int(r, (int)i, 0);
+		v[i].epoch = pg_int(r, (int)i, 1);
+	}
+	pg_owned_adopt(s, v, n);
+	free(v);
+}
+
+static void
+store_pg_leases_adopt(struct store *st, const char *node_id, int parts,
+		      const struct store_lease *owned, size_t n)
+{
+	struct store_pg *s = PQS(st);
+	if (s->node_id == NULL)
+		s->node_id = xstrdup(node_id); /* from now on: only what the leases say */
+	if (parts > 0)
+		s->parts = parts;
+	pg_owned_adopt(s, owned, n);
 }
 
 static const struct pg_stmt q_owned = {
@@ -325,5 +349,6 @@ store_pg_nodes_list(struct store *st, int64_t ttl_ms, struct store_node_row **ou
 const struct store_cluster_ops store_pg_cluster_ops = {
     .node_heartbeat = store_pg_node_heartbeat,
     .leases_balance = store_pg_leases_balance,
+    .leases_adopt = store_pg_leases_adopt,
     .nodes_list = store_pg_nodes_list,
 };

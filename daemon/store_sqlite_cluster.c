@@ -35,6 +35,18 @@ store_sqlite_leases_balance(struct store *s, const char *node_id, int64_t ttl_ms
 	return STORE_OK;
 }
 
+/* One node: it holds everything anyway. */
+static void
+store_sqlite_leases_adopt(struct store *s, const char *node_id, int parts,
+			  const struct store_lease *owned, size_t n)
+{
+	(void)s;
+	(void)node_id;
+	(void)parts;
+	(void)owned;
+	(void)n;
+}
+
 /* This node alone, live, with its partition. */
 static enum store_status
 store_sqlite_nodes_list(struct store *s, int64_t ttl_ms, struct store_node_row **out, size_t *n,
@@ -53,5 +65,6 @@ store_sqlite_nodes_list(struct store *s, int64_t ttl_ms, struct store_node_row *
 const struct store_cluster_ops store_sqlite_cluster_ops = {
     .node_heartbeat = store_sqlite_node_heartbeat,
     .leases_balance = store_sqlite_leases_balance,
+    .leases_adopt = store_sqlite_leases_adopt,
     .nodes_list = store_sqlite_nodes_list,
 };

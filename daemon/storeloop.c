@@ -50,7 +50,6 @@ struct storeloop {
 	int engine_after_inbox; /* a pass gave way to them: the next one follows the inbox */
 	void *queued_arg;
 	struct cluster *cluster; /* issue 21: the lease loop, or NULL (one node on SQLite) */
-	struct event *cluster_ev;
 };
 
 /* After a commit: if the engine queued messages in it, delivery hears of it. */
@@ -76,6 +75,9 @@ storeloop_group(struct storeloop *l, struct store_job **jobs, size_t n)
 	int64_t t0;
 	size_t i;
 
+	/* Issue 21: the partitions the lease loop holds now, before this transaction. */
+	if (l->cluster != NULL && cluster_sync(l->cluster, s) > 0)
+		event_active(l->engine_ev, EV_TIMEOUT, 0);
 	if (store_begin(s) != STORE_OK) {
 		storeloop_fail_all(jobs, n);
 		goto out;
@@ -161,6 +163,8 @@ storeloop_engine_pass(evutil_socket_t fd, short what, void *arg)
 
 	int64_t t0 = util_mono_us();
 	int more = 0, yield = 0;
+	if (l->cluster != NULL)
+		cluster_sync(l->cluster, l->store);
 	rc = store_begin(l->store);
 	for (int chunk = 0; rc == STORE_OK && chunk < STORELOOP_ENGINE_CHUNKS; chunk++) {
 		int c = 0, r = 0;
@@ -205,23 +209,6 @@ storeloop_engine_pass(evutil_socket_t fd, short what, void *arg)
 	tv.tv_sec = wait_ms / 1000;
 	tv.tv_usec = (wait_ms % 1000) * 1000;
 	evtimer_add(l->engine_ev, &tv);
-}
-
-/*
- * Issue 21: a lease round between the loop's transactions, every third of the lease time. When
- * the node takes partitions over, the engine looks at their events and due steps at once.
- */
-static void
-storeloop_cluster_round(evutil_socket_t fd, short what, void *arg)
-{
-	struct storeloop *l = arg;
-	int64_t ms = cluster_interval_ms(l->cluster);
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-	(void)fd;
-	(void)what;
-	if (cluster_round(l->cluster, l->store) > 0 && l->engine_ev != NULL)
-		event_active(l->engine_ev, EV_TIMEOUT, 0);
-	evtimer_add(l->cluster_ev, &tv);
 }
 
 /* Inbox callback on the store thread: everything queued so far, cut into groups. */
@@ -294,13 +281,6 @@ storeloop_start_with(struct store *s, struct engine *engine, struct event_base *
 		fatalx("storeloop: event_base_new");
 	l->inbox = mbox_new(l->base, storeloop_receive, l);
 	l->outbox = mbox_new(done_base, storeloop_deliver, l);
-	if (cluster != NULL) {
-		/* The caller ran the first round: the next is a third of the lease time away. */
-		int64_t ms = cluster_interval_ms(cluster);
-		struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-		l->cluster_ev = evtimer_new(l->base, storeloop_cluster_round, l);
-		evtimer_add(l->cluster_ev, &tv);
-	}
 	if (engine != NULL) {
 		l->engine_ev = evtimer_new(l->base, storeloop_engine_pass, l);
 		event_active(l->engine_ev, EV_TIMEOUT, 0); /* catch up on start */
@@ -371,8 +351,6 @@ storeloop_stop(struct storeloop *l)
 		storeloop_deliver(done, l);
 	if (l->engine_ev != NULL)
 		event_free(l->engine_ev);
-	if (l->cluster_ev != NULL)
-		event_free(l->cluster_ev);
 	store_close(l->store);
 	mbox_free(l->inbox);
 	mbox_free(l->outbox);

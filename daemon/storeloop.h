@@ -43,8 +43,8 @@ struct storeloop *storeloop_start_hooked(struct store *s, struct engine *engine,
 					 struct event_base *done_base, void (*queued)(void *),
 					 void *arg);
 /*
- * Issue 21: like storeloop_start_hooked, with CLUSTER's lease loop on the store thread (its
- * first round run by the caller before); CLUSTER stays the caller's.
+ * Issue 21: like storeloop_start_hooked; before each transaction the store adopts the
+ * partitions CLUSTER's lease loop holds (cluster_sync). CLUSTER stays the caller's.
  */
 struct cluster;
 struct storeloop *storeloop_start_cluster(struct store *s, struct engine *engine,

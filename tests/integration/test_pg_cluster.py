@@ -105,6 +105,11 @@ class Nodes:
         return poll(even, timeout, f"the partitions split evenly across {names}")
 
     def close(self):
+        if os.environ.get("NT_CLUSTER_DEBUG"):
+            for d in self.d:
+                print(f"# --- {d.config['node_id']}", *[f"# {line}" for line in
+                      d.read_log().splitlines() if "[info]: campaign" not in line][-25:],
+                      sep="\n")
         for d in self.d:
             try:
                 if d.proc is not None and d.proc.poll() is None:
