@@ -32,6 +32,8 @@ struct cluster {
 	int rounds;		   /* successful rounds; the first releases an earlier run's */
 	struct store_lease *owned; /* published by the last round, in part order */
 	size_t n_owned;
+	int *pending; /* held beyond the fair share: released once the store thread let go */
+	size_t n_pending;
 	int parts;
 	uint64_t gen;		     /* bumped at each change of the set */
 	uint64_t synced;	     /* the store thread's: the gen it adopted */
@@ -96,43 +98,62 @@ cluster_gained(const struct store_lease *old, size_t n_old, const struct store_l
 	return 0;
 }
 
-/* One round in a transaction of its own on the loop's connection; publishes the set. */
+/*
+ * One round in a transaction of its own on the loop's connection. Of what it holds, it
+ * publishes its fair share (the lowest partitions) for the store thread; the excess is
+ * released in a later round, once the store thread has adopted the smaller set: a transaction
+ * it began before could still be working on those partitions.
+ */
 static void
 cluster_round(struct cluster *c)
 {
-	struct store_lease *got = NULL;
-	size_t n = 0;
-	int parts = 0;
+	struct lease_round lr = {.node_id = c->node_id, .ttl_ms = c->ttl_ms, .first = !c->rounds};
+	int *release = NULL;
 	struct store *s = c->store;
-	enum store_status rc = store_begin(s);
 
+	pthread_mutex_lock(&c->mu);
+	if (c->n_pending > 0 && c->synced == c->gen) {
+		release = xcalloc(c->n_pending, sizeof(*release));
+		memcpy(release, c->pending, c->n_pending * sizeof(*release));
+		lr.release = release;
+		lr.n_release = c->n_pending;
+	}
+	pthread_mutex_unlock(&c->mu);
+	enum store_status rc = store_begin(s);
 	if (rc == STORE_OK)
 		rc = store_node_heartbeat(s, c->node_id, c->listen, c->started_ms);
 	if (rc == STORE_OK)
-		rc = store_leases_balance(s, c->node_id, c->ttl_ms, c->rounds == 0, &got, &n,
-					  &parts);
+		rc = store_leases_balance(s, &lr);
 	if (rc == STORE_OK)
 		rc = store_commit(s);
 	else
 		store_rollback(s);
+	free(release);
 	if (rc != STORE_OK) {
 		log_warnx("cluster: lease round failed: %s", store_errmsg(s));
-		free(got);
+		free(lr.held);
 		return;
 	}
+	size_t keep = lr.n_held > (size_t)lr.share ? (size_t)lr.share : lr.n_held;
 	pthread_mutex_lock(&c->mu);
-	if (!cluster_same(c->owned, c->n_owned, got, n)) {
-		log_info("cluster: node %s holds %zu of %d partitions", c->node_id, n, parts);
+	free(c->pending);
+	c->n_pending = lr.n_held - keep;
+	c->pending = xcalloc(c->n_pending + 1, sizeof(*c->pending));
+	for (size_t i = keep; i < lr.n_held; i++)
+		c->pending[i - keep] = lr.held[i].part;
+	if (!cluster_same(c->owned, c->n_owned, lr.held, keep)) {
+		log_info("cluster: node %s holds %zu of %d partitions", c->node_id, keep,
+			 lr.partitions);
 		free(c->owned);
-		c->owned = got;
-		c->n_owned = n;
+		c->owned = lr.held;
+		c->n_owned = keep;
 		c->gen++;
 	} else
-		free(got);
-	c->parts = parts;
+		free(lr.held);
+	c->parts = lr.partitions;
 	c->rounds++;
 	pthread_mutex_unlock(&c->mu);
-	atomic_store(&c->gauge_owned, (int)n);
+	atomic_store(&c->gauge_owned, (int)keep);
 	atomic_store(&c->renewed_mono_us, util_mono_us());
 }
 
@@ -209,6 +230,7 @@ cluster_free(struct cluster *c)
 	free(c->node_id);
 	free(c->listen);
 	free(c->owned);
+	free(c->pending);
 	free(c->adopted);
 	free(c);
 }

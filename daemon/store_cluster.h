@@ -21,6 +21,19 @@ struct store_lease {
 	int64_t epoch;
 };
 
+/* A round of the lease loop: what it asks, and what it finds. */
+struct lease_round {
+	const char *node_id;
+	int64_t ttl_ms;
+	int first;	    /* the first since start: release what an earlier run of the id held */
+	const int *release; /* partitions to give up, in part order */
+	size_t n_release;
+	struct store_lease *held; /* out, malloc'd, in part order */
+	size_t n_held;
+	int partitions; /* out: in the database */
+	int share;	/* out: this node's fair share now */
+};
+
 /* A node as /v1/status shows it. */
 struct store_node_row {
 	char *node_id;
@@ -37,15 +50,13 @@ struct store_cluster_ops {
 	enum store_status (*node_heartbeat)(struct store *, const char *node_id, const char *listen,
 					    int64_t started_ms);
 	/*
-	 * One round of balancing in the caller's transaction: renews NODE's leases for TTL_MS,
-	 * takes free or expired partitions up to its fair share of the live nodes, releases the
-	 * excess. FIRST (a node's first round since it started) releases what an earlier run of the
-	 * same node id held, so that each run owns its partitions at an epoch of its own. The store
-	 * remembers the set for its queries and its fencing; *OUT (malloc'd) lists it.
+	 * One round of balancing in the caller's transaction (struct lease_round): renews the
+	 * node's leases for the lease time, gives up R->release, takes free or expired partitions
+	 * up to its fair share of the live nodes (R->share), and lists what it holds then. It never
+	 * gives up more on its own: the lease loop releases the excess once the store thread no
+	 * longer uses it (cluster.c), so that a voluntary release never refuses a commit.
 	 */
-	enum store_status (*leases_balance)(struct store *, const char *node_id, int64_t ttl_ms,
-					    int first, struct store_lease **out, size_t *n,
-					    int *partitions);
+	enum store_status (*leases_balance)(struct store *, struct lease_round *r);
 	/*
 	 * On the store thread, between transactions: its store works from now on on OWNED (N
 	 * partitions of PARTS, in part order), which the lease loop's store holds for NODE_ID.
@@ -66,10 +77,9 @@ store_node_heartbeat(struct store *s, const char *node_id, const char *listen, i
 	return s->ops->cluster->node_heartbeat(s, node_id, listen, started_ms);
 }
 static inline enum store_status
-store_leases_balance(struct store *s, const char *node_id, int64_t ttl_ms, int first,
-		     struct store_lease **out, size_t *n, int *partitions)
+store_leases_balance(struct store *s, struct lease_round *r)
 {
-	return s->ops->cluster->leases_balance(s, node_id, ttl_ms, first, out, n, partitions);
+	return s->ops->cluster->leases_balance(s, r);
 }
 static inline void
 store_leases_adopt(struct store *s, const char *node_id, int parts, const struct store_lease *owned,

@@ -223,12 +223,25 @@ pg_fair_share(struct store_pg *s, int64_t ttl_ms, int *share)
 	return 0;
 }
 
+/* "{1,2,3}": an int[] literal of N partitions. */
+static char *
+pg_parts_literal(const int *v, size_t n)
+{
+	GString *g = g_string_new("{");
+	for (size_t i = 0; i < n; i++)
+		g_string_append_printf(g, "%s%d", i ? "," : "", v[i]);
+	g_string_append_c(g, '}');
+	return g_string_free(g, FALSE);
+}
+
 static enum store_status
-store_pg_leases_balance(struct store *st, const char *node_id, int64_t ttl_ms, int first,
-			struct store_lease **out, size_t *n, int *partitions)
+store_pg_leases_balance(struct store *st, struct lease_round *lr)
 {
 	static const struct pg_stmt forget = {
 	    "clu_forget", "UPDATE leases SET owner = NULL, expires_ms = 0 WHERE owner = $1"};
+	static const struct pg_stmt release = {"clu_release",
+					       "UPDATE leases SET owner = NULL, expires_ms = 0"
+					       " WHERE owner = $1 AND part = ANY($2::int[])"};
 	static const struct pg_stmt renew = {
 	    "clu_renew", "UPDATE leases SET expires_ms = " PG_NOW " + $2::bigint,"
 			 " renewed_ms = " PG_NOW " WHERE owner = $1"};
@@ -239,10 +252,6 @@ store_pg_leases_balance(struct store *st, const char *node_id, int64_t ttl_ms, i
 	    " UPDATE leases l SET owner = $1, epoch = l.epoch + 1,"
 	    " expires_ms = " PG_NOW " + $2::bigint, renewed_ms = " PG_NOW
 	    " FROM free WHERE l.part = free.part"};
-	static const struct pg_stmt release = {
-	    "clu_release",
-	    "UPDATE leases SET owner = NULL, expires_ms = 0 WHERE part IN"
-	    " (SELECT part FROM leases WHERE owner = $1 ORDER BY part DESC LIMIT $2)"};
 	static const struct pg_stmt sweep = {
 	    "clu_sweep",
 	    "UPDATE outbox SET state = 'queued', due_ms = " PG_NOW ", updated_ms = " PG_NOW
@@ -251,38 +260,41 @@ store_pg_leases_balance(struct store *st, const char *node_id, int64_t ttl_ms, i
 	struct store_pg *s = PQS(st);
 	struct pg_args a = {0};
 	PGresult *r;
-	int share;
 
-	*out = NULL;
-	*n = 0;
+	lr->held = NULL;
+	lr->n_held = 0;
 	if (s->node_id == NULL)
-		s->node_id = xstrdup(node_id); /* from now on: only what the leases say */
+		s->node_id = xstrdup(lr->node_id);
 	if (s->parts <= 0 && (s->parts = pg_partitions(s)) <= 0)
 		return STORE_UNAVAILABLE;
-	*partitions = s->parts;
-	pg_arg_text(&a, node_id);
-	if (first && pg_run(s, &forget, &a, NULL) != STORE_OK)
+	lr->partitions = s->parts;
+	pg_arg_text(&a, lr->node_id);
+	if (lr->first && pg_run(s, &forget, &a, NULL) != STORE_OK)
 		return STORE_UNAVAILABLE;
-	pg_arg_int(&a, ttl_ms);
+	if (lr->n_release > 0) {
+		char *set = pg_parts_literal(lr->release, lr->n_release);
+		struct pg_args b = {0};
+		pg_arg_text(&b, lr->node_id);
+		pg_arg_text(&b, set);
+		enum store_status rc = pg_run(s, &release, &b, NULL);
+		free(set);
+		if (rc != STORE_OK)
+			return rc;
+	}
+	pg_arg_int(&a, lr->ttl_ms);
 	if (pg_run(s, &renew, &a, &r) != STORE_OK)
 		return STORE_UNAVAILABLE;
 	long held = pg_affected(r);
 	PQclear(r);
-	if (pg_fair_share(s, ttl_ms, &share) < 0)
+	if (pg_fair_share(s, lr->ttl_ms, &lr->share) < 0)
 		return STORE_UNAVAILABLE;
-	if (held < share) {
-		pg_arg_int(&a, share - held);
+	if (held < lr->share) {
+		pg_arg_int(&a, lr->share - held);
 		if (pg_run(s, &take, &a, NULL) != STORE_OK)
-			return STORE_UNAVAILABLE;
-	} else if (held > share) {
-		struct pg_args b = {0};
-		pg_arg_text(&b, node_id);
-		pg_arg_int(&b, held - share);
-		if (pg_run(s, &release, &b, NULL) != STORE_OK)
 			return STORE_UNAVAILABLE;
 	}
 	struct pg_args c = {0};
-	pg_arg_text(&c, node_id);
+	pg_arg_text(&c, lr->node_id);
 	if (pg_run(s, &q_owned, &c, &r) != STORE_OK)
 		return STORE_UNAVAILABLE;
 	pg_owned_set(s, r);
@@ -292,17 +304,19 @@ store_pg_leases_balance(struct store *st, const char *node_id, int64_t ttl_ms, i
 	 * as a restart's recovery does on one node: at most what it had in flight is sent twice.
 	 * The holder of partition 0 looks, so one node does it.
 	 */
-	pg_arg_int(&c, ttl_ms);
-	if (pg_owns_part0(s) && pg_run(s, &sweep, &c, &r) == STORE_OK) {
+	pg_arg_int(&c, lr->ttl_ms);
+	if (pg_owns_part0(s)) {
+		if (pg_run(s, &sweep, &c, &r) != STORE_OK)
+			return STORE_UNAVAILABLE;
 		if (pg_affected(r) > 0)
 			log_info("cluster: %ld messages a dead node was sending are queued again",
 				 pg_affected(r));
 		PQclear(r);
-	} else if (pg_owns_part0(s))
-		return STORE_UNAVAILABLE;
-	*out = xcalloc(s->n_owned ? s->n_owned : 1, sizeof(**out));
-	memcpy(*out, s->owned, s->n_owned * sizeof(**out));
-	*n = s->n_owned;
+	}
+	lr->held = xcalloc(s->n_owned + 1, sizeof(*lr->held));
+	if (s->n_owned > 0)
+		memcpy(lr->held, s->owned, s->n_owned * sizeof(*lr->held));
+	lr->n_held = s->n_owned;
 	return STORE_OK;
 }
 

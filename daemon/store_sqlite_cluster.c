@@ -21,17 +21,14 @@ store_sqlite_node_heartbeat(struct store *s, const char *node_id, const char *li
 
 /* The one partition, held for good at epoch 1. */
 static enum store_status
-store_sqlite_leases_balance(struct store *s, const char *node_id, int64_t ttl_ms, int first,
-			    struct store_lease **out, size_t *n, int *partitions)
+store_sqlite_leases_balance(struct store *s, struct lease_round *r)
 {
 	(void)s;
-	(void)node_id;
-	(void)ttl_ms;
-	(void)first;
-	*out = xcalloc(1, sizeof(**out));
-	(*out)[0] = (struct store_lease){.part = 0, .epoch = 1};
-	*n = 1;
-	*partitions = 1;
+	r->held = xcalloc(1, sizeof(*r->held));
+	r->held[0] = (struct store_lease){.part = 0, .epoch = 1};
+	r->n_held = 1;
+	r->partitions = 1;
+	r->share = 1;
 	return STORE_OK;
 }
 
