@@ -185,12 +185,14 @@ store_pg_node_heartbeat(struct store *st, const char *node_id, const char *liste
 	return pg_run(PQS(st), &q, &a, NULL);
 }
 
-/* The partition count, fixed when the database was made. */
+/*
+ * The partition count, fixed when the database was made: a lease row each (meta 'partitions'
+ * says how many were made, but `nurtured migrate` replaces meta with SQLite's).
+ */
 static int
 pg_partitions(struct store_pg *s)
 {
-	static const struct pg_stmt q = {"clu_parts",
-					 "SELECT value::int FROM meta WHERE key = 'partitions'"};
+	static const struct pg_stmt q = {"clu_parts", "SELECT count(*) FROM leases"};
 	PGresult *r;
 	if (pg_run(s, &q, NULL, &r) != STORE_OK)
 		return -1;
@@ -328,7 +330,7 @@ store_pg_nodes_list(struct store *st, int64_t ttl_ms, struct store_node_row **ou
 	    "clu_nodes", "SELECT n.node_id, n.listen, n.started_ms, " PG_NOW " - n.heartbeat_ms,"
 			 " count(l.part) FILTER (WHERE l.expires_ms > " PG_NOW "),"
 			 " " PG_NOW " - min(l.renewed_ms) FILTER (WHERE l.expires_ms > " PG_NOW "),"
-			 " (SELECT value::int FROM meta WHERE key = 'partitions')"
+			 " (SELECT count(*) FROM leases)"
 			 " FROM nodes n LEFT JOIN leases l ON l.owner = n.node_id"
 			 " GROUP BY n.node_id ORDER BY n.node_id"};
 	struct store_pg *s = PQS(st);
