@@ -34,7 +34,8 @@ struct http_req {
 	 */
 	void (*capture)(struct http_req *hr, int code, json_t *body, void *arg);
 	void *capture_arg;
-	int role; /* issue 22: the caller's role (enum token_role) once checked */
+	int role;	     /* issue 22: the caller's role (enum token_role) once checked */
+	char ui_session[40]; /* issue 22: the dashboard session's signed part, once checked */
 };
 
 struct http *http_start(struct daemon *d, const char *host, const char *port, char *err,

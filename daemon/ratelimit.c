@@ -44,16 +44,12 @@ ratelimit_full(gpointer key, gpointer value, gpointer now)
 	return b->tokens + (double)(*(int64_t *)now - b->at_us) * b->per_us >= b->limit;
 }
 
-/* The bucket's level at NOW, refilled since it was last touched. */
-int
-ratelimit_take(struct ratelimit *rl, const char *key, int64_t limit, int64_t window_ms,
-	       int64_t now_us, int *retry_s)
+/* KEY's bucket, created full, its level refilled up to NOW. */
+static struct bucket *
+ratelimit_level(struct ratelimit *rl, const char *key, int64_t limit, double per_us, int64_t now_us)
 {
 	struct bucket *b = g_hash_table_lookup(rl->keys, key);
-	double per_us = (double)limit / ((double)window_ms * 1000.0);
 
-	if (limit <= 0)
-		return 1;
 	if (b == NULL) {
 		if (g_hash_table_size(rl->keys) >= RATELIMIT_SWEEP_AT)
 			g_hash_table_foreach_remove(rl->keys, ratelimit_full, &now_us);
@@ -68,11 +64,32 @@ ratelimit_take(struct ratelimit *rl, const char *key, int64_t limit, int64_t win
 	b->at_us = now_us;
 	b->per_us = per_us;
 	b->limit = (double)limit;
-	if (b->tokens >= 1.0) {
-		b->tokens -= 1.0;
+	return b;
+}
+
+int
+ratelimit_check(struct ratelimit *rl, const char *key, int64_t limit, int64_t window_ms,
+		int64_t now_us, int *retry_s)
+{
+	double per_us = (double)limit / ((double)window_ms * 1000.0);
+
+	if (limit <= 0)
 		return 1;
-	}
+	struct bucket *b = ratelimit_level(rl, key, limit, per_us, now_us);
+	if (b->tokens >= 1.0)
+		return 1;
 	if (retry_s != NULL)
 		*retry_s = (int)((1.0 - b->tokens) / per_us / 1e6) + 1;
 	return 0;
+}
+
+int
+ratelimit_take(struct ratelimit *rl, const char *key, int64_t limit, int64_t window_ms,
+	       int64_t now_us, int *retry_s)
+{
+	if (!ratelimit_check(rl, key, limit, window_ms, now_us, retry_s))
+		return 0;
+	if (limit > 0)
+		((struct bucket *)g_hash_table_lookup(rl->keys, key))->tokens -= 1.0;
+	return 1;
 }

@@ -18,4 +18,11 @@ void ratelimit_free(struct ratelimit *rl);
 int ratelimit_take(struct ratelimit *rl, const char *key, int64_t limit, int64_t window_ms,
 		   int64_t now_us, int *retry_s);
 
+/*
+ * Whether a take for KEY would be allowed now, without taking (a login is refused before its
+ * token is looked at once its failures used the bucket up); *RETRY_S as ratelimit_take's.
+ */
+int ratelimit_check(struct ratelimit *rl, const char *key, int64_t limit, int64_t window_ms,
+		    int64_t now_us, int *retry_s);
+
 #endif

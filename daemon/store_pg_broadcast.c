@@ -8,6 +8,7 @@
 
 #include "store_broadcast.h"
 #include "store_pg.h"
+#include "store_pg_rows.h"
 #include "util.h"
 
 #define BC_COLS                                                                                    \
@@ -47,12 +48,6 @@ static const struct pg_stmt bc_counts = {
 		 " WHERE i.kind = 'complaint' AND (SELECT o.campaign_id FROM outbox o"
 		 " WHERE o.id = i.outbox_id) = $1"};
 
-static int64_t
-pg_ms(PGresult *r, int row, int col)
-{
-	return pg_isnull(r, row, col) ? -1 : pg_int(r, row, col);
-}
-
 static void
 pg_arg_ms(struct pg_args *a, int64_t v)
 {
@@ -79,14 +74,14 @@ broadcast_read(PGresult *r, int i, struct broadcast_row *b)
 	b->state = st < 0 ? BROADCAST_CANCELED : (enum broadcast_state)st;
 	b->spec = pg_dup(r, i, 2);
 	b->frozen = pg_dup(r, i, 3);
-	b->due_ms = pg_ms(r, i, 4);
+	b->due_ms = pgr_opt_int(r, i, 4);
 	b->cursor = pg_int(r, i, 5);
 	b->matched = (long)pg_int(r, i, 6);
 	b->not_subscribed = (long)pg_int(r, i, 7);
 	b->created_ms = pg_int(r, i, 8);
 	b->updated_ms = pg_int(r, i, 9);
-	b->started_ms = pg_ms(r, i, 10);
-	b->finished_ms = pg_ms(r, i, 11);
+	b->started_ms = pgr_opt_int(r, i, 10);
+	b->finished_ms = pgr_opt_int(r, i, 11);
 }
 
 /* Runs ST with the one argument ID, expecting one row or none (STORE_NOTFOUND). */

@@ -254,11 +254,12 @@ store_pg_leases_balance(struct store *st, struct lease_round *lr)
 	    " UPDATE leases l SET owner = $1, epoch = l.epoch + 1,"
 	    " expires_ms = " PG_NOW " + $2::bigint, renewed_ms = " PG_NOW
 	    " FROM free WHERE l.part = free.part"};
+	/* store_pg_outbox.c's recovery at a start, while running: the claim's session is gone. */
 	static const struct pg_stmt sweep = {
 	    "clu_sweep",
-	    "UPDATE outbox SET state = 'queued', due_ms = " PG_NOW ", updated_ms = " PG_NOW
-	    " WHERE state = 'sending' AND claimed_by IN (SELECT node_id FROM nodes"
-	    " WHERE node_id <> $1 AND heartbeat_ms < " PG_NOW " - $2::bigint)"};
+	    "UPDATE outbox SET state = 'queued', due_ms = " PG_NOW ", updated_ms = " PG_NOW ","
+	    " claimed_by = NULL WHERE state = 'sending' AND claimed_by IS NOT NULL"
+	    " AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = outbox.claimed_by)"};
 	struct store_pg *s = PQS(st);
 	struct pg_args a = {0};
 	PGresult *r;
@@ -302,16 +303,15 @@ store_pg_leases_balance(struct store *st, struct lease_round *lr)
 	pg_owned_set(s, r);
 	PQclear(r);
 	/*
-	 * Messages a dead node claimed (no heartbeat for the lease time) go back to the queue,
-	 * as a restart's recovery does on one node: at most what it had in flight is sent twice.
-	 * The holder of partition 0 looks, so one node does it.
+	 * Messages a dead node claimed (its session is gone) go back to the queue, as a start's
+	 * recovery does: at most what it had in flight is sent twice. The holder of partition 0
+	 * looks, so that one node does it, without waiting for a restart.
 	 */
-	pg_arg_int(&c, lr->ttl_ms);
 	if (pg_owns_part0(s)) {
-		if (pg_run(s, &sweep, &c, &r) != STORE_OK)
+		if (pg_run(s, &sweep, NULL, &r) != STORE_OK)
 			return STORE_UNAVAILABLE;
 		if (pg_affected(r) > 0)
-			log_info("cluster: %ld messages a dead node was sending are queued again",
+			log_info("cluster: %ld messages a node gone was sending are queued again",
 				 pg_affected(r));
 		PQclear(r);
 	}

@@ -3,18 +3,13 @@
  * campaign versions, journeys and their notes, trigger timers, schedules, the frequency cap
  * and pauses. The engine runs them hot: each is one named statement, one round trip.
  */
-#include <glib.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store_pg.h"
+#include "store_pg_rows.h"
 #include "store_engine.h"
 #include "util.h"
-
-/* A journey row's columns, in the order pg_journey_row reads them. */
-#define PG_J_COLS                                                                                  \
-	"id, campaign_id, version, customer_id, jkey, active, step, visit, due_ms, wait_event,"    \
-	" on_event, trigger, entered_ms, exited_ms, exit_reason, event"
 
 static const struct pg_stmt eng_version_save = {
     "eng_version_save",
@@ -34,7 +29,7 @@ static const struct pg_stmt eng_journey_update = {
     " on_event = $7, exited_ms = $8, exit_reason = $9, event = $10 WHERE id = $1"};
 static const struct pg_stmt eng_journey_find = {
     "eng_journey_find",
-    "SELECT " PG_J_COLS " FROM journeys WHERE campaign_id = $1 AND customer_id = $2"
+    "SELECT " PGR_J_COLS " FROM journeys WHERE campaign_id = $1 AND customer_id = $2"
     " AND jkey = $3 AND (active = 1 OR $4::integer = 0)"
     " ORDER BY entered_ms DESC, id DESC LIMIT 1"};
 /*
@@ -42,13 +37,14 @@ static const struct pg_stmt eng_journey_find = {
  * the campaigns that exit on it ($3, a text[] literal).
  */
 static const struct pg_stmt eng_journeys_event = {
-    "eng_journeys_event", "SELECT " PG_J_COLS " FROM journeys WHERE customer_id = $1 AND active = 1"
-			  " AND (wait_event = $2 OR campaign_id = ANY ($3::text[])) ORDER BY id"};
+    "eng_journeys_event",
+    "SELECT " PGR_J_COLS " FROM journeys WHERE customer_id = $1 AND active = 1"
+    " AND (wait_event = $2 OR campaign_id = ANY ($3::text[])) ORDER BY id"};
 static const struct pg_stmt eng_exit_events = {
     "eng_exit_events", "SELECT campaign_id, definition FROM campaign_versions"};
 static const struct pg_stmt eng_journeys_due = {
     "eng_journeys_due",
-    "SELECT " PG_J_COLS " FROM journeys WHERE active = 1 AND due_ms IS NOT NULL"
+    "SELECT " PGR_J_COLS " FROM journeys WHERE active = 1 AND due_ms IS NOT NULL"
     " AND due_ms <= $1 AND" PG_OWNED("customer_id", "$3", "$4") "ORDER BY due_ms, id LIMIT $2"};
 /* clang-format off */
 static const struct pg_stmt eng_next_due = {
@@ -115,42 +111,6 @@ pg_arg_opt(struct pg_args *a, int64_t v)
 		pg_arg_null(a);
 	else
 		pg_arg_int(a, v);
-}
-
-/* A nullable integer column: -1 for NULL. */
-static int64_t
-pg_opt_int(PGresult *r, int row, int col)
-{
-	return pg_isnull(r, row, col) ? -1 : pg_int(r, row, col);
-}
-
-/* A JSON text column: {} when NULL or not JSON. */
-static json_t *
-pg_json(PGresult *r, int row, int col)
-{
-	const char *t = pg_str(r, row, col);
-	json_t *v = t ? json_loads(t, 0, NULL) : NULL;
-	return v ? v : json_object();
-}
-
-/* A text[] literal of V: {"a","b"}, each element quoted and escaped. */
-static char *
-pg_text_array(char *const *v, size_t n)
-{
-	GString *g = g_string_new("{");
-	for (size_t i = 0; i < n; i++) {
-		g_string_append(g, i ? ",\"" : "\"");
-		for (const char *p = v[i]; *p; p++) {
-			if (*p == '"' || *p == '\\')
-				g_string_append_c(g, '\\');
-			g_string_append_c(g, *p);
-		}
-		g_string_append_c(g, '"');
-	}
-	g_string_append_c(g, '}');
-	char *out = xstrdup(g->str);
-	g_string_free(g, TRUE);
-	return out;
 }
 
 static enum store_status
@@ -241,29 +201,6 @@ store_pg_journey_update(struct store *st, const struct journey *j)
 	return rc;
 }
 
-/* Reads row I of PG_J_COLS. */
-static void
-pg_journey_row(PGresult *r, int i, struct journey *j)
-{
-	memset(j, 0, sizeof(*j));
-	j->id = pg_int(r, i, 0);
-	j->campaign_id = pg_dup(r, i, 1);
-	j->version = pg_dup(r, i, 2);
-	j->customer_id = pg_int(r, i, 3);
-	j->key = pg_dup(r, i, 4);
-	j->active = (int)pg_int(r, i, 5);
-	j->step = (int)pg_int(r, i, 6);
-	j->visit = (int)pg_int(r, i, 7);
-	j->due_ms = pg_opt_int(r, i, 8);
-	j->wait_event = pg_dup(r, i, 9);
-	j->on_event = (int)pg_int(r, i, 10);
-	j->trigger = pg_json(r, i, 11);
-	j->entered_ms = pg_int(r, i, 12);
-	j->exited_ms = pg_opt_int(r, i, 13);
-	j->exit_reason = pg_dup(r, i, 14);
-	j->event = pg_isnull(r, i, 15) ? NULL : pg_json(r, i, 15);
-}
-
 /* Runs ST and reads its journey rows (all of them: callers rewrite journeys as they go). */
 static enum store_status
 pg_journeys(struct store_pg *s, const struct pg_stmt *st, const struct pg_args *a,
@@ -276,13 +213,7 @@ pg_journeys(struct store_pg *s, const struct pg_stmt *st, const struct pg_args *
 	*n = 0;
 	if (rc != STORE_OK)
 		return rc;
-	int rows = PQntuples(r);
-	if (rows > 0) {
-		*out = xcalloc((size_t)rows, sizeof(**out));
-		for (int i = 0; i < rows; i++)
-			pg_journey_row(r, i, &(*out)[i]);
-	}
-	*n = (size_t)rows;
+	pgr_journey_rows(r, out, n);
 	PQclear(r);
 	return STORE_OK;
 }
@@ -316,14 +247,18 @@ store_pg_journeys_for_event(struct store *st, int64_t customer_id, const char *t
 			    size_t *n)
 {
 	struct pg_args a = {0};
-	char *list = pg_text_array(campaigns, n_campaigns);
+	struct pgr_array list;
 	enum store_status rc;
 
+	pgr_array_init(&list);
+	for (size_t i = 0; i < n_campaigns; i++)
+		pgr_array_text(&list, campaigns[i]);
+	pgr_array_end(&list);
 	pg_arg_int(&a, customer_id);
 	pg_arg_text(&a, type);
-	pg_arg_text(&a, list);
+	pg_arg_text(&a, list.s->str);
 	rc = pg_journeys(PQS(st), &eng_journeys_event, &a, out, n);
-	free(list);
+	pgr_array_free(&list);
 	return rc;
 }
 
@@ -522,7 +457,7 @@ pg_schedules(struct store_pg *s, const struct pg_stmt *st, const struct pg_args 
 		sc->campaign_id = pg_dup(r, i, 0);
 		sc->version = pg_dup(r, i, 1);
 		sc->due_ms = pg_int(r, i, 2);
-		sc->run_ms = pg_opt_int(r, i, 3);
+		sc->run_ms = pgr_opt_int(r, i, 3);
 		sc->cursor = pg_int(r, i, 4);
 	}
 	*n = (size_t)rows;
@@ -610,7 +545,7 @@ store_pg_marketing_sent(struct store *st, int64_t customer_id, int64_t since_ms,
 	if ((rc = pg_run(PQS(st), &eng_marketing, &a, &r)) != STORE_OK)
 		return rc;
 	*count = (long)pg_int(r, 0, 0);
-	*oldest_ms = pg_opt_int(r, 0, 1);
+	*oldest_ms = pgr_opt_int(r, 0, 1);
 	PQclear(r);
 	return STORE_OK;
 }

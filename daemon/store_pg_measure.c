@@ -3,7 +3,6 @@
  * link targets and clicks, conversions credited to a message, experiment arms, and the
  * counters statistics read. Counters several ops add at once go in one multi-row statement.
  */
-#include <glib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include "store_measure.h"
 #include "store_outbox.h"
 #include "store_pg.h"
+#include "store_pg_rows.h"
 #include "util.h"
 
 #define MEASURE_UPSERT                                                                             \
@@ -125,43 +125,16 @@ static const struct pg_stmt ms_read = {
 	       " JOIN outbox o ON o.id = i.outbox_id WHERE i.outbox_id IS NOT NULL"
 	       " AND o.campaign_id = $1 AND $1 <> '*' GROUP BY 1, 2, 3) AS ib"};
 
-/* Appends V to the PostgreSQL array literal A (NULL as NULL); pg_array_end closes it. */
-static void
-pg_array_add(GString *a, const char *v)
-{
-	g_string_append_c(a, a->len == 0 ? '{' : ',');
-	if (v == NULL) {
-		g_string_append(a, "NULL");
-		return;
-	}
-	g_string_append_c(a, '"');
-	for (const char *p = v; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			g_string_append_c(a, '\\');
-		g_string_append_c(a, *p);
-	}
-	g_string_append_c(a, '"');
-}
-
-static const char *
-pg_array_end(GString *a)
-{
-	g_string_append_c(a, '}');
-	return a->str;
-}
-
 /* Counter increments gathered to be written in one statement (ms_counts). */
 struct pg_counts {
-	GString *col[5];
-	int n;
+	struct pgr_array col[5]; /* campaign, step, variant, metric, n */
 };
 
 static void
 pg_counts_init(struct pg_counts *c)
 {
 	for (int i = 0; i < 5; i++)
-		c->col[i] = g_string_new("");
-	c->n = 0;
+		pgr_array_init(&c->col[i]);
 }
 
 static void
@@ -170,12 +143,11 @@ pg_counts_add(struct pg_counts *c, const char *campaign, const char *step, const
 {
 	char num[32];
 	snprintf(num, sizeof(num), "%.17g", n);
-	pg_array_add(c->col[0], campaign ? campaign : "");
-	pg_array_add(c->col[1], step ? step : "");
-	pg_array_add(c->col[2], variant ? variant : "");
-	pg_array_add(c->col[3], metric ? metric : "");
-	pg_array_add(c->col[4], num);
-	c->n++;
+	pgr_array_text(&c->col[0], campaign ? campaign : "");
+	pgr_array_text(&c->col[1], step ? step : "");
+	pgr_array_text(&c->col[2], variant ? variant : "");
+	pgr_array_text(&c->col[3], metric ? metric : "");
+	pgr_array_text(&c->col[4], num);
 }
 
 /* Writes the increments (none: nothing to do) and frees them. */
@@ -183,14 +155,15 @@ static enum store_status
 pg_counts_write(struct store *st, struct pg_counts *c)
 {
 	enum store_status rc = STORE_OK;
-	if (c->n > 0) {
-		struct pg_args a = {0};
-		for (int i = 0; i < 5; i++)
-			pg_arg_text(&a, pg_array_end(c->col[i]));
-		rc = pg_run(PQS(st), &ms_counts, &a, NULL);
+	struct pg_args a = {0};
+	for (int i = 0; i < 5; i++) {
+		pgr_array_end(&c->col[i]);
+		pg_arg_text(&a, c->col[i].s->str);
 	}
+	if (c->col[0].n > 0)
+		rc = pg_run(PQS(st), &ms_counts, &a, NULL);
 	for (int i = 0; i < 5; i++)
-		g_string_free(c->col[i], TRUE);
+		pgr_array_free(&c->col[i]);
 	return rc;
 }
 
@@ -198,30 +171,34 @@ pg_counts_write(struct store *st, struct pg_counts *c)
 static enum store_status
 pg_links_add(struct store *st, int64_t id, json_t *links)
 {
-	GString *idx = g_string_new(""), *url = g_string_new(""), *name = g_string_new("");
+	struct pgr_array idx, url, name;
 	struct pg_args a = {0};
 	enum store_status rc = STORE_OK;
 	size_t i;
 	json_t *l;
-	char num[24];
 
+	if (json_array_size(links) == 0)
+		return STORE_OK;
+	pgr_array_init(&idx);
+	pgr_array_init(&url);
+	pgr_array_init(&name);
 	json_array_foreach(links, i, l)
 	{
-		snprintf(num, sizeof(num), "%zu", i);
-		pg_array_add(idx, num);
-		pg_array_add(url, json_string_value(json_object_get(l, "url")));
-		pg_array_add(name, json_string_value(json_object_get(l, "name")) ?: "");
+		pgr_array_int(&idx, (int64_t)i);
+		pgr_array_text(&url, json_string_value(json_object_get(l, "url")));
+		pgr_array_text(&name, json_string_value(json_object_get(l, "name")) ?: "");
 	}
-	if (json_array_size(links) > 0) {
-		pg_arg_int(&a, id);
-		pg_arg_text(&a, pg_array_end(idx));
-		pg_arg_text(&a, pg_array_end(url));
-		pg_arg_text(&a, pg_array_end(name));
-		rc = pg_run(PQS(st), &ms_links_add, &a, NULL);
-	}
-	g_string_free(idx, TRUE);
-	g_string_free(url, TRUE);
-	g_string_free(name, TRUE);
+	pgr_array_end(&idx);
+	pgr_array_end(&url);
+	pgr_array_end(&name);
+	pg_arg_int(&a, id);
+	pg_arg_text(&a, idx.s->str);
+	pg_arg_text(&a, url.s->str);
+	pg_arg_text(&a, name.s->str);
+	rc = pg_run(PQS(st), &ms_links_add, &a, NULL);
+	pgr_array_free(&idx);
+	pgr_array_free(&url);
+	pgr_array_free(&name);
 	return rc;
 }
 

@@ -44,22 +44,30 @@ static const struct pg_stmt out_refuse = {"out_refuse",
 					  "UPDATE outbox SET state = 'skipped', reason = $2,"
 					  " final_ms = updated_ms WHERE id = $1"};
 
-/* Issue 21: only what this node claimed ($2; NULL: every claim), not the other nodes' sends. */
+/*
+ * At a start, what a node left "sending" is queued again only when that node's session is gone
+ * (crashed or stopped): another node's messages in flight stay its own, or they would be sent
+ * twice. Messages claimed before the claimant was recorded count as left behind.
+ */
 static const struct pg_stmt out_recover = {
-    "out_recover", "UPDATE outbox SET state = 'queued', due_ms = $1, updated_ms = $1"
-		   " WHERE state = 'sending' AND ($2::text IS NULL OR claimed_by IS NULL"
-		   " OR claimed_by = $2::text)"};
+    "out_recover",
+    "UPDATE outbox SET state = 'queued', due_ms = $1, updated_ms = $1, claimed_by = NULL"
+    " WHERE state = 'sending' AND (claimed_by IS NULL OR NOT EXISTS (SELECT 1"
+    " FROM pg_stat_activity a WHERE a.pid = outbox.claimed_by"
+    " AND a.datname = current_database()))"};
 
 /*
  * One statement marks the due messages "sending", counts the attempt and returns what delivery
  * needs with the payload. SKIP LOCKED: rows another node is claiming right now are left to it,
- * and once it commits they are no longer due, so no message is claimed by two nodes.
+ * and once it commits they are no longer due, so no message is claimed by two nodes. The
+ * claiming session is recorded for out_recover.
  */
 static const struct pg_stmt out_claim = {
     "out_claim",
     "WITH c AS (UPDATE outbox SET state = 'sending', attempts = attempts + 1,"
-    " updated_ms = $2, claimed_by = $4::text WHERE id IN (SELECT id FROM outbox WHERE channel = $1"
-    " AND state IN ('queued', 'deferred') AND due_ms <= $2 ORDER BY due_ms LIMIT $3"
+    " updated_ms = $2, claimed_by = pg_backend_pid() WHERE id IN (SELECT id FROM outbox"
+    " WHERE channel = $1 AND state IN ('queued', 'deferred') AND due_ms <= $2"
+    " ORDER BY due_ms LIMIT $3"
     " FOR UPDATE SKIP LOCKED)"
     " RETURNING id, message_id, channel, campaign_id, step_id, customer_id, sender,"
     " recipient, attempts, created_ms, due_ms)"
@@ -108,7 +116,7 @@ static const struct pg_stmt out_retry = {
 #define OUT_REF_COLUMNS                                                                            \
 	"SELECT o.id, o.message_id, o.customer_id, (SELECT ext_id FROM customers c"                \
 	" WHERE c.id = o.customer_id AND c.erased_ms IS NULL), o.campaign_id, o.step_id,"          \
-	" o.recipient, o.state, (SELECT ((j.trigger::jsonb) -> 'properties')::text"                \
+	" o.recipient, o.state, (SELECT ((j.trigger::json) -> 'properties')::text"                 \
 	" FROM journeys j WHERE j.id = o.journey_id) FROM outbox o"
 
 static const struct pg_stmt out_ref_id = {"out_ref_id", OUT_REF_COLUMNS " WHERE o.id = $1"};
@@ -195,7 +203,6 @@ pg_outbox_recover(struct store *st, int64_t now_ms, int *n)
 	struct pg_args a = {0};
 	PGresult *r;
 	pg_arg_int(&a, now_ms);
-	pg_arg_text(&a, PQS(st)->node_id); /* issue 21 */
 	enum store_status rc = pg_run(PQS(st), &out_recover, &a, &r);
 	*n = rc == STORE_OK ? (int)pg_affected(r) : 0;
 	if (r != NULL)
@@ -216,7 +223,6 @@ pg_outbox_claim(struct store *st, const char *channel, int64_t now_ms, int limit
 	pg_arg_text(&a, channel);
 	pg_arg_int(&a, now_ms);
 	pg_arg_int(&a, limit);
-	pg_arg_text(&a, PQS(st)->node_id); /* issue 21: a dead node's claims are recovered */
 	enum store_status rc = pg_run(PQS(st), &out_claim, &a, &r);
 	if (rc != STORE_OK)
 		return rc;

@@ -154,7 +154,101 @@ static const char *const store_pg_migrations[] = {
     " WHERE state IN ('scheduled', 'sending');"
     "INSERT INTO meta (key, value) VALUES ('engine_cursor', '0');",
     /*
-     * 1 -> 2 (issue 21, several nodes): a customer's partition is customer_id % partitions,
+     * 1 -> 2 (issue 22, SQLite's 14 -> 15): the dashboard's overview reads counters, not the
+     * tables. Messages per UTC day of their creation, channel and state, and suppressions per
+     * day added with their total (day -1), kept by statement triggers in the transaction of
+     * every change (each statement's rows summed from its transition tables: one counter
+     * write per day and state, whatever the rows), backfilled here once. Dashboard sessions
+     * live in the store. The customer search pages through (key, id) indexes compared
+     * bytewise (text_pattern_ops), which replace migration 1's lower(email)/lower(name) ones.
+     * Self-contained and idempotent.
+     */
+    "CREATE TABLE IF NOT EXISTS outbox_days (day bigint NOT NULL, channel text NOT NULL,"
+    " state text NOT NULL, n bigint NOT NULL, PRIMARY KEY (day, channel, state));"
+    "DELETE FROM outbox_days;"
+    "INSERT INTO outbox_days (day, channel, state, n) SELECT created_ms / 86400000, channel,"
+    " state, count(*) FROM outbox GROUP BY 1, 2, 3;"
+    "CREATE OR REPLACE FUNCTION outbox_days_count() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " BEGIN"
+    " IF TG_OP = 'INSERT' THEN"
+    " INSERT INTO outbox_days (day, channel, state, n) SELECT created_ms / 86400000, channel,"
+    " state, count(*) FROM new_rows GROUP BY 1, 2, 3 ON CONFLICT (day, channel, state)"
+    " DO UPDATE SET n = outbox_days.n + excluded.n;"
+    " ELSIF TG_OP = 'DELETE' THEN"
+    " UPDATE outbox_days d SET n = d.n - o.n FROM (SELECT created_ms / 86400000 AS day,"
+    " channel, state, count(*) AS n FROM old_rows GROUP BY 1, 2, 3) o"
+    " WHERE d.day = o.day AND d.channel = o.channel AND d.state = o.state;"
+    " ELSE"
+    " INSERT INTO outbox_days (day, channel, state, n) SELECT day, channel, state, sum(n)"
+    " FROM (SELECT created_ms / 86400000 AS day, channel, state, 1 AS n FROM new_rows"
+    " UNION ALL SELECT created_ms / 86400000, channel, state, -1 FROM old_rows) x"
+    " GROUP BY 1, 2, 3 HAVING sum(n) <> 0 ON CONFLICT (day, channel, state)"
+    " DO UPDATE SET n = outbox_days.n + excluded.n;"
+    " END IF;"
+    " RETURN NULL;"
+    " END $$;"
+    "DROP TRIGGER IF EXISTS outbox_days_insert ON outbox;"
+    "CREATE TRIGGER outbox_days_insert AFTER INSERT ON outbox REFERENCING NEW TABLE AS new_rows"
+    " FOR EACH STATEMENT EXECUTE FUNCTION outbox_days_count();"
+    "DROP TRIGGER IF EXISTS outbox_days_update ON outbox;"
+    "CREATE TRIGGER outbox_days_update AFTER UPDATE ON outbox REFERENCING OLD TABLE AS old_rows"
+    " NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION outbox_days_count();"
+    "DROP TRIGGER IF EXISTS outbox_days_delete ON outbox;"
+    "CREATE TRIGGER outbox_days_delete AFTER DELETE ON outbox REFERENCING OLD TABLE AS old_rows"
+    " FOR EACH STATEMENT EXECUTE FUNCTION outbox_days_count();"
+    "CREATE TABLE IF NOT EXISTS suppression_days (day bigint PRIMARY KEY, n bigint NOT NULL);"
+    "DELETE FROM suppression_days;"
+    "INSERT INTO suppression_days (day, n) SELECT -1, count(*) FROM suppressions;"
+    "INSERT INTO suppression_days (day, n) SELECT created_ms / 86400000, count(*)"
+    " FROM suppressions GROUP BY 1;"
+    "CREATE OR REPLACE FUNCTION suppression_days_count() RETURNS trigger LANGUAGE plpgsql"
+    " AS $$"
+    " BEGIN"
+    " IF TG_OP = 'INSERT' THEN"
+    " INSERT INTO suppression_days (day, n) SELECT day, count(*) FROM (SELECT"
+    " created_ms / 86400000 AS day FROM new_rows UNION ALL SELECT -1 FROM new_rows) x"
+    " GROUP BY 1 ON CONFLICT (day) DO UPDATE SET n = suppression_days.n + excluded.n;"
+    " ELSIF TG_OP = 'DELETE' THEN"
+    " UPDATE suppression_days d SET n = d.n - o.n FROM (SELECT day, count(*) AS n FROM"
+    " (SELECT created_ms / 86400000 AS day FROM old_rows UNION ALL SELECT -1 FROM old_rows) x"
+    " GROUP BY 1) o WHERE d.day = o.day;"
+    " ELSE"
+    " INSERT INTO suppression_days (day, n) SELECT day, sum(n) FROM (SELECT"
+    " created_ms / 86400000 AS day, 1 AS n FROM new_rows UNION ALL SELECT"
+    " created_ms / 86400000, -1 FROM old_rows) x GROUP BY 1 HAVING sum(n) <> 0"
+    " ON CONFLICT (day) DO UPDATE SET n = suppression_days.n + excluded.n;"
+    " END IF;"
+    " RETURN NULL;"
+    " END $$;"
+    "DROP TRIGGER IF EXISTS suppression_days_insert ON suppressions;"
+    "CREATE TRIGGER suppression_days_insert AFTER INSERT ON suppressions"
+    " REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT"
+    " EXECUTE FUNCTION suppression_days_count();"
+    "DROP TRIGGER IF EXISTS suppression_days_update ON suppressions;"
+    "CREATE TRIGGER suppression_days_update AFTER UPDATE ON suppressions"
+    " REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT"
+    " EXECUTE FUNCTION suppression_days_count();"
+    "DROP TRIGGER IF EXISTS suppression_days_delete ON suppressions;"
+    "CREATE TRIGGER suppression_days_delete AFTER DELETE ON suppressions"
+    " REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT"
+    " EXECUTE FUNCTION suppression_days_count();"
+    "CREATE TABLE IF NOT EXISTS ui_sessions (id text PRIMARY KEY, fp text NOT NULL,"
+    " created_ms bigint NOT NULL, expires_ms bigint NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS ui_sessions_expiry ON ui_sessions (expires_ms);"
+    "CREATE INDEX IF NOT EXISTS customers_search_id ON customers (ext_id text_pattern_ops);"
+    "CREATE INDEX IF NOT EXISTS customers_search_email ON customers"
+    " (lower(email) text_pattern_ops, id);"
+    "CREATE INDEX IF NOT EXISTS customers_search_name ON customers"
+    " (lower(name) text_pattern_ops, id);"
+    "DROP INDEX IF EXISTS customers_email_lower;"
+    "DROP INDEX IF EXISTS customers_name_lower;",
+    /*
+     * 2 -> 3 (issue 21, pg-c): the session that claimed a message "sending", so that a node's
+     * start queues again only what a node whose session is gone left in flight.
+     */
+    "ALTER TABLE outbox ADD COLUMN IF NOT EXISTS claimed_by integer;",
+    /*
+     * 3 -> 4 (issue 21, several nodes): a customer's partition is customer_id % partitions,
      * fixed here; the nodes and their leases (one row a partition; epoch counts the owners so
      * far, for fencing). Events carry a pending mark instead of a global cursor: with several
      * writers, sequence values commit out of order, so a cursor could pass an event that
@@ -172,9 +266,7 @@ static const char *const store_pg_migrations[] = {
     "UPDATE events SET pending = true WHERE seq >"
     " coalesce((SELECT value::bigint FROM meta WHERE key = 'engine_cursor'), 0);"
     "ALTER TABLE events ALTER COLUMN pending SET DEFAULT true;"
-    "CREATE INDEX events_pending ON events (seq) WHERE pending;"
-    /* The node that claimed a message: a dead node's sends are queued again by the others. */
-    "ALTER TABLE outbox ADD COLUMN claimed_by text;",
+    "CREATE INDEX events_pending ON events (seq) WHERE pending;",
 };
 
 int

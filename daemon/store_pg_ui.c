@@ -2,9 +2,13 @@
  * Issue 22: the dashboard's queries on PostgreSQL, mirroring store_sqlite_ui.c. Counts per day
  * come from the ranges of the events' sequence and the outbox's ids (both grow with time): a
  * day's first row is found by a binary search of index lookups, all the days' searches run
- * in one recursive statement.
+ * in one recursive statement. Messages by state and the suppression list's figures are
+ * counters the schema's triggers keep (store_pg_schema.c, migration 2); the customer search
+ * pages through its indexes with a cursor; dashboard sessions live in the store.
  */
+#include <glib.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -125,9 +129,10 @@ pg_ui_overview(struct store *st, int64_t now_ms, struct ui_overview *o)
 					      UI_BOUNDS("events", "seq", "received_ms")};
 	static const struct pg_stmt messages = {"ui_messages_days",
 						UI_BOUNDS("outbox", "id", "created_ms")};
+	/* Messages of the 30 days by channel and state: the daily counters (outbox_days). */
 	static const struct pg_stmt by_state = {
-	    "ui_by_state", "SELECT channel, count(*), 0, state FROM outbox WHERE id >= $1"
-			   " GROUP BY channel, state ORDER BY channel, state"};
+	    "ui_by_state", "SELECT channel, sum(n), 0, state FROM outbox_days WHERE day >= $1"
+			   " GROUP BY channel, state HAVING sum(n) <> 0 ORDER BY channel, state"};
 	static const struct pg_stmt queues = {
 	    "ui_queues", "SELECT channel, count(*), min(created_ms) FROM outbox"
 			 " WHERE state IN ('queued', 'deferred') AND $1::bigint = 0"
@@ -136,13 +141,24 @@ pg_ui_overview(struct store *st, int64_t now_ms, struct ui_overview *o)
 	    "ui_inbound", "SELECT kind || CASE WHEN kind = 'bounce' AND hard = 1 THEN ' (hard)'"
 			  " WHEN kind = 'bounce' THEN ' (soft)' ELSE '' END, count(*)"
 			  " FROM inbound WHERE received_ms >= $1 GROUP BY 1 ORDER BY 1"};
-	/* One pass over the list (its size, not the customers'): both figures. */
+	/* The suppression list's total (day -1) and its additions per day: counters. */
 	static const struct pg_stmt supp = {
-	    "ui_suppressions", "SELECT 'all', count(*), coalesce(sum(CASE WHEN created_ms >= $1"
-			       " THEN 1 ELSE 0 END), 0) FROM suppressions"};
+	    "ui_suppressions",
+	    "SELECT 'all', coalesce(sum(n) FILTER (WHERE day = -1), 0),"
+	    " coalesce(sum(n) FILTER (WHERE day >= $1), 0) FROM suppression_days"};
+	/*
+	 * Issue 19's counters summed over the campaigns' steps (not the experiments' arm totals,
+	 * step "*", nor the across-campaigns conversions, campaign "*").
+	 */
+	static const struct pg_stmt measure = {
+	    "ui_measure", "SELECT metric, sum(n) FROM measure_counts WHERE metric IN"
+			  " ('sent', 'clicks', 'clicked') AND campaign_id <> '*' AND step_id <> '*'"
+			  " AND $1::bigint = 0 GROUP BY metric"};
 	struct store_pg *s = PQS(st);
 	enum store_status rc;
 	int64_t first_event, first_msg;
+	struct ui_count *c = NULL;
+	size_t n = 0;
 
 	memset(o, 0, sizeof(*o));
 	o->day0_ms = (now_ms / DAY_MS - (UI_DAYS - 1)) * DAY_MS;
@@ -150,78 +166,186 @@ pg_ui_overview(struct store *st, int64_t now_ms, struct ui_overview *o)
 	if (rc == STORE_OK)
 		rc = ui_per_day(s, &messages, o->day0_ms, o->messages, &first_msg);
 	if (rc == STORE_OK)
-		rc = ui_counts(s, &by_state, first_msg, &o->by_state, &o->n_by_state);
+		rc = ui_counts(s, &by_state, o->day0_ms / DAY_MS, &o->by_state, &o->n_by_state);
 	if (rc == STORE_OK)
 		rc = ui_counts(s, &queues, 0, &o->queues, &o->n_queues);
 	if (rc == STORE_OK)
 		rc = ui_errors(s, o);
 	if (rc == STORE_OK)
 		rc = ui_counts(s, &inbound, o->day0_ms, &o->inbound, &o->n_inbound);
-	if (rc == STORE_OK) {
-		struct ui_count *c = NULL;
-		size_t n = 0;
-		rc = ui_counts(s, &supp, o->day0_ms, &c, &n);
-		if (rc == STORE_OK && n == 1) {
-			o->suppressions = c[0].n;
-			o->suppressions_added = (long)c[0].oldest_ms;
-		}
-		ui_counts_free(c, n);
+	if (rc == STORE_OK)
+		rc = ui_counts(s, &supp, o->day0_ms / DAY_MS, &c, &n);
+	if (rc == STORE_OK && n == 1) {
+		o->suppressions = c[0].n;
+		o->suppressions_added = (long)c[0].oldest_ms;
 	}
+	ui_counts_free(c, n);
+	c = NULL;
+	n = 0;
+	if (rc == STORE_OK)
+		rc = ui_counts(s, &measure, 0, &c, &n);
+	for (size_t i = 0; rc == STORE_OK && i < n; i++) {
+		long *to = strcmp(c[i].a, "sent") == 0	   ? &o->recipients
+			   : strcmp(c[i].a, "clicks") == 0 ? &o->clicks
+							   : &o->clicked;
+		*to = c[i].n;
+	}
+	ui_counts_free(c, n);
 	if (rc != STORE_OK)
 		ui_overview_clear(o);
 	return rc;
 }
 
+/* Index entries a page of search results reads at most, whatever the matches. */
+#define UI_SEARCH_BUDGET 500
+
 /*
- * Customers whose id is Q, then those whose email, then name, starts with Q in any case, each
- * through its index (ext_id's, and lower(email)/lower(name) with text_pattern_ops, whose
- * operators compare bytes: the upper bound is Q followed by the last code point).
+ * The customer search, one statement per kind of match, each a range on its index from the
+ * cursor ($3 the last key, $4 the last row id, -1 from the start of the range) to the end of
+ * the prefix ($1 followed by $2, the highest code point), in index order. The indexes
+ * (customers_search_*) compare bytes (text_pattern_ops: ~>=~, ~<~), so that the prefix's
+ * range is right in any collation; email and name are compared in lower case. Kept in this
+ * one array between the markers: tests/integration/test_dashboard.py reads it from here and
+ * checks with EXPLAIN that each is an index scan in index order.
+ */
+/* search-sql-begin */
+static const struct pg_stmt ui_search_sql[UI_MATCH_N] = {
+    [UI_MATCH_ID] = {"ui_search_id", "SELECT id, ext_id, email, name, stage, ext_id FROM customers"
+				     " WHERE ext_id ~>=~ $3 AND ext_id ~<~ ($1 || $2)"
+				     " AND (ext_id ~>~ $3 OR $4::bigint < 0) AND erased_ms IS NULL"
+				     " ORDER BY ext_id USING ~<~ LIMIT $5"},
+    [UI_MATCH_EMAIL] = {"ui_search_email",
+			"SELECT id, ext_id, email, name, stage, email FROM customers"
+			" WHERE lower(email) ~>=~ lower($3) AND lower(email) ~<~ (lower($1) || $2)"
+			" AND (lower(email) ~>~ lower($3) OR id > $4::bigint)"
+			" AND erased_ms IS NULL ORDER BY lower(email) USING ~<~, id LIMIT $5"},
+    [UI_MATCH_NAME] = {"ui_search_name",
+		       "SELECT id, ext_id, email, name, stage, name FROM customers"
+		       " WHERE lower(name) ~>=~ lower($3) AND lower(name) ~<~ (lower($1) || $2)"
+		       " AND (lower(name) ~>~ lower($3) OR id > $4::bigint)"
+		       " AND erased_ms IS NULL ORDER BY lower(name) USING ~<~, id LIMIT $5"},
+};
+/* search-sql-end */
+
+static const char ui_match_code[UI_MATCH_N] = {'i', 'e', 'n'};
+
+/* Whether V starts with Q: exactly (ids), or ASCII letters in any case. */
+static int
+ui_prefix(const char *v, const char *q, int nocase)
+{
+	size_t len = strlen(q);
+	return v != NULL && (nocase ? g_ascii_strncasecmp(v, q, len) : strncmp(v, q, len)) == 0;
+}
+
+/* Whether row I of kind BY was already listed under an earlier kind. */
+static int
+ui_matched_before(PGresult *r, int i, enum ui_match by, const char *q)
+{
+	if (by >= UI_MATCH_EMAIL && ui_prefix(pg_str(r, i, 1), q, 0))
+		return 1;
+	return by == UI_MATCH_NAME && ui_prefix(pg_str(r, i, 2), q, 1);
+}
+
+/* "K:ROWID:KEY": the kind, the row id and the key of the last row a page read. */
+static char *
+ui_cursor(enum ui_match by, int64_t rowid, const char *key)
+{
+	return xasprintf("%c:%lld:%s", ui_match_code[by], (long long)rowid, key ? key : "");
+}
+
+/* Reads AFTER into its kind, row id and key (a pointer into AFTER); -1 when malformed. */
+static int
+ui_cursor_parse(const char *after, enum ui_match *by, int64_t *rowid, const char **key)
+{
+	char *end;
+	const char *p = after;
+	int k;
+
+	for (k = 0; k < UI_MATCH_N && p[0] != ui_match_code[k]; k++)
+		;
+	if (k == UI_MATCH_N || p[1] != ':')
+		return -1;
+	*rowid = strtoll(p + 2, &end, 10);
+	if (end == p + 2 || *end != ':')
+		return -1;
+	*by = (enum ui_match)k;
+	*key = end + 1;
+	return 0;
+}
+
+/*
+ * Customers whose id, then email, then name starts with Q, from the cursor AFTER on, as
+ * store_sqlite_ui.c pages them: at most LIMIT rows, at most UI_SEARCH_BUDGET index entries
+ * read; *NEXT the next page's cursor.
  */
 static enum store_status
-pg_ui_customer_search(struct store *st, const char *text, int limit, struct ui_customer_row **out,
-		      size_t *n)
+pg_ui_customer_search(struct store *st, const char *text, const char *after, int limit,
+		      struct ui_customer_row **out, size_t *n, char **next)
 {
-	static const struct pg_stmt q = {
-	    "ui_customer_search",
-	    "(SELECT 0, ext_id, email, name, stage, NULL::text COLLATE \"C\" FROM customers"
-	    " WHERE ext_id = $1"
-	    " AND erased_ms IS NULL) UNION ALL"
-	    " (SELECT 1, ext_id, email, name, stage, lower(email) COLLATE \"C\" FROM customers"
-	    " WHERE lower(email) ~>=~"
-	    " lower($1) AND lower(email) ~<~ (lower($1) || $2) AND erased_ms IS NULL"
-	    " ORDER BY lower(email) USING ~<~ LIMIT $3) UNION ALL"
-	    " (SELECT 2, ext_id, email, name, stage, lower(name) COLLATE \"C\" FROM customers"
-	    " WHERE lower(name) ~>=~"
-	    " lower($1) AND lower(name) ~<~ (lower($1) || $2) AND erased_ms IS NULL"
-	    " ORDER BY lower(name) USING ~<~ LIMIT $3)"
-	    " ORDER BY 1, 6"};
-	struct pg_args a = {0};
-	PGresult *r;
-	enum store_status rc;
+	enum ui_match by = UI_MATCH_ID;
+	int64_t rowid = -1, budget = UI_SEARCH_BUDGET;
+	const char *key = text;
+	enum store_status rc = STORE_OK;
 
 	*out = NULL;
 	*n = 0;
-	pg_arg_text(&a, text);
-	pg_arg_text(&a, "\xf4\x8f\xbf\xbf");
-	pg_arg_int(&a, limit);
-	if ((rc = pg_run(PQS(st), &q, &a, &r)) != STORE_OK)
-		return rc;
-	for (int i = 0; i < PQntuples(r) && *n < (size_t)limit; i++) {
-		const char *id = pg_str(r, i, 1);
-		size_t k;
-		for (k = 0; k < *n && strcmp((*out)[k].id, id) != 0; k++)
-			;
-		if (k < *n)
-			continue;
-		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
-		struct ui_customer_row *c = &(*out)[(*n)++];
-		c->id = xstrdup(id);
-		c->email = pg_dup(r, i, 2);
-		c->name = pg_dup(r, i, 3);
-		c->stage = pg_dup(r, i, 4);
+	*next = NULL;
+	if (after != NULL && ui_cursor_parse(after, &by, &rowid, &key) < 0)
+		return STORE_NOTFOUND;
+	for (; by < UI_MATCH_N && *next == NULL && rc == STORE_OK; by++) {
+		struct pg_args a = {0};
+		PGresult *r;
+		int64_t read = 0, last_id = rowid;
+		char *last_key = xstrdup(key);
+		int stopped = 0;
+
+		pg_arg_text(&a, text);
+		pg_arg_text(&a, "\xf4\x8f\xbf\xbf");
+		pg_arg_text(&a, key);
+		pg_arg_int(&a, rowid);
+		pg_arg_int(&a, budget);
+		if ((rc = pg_run(PQS(st), &ui_search_sql[by], &a, &r)) != STORE_OK) {
+			free(last_key);
+			break;
+		}
+		for (int i = 0; i < PQntuples(r); i++) {
+			read++;
+			if (!ui_matched_before(r, i, by, text)) {
+				if (*n == (size_t)limit) {
+					/* One more: the next page starts after the last read. */
+					*next = ui_cursor(by, last_id, last_key);
+					stopped = 1;
+					break;
+				}
+				*out = xrealloc(*out, (*n + 1) * sizeof(**out));
+				struct ui_customer_row *c = &(*out)[(*n)++];
+				c->id = pg_dup(r, i, 1);
+				c->email = pg_dup(r, i, 2);
+				c->name = pg_dup(r, i, 3);
+				c->stage = pg_dup(r, i, 4);
+				c->by = by;
+			}
+			last_id = pg_int(r, i, 0);
+			free(last_key);
+			last_key = pg_dup(r, i, 5);
+		}
+		PQclear(r);
+		budget -= read;
+		if (!stopped && budget <= 0)
+			*next = ui_cursor(by, last_id, last_key); /* read enough: go on from here */
+		free(last_key);
+		/* The next kind starts at the start of its range. */
+		key = text;
+		rowid = -1;
 	}
-	PQclear(r);
-	return STORE_OK;
+	if (rc != STORE_OK) {
+		ui_customer_rows_free(*out, *n);
+		free(*next);
+		*out = NULL;
+		*n = 0;
+		*next = NULL;
+	}
+	return rc;
 }
 
 static enum store_status
@@ -304,10 +428,64 @@ pg_ui_campaign_steps_now(struct store *st, const char *campaign_id, long **count
 	return STORE_OK;
 }
 
+/* The expired sessions go first (by the expiry index), then the new one: one statement. */
+static enum store_status
+pg_ui_session_add(struct store *st, const char *id, const char *fp, int64_t now_ms,
+		  int64_t expires_ms)
+{
+	static const struct pg_stmt q = {
+	    "ui_session_add", "WITH gone AS (DELETE FROM ui_sessions WHERE expires_ms < $3)"
+			      " INSERT INTO ui_sessions (id, fp, created_ms, expires_ms)"
+			      " VALUES ($1, $2, $3, $4)"};
+	struct pg_args a = {0};
+
+	pg_arg_text(&a, id);
+	pg_arg_text(&a, fp);
+	pg_arg_int(&a, now_ms);
+	pg_arg_int(&a, expires_ms);
+	return pg_run(PQS(st), &q, &a, NULL);
+}
+
+static enum store_status
+pg_ui_session_get(struct store *st, const char *id, int64_t now_ms, char fp[17])
+{
+	static const struct pg_stmt q = {
+	    "ui_session_get", "SELECT fp FROM ui_sessions WHERE id = $1 AND expires_ms >= $2"};
+	struct pg_args a = {0};
+	PGresult *r;
+	enum store_status rc;
+
+	fp[0] = '\0';
+	pg_arg_text(&a, id);
+	pg_arg_int(&a, now_ms);
+	if ((rc = pg_run(PQS(st), &q, &a, &r)) != STORE_OK)
+		return rc;
+	rc = PQntuples(r) > 0 ? STORE_OK : STORE_NOTFOUND;
+	if (rc == STORE_OK)
+		snprintf(fp, 17, "%s", pg_str(r, 0, 0));
+	PQclear(r);
+	return rc;
+}
+
+/* ID's session, or every one when ID is NULL. */
+static enum store_status
+pg_ui_session_end(struct store *st, const char *id)
+{
+	static const struct pg_stmt q = {
+	    "ui_session_end", "DELETE FROM ui_sessions WHERE $1::text IS NULL OR id = $1::text"};
+	struct pg_args a = {0};
+
+	pg_arg_text(&a, id);
+	return pg_run(PQS(st), &q, &a, NULL);
+}
+
 const struct store_ui_ops store_pg_ui_ops = {
     .overview = pg_ui_overview,
     .customer_search = pg_ui_customer_search,
     .message_payload = pg_ui_message_payload,
     .campaign_versions = pg_ui_campaign_versions,
     .campaign_steps_now = pg_ui_campaign_steps_now,
+    .session_add = pg_ui_session_add,
+    .session_get = pg_ui_session_get,
+    .session_end = pg_ui_session_end,
 };

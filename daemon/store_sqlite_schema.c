@@ -236,6 +236,59 @@ static const char *const store_sqlite_migrations[] = {
     " finished_ms INTEGER) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS broadcasts_due ON broadcasts (due_ms)"
     " WHERE state IN ('scheduled', 'sending');",
+    /*
+     * 14 -> 15 (issue 22): the dashboard's overview reads counters, not the tables. Messages
+     * per UTC day of their creation, channel and state, and suppressions per day added, with
+     * their total, kept by triggers in the transaction of every change (insert, each state
+     * change, prune, erasure: no code path can miss one), backfilled here once. Dashboard
+     * sessions live in the store, so that a logout revokes a copied cookie.
+     */
+    "CREATE TABLE IF NOT EXISTS outbox_days (day INTEGER NOT NULL, channel TEXT NOT NULL,"
+    " state TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (day, channel, state)) WITHOUT ROWID;"
+    "DELETE FROM outbox_days;"
+    "INSERT INTO outbox_days (day, channel, state, n) SELECT created_ms / 86400000, channel,"
+    " state, count(*) FROM outbox GROUP BY 1, 2, 3;"
+    "DROP TRIGGER IF EXISTS outbox_days_insert;"
+    "CREATE TRIGGER outbox_days_insert AFTER INSERT ON outbox BEGIN"
+    " INSERT INTO outbox_days (day, channel, state, n)"
+    " VALUES (NEW.created_ms / 86400000, NEW.channel, NEW.state, 1)"
+    " ON CONFLICT (day, channel, state) DO UPDATE SET n = n + 1; END;"
+    "DROP TRIGGER IF EXISTS outbox_days_update;"
+    "CREATE TRIGGER outbox_days_update AFTER UPDATE OF state, channel, created_ms ON outbox"
+    " WHEN OLD.state IS NOT NEW.state OR OLD.channel IS NOT NEW.channel"
+    " OR OLD.created_ms IS NOT NEW.created_ms BEGIN"
+    " UPDATE outbox_days SET n = n - 1 WHERE day = OLD.created_ms / 86400000"
+    " AND channel = OLD.channel AND state = OLD.state;"
+    " INSERT INTO outbox_days (day, channel, state, n)"
+    " VALUES (NEW.created_ms / 86400000, NEW.channel, NEW.state, 1)"
+    " ON CONFLICT (day, channel, state) DO UPDATE SET n = n + 1; END;"
+    "DROP TRIGGER IF EXISTS outbox_days_delete;"
+    "CREATE TRIGGER outbox_days_delete AFTER DELETE ON outbox BEGIN"
+    " UPDATE outbox_days SET n = n - 1 WHERE day = OLD.created_ms / 86400000"
+    " AND channel = OLD.channel AND state = OLD.state; END;"
+    "CREATE TABLE IF NOT EXISTS suppression_days (day INTEGER PRIMARY KEY, n INTEGER NOT NULL);"
+    "DELETE FROM suppression_days;"
+    "INSERT INTO suppression_days (day, n) SELECT -1, count(*) FROM suppressions;"
+    "INSERT INTO suppression_days (day, n) SELECT created_ms / 86400000, count(*)"
+    " FROM suppressions GROUP BY 1;"
+    "DROP TRIGGER IF EXISTS suppression_days_insert;"
+    "CREATE TRIGGER suppression_days_insert AFTER INSERT ON suppressions BEGIN"
+    " UPDATE suppression_days SET n = n + 1 WHERE day = -1;"
+    " INSERT INTO suppression_days (day, n) VALUES (NEW.created_ms / 86400000, 1)"
+    " ON CONFLICT (day) DO UPDATE SET n = n + 1; END;"
+    "DROP TRIGGER IF EXISTS suppression_days_update;"
+    "CREATE TRIGGER suppression_days_update AFTER UPDATE OF created_ms ON suppressions"
+    " WHEN OLD.created_ms IS NOT NEW.created_ms BEGIN"
+    " UPDATE suppression_days SET n = n - 1 WHERE day = OLD.created_ms / 86400000;"
+    " INSERT INTO suppression_days (day, n) VALUES (NEW.created_ms / 86400000, 1)"
+    " ON CONFLICT (day) DO UPDATE SET n = n + 1; END;"
+    "DROP TRIGGER IF EXISTS suppression_days_delete;"
+    "CREATE TRIGGER suppression_days_delete AFTER DELETE ON suppressions BEGIN"
+    " UPDATE suppression_days SET n = n - 1 WHERE day = -1;"
+    " UPDATE suppression_days SET n = n - 1 WHERE day = OLD.created_ms / 86400000; END;"
+    "CREATE TABLE IF NOT EXISTS ui_sessions (id TEXT PRIMARY KEY, fp TEXT NOT NULL,"
+    " created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS ui_sessions_expiry ON ui_sessions (expires_ms);",
 };
 
 /* The version this build writes: a reader refuses any other, the writer migrates up to it. */

@@ -4,7 +4,9 @@
  * a binary search of index lookups, so thirty days cost a few hundred lookups at any size.
  * Statements are prepared per call: these are pages for people, not a hot path.
  */
+#include <glib.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -200,7 +202,6 @@ ui_sqlite_overview(struct store *st, int64_t now_ms, struct ui_overview *o)
 {
 	struct store_sqlite *s = SQ(st);
 	int err = 0;
-	int64_t first_msg;
 	static const char *const bad[] = {"failed", "deferred", "bounced", "expired"};
 
 	memset(o, 0, sizeof(*o));
@@ -208,14 +209,16 @@ ui_sqlite_overview(struct store *st, int64_t now_ms, struct ui_overview *o)
 	ui_per_day(s, "SELECT min(seq) FROM events", "SELECT max(seq) FROM events",
 		   "SELECT received_ms FROM events WHERE seq >= ?1 ORDER BY seq LIMIT 1",
 		   o->day0_ms, o->events, &err);
-	first_msg = ui_per_day(s, "SELECT min(id) FROM outbox", "SELECT max(id) FROM outbox",
-			       "SELECT created_ms FROM outbox WHERE id >= ?1 ORDER BY id LIMIT 1",
-			       o->day0_ms, o->messages, &err);
+	ui_per_day(s, "SELECT min(id) FROM outbox", "SELECT max(id) FROM outbox",
+		   "SELECT created_ms FROM outbox WHERE id >= ?1 ORDER BY id LIMIT 1", o->day0_ms,
+		   o->messages, &err);
+	/* Messages of the 30 days by channel and state: the daily counters (outbox_days). */
 	if (!err)
-		err = ui_counts(s,
-				"SELECT channel, count(*), 0, state FROM outbox WHERE id >= ?1"
-				" GROUP BY channel, state ORDER BY channel, state",
-				first_msg, &o->by_state, &o->n_by_state);
+		err =
+		    ui_counts(s,
+			      "SELECT channel, sum(n), 0, state FROM outbox_days WHERE day >= ?1"
+			      " GROUP BY channel, state HAVING sum(n) <> 0 ORDER BY channel, state",
+			      o->day0_ms / DAY_MS, &o->by_state, &o->n_by_state);
 	if (!err)
 		err = ui_counts(s,
 				"SELECT channel, count(*), min(created_ms) FROM outbox"
@@ -240,17 +243,30 @@ ui_sqlite_overview(struct store *st, int64_t now_ms, struct ui_overview *o)
 				" WHEN kind = 'bounce' THEN ' (soft)' ELSE '' END, count(*)"
 				" FROM inbound WHERE received_ms >= ?1 GROUP BY 1 ORDER BY 1",
 				o->day0_ms, &o->inbound, &o->n_inbound);
+	/* The suppression list's total (day -1) and its additions per day: counters. */
+	o->suppressions =
+	    (long)ui_int(s, "SELECT n FROM suppression_days WHERE day = -1", 0, 0, &err);
+	o->suppressions_added =
+	    (long)ui_int(s, "SELECT coalesce(sum(n), 0) FROM suppression_days WHERE day >= ?1",
+			 o->day0_ms / DAY_MS, 0, &err);
+	/*
+	 * Issue 19's counters summed over the campaigns' steps (not the experiments' arm
+	 * totals, step "*", nor the across-campaigns conversions, campaign "*"): their rows
+	 * grow with campaigns, steps and links, not with customers.
+	 */
 	if (!err) {
-		/* One pass over the list (its size, not the customers'): both figures. */
 		struct ui_count *c = NULL;
 		size_t n = 0;
 		err = ui_counts(s,
-				"SELECT 'all', count(*), coalesce(sum(created_ms >= ?1), 0)"
-				" FROM suppressions",
-				o->day0_ms, &c, &n);
-		if (!err && n == 1) {
-			o->suppressions = c[0].n;
-			o->suppressions_added = (long)c[0].oldest_ms;
+				"SELECT metric, sum(n) FROM measure_counts WHERE metric IN"
+				" ('sent', 'clicks', 'clicked') AND campaign_id <> '*'"
+				" AND step_id <> '*' GROUP BY metric",
+				0, &c, &n);
+		for (size_t i = 0; !err && i < n; i++) {
+			long *to = strcmp(c[i].a, "sent") == 0	   ? &o->recipients
+				   : strcmp(c[i].a, "clicks") == 0 ? &o->clicks
+								   : &o->clicked;
+			*to = c[i].n;
 		}
 		ui_counts_free(c, n);
 	}
@@ -261,70 +277,146 @@ ui_sqlite_overview(struct store *st, int64_t now_ms, struct ui_overview *o)
 	return STORE_OK;
 }
 
-/* Appends the rows of Q (id, email, name, stage) not yet in OUT, up to LIMIT. */
+/* Index entries a page of search results reads at most, whatever the matches. */
+#define UI_SEARCH_BUDGET 500
+
+/*
+ * The customer search, one statement per kind of match, each a range on its index from the
+ * cursor (?3 the last key, ?4 the last row id, -1 from the start of the range) to the end of
+ * the prefix (?2: Q followed by the highest code point), in index order. Kept in this one
+ * array between the markers: tests/integration/test_dashboard.py reads it from here and
+ * checks with EXPLAIN QUERY PLAN that each is a SEARCH through its index.
+ */
+/* search-sql-begin */
+static const char *const ui_search_sql[UI_MATCH_N] = {
+    [UI_MATCH_ID] = "SELECT id, ext_id, email, name, stage, ext_id FROM customers"
+		    " WHERE ext_id >= ?3 AND ext_id < ?2 AND (ext_id > ?3 OR ?4 < 0)"
+		    " AND erased_ms IS NULL ORDER BY ext_id LIMIT ?5",
+    [UI_MATCH_EMAIL] = "SELECT id, ext_id, email, name, stage, email FROM customers"
+		       " WHERE email >= ?3 COLLATE NOCASE AND email < ?2 COLLATE NOCASE"
+		       " AND (email > ?3 COLLATE NOCASE OR id > ?4) AND erased_ms IS NULL"
+		       " ORDER BY email COLLATE NOCASE, id LIMIT ?5",
+    [UI_MATCH_NAME] = "SELECT id, ext_id, email, name, stage, name FROM customers"
+		      " WHERE name >= ?3 COLLATE NOCASE AND name < ?2 COLLATE NOCASE"
+		      " AND (name > ?3 COLLATE NOCASE OR id > ?4) AND erased_ms IS NULL"
+		      " ORDER BY name COLLATE NOCASE, id LIMIT ?5",
+};
+/* search-sql-end */
+
+static const char ui_match_code[UI_MATCH_N] = {'i', 'e', 'n'};
+
+/* Whether V starts with Q: exactly (ids), or ASCII letters in any case (NOCASE). */
 static int
-ui_collect(sqlite3_stmt *q, int limit, struct ui_customer_row **out, size_t *n)
+ui_prefix(const char *v, const char *q, int nocase)
 {
-	int rc = SQLITE_DONE;
-	while (*n < (size_t)limit && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-		const char *id = (const char *)sqlite3_column_text(q, 0);
-		size_t i;
-		for (i = 0; i < *n && strcmp((*out)[i].id, id) != 0; i++)
-			;
-		if (i < *n)
-			continue;
-		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
-		struct ui_customer_row *r = &(*out)[(*n)++];
-		r->id = xstrdup(id);
-		r->email = col_text(q, 1);
-		r->name = col_text(q, 2);
-		r->stage = col_text(q, 3);
-	}
-	if (*n >= (size_t)limit)
-		rc = SQLITE_DONE;
-	sqlite3_finalize(q);
-	return rc;
+	size_t len = strlen(q);
+	return v != NULL && (nocase ? g_ascii_strncasecmp(v, q, len) : strncmp(v, q, len)) == 0;
+}
+
+/* Whether row R of kind BY was already listed under an earlier kind. */
+static int
+ui_matched_before(sqlite3_stmt *r, enum ui_match by, const char *q)
+{
+	if (by >= UI_MATCH_EMAIL && ui_prefix((const char *)sqlite3_column_text(r, 1), q, 0))
+		return 1;
+	return by == UI_MATCH_NAME && ui_prefix((const char *)sqlite3_column_text(r, 2), q, 1);
+}
+
+/* "K:ROWID:KEY": the kind, the row id and the key of the last row a page read. */
+static char *
+ui_cursor(enum ui_match by, int64_t rowid, const char *key)
+{
+	return xasprintf("%c:%lld:%s", ui_match_code[by], (long long)rowid, key ? key : "");
+}
+
+/* Reads AFTER into its kind, row id and key (a pointer into AFTER); -1 when malformed. */
+static int
+ui_cursor_parse(const char *after, enum ui_match *by, int64_t *rowid, const char **key)
+{
+	char *end;
+	const char *p = after;
+	int k;
+
+	for (k = 0; k < UI_MATCH_N && p[0] != ui_match_code[k]; k++)
+		;
+	if (k == UI_MATCH_N || p[1] != ':')
+		return -1;
+	*rowid = strtoll(p + 2, &end, 10);
+	if (end == p + 2 || *end != ':')
+		return -1;
+	*by = (enum ui_match)k;
+	*key = end + 1;
+	return 0;
 }
 
 static enum store_status
-ui_sqlite_customer_search(struct store *st, const char *text, int limit,
-			  struct ui_customer_row **out, size_t *n)
+ui_sqlite_customer_search(struct store *st, const char *text, const char *after, int limit,
+			  struct ui_customer_row **out, size_t *n, char **next)
 {
 	struct store_sqlite *s = SQ(st);
-	/* Each through its index: ext_id's, and the NOCASE ones on email and name. */
-	static const char *const sql[] = {
-	    "SELECT ext_id, email, name, stage FROM customers WHERE ext_id = ?1"
-	    " AND erased_ms IS NULL",
-	    "SELECT ext_id, email, name, stage FROM customers WHERE email >= ?1 COLLATE NOCASE"
-	    " AND email < ?2 COLLATE NOCASE AND erased_ms IS NULL ORDER BY email COLLATE NOCASE"
-	    " LIMIT ?3",
-	    "SELECT ext_id, email, name, stage FROM customers WHERE name >= ?1 COLLATE NOCASE"
-	    " AND name < ?2 COLLATE NOCASE AND erased_ms IS NULL ORDER BY name COLLATE NOCASE"
-	    " LIMIT ?3",
-	};
 	char *upper = xasprintf("%s\xf4\x8f\xbf\xbf", text);
+	enum ui_match by = UI_MATCH_ID;
+	int64_t rowid = -1, budget = UI_SEARCH_BUDGET;
+	const char *key = text;
 	int rc = SQLITE_DONE;
 
 	*out = NULL;
 	*n = 0;
-	for (size_t i = 0; i < NT_ARRAY_LEN(sql) && rc == SQLITE_DONE; i++) {
+	*next = NULL;
+	if (after != NULL && ui_cursor_parse(after, &by, &rowid, &key) < 0) {
+		free(upper);
+		return STORE_NOTFOUND;
+	}
+	for (; by < UI_MATCH_N && *next == NULL && rc == SQLITE_DONE; by++) {
 		sqlite3_stmt *q;
-		if (sqlite3_prepare_v2(s->db, sql[i], -1, &q, NULL) != SQLITE_OK) {
+		int64_t read = 0, last_id = rowid;
+		char *last_key = xstrdup(key);
+		if (sqlite3_prepare_v2(s->db, ui_search_sql[by], -1, &q, NULL) != SQLITE_OK) {
 			rc = sqlite3_errcode(s->db);
+			free(last_key);
 			break;
 		}
-		sqlite3_bind_text(q, 1, text, -1, SQLITE_STATIC);
-		if (i > 0) {
-			sqlite3_bind_text(q, 2, upper, -1, SQLITE_STATIC);
-			sqlite3_bind_int(q, 3, limit);
+		sqlite3_bind_text(q, 2, upper, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 3, key, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(q, 4, rowid);
+		sqlite3_bind_int64(q, 5, budget);
+		while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+			read++;
+			if (!ui_matched_before(q, by, text)) {
+				if (*n == (size_t)limit) {
+					/* One more: the next page starts after the last read. */
+					*next = ui_cursor(by, last_id, last_key);
+					rc = SQLITE_DONE;
+					break;
+				}
+				*out = xrealloc(*out, (*n + 1) * sizeof(**out));
+				struct ui_customer_row *r = &(*out)[(*n)++];
+				r->id = col_text(q, 1);
+				r->email = col_text(q, 2);
+				r->name = col_text(q, 3);
+				r->stage = col_text(q, 4);
+				r->by = by;
+			}
+			last_id = sqlite3_column_int64(q, 0);
+			free(last_key);
+			last_key = col_text(q, 5);
 		}
-		rc = ui_collect(q, limit, out, n);
+		sqlite3_finalize(q);
+		budget -= read;
+		if (rc == SQLITE_DONE && *next == NULL && budget <= 0)
+			*next = ui_cursor(by, last_id, last_key); /* read enough: go on from here */
+		free(last_key);
+		/* The next kind starts at the start of its range. */
+		key = text;
+		rowid = -1;
 	}
 	free(upper);
 	if (rc != SQLITE_DONE) {
 		ui_customer_rows_free(*out, *n);
+		free(*next);
 		*out = NULL;
 		*n = 0;
+		*next = NULL;
 		return store_sqlite_status(s, rc);
 	}
 	return STORE_OK;
@@ -414,10 +506,80 @@ ui_sqlite_campaign_steps_now(struct store *st, const char *campaign_id, long **c
 	return rc == SQLITE_DONE ? STORE_OK : store_sqlite_status(s, rc);
 }
 
+/* One statement on strings and integers: ?1.. bound from TEXTS (NULL: none), then INTS. */
+static int
+ui_exec(struct store_sqlite *s, const char *sql, const char *const *texts, size_t nt,
+	const int64_t *ints, size_t ni)
+{
+	sqlite3_stmt *q;
+	int rc;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
+		return sqlite3_errcode(s->db);
+	for (size_t i = 0; i < nt; i++)
+		sqlite3_bind_text(q, (int)i + 1, texts[i], -1, SQLITE_STATIC);
+	for (size_t i = 0; i < ni; i++)
+		sqlite3_bind_int64(q, (int)(nt + i) + 1, ints[i]);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW ? SQLITE_DONE : rc;
+}
+
+static enum store_status
+ui_sqlite_session_add(struct store *st, const char *id, const char *fp, int64_t now_ms,
+		      int64_t expires_ms)
+{
+	struct store_sqlite *s = SQ(st);
+	const char *texts[] = {id, fp};
+	int64_t ints[] = {now_ms, expires_ms};
+	/* The expired ones go first: by the expiry index, never more than have expired. */
+	int rc = ui_exec(s, "DELETE FROM ui_sessions WHERE expires_ms < ?1", NULL, 0, &now_ms, 1);
+	if (rc == SQLITE_DONE)
+		rc = ui_exec(s,
+			     "INSERT INTO ui_sessions (id, fp, created_ms, expires_ms)"
+			     " VALUES (?1, ?2, ?3, ?4)",
+			     texts, 2, ints, 2);
+	return rc == SQLITE_DONE ? STORE_OK : store_sqlite_status(s, rc);
+}
+
+static enum store_status
+ui_sqlite_session_get(struct store *st, const char *id, int64_t now_ms, char fp[17])
+{
+	struct store_sqlite *s = SQ(st);
+	sqlite3_stmt *q;
+	int rc;
+
+	fp[0] = '\0';
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT fp FROM ui_sessions WHERE id = ?1 AND expires_ms >= ?2", -1,
+			       &q, NULL) != SQLITE_OK)
+		return store_sqlite_status(s, sqlite3_errcode(s->db));
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, now_ms);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		snprintf(fp, 17, "%s", (const char *)sqlite3_column_text(q, 0));
+	sqlite3_finalize(q);
+	if (rc == SQLITE_ROW)
+		return STORE_OK;
+	return rc == SQLITE_DONE ? STORE_NOTFOUND : store_sqlite_status(s, rc);
+}
+
+static enum store_status
+ui_sqlite_session_end(struct store *st, const char *id)
+{
+	struct store_sqlite *s = SQ(st);
+	int rc = id ? ui_exec(s, "DELETE FROM ui_sessions WHERE id = ?1", &id, 1, NULL, 0)
+		    : ui_exec(s, "DELETE FROM ui_sessions", NULL, 0, NULL, 0);
+	return rc == SQLITE_DONE ? STORE_OK : store_sqlite_status(s, rc);
+}
+
 const struct store_ui_ops store_sqlite_ui_ops = {
     .overview = ui_sqlite_overview,
     .customer_search = ui_sqlite_customer_search,
     .message_payload = ui_sqlite_message_payload,
     .campaign_versions = ui_sqlite_campaign_versions,
     .campaign_steps_now = ui_sqlite_campaign_steps_now,
+    .session_add = ui_sqlite_session_add,
+    .session_get = ui_sqlite_session_get,
+    .session_end = ui_sqlite_session_end,
 };

@@ -40,14 +40,20 @@ struct ui_overview {
 	size_t n_errors;
 	struct ui_count *inbound; /* inbound messages per kind (bounce, complaint, ...) */
 	size_t n_inbound;
-	long suppressions;	 /* addresses on the list */
-	long suppressions_added; /* ... of them added in the UI_DAYS days */
+	long suppressions;	 /* addresses on the list (a counter) */
+	long suppressions_added; /* ... of them added in the UI_DAYS days (daily counters) */
+	/* Issue 19's counters over every campaign: messages sent, clicks, messages clicked. */
+	long recipients, clicks, clicked;
 };
 void ui_overview_clear(struct ui_overview *o);
+
+/* How a customer matched a search: its id, its email or its name starts with the text. */
+enum ui_match { UI_MATCH_ID, UI_MATCH_EMAIL, UI_MATCH_NAME, UI_MATCH_N };
 
 /* A customer found by a search. */
 struct ui_customer_row {
 	char *id, *email, *name, *stage;
+	enum ui_match by;
 };
 void ui_customer_rows_free(struct ui_customer_row *v, size_t n);
 
@@ -61,11 +67,15 @@ void ui_versions_free(struct ui_version *v, size_t n);
 struct store_ui_ops {
 	enum store_status (*overview)(struct store *, int64_t now_ms, struct ui_overview *out);
 	/*
-	 * Customers whose id is Q, or whose email or name starts with Q (any case), at most
-	 * LIMIT, after the id AFTER ("" from the start) in ext_id order within each match.
+	 * Customers whose id starts with Q, then those whose email starts with Q, then those
+	 * whose name does (ASCII letters in any case), each through its index, from the
+	 * cursor AFTER (NULL: the start) on: at most LIMIT rows, reading at most a bounded
+	 * number of index entries. *NEXT (malloc'd) is the cursor of the next page, NULL at
+	 * the end. A customer an earlier kind already matched is not listed again.
 	 */
-	enum store_status (*customer_search)(struct store *, const char *q, int limit,
-					     struct ui_customer_row **out, size_t *n);
+	enum store_status (*customer_search)(struct store *, const char *q, const char *after,
+					     int limit, struct ui_customer_row **out, size_t *n,
+					     char **next);
 	/* The rendered message ID as queued (STORE_NOTFOUND without one). */
 	enum store_status (*message_payload)(struct store *, int64_t id, char **payload,
 					     size_t *len);
@@ -74,6 +84,16 @@ struct store_ui_ops {
 	/* The campaign's active journeys per step index: {"INDEX": N}. */
 	enum store_status (*campaign_steps_now)(struct store *, const char *campaign_id,
 						long **counts, size_t *n);
+	/*
+	 * Dashboard sessions (ui.c): ID is random, FP the fingerprint of the token that logged
+	 * in. Add drops the expired ones too; get gives FP (17 bytes) of a live session, else
+	 * STORE_NOTFOUND; end removes ID, or every session when ID is NULL.
+	 */
+	enum store_status (*session_add)(struct store *, const char *id, const char *fp,
+					 int64_t now_ms, int64_t expires_ms);
+	enum store_status (*session_get)(struct store *, const char *id, int64_t now_ms,
+					 char fp[17]);
+	enum store_status (*session_end)(struct store *, const char *id);
 };
 
 extern const struct store_ui_ops store_sqlite_ui_ops;

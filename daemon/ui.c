@@ -1,7 +1,9 @@
 /*
- * Issue 22: the dashboard's edge. Sessions are cookies signed with the daemon's secret
- * (role, expiry, a fingerprint of the token that logged in: removing the token ends them);
- * every form that changes something carries a CSRF token derived from the session; every
+ * Issue 22: the dashboard's edge. A session is a row in the store (a random id, its expiry, a
+ * fingerprint of the token that logged in: removing the token ends it) named by a cookie
+ * signed with the daemon's secret: a logout deletes the row, so a copied cookie dies with it.
+ * Failed logins are limited per client address. Every form that changes something carries
+ * a CSRF token derived from the session; every
  * answer has a Content-Security-Policy without inline script and frame-ancestors 'none'.
  * Templates (Mustache, HTML-escaped by default) and static files come from the ui directory,
  * read once and kept.
@@ -18,11 +20,15 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "consent.h"
 #include "crypto.h"
 #include "daemon.h"
 #include "http.h"
 #include "log.h"
 #include "mustache.h"
+#include "ratelimit.h"
+#include "store_ui.h"
+#include "storeloop.h"
 #include "ui_int.h"
 #include "util.h"
 
@@ -37,6 +43,11 @@
 #define UI_SESSION_S (8 * 3600)
 #define UI_COOKIE "nt_session"
 #define UI_MAX_FILES 48
+/* Failed logins a client address may make: a bucket of 5 refilled over a minute, then 429. */
+#define UI_LOGIN_FAILURES 5
+#define UI_LOGIN_WINDOW_MS 60000
+/* "v2." and a session id of 32 hex digits: what the cookie's MAC signs. */
+#define UI_PAYLOAD_LEN 35
 
 static const char ui_csp[] =
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -59,11 +70,7 @@ static struct {
 	size_t n;
 } ui_cache;
 
-/* The session of a request, once checked. */
-struct ui_session {
-	int role;
-	char payload[96]; /* what the cookie signs: the CSRF token derives from it */
-};
+static struct ratelimit *ui_login_limits;
 
 int
 ui_path(const char *path)
@@ -186,52 +193,50 @@ ui_sign(struct daemon *d, const char *what, const char *payload, char mac[65])
 }
 
 /*
- * The request's session: the cookie's signature, its expiry, and the token it names still
- * configured; the role is the token's role now. 0, or -1 when there is none.
+ * The cookie's signed part ("v2.ID") into PAYLOAD when its MAC under the secret is right: 0;
+ * else -1. Whether the session ID still exists is the store's to say (ui_gate).
  */
 static int
-ui_session(struct http_req *hr, struct ui_session *s)
+ui_cookie_payload(struct http_req *hr, char payload[UI_PAYLOAD_LEN + 1])
 {
-	const struct config *c = daemon_config(hr->d);
-	char *cookie = ui_cookie(hr), *dot, mac[65], fp[17];
-	long long exp;
+	char *cookie = ui_cookie(hr), *dot, mac[65];
 	int ok = 0;
 
-	memset(s, 0, sizeof(*s));
-	if (cookie == NULL || (dot = strrchr(cookie, '.')) == NULL ||
-	    (size_t)(dot - cookie) >= sizeof(s->payload)) {
-		free(cookie);
-		return -1;
+	if (cookie != NULL && (dot = strrchr(cookie, '.')) != NULL &&
+	    dot - cookie == UI_PAYLOAD_LEN && strncmp(cookie, "v2.", 3) == 0) {
+		*dot = '\0';
+		ui_sign(hr->d, "ui-session", cookie, mac);
+		ok = crypto_secret_equal(dot + 1, mac);
+		if (ok)
+			memcpy(payload, cookie, UI_PAYLOAD_LEN + 1);
 	}
-	*dot = '\0';
-	ui_sign(hr->d, "ui-session", cookie, mac);
-	if (!crypto_secret_equal(dot + 1, mac) || sscanf(cookie, "v1.%lld.%16s", &exp, fp) != 2 ||
-	    exp * 1000 < util_now_ms()) {
-		free(cookie);
-		return -1;
-	}
-	snprintf(s->payload, sizeof(s->payload), "%s", cookie);
 	free(cookie);
-	if (c->n_api_tokens == 0) {
-		ok = strcmp(fp, "open") == 0;
-		s->role = ROLE_ADMIN;
-	}
-	for (size_t i = 0; i < c->n_api_tokens; i++) {
-		char tfp[17];
-		ui_token_fp(hr->d, c->api_tokens[i], tfp);
-		if (crypto_secret_equal(tfp, fp) && c->api_token_roles[i] > s->role) {
-			s->role = c->api_token_roles[i];
-			ok = 1;
-		}
-	}
 	return ok ? 0 : -1;
 }
 
+/* The role a session with the token fingerprint FP has now: its token's, or ROLE_NONE. */
+static int
+ui_fp_role(struct daemon *d, const char *fp)
+{
+	const struct config *c = daemon_config(d);
+	int role = ROLE_NONE;
+
+	if (c->n_api_tokens == 0)
+		return strcmp(fp, "open") == 0 ? ROLE_ADMIN : ROLE_NONE;
+	for (size_t i = 0; i < c->n_api_tokens; i++) {
+		char tfp[17];
+		ui_token_fp(d, c->api_tokens[i], tfp);
+		if (crypto_secret_equal(tfp, fp) && c->api_token_roles[i] > role)
+			role = c->api_token_roles[i];
+	}
+	return role;
+}
+
 static void
-ui_csrf(struct http_req *hr, const struct ui_session *s, char out[33])
+ui_csrf(struct http_req *hr, const char *payload, char out[33])
 {
 	char mac[65];
-	ui_sign(hr->d, "ui-csrf", s->payload, mac);
+	ui_sign(hr->d, "ui-csrf", payload, mac);
 	memcpy(out, mac, 32);
 	out[32] = '\0';
 }
@@ -300,7 +305,6 @@ ui_is_admin(struct http_req *hr)
 void
 ui_render_code(struct http_req *hr, int code, const char *name, json_t *view)
 {
-	struct ui_session s;
 	struct mustache_error err;
 	char file[96], csrf[33];
 	struct ui_file *f;
@@ -315,13 +319,13 @@ ui_render_code(struct http_req *hr, int code, const char *name, json_t *view)
 			 NULL);
 		return;
 	}
-	if (ui_session(hr, &s) == 0) {
-		ui_csrf(hr, &s, csrf);
+	if (hr->ui_session[0] != '\0') {
+		ui_csrf(hr, hr->ui_session, csrf);
 		json_object_set_new(view, "csrf", json_string(csrf));
 		json_object_set_new(view, "session", json_true());
-		json_object_set_new(view, "admin", json_boolean(s.role == ROLE_ADMIN));
+		json_object_set_new(view, "admin", json_boolean(hr->role == ROLE_ADMIN));
 		json_object_set_new(view, "role",
-				    json_string(s.role == ROLE_ADMIN ? "admin" : "read"));
+				    json_string(hr->role == ROLE_ADMIN ? "admin" : "read"));
 	}
 	char nav[64];
 	snprintf(nav, sizeof(nav), "nav_%.50s", name);
@@ -439,47 +443,179 @@ ui_api(struct http_req *hr, void (*fn)(struct http_req *), const char *arg, json
 	fn(hr);
 }
 
-/* GET /ui/login: the form; POST: a token in, a session cookie out. */
-static void
-ui_login(struct http_req *hr, int post)
-{
-	const struct config *c = daemon_config(hr->d);
-	char *token, fp[17], mac[65], payload[96], *cookie;
-	int role;
+/* A session's store job: its creation (login), its end (logout) or its check (each page). */
+struct ui_gate {
+	struct store_job job; /* first */
+	struct http_req *hr;
+	char id[33];	/* the session id; "" to end every session */
+	char fp[17];	/* the fingerprint of the token that logged in */
+	int64_t now_ms; /* the time of the request */
+	int post;	/* the request, to go on with once checked */
+	char *sec, *arg, *action;
+};
 
-	if (!post) {
-		ui_render(hr, "login", json_object());
+static struct ui_gate *
+ui_gate_new(struct http_req *hr, enum store_status (*run)(struct store *, struct store_job *),
+	    void (*done)(struct store_job *))
+{
+	struct ui_gate *g = xcalloc(1, sizeof(*g));
+	g->hr = hr;
+	g->now_ms = util_now_ms();
+	g->job.run = run;
+	g->job.done = done;
+	return g;
+}
+
+static void
+ui_gate_free(struct ui_gate *g)
+{
+	free(g->sec);
+	free(g->arg);
+	free(g->action);
+	free(g);
+}
+
+static enum store_status
+login_run(struct store *s, struct store_job *job)
+{
+	struct ui_gate *g = (struct ui_gate *)job;
+	return s->ops->ui->session_add(s, g->id, g->fp, g->now_ms,
+				       g->now_ms + (int64_t)UI_SESSION_S * 1000);
+}
+
+/* The session is stored: its cookie names it. */
+static void
+login_done(struct store_job *job)
+{
+	struct ui_gate *g = (struct ui_gate *)job;
+	struct http_req *hr = g->hr;
+	char payload[UI_PAYLOAD_LEN + 1], mac[65], *cookie;
+
+	if (job->status != STORE_OK) {
+		ui_render_code(hr, 503, "login",
+			       json_pack("{s:s}", "error", "The store is busy; log in again."));
+		ui_gate_free(g);
 		return;
 	}
-	token = ui_form(hr, "token");
-	role = config_token_role(c, token ? token : "");
-	if (role == ROLE_NONE) {
-		free(token);
-		ui_render_code(hr, 401, "login",
-			       json_pack("{s:s}", "error", "That token is not one of api_tokens."));
-		return;
-	}
-	if (c->n_api_tokens == 0)
-		snprintf(fp, sizeof(fp), "open");
-	else
-		ui_token_fp(hr->d, token, fp);
-	free(token);
-	snprintf(payload, sizeof(payload), "v1.%lld.%s",
-		 (long long)(util_now_ms() / 1000 + UI_SESSION_S), fp);
+	snprintf(payload, sizeof(payload), "v2.%s", g->id);
 	ui_sign(hr->d, "ui-session", payload, mac);
 	cookie = xasprintf(UI_COOKIE "=%s.%s; Path=/ui; Max-Age=%d; HttpOnly; SameSite=Strict%s",
 			   payload, mac, UI_SESSION_S, ui_secure(hr) ? "; Secure" : "");
 	ui_reply(hr, 303, "text/plain; charset=utf-8", ui_csp, "", 0, cookie, "/ui/");
 	free(cookie);
+	ui_gate_free(g);
 }
 
+/*
+ * GET /ui/login: the form; POST: a token in, a session out. A client address that failed
+ * UI_LOGIN_FAILURES times within the window gets 429 until its bucket refills, before its
+ * token is even compared; every failure and refusal is logged with the address.
+ */
 static void
-ui_logout(struct http_req *hr)
+ui_login(struct http_req *hr, int post)
 {
+	const struct config *c = daemon_config(hr->d);
+	char *token, *peer, *key;
+	unsigned char rnd[16];
+	int role, retry = 0;
+	int64_t now_us = util_mono_us();
+
+	if (!post) {
+		ui_render(hr, "login", json_object());
+		return;
+	}
+	if (ui_login_limits == NULL)
+		ui_login_limits = ratelimit_new();
+	peer = consent_peer(hr);
+	key = xasprintf("ui-login:%s", peer ? peer : "");
+	if (!ratelimit_check(ui_login_limits, key, UI_LOGIN_FAILURES, UI_LOGIN_WINDOW_MS, now_us,
+			     &retry)) {
+		char ra[16];
+		log_warnx("ui: login from %s refused: %d failed logins a minute; retry in %d s",
+			  peer ? peer : "?", UI_LOGIN_FAILURES, retry);
+		snprintf(ra, sizeof(ra), "%d", retry);
+		if (hr->req != NULL)
+			evhttp_add_header(evhttp_request_get_output_headers(hr->req), "Retry-After",
+					  ra);
+		ui_render_code(
+		    hr, 429, "login",
+		    json_pack("{s:s}", "error",
+			      "Too many failed logins from this address: wait a minute."));
+		free(peer);
+		free(key);
+		return;
+	}
+	token = ui_form(hr, "token");
+	role = config_token_role(c, token ? token : "");
+	if (role == ROLE_NONE) {
+		ratelimit_take(ui_login_limits, key, UI_LOGIN_FAILURES, UI_LOGIN_WINDOW_MS, now_us,
+			       NULL);
+		log_warnx("ui: failed login from %s", peer ? peer : "?");
+		free(token);
+		free(peer);
+		free(key);
+		ui_render_code(hr, 401, "login",
+			       json_pack("{s:s}", "error", "That token is not one of api_tokens."));
+		return;
+	}
+	free(peer);
+	free(key);
+	if (crypto_random(rnd, sizeof(rnd)) < 0) {
+		free(token);
+		ui_render_code(hr, 503, "login",
+			       json_pack("{s:s}", "error", "No randomness for a session; retry."));
+		return;
+	}
+	struct ui_gate *g = ui_gate_new(hr, login_run, login_done);
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(g->id + 2 * i, 3, "%02x", rnd[i]);
+	if (c->n_api_tokens == 0)
+		snprintf(g->fp, sizeof(g->fp), "open");
+	else
+		ui_token_fp(hr->d, token, g->fp);
+	free(token);
+	storeloop_submit(daemon_storeloop(hr->d), &g->job);
+}
+
+static enum store_status
+logout_run(struct store *s, struct store_job *job)
+{
+	struct ui_gate *g = (struct ui_gate *)job;
+	return s->ops->ui->session_end(s, g->id[0] ? g->id : NULL);
+}
+
+/* The session (or every one) is gone from the store: the cookie is cleared too. */
+static void
+logout_done(struct store_job *job)
+{
+	struct ui_gate *g = (struct ui_gate *)job;
+	struct http_req *hr = g->hr;
+
+	if (job->status != STORE_OK) {
+		ui_error(hr, 503, "The store is busy; log out again.");
+		ui_gate_free(g);
+		return;
+	}
+	if (!g->id[0])
+		log_info("ui: every dashboard session ended (by an admin's request)");
 	char *cookie = xasprintf(UI_COOKIE "=; Path=/ui; Max-Age=0; HttpOnly; SameSite=Strict%s",
 				 ui_secure(hr) ? "; Secure" : "");
 	ui_reply(hr, 303, "text/plain; charset=utf-8", ui_csp, "", 0, cookie, "/ui/login");
 	free(cookie);
+	ui_gate_free(g);
+}
+
+/* POST /ui/logout: this session ends; with "all" (an admin only) every session does. */
+static void
+ui_logout(struct http_req *hr)
+{
+	char *all = ui_form(hr, "all");
+	struct ui_gate *g = ui_gate_new(hr, logout_run, logout_done);
+
+	if (all == NULL || !ui_is_admin(hr))
+		memcpy(g->id, hr->ui_session + 3, sizeof(g->id) - 1);
+	free(all);
+	storeloop_submit(daemon_storeloop(hr->d), &g->job);
 }
 
 /* GET /ui/static/NAME: the stylesheet and the script, from the ui directory's static/. */
@@ -521,12 +657,12 @@ ui_split(const char *path, char **section, char **id, char **action)
 
 /* A POST needs the session's CSRF token in the form (a cross-site form cannot know it). */
 static int
-ui_csrf_ok(struct http_req *hr, const struct ui_session *s)
+ui_csrf_ok(struct http_req *hr)
 {
 	char want[33];
 	char *got = ui_form(hr, "csrf");
 	int ok;
-	ui_csrf(hr, s, want);
+	ui_csrf(hr, hr->ui_session, want);
 	ok = got != NULL && crypto_secret_equal(got, want);
 	free(got);
 	return ok;
@@ -578,13 +714,57 @@ ui_route(struct http_req *hr, int post, const char *sec, const char *id, const c
 		ui_error(hr, 404, "No such action.");
 }
 
+/* A request with its session checked (or none): the CSRF token, then its page or action. */
+static void
+ui_dispatch_checked(struct http_req *hr, int post, const char *sec, const char *id,
+		    const char *action)
+{
+	if (hr->ui_session[0] == '\0') {
+		if (post)
+			ui_error(hr, 403, "No session: log in first.");
+		else
+			ui_redirect(hr, "/ui/login");
+	} else if (post && !ui_csrf_ok(hr))
+		ui_error(hr, 403, "The form's CSRF token is missing or wrong: reload the page.");
+	else if (post && strcmp(sec ? sec : "", "logout") == 0)
+		ui_logout(hr);
+	else
+		ui_route(hr, post, sec, id, action);
+}
+
+/* On the reader: the session the cookie names, if it is still there and not expired. */
+static enum store_status
+gate_run(struct store *s, struct store_job *job)
+{
+	struct ui_gate *g = (struct ui_gate *)job;
+	return s->ops->ui->session_get(s, g->id, g->now_ms, g->fp);
+}
+
+static void
+gate_done(struct store_job *job)
+{
+	struct ui_gate *g = (struct ui_gate *)job;
+	struct http_req *hr = g->hr;
+	int role = job->status == STORE_OK ? ui_fp_role(hr->d, g->fp) : ROLE_NONE;
+
+	if (job->status != STORE_OK && job->status != STORE_NOTFOUND) {
+		ui_error(hr, 503, "The store is busy; reload the page.");
+		ui_gate_free(g);
+		return;
+	}
+	if (role == ROLE_NONE)
+		hr->ui_session[0] = '\0'; /* logged out, expired, or its token removed */
+	hr->role = role;
+	ui_dispatch_checked(hr, g->post, g->sec, g->arg, g->action);
+	ui_gate_free(g);
+}
+
 void
 ui_dispatch(struct http_req *hr, const char *path, int cmd)
 {
 	const struct config *c = daemon_config(hr->d);
 	int post = cmd == EVHTTP_REQ_POST;
 	char *sec, *id, *action;
-	struct ui_session s;
 
 	if (c->ui_disabled) {
 		http_reply_error(hr, 404, "no such resource", NULL, -1);
@@ -604,19 +784,19 @@ ui_dispatch(struct http_req *hr, const char *path, int cmd)
 		ui_static(hr, id);
 	else if (sec != NULL && strcmp(sec, "login") == 0)
 		ui_login(hr, post);
-	else if (ui_session(hr, &s) < 0) {
-		if (post)
-			ui_error(hr, 403, "No session: log in first.");
-		else
-			ui_redirect(hr, "/ui/login");
-	} else if (post && !ui_csrf_ok(hr, &s))
-		ui_error(hr, 403, "The form's CSRF token is missing or wrong: reload the page.");
-	else {
-		hr->role = s.role;
-		if (post && strcmp(sec ? sec : "", "logout") == 0)
-			ui_logout(hr);
-		else
-			ui_route(hr, post, sec, id, action);
+	else if (ui_cookie_payload(hr, hr->ui_session) < 0) {
+		hr->ui_session[0] = '\0';
+		ui_dispatch_checked(hr, post, sec, id, action);
+	} else {
+		/* The store says whether the session still exists: then the page goes on. */
+		struct ui_gate *g = ui_gate_new(hr, gate_run, gate_done);
+		memcpy(g->id, hr->ui_session + 3, sizeof(g->id) - 1);
+		g->post = post;
+		g->sec = sec;
+		g->arg = id;
+		g->action = action;
+		storeloop_submit(daemon_readloop(hr->d), &g->job);
+		return;
 	}
 	free(sec);
 	free(id);

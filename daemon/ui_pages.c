@@ -72,6 +72,17 @@ ui_time(int64_t ms)
 	return json_string(buf);
 }
 
+/* A rate as people read it: "12.5 %", or "–" without a denominator. */
+static json_t *
+ui_percent(double num, double den)
+{
+	char buf[32];
+	if (den <= 0)
+		return json_string("\u2013");
+	snprintf(buf, sizeof(buf), "%.1f %%", 100.0 * num / den);
+	return json_string(buf);
+}
+
 /* --- Overview ------------------------------------------------------------------------- */
 
 static enum store_status
@@ -141,6 +152,10 @@ overview_done(struct store_job *job)
 	json_object_set_new(v, "inbound", list);
 	json_object_set_new(v, "suppressions", json_integer(o->suppressions));
 	json_object_set_new(v, "suppressions_added", json_integer(o->suppressions_added));
+	json_object_set_new(v, "recipients", json_integer(o->recipients));
+	json_object_set_new(v, "clicks", json_integer(o->clicks));
+	json_object_set_new(v, "clicked", json_integer(o->clicked));
+	json_object_set_new(v, "click_rate", ui_percent((double)o->clicked, (double)o->recipients));
 	j->view = NULL;
 	ui_render(j->hr, "overview", v);
 	ui_job_free(j);
@@ -205,8 +220,21 @@ campaigns_stats(struct http_req *hr, int code, json_t *body, void *arg)
 	struct campaigns_walk *w = arg;
 	json_t *c = json_array_get(json_object_get(w->body, "campaigns"), w->i);
 	if (code == 200) {
+		json_t *m = json_object_get(body, "measure");
+		json_t *rate = json_object_get(m, "click_rate");
 		json_object_set(c, "sent", json_object_get(body, "sent"));
 		json_object_set(c, "converted", json_object_get(body, "conversions"));
+		/* Issue 19's counters: clicks, and messages clicked of the recipients. */
+		json_object_set_new(c, "clicks",
+				    json_integer(json_integer_value(json_object_get(m, "clicks"))));
+		json_object_set_new(
+		    c, "clicked", json_integer(json_integer_value(json_object_get(m, "clicked"))));
+		json_object_set_new(c, "recipients",
+				    json_integer(json_integer_value(json_object_get(rate, "of"))));
+		json_object_set_new(
+		    c, "click_rate",
+		    ui_percent((double)json_integer_value(json_object_get(m, "clicked")),
+			       (double)json_integer_value(json_object_get(rate, "of"))));
 	}
 	json_decref(body);
 	w->i++;

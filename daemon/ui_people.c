@@ -24,6 +24,8 @@ struct people_job {
 	struct store_job job; /* first */
 	struct http_req *hr;
 	char *q;
+	char *after; /* the search's cursor, NULL from the start */
+	char *next;  /* ... and the next page's */
 	struct ui_customer_row *rows;
 	size_t n;
 	json_t *view;
@@ -34,6 +36,8 @@ static void
 people_job_free(struct people_job *j)
 {
 	free(j->q);
+	free(j->after);
+	free(j->next);
 	ui_customer_rows_free(j->rows, j->n);
 	json_decref(j->view);
 	json_decref(j->messages);
@@ -46,7 +50,8 @@ static enum store_status
 search_run(struct store *s, struct store_job *job)
 {
 	struct people_job *j = (struct people_job *)job;
-	return s->ops->ui->customer_search(s, j->q, UI_SEARCH_LIMIT, &j->rows, &j->n);
+	return s->ops->ui->customer_search(s, j->q, j->after, UI_SEARCH_LIMIT, &j->rows, &j->n,
+					   &j->next);
 }
 
 static void
@@ -55,6 +60,15 @@ search_done(struct store_job *job)
 	struct people_job *j = (struct people_job *)job;
 	json_t *list = json_array();
 
+	static const char *const by[UI_MATCH_N] = {"id", "email", "name"};
+	char *more = NULL;
+
+	if (job->status == STORE_NOTFOUND) {
+		ui_error(j->hr, 400, "That page of results does not exist: search again.");
+		json_decref(list);
+		people_job_free(j);
+		return;
+	}
 	if (job->status != STORE_OK) {
 		ui_error(j->hr, 503, "The store is busy; search again.");
 		json_decref(list);
@@ -62,16 +76,27 @@ search_done(struct store_job *job)
 		return;
 	}
 	for (size_t i = 0; i < j->n; i++)
-		json_array_append_new(list, json_pack("{s:s,s:s?,s:s?,s:s?}", "id", j->rows[i].id,
-						      "email", j->rows[i].email, "name",
-						      j->rows[i].name, "stage", j->rows[i].stage));
+		json_array_append_new(list, json_pack("{s:s,s:s?,s:s?,s:s?,s:s}", "id",
+						      j->rows[i].id, "email", j->rows[i].email,
+						      "name", j->rows[i].name, "stage",
+						      j->rows[i].stage, "by", by[j->rows[i].by]));
+	if (j->next != NULL) {
+		char *q = evhttp_encode_uri(j->q), *after = evhttp_encode_uri(j->next);
+		more = xasprintf("/ui/customers?q=%s&after=%s", q, after);
+		free(q);
+		free(after);
+	}
 	ui_render(j->hr, "customers",
-		  json_pack("{s:s,s:o,s:b,s:b}", "q", j->q, "customers", list, "searched", 1,
-			    "more", j->n == UI_SEARCH_LIMIT));
+		  json_pack("{s:s,s:o,s:b,s:s?,s:b}", "q", j->q, "customers", list, "searched", 1,
+			    "next", more, "continued", j->after != NULL));
+	free(more);
 	people_job_free(j);
 }
 
-/* GET /ui/customers?q=: by id, or the start of an email or a name (indexed, at most 50). */
+/*
+ * GET /ui/customers?q=[&after=]: by the start of an id, an email or a name, each through its
+ * index, a page of 50 at a time with the next page's cursor.
+ */
 void
 ui_customers(struct http_req *hr)
 {
@@ -86,6 +111,7 @@ ui_customers(struct http_req *hr)
 	struct people_job *j = xcalloc(1, sizeof(*j));
 	j->hr = hr;
 	j->q = q;
+	j->after = ui_query(hr, "after");
 	j->job.run = search_run;
 	j->job.done = search_done;
 	storeloop_submit(daemon_readloop(hr->d), &j->job);

@@ -357,7 +357,7 @@ def a_running_journey_finishes_on_its_version_after_a_change():
         poll(lambda: len(sends(d)) == 4, 10, "both journeys done")
         eq(sorted(sends(d)), [("new", "x"), ("new", "y"), ("old", "a"), ("old", "b")],
            "the old journey on version 1, the new one on version 2")
-        eq(len(rows(d, "SELECT * FROM campaign_versions WHERE campaign_id = 'versions'")), 2,
+        eq(len(rows(d, "SELECT version FROM campaign_versions WHERE campaign_id = 'versions'")), 2,
            "both versions kept")
         d.stop()
     finally:

@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import pty
-import sqlite3
 import subprocess
 import sys
 
@@ -68,15 +67,11 @@ def write_csv(path):
 
 
 def snapshot():
-    db = sqlite3.connect(D.db_path())
-    try:
-        h = hashlib.sha256()
-        for table in ("customers", "consent"):
-            for row in db.execute(f"SELECT * FROM {table} ORDER BY 1, 2"):
-                h.update(repr(row).encode())
-        return h.hexdigest()
-    finally:
-        db.close()
+    h = hashlib.sha256()
+    for table in ("customers", "consent"):
+        for row in D.sql(f"SELECT * FROM {table} ORDER BY 1, 2"):
+            h.update(repr(row).encode())
+    return h.hexdigest()
 
 
 def summary(out):
@@ -100,13 +95,8 @@ def a_hundred_thousand_rows_with_bad_ones_and_a_re_import():
     eq(sorted(reported), sorted(bad), "every bad row by its line, none else")
     for n, key in bad.items():
         check(key in reported[n], f"line {n}: reason names {key!r}", reported[n])
-    db = sqlite3.connect(D.db_path())
-    try:
-        eq(db.execute("SELECT count(*) FROM customers").fetchone()[0], len(good), "stored")
-        eq(db.execute("SELECT DISTINCT source FROM consent").fetchall(), [("import",)],
-           "consent source")
-    finally:
-        db.close()
+    eq(int(D.sql("SELECT count(*) FROM customers")[0][0]), len(good), "stored")
+    eq(D.sql("SELECT DISTINCT source FROM consent"), [["import"]], "consent source")
     c = D.request("GET", "/v1/customers/c700").json
     eq((c["name"], c["consent"], c["attributes"]), ("Two\nLines, 700",
        {"newsletter": "unsubscribed"}, {"plan": "gold"}), "an embedded newline, a consent 'no'")

@@ -130,13 +130,11 @@ def kill_9_during_a_poll_leaves_exactly_one_effect_per_message():
         d.stop()
         d.write_config(cfg)
         d.start()
-        db = d.db_path()
 
         def recorded():
             try:
-                with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as c:
-                    return [r[0] for r in c.execute("SELECT message_id FROM inbound")]
-            except sqlite3.Error:
+                return [r[0] for r in d.sql("SELECT message_id FROM inbound")]
+            except (sqlite3.Error, RuntimeError):
                 return []
         poll(lambda: len(recorded()) >= 1, 20, "the poll under way")
         d.kill9()

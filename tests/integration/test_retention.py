@@ -55,6 +55,17 @@ def old_data_goes_in_chunks_what_is_needed_stays():
                         D.request("GET", "/v1/campaigns").json["campaigns"]}
     eq((before["sent"], before["steps"][0]["sent"]), (3, 3), "stats before")
     status_before = D.request("GET", "/v1/status").json["outbox"]
+    # Issue 22: the dashboard's counters of messages per day, channel and state follow. The
+    # PostgreSQL schema gets them when the dashboard's operations are ported (issue 21):
+    # until then there is nothing there to check.
+    counters = not D.on_postgresql() or rows(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'outbox_days'"
+    )[0][0] == 1
+    if counters:
+        eq(rows("SELECT channel, state, sum(n) FROM outbox_days WHERE n <> 0 GROUP BY 1, 2"
+                " ORDER BY 1, 2"),
+           rows("SELECT channel, state, count(*) FROM outbox GROUP BY 1, 2 ORDER BY 1, 2"),
+           "the counters equal a recount before the prune")
 
     def pruned():
         return (rows("SELECT count(*) FROM events")[0][0] == 2 and
@@ -66,6 +77,9 @@ def old_data_goes_in_chunks_what_is_needed_stays():
                 all("properties" not in t and '"id"' not in t for (t,) in
                     rows("SELECT trigger FROM journeys WHERE active = 0")))
     poll(pruned, 30, "old rows pruned")
+    if counters:
+        eq(rows("SELECT day, channel, state, n FROM outbox_days WHERE n <> 0"), [],
+           "pruned messages leave the dashboard's counters (the outbox is empty)")
     eq(sorted(rows("SELECT event_key FROM events")), [("p0",), ("v0",)],
        "each customer's first event of a type stays")
     live = rows("SELECT trigger FROM journeys WHERE campaign_id = 'later' AND active = 1")

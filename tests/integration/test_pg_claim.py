@@ -1,0 +1,157 @@
+#!/usr/bin/python3
+"""Issue 21: two daemons on one PostgreSQL database share its outbox. Each claims the due
+messages with FOR UPDATE SKIP LOCKED, so two nodes delivering from one queue never take the
+same message: a few hundred messages queued through both nodes arrive exactly once across the
+two nodes' relays, and both nodes deliver some of them. A node's start queues again only what a
+node whose session is gone left "sending", never what a live node has in flight."""
+import collections
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ntest import Daemon, check, eq, poll, run_all, skip, test  # noqa: E402
+import pgcluster  # noqa: E402
+from smtp_server import SmtpServer  # noqa: E402
+
+N = 300
+CUSTOMERS = 10
+# One secret for the nodes: signed links and address hashes must agree across them.
+SECRET = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+TEMPLATES = {"receipt.subject.mustache": "Receipt {{data.order}}",
+             "receipt.text.mustache": "Hello {{customer.name}}, order {{data.order}}.\n"}
+
+
+def node(url, sink):
+    """A daemon on the shared database URL, delivering through its own relay SINK."""
+    d = Daemon({"store": url, "secret": SECRET, "transactional_rate": 1000000,
+                "channels": {"mail": {"plugin": "smtp", "host": "127.0.0.1", "port": sink.port,
+                                      "starttls": "none"}}})
+    d.write_templates(TEMPLATES)
+    # On PostgreSQL data_dir holds only the secret, which the config gives here.
+    os.makedirs(d.config["data_dir"], mode=0o700, exist_ok=True)
+    return d
+
+
+def bare(message_id):
+    return message_id.strip().strip("<>")
+
+
+@test
+def two_nodes_deliver_each_message_exactly_once():
+    if not pgcluster.available():
+        skip("PostgreSQL's server is not installed")
+    url = pgcluster.shared().create_database()
+    # A short pause at DATA keeps messages in flight, so that claims overlap with deliveries.
+    sinks = [SmtpServer(behaviour={"delay_data": 0.002}).start() for _ in range(2)]
+    nodes = [node(url, s) for s in sinks]
+    try:
+        # Both are up before anything is queued: a start queues again what is "sending".
+        for d in nodes:
+            d.start()
+        for i in range(CUSTOMERS):
+            r = nodes[i % 2].request("POST", "/v1/customers", body={
+                "id": f"c{i}", "email": f"c{i}@example.org", "name": f"C{i}"})
+            eq(r.status, 200, f"customer c{i}: {r.raw}")
+        # Each POST wakes its node's delivery, which claims whatever is due in the shared
+        # queue, the other node's messages included: the claims race.
+        for i in range(N):
+            r = nodes[i % 2].request("POST", "/v1/messages", body={
+                "customer": f"c{i % CUSTOMERS}", "template": "receipt", "data": {"order": i}})
+            eq(r.status, 202, f"message {i}: {r.raw}")
+        sent = poll(lambda: (lambda n: n if n == N else None)(
+            int(nodes[0].sql("SELECT count(*) FROM outbox WHERE state = 'sent'")[0][0])),
+            120, "every message sent")
+        eq(sent, N, "sent")
+        queued = {bare(r[0]) for r in nodes[1].sql("SELECT message_id FROM outbox")}
+        eq(len(queued), N, "one outbox row per message")
+        got = collections.Counter()
+        per_node = []
+        for s in sinks:
+            with s.lock:
+                per_node.append(sum(s.by_message_id.values()))
+                for mid, n in s.by_message_id.items():
+                    got[bare(mid)] += n
+        eq(set(got), queued, "every message arrived")
+        eq({m: n for m, n in got.items() if n > 1}, {}, "no message arrived twice")
+        check(all(n > 0 for n in per_node), "both nodes delivered", per_node)
+        attempts = nodes[0].sql("SELECT max(attempts) FROM outbox")[0][0]
+        eq(attempts, "1", "each message claimed once")
+        print(f"# delivered by node: {per_node}", flush=True)
+    finally:
+        for d in nodes:
+            try:
+                d.stop()
+            finally:
+                d.cleanup()
+        for s in sinks:
+            s.stop()
+
+
+def states(d, ids):
+    """{message_id: (state, attempts)} of the outbox rows IDS."""
+    return {bare(m): (st, int(n)) for m, st, n in d.sql(
+        "SELECT message_id, state, attempts FROM outbox") if bare(m) in ids}
+
+
+def queue(d, n, first):
+    """N messages queued through D: their Message-IDs."""
+    ids = set()
+    for i in range(first, first + n):
+        r = d.request("POST", "/v1/messages", body={
+            "customer": f"c{i % CUSTOMERS}", "template": "receipt", "data": {"order": i}})
+        eq(r.status, 202, f"message {i}: {r.raw}")
+        ids.add(bare(r.json["message_id"]))
+    return ids
+
+
+@test
+def a_start_takes_a_dead_nodes_messages_in_flight_not_a_live_ones():
+    if not pgcluster.available():
+        skip("PostgreSQL's server is not installed")
+    url = pgcluster.shared().create_database()
+    # Node A's relay holds each message 4 s at DATA: A's messages stay "sending" meanwhile.
+    slow, fast = SmtpServer(behaviour={"delay_data": 4}).start(), SmtpServer().start()
+    a, b = node(url, slow), node(url, fast)
+    try:
+        a.start()
+        for i in range(CUSTOMERS):
+            eq(a.request("POST", "/v1/customers", body={
+                "id": f"c{i}", "email": f"c{i}@example.org", "name": f"C{i}"}).status, 200)
+        live = queue(a, 3, 0)
+        poll(lambda: {s for s, _ in states(a, live).values()} == {"sending"}, 20,
+             "A's messages in flight")
+        b.start()
+        eq({s for s, _ in states(b, live).values()}, {"sending"},
+           "B's start left A's messages in flight to A")
+        poll(lambda: {s for s, _ in states(a, live).values()} == {"sent"}, 60, "A sent them")
+        eq({m: n for m, (_, n) in states(a, live).items()}, {m: 1 for m in live},
+           "each claimed once")
+        with fast.lock:
+            eq(sum(fast.by_message_id[f"<{m}>"] + fast.by_message_id[m] for m in live), 0,
+               "none went through B")
+        # A dies with messages in flight: B's next start takes them over.
+        dead = queue(a, 3, 100)
+        poll(lambda: {s for s, _ in states(a, dead).values()} == {"sending"}, 20,
+             "A's second messages in flight")
+        a.kill9()
+        eq(b.stop(), 0, "B stops")
+        b.start()
+        poll(lambda: {s for s, _ in states(b, dead).values()} == {"sent"}, 60,
+             "B sent what A left in flight")
+        with fast.lock:
+            got = {bare(m) for m in fast.by_message_id}
+        check(dead <= got, "through B's relay", dead, got)
+        eq({m: n for m, (_, n) in states(b, dead).items()}, {m: 2 for m in dead},
+           "claimed by A, then once more by B")
+    finally:
+        for d in (a, b):
+            try:
+                d.stop()
+            finally:
+                d.cleanup()
+        slow.stop()
+        fast.stop()
+
+
+if __name__ == "__main__":
+    run_all()
