@@ -260,6 +260,9 @@ daemon_load_secret(const struct config *c)
 	}
 	if (crypto_random(raw, sizeof(raw)) < 0)
 		fatalx("no randomness for the secret");
+	/* On PostgreSQL nothing else made data_dir (SQLite's store does). */
+	if (util_mkdirs(c->data_dir, 0700) < 0)
+		fatal("cannot create %s", c->data_dir);
 	for (size_t i = 0; i < sizeof(raw); i++)
 		snprintf(buf + 2 * i, 3, "%02x", raw[i]);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);

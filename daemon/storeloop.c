@@ -166,6 +166,9 @@ storeloop_engine_pass(evutil_socket_t fd, short what, void *arg)
 	if (l->cluster != NULL)
 		cluster_sync(l->cluster, l->store);
 	rc = store_begin(l->store);
+	/* Issue 21: another node may have paused or resumed a campaign over the API. */
+	if (rc == STORE_OK && l->cluster != NULL)
+		rc = engine_refresh_pauses(l->engine);
 	for (int chunk = 0; rc == STORE_OK && chunk < STORELOOP_ENGINE_CHUNKS; chunk++) {
 		int c = 0, r = 0;
 		rc = engine_consume(l->engine, STORELOOP_ENGINE_BATCH, &c);

@@ -302,6 +302,34 @@ def a_node_stopped_past_its_lease_has_its_stale_commits_refused():
 
 
 @test
+def a_pause_sent_to_one_node_holds_every_nodes_journeys():
+    pg = private_cluster()
+    sink = CountingSink()
+    nodes = Nodes(pg, 2, sink, wait="3s")
+    n = 200
+    try:
+        nodes.start()
+        nodes.wait_even(nodes.d[0], ["n0", "n1"])
+        post_signups(nodes.d[0], 0, n)
+        poll(lambda: nodes.one("SELECT count(*) FROM journeys") == n, 20, "every journey waits")
+        r = nodes.d[0].request("POST", "/v1/campaigns/welcome/pause")
+        eq(r.status, 200, "paused through n0")
+        poll(lambda: nodes.one("SELECT count(*) FROM journeys WHERE active = 1"
+                               " AND due_ms IS NULL AND wait_event IS NULL") == n, 20,
+             "the waits end while paused: every journey is held, on both nodes")
+        eq(nodes.one("SELECT count(*) FROM outbox"), 0, "nothing queued while paused")
+        r = nodes.d[1].request("POST", "/v1/campaigns/welcome/resume")
+        eq(r.status, 200, "resumed through n1")
+        poll(lambda: nodes.one("SELECT count(*) FROM outbox WHERE state = 'sent'") == n, 60,
+             "every held journey runs after the resume")
+        check_each_step_once(nodes, n, sink)
+    finally:
+        nodes.close()
+        sink.stop()
+        pg.cleanup()
+
+
+@test
 def the_nodes_recover_by_themselves_from_a_server_crash():
     pg = private_cluster()
     sink = CountingSink()
