@@ -223,6 +223,17 @@ cluster_free(struct cluster *c)
 		pthread_cond_signal(&c->wake);
 		pthread_mutex_unlock(&c->mu);
 		pthread_join(c->thread, NULL);
+		/* The store thread has stopped: nothing works on the partitions any more. */
+		struct lease_round lr = {.node_id = c->node_id, .ttl_ms = c->ttl_ms, .leaving = 1};
+		if (store_begin(c->store) != STORE_OK || store_leases_balance(c->store, &lr) != STORE_OK ||
+		    store_commit(c->store) != STORE_OK) {
+			store_rollback(c->store);
+			log_warnx(
+			    "cluster: could not release the leases: %s; they run out in %lld ms",
+			    store_errmsg(c->store), (long long)c->ttl_ms);
+		} else
+			log_info("cluster: node %s left; its partitions are free", c->node_id);
+		free(lr.held);
 	}
 	store_close(c->store);
 	pthread_mutex_destroy(&c->mu);

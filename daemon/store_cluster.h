@@ -26,6 +26,7 @@ struct lease_round {
 	const char *node_id;
 	int64_t ttl_ms;
 	int first;	    /* the first since start: release what an earlier run of the id held */
+	int leaving;	    /* a clean stop: release everything, and the node's row goes */
 	const int *release; /* partitions to give up, in part order */
 	size_t n_release;
 	struct store_lease *held; /* out, malloc'd, in part order */

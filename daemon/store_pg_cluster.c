@@ -144,18 +144,18 @@ pg_fence_check(struct store_pg *s)
 	return STORE_OK;
 }
 
-/* After a refusal, outside any transaction: the set as the database has it now. */
+/*
+ * After a refusal, outside any transaction: the set as the database has it now. Unread (the
+ * connection is gone), the set stays: the next commit checks it again.
+ */
 void
 pg_fence_reread(struct store_pg *s)
 {
 	struct pg_args a = {0};
 	PGresult *r;
 	pg_arg_text(&a, s->node_id);
-	if (s->conn == NULL || pg_run(s, &q_owned, &a, &r) != STORE_OK) {
-		/* Unknown: hold nothing until the lease loop's next round says. */
-		pg_owned_set(s, NULL);
+	if (s->conn == NULL || pg_run(s, &q_owned, &a, &r) != STORE_OK)
 		return;
-	}
 	pg_owned_set(s, r);
 	PQclear(r);
 }
@@ -241,6 +241,7 @@ store_pg_leases_balance(struct store *st, struct lease_round *lr)
 {
 	static const struct pg_stmt forget = {
 	    "clu_forget", "UPDATE leases SET owner = NULL, expires_ms = 0 WHERE owner = $1"};
+	static const struct pg_stmt leave = {"clu_leave", "DELETE FROM nodes WHERE node_id = $1"};
 	static const struct pg_stmt release = {"clu_release",
 					       "UPDATE leases SET owner = NULL, expires_ms = 0"
 					       " WHERE owner = $1 AND part = ANY($2::int[])"};
@@ -272,8 +273,10 @@ store_pg_leases_balance(struct store *st, struct lease_round *lr)
 		return STORE_UNAVAILABLE;
 	lr->partitions = s->parts;
 	pg_arg_text(&a, lr->node_id);
-	if (lr->first && pg_run(s, &forget, &a, NULL) != STORE_OK)
+	if ((lr->first || lr->leaving) && pg_run(s, &forget, &a, NULL) != STORE_OK)
 		return STORE_UNAVAILABLE;
+	if (lr->leaving) /* a clean stop: the others take over now, not in a lease time */
+		return pg_run(s, &leave, &a, NULL);
 	if (lr->n_release > 0) {
 		char *set = pg_parts_literal(lr->release, lr->n_release);
 		struct pg_args b = {0};

@@ -55,13 +55,13 @@ class Nodes:
     """N daemons on one database, node ids n0, n1, ..., each with the same campaign: on
     "signup", wait 1 s, then send "welcome" through smtp to the sink."""
 
-    def __init__(self, pg, n, sink, wait="1s"):
+    def __init__(self, pg, n, sink, wait="1s", ttl_s=TTL_S):
         self.pg = pg
         self.url = pg.create_database()
         self.db = self.url.rsplit("/", 1)[1]
         self.d = []
         for i in range(n):
-            d = Daemon({"store": self.url, "node_id": f"n{i}", "lease_ttl": f"{TTL_S}s",
+            d = Daemon({"store": self.url, "node_id": f"n{i}", "lease_ttl": f"{ttl_s}s",
                         "max_batch": 1000, "durability": "normal",
                         "channels": {"mail": {"plugin": "smtp", "host": "127.0.0.1",
                                               "port": sink.port, "starttls": "none",
@@ -216,6 +216,28 @@ def three_nodes_share_a_burst_and_run_each_step_once():
             entered = sum(float(line.split()[1]) for line in m.splitlines()
                           if line.startswith('nurtured_campaign_entered_total{'))
             check(entered > n / 10, f"node {d.config['node_id']} ran a share ({entered})")
+    finally:
+        nodes.close()
+        sink.stop()
+        pg.cleanup()
+
+
+@test
+def a_node_stopped_cleanly_hands_its_partitions_over_at_once():
+    """With a 10 s lease, the others hold everything well before the stopped node's leases
+    would have run out: a clean stop releases them."""
+    pg = private_cluster()
+    sink = CountingSink()
+    nodes = Nodes(pg, 3, sink, ttl_s=10)
+    try:
+        nodes.start()
+        nodes.wait_even(nodes.d[0], ["n0", "n1", "n2"], timeout=40)
+        t0 = time.monotonic()
+        eq(nodes.d[2].stop(), 0, "a clean stop")
+        check("cluster: node n2 left; its partitions are free" in nodes.d[2].read_log(),
+              "logged", nodes.d[2].read_log()[-1000:])
+        nodes.wait_even(nodes.d[0], ["n0", "n1"], timeout=9)
+        check(time.monotonic() - t0 < 10, "before the lease would have run out")
     finally:
         nodes.close()
         sink.stop()
