@@ -263,11 +263,17 @@ def kill9_of_a_node_mid_burst_moves_its_partitions_and_loses_nothing():
         in_flight = nodes.one("SELECT count(*) FROM outbox WHERE state = 'sending'")
         ran = nodes.one("SELECT count(*) FROM journey_notes WHERE action = 'send'")
         check(ran < n // 2, f"the kill landed mid-burst ({ran} steps had run)")
-        for b in range(n // 2, n, 500):  # the survivors take more events meanwhile
-            post_signups(nodes.d[0] if (b // 500) % 2 else nodes.d[2], b, b + 500)
-        nodes.wait_even(nodes.d[0], ["n0", "n2"])
-        moved = time.monotonic() - t0
-        check(moved <= 3 * TTL_S + 2, f"partitions moved within the lease time ({moved:.1f} s)")
+
+        def more():  # the survivors take more events meanwhile
+            for b in range(n // 2, n, 500):
+                post_signups(nodes.d[0] if (b // 500) % 2 else nodes.d[2], b, b + 500)
+        with concurrent.futures.ThreadPoolExecutor(1) as ex:
+            posted = ex.submit(more)
+            nodes.wait_even(nodes.d[0], ["n0", "n2"])
+            moved = time.monotonic() - t0
+            posted.result()
+        # The lease time, a round to notice, and the load of this shared machine.
+        check(moved <= 2 * TTL_S + 2, f"partitions moved within the lease time ({moved:.1f} s)")
         poll(lambda: nodes.one("SELECT count(*) FROM outbox WHERE state = 'sent'") == n,
              180, "every message sent")
         dups = check_each_step_once(nodes, n, sink, dup_allowed=in_flight)
