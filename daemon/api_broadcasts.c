@@ -57,11 +57,11 @@ struct bc_job {
 	struct broadcast_row row;
 	struct broadcast_row *rows;
 	size_t n;
-	json_t *counts;
-	json_t *to;	/* BC_TEST: the addresses */
-	json_t *result; /* BC_TEST: one result per address */
-	char *page;	/* BC_ARCHIVE */
-	long reach;	/* BC_CHECK: subscribed members found (at most 1) */
+	struct broadcast_counts counts; /* BC_GET */
+	json_t *to;			/* BC_TEST: the addresses */
+	json_t *result;			/* BC_TEST: one result per address */
+	char *page;			/* BC_ARCHIVE */
+	long reach;			/* BC_CHECK: subscribed members found (at most 1) */
 };
 
 static void
@@ -72,7 +72,7 @@ bc_job_free(struct bc_job *j)
 	free(j->err);
 	broadcast_row_clear(&j->row);
 	broadcast_rows_free(j->rows, j->n);
-	json_decref(j->counts);
+	broadcast_counts_clear(&j->counts);
 	json_decref(j->to);
 	json_decref(j->result);
 	free(j->page);
@@ -106,9 +106,27 @@ bc_time(json_t *o, const char *key, int64_t ms)
 	json_object_set_new(o, key, json_string(when));
 }
 
+/*
+ * The fan-out's messages by state (skips by reason) and the complaints: {"queued": N, ...,
+ * "skipped": {"REASON": N}, "complaints": N}, added to STATS.
+ */
+static void
+bc_counts_json(json_t *stats, const struct broadcast_counts *c)
+{
+	json_t *skipped = json_object();
+
+	for (int i = 0; i < OUTBOX_N_STATES; i++)
+		if (i != OUTBOX_SKIPPED)
+			json_object_set_new(stats, outbox_state_name(i), json_integer(c->n[i]));
+	for (size_t i = 0; i < c->n_skipped; i++)
+		json_object_set_new(skipped, c->skipped[i].reason, json_integer(c->skipped[i].n));
+	json_object_set_new(stats, "skipped", skipped);
+	json_object_set_new(stats, "complaints", json_integer(c->complaints));
+}
+
 /* The API's view of a broadcast: its request, its state and times, and the fan-out's counts. */
 static json_t *
-bc_json(const struct broadcast_row *r, json_t *counts)
+bc_json(const struct broadcast_row *r, const struct broadcast_counts *counts)
 {
 	json_t *spec = json_loads(r->spec, 0, NULL);
 	json_t *o = spec ? spec : json_object();
@@ -122,7 +140,7 @@ bc_json(const struct broadcast_row *r, json_t *counts)
 	json_t *stats = json_pack("{s:I,s:I}", "audience", (json_int_t)r->matched, "not_subscribed",
 				  (json_int_t)r->not_subscribed);
 	if (counts != NULL) /* room for what later features count: clicks, conversions */
-		json_object_update(stats, counts);
+		bc_counts_json(stats, counts);
 	json_object_set_new(o, "stats", stats);
 	return o;
 }
@@ -434,7 +452,7 @@ bc_done(struct store_job *job)
 		/* fall through */
 	case BC_CANCEL:
 	case BC_GET:
-		http_reply_json(hr, 200, bc_json(&j->row, j->counts));
+		http_reply_json(hr, 200, bc_json(&j->row, j->op == BC_GET ? &j->counts : NULL));
 		break;
 	case BC_LIST: {
 		json_t *a = json_array();

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "store_json.h"
 #include "campaign.h"
 #include "compose.h"
 #include "daemon.h"

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "store_json.h"
 #include "campaign.h"
 #include "compose.h"
 #include "config.h"

@@ -6,6 +6,7 @@
 #include "daemon.h"
 #include "http.h"
 #include "metrics.h"
+#include "store_json.h"
 #include "storeloop.h"
 #include "util.h"
 #include "validate.h"
@@ -16,8 +17,8 @@ struct customer_job {
 	struct store_job job; /* first */
 	struct http_req *hr;
 	char *ext_id;
-	json_t *fields; /* upsert: validated body */
-	json_t *result; /* get: the profile */
+	json_t *fields;		   /* upsert: validated body */
+	struct customer_view view; /* get */
 	const char *secret;
 	int64_t now_ms;
 };
@@ -42,7 +43,7 @@ customer_job_free(struct customer_job *j)
 {
 	free(j->ext_id);
 	json_decref(j->fields);
-	json_decref(j->result);
+	customer_view_clear(&j->view);
 	free(j);
 }
 
@@ -103,7 +104,7 @@ static enum store_status
 customer_get_run(struct store *s, struct store_job *job)
 {
 	struct customer_job *j = (struct customer_job *)job;
-	return store_customer_get(s, j->ext_id, API_CUSTOMER_EVENTS, &j->result);
+	return store_customer_get(s, j->ext_id, API_CUSTOMER_EVENTS, &j->view);
 }
 
 static void
@@ -111,8 +112,7 @@ customer_get_done(struct store_job *job)
 {
 	struct customer_job *j = (struct customer_job *)job;
 	if (!customer_job_failed(j)) {
-		http_reply_json(j->hr, 200, j->result);
-		j->result = NULL;
+		http_reply_json(j->hr, 200, customer_view_json(&j->view));
 	}
 	customer_job_free(j);
 }

@@ -10,6 +10,7 @@
 #include "api.h"
 #include "daemon.h"
 #include "http.h"
+#include "store_json.h"
 #include "storeloop.h"
 #include "timefmt.h"
 #include "util.h"
@@ -42,62 +43,6 @@ customers_job_free(struct customers_job *j)
 	free(j);
 }
 
-/* An RFC 3339 time, or null for -1. */
-static json_t *
-api_time(int64_t ms)
-{
-	char buf[40];
-	if (ms < 0)
-		return json_null();
-	timefmt_format_utc(ms, buf, sizeof(buf));
-	return json_string(buf);
-}
-
-static json_t *
-api_text(const char *s)
-{
-	return s != NULL ? json_string(s) : json_null();
-}
-
-/* A customer as the listing and the export show it (the fields of GET /v1/customers/{id}). */
-static json_t *
-api_customer_json(const struct customer_row *c, int with_log)
-{
-	json_t *o = json_object(), *consent = json_object(), *log = json_object();
-
-	json_object_set_new(o, "id", api_text(c->ext_id));
-	json_object_set_new(o, "email", api_text(c->email));
-	json_object_set_new(o, "name", api_text(c->name));
-	json_object_set_new(o, "locale", api_text(c->locale));
-	json_object_set_new(o, "timezone", api_text(c->timezone));
-	json_object_set_new(o, "birthday", api_text(c->birthday));
-	json_object_set_new(o, "attributes", json_incref(c->attributes));
-	json_object_set_new(o, "stage", api_text(c->stage));
-	json_object_set_new(o, "created", api_time(c->created_ms));
-	json_object_set_new(o, "updated", api_time(c->updated_ms));
-	for (size_t i = 0; i < c->n_consent; i++) {
-		const struct customer_consent *k = &c->consent[i];
-		json_t *e = json_object();
-		json_object_set_new(consent, k->topic, api_text(k->state));
-		json_object_set_new(e, "state", api_text(k->state));
-		json_object_set_new(e, "updated", api_time(k->updated_ms));
-		json_object_set_new(e, "source", api_text(k->source));
-		if (k->requested_ms >= 0)
-			json_object_set_new(e, "requested", api_time(k->requested_ms));
-		if (k->confirmed_ms >= 0) {
-			json_object_set_new(e, "confirmed", api_time(k->confirmed_ms));
-			json_object_set_new(e, "confirmed_from", api_text(k->confirmed_addr));
-		}
-		json_object_set_new(log, k->topic, e);
-	}
-	json_object_set_new(o, "consent", consent);
-	if (with_log)
-		json_object_set_new(o, "consent_log", log);
-	else
-		json_decref(log);
-	return o;
-}
-
 static enum store_status
 customers_list_run(struct store *s, struct store_job *job)
 {
@@ -115,7 +60,7 @@ customers_list_done(struct store_job *job)
 	else {
 		json_t *list = json_array(), *body;
 		for (size_t i = 0; i < j->n; i++)
-			json_array_append_new(list, api_customer_json(&j->rows[i], 0));
+			json_array_append_new(list, customer_row_json(&j->rows[i], 0));
 		body = json_pack("{s:o}", "customers", list);
 		if (j->n == (size_t)j->f.limit) {
 			char next[24];
@@ -250,29 +195,14 @@ api_customers_get(struct http_req *hr)
 }
 
 static json_t *
-api_event_json(const struct store_event *e)
-{
-	return json_pack("{s:s?,s:s?,s:o,s:o}", "id", e->key, "type", e->type, "time",
-			 api_time(e->time_ms), "properties",
-			 e->properties ? json_incref(e->properties) : json_object());
-}
-
-static json_t *
-api_note_json(const struct export_note *e)
-{
-	return json_pack("{s:o,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?}", "at", api_time(e->at_ms),
-			 "campaign", e->campaign_id, "step", e->step_id, "action", e->action,
-			 "reason", e->reason, "channel", e->channel, "template", e->template);
-}
-
-static json_t *
 api_journey_json(const struct journey *jr)
 {
-	json_t *o = json_pack(
-	    "{s:I,s:s?,s:s?,s:s?,s:b,s:o,s:o,s:s?,s:o,s:s?}", "id", (json_int_t)jr->id, "campaign",
-	    jr->campaign_id, "version", jr->version, "key", jr->key, "active", jr->active,
-	    "entered", api_time(jr->entered_ms), "due", api_time(jr->due_ms), "waiting_for",
-	    jr->wait_event, "exited", api_time(jr->exited_ms), "exit_reason", jr->exit_reason);
+	json_t *o =
+	    json_pack("{s:I,s:s?,s:s?,s:s?,s:b,s:o,s:o,s:s?,s:o,s:s?}", "id", (json_int_t)jr->id,
+		      "campaign", jr->campaign_id, "version", jr->version, "key", jr->key, "active",
+		      jr->active, "entered", store_json_time(jr->entered_ms), "due",
+		      store_json_time(jr->due_ms), "waiting_for", jr->wait_event, "exited",
+		      store_json_time(jr->exited_ms), "exit_reason", jr->exit_reason);
 	json_object_set(o, "trigger", jr->trigger ? jr->trigger : json_null());
 	if (jr->event != NULL)
 		json_object_set(o, "event", jr->event);
@@ -298,13 +228,14 @@ api_payload_set(json_t *o, const struct export_message *m)
 static json_t *
 api_message_json(const struct export_message *m)
 {
-	json_t *o = json_pack(
-	    "{s:I,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?,s:I,s:s?,s:s?,s:o,s:o,s:o}", "id",
-	    (json_int_t)m->id, "message_id", m->message_id, "channel", m->channel, "campaign",
-	    m->campaign_id, "step", m->step_id, "template", m->template, "state", m->state,
-	    "sender", m->sender, "recipient", m->recipient, "attempts", (json_int_t)m->attempts,
-	    "last_reply", m->last_reply, "reason", m->reason, "created", api_time(m->created_ms),
-	    "updated", api_time(m->updated_ms), "final", api_time(m->final_ms));
+	json_t *o =
+	    json_pack("{s:I,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?,s:I,s:s?,s:s?,s:o,s:o,s:o}",
+		      "id", (json_int_t)m->id, "message_id", m->message_id, "channel", m->channel,
+		      "campaign", m->campaign_id, "step", m->step_id, "template", m->template,
+		      "state", m->state, "sender", m->sender, "recipient", m->recipient, "attempts",
+		      (json_int_t)m->attempts, "last_reply", m->last_reply, "reason", m->reason,
+		      "created", store_json_time(m->created_ms), "updated",
+		      store_json_time(m->updated_ms), "final", store_json_time(m->final_ms));
 	api_payload_set(o, m);
 	return o;
 }
@@ -317,11 +248,11 @@ api_export_json(const struct customer_export *x)
 	json_t *other = json_array();
 
 	for (size_t i = 0; i < x->n_events; i++)
-		json_array_append_new(events, api_event_json(&x->events[i]));
+		json_array_append_new(events, store_event_json(&x->events[i], 0));
 	for (size_t i = 0; i < x->n_journeys; i++)
 		json_array_append_new(journeys, api_journey_json(&x->journeys[i]));
 	for (size_t i = 0; i < x->n_notes; i++) {
-		json_t *n = api_note_json(&x->notes[i]), *to = other;
+		json_t *n = export_note_json(&x->notes[i]), *to = other;
 		for (size_t k = 0; k < x->n_journeys; k++)
 			if (x->journeys[k].id == x->notes[i].journey_id) {
 				to = json_object_get(json_array_get(journeys, k), "notes");
@@ -331,7 +262,7 @@ api_export_json(const struct customer_export *x)
 	}
 	for (size_t i = 0; i < x->n_messages; i++)
 		json_array_append_new(messages, api_message_json(&x->messages[i]));
-	return json_pack("{s:o,s:o,s:o,s:o,s:o}", "customer", api_customer_json(&x->profile, 1),
+	return json_pack("{s:o,s:o,s:o,s:o,s:o}", "customer", customer_row_json(&x->profile, 1),
 			 "events", events, "journeys", journeys, "notes", other, "messages",
 			 messages);
 }

@@ -6,6 +6,7 @@
 #include "api.h"
 #include "daemon.h"
 #include "http.h"
+#include "store_json.h"
 #include "storeloop.h"
 #include "util.h"
 
@@ -20,7 +21,9 @@ struct messages_job {
 	char *customer, *campaign, *state, *channel;
 	int64_t id;
 	int64_t now_ms;
-	json_t *result;
+	struct message_row *rows; /* the listing */
+	size_t n;
+	struct message_row row; /* one message */
 };
 
 static struct messages_job *
@@ -43,7 +46,8 @@ messages_job_free(struct messages_job *j)
 	free(j->campaign);
 	free(j->state);
 	free(j->channel);
-	json_decref(j->result);
+	message_rows_free(j->rows, j->n);
+	message_row_clear(&j->row);
 	free(j);
 }
 
@@ -74,7 +78,7 @@ static enum store_status
 messages_list_run(struct store *s, struct store_job *job)
 {
 	struct messages_job *j = (struct messages_job *)job;
-	return store_messages_list(s, &j->f, &j->result);
+	return store_messages_list(s, &j->f, &j->rows, &j->n);
 }
 
 static void
@@ -82,12 +86,12 @@ messages_list_done(struct store_job *job)
 {
 	struct messages_job *j = (struct messages_job *)job;
 	if (!api_messages_failed(j)) {
-		size_t n = json_array_size(j->result);
-		json_t *body = json_pack("{s:O}", "messages", j->result);
-		if (n == (size_t)j->f.limit)
-			json_object_set_new(body, "next_after",
-					    json_integer(json_integer_value(json_object_get(
-						json_array_get(j->result, n - 1), "id"))));
+		json_t *list = json_array();
+		for (size_t i = 0; i < j->n; i++)
+			json_array_append_new(list, message_row_json(&j->rows[i]));
+		json_t *body = json_pack("{s:o}", "messages", list);
+		if (j->n > 0 && j->n == (size_t)j->f.limit)
+			json_object_set_new(body, "next_after", json_integer(j->rows[j->n - 1].id));
 		http_reply_json(j->hr, 200, body);
 	}
 	messages_job_free(j);
@@ -135,7 +139,7 @@ static enum store_status
 message_get_run(struct store *s, struct store_job *job)
 {
 	struct messages_job *j = (struct messages_job *)job;
-	return store_message_get(s, j->id, &j->result);
+	return store_message_get(s, j->id, &j->row);
 }
 
 static void
@@ -143,8 +147,7 @@ message_get_done(struct store_job *job)
 {
 	struct messages_job *j = (struct messages_job *)job;
 	if (!api_messages_failed(j)) {
-		http_reply_json(j->hr, 200, j->result);
-		j->result = NULL;
+		http_reply_json(j->hr, 200, message_row_json(&j->row));
 	}
 	messages_job_free(j);
 }
@@ -169,7 +172,7 @@ message_retry_run(struct store *s, struct store_job *job)
 	struct messages_job *j = (struct messages_job *)job;
 	enum store_status rc = store_message_retry(s, j->id, j->now_ms);
 	if (rc == STORE_OK)
-		rc = store_message_get(s, j->id, &j->result);
+		rc = store_message_get(s, j->id, &j->row);
 	return rc;
 }
 
@@ -178,8 +181,7 @@ message_retry_done(struct store_job *job)
 {
 	struct messages_job *j = (struct messages_job *)job;
 	if (!api_messages_failed(j)) {
-		http_reply_json(j->hr, 202, j->result);
-		j->result = NULL;
+		http_reply_json(j->hr, 202, message_row_json(&j->row));
 		daemon_wake_delivery(j->d);
 	}
 	messages_job_free(j);

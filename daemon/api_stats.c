@@ -29,8 +29,9 @@ struct stats_job {
 	int64_t since_ms;
 	size_t store_queue; /* at the request, before this job joined the queue */
 	json_t *result;
-	json_t *paused;	       /* ids paused over the API, read from the store */
-	json_t *transactional; /* /v1/status: POST /v1/messages's messages per state */
+	json_t *paused; /* ids paused over the API, read from the store */
+	/* /v1/status: the outbox per state, and POST /v1/messages's messages per state */
+	struct outbox_counts outbox, transactional;
 	/* Issue 19's counters: the campaign's, and the totals across campaigns ("*"). */
 	struct measure_row *rows, *all;
 	size_t n_rows, n_all;
@@ -58,7 +59,6 @@ stats_job_free(struct stats_job *j)
 	free(j->campaign);
 	json_decref(j->result);
 	json_decref(j->paused);
-	json_decref(j->transactional);
 	measure_rows_free(j->rows, j->n_rows);
 	measure_rows_free(j->all, j->n_all);
 	store_node_rows_free(j->nodes, j->n_nodes);
@@ -69,10 +69,20 @@ static enum store_status
 status_run(struct store *s, struct store_job *job)
 {
 	struct stats_job *j = (struct stats_job *)job;
-	enum store_status rc = store_outbox_counts(s, &j->result);
+	enum store_status rc = store_outbox_counts(s, &j->outbox);
 	if (rc == STORE_OK)
 		rc = store_nodes_list(s, j->ttl_ms, &j->nodes, &j->n_nodes, &j->partitions);
 	return rc == STORE_OK ? store_transactional_counts(s, &j->transactional) : rc;
+}
+
+/* Counts per state as the API shows them: {"queued": N, ...}, every state present. */
+static json_t *
+status_counts_json(const struct outbox_counts *c)
+{
+	json_t *o = json_object();
+	for (int i = 0; i < OUTBOX_N_STATES; i++)
+		json_object_set_new(o, outbox_state_name(i), json_integer(c->n[i]));
+	return o;
 }
 
 /*
@@ -130,11 +140,12 @@ status_done(struct store_job *job)
 		http_reply_json(
 		    j->hr, 200,
 		    json_pack(
-			"{s:s,s:I,s:I,s:O,s:O,s:o,s:o,s:o}", "version", PACKAGE_VERSION, "uptime_s",
+			"{s:s,s:I,s:I,s:o,s:o,s:o,s:o,s:o}", "version", PACKAGE_VERSION, "uptime_s",
 			(json_int_t)((util_now_ms() - daemon_started_ms(d)) / 1000), "store_queue",
-			(json_int_t)j->store_queue, "outbox", j->result, "transactional",
-			j->transactional, "channels", status_channels(d), "restart_needed",
-			api_restart_needed(d), "cluster", status_cluster(j)));
+			(json_int_t)j->store_queue, "outbox", status_counts_json(&j->outbox),
+			"transactional", status_counts_json(&j->transactional), "channels",
+			status_channels(d), "restart_needed", api_restart_needed(d), "cluster",
+			status_cluster(j)));
 	stats_job_free(j);
 }
 

@@ -8,6 +8,7 @@
 #include "http.h"
 #include "mime.h"
 #include "storeloop.h"
+#include "timefmt.h"
 #include "util.h"
 
 #define SUPPRESSIONS_PAGE 100
@@ -29,7 +30,8 @@ struct suppression_job {
 	int limit;
 	const char *secret;
 	int64_t now_ms;
-	json_t *result;
+	struct suppression_row *rows; /* SUP_LIST */
+	size_t n;
 };
 
 static void
@@ -38,7 +40,7 @@ suppression_job_free(struct suppression_job *j)
 	free(j->address);
 	free(j->reason);
 	free(j->after);
-	json_decref(j->result);
+	suppression_rows_free(j->rows, j->n);
 	free(j);
 }
 
@@ -49,12 +51,32 @@ suppression_run(struct store *s, struct store_job *job)
 
 	switch (j->op) {
 	case SUP_LIST:
-		return store_suppressions_list(s, j->after, j->limit, &j->result);
+		return store_suppressions_list(s, j->after, j->limit, &j->rows, &j->n);
 	case SUP_ADD:
 		return store_suppression_add(s, j->secret, j->address, j->reason, j->now_ms);
 	default:
 		return store_suppression_delete(s, j->secret, j->address);
 	}
+}
+
+/* A page of the list: {"suppressions": [...], "next": KEY when the page is full}. */
+static json_t *
+suppressions_json(const struct suppression_job *j)
+{
+	json_t *list = json_array();
+	char when[40];
+
+	for (size_t i = 0; i < j->n; i++) {
+		const struct suppression_row *r = &j->rows[i];
+		timefmt_format_utc(r->created_ms, when, sizeof(when));
+		json_array_append_new(list,
+				      json_pack("{s:s?,s:s?,s:s?,s:s}", "key", r->key, "address",
+						r->address, "reason", r->reason, "created", when));
+	}
+	json_t *o = json_pack("{s:o}", "suppressions", list);
+	if (j->n > 0 && j->n == (size_t)j->limit)
+		json_object_set_new(o, "next", json_string(j->rows[j->n - 1].key));
+	return o;
 }
 
 static void
@@ -65,14 +87,9 @@ suppression_done(struct store_job *job)
 	if (job->status != STORE_OK)
 		http_reply_store_error(j->hr, job->status, "address is not on the suppression list",
 				       NULL);
-	else if (j->op == SUP_LIST) {
-		json_t *r = json_pack("{s:O}", "suppressions", j->result);
-		size_t n = json_array_size(j->result);
-		if (n == (size_t)j->limit)
-			json_object_set(r, "next",
-					json_object_get(json_array_get(j->result, n - 1), "key"));
-		http_reply_json(j->hr, 200, r);
-	} else if (j->op == SUP_ADD)
+	else if (j->op == SUP_LIST)
+		http_reply_json(j->hr, 200, suppressions_json(j));
+	else if (j->op == SUP_ADD)
 		http_reply_json(j->hr, 200,
 				json_pack("{s:s,s:s}", "address", j->address, "reason", j->reason));
 	else

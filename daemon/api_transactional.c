@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "store_json.h"
 #include "campaign.h"
 #include "channel.h"
 #include "compose.h"

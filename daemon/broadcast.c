@@ -1,5 +1,6 @@
 /* Broadcasts: the checks at creation, the frozen content, the fan-out (broadcast.h). */
 #include "broadcast.h"
+#include "store_json.h"
 
 #include <glib.h>
 #include <stdio.h>

@@ -692,6 +692,13 @@ daemon_run(struct config *cfg, int foreground)
 		rc = 1;
 		goto out;
 	}
+	/* On PostgreSQL the store does not make data_dir; the secret lives there. */
+	if (util_mkdirs(cfg->data_dir, 0700) < 0) {
+		log_warnx("cannot create %s: %s", cfg->data_dir, strerror(errno));
+		store_close(store);
+		rc = 1;
+		goto out;
+	}
 	d->secret = daemon_load_secret(cfg);
 	struct diag dg;
 	diag_init(&dg, cfg->campaigns_dir, NULL);

@@ -1,4 +1,5 @@
 #include "experiment.h"
+#include "store_json.h"
 #include "engine.h"
 #include "engine_int.h"
 
@@ -188,13 +189,24 @@ engine_ptr_array_free(gpointer p)
 static enum store_status
 engine_load_exits(struct engine *e)
 {
-	json_t *map = NULL, *types;
+	json_t *map, *types;
 	const char *cid, *type;
 	void *tmp;
-	enum store_status rc = store_exit_events(e->store, &map);
+	struct exit_event *pairs = NULL;
+	size_t n_pairs = 0;
+	enum store_status rc = store_exit_events(e->store, &pairs, &n_pairs);
 
 	if (rc != STORE_OK)
 		return rc;
+	/* {"CAMPAIGN": {"TYPE": true}}: each pair once. */
+	map = json_object();
+	for (size_t i = 0; i < n_pairs; i++) {
+		json_t *cur = json_object_get(map, pairs[i].campaign_id);
+		if (cur == NULL)
+			json_object_set_new(map, pairs[i].campaign_id, cur = json_object());
+		json_object_set_new(cur, pairs[i].type, json_true());
+	}
+	exit_events_free(pairs, n_pairs);
 	if (e->exit_by_type != NULL)
 		g_hash_table_destroy(e->exit_by_type);
 	e->exit_by_type =

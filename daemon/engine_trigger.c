@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "experiment.h"
+#include "store_json.h"
 #include "attribution.h"
 #include "campaign.h"
 #include "clock.h"

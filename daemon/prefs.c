@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "store_json.h"
 #include "consent.h"
 #include "daemon.h"
 #include "http.h"

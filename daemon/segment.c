@@ -1,5 +1,6 @@
 /* Segments: compiling, evaluating and scanning saved audiences (segment.h). */
 #include "segment.h"
+#include "store_json.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,5 @@
 #include "store.h"
+#include "store_broadcast.h"
 #include "store_cluster.h"
 
 #include <stdio.h>
@@ -94,6 +95,90 @@ store_timers_free(struct store_timer *v, size_t n)
 	for (size_t i = 0; i < n; i++)
 		free(v[i].campaign_id);
 	free(v);
+}
+
+void
+broadcast_counts_clear(struct broadcast_counts *c)
+{
+	for (size_t i = 0; i < c->n_skipped; i++)
+		free(c->skipped[i].reason);
+	free(c->skipped);
+	memset(c, 0, sizeof(*c));
+}
+
+void
+exit_events_free(struct exit_event *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].campaign_id);
+		free(v[i].type);
+	}
+	free(v);
+}
+
+void
+suppression_rows_free(struct suppression_row *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].key);
+		free(v[i].address);
+		free(v[i].reason);
+	}
+	free(v);
+}
+
+void
+message_row_clear(struct message_row *m)
+{
+	free(m->message_id);
+	free(m->channel);
+	free(m->campaign_id);
+	free(m->step_id);
+	free(m->customer);
+	free(m->recipient);
+	free(m->template);
+	free(m->last_reply);
+	free(m->reason);
+	free(m->state);
+	memset(m, 0, sizeof(*m));
+}
+
+void
+message_rows_free(struct message_row *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		message_row_clear(&v[i]);
+	free(v);
+}
+
+void
+export_notes_free(struct export_note *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].campaign_id);
+		free(v[i].step_id);
+		free(v[i].action);
+		free(v[i].reason);
+		free(v[i].channel);
+		free(v[i].template);
+	}
+	free(v);
+}
+
+void
+customer_view_clear(struct customer_view *v)
+{
+	customer_row_clear(&v->profile);
+	store_events_free(v->events, v->n_events);
+	for (size_t i = 0; i < v->n_journeys; i++) {
+		free(v->journeys[i].campaign_id);
+		free(v->journeys[i].step_id);
+		free(v->journeys[i].wait_event);
+		free(v->journeys[i].exit_reason);
+	}
+	free(v->journeys);
+	export_notes_free(v->notes, v->n_notes);
+	memset(v, 0, sizeof(*v));
 }
 
 void

@@ -53,6 +53,24 @@ struct broadcast_row {
 void broadcast_row_clear(struct broadcast_row *r);
 void broadcast_rows_free(struct broadcast_row *v, size_t n);
 
+/* One skip reason and how many messages it skipped. */
+struct reason_count {
+	char *reason;
+	int64_t n;
+};
+
+/*
+ * A broadcast's messages by state (n[OUTBOX_SKIPPED] their total; SKIPPED by reason, in the
+ * order first seen) and the complaints that came back about them.
+ */
+struct broadcast_counts {
+	int64_t n[OUTBOX_N_STATES];
+	struct reason_count *skipped;
+	size_t n_skipped;
+	int64_t complaints;
+};
+void broadcast_counts_clear(struct broadcast_counts *c);
+
 struct store_broadcast_ops {
 	/* STORE_DUPLICATE when ID holds the same name and condition, STORE_CONFLICT otherwise. */
 	enum store_status (*segment_add)(struct store *, const struct segment_row *r);
@@ -73,10 +91,9 @@ struct store_broadcast_ops {
 	enum store_status (*broadcasts_due)(struct store *, int64_t now_ms, int limit,
 					    struct broadcast_row **out, size_t *n);
 	/* The messages of CAMPAIGN_ID (a broadcast's) by state and skip reason, and the
-	 * complaints that came back about them: {"queued": N, ..., "skipped": {"REASON": N},
-	 * "complaints": N}. */
+	 * complaints that came back about them. */
 	enum store_status (*broadcast_counts)(struct store *, const char *campaign_id,
-					      json_t **out);
+					      struct broadcast_counts *out);
 };
 
 extern const struct store_broadcast_ops store_sqlite_broadcast_ops;
@@ -134,7 +151,7 @@ store_broadcasts_due(struct store *s, int64_t now_ms, int limit, struct broadcas
 	return s->ops->bc->broadcasts_due(s, now_ms, limit, out, n);
 }
 static inline enum store_status
-store_broadcast_counts(struct store *s, const char *campaign_id, json_t **out)
+store_broadcast_counts(struct store *s, const char *campaign_id, struct broadcast_counts *out)
 {
 	return s->ops->bc->broadcast_counts(s, campaign_id, out);
 }

@@ -17,8 +17,12 @@ struct store_customer_ops {
 					     int64_t now_ms, int64_t *id);
 	enum store_status (*customer_ensure)(struct store *, const char *ext_id, int64_t now_ms,
 					     int64_t *id);
+	/*
+	 * The customer EXT_ID with its consent rows, its EVENTS_LIMIT latest events and its 20
+	 * latest journeys and notes (STORE_NOTFOUND, STORE_GONE when erased).
+	 */
 	enum store_status (*customer_get)(struct store *, const char *ext_id, int events_limit,
-					  json_t **out);
+					  struct customer_view *out);
 	enum store_status (*customer_erase)(struct store *, const char *ext_id, const char *secret,
 					    int64_t now_ms);
 	/*
@@ -43,7 +47,7 @@ struct store_customer_ops {
 						const char *address);
 	/* Up to LIMIT entries after the key AFTER ("" from the start), in key order. */
 	enum store_status (*suppressions_list)(struct store *, const char *after, int limit,
-					       json_t **out);
+					       struct suppression_row **out, size_t *n);
 	/* The internal id of a customer (STORE_NOTFOUND, STORE_GONE when erased). */
 	enum store_status (*customer_lookup)(struct store *, const char *ext_id, int64_t *id);
 	/* A customer's consent for TOPIC: its state (malloc'd, NULL when none) and request. */
@@ -86,7 +90,7 @@ store_customer_ensure(struct store *s, const char *ext_id, int64_t now_ms, int64
 	return s->ops->customer->customer_ensure(s, ext_id, now_ms, id);
 }
 static inline enum store_status
-store_customer_get(struct store *s, const char *ext_id, int events_limit, json_t **out)
+store_customer_get(struct store *s, const char *ext_id, int events_limit, struct customer_view *out)
 {
 	return s->ops->customer->customer_get(s, ext_id, events_limit, out);
 }
@@ -128,9 +132,10 @@ store_suppression_delete(struct store *s, const char *secret, const char *addres
 	return s->ops->customer->suppression_delete(s, secret, address);
 }
 static inline enum store_status
-store_suppressions_list(struct store *s, const char *after, int limit, json_t **out)
+store_suppressions_list(struct store *s, const char *after, int limit, struct suppression_row **out,
+			size_t *n)
 {
-	return s->ops->customer->suppressions_list(s, after, limit, out);
+	return s->ops->customer->suppressions_list(s, after, limit, out, n);
 }
 static inline enum store_status
 store_customer_lookup(struct store *s, const char *ext_id, int64_t *id)

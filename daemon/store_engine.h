@@ -31,8 +31,8 @@ struct store_engine_ops {
 						const char *type, char *const *campaigns,
 						size_t n_campaigns, struct journey **out,
 						size_t *n);
-	/* {"CAMPAIGN": {"TYPE": true}}: the types each campaign exits on, in any version kept. */
-	enum store_status (*exit_events)(struct store *, json_t **out);
+	/* The (campaign, type) pairs: the types each campaign exits on, in any version kept. */
+	enum store_status (*exit_events)(struct store *, struct exit_event **out, size_t *n);
 	enum store_status (*journeys_due)(struct store *, int64_t now_ms, int limit,
 					  struct journey **out, size_t *n);
 	enum store_status (*journey_next_due)(struct store *, int64_t *due_ms);
@@ -110,9 +110,9 @@ store_journeys_for_event(struct store *s, int64_t customer_id, const char *type,
 						  n);
 }
 static inline enum store_status
-store_exit_events(struct store *s, json_t **out)
+store_exit_events(struct store *s, struct exit_event **out, size_t *n)
 {
-	return s->ops->engine->exit_events(s, out);
+	return s->ops->engine->exit_events(s, out, n);
 }
 static inline enum store_status
 store_journeys_due(struct store *s, int64_t now_ms, int limit, struct journey **out, size_t *n)

@@ -21,7 +21,13 @@ struct store_event_ops {
 	enum store_status (*cursor_set)(struct store *, int64_t seq);
 	enum store_status (*events_after)(struct store *, int64_t after_seq, int limit,
 					  struct store_event **out, size_t *n);
-	enum store_status (*customer_context)(struct store *, int64_t customer_id, json_t **out);
+	/*
+	 * The customer as stored: profile, attributes, erasure, stage, and each topic's consent
+	 * state (the consent rows carry topic and state only). STORE_NOTFOUND when none.
+	 * store_customer_context (store_json.c) makes the engine's context of it.
+	 */
+	enum store_status (*customer_by_id)(struct store *, int64_t customer_id,
+					    struct customer_row *out);
 	long (*events_count)(struct store *, int64_t customer_id, const char *type,
 			     int64_t since_ms);
 	/* A customer's events of TYPE since SINCE_MS, oldest first, at most LIMIT. */
@@ -55,9 +61,9 @@ store_events_after(struct store *s, int64_t after, int limit, struct store_event
 	return s->ops->event->events_after(s, after, limit, out, n);
 }
 static inline enum store_status
-store_customer_context(struct store *s, int64_t customer_id, json_t **out)
+store_customer_by_id(struct store *s, int64_t customer_id, struct customer_row *out)
 {
-	return s->ops->event->customer_context(s, customer_id, out);
+	return s->ops->event->customer_by_id(s, customer_id, out);
 }
 static inline long
 store_events_count(struct store *s, int64_t customer_id, const char *type, int64_t since_ms)

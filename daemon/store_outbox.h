@@ -29,9 +29,11 @@ struct store_outbox_ops {
 	/* The earliest due time of CHANNEL's waiting messages, or -1. */
 	enum store_status (*outbox_next_due)(struct store *, const char *channel, int64_t *due_ms);
 	enum store_status (*outbox_finish)(struct store *, const struct outbox_result *r);
+	/* Up to F->limit messages after F->after_id matching F, in id order. */
 	enum store_status (*messages_list)(struct store *, const struct outbox_filter *f,
-					   json_t **out);
-	enum store_status (*message_get)(struct store *, int64_t id, json_t **out);
+					   struct message_row **out, size_t *n);
+	/* Message ID (STORE_NOTFOUND when none). */
+	enum store_status (*message_get)(struct store *, int64_t id, struct message_row *out);
 	/* A failed, expired or deferred (issue 22) message is queued again now (STORE_CONFLICT for
 	 * other states). */
 	enum store_status (*message_retry)(struct store *, int64_t id, int64_t now_ms);
@@ -88,12 +90,13 @@ store_outbox_finish(struct store *s, const struct outbox_result *r)
 	return s->ops->outbox->outbox_finish(s, r);
 }
 static inline enum store_status
-store_messages_list(struct store *s, const struct outbox_filter *f, json_t **out)
+store_messages_list(struct store *s, const struct outbox_filter *f, struct message_row **out,
+		    size_t *n)
 {
-	return s->ops->outbox->messages_list(s, f, out);
+	return s->ops->outbox->messages_list(s, f, out, n);
 }
 static inline enum store_status
-store_message_get(struct store *s, int64_t id, json_t **out)
+store_message_get(struct store *s, int64_t id, struct message_row *out)
 {
 	return s->ops->outbox->message_get(s, id, out);
 }

@@ -294,38 +294,47 @@ pg_broadcasts_due(struct store *st, int64_t now_ms, int limit, struct broadcast_
 	return pg_broadcast_rows(st, &bc_due, &a, out, n);
 }
 
+/* A skipped count under its reason ("unknown" for none), as SQLite's backend adds them. */
+static void
+pg_broadcast_skip_add(struct broadcast_counts *c, const char *reason, int64_t n)
+{
+	const char *key = reason ? reason : "unknown";
+	size_t i;
+
+	for (i = 0; i < c->n_skipped && strcmp(c->skipped[i].reason, key) != 0; i++)
+		;
+	if (i == c->n_skipped) {
+		c->skipped = xrealloc(c->skipped, (c->n_skipped + 1) * sizeof(*c->skipped));
+		c->skipped[c->n_skipped++] = (struct reason_count){xstrdup(key), 0};
+	}
+	c->skipped[i].n += n;
+	c->n[OUTBOX_SKIPPED] += n;
+}
+
 static enum store_status
-pg_broadcast_counts(struct store *st, const char *campaign_id, json_t **out)
+pg_broadcast_counts(struct store *st, const char *campaign_id, struct broadcast_counts *out)
 {
 	struct pg_args a = {0};
+	struct broadcast_counts c = {0};
 	PGresult *r;
 
 	pg_arg_text(&a, campaign_id);
 	enum store_status rc = pg_run(PQS(st), &bc_counts, &a, &r);
 	if (rc != STORE_OK)
 		return rc;
-	json_t *o = json_object(), *skipped = json_object();
-	for (int i = 0; i < OUTBOX_N_STATES; i++)
-		if (i != OUTBOX_SKIPPED)
-			json_object_set_new(o, outbox_state_name(i), json_integer(0));
 	for (int i = 0; i < PQntuples(r); i++) {
-		const char *state = pg_str(r, i, 0);
-		const char *reason = pg_str(r, i, 1);
-		json_int_t c = pg_int(r, i, 2);
-		if (state == NULL) {
-			json_object_set_new(o, "complaints", json_integer(c));
-		} else if (strcmp(state, "skipped") == 0) {
-			const char *key = reason ? reason : "unknown";
-			json_t *v = json_object_get(skipped, key);
-			json_object_set_new(skipped, key, json_integer(json_integer_value(v) + c));
-		} else {
-			json_t *v = json_object_get(o, state);
-			json_object_set_new(o, state, json_integer(json_integer_value(v) + c));
-		}
+		const char *name = pg_str(r, i, 0);
+		int64_t n = pg_int(r, i, 2);
+		int state = name ? outbox_state_parse(name) : -1;
+		if (name == NULL)
+			c.complaints = n;
+		else if (state == OUTBOX_SKIPPED)
+			pg_broadcast_skip_add(&c, pg_str(r, i, 1), n);
+		else if (state >= 0)
+			c.n[state] += n;
 	}
 	PQclear(r);
-	json_object_set_new(o, "skipped", skipped);
-	*out = o;
+	*out = c;
 	return STORE_OK;
 }
 

@@ -13,7 +13,6 @@
 #include "store_customers.h"
 #include "store_pg.h"
 #include "store_pg_rows.h"
-#include "timefmt.h"
 #include "util.h"
 
 /* The profile columns an upsert compares and rewrites, in this order after id. */
@@ -444,34 +443,9 @@ pg_customer_upsert(struct store *st, const char *ext_id, json_t *fields, int64_t
 	return cust_upsert_batch(st, &it, 1, "api", now_ms, id);
 }
 
-static void
-cust_set_time(json_t *obj, const char *key, int64_t ms)
-{
-	char buf[40];
-	timefmt_format_utc(ms, buf, sizeof(buf));
-	json_object_set_new(obj, key, json_string(buf));
-}
-
-static void
-cust_set_text(json_t *obj, const char *key, PGresult *r, int row, int col)
-{
-	const char *v = pg_str(r, row, col);
-	json_object_set_new(obj, key, v ? json_string(v) : json_null());
-}
-
-/* A time column, null when NULL. */
-static void
-cust_set_opt_time(json_t *obj, const char *key, PGresult *r, int row, int col)
-{
-	if (pg_isnull(r, row, col))
-		json_object_set_new(obj, key, json_null());
-	else
-		cust_set_time(obj, key, pg_int(r, row, col));
-}
-
-/* What the engine did with a customer: journeys, and the notes that say why. */
+/* The journeys (20 latest) and notes (20 latest) of customer V->profile.id. */
 static enum store_status
-cust_get_journeys(struct store_pg *s, int64_t id, json_t *c)
+cust_get_journeys(struct store_pg *s, struct customer_view *v)
 {
 	static const struct pg_stmt jq = {
 	    "cust_get_journeys",
@@ -488,78 +462,45 @@ cust_get_journeys(struct store_pg *s, int64_t id, json_t *c)
 	struct pg_args a = {0};
 	PGresult *r;
 	enum store_status rc;
-	json_t *list;
 
-	pg_arg_int(&a, id);
+	pg_arg_int(&a, v->profile.id);
 	if ((rc = pg_run(s, &jq, &a, &r)) != STORE_OK)
 		return rc;
-	list = json_array();
-	for (int i = 0; i < PQntuples(r); i++) {
-		json_t *j = json_object();
-		cust_set_text(j, "campaign", r, i, 0);
-		json_object_set_new(j, "active", json_boolean(pg_int(r, i, 1)));
-		cust_set_time(j, "entered", pg_int(r, i, 2));
-		cust_set_opt_time(j, "due", r, i, 3);
-		cust_set_text(j, "waiting_for", r, i, 4);
-		cust_set_opt_time(j, "exited", r, i, 5);
-		cust_set_text(j, "exit_reason", r, i, 6);
-		cust_set_text(j, "step", r, i, 7);
-		json_array_append_new(list, j);
-	}
+	v->n_journeys = (size_t)PQntuples(r);
+	v->journeys = v->n_journeys ? xcalloc(v->n_journeys, sizeof(*v->journeys)) : NULL;
+	for (int i = 0; i < PQntuples(r); i++)
+		v->journeys[i] = (struct journey_summary){
+		    .campaign_id = pg_dup(r, i, 0),
+		    .active = (int)pg_int(r, i, 1),
+		    .entered_ms = pg_int(r, i, 2),
+		    .due_ms = pgr_opt_int(r, i, 3),
+		    .wait_event = pg_dup(r, i, 4),
+		    .exited_ms = pgr_opt_int(r, i, 5),
+		    .exit_reason = pg_dup(r, i, 6),
+		    .step_id = pg_dup(r, i, 7),
+		};
 	PQclear(r);
-	json_object_set_new(c, "journeys", list);
 	if ((rc = pg_run(s, &nq, &a, &r)) != STORE_OK)
 		return rc;
-	list = json_array();
-	for (int i = 0; i < PQntuples(r); i++) {
-		json_t *e = json_object();
-		cust_set_time(e, "at", pg_int(r, i, 0));
-		cust_set_text(e, "campaign", r, i, 1);
-		cust_set_text(e, "step", r, i, 2);
-		cust_set_text(e, "action", r, i, 3);
-		cust_set_text(e, "reason", r, i, 4);
-		cust_set_text(e, "channel", r, i, 5);
-		cust_set_text(e, "template", r, i, 6);
-		json_array_append_new(list, e);
-	}
+	v->n_notes = (size_t)PQntuples(r);
+	v->notes = v->n_notes ? xcalloc(v->n_notes, sizeof(*v->notes)) : NULL;
+	for (int i = 0; i < PQntuples(r); i++)
+		v->notes[i] = (struct export_note){
+		    .at_ms = pg_int(r, i, 0),
+		    .campaign_id = pg_dup(r, i, 1),
+		    .step_id = pg_dup(r, i, 2),
+		    .action = pg_dup(r, i, 3),
+		    .reason = pg_dup(r, i, 4),
+		    .channel = pg_dup(r, i, 5),
+		    .template = pg_dup(r, i, 6),
+		};
 	PQclear(r);
-	json_object_set_new(c, "notes", list);
 	return STORE_OK;
 }
 
-/* The consent rows of customer ID: "consent" topic -> state, "consent_log" the details. */
+/* The customer EXT_ID with its consent rows, latest events, journeys and notes. */
 static enum store_status
-cust_get_consent(struct store_pg *s, int64_t id, json_t *c)
-{
-	struct customer_row row = {.id = id};
-	enum store_status rc = pgr_consent_read(s, &row);
-	json_t *list = json_object(), *log = json_object();
-
-	for (size_t i = 0; rc == STORE_OK && i < row.n_consent; i++) {
-		struct customer_consent *k = &row.consent[i];
-		json_t *e = json_object();
-		json_object_set_new(list, k->topic, json_string(k->state));
-		json_object_set_new(e, "state", json_string(k->state));
-		cust_set_time(e, "updated", k->updated_ms);
-		json_object_set_new(e, "source", k->source ? json_string(k->source) : json_null());
-		if (k->requested_ms >= 0)
-			cust_set_time(e, "requested", k->requested_ms);
-		if (k->confirmed_ms >= 0) {
-			cust_set_time(e, "confirmed", k->confirmed_ms);
-			json_object_set_new(e, "confirmed_from",
-					    k->confirmed_addr ? json_string(k->confirmed_addr)
-							      : json_null());
-		}
-		json_object_set_new(log, k->topic, e);
-	}
-	customer_row_clear(&row);
-	json_object_set_new(c, "consent", list);
-	json_object_set_new(c, "consent_log", log);
-	return rc;
-}
-
-static enum store_status
-pg_customer_get(struct store *st, const char *ext_id, int events_limit, json_t **out)
+pg_customer_get(struct store *st, const char *ext_id, int events_limit, struct customer_view *out)
 {
 	static const struct pg_stmt rq = {
 	    "cust_get_row", "SELECT id, email, name, locale, timezone, birthday, attributes,"
@@ -570,11 +511,11 @@ pg_customer_get(struct store *st, const char *ext_id, int events_limit, json_t *
 					  " FROM events WHERE customer_id = $1"
 					  " ORDER BY time_ms DESC, seq DESC LIMIT $2"};
 	struct store_pg *s = PQS(st);
+	struct customer_view v = {0};
+	struct customer_row *c = &v.profile;
 	struct pg_args a = {0};
 	PGresult *r;
 	enum store_status rc;
-	json_t *c, *list;
-	int64_t id;
 
 	pg_arg_text(&a, ext_id);
 	if ((rc = pg_run(s, &rq, &a, &r)) != STORE_OK)
@@ -584,45 +525,46 @@ pg_customer_get(struct store *st, const char *ext_id, int events_limit, json_t *
 		PQclear(r);
 		return rc;
 	}
-	id = pg_int(r, 0, 0);
-	c = json_object();
-	json_object_set_new(c, "id", json_string(ext_id));
-	cust_set_text(c, "email", r, 0, 1);
-	cust_set_text(c, "name", r, 0, 2);
-	cust_set_text(c, "locale", r, 0, 3);
-	cust_set_text(c, "timezone", r, 0, 4);
-	cust_set_text(c, "birthday", r, 0, 5);
-	json_object_set_new(c, "attributes", pgr_json(r, 0, 6));
-	cust_set_time(c, "created", pg_int(r, 0, 7));
-	cust_set_time(c, "updated", pg_int(r, 0, 8));
-	cust_set_text(c, "stage", r, 0, 10);
+	c->id = pg_int(r, 0, 0);
+	c->ext_id = xstrdup(ext_id);
+	c->email = pg_dup(r, 0, 1);
+	c->name = pg_dup(r, 0, 2);
+	c->locale = pg_dup(r, 0, 3);
+	c->timezone = pg_dup(r, 0, 4);
+	c->birthday = pg_dup(r, 0, 5);
+	c->attributes = pgr_json(r, 0, 6);
+	c->created_ms = pg_int(r, 0, 7);
+	c->updated_ms = pg_int(r, 0, 8);
+	c->erased_ms = -1;
+	c->stage = pg_dup(r, 0, 10);
+	c->stage_since_ms = -1;
 	PQclear(r);
 
-	if ((rc = cust_get_consent(s, id, c)) != STORE_OK)
+	if ((rc = pgr_consent_read(s, c)) != STORE_OK)
 		goto fail;
 	a.n = 0;
-	pg_arg_int(&a, id);
+	pg_arg_int(&a, c->id);
 	pg_arg_int(&a, events_limit);
 	if ((rc = pg_run(s, &eq, &a, &r)) != STORE_OK)
 		goto fail;
-	list = json_array();
-	for (int i = 0; i < PQntuples(r); i++) {
-		json_t *e = json_object();
-		cust_set_text(e, "id", r, i, 0);
-		cust_set_text(e, "type", r, i, 1);
-		cust_set_time(e, "time", pg_int(r, i, 2));
-		cust_set_time(e, "received", pg_int(r, i, 3));
-		json_object_set_new(e, "properties", pgr_json(r, i, 4));
-		json_array_append_new(list, e);
-	}
+	v.n_events = (size_t)PQntuples(r);
+	v.events = v.n_events ? xcalloc(v.n_events, sizeof(*v.events)) : NULL;
+	for (int i = 0; i < PQntuples(r); i++)
+		v.events[i] = (struct store_event){
+		    .customer_id = c->id,
+		    .key = pg_dup(r, i, 0),
+		    .type = pg_dup(r, i, 1),
+		    .time_ms = pg_int(r, i, 2),
+		    .received_ms = pg_int(r, i, 3),
+		    .properties = pgr_json(r, i, 4),
+		};
 	PQclear(r);
-	json_object_set_new(c, "events", list);
-	if ((rc = cust_get_journeys(s, id, c)) != STORE_OK)
+	if ((rc = cust_get_journeys(s, &v)) != STORE_OK)
 		goto fail;
-	*out = c;
+	*out = v;
 	return STORE_OK;
 fail:
-	json_decref(c);
+	customer_view_clear(&v);
 	return rc;
 }
 
@@ -768,9 +710,10 @@ pg_suppression_delete(struct store *st, const char *secret, const char *address)
 	return rc;
 }
 
-/* An erased customer's entry has no address in clear: it shows as its hash. */
+/* An erased customer's entry has no address in clear: its address is NULL. */
 static enum store_status
-pg_suppressions_list(struct store *st, const char *after, int limit, json_t **out)
+pg_suppressions_list(struct store *st, const char *after, int limit, struct suppression_row **out,
+		     size_t *n)
 {
 	static const struct pg_stmt q = {
 	    "cust_suppressions", "SELECT addr_hash, address, reason, created_ms FROM suppressions"
@@ -778,22 +721,21 @@ pg_suppressions_list(struct store *st, const char *after, int limit, json_t **ou
 	struct pg_args a = {0};
 	PGresult *r;
 	enum store_status rc;
-	json_t *list;
-	char when[40];
 
 	pg_arg_text(&a, after ? after : "");
 	pg_arg_int(&a, limit > 0 ? limit : 100);
 	if ((rc = pg_run(PQS(st), &q, &a, &r)) != STORE_OK)
 		return rc;
-	list = json_array();
-	for (int i = 0; i < PQntuples(r); i++) {
-		timefmt_format_utc(pg_int(r, i, 3), when, sizeof(when));
-		json_array_append_new(list, json_pack("{s:s,s:s?,s:s,s:s}", "key", pg_str(r, i, 0),
-						      "address", pg_str(r, i, 1), "reason",
-						      pg_str(r, i, 2), "created", when));
-	}
+	*n = (size_t)PQntuples(r);
+	*out = *n ? xcalloc(*n, sizeof(**out)) : NULL;
+	for (int i = 0; i < PQntuples(r); i++)
+		(*out)[i] = (struct suppression_row){
+		    .key = pg_dup(r, i, 0),
+		    .address = pg_dup(r, i, 1),
+		    .reason = pg_dup(r, i, 2),
+		    .created_ms = pg_int(r, i, 3),
+		};
 	PQclear(r);
-	*out = list;
 	return STORE_OK;
 }
 

@@ -262,49 +262,62 @@ store_pg_journeys_for_event(struct store *st, int64_t customer_id, const char *t
 	return rc;
 }
 
-/* Adds the event type an exit_on entry names (a string, or an object's "event") to TYPES. */
+/* Adds the event type an exit_on entry names (a string, or an object's "event") to SEEN. */
 static void
-pg_exit_type(json_t *map, const char *cid, json_t *x)
+pg_exit_type(json_t *seen, const char *cid, json_t *x)
 {
 	if (json_is_object(x))
 		x = json_object_get(x, "event");
 	if (!json_is_string(x))
 		return;
-	json_t *types = json_object_get(map, cid);
+	json_t *types = json_object_get(seen, cid);
 	if (types == NULL)
-		json_object_set_new(map, cid, types = json_object());
+		json_object_set_new(seen, cid, types = json_object());
 	json_object_set_new(types, json_string_value(x), json_true());
 }
 
 /*
- * The event types each campaign exits on, over every version kept (journeys finish on the
- * version they began with): the definitions are read here as SQLite's json_each does.
+ * The (campaign, type) pairs, each once, over every version kept (journeys finish on the
+ * version they began with): the definitions are read here as SQLite's json_each reads them,
+ * since a definition need not be valid JSON for the server.
  */
 static enum store_status
-store_pg_exit_events(struct store *st, json_t **out)
+store_pg_exit_events(struct store *st, struct exit_event **out, size_t *n)
 {
 	PGresult *r;
 	enum store_status rc = pg_run(PQS(st), &eng_exit_events, NULL, &r);
 
+	*out = NULL;
+	*n = 0;
 	if (rc != STORE_OK)
 		return rc;
-	json_t *map = json_object();
+	json_t *seen = json_object(), *types, *x;
 	for (int i = 0; i < PQntuples(r); i++) {
 		const char *cid = pg_str(r, i, 0), *def = pg_str(r, i, 1);
 		json_t *d = def ? json_loads(def, 0, NULL) : NULL;
-		json_t *exit_on = json_object_get(d, "exit_on"), *x;
+		json_t *exit_on = json_object_get(d, "exit_on");
 		const char *k;
 		size_t idx;
 		if (json_is_array(exit_on)) {
-			json_array_foreach(exit_on, idx, x) pg_exit_type(map, cid, x);
+			json_array_foreach(exit_on, idx, x) pg_exit_type(seen, cid, x);
 		} else if (json_is_object(exit_on)) {
-			json_object_foreach(exit_on, k, x) pg_exit_type(map, cid, x);
+			json_object_foreach(exit_on, k, x) pg_exit_type(seen, cid, x);
 		} else if (exit_on != NULL)
-			pg_exit_type(map, cid, exit_on);
+			pg_exit_type(seen, cid, exit_on);
 		json_decref(d);
 	}
 	PQclear(r);
-	*out = map;
+	const char *cid, *type;
+	json_object_foreach(seen, cid, types)
+	{
+		json_object_foreach(types, type, x)
+		{
+			*out = xrealloc(*out, (*n + 1) * sizeof(**out));
+			(*out)[*n].campaign_id = xstrdup(cid);
+			(*out)[(*n)++].type = xstrdup(type);
+		}
+	}
+	json_decref(seen);
 	return STORE_OK;
 }
 

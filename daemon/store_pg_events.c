@@ -9,7 +9,6 @@
 #include "store_events.h"
 #include "store_pg.h"
 #include "store_pg_rows.h"
-#include "timefmt.h"
 #include "util.h"
 
 /*
@@ -183,22 +182,23 @@ pg_events_count(struct store *st, int64_t customer_id, const char *type, int64_t
 }
 
 /*
- * The customer as conditions and templates see it: profile, attributes, consent by topic
- * (one statement: the consent comes aggregated as a JSON object).
+ * The customer as stored: profile, attributes, erasure, stage, and each topic's consent state
+ * (one statement: the consent comes aggregated as two arrays in topic order).
  */
 static enum store_status
-pg_customer_context(struct store *st, int64_t customer_id, json_t **out)
+pg_customer_by_id(struct store *st, int64_t customer_id, struct customer_row *out)
 {
 	static const struct pg_stmt q = {
-	    "ev_context",
+	    "ev_customer_by_id",
 	    "SELECT ext_id, email, name, locale, timezone, birthday, attributes, erased_ms, stage,"
-	    " stage_since_ms, (SELECT json_object_agg(topic, state) FROM consent"
-	    " WHERE customer_id = $1) FROM customers WHERE id = $1"};
-	static const char *const text[] = {"id", "email", "name", "locale", "timezone", "birthday"};
+	    " stage_since_ms, (SELECT json_agg(json_build_array(topic, state) ORDER BY topic)"
+	    " FROM consent WHERE customer_id = $1) FROM customers WHERE id = $1"};
+	struct customer_row c = {.id = customer_id, .created_ms = -1, .updated_ms = -1};
 	struct pg_args a = {0};
 	PGresult *r;
 	enum store_status rc;
-	json_t *c;
+	json_t *consent, *pair;
+	size_t i;
 
 	pg_arg_int(&a, customer_id);
 	if ((rc = pg_run(PQS(st), &q, &a, &r)) != STORE_OK)
@@ -207,21 +207,31 @@ pg_customer_context(struct store *st, int64_t customer_id, json_t **out)
 		PQclear(r);
 		return STORE_NOTFOUND;
 	}
-	c = json_object();
-	for (int i = 0; i < 6; i++)
-		json_object_set_new(c, text[i],
-				    pg_str(r, 0, i) ? json_string(pg_str(r, 0, i)) : json_null());
-	json_object_set_new(c, "attributes", pgr_json(r, 0, 6));
-	json_object_set_new(c, "erased", json_boolean(!pg_isnull(r, 0, 7)));
-	json_object_set_new(c, "stage",
-			    pg_str(r, 0, 8) ? json_string(pg_str(r, 0, 8)) : json_null());
-	if (!pg_isnull(r, 0, 9)) {
-		char when[40];
-		timefmt_format_utc(pg_int(r, 0, 9), when, sizeof(when));
-		json_object_set_new(c, "stage_since", json_string(when));
-	}
-	json_object_set_new(c, "consent", pgr_json(r, 0, 10));
+	c.ext_id = pg_dup(r, 0, 0);
+	c.email = pg_dup(r, 0, 1);
+	c.name = pg_dup(r, 0, 2);
+	c.locale = pg_dup(r, 0, 3);
+	c.timezone = pg_dup(r, 0, 4);
+	c.birthday = pg_dup(r, 0, 5);
+	c.attributes = pgr_json(r, 0, 6);
+	c.erased_ms = pgr_opt_int(r, 0, 7);
+	c.stage = pg_dup(r, 0, 8);
+	c.stage_since_ms = pgr_opt_int(r, 0, 9);
+	consent = pg_isnull(r, 0, 10) ? NULL : json_loads(pg_str(r, 0, 10), 0, NULL);
 	PQclear(r);
+	if (json_array_size(consent) > 0)
+		c.consent = xcalloc(json_array_size(consent), sizeof(*c.consent));
+	json_array_foreach(consent, i, pair)
+	{
+		c.consent[c.n_consent++] = (struct customer_consent){
+		    .topic = xstrdup(json_string_value(json_array_get(pair, 0))),
+		    .state = xstrdup(json_string_value(json_array_get(pair, 1))),
+		    .updated_ms = -1,
+		    .requested_ms = -1,
+		    .confirmed_ms = -1,
+		};
+	}
+	json_decref(consent);
 	*out = c;
 	return STORE_OK;
 }
@@ -234,5 +244,5 @@ const struct store_event_ops store_pg_event_ops = {
     .events_after = pg_events_after,
     .events_count = pg_events_count,
     .events_of = pg_events_of,
-    .customer_context = pg_customer_context,
+    .customer_by_id = pg_customer_by_id,
 };

@@ -11,7 +11,7 @@
 #include "log.h"
 #include "store_outbox.h"
 #include "store_pg.h"
-#include "timefmt.h"
+#include "store_pg_rows.h"
 #include "util.h"
 
 /* The columns a message's listing reads, in the order of SQLite's OUTBOX_COLUMNS. */
@@ -44,31 +44,39 @@ static const struct pg_stmt out_refuse = {"out_refuse",
 					  "UPDATE outbox SET state = 'skipped', reason = $2,"
 					  " final_ms = updated_ms WHERE id = $1"};
 
-/*
- * At a start, what a node left "sending" is queued again only when that node's session is gone
- * (crashed or stopped): another node's messages in flight stay its own, or they would be sent
- * twice. Messages claimed before the claimant was recorded count as left behind.
- */
-static const struct pg_stmt out_recover = {
-    "out_recover",
-    "UPDATE outbox SET state = 'queued', due_ms = $1, updated_ms = $1, claimed_by = NULL"
-    " WHERE state = 'sending' AND (claimed_by IS NULL OR NOT EXISTS (SELECT 1"
-    " FROM pg_stat_activity a WHERE a.pid = outbox.claimed_by"
-    " AND a.datname = current_database()))"};
+/* The session that claimed the outbox row is gone (the node crashed, stopped or reconnected). */
+#define OUT_CLAIMANT_GONE                                                                          \
+	"NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = outbox.claimed_by"             \
+	" AND a.datname = current_database())"
 
 /*
- * One statement marks the due messages "sending", counts the attempt and returns what delivery
- * needs with the payload. SKIP LOCKED: rows another node is claiming right now are left to it,
- * and once it commits they are no longer due, so no message is claimed by two nodes. The
- * claiming session is recorded for out_recover.
+ * At a start, what a node left "sending" is queued again only when that node's session is gone:
+ * another node's messages in flight stay its own, or they would be sent twice. Messages claimed
+ * before the claimant was recorded count as left behind.
+ */
+static const struct pg_stmt out_recover = {
+    "out_recover", "UPDATE outbox SET state = 'queued', due_ms = $1, updated_ms = $1,"
+		   " claimed_by = NULL WHERE state = 'sending' AND (claimed_by IS NULL"
+		   " OR " OUT_CLAIMANT_GONE ")"};
+
+/*
+ * One statement marks the due messages "sending", counts the attempt, records the claiming
+ * session and returns what delivery needs with the payload. SKIP LOCKED: rows another node is
+ * claiming right now are left to it, and once it commits they are no longer due, so no message
+ * is claimed by two nodes. The same statement queues again, due now, the channel's messages a
+ * node whose session is gone left "sending" (a node killed and not restarted): the next claim
+ * takes them, so they wait for no start; duplicates stay within what it had in flight.
  */
 static const struct pg_stmt out_claim = {
     "out_claim",
-    "WITH c AS (UPDATE outbox SET state = 'sending', attempts = attempts + 1,"
+    "WITH gone AS (UPDATE outbox SET state = 'queued', due_ms = $2, updated_ms = $2,"
+    " claimed_by = NULL WHERE id IN (SELECT id FROM outbox WHERE state = 'sending'"
+    " AND channel = $1 AND claimed_by IS NOT NULL AND " OUT_CLAIMANT_GONE
+    " FOR UPDATE SKIP LOCKED)),"
+    " c AS (UPDATE outbox SET state = 'sending', attempts = attempts + 1,"
     " updated_ms = $2, claimed_by = pg_backend_pid() WHERE id IN (SELECT id FROM outbox"
     " WHERE channel = $1 AND state IN ('queued', 'deferred') AND due_ms <= $2"
-    " ORDER BY due_ms LIMIT $3"
-    " FOR UPDATE SKIP LOCKED)"
+    " ORDER BY due_ms LIMIT $3 FOR UPDATE SKIP LOCKED)"
     " RETURNING id, message_id, channel, campaign_id, step_id, customer_id, sender,"
     " recipient, attempts, created_ms, due_ms)"
     " SELECT c.id, c.message_id, c.channel, c.campaign_id, c.step_id, cu.ext_id, c.sender,"
@@ -287,57 +295,39 @@ pg_outbox_finish(struct store *st, const struct outbox_result *res)
 	return pg_run(PQS(st), &out_finish, &a, NULL);
 }
 
+/* One message as listed (OUT_COLUMNS order); the payload stays out. */
 static void
-pg_outbox_time(json_t *o, const char *key, PGresult *r, int row, int col)
+pg_message_row(PGresult *r, int i, struct message_row *m)
 {
-	char buf[40];
-	if (pg_isnull(r, row, col))
-		return;
-	timefmt_format_utc(pg_int(r, row, col), buf, sizeof(buf));
-	json_object_set_new(o, key, json_string(buf));
-}
-
-static void
-pg_outbox_str(json_t *o, const char *key, PGresult *r, int row, int col)
-{
-	const char *v = pg_str(r, row, col);
-	if (v != NULL)
-		json_object_set_new(o, key, json_string(v));
-}
-
-/* One message as the API shows it (OUT_COLUMNS order); the payload stays out. */
-static json_t *
-pg_outbox_json(PGresult *r, int i)
-{
-	json_t *o = json_object();
-	int state = outbox_state_parse(pg_str(r, i, 12));
-
-	json_object_set_new(o, "id", json_integer(pg_int(r, i, 0)));
-	pg_outbox_str(o, "message_id", r, i, 1);
-	pg_outbox_str(o, "channel", r, i, 2);
-	pg_outbox_str(o, "campaign", r, i, 3);
-	pg_outbox_str(o, "step", r, i, 4);
-	pg_outbox_str(o, "customer", r, i, 5);
-	pg_outbox_str(o, "recipient", r, i, 7);
-	pg_outbox_str(o, "template", r, i, 11);
-	pg_outbox_str(o, "state", r, i, 12);
-	json_object_set_new(o, "attempts", json_integer(pg_int(r, i, 9)));
-	pg_outbox_str(o, "last_reply", r, i, 13);
-	pg_outbox_str(o, "reason", r, i, 14);
-	pg_outbox_time(o, "created", r, i, 10);
-	pg_outbox_time(o, "updated", r, i, 15);
-	if (state == OUTBOX_QUEUED || state == OUTBOX_DEFERRED)
-		pg_outbox_time(o, "next_attempt", r, i, 16);
-	pg_outbox_time(o, "final", r, i, 17);
-	return o;
+	*m = (struct message_row){
+	    .id = pg_int(r, i, 0),
+	    .message_id = pg_dup(r, i, 1),
+	    .channel = pg_dup(r, i, 2),
+	    .campaign_id = pg_dup(r, i, 3),
+	    .step_id = pg_dup(r, i, 4),
+	    .customer = pg_dup(r, i, 5),
+	    .recipient = pg_dup(r, i, 7),
+	    .attempts = (int)pg_int(r, i, 9),
+	    .created_ms = pgr_opt_int(r, i, 10),
+	    .template = pg_dup(r, i, 11),
+	    .state = pg_dup(r, i, 12),
+	    .last_reply = pg_dup(r, i, 13),
+	    .reason = pg_dup(r, i, 14),
+	    .updated_ms = pgr_opt_int(r, i, 15),
+	    .due_ms = pgr_opt_int(r, i, 16),
+	    .final_ms = pgr_opt_int(r, i, 17),
+	};
 }
 
 static enum store_status
-pg_messages_list(struct store *st, const struct outbox_filter *f, json_t **out)
+pg_messages_list(struct store *st, const struct outbox_filter *f, struct message_row **out,
+		 size_t *n)
 {
 	struct pg_args a = {0};
 	PGresult *r;
 
+	*out = NULL;
+	*n = 0;
 	pg_arg_int(&a, f->after_id);
 	pg_arg_text(&a, f->customer);
 	pg_arg_text(&a, f->campaign_id);
@@ -347,16 +337,18 @@ pg_messages_list(struct store *st, const struct outbox_filter *f, json_t **out)
 	enum store_status rc = pg_run(PQS(st), &out_list, &a, &r);
 	if (rc != STORE_OK)
 		return rc;
-	json_t *list = json_array();
-	for (int i = 0; i < PQntuples(r); i++)
-		json_array_append_new(list, pg_outbox_json(r, i));
+	int cnt = PQntuples(r);
+	struct message_row *v = cnt ? xcalloc((size_t)cnt, sizeof(*v)) : NULL;
+	for (int i = 0; i < cnt; i++)
+		pg_message_row(r, i, &v[i]);
 	PQclear(r);
-	*out = list;
+	*out = v;
+	*n = (size_t)cnt;
 	return STORE_OK;
 }
 
 static enum store_status
-pg_message_get(struct store *st, int64_t id, json_t **out)
+pg_message_get(struct store *st, int64_t id, struct message_row *out)
 {
 	struct pg_args a = {0};
 	PGresult *r;
@@ -366,7 +358,7 @@ pg_message_get(struct store *st, int64_t id, json_t **out)
 	if (rc != STORE_OK)
 		return rc;
 	if (PQntuples(r) > 0)
-		*out = pg_outbox_json(r, 0);
+		pg_message_row(r, 0, out);
 	else
 		rc = STORE_NOTFOUND;
 	PQclear(r);

@@ -107,34 +107,33 @@ stats_outcome(const char *state)
 	return s == OUTBOX_SENT ? "sent" : s == OUTBOX_SKIPPED ? "skipped" : "failed";
 }
 
-/* Rows of (state, n) over every state, each present: outbox_counts, transactional_counts. */
+/* Rows of (state, n), added up by state: outbox_counts, transactional_counts. */
 static enum store_status
-stats_states(struct store *st, const struct pg_stmt *q, json_t **out)
+stats_states(struct store *st, const struct pg_stmt *q, struct outbox_counts *out)
 {
 	PGresult *r;
 	enum store_status rc = pg_run(PQS(st), q, NULL, &r);
 
+	memset(out, 0, sizeof(*out));
 	if (rc != STORE_OK)
 		return rc;
-	json_t *o = json_object();
-	for (int i = 0; i < OUTBOX_N_STATES; i++)
-		json_object_set_new(o, outbox_state_name(i), json_integer(0));
-	for (int i = 0; i < PQntuples(r); i++)
-		if (!pg_isnull(r, i, 0))
-			stats_add(o, pg_str(r, i, 0), pg_int(r, i, 1));
+	for (int i = 0; i < PQntuples(r); i++) {
+		int state = outbox_state_parse(stats_text(r, i, 0));
+		if (state >= 0)
+			out->n[state] += pg_int(r, i, 1);
+	}
 	PQclear(r);
-	*out = o;
 	return STORE_OK;
 }
 
 static enum store_status
-store_pg_outbox_counts(struct store *st, json_t **out)
+store_pg_outbox_counts(struct store *st, struct outbox_counts *out)
 {
 	return stats_states(st, &stats_outbox_states, out);
 }
 
 static enum store_status
-store_pg_transactional_counts(struct store *st, json_t **out)
+store_pg_transactional_counts(struct store *st, struct outbox_counts *out)
 {
 	return stats_states(st, &stats_transactional, out);
 }

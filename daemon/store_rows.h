@@ -19,6 +19,7 @@ struct store_event {
 	char *type;
 	int64_t time_ms;
 	json_t *properties;
+	int64_t received_ms; /* filled by customer_get only */
 };
 void store_event_clear(struct store_event *ev);
 void store_events_free(struct store_event *v, size_t n);
@@ -58,6 +59,13 @@ struct store_timer {
 };
 void store_timers_free(struct store_timer *v, size_t n);
 
+/* An event type a campaign exits on (exit_on), in some version the store keeps. */
+struct exit_event {
+	char *campaign_id;
+	char *type;
+};
+void exit_events_free(struct exit_event *v, size_t n);
+
 /* A scheduled campaign's state: when to act next, and the run being fanned out (or -1). */
 struct store_schedule {
 	char *campaign_id;
@@ -92,6 +100,11 @@ enum outbox_state {
 };
 const char *outbox_state_name(enum outbox_state s);
 int outbox_state_parse(const char *name);
+
+/* Messages per outbox state, indexed by enum outbox_state (a value: nothing to free). */
+struct outbox_counts {
+	int64_t n[OUTBOX_N_STATES];
+};
 
 /* One line of "why": every enter, send, skip and exit is recorded. */
 struct journey_note {
@@ -164,6 +177,18 @@ struct outbox_filter {
 	int limit;
 };
 
+/* A message as the API lists it (GET /v1/messages): no payload; NULL strings, -1 times: none. */
+struct message_row {
+	int64_t id;
+	char *message_id, *channel, *campaign_id, *step_id, *customer, *recipient, *template,
+	    *last_reply, *reason;
+	char *state; /* an outbox_state_name */
+	int attempts;
+	int64_t created_ms, updated_ms, due_ms, final_ms;
+};
+void message_row_clear(struct message_row *m);
+void message_rows_free(struct message_row *v, size_t n);
+
 /* Issue 16: one inbound message as recorded (strings may be NULL but kind/source/effect). */
 struct inbound_row {
 	const char *dedupe; /* Message-ID and content hash: the same message twice is one */
@@ -207,6 +232,14 @@ struct outbox_ref {
 	char *journey_props; /* the properties of the event that started its journey (JSON) */
 };
 void outbox_ref_clear(struct outbox_ref *r);
+/* An entry of the suppression list: its key (an HMAC of the address) and the address, NULL
+ * when it may not be kept (an erased customer's). */
+struct suppression_row {
+	char *key, *address, *reason;
+	int64_t created_ms;
+};
+void suppression_rows_free(struct suppression_row *v, size_t n);
+
 /* Filters of the customer listing (issue 20); NULL, -1 or 0 match everything. */
 struct customer_filter {
 	const char *email;	   /* exact, as stored */
@@ -251,6 +284,32 @@ struct export_message {
 	    *last_reply, *reason, *payload;
 	size_t payload_len;
 };
+
+void export_notes_free(struct export_note *v, size_t n);
+
+/* A journey as GET /v1/customers/{id} lists it; NULL strings and -1 times: none. */
+struct journey_summary {
+	char *campaign_id;
+	char *step_id; /* the step it runs next, while active */
+	int active;
+	int64_t entered_ms, due_ms, exited_ms;
+	char *wait_event, *exit_reason;
+};
+
+/*
+ * A customer as GET /v1/customers/{id} shows it: the profile with every consent row, the
+ * latest events (newest first, received_ms filled), journeys and notes (journey_id 0).
+ */
+struct customer_view {
+	struct customer_row profile;
+	struct store_event *events;
+	size_t n_events;
+	struct journey_summary *journeys;
+	size_t n_journeys;
+	struct export_note *notes;
+	size_t n_notes;
+};
+void customer_view_clear(struct customer_view *v);
 
 /* One customer of a batch upsert (an import). */
 struct customer_item {

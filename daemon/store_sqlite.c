@@ -14,7 +14,6 @@
 #include "store_sqlite.h"
 #include "store_cluster.h"
 #include "store_ui.h"
-#include "timefmt.h"
 #include "util.h"
 
 /*
@@ -481,154 +480,120 @@ store_sqlite_customer_upsert(struct store *st, const char *ext_id, json_t *field
 						 NULL);
 }
 
-static void
-store_sqlite_set_time(json_t *obj, const char *key, int64_t ms)
+/* The latest events of customer V->profile.id, newest first, at most LIMIT. */
+static int
+store_sqlite_customer_events(struct store_sqlite *s, struct customer_view *v, int limit)
 {
-	char buf[40];
-	timefmt_format_utc(ms, buf, sizeof(buf));
-	json_object_set_new(obj, key, json_string(buf));
-}
+	sqlite3_stmt *q = s->q[Q_EVENTS_LATEST];
+	int rc;
 
-static void
-store_sqlite_set_text(json_t *obj, const char *key, sqlite3_stmt *q, int col)
-{
-	const char *v = (const char *)sqlite3_column_text(q, col);
-	json_object_set_new(obj, key, v ? json_string(v) : json_null());
+	sqlite3_bind_int64(q, 1, v->profile.id);
+	sqlite3_bind_int(q, 2, limit);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		v->events = xrealloc(v->events, (v->n_events + 1) * sizeof(*v->events));
+		v->events[v->n_events++] = (struct store_event){
+		    .customer_id = v->profile.id,
+		    .key = store_sqlite_text_dup(q, 0),
+		    .type = store_sqlite_text_dup(q, 1),
+		    .time_ms = sqlite3_column_int64(q, 2),
+		    .received_ms = sqlite3_column_int64(q, 3),
+		    .properties = store_sqlite_json_column(q, 4),
+		};
+	}
+	sqlite3_reset(q);
+	return rc;
 }
 
 /* What the engine did with a customer: journeys, and the notes that say why. */
 static int
-store_sqlite_customer_journeys(struct store_sqlite *s, int64_t id, json_t *c)
+store_sqlite_customer_journeys(struct store_sqlite *s, struct customer_view *v)
 {
 	sqlite3_stmt *q = s->q[Q_CUST_JOURNEYS];
-	json_t *list = json_array();
 	int rc;
 
-	sqlite3_bind_int64(q, 1, id);
+	sqlite3_bind_int64(q, 1, v->profile.id);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		json_t *j = json_object();
-		store_sqlite_set_text(j, "campaign", q, 0);
-		json_object_set_new(j, "active", json_boolean(sqlite3_column_int(q, 1)));
-		store_sqlite_set_time(j, "entered", sqlite3_column_int64(q, 2));
-		if (sqlite3_column_type(q, 3) == SQLITE_NULL)
-			json_object_set_new(j, "due", json_null());
-		else
-			store_sqlite_set_time(j, "due", sqlite3_column_int64(q, 3));
-		store_sqlite_set_text(j, "waiting_for", q, 4);
-		if (sqlite3_column_type(q, 5) == SQLITE_NULL)
-			json_object_set_new(j, "exited", json_null());
-		else
-			store_sqlite_set_time(j, "exited", sqlite3_column_int64(q, 5));
-		store_sqlite_set_text(j, "exit_reason", q, 6);
-		store_sqlite_set_text(j, "step", q, 7);
-		json_array_append_new(list, j);
+		v->journeys = xrealloc(v->journeys, (v->n_journeys + 1) * sizeof(*v->journeys));
+		v->journeys[v->n_journeys++] = (struct journey_summary){
+		    .campaign_id = store_sqlite_text_dup(q, 0),
+		    .active = sqlite3_column_int(q, 1),
+		    .entered_ms = sqlite3_column_int64(q, 2),
+		    .due_ms = store_sqlite_opt_int(q, 3),
+		    .wait_event = store_sqlite_text_dup(q, 4),
+		    .exited_ms = store_sqlite_opt_int(q, 5),
+		    .exit_reason = store_sqlite_text_dup(q, 6),
+		    .step_id = store_sqlite_text_dup(q, 7),
+		};
 	}
 	sqlite3_reset(q);
-	json_object_set_new(c, "journeys", list);
 	if (rc != SQLITE_DONE)
 		return rc;
 	q = s->q[Q_CUST_NOTES];
-	list = json_array();
-	sqlite3_bind_int64(q, 1, id);
+	sqlite3_bind_int64(q, 1, v->profile.id);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		json_t *n = json_object();
-		store_sqlite_set_time(n, "at", sqlite3_column_int64(q, 0));
-		store_sqlite_set_text(n, "campaign", q, 1);
-		store_sqlite_set_text(n, "step", q, 2);
-		store_sqlite_set_text(n, "action", q, 3);
-		store_sqlite_set_text(n, "reason", q, 4);
-		store_sqlite_set_text(n, "channel", q, 5);
-		store_sqlite_set_text(n, "template", q, 6);
-		json_array_append_new(list, n);
+		v->notes = xrealloc(v->notes, (v->n_notes + 1) * sizeof(*v->notes));
+		v->notes[v->n_notes++] = (struct export_note){
+		    .at_ms = sqlite3_column_int64(q, 0),
+		    .campaign_id = store_sqlite_text_dup(q, 1),
+		    .step_id = store_sqlite_text_dup(q, 2),
+		    .action = store_sqlite_text_dup(q, 3),
+		    .reason = store_sqlite_text_dup(q, 4),
+		    .channel = store_sqlite_text_dup(q, 5),
+		    .template = store_sqlite_text_dup(q, 6),
+		};
 	}
 	sqlite3_reset(q);
-	json_object_set_new(c, "notes", list);
 	return rc;
 }
 
 enum store_status
-store_sqlite_customer_get(struct store *st, const char *ext_id, int events_limit, json_t **out)
+store_sqlite_customer_get(struct store *st, const char *ext_id, int events_limit,
+			  struct customer_view *out)
 {
 	struct store_sqlite *s = SQ(st);
-	sqlite3_stmt *row = s->q[Q_CUST_ROW], *q;
-	json_t *c, *list;
-	int64_t id;
-	int rc;
+	sqlite3_stmt *row = s->q[Q_CUST_ROW];
+	struct customer_view v = {0};
+	struct customer_row *c = &v.profile;
+	enum store_status rc;
+	int step;
 
 	sqlite3_bind_text(row, 1, ext_id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(row);
-	if (rc != SQLITE_ROW) {
+	step = sqlite3_step(row);
+	if (step != SQLITE_ROW) {
 		sqlite3_reset(row);
-		return rc == SQLITE_DONE ? STORE_NOTFOUND : store_sqlite_status(s, rc);
+		return step == SQLITE_DONE ? STORE_NOTFOUND : store_sqlite_status(s, step);
 	}
 	if (sqlite3_column_type(row, 9) != SQLITE_NULL) {
 		sqlite3_reset(row);
 		return STORE_GONE;
 	}
-	id = sqlite3_column_int64(row, 0);
-	c = json_object();
-	json_object_set_new(c, "id", json_string(ext_id));
-	store_sqlite_set_text(c, "email", row, 1);
-	store_sqlite_set_text(c, "name", row, 2);
-	store_sqlite_set_text(c, "locale", row, 3);
-	store_sqlite_set_text(c, "timezone", row, 4);
-	store_sqlite_set_text(c, "birthday", row, 5);
-	json_t *attrs = json_loads((const char *)sqlite3_column_text(row, 6), 0, NULL);
-	json_object_set_new(c, "attributes", attrs ? attrs : json_object());
-	store_sqlite_set_time(c, "created", sqlite3_column_int64(row, 7));
-	store_sqlite_set_time(c, "updated", sqlite3_column_int64(row, 8));
-	store_sqlite_set_text(c, "stage", row, 10);
+	c->id = sqlite3_column_int64(row, 0);
+	c->ext_id = xstrdup(ext_id);
+	c->email = store_sqlite_text_dup(row, 1);
+	c->name = store_sqlite_text_dup(row, 2);
+	c->locale = store_sqlite_text_dup(row, 3);
+	c->timezone = store_sqlite_text_dup(row, 4);
+	c->birthday = store_sqlite_text_dup(row, 5);
+	c->attributes = store_sqlite_json_column(row, 6);
+	c->created_ms = sqlite3_column_int64(row, 7);
+	c->updated_ms = sqlite3_column_int64(row, 8);
+	c->erased_ms = -1;
+	c->stage = store_sqlite_text_dup(row, 10);
+	c->stage_since_ms = -1;
 	sqlite3_reset(row);
 
-	/* "consent" is topic -> state; "consent_log" says when, how and (double opt-in) from where.
-	 */
-	list = json_object();
-	json_t *log = json_object();
-	q = s->q[Q_CONSENT_LIST];
-	sqlite3_bind_int64(q, 1, id);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		const char *topic = (const char *)sqlite3_column_text(q, 0);
-		json_t *e = json_object();
-		json_object_set_new(list, topic,
-				    json_string((const char *)sqlite3_column_text(q, 1)));
-		store_sqlite_set_text(e, "state", q, 1);
-		store_sqlite_set_time(e, "updated", sqlite3_column_int64(q, 2));
-		store_sqlite_set_text(e, "source", q, 3);
-		if (sqlite3_column_type(q, 4) != SQLITE_NULL)
-			store_sqlite_set_time(e, "requested", sqlite3_column_int64(q, 4));
-		if (sqlite3_column_type(q, 5) != SQLITE_NULL) {
-			store_sqlite_set_time(e, "confirmed", sqlite3_column_int64(q, 5));
-			store_sqlite_set_text(e, "confirmed_from", q, 6);
-		}
-		json_object_set_new(log, topic, e);
+	if ((rc = store_sqlite_consent_read(s, c)) != STORE_OK) {
+		customer_view_clear(&v);
+		return rc;
 	}
-	sqlite3_reset(q);
-	json_object_set_new(c, "consent", list);
-	json_object_set_new(c, "consent_log", log);
-
-	list = json_array();
-	q = s->q[Q_EVENTS_LATEST];
-	sqlite3_bind_int64(q, 1, id);
-	sqlite3_bind_int(q, 2, events_limit);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		json_t *e = json_object();
-		store_sqlite_set_text(e, "id", q, 0);
-		store_sqlite_set_text(e, "type", q, 1);
-		store_sqlite_set_time(e, "time", sqlite3_column_int64(q, 2));
-		store_sqlite_set_time(e, "received", sqlite3_column_int64(q, 3));
-		json_t *props = json_loads((const char *)sqlite3_column_text(q, 4), 0, NULL);
-		json_object_set_new(e, "properties", props ? props : json_object());
-		json_array_append_new(list, e);
+	step = store_sqlite_customer_events(s, &v, events_limit);
+	if (step == SQLITE_DONE)
+		step = store_sqlite_customer_journeys(s, &v);
+	if (step != SQLITE_DONE) {
+		customer_view_clear(&v);
+		return store_sqlite_status(s, step);
 	}
-	sqlite3_reset(q);
-	json_object_set_new(c, "events", list);
-	if (rc == SQLITE_DONE)
-		rc = store_sqlite_customer_journeys(s, id, c);
-	if (rc != SQLITE_DONE) {
-		json_decref(c);
-		return store_sqlite_status(s, rc);
-	}
-	*out = c;
+	*out = v;
 	return STORE_OK;
 }
 
@@ -712,5 +677,5 @@ const struct store_event_ops store_sqlite_event_ops = {
     .events_after = store_sqlite_events_after,
     .events_count = store_sqlite_events_count,
     .events_of = store_sqlite_events_of,
-    .customer_context = store_sqlite_customer_context,
+    .customer_by_id = store_sqlite_customer_by_id,
 };

@@ -209,6 +209,8 @@ void store_sqlite_checkpointer_stop(struct store_sqlite *s);
 json_t *store_sqlite_json_column(sqlite3_stmt *q, int col); /* {} when NULL or not JSON */
 char *store_sqlite_text_dup(sqlite3_stmt *q, int col);
 int64_t store_sqlite_opt_int(sqlite3_stmt *q, int col); /* -1 for NULL */
+/* Appends the consent rows of customer C->id to C, in topic order. */
+enum store_status store_sqlite_consent_read(struct store_sqlite *s, struct customer_row *c);
 /* Rows of (seq, customer_id, ext_id, key, type, time_ms, properties). */
 enum store_status store_sqlite_event_rows(struct store_sqlite *s, sqlite3_stmt *q,
 					  struct store_event **out, size_t *n);
@@ -234,7 +236,8 @@ void store_sqlite_outbox_finalize(struct store_sqlite *s);
 enum store_status store_sqlite_customer_ensure(struct store *, const char *, int64_t, int64_t *);
 enum store_status store_sqlite_customer_upsert(struct store *, const char *, json_t *, int64_t,
 					       int64_t *);
-enum store_status store_sqlite_customer_get(struct store *, const char *, int, json_t **);
+enum store_status store_sqlite_customer_get(struct store *, const char *, int,
+					    struct customer_view *);
 enum store_status store_sqlite_event_insert(struct store *, int64_t, const struct nt_event *,
 					    int64_t, int64_t *);
 
@@ -245,8 +248,8 @@ enum store_status store_sqlite_outbox_claim(struct store *, const char *, int64_
 enum store_status store_sqlite_outbox_next_due(struct store *, const char *, int64_t *);
 enum store_status store_sqlite_outbox_finish(struct store *, const struct outbox_result *);
 enum store_status store_sqlite_messages_list(struct store *, const struct outbox_filter *,
-					     json_t **);
-enum store_status store_sqlite_message_get(struct store *, int64_t, json_t **);
+					     struct message_row **, size_t *);
+enum store_status store_sqlite_message_get(struct store *, int64_t, struct message_row *);
 enum store_status store_sqlite_message_retry(struct store *, int64_t, int64_t);
 int store_sqlite_consent_prepare(struct store_sqlite *s, char *err, size_t errlen);
 void store_sqlite_consent_finalize(struct store_sqlite *s);
@@ -255,7 +258,8 @@ enum store_status store_sqlite_suppression_add(struct store *, const char *, con
 					       const char *, int64_t);
 enum store_status store_sqlite_suppressed(struct store *, const char *, const char *, int *);
 enum store_status store_sqlite_suppression_delete(struct store *, const char *, const char *);
-enum store_status store_sqlite_suppressions_list(struct store *, const char *, int, json_t **);
+enum store_status store_sqlite_suppressions_list(struct store *, const char *, int,
+						 struct suppression_row **, size_t *);
 enum store_status store_sqlite_customer_lookup(struct store *, const char *, int64_t *);
 enum store_status store_sqlite_consent_get(struct store *, int64_t, const char *, char **,
 					   int64_t *);
@@ -267,11 +271,11 @@ enum store_status store_sqlite_campaigns_paused(struct store *, char ***, size_t
 int store_sqlite_stats_prepare(struct store_sqlite *s, char *err, size_t errlen);
 void store_sqlite_stats_finalize(struct store_sqlite *s);
 /* Statistics' operations (store_sqlite_stats.c). */
-enum store_status store_sqlite_outbox_counts(struct store *, json_t **);
+enum store_status store_sqlite_outbox_counts(struct store *, struct outbox_counts *);
 /* store_sqlite_transactional.c (issue 20). */
 enum store_status store_sqlite_tx_key_find(struct store *, const char *, struct tx_key *);
 enum store_status store_sqlite_tx_key_add(struct store *, const struct tx_key *);
-enum store_status store_sqlite_transactional_counts(struct store *, json_t **);
+enum store_status store_sqlite_transactional_counts(struct store *, struct outbox_counts *);
 enum store_status store_sqlite_campaign_counts(struct store *, json_t **);
 enum store_status store_sqlite_campaign_stats(struct store *, const char *, int64_t, json_t **);
 
@@ -280,7 +284,7 @@ enum store_status store_sqlite_cursor_get(struct store *, int64_t *);
 enum store_status store_sqlite_cursor_set(struct store *, int64_t);
 enum store_status store_sqlite_events_after(struct store *, int64_t, int, struct store_event **,
 					    size_t *);
-enum store_status store_sqlite_customer_context(struct store *, int64_t, json_t **);
+enum store_status store_sqlite_customer_by_id(struct store *, int64_t, struct customer_row *);
 enum store_status store_sqlite_events_of(struct store *, int64_t, const char *, int64_t, int,
 					 struct store_event **, size_t *);
 long store_sqlite_events_count(struct store *, int64_t, const char *, int64_t);
@@ -295,7 +299,7 @@ enum store_status store_sqlite_journey_find(struct store *, const char *, int64_
 enum store_status store_sqlite_journeys_for_event(struct store *, int64_t, const char *,
 						  char *const *, size_t, struct journey **,
 						  size_t *);
-enum store_status store_sqlite_exit_events(struct store *, json_t **);
+enum store_status store_sqlite_exit_events(struct store *, struct exit_event **, size_t *);
 enum store_status store_sqlite_journeys_due(struct store *, int64_t, int, struct journey **,
 					    size_t *);
 enum store_status store_sqlite_journey_next_due(struct store *, int64_t *);

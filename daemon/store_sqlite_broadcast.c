@@ -342,49 +342,58 @@ store_sqlite_broadcasts_due(struct store *st, int64_t now_ms, int limit, struct 
 	return broadcast_rows(st, q, out, n);
 }
 
+/* Adds N skips for REASON (NULL: "unknown") to C. */
+static void
+broadcast_skip_add(struct broadcast_counts *c, const char *reason, int64_t n)
+{
+	const char *key = reason ? reason : "unknown";
+	size_t i;
+
+	for (i = 0; i < c->n_skipped && strcmp(c->skipped[i].reason, key) != 0; i++)
+		;
+	if (i == c->n_skipped) {
+		c->skipped = xrealloc(c->skipped, (c->n_skipped + 1) * sizeof(*c->skipped));
+		c->skipped[c->n_skipped++] = (struct reason_count){xstrdup(key), 0};
+	}
+	c->skipped[i].n += n;
+	c->n[OUTBOX_SKIPPED] += n;
+}
+
 static enum store_status
-store_sqlite_broadcast_counts(struct store *st, const char *campaign_id, json_t **out)
+store_sqlite_broadcast_counts(struct store *st, const char *campaign_id,
+			      struct broadcast_counts *out)
 {
 	sqlite3_stmt *q = SQ(st)->bc[B_COUNTS];
-	json_t *o = json_object(), *skipped = json_object();
+	struct broadcast_counts c = {0};
 	int rc;
 
-	for (int i = 0; i < OUTBOX_N_STATES; i++)
-		if (i != OUTBOX_SKIPPED)
-			json_object_set_new(o, outbox_state_name(i), json_integer(0));
 	sqlite3_bind_text(q, 1, campaign_id, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		const char *state = (const char *)sqlite3_column_text(q, 0);
-		const char *reason = (const char *)sqlite3_column_text(q, 1);
-		json_int_t c = sqlite3_column_int64(q, 2);
-		if (state != NULL && strcmp(state, "skipped") == 0) {
-			const char *key = reason ? reason : "unknown";
-			json_t *v = json_object_get(skipped, key);
-			json_object_set_new(skipped, key, json_integer(json_integer_value(v) + c));
-		} else if (state != NULL) {
-			json_t *v = json_object_get(o, state);
-			json_object_set_new(o, state, json_integer(json_integer_value(v) + c));
-		}
+		const char *name = (const char *)sqlite3_column_text(q, 0);
+		int state = name ? outbox_state_parse(name) : -1;
+		int64_t n = sqlite3_column_int64(q, 2);
+		if (state == OUTBOX_SKIPPED)
+			broadcast_skip_add(&c, (const char *)sqlite3_column_text(q, 1), n);
+		else if (state >= 0)
+			c.n[state] += n;
 	}
 	sqlite3_reset(q);
 	sqlite3_clear_bindings(q);
-	json_object_set_new(o, "skipped", skipped);
 	if (rc == SQLITE_DONE) {
 		q = SQ(st)->bc[B_COMPLAINTS];
 		sqlite3_bind_text(q, 1, campaign_id, -1, SQLITE_STATIC);
 		if ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-			json_object_set_new(o, "complaints",
-					    json_integer(sqlite3_column_int64(q, 0)));
+			c.complaints = sqlite3_column_int64(q, 0);
 			rc = SQLITE_DONE;
 		}
 		sqlite3_reset(q);
 		sqlite3_clear_bindings(q);
 	}
 	if (rc != SQLITE_DONE) {
-		json_decref(o);
+		broadcast_counts_clear(&c);
 		return store_sqlite_status(SQ(st), rc);
 	}
-	*out = o;
+	*out = c;
 	return STORE_OK;
 }
 

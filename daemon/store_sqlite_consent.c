@@ -7,7 +7,6 @@
 
 #include "crypto.h"
 #include "store_sqlite.h"
-#include "timefmt.h"
 #include "util.h"
 
 static const char *const store_sqlite_consent_sql[C_COUNT] = {
@@ -109,37 +108,38 @@ store_sqlite_suppression_delete(struct store *st, const char *secret, const char
 
 /* An erased customer's entry has no address in clear: it shows as its hash. */
 enum store_status
-store_sqlite_suppressions_list(struct store *st, const char *after, int limit, json_t **out)
+store_sqlite_suppressions_list(struct store *st, const char *after, int limit,
+			       struct suppression_row **out, size_t *n)
 {
 	struct store_sqlite *s = SQ(st);
 	sqlite3_stmt *q;
-	json_t *list = json_array();
-	char when[40];
+	struct suppression_row *v = NULL;
+	size_t cnt = 0;
 	int step;
 
 	if (sqlite3_prepare_v2(s->db,
 			       "SELECT addr_hash, address, reason, created_ms FROM suppressions"
 			       " WHERE addr_hash > ?1 ORDER BY addr_hash LIMIT ?2",
-			       -1, &q, NULL) != SQLITE_OK) {
-		json_decref(list);
+			       -1, &q, NULL) != SQLITE_OK)
 		return store_sqlite_status(s, sqlite3_errcode(s->db));
-	}
 	sqlite3_bind_text(q, 1, after ? after : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int(q, 2, limit > 0 ? limit : 100);
 	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-		const char *addr = (const char *)sqlite3_column_text(q, 1);
-		timefmt_format_utc(sqlite3_column_int64(q, 3), when, sizeof(when));
-		json_array_append_new(list, json_pack("{s:s,s:s?,s:s,s:s}", "key",
-						      sqlite3_column_text(q, 0), "address", addr,
-						      "reason", sqlite3_column_text(q, 2),
-						      "created", when));
+		v = xrealloc(v, (cnt + 1) * sizeof(*v));
+		v[cnt++] = (struct suppression_row){
+		    .key = store_sqlite_text_dup(q, 0),
+		    .address = store_sqlite_text_dup(q, 1),
+		    .reason = store_sqlite_text_dup(q, 2),
+		    .created_ms = sqlite3_column_int64(q, 3),
+		};
 	}
 	sqlite3_finalize(q);
 	if (step != SQLITE_DONE) {
-		json_decref(list);
+		suppression_rows_free(v, cnt);
 		return store_sqlite_status(s, step);
 	}
-	*out = list;
+	*out = v;
+	*n = cnt;
 	return STORE_OK;
 }
 

@@ -51,16 +51,7 @@ customer_export_clear(struct customer_export *x)
 	customer_row_clear(&x->profile);
 	store_events_free(x->events, x->n_events);
 	journeys_free(x->journeys, x->n_journeys);
-	for (size_t i = 0; i < x->n_notes; i++) {
-		struct export_note *e = &x->notes[i];
-		free(e->campaign_id);
-		free(e->step_id);
-		free(e->action);
-		free(e->reason);
-		free(e->channel);
-		free(e->template);
-	}
-	free(x->notes);
+	export_notes_free(x->notes, x->n_notes);
 	for (size_t i = 0; i < x->n_messages; i++) {
 		struct export_message *m = &x->messages[i];
 		free(m->message_id);
@@ -109,8 +100,8 @@ customers_prepare(struct store_sqlite *s, const char *sql, enum store_status *rc
 }
 
 /* The consent rows of customer C, in topic order. */
-static enum store_status
-customer_consent_read(struct store_sqlite *s, struct customer_row *c)
+enum store_status
+store_sqlite_consent_read(struct store_sqlite *s, struct customer_row *c)
 {
 	sqlite3_stmt *q = s->q[Q_CONSENT_LIST];
 	int rc;
@@ -228,7 +219,7 @@ store_sqlite_customers_list(struct store *st, const struct customer_filter *f,
 	sqlite3_finalize(q);
 	rc = r == SQLITE_DONE ? STORE_OK : store_sqlite_status(s, r);
 	for (size_t k = 0; rc == STORE_OK && k < cnt; k++)
-		rc = customer_consent_read(s, &v[k]);
+		rc = store_sqlite_consent_read(s, &v[k]);
 	if (rc != STORE_OK) {
 		customer_rows_free(v, cnt);
 		return rc;
@@ -343,7 +334,7 @@ store_sqlite_customer_export(struct store *st, const char *ext_id, struct custom
 		customer_export_clear(x);
 		return STORE_GONE;
 	}
-	if ((rc = customer_consent_read(s, &x->profile)) != STORE_OK)
+	if ((rc = store_sqlite_consent_read(s, &x->profile)) != STORE_OK)
 		goto fail;
 	q = customers_prepare(s,
 			      "SELECT seq, customer_id, '', event_key, type, time_ms, properties"

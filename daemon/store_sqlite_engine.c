@@ -215,57 +215,51 @@ store_sqlite_events_of(struct store *st, int64_t customer_id, const char *type, 
 	return store_sqlite_event_rows(SQ(st), q, out, n);
 }
 
-static void
-store_sqlite_set_text(json_t *obj, const char *key, sqlite3_stmt *q, int col)
-{
-	const char *v = (const char *)sqlite3_column_text(q, col);
-	json_object_set_new(obj, key, v ? json_string(v) : json_null());
-}
-
-/* The customer as conditions and templates see it: profile, attributes, consent by topic. */
+/* The customer as the store keeps it, with each topic's consent state (customer_by_id). */
 enum store_status
-store_sqlite_customer_context(struct store *st, int64_t customer_id, json_t **out)
+store_sqlite_customer_by_id(struct store *st, int64_t customer_id, struct customer_row *out)
 {
 	struct store_sqlite *s = SQ(st);
 	sqlite3_stmt *q = s->e[E_CUST_BY_ID];
-	json_t *c, *consent;
+	struct customer_row c = {.id = customer_id, .created_ms = -1, .updated_ms = -1};
 	int rc;
 
 	sqlite3_bind_int64(q, 1, customer_id);
 	rc = sqlite3_step(q);
 	if (rc != SQLITE_ROW) {
 		sqlite3_reset(q);
+		sqlite3_clear_bindings(q);
 		return rc == SQLITE_DONE ? STORE_NOTFOUND : store_sqlite_status(s, rc);
 	}
-	c = json_object();
-	store_sqlite_set_text(c, "id", q, 0);
-	store_sqlite_set_text(c, "email", q, 1);
-	store_sqlite_set_text(c, "name", q, 2);
-	store_sqlite_set_text(c, "locale", q, 3);
-	store_sqlite_set_text(c, "timezone", q, 4);
-	store_sqlite_set_text(c, "birthday", q, 5);
-	json_object_set_new(c, "attributes", store_sqlite_json_column(q, 6));
-	json_object_set_new(c, "erased", json_boolean(sqlite3_column_type(q, 7) != SQLITE_NULL));
-	store_sqlite_set_text(c, "stage", q, 8);
-	if (sqlite3_column_type(q, 9) != SQLITE_NULL) {
-		char when[40];
-		timefmt_format_utc(sqlite3_column_int64(q, 9), when, sizeof(when));
-		json_object_set_new(c, "stage_since", json_string(when));
-	}
+	c.ext_id = store_sqlite_text_dup(q, 0);
+	c.email = store_sqlite_text_dup(q, 1);
+	c.name = store_sqlite_text_dup(q, 2);
+	c.locale = store_sqlite_text_dup(q, 3);
+	c.timezone = store_sqlite_text_dup(q, 4);
+	c.birthday = store_sqlite_text_dup(q, 5);
+	c.attributes = store_sqlite_json_column(q, 6);
+	c.erased_ms = store_sqlite_opt_int(q, 7);
+	c.stage = store_sqlite_text_dup(q, 8);
+	c.stage_since_ms = store_sqlite_opt_int(q, 9);
 	sqlite3_reset(q);
 	sqlite3_clear_bindings(q);
 
 	q = s->e[E_CUST_CONSENT];
-	consent = json_object();
 	sqlite3_bind_int64(q, 1, customer_id);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
-		json_object_set_new(consent, (const char *)sqlite3_column_text(q, 0),
-				    json_string((const char *)sqlite3_column_text(q, 1)));
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		c.consent = xrealloc(c.consent, (c.n_consent + 1) * sizeof(*c.consent));
+		c.consent[c.n_consent++] = (struct customer_consent){
+		    .topic = store_sqlite_text_dup(q, 0),
+		    .state = store_sqlite_text_dup(q, 1),
+		    .updated_ms = -1,
+		    .requested_ms = -1,
+		    .confirmed_ms = -1,
+		};
+	}
 	sqlite3_reset(q);
 	sqlite3_clear_bindings(q);
-	json_object_set_new(c, "consent", consent);
 	if (rc != SQLITE_DONE) {
-		json_decref(c);
+		customer_row_clear(&c);
 		return store_sqlite_status(s, rc);
 	}
 	*out = c;
@@ -512,29 +506,29 @@ store_sqlite_journeys_for_event(struct store *st, int64_t customer_id, const cha
 }
 
 enum store_status
-store_sqlite_exit_events(struct store *st, json_t **out)
+store_sqlite_exit_events(struct store *st, struct exit_event **out, size_t *n)
 {
 	struct store_sqlite *s = SQ(st);
 	sqlite3_stmt *q = s->e[E_EXIT_EVENTS];
-	json_t *map = json_object();
+	struct exit_event *v = NULL;
+	size_t cnt = 0;
 	int rc;
 
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		const char *cid = (const char *)sqlite3_column_text(q, 0);
-		const char *type = (const char *)sqlite3_column_text(q, 1);
-		if (cid == NULL || type == NULL)
+		if (sqlite3_column_type(q, 0) == SQLITE_NULL ||
+		    sqlite3_column_type(q, 1) == SQLITE_NULL)
 			continue;
-		json_t *types = json_object_get(map, cid);
-		if (types == NULL)
-			json_object_set_new(map, cid, types = json_object());
-		json_object_set_new(types, type, json_true());
+		v = xrealloc(v, (cnt + 1) * sizeof(*v));
+		v[cnt].campaign_id = store_sqlite_text_dup(q, 0);
+		v[cnt++].type = store_sqlite_text_dup(q, 1);
 	}
 	sqlite3_reset(q);
 	if (rc != SQLITE_DONE) {
-		json_decref(map);
+		exit_events_free(v, cnt);
 		return store_sqlite_status(s, rc);
 	}
-	*out = map;
+	*out = v;
+	*n = cnt;
 	return STORE_OK;
 }
 

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "store_sqlite.h"
-#include "timefmt.h"
 #include "util.h"
 
 /* The columns every read takes, in one order; PAYLOAD is "p.payload" only for claims. */
@@ -182,60 +181,48 @@ store_sqlite_outbox_finish(struct store *st, const struct outbox_result *r)
 	return store_sqlite_exec(s, q);
 }
 
-static void
-store_sqlite_outbox_time(json_t *o, const char *key, sqlite3_stmt *q, int col)
+/* A time column, or -1 for NULL. */
+static int64_t
+store_sqlite_outbox_ms(sqlite3_stmt *q, int col)
 {
-	char buf[40];
-	if (sqlite3_column_type(q, col) == SQLITE_NULL)
-		return;
-	timefmt_format_utc(sqlite3_column_int64(q, col), buf, sizeof(buf));
-	json_object_set_new(o, key, json_string(buf));
+	return sqlite3_column_type(q, col) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, col);
 }
 
+/* One message as listed (OUTBOX_COLUMNS order); the payload stays out. */
 static void
-store_sqlite_outbox_str(json_t *o, const char *key, sqlite3_stmt *q, int col)
+store_sqlite_message_row(sqlite3_stmt *q, struct message_row *m)
 {
-	const char *v = (const char *)sqlite3_column_text(q, col);
-	if (v != NULL)
-		json_object_set_new(o, key, json_string(v));
-}
-
-/* One message as the API shows it (OUTBOX_COLUMNS order); the payload stays out. */
-static json_t *
-store_sqlite_outbox_json(sqlite3_stmt *q)
-{
-	json_t *o = json_object();
-	int state = outbox_state_parse((const char *)sqlite3_column_text(q, 12));
-
-	json_object_set_new(o, "id", json_integer(sqlite3_column_int64(q, 0)));
-	store_sqlite_outbox_str(o, "message_id", q, 1);
-	store_sqlite_outbox_str(o, "channel", q, 2);
-	store_sqlite_outbox_str(o, "campaign", q, 3);
-	store_sqlite_outbox_str(o, "step", q, 4);
-	store_sqlite_outbox_str(o, "customer", q, 5);
-	store_sqlite_outbox_str(o, "recipient", q, 7);
-	store_sqlite_outbox_str(o, "template", q, 11);
-	store_sqlite_outbox_str(o, "state", q, 12);
-	json_object_set_new(o, "attempts", json_integer(sqlite3_column_int(q, 9)));
-	store_sqlite_outbox_str(o, "last_reply", q, 13);
-	store_sqlite_outbox_str(o, "reason", q, 14);
-	store_sqlite_outbox_time(o, "created", q, 10);
-	store_sqlite_outbox_time(o, "updated", q, 15);
-	if (state == OUTBOX_QUEUED || state == OUTBOX_DEFERRED)
-		store_sqlite_outbox_time(o, "next_attempt", q, 16);
-	store_sqlite_outbox_time(o, "final", q, 17);
-	return o;
+	*m = (struct message_row){
+	    .id = sqlite3_column_int64(q, 0),
+	    .message_id = store_sqlite_text_dup(q, 1),
+	    .channel = store_sqlite_text_dup(q, 2),
+	    .campaign_id = store_sqlite_text_dup(q, 3),
+	    .step_id = store_sqlite_text_dup(q, 4),
+	    .customer = store_sqlite_text_dup(q, 5),
+	    .recipient = store_sqlite_text_dup(q, 7),
+	    .attempts = sqlite3_column_int(q, 9),
+	    .created_ms = store_sqlite_outbox_ms(q, 10),
+	    .template = store_sqlite_text_dup(q, 11),
+	    .state = store_sqlite_text_dup(q, 12),
+	    .last_reply = store_sqlite_text_dup(q, 13),
+	    .reason = store_sqlite_text_dup(q, 14),
+	    .updated_ms = store_sqlite_outbox_ms(q, 15),
+	    .due_ms = store_sqlite_outbox_ms(q, 16),
+	    .final_ms = store_sqlite_outbox_ms(q, 17),
+	};
 }
 
 /* Filters are optional, so the statement is built per call (an API listing, not a hot path). */
 enum store_status
-store_sqlite_messages_list(struct store *st, const struct outbox_filter *f, json_t **out)
+store_sqlite_messages_list(struct store *st, const struct outbox_filter *f,
+			   struct message_row **out, size_t *n)
 {
 	struct store_sqlite *s = SQ(st);
 	char sql[1024];
 	sqlite3_stmt *q;
 	int step, i = 1;
-	json_t *list = json_array();
+	struct message_row *v = NULL;
+	size_t cnt = 0;
 
 	/* Each filter given adds its condition, numbered in the order bound below. */
 	int np = 1;
@@ -256,10 +243,8 @@ store_sqlite_messages_list(struct store *st, const struct outbox_filter *f, json
 		 "SELECT " OUTBOX_COLUMNS " FROM outbox o JOIN customers c ON c.id = o.customer_id"
 		 " WHERE o.id > ?1%s ORDER BY o.id LIMIT ?%d",
 		 cond, np + 1);
-	if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK) {
-		json_decref(list);
+	if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
 		return store_sqlite_status(s, sqlite3_errcode(s->db));
-	}
 	sqlite3_bind_int64(q, i++, f->after_id);
 	if (f->customer)
 		sqlite3_bind_text(q, i++, f->customer, -1, SQLITE_STATIC);
@@ -270,19 +255,22 @@ store_sqlite_messages_list(struct store *st, const struct outbox_filter *f, json
 	if (f->channel)
 		sqlite3_bind_text(q, i++, f->channel, -1, SQLITE_STATIC);
 	sqlite3_bind_int(q, i, f->limit > 0 ? f->limit : 100);
-	while ((step = sqlite3_step(q)) == SQLITE_ROW)
-		json_array_append_new(list, store_sqlite_outbox_json(q));
+	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		v = xrealloc(v, (cnt + 1) * sizeof(*v));
+		store_sqlite_message_row(q, &v[cnt++]);
+	}
 	sqlite3_finalize(q);
 	if (step != SQLITE_DONE) {
-		json_decref(list);
+		message_rows_free(v, cnt);
 		return store_sqlite_status(s, step);
 	}
-	*out = list;
+	*out = v;
+	*n = cnt;
 	return STORE_OK;
 }
 
 enum store_status
-store_sqlite_message_get(struct store *st, int64_t id, json_t **out)
+store_sqlite_message_get(struct store *st, int64_t id, struct message_row *out)
 {
 	struct store_sqlite *s = SQ(st);
 	sqlite3_stmt *q = s->o[O_GET];
@@ -292,7 +280,7 @@ store_sqlite_message_get(struct store *st, int64_t id, json_t **out)
 	sqlite3_bind_int64(q, 1, id);
 	step = sqlite3_step(q);
 	if (step == SQLITE_ROW)
-		*out = store_sqlite_outbox_json(q);
+		store_sqlite_message_row(q, out);
 	else
 		rc = step == SQLITE_DONE ? STORE_NOTFOUND : store_sqlite_status(s, step);
 	sqlite3_reset(q);
@@ -303,7 +291,7 @@ enum store_status
 store_sqlite_message_retry(struct store *st, int64_t id, int64_t now_ms)
 {
 	struct store_sqlite *s = SQ(st);
-	json_t *m = NULL;
+	struct message_row m = {0};
 	enum store_status rc;
 
 	sqlite3_bind_int64(s->o[O_RETRY], 1, id);
@@ -313,7 +301,7 @@ store_sqlite_message_retry(struct store *st, int64_t id, int64_t now_ms)
 	if (sqlite3_changes(s->db) > 0)
 		return STORE_OK;
 	rc = store_sqlite_message_get(st, id, &m);
-	json_decref(m);
+	message_row_clear(&m);
 	return rc == STORE_OK ? STORE_CONFLICT : rc;
 }
 

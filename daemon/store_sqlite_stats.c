@@ -116,24 +116,19 @@ stats_outcome(const char *state)
 }
 
 enum store_status
-store_sqlite_outbox_counts(struct store *st, json_t **out)
+store_sqlite_outbox_counts(struct store *st, struct outbox_counts *out)
 {
 	struct store_sqlite *s = SQ(st);
 	sqlite3_stmt *q = s->st[S_OUTBOX_STATES];
-	json_t *o = json_object();
-	enum store_status rc;
 	int step;
 
-	for (int i = 0; i < OUTBOX_N_STATES; i++)
-		json_object_set_new(o, outbox_state_name(i), json_integer(0));
-	while ((step = sqlite3_step(q)) == SQLITE_ROW)
-		stats_add(o, stats_text(q, 0), sqlite3_column_int64(q, 1));
-	if ((rc = stats_end(s, q, step)) != STORE_OK) {
-		json_decref(o);
-		return rc;
+	memset(out, 0, sizeof(*out));
+	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		int state = outbox_state_parse(stats_text(q, 0));
+		if (state >= 0)
+			out->n[state] += sqlite3_column_int64(q, 1);
 	}
-	*out = o;
-	return STORE_OK;
+	return stats_end(s, q, step);
 }
 
 enum store_status

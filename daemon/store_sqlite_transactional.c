@@ -87,11 +87,10 @@ store_sqlite_tx_key_add(struct store *st, const struct tx_key *k)
 }
 
 enum store_status
-store_sqlite_transactional_counts(struct store *st, json_t **out)
+store_sqlite_transactional_counts(struct store *st, struct outbox_counts *out)
 {
 	struct store_sqlite *s = SQ(st);
 	sqlite3_stmt *q;
-	json_t *o;
 	enum store_status rc;
 	int step;
 
@@ -102,22 +101,13 @@ store_sqlite_transactional_counts(struct store *st, json_t **out)
 			     " AND kind = 'outbox' AND step_id = 'transactional' GROUP BY state",
 			     &q)) != STORE_OK)
 		return rc;
-	o = json_object();
-	for (int i = 0; i < OUTBOX_N_STATES; i++)
-		json_object_set_new(o, outbox_state_name(i), json_integer(0));
+	memset(out, 0, sizeof(*out));
 	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-		const char *state = (const char *)sqlite3_column_text(q, 0);
-		json_t *v = json_object_get(o, state ? state : "");
-		if (state != NULL)
-			json_object_set_new(o, state,
-					    json_integer((v ? json_integer_value(v) : 0) +
-							 sqlite3_column_int64(q, 1)));
+		const char *name = (const char *)sqlite3_column_text(q, 0);
+		int state = name ? outbox_state_parse(name) : -1;
+		if (state >= 0)
+			out->n[state] += sqlite3_column_int64(q, 1);
 	}
 	sqlite3_finalize(q);
-	if (step != SQLITE_DONE) {
-		json_decref(o);
-		return store_sqlite_status(s, step);
-	}
-	*out = o;
-	return STORE_OK;
+	return step == SQLITE_DONE ? STORE_OK : store_sqlite_status(s, step);
 }

@@ -14,8 +14,8 @@
 
 struct store_stats_ops {
 	/* Statistics, read-only (store_sqlite_stats.c); docs/api.md defines the numbers. */
-	/* Messages per state: {"queued": N, ...}, every state present. */
-	enum store_status (*outbox_counts)(struct store *, json_t **out);
+	/* Messages per state, the archived ones included. */
+	enum store_status (*outbox_counts)(struct store *, struct outbox_counts *out);
 	/* Journeys per campaign: {"ID": {"entered": N, "active": N}}, campaigns with any. */
 	enum store_status (*campaign_counts)(struct store *, json_t **out);
 	/*
@@ -25,20 +25,20 @@ struct store_stats_ops {
 	 */
 	enum store_status (*campaign_stats)(struct store *, const char *campaign_id,
 					    int64_t since_ms, json_t **out);
-	/* Transactional messages per state: {"queued": N, ...}, every state present. */
-	enum store_status (*transactional_counts)(struct store *, json_t **out);
+	/* Transactional messages (POST /v1/messages) per state, the archived ones included. */
+	enum store_status (*transactional_counts)(struct store *, struct outbox_counts *out);
 };
 
 extern const struct store_stats_ops store_sqlite_stats_ops;
 extern const struct store_stats_ops store_pg_stats_ops;
 
 static inline enum store_status
-store_transactional_counts(struct store *s, json_t **out)
+store_transactional_counts(struct store *s, struct outbox_counts *out)
 {
 	return s->ops->stats->transactional_counts(s, out);
 }
 static inline enum store_status
-store_outbox_counts(struct store *s, json_t **out)
+store_outbox_counts(struct store *s, struct outbox_counts *out)
 {
 	return s->ops->stats->outbox_counts(s, out);
 }

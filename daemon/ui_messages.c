@@ -12,6 +12,7 @@
 #include <event2/http.h>
 
 #include "api.h"
+#include "store_json.h"
 #include "campaign.h"
 #include "compose.h"
 #include "daemon.h"

@@ -12,6 +12,7 @@
 #include "api.h"
 #include "daemon.h"
 #include "http.h"
+#include "store_json.h"
 #include "store_ui.h"
 #include "storeloop.h"
 #include "ui_int.h"
@@ -29,7 +30,8 @@ struct people_job {
 	struct ui_customer_row *rows;
 	size_t n;
 	json_t *view;
-	json_t *messages;
+	struct message_row *messages;
+	size_t n_messages;
 };
 
 static void
@@ -40,7 +42,7 @@ people_job_free(struct people_job *j)
 	free(j->next);
 	ui_customer_rows_free(j->rows, j->n);
 	json_decref(j->view);
-	json_decref(j->messages);
+	message_rows_free(j->messages, j->n_messages);
 	free(j);
 }
 
@@ -222,7 +224,7 @@ customer_messages_run(struct store *s, struct store_job *job)
 {
 	struct people_job *j = (struct people_job *)job;
 	struct outbox_filter f = {.customer = j->q, .state = -1, .limit = UI_TIMELINE_MESSAGES};
-	return store_messages_list(s, &f, &j->messages);
+	return store_messages_list(s, &f, &j->messages, &j->n_messages);
 }
 
 static void
@@ -236,7 +238,11 @@ customer_messages_done(struct store_job *job)
 		people_job_free(j);
 		return;
 	}
-	json_object_set_new(v, "timeline", timeline_build(v, j->messages));
+	json_t *messages = json_array();
+	for (size_t i = 0; i < j->n_messages; i++)
+		json_array_append_new(messages, message_row_json(&j->messages[i]));
+	json_object_set_new(v, "timeline", timeline_build(v, messages));
+	json_decref(messages);
 	json_t *consent = json_array(), *e;
 	const char *topic;
 	json_object_foreach(json_object_get(v, "consent_log"), topic, e)
@@ -246,8 +252,7 @@ customer_messages_done(struct store_job *job)
 		json_array_append_new(consent, row);
 	}
 	json_object_set_new(v, "consent_list", consent);
-	json_object_set_new(v, "n_messages",
-			    json_integer((json_int_t)json_array_size(j->messages)));
+	json_object_set_new(v, "n_messages", json_integer((json_int_t)j->n_messages));
 	j->view = NULL;
 	ui_render(j->hr, "customer", v);
 	people_job_free(j);

@@ -164,6 +164,36 @@ def the_listing_s_statements_use_indexes():
 
 
 @test
+def a_batch_naming_a_customer_twice_applies_its_items_in_order():
+    """A batch is the upserts one after another: each item sees the ones before it (the
+    PostgreSQL backend reads and writes a batch at once, merging its items in order)."""
+    upsert({"id": "tw-old", "email": "old@example.test", "attributes": {"k": 1},
+            "consent": {"news": "subscribed"}})
+    r = D.request("POST", "/v1/customers", body={"customers": [
+        {"id": "tw-new", "name": "First", "attributes": {"a": 1},
+         "consent": {"news": "subscribed"}},
+        {"id": "tw-old", "attributes": {"k": 1}},
+        {"id": "tw-new", "name": "Second", "attributes": {"b": 2, "a": None},
+         "consent": {"news": "unsubscribed"}},
+        {"id": "tw-old", "consent": {"news": "unsubscribed"},
+         "consent_time": "2020-01-02T03:04:05Z"},
+        {"id": "tw-old", "consent": {"news": "unsubscribed"}},
+        {"id": "tw-old", "attributes": {"k": 2}},
+        {"id": "tw-old", "attributes": {"k": 2}}]})
+    eq(r.status, 200, r.raw)
+    eq((r.json["upserted"], r.json["unchanged"], r.json["rejected"]), (4, 3, []),
+       "new twice, a consent and an attribute changed; three items changed nothing")
+    new = D.request("GET", "/v1/customers/tw-new").json
+    eq((new["name"], new["attributes"], new["consent"]),
+       ("Second", {"b": 2}, {"news": "unsubscribed"}), "the later item over the earlier")
+    old = D.request("GET", "/v1/customers/tw-old").json
+    eq((old["email"], old["attributes"], old["consent"]),
+       ("old@example.test", {"k": 2}, {"news": "unsubscribed"}), "the stored customer")
+    eq(old["consent_log"]["news"]["updated"], "2020-01-02T03:04:05.000Z",
+       "the consent's time is the item that changed it, not the one that repeated it")
+
+
+@test
 def export_holds_everything():
     upsert({"id": "x-eve", "email": "eve@example.test", "name": "Eve Export",
             "consent": {"orders": "subscribed"}})

@@ -458,7 +458,8 @@ def the_pages_send_a_strict_policy():
                      headers={"Cookie": cookie("0" * 32)}).status, 303,
            "signed right, but no such session in the store")
         eq(d.request("GET", "/ui/campaigns", auth=False,
-                     headers={"Cookie": "nt_session=" + real[:-1] + "0"}).status, 303,
+                     headers={"Cookie": "nt_session=" + real[:-1] +
+                              ("1" if real[-1] == "0" else "0")}).status, 303,
            "an altered session")
         r = d.request("POST", "/ui/login", auth=False, raw="token=" + TOKEN,
                       headers={"Content-Type": "application/x-www-form-urlencoded"})
