@@ -10,7 +10,6 @@ import collections
 import concurrent.futures
 import email
 import email.policy
-import json
 import os
 import signal
 import sys
