@@ -44,10 +44,13 @@ static const struct pg_stmt out_refuse = {"out_refuse",
 					  "UPDATE outbox SET state = 'skipped', reason = $2,"
 					  " final_ms = updated_ms WHERE id = $1"};
 
-/* The session that claimed the outbox row is gone (the node crashed, stopped or reconnected). */
+/*
+ * The session that claimed the outbox row is gone (the node crashed, stopped or reconnected).
+ * NOT IN: the live sessions are read once per statement, as a hashed set.
+ */
 #define OUT_CLAIMANT_GONE                                                                          \
-	"NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = outbox.claimed_by"             \
-	" AND a.datname = current_database())"
+	"claimed_by NOT IN (SELECT pid FROM pg_stat_activity WHERE pid IS NOT NULL"                \
+	" AND datname = current_database())"
 
 /*
  * At a start, what a node left "sending" is queued again only when that node's session is gone:
@@ -66,23 +69,24 @@ static const struct pg_stmt out_recover = {
  * is claimed by two nodes. The same statement queues again, due now, the channel's messages a
  * node whose session is gone left "sending" (a node killed and not restarted): the next claim
  * takes them, so they wait for no start; duplicates stay within what it had in flight.
+ * The rows go by their keys (= ANY (ARRAY(...)), correlated subqueries), so no plan scans the
+ * outbox or the payloads whole.
  */
 static const struct pg_stmt out_claim = {
     "out_claim",
     "WITH gone AS (UPDATE outbox SET state = 'queued', due_ms = $2, updated_ms = $2,"
-    " claimed_by = NULL WHERE id IN (SELECT id FROM outbox WHERE state = 'sending'"
-    " AND channel = $1 AND claimed_by IS NOT NULL AND " OUT_CLAIMANT_GONE
-    " FOR UPDATE SKIP LOCKED)),"
+    " claimed_by = NULL WHERE id = ANY (ARRAY (SELECT id FROM outbox WHERE state = 'sending'"
+    " AND channel = $1 AND " OUT_CLAIMANT_GONE " FOR UPDATE SKIP LOCKED))),"
     " c AS (UPDATE outbox SET state = 'sending', attempts = attempts + 1,"
-    " updated_ms = $2, claimed_by = pg_backend_pid() WHERE id IN (SELECT id FROM outbox"
-    " WHERE channel = $1 AND state IN ('queued', 'deferred') AND due_ms <= $2"
-    " ORDER BY due_ms LIMIT $3 FOR UPDATE SKIP LOCKED)"
+    " updated_ms = $2, claimed_by = pg_backend_pid() WHERE id = ANY (ARRAY (SELECT id"
+    " FROM outbox WHERE channel = $1 AND state IN ('queued', 'deferred') AND due_ms <= $2"
+    " ORDER BY due_ms LIMIT $3 FOR UPDATE SKIP LOCKED))"
     " RETURNING id, message_id, channel, campaign_id, step_id, customer_id, sender,"
     " recipient, attempts, created_ms, due_ms)"
-    " SELECT c.id, c.message_id, c.channel, c.campaign_id, c.step_id, cu.ext_id, c.sender,"
-    " c.recipient, p.payload, c.attempts, c.created_ms FROM c"
-    " LEFT JOIN customers cu ON cu.id = c.customer_id"
-    " LEFT JOIN outbox_payload p ON p.id = c.id ORDER BY c.due_ms, c.id"};
+    " SELECT c.id, c.message_id, c.channel, c.campaign_id, c.step_id,"
+    " (SELECT ext_id FROM customers cu WHERE cu.id = c.customer_id), c.sender, c.recipient,"
+    " (SELECT payload FROM outbox_payload p WHERE p.id = c.id), c.attempts, c.created_ms"
+    " FROM c ORDER BY c.due_ms, c.id"};
 
 static const struct pg_stmt out_next_due = {"out_next_due",
 					    "SELECT min(due_ms) FROM outbox WHERE channel = $1"
@@ -101,13 +105,38 @@ static const struct pg_stmt out_finish = {
     " attempts = attempts - CASE WHEN $2::text = 'queued' THEN 1 ELSE 0 END"
     " WHERE id = $1 AND state = 'sending'"};
 
-/* Filters are optional: a NULL one matches every row (an API listing, not a hot path). */
-static const struct pg_stmt out_list = {
-    "out_list", "SELECT " OUT_COLUMNS " FROM outbox o JOIN customers c ON c.id = o.customer_id"
-		" WHERE o.id > $1 AND ($2::text IS NULL OR c.ext_id = $2::text)"
-		" AND ($3::text IS NULL OR o.campaign_id = $3::text)"
-		" AND ($4::text IS NULL OR o.state = $4::text)"
-		" AND ($5::text IS NULL OR o.channel = $5::text) ORDER BY o.id LIMIT $6"};
+/*
+ * The listing's filters are optional. Each combination of them is a statement of its own
+ * ("out_list_0" .. "out_list_15", built once), with only the conditions given, so that its plan
+ * can use their indexes: a generic plan of "($2 IS NULL OR ...)" could not.
+ */
+#define OUT_LIST_FILTERS 4
+static const char *const out_list_cond[OUT_LIST_FILTERS] = {"c.ext_id", "o.campaign_id", "o.state",
+							    "o.channel"};
+static struct pg_stmt out_list[1 << OUT_LIST_FILTERS];
+static char out_list_names[1 << OUT_LIST_FILTERS][16];
+static char out_list_sql[1 << OUT_LIST_FILTERS][640];
+
+static gpointer
+out_list_build(gpointer unused)
+{
+	(void)unused;
+	for (int m = 0; m < (1 << OUT_LIST_FILTERS); m++) {
+		char cond[256] = "";
+		int np = 1;
+		for (int f = 0; f < OUT_LIST_FILTERS; f++)
+			if (m & (1 << f))
+				snprintf(cond + strlen(cond), sizeof(cond) - strlen(cond),
+					 " AND %s = $%d", out_list_cond[f], ++np);
+		snprintf(out_list_names[m], sizeof(out_list_names[m]), "out_list_%d", m);
+		snprintf(out_list_sql[m], sizeof(out_list_sql[m]),
+			 "SELECT " OUT_COLUMNS " FROM outbox o JOIN customers c"
+			 " ON c.id = o.customer_id WHERE o.id > $1%s ORDER BY o.id LIMIT $%d",
+			 cond, np + 1);
+		out_list[m] = (struct pg_stmt){out_list_names[m], out_list_sql[m]};
+	}
+	return NULL;
+}
 
 static const struct pg_stmt out_get = {"out_get",
 				       "SELECT " OUT_COLUMNS " FROM outbox o JOIN customers c"
@@ -328,13 +357,20 @@ pg_messages_list(struct store *st, const struct outbox_filter *f, struct message
 
 	*out = NULL;
 	*n = 0;
+	static GOnce once = G_ONCE_INIT;
+	g_once(&once, out_list_build, NULL);
+	const char *val[OUT_LIST_FILTERS] = {f->customer, f->campaign_id,
+					     f->state >= 0 ? outbox_state_name(f->state) : NULL,
+					     f->channel};
+	int m = 0;
 	pg_arg_int(&a, f->after_id);
-	pg_arg_text(&a, f->customer);
-	pg_arg_text(&a, f->campaign_id);
-	pg_arg_text(&a, f->state >= 0 ? outbox_state_name(f->state) : NULL);
-	pg_arg_text(&a, f->channel);
+	for (int i = 0; i < OUT_LIST_FILTERS; i++)
+		if (val[i] != NULL) {
+			m |= 1 << i;
+			pg_arg_text(&a, val[i]);
+		}
 	pg_arg_int(&a, f->limit > 0 ? f->limit : 100);
-	enum store_status rc = pg_run(PQS(st), &out_list, &a, &r);
+	enum store_status rc = pg_run(PQS(st), &out_list[m], &a, &r);
 	if (rc != STORE_OK)
 		return rc;
 	int cnt = PQntuples(r);

@@ -1,7 +1,8 @@
 /*
- * Private to the PostgreSQL backend: the row readers the customers', events' and inbound
- * operations share (store_pg_customers*.c, store_pg_events.c), and array literals for the
- * statements that take a whole batch as arrays (unnest($1::bigint[], ...)).
+ * Private to the PostgreSQL backend: row readers several of its files share (events, journeys,
+ * consent, JSON and optional columns), array literals for the statements that take a whole
+ * batch as arrays (unnest($1::bigint[], ...)), and the customer operations that live in a
+ * file of their own (store_pg_customers_upsert.c, store_pg_customers_list.c).
  */
 #ifndef NURTURED_STORE_PG_ROWS_H
 #define NURTURED_STORE_PG_ROWS_H
@@ -40,6 +41,10 @@ void pgr_journey_rows(PGresult *r, struct journey **out, size_t *n);
 /* Appends the consent rows of C->id, in topic order, to C. */
 enum store_status pgr_consent_read(struct store_pg *s, struct customer_row *c);
 
+/* store_pg_customers_upsert.c */
+enum store_status pg_customer_upsert(struct store *, const char *, json_t *, int64_t, int64_t *);
+enum store_status pg_customers_upsert(struct store *, struct customer_item *, size_t, const char *,
+				      int64_t);
 /* store_pg_customers_list.c */
 enum store_status pg_customers_list(struct store *, const struct customer_filter *,
 				    struct customer_row **, size_t *);
