@@ -9,6 +9,8 @@
  * - messages and notes: never those of a running journey;
  * - journeys: only finished ones; those that re-entry rules read ("never", "after" within
  *   its window) stay without their trigger's properties and id and their awaited event.
+ * Nodes sharing the database prune one at a time (an advisory lock per transaction): two
+ * chunks picking the same rows at once would both add them to the archive.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,10 @@
 /* Notes counted in the statistics (store_sqlite.h's STATS_NOTE_SKIPS). */
 #define PG_NOTE_SKIPS "('already_sent', 'stale', 'frequency_cap')"
 #define PG_MAX_BIGINT "9223372036854775807"
+/* The advisory lock retention holds while a chunk runs: "ntretent" in ASCII (pg_locks). */
+#define PG_RETENTION_LOCK 0x6e74726574656e74LL
+
+static const struct pg_stmt ret_lock = {"ret_lock", "SELECT pg_try_advisory_xact_lock($1)"};
 
 /*
  * Events in seq order after $1 and before the first one the engine has not consumed (issue 21:
@@ -187,14 +193,39 @@ retention_messages(struct store_pg *s, int64_t cutoff, int limit, int *n)
 	return STORE_OK;
 }
 
+/*
+ * Whether this transaction may prune: no other node's chunk runs now. The lock goes with the
+ * transaction, so the next chunk, on any node, sees what this one deleted.
+ */
+static enum store_status
+retention_lock(struct store_pg *s, int *got)
+{
+	struct pg_args a = {0};
+	PGresult *r;
+	enum store_status rc;
+
+	*got = 0;
+	pg_arg_int(&a, PG_RETENTION_LOCK);
+	if ((rc = pg_run(s, &ret_lock, &a, &r)) != STORE_OK)
+		return rc;
+	const char *v = pg_str(r, 0, 0);
+	*got = v != NULL && *v == 't';
+	PQclear(r);
+	return STORE_OK;
+}
+
+/* Another node pruning leaves this one's chunk empty (*N 0): the next pass tries again. */
 enum store_status
 store_pg_prune(struct store *st, enum retention_kind kind, int64_t cutoff_ms, int limit,
 	       const json_t *keep, struct retention_cursor *cur, int *n)
 {
 	struct store_pg *s = PQS(st);
 	enum store_status rc;
+	int got;
 
 	*n = 0;
+	if ((rc = retention_lock(s, &got)) != STORE_OK || !got)
+		return rc;
 	switch (kind) {
 	case RETAIN_EVENTS:
 		return retention_id_walk(s, &ret_events, cutoff_ms, limit, cur, n);

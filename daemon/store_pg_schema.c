@@ -161,8 +161,9 @@ static const char *const store_pg_migrations[] = {
      * write per day and state, whatever the rows), backfilled here once. Dashboard sessions
      * live in the store. The customer search pages through (key, id) indexes compared
      * bytewise (text_pattern_ops), which replace migration 1's lower(email)/lower(name) ones.
-     * Self-contained and idempotent.
+     * Self-contained and idempotent (its IF EXISTS notices are not logged).
      */
+    "SET LOCAL client_min_messages = warning;"
     "CREATE TABLE IF NOT EXISTS outbox_days (day bigint NOT NULL, channel text NOT NULL,"
     " state text NOT NULL, n bigint NOT NULL, PRIMARY KEY (day, channel, state));"
     "DELETE FROM outbox_days;"

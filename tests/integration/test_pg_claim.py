@@ -28,8 +28,6 @@ def node(url, sink):
                 "channels": {"mail": {"plugin": "smtp", "host": "127.0.0.1", "port": sink.port,
                                       "starttls": "none"}}})
     d.write_templates(TEMPLATES)
-    # On PostgreSQL data_dir holds only the secret, which the config gives here.
-    os.makedirs(d.config["data_dir"], mode=0o700, exist_ok=True)
     return d
 
 

@@ -5,10 +5,11 @@ journey keeps its trigger and notes, a journey that a re-entry rule reads keeps 
 the statistics keep their counts."""
 import os
 import re
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ntest import Daemon, check, eq, poll, run_all, test  # noqa: E402
+from ntest import Daemon, check, eq, poll, run_all, skip, test  # noqa: E402
 
 D = Daemon({"user": "root", "log_level": "debug",
             "channels": {"mail": {"plugin": "maildir", "path": "/dev/null/x"}},
@@ -104,6 +105,44 @@ def old_data_goes_in_chunks_what_is_needed_stays():
     longest = [float(x) for x in re.findall(r"longest chunk ([0-9.]+) ms", D.read_log())]
     check(longest and max(longest) < 100, "chunks are short", longest)
     eq(D.stop(), 0, "clean stop")
+
+
+# The advisory lock a PostgreSQL node holds while it prunes ("ntretent" in ASCII).
+RETENTION_LOCK = 0x6e74726574656e74
+
+
+@test
+def on_postgresql_one_node_prunes_at_a_time():
+    """Nodes sharing a database prune one at a time: while another holds retention's lock, a
+    node's passes prune nothing (two chunks on the same rows would archive them twice)."""
+    if not D.on_postgresql():
+        skip("PostgreSQL only: one SQLite database has one daemon")
+    d = Daemon({"log_level": "debug", "retention": {"events": "1s", "interval": "1s"}})
+    other = subprocess.Popen(["psql", "-X", "-q", "-At", "-d", d.config["store"]],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        d.start()
+        other.stdin.write(f"SELECT pg_advisory_lock({RETENTION_LOCK});\n\\echo locked\n")
+        other.stdin.flush()
+        while other.stdout.readline().strip() != "locked":
+            pass
+        for i in range(3):  # the first of a type stays: two may go
+            eq(d.post_events({"id": f"e{i}", "customer": "n1", "type": "view"}).status, 202,
+               "event")
+        passes = d.read_log().count("retention: pass done")
+        # Three passes at 1 s apart: the last had the events older than the limit.
+        poll(lambda: d.read_log().count("retention: pass done") >= passes + 3, 20,
+             "three retention passes")
+        eq(d.sql("SELECT count(*) FROM events"), [["3"]],
+           "nothing pruned while another node holds retention")
+        other.communicate(f"SELECT pg_advisory_unlock({RETENTION_LOCK});\n", timeout=10)
+        poll(lambda: d.sql("SELECT count(*) FROM events") == [["1"]], 20,
+             "pruned once the other node is done")
+        eq(d.stop(), 0, "clean stop")
+    finally:
+        if other.poll() is None:
+            other.kill()
+        d.cleanup()
 
 
 @test
