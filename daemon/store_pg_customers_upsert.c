@@ -62,6 +62,42 @@ cust_same(const char *a, const char *b)
 }
 
 /*
+ * The batch statements take arrays, so the planner plans them again at each run (their
+ * cost depends on the arrays' sizes); a batch of one customer (an event's profile, an API
+ * upsert) goes through these, planned once per connection.
+ */
+static const struct pg_stmt cust_read_one = {
+    "cust_read_one",
+    "WITH ins AS (INSERT INTO customers (ext_id, created_ms, updated_ms)"
+    " SELECT $1::text, $2::bigint, $2::bigint WHERE NOT EXISTS (SELECT 1 FROM customers"
+    " WHERE ext_id = $1::text) ON CONFLICT (ext_id) DO NOTHING"
+    " RETURNING id, ext_id, email, name, locale, timezone, birthday, attributes, created_ms,"
+    " erased_ms)"
+    " SELECT * FROM ins UNION ALL SELECT id, ext_id, email, name, locale, timezone, birthday,"
+    " attributes, created_ms, erased_ms FROM customers WHERE ext_id = $1::text"};
+static const struct pg_stmt cust_write_one = {
+    "cust_write_one", "UPDATE customers SET email = $2, name = $3, locale = $4, timezone = $5,"
+		      " birthday = $6, attributes = $7, updated_ms = $8, erased_ms = NULL"
+		      " WHERE id = $1"};
+static const struct pg_stmt cust_consent_one = {
+    "cust_consent_one", "SELECT customer_id, topic, state FROM consent WHERE customer_id = $1"};
+
+/* The ext_id of every item not skipped when they are all the same one, else NULL. */
+static const char *
+cust_batch_one(const struct customer_item *items, size_t n)
+{
+	const char *one = NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (items[i].skip)
+			continue;
+		if (one != NULL && strcmp(one, items[i].ext_id) != 0)
+			return NULL;
+		one = items[i].ext_id;
+	}
+	return one;
+}
+
+/*
  * Reads every customer of the batch, creating the missing ones (with NOW_MS as created and
  * updated): a hash of ext_id -> struct cust_state.
  */
@@ -84,15 +120,16 @@ cust_batch_read(struct store_pg *s, struct customer_item *items, size_t n, int64
 	struct pg_args a = {0};
 	PGresult *r;
 	enum store_status rc;
+	const char *one = cust_batch_one(items, n);
 
 	pgr_array_init(&keys);
 	for (size_t i = 0; i < n; i++)
 		if (!items[i].skip)
 			pgr_array_text(&keys, items[i].ext_id);
 	pgr_array_end(&keys);
-	pg_arg_text(&a, keys.s->str);
+	pg_arg_text(&a, one ? one : keys.s->str);
 	pg_arg_int(&a, now_ms);
-	rc = pg_run(s, &q, &a, &r);
+	rc = pg_run(s, one ? &cust_read_one : &q, &a, &r);
 	pgr_array_free(&keys);
 	if (rc != STORE_OK)
 		return rc;
@@ -139,8 +176,14 @@ cust_batch_consent_read(struct store_pg *s, GHashTable *cust)
 		pgr_array_int(&ids, c->id);
 	}
 	pgr_array_end(&ids);
-	pg_arg_text(&a, ids.s->str);
-	rc = pg_run(s, &q, &a, &r);
+	if (g_hash_table_size(cust) == 1) {
+		pg_arg_text(&a, ids.s->str + 1); /* "{ID}": the id */
+		ids.s->str[ids.s->len - 1] = '\0';
+		rc = pg_run(s, &cust_consent_one, &a, &r);
+	} else {
+		pg_arg_text(&a, ids.s->str);
+		rc = pg_run(s, &q, &a, &r);
+	}
 	pgr_array_free(&ids);
 	if (rc == STORE_OK) {
 		for (int i = 0; i < PQntuples(r); i++) {
@@ -236,6 +279,7 @@ cust_batch_write(struct store_pg *s, GHashTable *cust, int64_t now_ms)
 	    " locale, timezone, birthday, attributes) WHERE c.id = u.id"};
 	struct pgr_array arr[7];
 	struct pg_args a = {0};
+	struct cust_state *one = NULL;
 	GHashTableIter it;
 	gpointer k, v;
 	size_t rows = 0;
@@ -254,6 +298,7 @@ cust_batch_write(struct store_pg *s, GHashTable *cust, int64_t now_ms)
 			pgr_array_text(&arr[1 + f], c->v[f]);
 		pgr_array_text(&arr[6], attrs);
 		free(attrs);
+		one = c;
 		rows++;
 	}
 	for (int i = 0; i < 7; i++) {
@@ -261,7 +306,18 @@ cust_batch_write(struct store_pg *s, GHashTable *cust, int64_t now_ms)
 		pg_arg_text(&a, arr[i].s->str);
 	}
 	pg_arg_int(&a, now_ms);
-	rc = rows > 0 ? pg_run(s, &q, &a, NULL) : STORE_OK;
+	if (rows == 1) {
+		char *attrs = json_dumps(one->attributes, JSON_COMPACT | JSON_SORT_KEYS);
+		a.n = 0;
+		pg_arg_int(&a, one->id);
+		for (int f = 0; f < CUST_NFIELDS; f++)
+			pg_arg_text(&a, one->v[f]);
+		pg_arg_text(&a, attrs);
+		pg_arg_int(&a, now_ms);
+		rc = pg_run(s, &cust_write_one, &a, NULL);
+		free(attrs);
+	} else
+		rc = rows > 0 ? pg_run(s, &q, &a, NULL) : STORE_OK;
 	for (int i = 0; i < 7; i++)
 		pgr_array_free(&arr[i]);
 	return rc;

@@ -244,8 +244,8 @@ static const char *const store_pg_migrations[] = {
     "DROP INDEX IF EXISTS customers_email_lower;"
     "DROP INDEX IF EXISTS customers_name_lower;",
     /*
-     * 2 -> 3 (issue 21, pg-c): the session that claimed a message "sending", so that a node's
-     * start queues again only what a node whose session is gone left in flight.
+     * 2 -> 3 (issue 21, pg-c): the session that claimed a message "sending", so that a start or
+     * a claim queues again only what a node whose session is gone left in flight.
      */
     "ALTER TABLE outbox ADD COLUMN IF NOT EXISTS claimed_by integer;",
     /*
