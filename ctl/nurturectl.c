@@ -459,6 +459,20 @@ ctl_status(const struct ctl *c)
 		ctl_section("transactional", tx, NT_LEN(oh), oh, ok);
 		json_decref(tx);
 		ctl_section("channels", json_object_get(doc, "channels"), NT_LEN(chh), chh, chk);
+		/* Issue 21: the nodes sharing the store, what each holds, how fresh its leases are.
+		 */
+		static const char *const nh[] = {
+		    "NODE", "LISTEN", "LIVE", "PARTITIONS", "HEARTBEAT AGE (s)", "LEASE AGE (s)"};
+		static const char *const nk[] = {"node_id",    "listen",	  "live",
+						 "partitions", "heartbeat_age_s", "lease_age_s"};
+		const json_t *cl = json_object_get(doc, "cluster");
+		if (cl != NULL) {
+			char title[128];
+			snprintf(title, sizeof(title), "nodes (this one: %s; %lld partitions)",
+				 json_string_value(json_object_get(cl, "node_id")),
+				 (long long)json_integer_value(json_object_get(cl, "partitions")));
+			ctl_section(title, json_object_get(cl, "nodes"), NT_LEN(nh), nh, nk);
+		}
 		json_decref(outbox);
 		ctl_restart_needed(json_object_get(doc, "restart_needed"));
 	}

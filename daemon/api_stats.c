@@ -8,12 +8,14 @@
 #include "api.h"
 #include "build.h"
 #include "campaign.h"
+#include "cluster.h"
 #include "config.h"
 #include "daemon.h"
 #include "deliver.h"
 #include "duration.h"
 #include "http.h"
 #include "plugin.h"
+#include "store_cluster.h"
 #include "storeloop.h"
 #include "util.h"
 
@@ -37,6 +39,11 @@ struct stats_job {
 	/* Issue 19's counters: the campaign's, and the totals across campaigns ("*"). */
 	struct measure_row *rows, *all;
 	size_t n_rows, n_all;
+	/* Issue 21: /v1/status's nodes sharing the store, and the partitions each holds. */
+	struct store_node_row *nodes;
+	size_t n_nodes;
+	int partitions;
+	int64_t ttl_ms;
 };
 
 static struct stats_job *
@@ -60,6 +67,7 @@ stats_job_free(struct stats_job *j)
 	json_decref(j->paused);
 	measure_rows_free(j->rows, j->n_rows);
 	measure_rows_free(j->all, j->n_all);
+	store_node_rows_free(j->nodes, j->n_nodes);
 	free(j);
 }
 
@@ -68,6 +76,8 @@ status_run(struct store *s, struct store_job *job)
 {
 	struct stats_job *j = (struct stats_job *)job;
 	enum store_status rc = store_outbox_counts(s, &j->outbox);
+	if (rc == STORE_OK)
+		rc = store_nodes_list(s, j->ttl_ms, &j->nodes, &j->n_nodes, &j->partitions);
 	return rc == STORE_OK ? store_transactional_counts(s, &j->transactional) : rc;
 }
 
@@ -79,6 +89,31 @@ status_counts_json(const struct outbox_counts *c)
 	for (int i = 0; i < OUTBOX_N_STATES; i++)
 		json_object_set_new(o, outbox_state_name(i), json_integer(c->n[i]));
 	return o;
+}
+
+/*
+ * Issue 21: this node, the partition count, and every node known with its partitions held and
+ * the age of its heartbeat and of its oldest lease renewal (SQLite: this node alone).
+ */
+static json_t *
+status_cluster(struct stats_job *j)
+{
+	struct cluster *c = daemon_cluster(j->hr->d);
+	json_t *nodes = json_array();
+	for (size_t i = 0; i < j->n_nodes; i++) {
+		const struct store_node_row *n = &j->nodes[i];
+		json_t *o = json_pack("{s:s,s:s?,s:b,s:i,s:f}", "node_id", n->node_id, "listen",
+				      n->listen, "live", n->live, "partitions", n->partitions,
+				      "heartbeat_age_s", (double)n->heartbeat_age_ms / 1000.0);
+		json_object_set_new(o, "lease_age_s",
+				    n->lease_age_ms >= 0
+					? json_real((double)n->lease_age_ms / 1000.0)
+					: json_null());
+		json_array_append_new(nodes, o);
+	}
+	return json_pack("{s:s,s:i,s:I,s:o}", "node_id", c ? cluster_node_id(c) : "local",
+			 "partitions", j->partitions, "lease_ttl_ms",
+			 (json_int_t)(c ? cluster_ttl_ms(c) : 0), "nodes", nodes);
 }
 
 /* The configured channels, with what each renders and holds in flight now. */
@@ -111,11 +146,12 @@ status_done(struct store_job *job)
 		http_reply_json(
 		    j->hr, 200,
 		    json_pack(
-			"{s:s,s:I,s:I,s:o,s:o,s:o,s:o}", "version", PACKAGE_VERSION, "uptime_s",
+			"{s:s,s:I,s:I,s:o,s:o,s:o,s:o,s:o}", "version", PACKAGE_VERSION, "uptime_s",
 			(json_int_t)((util_now_ms() - daemon_started_ms(d)) / 1000), "store_queue",
 			(json_int_t)j->store_queue, "outbox", status_counts_json(&j->outbox),
 			"transactional", status_counts_json(&j->transactional), "channels",
-			status_channels(d), "restart_needed", api_restart_needed(d)));
+			status_channels(d), "restart_needed", api_restart_needed(d), "cluster",
+			status_cluster(j)));
 	stats_job_free(j);
 }
 
@@ -125,6 +161,7 @@ api_status(struct http_req *hr)
 {
 	struct stats_job *j = stats_job_new(hr, status_run, status_done);
 	j->store_queue = storeloop_depth(daemon_storeloop(hr->d));
+	j->ttl_ms = daemon_config(hr->d)->lease_ttl_ms;
 	storeloop_submit(daemon_readloop(hr->d), &j->job);
 }
 

@@ -24,6 +24,7 @@ config_defaults(struct config *c)
 {
 	c->listen_host = xstrdup("127.0.0.1");
 	c->listen_port = xstrdup("7800");
+	c->lease_ttl_ms = 10000;
 	c->data_dir = xstrdup("./var/nurtured");
 	c->campaigns_dir = xstrdup("./campaigns");
 	c->templates_dir = xstrdup("./templates");
@@ -107,6 +108,7 @@ config_free(struct config *c)
 	free(c->listen_port);
 	free(c->data_dir);
 	free(c->store);
+	free(c->node_id);
 	free(c->user);
 	for (size_t i = 0; i < c->n_api_tokens; i++)
 		free(c->api_tokens[i]);

@@ -52,8 +52,10 @@ struct config {
 	char *listen_host;
 	char *listen_port;
 	char *data_dir;
-	char *store; /* "sqlite" (default, in data_dir) or a postgresql:// URL */
-	char *user; /* the account to run as when started as root; NULL: see privdrop.h */
+	char *store;   /* "sqlite" (default, in data_dir) or a postgresql:// URL */
+	char *node_id; /* issue 21: this node among those sharing the store; NULL: host:port */
+	int64_t lease_ttl_ms; /* issue 21: how long a partition's lease lasts unrenewed */
+	char *user;	      /* the account to run as when started as root; NULL: see privdrop.h */
 	char **api_tokens;
 	size_t n_api_tokens;
 	int *api_token_roles; /* issue 22: an enum token_role for each of api_tokens */

@@ -113,6 +113,26 @@ key_store(struct config *c, json_t *v, const char *key, struct diag *d)
 			 "key 'store' must be \"sqlite\" or a URL \"postgresql://user@host/db\"");
 }
 
+/* Issue 21: this node's name among the nodes sharing a PostgreSQL store (default host:port). */
+static void
+key_node_id(struct config *c, json_t *v, const char *key, struct diag *d)
+{
+	config_set_string(&c->node_id, v, key, d);
+}
+
+/* Issue 21: a partition's lease lasts this long unrenewed ("10s"); renewed every third of it. */
+static void
+key_lease_ttl(struct config *c, json_t *v, const char *key, struct diag *d)
+{
+	int64_t ms;
+	if (!json_is_string(v) || duration_parse(json_string_value(v), 0, &ms) < 0 || ms < 1000 ||
+	    ms > 3600000) {
+		diag_add(d, key, "key 'lease_ttl' must be a duration from 1s to 1h like \"10s\"");
+		return;
+	}
+	c->lease_ttl_ms = ms;
+}
+
 /* A token is a string (an admin) or {"token": "...", "role": "read" | "admin"} (issue 22). */
 static void
 key_api_tokens(struct config *c, json_t *v, const char *key, struct diag *d)
@@ -514,6 +534,8 @@ key_unsubscribe_mailto(struct config *c, json_t *v, const char *key, struct diag
 
 STR_FIELD(data_dir, data_dir)
 STR_FIELD(store, store)
+STR_FIELD(node_id, node_id)
+NUM_FIELD(lease_ttl, lease_ttl_ms)
 STR_FIELD(public_url, public_url)
 STR_FIELD(secret, secret)
 STR_FIELD(campaigns_dir, campaigns_dir)
@@ -702,6 +724,8 @@ const struct config_key config_keys[] = {
     APPLY(subscribe),
     APPLY(ui),
     APPLY(broadcast_archive),
+    RESTART(node_id),
+    RESTART(lease_ttl),
 };
 const size_t config_nkeys = NT_ARRAY_LEN(config_keys);
 

@@ -17,6 +17,7 @@
 #include "filemodes.h"
 #include "clock.h"
 #include "compose.h"
+#include "cluster.h"
 #include "config.h"
 #include "crypto.h"
 #include "deliver.h"
@@ -62,9 +63,16 @@ struct daemon {
 	char *secret;
 	int64_t stop_deadline_us;
 	int stopping;
-	int64_t started_ms;    /* wall clock, for /v1/status's uptime */
-	char **restart_needed; /* keys the file changed that only a restart applies; NULL-ended */
+	int64_t started_ms;	 /* wall clock, for /v1/status's uptime */
+	char **restart_needed;	 /* keys the file changed that only a restart applies; NULL-ended */
+	struct cluster *cluster; /* issue 21: the lease loop on PostgreSQL, or NULL */
 };
+
+struct cluster *
+daemon_cluster(struct daemon *d)
+{
+	return d->cluster;
+}
 
 const struct config *
 daemon_config(struct daemon *d)
@@ -750,7 +758,33 @@ daemon_run(struct config *cfg, int foreground)
 	engine_set_compose(d->engine, &d->cx);
 	d->mimepool = mimepool_new(daemon_mime_threads());
 	engine_set_mimepool(d->engine, d->mimepool);
-	d->storeloop = storeloop_start_hooked(store, d->engine, d->base, deliver_wake, d->deliver);
+	if (pg) {
+		/* Issue 21: the first lease round before the engine's first pass, so that its
+		 * catch-up works on partitions this node holds. */
+		char *listen = xasprintf("%s:%s", cfg->listen_host, cfg->listen_port);
+		d->cluster = cluster_new(cfg->node_id, listen, cfg->listen_port, cfg->lease_ttl_ms);
+		free(listen);
+		/* The lease loop has a connection of its own: a busy store thread never lets its
+		 * leases run out. */
+		struct store *leases = store_open(&so, err, sizeof(err));
+		if (leases == NULL) {
+			log_warnx("store: %s", err);
+			store_close(store);
+			rc = 1;
+			goto out;
+		}
+		cluster_start(d->cluster, leases, store);
+		d->storeloop = storeloop_start_cluster(store, d->engine, d->base, deliver_wake,
+						       d->deliver, d->cluster);
+		metrics_add_gauge("nurtured_partitions_owned",
+				  "Partitions this node holds a lease on (issue 21).",
+				  cluster_gauge_owned, d->cluster);
+		metrics_add_gauge("nurtured_lease_age_seconds",
+				  "Seconds since this node last renewed its leases (issue 21).",
+				  cluster_gauge_lease_age, d->cluster);
+	} else
+		d->storeloop =
+		    storeloop_start_hooked(store, d->engine, d->base, deliver_wake, d->deliver);
 	daemon_start_reader(d, &so);
 	deliver_begin(d->deliver, d->storeloop);
 	d->retention = retention_start(d);
@@ -790,6 +824,7 @@ out:
 	/* The store loop commits what it holds before the store closes. */
 	storeloop_stop(d->readloop);
 	storeloop_stop(d->storeloop);
+	cluster_free(d->cluster);     /* after the store thread's last sync */
 	retention_free(d->retention); /* after its last chunk's done callback */
 	mimepool_free(d->mimepool);   /* after the store thread's last flush */
 	daemon_exit_if_overdue(d);

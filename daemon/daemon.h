@@ -36,6 +36,9 @@ struct event_base *daemon_base(struct daemon *d);
 struct storeloop *daemon_storeloop(struct daemon *d);
 /* Where read-only scans (statistics) go: a reader beside the store thread, or the store loop. */
 struct storeloop *daemon_readloop(struct daemon *d);
+/* Issue 21: the lease loop when the store is PostgreSQL, or NULL. */
+struct cluster;
+struct cluster *daemon_cluster(struct daemon *d);
 struct http *daemon_http(struct daemon *d);
 const char *daemon_secret(struct daemon *d);
 int daemon_stopping(struct daemon *d);

@@ -90,6 +90,12 @@ engine_load_pauses(struct engine *e)
 }
 
 enum store_status
+engine_refresh_pauses(struct engine *e)
+{
+	return engine_load_pauses(e);
+}
+
+enum store_status
 engine_pause(struct engine *e, const char *id, int pause, int *changed)
 {
 	const struct campaign *c = engine_running_campaign(e, id);

@@ -47,6 +47,11 @@ void engine_set_campaigns(struct engine *e, const struct campaign_set *campaigns
 
 /* Records the current campaign versions; in a transaction. */
 enum store_status engine_register(struct engine *e);
+/*
+ * Issue 21: reads the API's pauses again from the store. With several nodes another node may
+ * have paused or resumed a campaign: each engine pass starts with the store's word.
+ */
+enum store_status engine_refresh_pauses(struct engine *e);
 /* Consumes up to LIMIT new events; *N tells how many. In a transaction. */
 enum store_status engine_consume(struct engine *e, int limit, int *n);
 /* Runs up to LIMIT journeys that are due; *N tells how many. In a transaction. */

@@ -26,6 +26,8 @@ static const struct {
     [M_COMMITS] = {"nurtured_store_commits_total", "", "Store transactions committed."},
     [M_COMMIT_FAILURES] = {"nurtured_store_commit_failures_total", "",
 			   "Store transactions that failed and were rolled back."},
+    [M_FENCING_REFUSALS] = {"nurtured_fencing_refusals_total", "",
+			    "Commits refused because this node no longer held a lease (issue 21)."},
 };
 
 static const double metrics_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,

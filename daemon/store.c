@@ -1,5 +1,6 @@
 #include "store.h"
 #include "store_broadcast.h"
+#include "store_cluster.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,6 +180,16 @@ customer_view_clear(struct customer_view *v)
 	free(v->journeys);
 	export_notes_free(v->notes, v->n_notes);
 	memset(v, 0, sizeof(*v));
+}
+
+void
+store_node_rows_free(struct store_node_row *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].node_id);
+		free(v[i].listen);
+	}
+	free(v);
 }
 
 void

@@ -46,6 +46,7 @@ struct store_stats_ops;
 struct store_inbound_ops;
 struct store_measure_ops;
 struct store_broadcast_ops;
+struct store_cluster_ops;
 
 /*
  * A backend: its connection and transactions here, its operations in one table per concern
@@ -92,6 +93,8 @@ struct store_ops {
 	const struct store_ui_ops *ui;
 	/* Broadcasts and segments (store_broadcast.h, issue 17). */
 	const struct store_broadcast_ops *bc;
+	/* Issue 21: the nodes sharing the store and their leases (store_cluster.h). */
+	const struct store_cluster_ops *cluster;
 };
 
 /* Every backend's struct starts with this. */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "store_cluster.h"
 #include "store_customers.h"
 #include "store_engine.h"
 #include "store_events.h"
@@ -304,6 +305,7 @@ store_pg_missing_op(void)
 	    {"measure", &store_pg_measure_ops, sizeof(store_pg_measure_ops)},
 	    {"ui", &store_pg_ui_ops, sizeof(store_pg_ui_ops)},
 	    {"bc", &store_pg_broadcast_ops, sizeof(store_pg_broadcast_ops)},
+	    {"cluster", &store_pg_cluster_ops, sizeof(store_pg_cluster_ops)},
 	};
 	if (store_pg_ops.prune == NULL)
 		return "prune";
@@ -351,6 +353,7 @@ store_pg_close(struct store *st)
 	if (s->conn != NULL)
 		PQfinish(s->conn);
 	g_hash_table_destroy(s->prepared);
+	pg_cluster_free(s);
 	free(s->conninfo);
 	free(s);
 }
@@ -383,13 +386,30 @@ store_pg_begin(struct store *st)
 		return rc;
 	rc = pg_exec(s, s->read_only ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN");
 	s->in_tx = rc == STORE_OK;
+	s->fence = 0;
 	return rc;
 }
 
+/*
+ * Fencing (issue 21): a transaction that wrote journey or outbox state commits only while this
+ * node still holds its leases at the epochs it knows, checked in the transaction itself
+ * (pg_fence_check locks the lease rows FOR SHARE). A node that paused past its lease and woke up
+ * finds another owner there: its work is rolled back, STORE_UNAVAILABLE, and it re-reads what it
+ * holds before its next transaction.
+ */
 static enum store_status
 store_pg_commit(struct store *st)
 {
 	struct store_pg *s = PQS(st);
+	if (s->fence && pg_fence_check(s) != STORE_OK) {
+		if (s->conn != NULL)
+			pg_exec(s, "ROLLBACK");
+		s->in_tx = 0;
+		s->fence = 0;
+		pg_fence_reread(s);
+		return STORE_UNAVAILABLE;
+	}
+	s->fence = 0;
 	if (s->conn == NULL)
 		return STORE_UNAVAILABLE;
 	/*
@@ -417,6 +437,7 @@ store_pg_rollback(struct store *st)
 	if (s->conn != NULL && s->in_tx)
 		pg_exec(s, "ROLLBACK");
 	s->in_tx = 0;
+	s->fence = 0;
 }
 
 static enum store_status
@@ -472,4 +493,5 @@ const struct store_ops store_pg_ops = {
     .stats = &store_pg_stats_ops,
     .inbound = &store_pg_inbound_ops,
     .measure = &store_pg_measure_ops,
+    .cluster = &store_pg_cluster_ops,
 };

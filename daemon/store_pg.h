@@ -23,6 +23,7 @@
 
 #include "store.h"
 #include "store_broadcast.h"
+#include "store_cluster.h"
 #include "store_ui.h"
 
 /*
@@ -58,6 +59,18 @@ struct store_pg {
 	int64_t retry_at_us;  /* after a lost connection: no reconnect before this */
 	int64_t backoff_us;   /* the next wait, doubled up to PG_BACKOFF_MAX_US */
 	char err[512];
+	/*
+	 * Several nodes (store_pg_cluster.c). NODE_ID is NULL until a lease loop runs (tools,
+	 * tests of one op): then every partition is this store's and nothing is fenced.
+	 */
+	char *node_id;
+	int parts;		   /* partitions in the database (meta 'partitions') */
+	struct store_lease *owned; /* the partitions held, at their epochs, by part */
+	size_t n_owned;
+	char *owned_sql;  /* the same as an int[] literal "{0,3,6}" for the queries */
+	int fence;	  /* this transaction wrote journey or outbox state: check the leases */
+	char *seen_seqs;  /* the seqs events_after returned, a bigint[] literal, for cursor_set */
+	int64_t seen_max; /* the highest of them */
 };
 
 #define PQS(s) ((struct store_pg *)(s))
@@ -106,6 +119,29 @@ const char *store_pg_missing_op(void);
 enum store_status store_pg_prune(struct store *, enum retention_kind, int64_t, int, const json_t *,
 				 struct retention_cursor *, int *);
 int store_pg_migrate(struct store_pg *s, char *err, size_t errlen);
+
+/*
+ * Several nodes (store_pg_cluster.c). A query of the engine's own work (events, due journeys,
+ * timers) filters on the partitions this node holds: PG_OWNED(column, "$n", "$m") in its SQL,
+ * and pg_arg_owned adds its two arguments ($n the partition count, $m the set, NULL for all).
+ */
+#define PG_OWNED(col, np, nset)                                                                    \
+	" (" nset "::int[] IS NULL OR (" col " % " np "::int)::int = ANY(" nset "::int[])) "
+void pg_arg_owned(struct store_pg *s, struct pg_args *a);
+/* Whether this node runs scheduled fan-outs and broadcasts: it holds partition 0. */
+int pg_owns_part0(struct store_pg *s);
+/* A write op of journey or outbox state calls it: the commit checks the leases first. */
+void pg_fence_mark(struct store_pg *s);
+/* events_after remembers what it returned (the seqs of R's column COL), for cursor_set. */
+void pg_events_seen(struct store_pg *s, PGresult *r, int col);
+/*
+ * Before COMMIT, in the transaction: whether this node still holds its leases at the epochs it
+ * knows. STORE_OK, or STORE_UNAVAILABLE (logged, counted) and the set re-read after the
+ * caller's rollback (pg_fence_reread).
+ */
+enum store_status pg_fence_check(struct store_pg *s);
+void pg_fence_reread(struct store_pg *s);
+void pg_cluster_free(struct store_pg *s);
 int store_pg_schema_latest(void);
 
 #endif

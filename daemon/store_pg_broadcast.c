@@ -243,6 +243,7 @@ pg_broadcast_update(struct store *st, const struct broadcast_row *b)
 	PGresult *r;
 
 	broadcast_args(&a, b, 0);
+	pg_fence_mark(PQS(st)); /* issue 21: a fan-out's progress, under partition 0's lease */
 	enum store_status rc = pg_run(PQS(st), &bc_update, &a, &r);
 	if (rc != STORE_OK)
 		return rc;
@@ -282,6 +283,12 @@ pg_broadcasts_due(struct store *st, int64_t now_ms, int limit, struct broadcast_
 		  size_t *n)
 {
 	struct pg_args a = {0};
+	/* Issue 21: broadcasts fan out on the node that holds partition 0. */
+	if (!pg_owns_part0(PQS(st))) {
+		*out = NULL;
+		*n = 0;
+		return STORE_OK;
+	}
 	pg_arg_int(&a, now_ms);
 	pg_arg_int(&a, limit);
 	return pg_broadcast_rows(st, &bc_due, &a, out, n);

@@ -45,12 +45,17 @@ static const struct pg_stmt eng_exit_events = {
 static const struct pg_stmt eng_journeys_due = {
     "eng_journeys_due",
     "SELECT " PGR_J_COLS " FROM journeys WHERE active = 1 AND due_ms IS NOT NULL"
-    " AND due_ms <= $1 ORDER BY due_ms, id LIMIT $2"};
+    " AND due_ms <= $1 AND" PG_OWNED("customer_id", "$3", "$4") "ORDER BY due_ms, id LIMIT $2"};
+/* clang-format off */
 static const struct pg_stmt eng_next_due = {
-    "eng_next_due", "SELECT min(d) FROM (SELECT min(due_ms) AS d FROM journeys WHERE active = 1"
-		    " AND due_ms IS NOT NULL UNION ALL SELECT min(due_ms) FROM timers"
-		    " UNION ALL SELECT min(due_ms) FROM schedules UNION ALL SELECT min(due_ms)"
-		    " FROM broadcasts WHERE state IN ('scheduled', 'sending')) t"};
+    "eng_next_due",
+    "SELECT min(d) FROM (SELECT min(due_ms) AS d FROM journeys WHERE active = 1"
+    " AND due_ms IS NOT NULL AND" PG_OWNED("customer_id", "$1", "$2")
+    "UNION ALL SELECT min(due_ms) FROM timers WHERE" PG_OWNED("customer_id", "$1", "$2")
+    "UNION ALL SELECT min(due_ms) FROM schedules WHERE $3::boolean"
+    " UNION ALL SELECT min(due_ms) FROM broadcasts WHERE $3::boolean"
+    " AND state IN ('scheduled', 'sending')) t"};
+/* clang-format on */
 /* Held: active, not timed, not waiting for an event (see engine_run_one). */
 static const struct pg_stmt eng_release = {
     "eng_release", "UPDATE journeys SET due_ms = $2 WHERE campaign_id = $1 AND active = 1"
@@ -69,7 +74,7 @@ static const struct pg_stmt eng_timer_push = {
 		      " greatest(timers.due_ms, excluded.due_ms)"};
 static const struct pg_stmt eng_timers_due = {
     "eng_timers_due", "SELECT campaign_id, customer_id, due_ms FROM timers WHERE due_ms <= $1"
-		      " ORDER BY due_ms LIMIT $2"};
+		      " AND" PG_OWNED("customer_id", "$3", "$4") "ORDER BY due_ms LIMIT $2"};
 static const struct pg_stmt eng_timer_delete = {
     "eng_timer_delete", "DELETE FROM timers WHERE campaign_id = $1 AND customer_id = $2"};
 static const struct pg_stmt eng_sched_get = {
@@ -163,6 +168,7 @@ store_pg_journey_insert(struct store *st, struct journey *j)
 	pg_arg_int(&a, j->entered_ms);
 	pg_arg_opt(&a, j->exited_ms);
 	pg_arg_text(&a, j->exit_reason);
+	pg_fence_mark(PQS(st)); /* issue 21: committed only under this node's leases */
 	rc = pg_run(PQS(st), &eng_journey_insert, &a, &r);
 	free(trigger);
 	if (rc != STORE_OK)
@@ -189,6 +195,7 @@ store_pg_journey_update(struct store *st, const struct journey *j)
 	pg_arg_opt(&a, j->exited_ms);
 	pg_arg_text(&a, j->exit_reason);
 	pg_arg_text(&a, event);
+	pg_fence_mark(PQS(st));
 	rc = pg_run(PQS(st), &eng_journey_update, &a, NULL);
 	free(event);
 	return rc;
@@ -320,6 +327,7 @@ store_pg_journeys_due(struct store *st, int64_t now_ms, int limit, struct journe
 	struct pg_args a = {0};
 	pg_arg_int(&a, now_ms);
 	pg_arg_int(&a, limit);
+	pg_arg_owned(PQS(st), &a); /* issue 21: this node's partitions */
 	return pg_journeys(PQS(st), &eng_journeys_due, &a, out, n);
 }
 
@@ -341,7 +349,11 @@ pg_one_int(struct store_pg *s, const struct pg_stmt *st, const struct pg_args *a
 static enum store_status
 store_pg_journey_next_due(struct store *st, int64_t *due_ms)
 {
-	return pg_one_int(PQS(st), &eng_next_due, NULL, due_ms);
+	/* Issue 21: this node's partitions; schedules and broadcasts with partition 0. */
+	struct pg_args a = {0};
+	pg_arg_owned(PQS(st), &a);
+	pg_arg_text(&a, pg_owns_part0(PQS(st)) ? "true" : "false");
+	return pg_one_int(PQS(st), &eng_next_due, &a, due_ms);
 }
 
 static enum store_status
@@ -374,6 +386,7 @@ store_pg_journey_note(struct store *st, const struct journey_note *e)
 	pg_arg_text(&a, e->channel);
 	pg_arg_text(&a, e->template);
 	pg_arg_int(&a, e->at_ms);
+	pg_fence_mark(PQS(st));
 	return pg_run(PQS(st), &eng_note, &a, NULL);
 }
 
@@ -395,6 +408,7 @@ store_pg_timer_push(struct store *st, const char *campaign_id, int64_t customer_
 	pg_arg_text(&a, campaign_id);
 	pg_arg_int(&a, customer_id);
 	pg_arg_int(&a, due_ms);
+	pg_fence_mark(PQS(st));
 	return pg_run(PQS(st), &eng_timer_push, &a, NULL);
 }
 
@@ -410,6 +424,7 @@ store_pg_timers_due(struct store *st, int64_t now_ms, int limit, struct store_ti
 	*n = 0;
 	pg_arg_int(&a, now_ms);
 	pg_arg_int(&a, limit);
+	pg_arg_owned(PQS(st), &a); /* issue 21: this node's partitions */
 	if ((rc = pg_run(PQS(st), &eng_timers_due, &a, &r)) != STORE_OK)
 		return rc;
 	int rows = PQntuples(r);
@@ -431,6 +446,7 @@ store_pg_timer_delete(struct store *st, const char *campaign_id, int64_t custome
 	struct pg_args a = {0};
 	pg_arg_text(&a, campaign_id);
 	pg_arg_int(&a, customer_id);
+	pg_fence_mark(PQS(st));
 	return pg_run(PQS(st), &eng_timer_delete, &a, NULL);
 }
 
@@ -489,6 +505,7 @@ store_pg_schedule_set(struct store *st, const struct store_schedule *sc)
 	pg_arg_int(&a, sc->due_ms);
 	pg_arg_opt(&a, sc->run_ms);
 	pg_arg_int(&a, sc->cursor);
+	pg_fence_mark(PQS(st));
 	return pg_run(PQS(st), &eng_sched_set, &a, NULL);
 }
 
@@ -496,6 +513,12 @@ static enum store_status
 store_pg_schedules_due(struct store *st, int64_t now_ms, struct store_schedule **out, size_t *n)
 {
 	struct pg_args a = {0};
+	/* Issue 21: scheduled fan-outs run on the node that holds partition 0. */
+	if (!pg_owns_part0(PQS(st))) {
+		*out = NULL;
+		*n = 0;
+		return STORE_OK;
+	}
 	pg_arg_int(&a, now_ms);
 	return pg_schedules(PQS(st), &eng_sched_due, &a, out, n);
 }

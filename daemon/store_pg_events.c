@@ -93,29 +93,45 @@ pg_cursor_get(struct store *st, int64_t *seq)
 static enum store_status
 pg_cursor_set(struct store *st, int64_t seq)
 {
-	static const struct pg_stmt q = {
-	    "ev_cursor_set", "UPDATE meta SET value = $1::text WHERE key = 'engine_cursor'"};
+	/*
+	 * Issue 21: no global cursor (with several writers a sequence value may commit after a
+	 * higher one was consumed): the events events_after returned, up to SEQ, are no longer
+	 * pending. The meta row stays where it was (a migration may set it: nothing at or below it
+	 * is consumed again), so nodes do not queue on it.
+	 */
+	static const struct pg_stmt q = {"ev_cursor_set",
+					 "UPDATE events SET pending = false WHERE pending"
+					 " AND seq = ANY($1::bigint[]) AND seq <= $2"};
 	struct pg_args a = {0};
+	struct store_pg *s = PQS(st);
 
+	if (s->seen_seqs == NULL)
+		return STORE_OK;
+	pg_fence_mark(s);
+	pg_arg_text(&a, s->seen_seqs);
 	pg_arg_int(&a, seq);
-	return pg_run(PQS(st), &q, &a, NULL);
+	return pg_run(s, &q, &a, NULL);
 }
 
 static enum store_status
 pg_events_after(struct store *st, int64_t after, int limit, struct store_event **out, size_t *n)
 {
+	/* Issue 21: the pending events of the partitions this node holds, in seq order. */
 	static const struct pg_stmt q = {
 	    "ev_after", "SELECT e.seq, e.customer_id, c.ext_id, e.event_key, e.type, e.time_ms,"
 			" e.properties FROM events e JOIN customers c ON c.id = e.customer_id"
-			" WHERE e.seq > $1 ORDER BY e.seq LIMIT $2"};
+			" WHERE e.pending AND e.seq > $1 AND" PG_OWNED(
+			    "e.customer_id", "$3", "$4") "ORDER BY e.seq LIMIT $2"};
 	struct pg_args a = {0};
 	PGresult *r;
 	enum store_status rc;
 
 	pg_arg_int(&a, after);
 	pg_arg_int(&a, limit);
+	pg_arg_owned(PQS(st), &a);
 	if ((rc = pg_run(PQS(st), &q, &a, &r)) != STORE_OK)
 		return rc;
+	pg_events_seen(PQS(st), r, 0);
 	pgr_event_rows(r, out, n);
 	PQclear(r);
 	return STORE_OK;

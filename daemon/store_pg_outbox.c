@@ -180,6 +180,7 @@ pg_outbox_add(struct store *st, const struct outbox_entry *o, int64_t *id)
 	struct pg_args a = {0};
 	PGresult *r;
 
+	pg_fence_mark(PQS(st)); /* issue 21: committed only under this node's leases */
 	pg_arg_int(&a, o->journey_id);
 	pg_arg_text(&a, o->step_id);
 	pg_arg_int(&a, o->visit);

@@ -30,7 +30,8 @@
 static const struct pg_stmt ret_lock = {"ret_lock", "SELECT pg_try_advisory_xact_lock($1)"};
 
 /*
- * Events in seq order after $1 and up to the engine's cursor, $2 of them, up to the first one
+ * Events in seq order after $1 and before the first one the engine has not consumed (issue 21:
+ * the first pending one past the cursor a migration left), $2 of them, up to the first one
  * received at or after $3 (the walk stops there: the rest is younger). Answers how many were
  * looked at, the last one's seq, and whether the walk stopped.
  */
@@ -39,7 +40,8 @@ static const struct pg_stmt ret_events = {
     "WITH w AS MATERIALIZED (SELECT e.seq, e.received_ms, NOT EXISTS (SELECT 1 FROM events f"
     " WHERE f.customer_id = e.customer_id AND f.type = e.type AND (f.time_ms < e.time_ms OR"
     " (f.time_ms = e.time_ms AND f.seq < e.seq))) AS first FROM events e WHERE e.seq > $1"
-    " AND e.seq <= (SELECT value::bigint FROM meta WHERE key = 'engine_cursor')"
+    " AND e.seq < coalesce((SELECT min(p.seq) FROM events p WHERE p.pending AND p.seq >"
+    " (SELECT value::bigint FROM meta WHERE key = 'engine_cursor')), " PG_MAX_BIGINT ")"
     " ORDER BY e.seq LIMIT $2),"
     " stop AS (SELECT min(seq) AS seq FROM w WHERE received_ms >= $3),"
     " take AS MATERIALIZED (SELECT seq, first FROM w WHERE seq < coalesce((SELECT seq FROM"

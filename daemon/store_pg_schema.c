@@ -245,6 +245,26 @@ static const char *const store_pg_migrations[] = {
      * a claim queues again only what a node whose session is gone left in flight.
      */
     "ALTER TABLE outbox ADD COLUMN IF NOT EXISTS claimed_by integer;",
+    /*
+     * 3 -> 4 (issue 21, several nodes): a customer's partition is customer_id % partitions,
+     * fixed here; the nodes and their leases (one row a partition; epoch counts the owners so
+     * far, for fencing). Events carry a pending mark instead of a global cursor: with several
+     * writers, sequence values commit out of order, so a cursor could pass an event that
+     * commits later; each node takes the pending events of its partitions and clears the mark
+     * in the transaction that consumes them. Events past the old cursor stay pending.
+     */
+    "INSERT INTO meta (key, value) VALUES ('partitions', '256') ON CONFLICT (key) DO NOTHING;"
+    "CREATE TABLE nodes (node_id text PRIMARY KEY, listen text, started_ms bigint NOT NULL,"
+    " heartbeat_ms bigint NOT NULL);"
+    "CREATE TABLE leases (part integer PRIMARY KEY, owner text, epoch bigint NOT NULL DEFAULT 0,"
+    " expires_ms bigint NOT NULL DEFAULT 0, renewed_ms bigint);"
+    "INSERT INTO leases (part) SELECT generate_series(0,"
+    " (SELECT value::int FROM meta WHERE key = 'partitions') - 1);"
+    "ALTER TABLE events ADD COLUMN pending boolean NOT NULL DEFAULT false;"
+    "UPDATE events SET pending = true WHERE seq >"
+    " coalesce((SELECT value::bigint FROM meta WHERE key = 'engine_cursor'), 0);"
+    "ALTER TABLE events ALTER COLUMN pending SET DEFAULT true;"
+    "CREATE INDEX events_pending ON events (seq) WHERE pending;",
 };
 
 int

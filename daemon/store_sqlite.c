@@ -12,6 +12,7 @@
 #include "store.h"
 #include "store_broadcast.h"
 #include "store_sqlite.h"
+#include "store_cluster.h"
 #include "store_ui.h"
 #include "util.h"
 
@@ -665,6 +666,7 @@ const struct store_ops store_sqlite_ops = {
     .stats = &store_sqlite_stats_ops,
     .inbound = &store_sqlite_inbound_ops,
     .measure = &store_sqlite_measure_ops,
+    .cluster = &store_sqlite_cluster_ops,
 };
 
 /* The SQLite backend's table of events and the engine's cursor over them (store_event.h). */

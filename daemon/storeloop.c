@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "cluster.h"
 #include "engine.h"
 #include "log.h"
 #include "metrics.h"
@@ -29,6 +30,11 @@
 #define STORELOOP_ENGINE_CHUNKS 8
 /* Longest sleep before looking at the next due time again (wall-clock jumps). */
 #define STORELOOP_ENGINE_MAX_SLEEP_MS 60000
+/*
+ * With several nodes (issue 21), other nodes store events and due steps for this node's
+ * partitions without waking it: its engine looks again at least this often.
+ */
+#define STORELOOP_CLUSTER_POLL_MS 200
 
 struct storeloop {
 	struct store *store;
@@ -43,6 +49,7 @@ struct storeloop {
 	atomic_int waiting;	/* jobs someone waits for, posted and not yet taken */
 	int engine_after_inbox; /* a pass gave way to them: the next one follows the inbox */
 	void *queued_arg;
+	struct cluster *cluster; /* issue 21: the lease loop, or NULL (one node on SQLite) */
 };
 
 /* After a commit: if the engine queued messages in it, delivery hears of it. */
@@ -68,6 +75,9 @@ storeloop_group(struct storeloop *l, struct store_job **jobs, size_t n)
 	int64_t t0;
 	size_t i;
 
+	/* Issue 21: the partitions the lease loop holds now, before this transaction. */
+	if (l->cluster != NULL && cluster_sync(l->cluster, s) > 0)
+		event_active(l->engine_ev, EV_TIMEOUT, 0);
 	if (store_begin(s) != STORE_OK) {
 		storeloop_fail_all(jobs, n);
 		goto out;
@@ -153,7 +163,12 @@ storeloop_engine_pass(evutil_socket_t fd, short what, void *arg)
 
 	int64_t t0 = util_mono_us();
 	int more = 0, yield = 0;
+	if (l->cluster != NULL)
+		cluster_sync(l->cluster, l->store);
 	rc = store_begin(l->store);
+	/* Issue 21: another node may have paused or resumed a campaign over the API. */
+	if (rc == STORE_OK && l->cluster != NULL)
+		rc = engine_refresh_pauses(l->engine);
 	for (int chunk = 0; rc == STORE_OK && chunk < STORELOOP_ENGINE_CHUNKS; chunk++) {
 		int c = 0, r = 0;
 		rc = engine_consume(l->engine, STORELOOP_ENGINE_BATCH, &c);
@@ -190,6 +205,8 @@ storeloop_engine_pass(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	int64_t due = engine_next_due(l->engine), wait_ms = STORELOOP_ENGINE_MAX_SLEEP_MS;
+	if (l->cluster != NULL)
+		wait_ms = STORELOOP_CLUSTER_POLL_MS;
 	if (due >= 0 && due - util_now_ms() < wait_ms)
 		wait_ms = due - util_now_ms() > 0 ? due - util_now_ms() : 0;
 	tv.tv_sec = wait_ms / 1000;
@@ -252,10 +269,11 @@ storeloop_start(struct store *s, struct engine *engine, struct event_base *done_
 /* Everything is set before the thread starts: it reads the fields without a lock. */
 static struct storeloop *
 storeloop_start_with(struct store *s, struct engine *engine, struct event_base *done_base,
-		     void (*queued)(void *), void *arg, int reader)
+		     void (*queued)(void *), void *arg, int reader, struct cluster *cluster)
 {
 	struct storeloop *l = xcalloc(1, sizeof(*l));
 	l->reader = reader;
+	l->cluster = cluster;
 	atomic_init(&l->waiting, 0);
 	l->store = s;
 	l->engine = engine;
@@ -279,13 +297,20 @@ struct storeloop *
 storeloop_start_hooked(struct store *s, struct engine *engine, struct event_base *done_base,
 		       void (*queued)(void *), void *arg)
 {
-	return storeloop_start_with(s, engine, done_base, queued, arg, 0);
+	return storeloop_start_with(s, engine, done_base, queued, arg, 0, NULL);
+}
+
+struct storeloop *
+storeloop_start_cluster(struct store *s, struct engine *engine, struct event_base *done_base,
+			void (*queued)(void *), void *arg, struct cluster *cluster)
+{
+	return storeloop_start_with(s, engine, done_base, queued, arg, 0, cluster);
 }
 
 struct storeloop *
 storeloop_start_reader(struct store *s, struct event_base *done_base)
 {
-	return storeloop_start_with(s, NULL, done_base, NULL, NULL, 1);
+	return storeloop_start_with(s, NULL, done_base, NULL, NULL, 1, NULL);
 }
 
 void

@@ -42,6 +42,14 @@ struct storeloop *storeloop_start(struct store *s, struct engine *engine,
 struct storeloop *storeloop_start_hooked(struct store *s, struct engine *engine,
 					 struct event_base *done_base, void (*queued)(void *),
 					 void *arg);
+/*
+ * Issue 21: like storeloop_start_hooked; before each transaction the store adopts the
+ * partitions CLUSTER's lease loop holds (cluster_sync). CLUSTER stays the caller's.
+ */
+struct cluster;
+struct storeloop *storeloop_start_cluster(struct store *s, struct engine *engine,
+					  struct event_base *done_base, void (*queued)(void *),
+					  void *arg, struct cluster *cluster);
 /* A loop over a read-only store (statistics): no engine, and its commits are not counted. */
 struct storeloop *storeloop_start_reader(struct store *s, struct event_base *done_base);
 /* Any thread: queues JOB, which belongs to the store loop until its done callback. */

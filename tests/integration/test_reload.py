@@ -144,6 +144,19 @@ def check_store(env):
     env.final(cid)  # the running store carries on
 
 
+def check_node_id(env):
+    """Issue 21: a node's name among the nodes sharing a store: kept until a restart."""
+    before = env.status()["cluster"]["node_id"]
+    restart_key(env, "node_id", "elsewhere")
+    eq(env.status()["cluster"]["node_id"], before, "the running node id")
+
+
+def check_lease_ttl(env):
+    restart_key(env, "lease_ttl", "30s")
+    cid = env.purchase()
+    env.final(cid)  # the running leases carry on
+
+
 def check_secret(env):
     restart_key(env, "secret", "s" * 40)
     cid = env.purchase()
@@ -483,6 +496,8 @@ CASES = {
     "listen": ("restart", check_listen),
     "data_dir": ("restart", check_data_dir),
     "store": ("restart", check_store),
+    "node_id": ("restart", check_node_id),
+    "lease_ttl": ("restart", check_lease_ttl),
     "secret": ("restart", check_secret),
     "plugin_dir": ("restart", check_plugin_dir),
     "durability": ("restart", check_durability),
