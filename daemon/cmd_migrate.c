@@ -72,6 +72,8 @@ static const struct {
     /* issue 22: the dashboard's counters (kept by triggers in SQLite) and its sessions */
     {"outbox_days", MIG_OPTIONAL},
     {"suppression_days", MIG_OPTIONAL},
+    /* issue 19: campaigns' statistics (counters kept by triggers in both stores) */
+    {"stats_counts", MIG_OPTIONAL},
     {"ui_sessions", MIG_OPTIONAL},
 };
 

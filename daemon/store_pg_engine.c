@@ -21,12 +21,12 @@ static const struct pg_stmt eng_version_load = {
 static const struct pg_stmt eng_journey_insert = {
     "eng_journey_insert",
     "INSERT INTO journeys (campaign_id, version, customer_id, jkey, active, step, visit,"
-    " due_ms, wait_event, on_event, trigger, entered_ms, exited_ms, exit_reason)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id"};
+    " due_ms, wait_event, on_event, trigger, entered_ms, exited_ms, exit_reason, passed)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id"};
 static const struct pg_stmt eng_journey_update = {
     "eng_journey_update",
     "UPDATE journeys SET active = $2, step = $3, visit = $4, due_ms = $5, wait_event = $6,"
-    " on_event = $7, exited_ms = $8, exit_reason = $9, event = $10 WHERE id = $1"};
+    " on_event = $7, exited_ms = $8, exit_reason = $9, event = $10, passed = $11 WHERE id = $1"};
 static const struct pg_stmt eng_journey_find = {
     "eng_journey_find",
     "SELECT " PGR_J_COLS " FROM journeys WHERE campaign_id = $1 AND customer_id = $2"
@@ -145,6 +145,16 @@ store_pg_campaign_version_load(struct store *st, const char *id, const char *ver
 	return rc;
 }
 
+/* The steps a journey has passed (a bitmap, bytea), NULL when none. */
+static void
+pg_arg_passed(struct pg_args *a, const struct journey *j)
+{
+	if (j->n_passed > 0)
+		pg_arg_blob(a, j->passed, j->n_passed);
+	else
+		pg_arg_null(a);
+}
+
 /* The new journey's id comes back from the insert (RETURNING id). */
 static enum store_status
 store_pg_journey_insert(struct store *st, struct journey *j)
@@ -169,6 +179,7 @@ store_pg_journey_insert(struct store *st, struct journey *j)
 	pg_arg_opt(&a, j->exited_ms);
 	pg_arg_text(&a, j->exit_reason);
 	pg_fence_mark(PQS(st)); /* issue 21: committed only under this node's leases */
+	pg_arg_passed(&a, j);
 	rc = pg_run(PQS(st), &eng_journey_insert, &a, &r);
 	free(trigger);
 	if (rc != STORE_OK)
@@ -196,6 +207,7 @@ store_pg_journey_update(struct store *st, const struct journey *j)
 	pg_arg_text(&a, j->exit_reason);
 	pg_arg_text(&a, event);
 	pg_fence_mark(PQS(st));
+	pg_arg_passed(&a, j);
 	rc = pg_run(PQS(st), &eng_journey_update, &a, NULL);
 	free(event);
 	return rc;

@@ -1,9 +1,11 @@
 /*
  * Retention in the PostgreSQL backend, mirroring store_sqlite_retention.c: one small chunk at
  * a time (retention.c calls it as store jobs), each chunk ONE statement whose CTEs pick the
- * rows, add what statistics count to stats_archive (store_pg_stats.c adds it back) and delete
- * or slim them. All of a statement's parts see the same snapshot, so what is counted is what
- * goes. What a running journey, the engine or the re-entry rules need is never touched:
+ * rows, add the outbox per state (/v1/status) to stats_archive (store_pg_stats.c adds it
+ * back) and delete or slim them; campaigns' statistics are counters (stats_counts) that
+ * deleting rows leaves alone. All of a statement's parts see the same snapshot, so what is
+ * counted is what goes. What a running journey, the engine or the re-entry rules need is never
+ * touched:
  * - events: only those the engine has consumed (its cursor), and never a customer's first
  *   event of a type (first purchase, "has ever ...");
  * - messages and notes: never those of a running journey;
@@ -21,8 +23,6 @@
 #define ARCHIVE_ADD                                                                                \
 	" ON CONFLICT (campaign_id, kind, step_id, state, reason, day)"                            \
 	" DO UPDATE SET n = stats_archive.n + excluded.n"
-/* Notes counted in the statistics (store_sqlite.h's STATS_NOTE_SKIPS). */
-#define PG_NOTE_SKIPS "('already_sent', 'stale', 'frequency_cap')"
 #define PG_MAX_BIGINT "9223372036854775807"
 /* The advisory lock retention holds while a chunk runs: "ntretent" in ASCII (pg_locks). */
 #define PG_RETENTION_LOCK 0x6e74726574656e74LL
@@ -67,13 +67,6 @@ static const struct pg_stmt ret_messages = {
     " coalesce(final_ms, created_ms) / 86400000, count(*) FROM outbox"
     " WHERE id IN (SELECT id FROM ids) AND state IN ('sent', 'failed', 'expired', 'skipped')"
     " GROUP BY 1, 3, 4, 5, 6" ARCHIVE_ADD "),"
-    /* A journey leaves sent_journeys' live count with its last sent message. */
-    " b AS (INSERT INTO stats_archive (campaign_id, kind, step_id, state, reason, day, n)"
-    " SELECT campaign_id, 'sent_journey', '', '', '', 0, count(DISTINCT journey_id)"
-    " FROM outbox o WHERE o.id IN (SELECT id FROM ids) AND o.state = 'sent'"
-    " AND NOT EXISTS (SELECT 1 FROM outbox k WHERE k.journey_id = o.journey_id"
-    " AND k.state = 'sent' AND k.id NOT IN (SELECT id FROM ids))"
-    " GROUP BY campaign_id" ARCHIVE_ADD "),"
     " dp AS (DELETE FROM outbox_payload WHERE id IN (SELECT id FROM ids)),"
     /* A transactional send's idempotency key lives as long as its message. */
     " dt AS (DELETE FROM transactional_keys WHERE outbox_id IN (SELECT id FROM ids)),"
@@ -94,11 +87,6 @@ static const struct pg_stmt ret_notes = {
     " stop AS (SELECT min(id) AS id FROM w WHERE at_ms >= $3),"
     " take AS MATERIALIZED (SELECT id, running FROM w WHERE id < coalesce((SELECT id FROM"
     " stop), " PG_MAX_BIGINT ")),"
-    " a AS (INSERT INTO stats_archive (campaign_id, kind, step_id, state, reason, day, n)"
-    " SELECT campaign_id, 'note', coalesce(step_id, ''), action, coalesce(reason, ''),"
-    " at_ms / 86400000, count(*) FROM journey_notes WHERE id IN (SELECT id FROM take"
-    " WHERE NOT running) AND (action = 'goal' OR (action = 'skip' AND reason IN " PG_NOTE_SKIPS
-    ")) GROUP BY 1, 3, 4, 5, 6" ARCHIVE_ADD "),"
     " d AS (DELETE FROM journey_notes WHERE id IN (SELECT id FROM take WHERE NOT running))"
     " SELECT (SELECT count(*) FROM take), (SELECT max(id) FROM take),"
     " (SELECT id FROM stop) IS NOT NULL"};
@@ -118,10 +106,6 @@ static const struct pg_stmt ret_journeys = {
     " 'time', trigger::jsonb -> 'time')::text, event = NULL WHERE id IN (SELECT id FROM w"
     " WHERE keep) AND (trigger::jsonb ? 'properties' OR trigger::jsonb ? 'id'"
     " OR event IS NOT NULL)),"
-    " a AS (INSERT INTO stats_archive (campaign_id, kind, step_id, state, reason, day, n)"
-    " SELECT campaign_id, 'journey', '', coalesce(exit_reason, 'unknown'), '',"
-    " entered_ms / 86400000, count(*) FROM journeys WHERE id IN (SELECT id FROM w"
-    " WHERE NOT keep) GROUP BY 1, 4, 6" ARCHIVE_ADD "),"
     " d AS (DELETE FROM journeys WHERE id IN (SELECT id FROM w WHERE NOT keep))"
     " SELECT count(*) OVER (), exited_ms, id FROM w ORDER BY exited_ms DESC, id DESC LIMIT 1"};
 

@@ -112,6 +112,11 @@ pgr_journey_rows(PGresult *r, struct journey **out, size_t *n)
 		j->exited_ms = pgr_opt_int(r, i, 13);
 		j->exit_reason = pg_dup(r, i, 14);
 		j->event = pg_isnull(r, i, 15) ? NULL : pgr_json(r, i, 15);
+		j->passed = (unsigned char *)pg_blob(r, i, 16, &j->n_passed);
+		if (j->n_passed == 0) { /* NULL when none, as SQLite's */
+			free(j->passed);
+			j->passed = NULL;
+		}
 	}
 	*out = v;
 	*n = cnt;

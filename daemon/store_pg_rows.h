@@ -36,7 +36,7 @@ void pgr_event_rows(PGresult *r, struct store_event **out, size_t *n);
 /* The columns of a journey in the order pgr_journey_rows reads them. */
 #define PGR_J_COLS                                                                                 \
 	"id, campaign_id, version, customer_id, jkey, active, step, visit, due_ms, wait_event,"    \
-	" on_event, trigger, entered_ms, exited_ms, exit_reason, event"
+	" on_event, trigger, entered_ms, exited_ms, exit_reason, event, passed"
 void pgr_journey_rows(PGresult *r, struct journey **out, size_t *n);
 /* Appends the consent rows of C->id, in topic order, to C. */
 enum store_status pgr_consent_read(struct store_pg *s, struct customer_row *c);

@@ -15,6 +15,18 @@
 #include "store_pg.h"
 #include "util.h"
 
+/* Issue 19's statistics counters (the migration 4 -> 5, as SQLite's 14 -> 15). */
+#define PG_SC_INS                                                                                  \
+	"INSERT INTO stats_counts (campaign_id, metric, step_id, state, reason, day, n) SELECT "
+#define PG_SC_ADD                                                                                  \
+	" ON CONFLICT (campaign_id, metric, step_id, state, reason, day) DO UPDATE"                \
+	" SET n = stats_counts.n + excluded.n;"
+#define PG_SC_FINAL "('sent', 'failed', 'expired', 'skipped')"
+/* Skips recorded only as notes (store_sqlite.h's STATS_NOTE_SKIPS). */
+#define PG_SC_SKIPS "('already_sent', 'stale', 'frequency_cap')"
+/* The backfill runs once, should the migration run again (a version set back by hand). */
+#define PG_SC_ONCE "NOT EXISTS (SELECT 1 FROM meta WHERE key = 'stats_counts')"
+
 static const char *const store_pg_migrations[] = {
     /* 0 -> 1: everything the SQLite store had at version 14. */
     "CREATE TABLE meta (key text PRIMARY KEY, value text);"
@@ -151,7 +163,7 @@ static const char *const store_pg_migrations[] = {
     " WHERE state IN ('scheduled', 'sending');"
     "INSERT INTO meta (key, value) VALUES ('engine_cursor', '0');",
     /*
-     * 1 -> 2 (issue 22, SQLite's 14 -> 15): the dashboard's overview reads counters, not the
+     * 1 -> 2 (issue 22, SQLite's 15 -> 16): the dashboard's overview reads counters, not the
      * tables. Messages per UTC day of their creation, channel and state, and suppressions per
      * day added with their total (day -1), kept by statement triggers in the transaction of
      * every change (each statement's rows summed from its transition tables: one counter
@@ -251,20 +263,203 @@ static const char *const store_pg_migrations[] = {
      * far, for fencing). Events carry a pending mark instead of a global cursor: with several
      * writers, sequence values commit out of order, so a cursor could pass an event that
      * commits later; each node takes the pending events of its partitions and clears the mark
-     * in the transaction that consumes them. Events past the old cursor stay pending.
+     * in the transaction that consumes them. Events past the old cursor stay pending. Every
+     * statement may run again (a version set back by hand): the pending marks are set only
+     * when the column is new.
      */
     "INSERT INTO meta (key, value) VALUES ('partitions', '256') ON CONFLICT (key) DO NOTHING;"
-    "CREATE TABLE nodes (node_id text PRIMARY KEY, listen text, started_ms bigint NOT NULL,"
-    " heartbeat_ms bigint NOT NULL);"
-    "CREATE TABLE leases (part integer PRIMARY KEY, owner text, epoch bigint NOT NULL DEFAULT 0,"
-    " expires_ms bigint NOT NULL DEFAULT 0, renewed_ms bigint);"
+    "CREATE TABLE IF NOT EXISTS nodes (node_id text PRIMARY KEY, listen text,"
+    " started_ms bigint NOT NULL, heartbeat_ms bigint NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS leases (part integer PRIMARY KEY, owner text,"
+    " epoch bigint NOT NULL DEFAULT 0, expires_ms bigint NOT NULL DEFAULT 0, renewed_ms bigint);"
     "INSERT INTO leases (part) SELECT generate_series(0,"
-    " (SELECT value::int FROM meta WHERE key = 'partitions') - 1);"
-    "ALTER TABLE events ADD COLUMN pending boolean NOT NULL DEFAULT false;"
-    "UPDATE events SET pending = true WHERE seq >"
+    " (SELECT value::int FROM meta WHERE key = 'partitions') - 1) ON CONFLICT DO NOTHING;"
+    "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM information_schema.columns"
+    " WHERE table_name = 'events' AND column_name = 'pending') THEN"
+    " ALTER TABLE events ADD COLUMN pending boolean NOT NULL DEFAULT false;"
+    " UPDATE events SET pending = true WHERE seq >"
     " coalesce((SELECT value::bigint FROM meta WHERE key = 'engine_cursor'), 0);"
-    "ALTER TABLE events ALTER COLUMN pending SET DEFAULT true;"
-    "CREATE INDEX events_pending ON events (seq) WHERE pending;",
+    " ALTER TABLE events ALTER COLUMN pending SET DEFAULT true; END IF; END $$;"
+    "CREATE INDEX IF NOT EXISTS events_pending ON events (seq) WHERE pending;",
+    /*
+     * 4 -> 5 (issue 19, SQLite's 14 -> 15): campaigns' statistics as counters (stats_counts),
+     * kept in the transaction of each change by row triggers on journeys, outbox and
+     * journey_notes, with the same metrics, keys and effects as SQLite's (store_sqlite_schema.c
+     * says what each counts), one UPSERT (pg_stats_add) per key and change; journeys remember
+     * the steps they passed (passed, a bitmap of step indexes). The backfill (once: the meta
+     * key 'stats_counts') counts the rows and stats_archive's, which then keeps only the
+     * outbox per state. Every statement may run again (a version set back by hand).
+     */
+    /* clang-format off */
+    "CREATE TABLE IF NOT EXISTS stats_counts (campaign_id text NOT NULL, metric text NOT NULL,"
+    " step_id text NOT NULL, state text NOT NULL, reason text NOT NULL, day bigint NOT NULL,"
+    " n bigint NOT NULL, PRIMARY KEY (campaign_id, metric, step_id, state, reason, day));"
+    "ALTER TABLE journeys ADD COLUMN IF NOT EXISTS passed bytea;"
+    "CREATE OR REPLACE FUNCTION pg_stats_add(c text, m text, s text, st text, r text, d bigint,"
+    " k bigint) RETURNS void LANGUAGE plpgsql AS $$ BEGIN"
+    " INSERT INTO stats_counts (campaign_id, metric, step_id, state, reason, day, n)"
+    " VALUES (c, m, s, st, r, d, k) ON CONFLICT (campaign_id, metric, step_id, state, reason,"
+    " day) DO UPDATE SET n = stats_counts.n + excluded.n; END $$;"
+    "CREATE OR REPLACE FUNCTION stats_journey_count() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " BEGIN"
+    " IF TG_OP = 'INSERT' THEN"
+    " PERFORM pg_stats_add(NEW.campaign_id, 'entered', '', '', '', NEW.entered_ms / 86400000, 1);"
+    " IF NEW.active = 1 THEN"
+    " PERFORM pg_stats_add(NEW.campaign_id, 'now', NEW.step::text, '', '', -1, 1); END IF;"
+    " IF NEW.active = 0 THEN PERFORM pg_stats_add(NEW.campaign_id, 'exited', '', '',"
+    " coalesce(NEW.exit_reason, 'unknown'), -1, 1); END IF;"
+    " ELSIF TG_OP = 'UPDATE' THEN"
+    " IF OLD.active = 1 AND (NEW.active IS DISTINCT FROM 1 OR NEW.step IS DISTINCT FROM OLD.step)"
+    " THEN PERFORM pg_stats_add(OLD.campaign_id, 'now', OLD.step::text, '', '', -1, -1); END IF;"
+    " IF NEW.active = 1 AND (OLD.active IS DISTINCT FROM 1 OR NEW.step IS DISTINCT FROM OLD.step)"
+    " THEN PERFORM pg_stats_add(NEW.campaign_id, 'now', NEW.step::text, '', '', -1, 1); END IF;"
+    " IF OLD.active = 0 AND (NEW.active IS DISTINCT FROM 0 OR coalesce(NEW.exit_reason,"
+    " 'unknown') IS DISTINCT FROM coalesce(OLD.exit_reason, 'unknown')) THEN PERFORM"
+    " pg_stats_add(OLD.campaign_id, 'exited', '', '', coalesce(OLD.exit_reason, 'unknown'), -1,"
+    " -1); END IF;"
+    " IF NEW.active = 0 AND (OLD.active IS DISTINCT FROM 0 OR coalesce(NEW.exit_reason,"
+    " 'unknown') IS DISTINCT FROM coalesce(OLD.exit_reason, 'unknown')) THEN PERFORM"
+    " pg_stats_add(NEW.campaign_id, 'exited', '', '', coalesce(NEW.exit_reason, 'unknown'), -1,"
+    " 1); END IF;"
+    " ELSE"
+    " PERFORM pg_stats_add(OLD.campaign_id, 'now', OLD.step::text, '', '', -1, -1);"
+    " END IF;"
+    " RETURN NULL;"
+    " END $$;"
+    "DROP TRIGGER IF EXISTS stats_journey_insert ON journeys;"
+    "CREATE TRIGGER stats_journey_insert AFTER INSERT ON journeys FOR EACH ROW"
+    " EXECUTE FUNCTION stats_journey_count();"
+    "DROP TRIGGER IF EXISTS stats_journey_update ON journeys;"
+    "CREATE TRIGGER stats_journey_update AFTER UPDATE OF active, step, exit_reason ON journeys"
+    " FOR EACH ROW WHEN (OLD.active IS DISTINCT FROM NEW.active OR OLD.step IS DISTINCT FROM"
+    " NEW.step OR OLD.exit_reason IS DISTINCT FROM NEW.exit_reason)"
+    " EXECUTE FUNCTION stats_journey_count();"
+    "DROP TRIGGER IF EXISTS stats_journey_delete ON journeys;"
+    "CREATE TRIGGER stats_journey_delete AFTER DELETE ON journeys FOR EACH ROW"
+    " WHEN (OLD.active = 1) EXECUTE FUNCTION stats_journey_count();"
+    "CREATE OR REPLACE FUNCTION stats_outbox_count() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " DECLARE"
+    " fin CONSTANT text[] := ARRAY['sent', 'failed', 'expired', 'skipped'];"
+    " o_fin boolean := false; moved boolean := true; day_moved boolean := true;"
+    " BEGIN"
+    " IF TG_OP = 'UPDATE' THEN"
+    " o_fin := OLD.state = ANY (fin);"
+    " moved := NEW.state IS DISTINCT FROM OLD.state OR coalesce(NEW.reason, 'unknown')"
+    " IS DISTINCT FROM coalesce(OLD.reason, 'unknown');"
+    " day_moved := NEW.state IS DISTINCT FROM OLD.state OR coalesce(NEW.final_ms,"
+    " NEW.created_ms) / 86400000 IS DISTINCT FROM coalesce(OLD.final_ms, OLD.created_ms)"
+    " / 86400000;"
+    " IF o_fin AND moved THEN PERFORM pg_stats_add(OLD.campaign_id, 'outbox', OLD.step_id,"
+    " OLD.state, coalesce(OLD.reason, 'unknown'), -1, -1); END IF;"
+    " IF o_fin AND day_moved THEN PERFORM pg_stats_add(OLD.campaign_id, 'outbox_day', '',"
+    " OLD.state, '', coalesce(OLD.final_ms, OLD.created_ms) / 86400000, -1); END IF;"
+    " IF OLD.state = 'sent' AND NEW.state IS DISTINCT FROM 'sent' AND OLD.journey_id <> 0"
+    " AND NOT EXISTS (SELECT 1 FROM outbox k WHERE k.journey_id = OLD.journey_id"
+    " AND k.state = 'sent' AND k.id <> OLD.id) THEN PERFORM pg_stats_add(OLD.campaign_id,"
+    " 'sent_journeys', '', '', '', -1, -1); END IF;"
+    " END IF;"
+    " IF NEW.state = ANY (fin) THEN"
+    " IF moved THEN PERFORM pg_stats_add(NEW.campaign_id, 'outbox', NEW.step_id, NEW.state,"
+    " coalesce(NEW.reason, 'unknown'), -1, 1); END IF;"
+    " IF day_moved THEN PERFORM pg_stats_add(NEW.campaign_id, 'outbox_day', '', NEW.state, '',"
+    " coalesce(NEW.final_ms, NEW.created_ms) / 86400000, 1); END IF;"
+    " END IF;"
+    " IF NEW.state = 'sent' AND (TG_OP = 'INSERT' OR OLD.state IS DISTINCT FROM 'sent')"
+    " AND NEW.journey_id <> 0 AND NOT EXISTS (SELECT 1 FROM outbox k WHERE k.journey_id ="
+    " NEW.journey_id AND k.state = 'sent' AND k.id <> NEW.id) THEN"
+    " PERFORM pg_stats_add(NEW.campaign_id, 'sent_journeys', '', '', '', -1, 1); END IF;"
+    " RETURN NULL;"
+    " END $$;"
+    "DROP TRIGGER IF EXISTS stats_outbox_insert ON outbox;"
+    "CREATE TRIGGER stats_outbox_insert AFTER INSERT ON outbox FOR EACH ROW"
+    " WHEN (NEW.state IN " PG_SC_FINAL ") EXECUTE FUNCTION stats_outbox_count();"
+    "DROP TRIGGER IF EXISTS stats_outbox_update ON outbox;"
+    "CREATE TRIGGER stats_outbox_update AFTER UPDATE OF state, reason, final_ms ON outbox"
+    " FOR EACH ROW WHEN ((OLD.state IN " PG_SC_FINAL " OR NEW.state IN " PG_SC_FINAL ")"
+    " AND (OLD.state IS DISTINCT FROM NEW.state OR OLD.reason IS DISTINCT FROM NEW.reason"
+    " OR OLD.final_ms IS DISTINCT FROM NEW.final_ms)) EXECUTE FUNCTION stats_outbox_count();"
+    "CREATE OR REPLACE FUNCTION stats_note_count() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " BEGIN"
+    " IF TG_OP = 'INSERT' THEN"
+    " IF NEW.action = 'skip' THEN PERFORM pg_stats_add(NEW.campaign_id, 'note_skip',"
+    " coalesce(NEW.step_id, ''), '', NEW.reason, -1, 1); END IF;"
+    " PERFORM pg_stats_add(NEW.campaign_id, 'note_day', '', NEW.action, '', NEW.at_ms / 86400000,"
+    " 1);"
+    " IF NEW.action = 'goal' AND NOT EXISTS (SELECT 1 FROM journey_notes g WHERE g.journey_id ="
+    " NEW.journey_id AND g.action = 'goal' AND g.id <> NEW.id) THEN"
+    " PERFORM pg_stats_add(NEW.campaign_id, 'conversions', '', '', '', -1, 1); END IF;"
+    " ELSE"
+    " IF OLD.reason IN " PG_SC_SKIPS " THEN"
+    " PERFORM pg_stats_add(OLD.campaign_id, 'note_skip', coalesce(OLD.step_id, ''), '',"
+    " OLD.reason, -1, -1);"
+    " PERFORM pg_stats_add(OLD.campaign_id, 'note_day', '', 'skip', '', OLD.at_ms / 86400000,"
+    " -1); END IF;"
+    " IF NEW.reason IN " PG_SC_SKIPS " THEN"
+    " PERFORM pg_stats_add(NEW.campaign_id, 'note_skip', coalesce(NEW.step_id, ''), '',"
+    " NEW.reason, -1, 1);"
+    " PERFORM pg_stats_add(NEW.campaign_id, 'note_day', '', 'skip', '', NEW.at_ms / 86400000,"
+    " 1); END IF;"
+    " END IF;"
+    " RETURN NULL;"
+    " END $$;"
+    "DROP TRIGGER IF EXISTS stats_note_insert ON journey_notes;"
+    "CREATE TRIGGER stats_note_insert AFTER INSERT ON journey_notes FOR EACH ROW"
+    " WHEN (NEW.action = 'goal' OR (NEW.action = 'skip' AND NEW.reason IN " PG_SC_SKIPS "))"
+    " EXECUTE FUNCTION stats_note_count();"
+    /* Erasure cuts a reason's detail ("x: y" -> "x"), which may move a skip in or out. */
+    "DROP TRIGGER IF EXISTS stats_note_update ON journey_notes;"
+    "CREATE TRIGGER stats_note_update AFTER UPDATE OF reason ON journey_notes FOR EACH ROW"
+    " WHEN (OLD.action = 'skip' AND OLD.reason IS DISTINCT FROM NEW.reason"
+    " AND (OLD.reason IN " PG_SC_SKIPS " OR NEW.reason IN " PG_SC_SKIPS "))"
+    " EXECUTE FUNCTION stats_note_count();"
+    /* The backfill: what the scan of each figure gave, with the archive's counts. */
+    PG_SC_INS "campaign_id, 'entered', '', '', '', day, sum(n) FROM (SELECT campaign_id,"
+    " entered_ms / 86400000 AS day, count(*) AS n FROM journeys GROUP BY 1, 2 UNION ALL"
+    " SELECT campaign_id, day, n FROM stats_archive WHERE kind = 'journey') x WHERE " PG_SC_ONCE
+    " GROUP BY 1, 6" PG_SC_ADD
+    PG_SC_INS "campaign_id, 'now', step::text, '', '', -1, count(*) FROM journeys"
+    " WHERE active = 1 AND " PG_SC_ONCE " GROUP BY 1, 3" PG_SC_ADD
+    PG_SC_INS "campaign_id, 'exited', '', '', r, -1, sum(n) FROM (SELECT campaign_id,"
+    " coalesce(exit_reason, 'unknown') AS r, count(*) AS n FROM journeys WHERE active = 0"
+    " GROUP BY 1, 2 UNION ALL SELECT campaign_id, state, n FROM stats_archive"
+    " WHERE kind = 'journey') x WHERE " PG_SC_ONCE " GROUP BY 1, 5" PG_SC_ADD
+    PG_SC_INS "campaign_id, 'outbox', step_id, state, r, -1, sum(n) FROM (SELECT campaign_id,"
+    " step_id, state, coalesce(reason, 'unknown') AS r, count(*) AS n FROM outbox"
+    " WHERE state IN " PG_SC_FINAL " GROUP BY 1, 2, 3, 4 UNION ALL SELECT campaign_id, step_id,"
+    " state, reason, n FROM stats_archive WHERE kind = 'outbox' AND state IN " PG_SC_FINAL ")"
+    " x WHERE " PG_SC_ONCE " GROUP BY 1, 3, 4, 5" PG_SC_ADD
+    PG_SC_INS "campaign_id, 'outbox_day', '', state, '', day, sum(n) FROM (SELECT campaign_id,"
+    " state, coalesce(final_ms, created_ms) / 86400000 AS day, count(*) AS n FROM outbox"
+    " WHERE state IN " PG_SC_FINAL " GROUP BY 1, 2, 3 UNION ALL SELECT campaign_id, state, day,"
+    " n FROM stats_archive WHERE kind = 'outbox' AND state IN " PG_SC_FINAL ") x WHERE "
+    PG_SC_ONCE " GROUP BY 1, 4, 6" PG_SC_ADD
+    PG_SC_INS "campaign_id, 'sent_journeys', '', '', '', -1, sum(n) FROM (SELECT campaign_id,"
+    " count(DISTINCT journey_id) AS n FROM outbox WHERE state = 'sent' AND journey_id <> 0"
+    " GROUP BY 1 UNION ALL SELECT campaign_id, n FROM stats_archive"
+    " WHERE kind = 'sent_journey') x WHERE " PG_SC_ONCE " GROUP BY 1" PG_SC_ADD
+    PG_SC_INS "campaign_id, 'note_skip', s, '', reason, -1, sum(n) FROM (SELECT campaign_id,"
+    " coalesce(step_id, '') AS s, reason, count(*) AS n FROM journey_notes WHERE action ="
+    " 'skip' AND reason IN " PG_SC_SKIPS " GROUP BY 1, 2, 3 UNION ALL SELECT campaign_id,"
+    " step_id, reason, n FROM stats_archive WHERE kind = 'note' AND state = 'skip') x WHERE "
+    PG_SC_ONCE " GROUP BY 1, 3, 5" PG_SC_ADD
+    PG_SC_INS "campaign_id, 'note_day', '', action, '', day, sum(n) FROM (SELECT campaign_id,"
+    " action, at_ms / 86400000 AS day, count(*) AS n FROM journey_notes WHERE action = 'goal'"
+    " OR (action = 'skip' AND reason IN " PG_SC_SKIPS ") GROUP BY 1, 2, 3 UNION ALL"
+    " SELECT campaign_id, state, day, n FROM stats_archive WHERE kind = 'note') x WHERE "
+    PG_SC_ONCE " GROUP BY 1, 4, 6" PG_SC_ADD
+    PG_SC_INS "campaign_id, 'conversions', '', '', '', -1, sum(n) FROM (SELECT campaign_id,"
+    " count(DISTINCT journey_id) AS n FROM journey_notes WHERE action = 'goal' GROUP BY 1"
+    " UNION ALL SELECT campaign_id, n FROM stats_archive WHERE kind = 'note'"
+    " AND state = 'goal') x WHERE " PG_SC_ONCE " GROUP BY 1" PG_SC_ADD
+    "DELETE FROM stats_archive WHERE kind <> 'outbox';"
+    "INSERT INTO measure_counts (campaign_id, step_id, variant, metric, n)"
+    " SELECT campaign_id, step_id, '', 'passed', count(DISTINCT journey_id) FROM (SELECT"
+    " campaign_id, step_id, journey_id FROM outbox WHERE journey_id <> 0 UNION SELECT"
+    " campaign_id, step_id, journey_id FROM journey_notes WHERE step_id IS NOT NULL) x WHERE "
+    PG_SC_ONCE " GROUP BY 1, 2 ON CONFLICT (campaign_id, step_id, variant, metric)"
+    " DO UPDATE SET n = excluded.n;"
+    "INSERT INTO meta (key, value) VALUES ('stats_counts', '1') ON CONFLICT DO NOTHING;",
+    /* clang-format on */
 };
 
 int

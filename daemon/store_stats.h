@@ -26,6 +26,15 @@ struct store_stats_ops {
 	enum store_status (*transactional_counts)(struct store *, struct outbox_counts *out);
 };
 
+/*
+ * Adds a counter row of stats_counts (metric, step, state, reason, UTC day or -1, n) to O;
+ * campaign_stats_finish orders the days. Both backends' campaign_stats read rows through it
+ * (store_counters.c).
+ */
+void campaign_stats_add(struct campaign_stats *o, const char *metric, const char *step,
+			const char *state, const char *reason, int64_t day, int64_t n);
+void campaign_stats_finish(struct campaign_stats *o);
+
 extern const struct store_stats_ops store_sqlite_stats_ops;
 extern const struct store_stats_ops store_pg_stats_ops;
 

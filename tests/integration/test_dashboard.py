@@ -702,7 +702,8 @@ def clicks_on_the_overview_and_counters_equal_a_recount():
                     "suppression_days_insert", "suppression_days_update",
                     "suppression_days_delete")
         if d.on_postgresql():
-            # PostgreSQL's migration 1 -> 2 (store_pg_schema.c) made them.
+            # PostgreSQL's migration 1 -> 2 (store_pg_schema.c) made them. The later ones run
+            # again too: each is idempotent (issue 19's backfill runs once, by a meta key).
             d.sql("; ".join(f"DROP TRIGGER {t} ON "
                             + ("outbox" if t.startswith("outbox") else "suppressions")
                             for t in triggers) +

@@ -6,7 +6,6 @@ scan the statistics used to run), plus what retention pruned; the journeys at ea
 equal the active journeys' steps."""
 import datetime
 import os
-import sqlite3
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -50,54 +49,58 @@ def outcome(state):
     return "sent" if state == "sent" else "skipped" if state == "skipped" else "failed"
 
 
-def recount(path, cid):
+def rows(d, sql, cid=None):
+    """Rows of SQL on either store (d.sql), ? the campaign id; numbers as ints."""
+    if cid is not None:
+        sql = sql.replace("?", "'" + cid.replace("'", "''") + "'")
+    return [tuple(int(v) if v is not None and v.lstrip("-").isdigit() else v for v in row)
+            for row in d.sql(sql)]
+
+
+def recount(dmn, cid):
     """The figures counted over the rows, as the statistics did before counters."""
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-    try:
-        q = lambda sql: db.execute(sql, (cid,)).fetchall()  # noqa: E731
-        r = {"entered": q("SELECT count(*) FROM journeys WHERE campaign_id = ?")[0][0],
-             "active": q("SELECT count(*) FROM journeys WHERE campaign_id = ? AND active = 1")
-             [0][0],
-             "conversions": q("SELECT count(DISTINCT journey_id) FROM journey_notes"
-                              " WHERE campaign_id = ? AND action = 'goal'")[0][0],
-             "sent_journeys": q("SELECT count(DISTINCT journey_id) FROM outbox"
-                                " WHERE campaign_id = ? AND state = 'sent'")[0][0]}
-        for reason, n in q("SELECT coalesce(exit_reason, 'unknown'), count(*) FROM journeys"
-                           " WHERE campaign_id = ? AND active = 0 GROUP BY 1"):
-            bump(r, ["exited", reason], n)
-        for step, state, reason, n in q(
-                "SELECT step_id, state, coalesce(reason, 'unknown'), count(*) FROM outbox"
-                f" WHERE campaign_id = ? AND state IN {FINAL} GROUP BY 1, 2, 3"):
-            bump(r, ["steps", step, outcome(state)], n)
-            bump(r, ["skipped", reason] if state == "skipped" else [outcome(state)], n)
-        for step, reason, n in q(
-                "SELECT coalesce(step_id, ''), reason, count(*) FROM journey_notes"
-                f" WHERE campaign_id = ? AND action = 'skip' AND reason IN {NOTE_SKIPS}"
-                " GROUP BY 1, 2"):
-            bump(r, ["skipped", reason], n)
-            if step:
-                bump(r, ["steps", step, "skipped"], n)
-        for d, n in q("SELECT entered_ms / 86400000, count(*) FROM journeys"
-                      " WHERE campaign_id = ? GROUP BY 1"):
-            bump(r, ["days", day(d), "entered"], n)
-        for d, state, n in q("SELECT coalesce(final_ms, created_ms) / 86400000, state,"
-                             f" count(*) FROM outbox WHERE campaign_id = ? AND state IN {FINAL}"
-                             " GROUP BY 1, 2"):
-            bump(r, ["days", day(d), outcome(state)], n)
-        for d, action, n in q("SELECT at_ms / 86400000, action, count(*) FROM journey_notes"
-                              " WHERE campaign_id = ? AND (action = 'goal' OR (action ="
-                              f" 'skip' AND reason IN {NOTE_SKIPS})) GROUP BY 1, 2"):
-            bump(r, ["days", day(d), "conversions" if action == "goal" else "skipped"], n)
-        now = dict(q("SELECT step, count(*) FROM journeys WHERE campaign_id = ?"
-                     " AND active = 1 GROUP BY step"))
-        kept = dict((int(s), n) for s, n in q(
-            "SELECT step_id, n FROM stats_counts WHERE campaign_id = ? AND metric = 'now'"
-            " AND n <> 0"))
-        eq(kept, now, f"{cid}: the journeys at each step now")
-        sj = q("SELECT n FROM stats_counts WHERE campaign_id = ? AND metric = 'sent_journeys'")
-        return r, sj[0][0] if sj else 0
-    finally:
-        db.close()
+    q = lambda sql: rows(dmn, sql, cid)  # noqa: E731
+    r = {"entered": q("SELECT count(*) FROM journeys WHERE campaign_id = ?")[0][0],
+         "active": q("SELECT count(*) FROM journeys WHERE campaign_id = ? AND active = 1")
+         [0][0],
+         "conversions": q("SELECT count(DISTINCT journey_id) FROM journey_notes"
+                          " WHERE campaign_id = ? AND action = 'goal'")[0][0],
+         "sent_journeys": q("SELECT count(DISTINCT journey_id) FROM outbox"
+                            " WHERE campaign_id = ? AND state = 'sent'")[0][0]}
+    for reason, n in q("SELECT coalesce(exit_reason, 'unknown'), count(*) FROM journeys"
+                       " WHERE campaign_id = ? AND active = 0 GROUP BY 1"):
+        bump(r, ["exited", reason], n)
+    for step, state, reason, n in q(
+            "SELECT step_id, state, coalesce(reason, 'unknown'), count(*) FROM outbox"
+            f" WHERE campaign_id = ? AND state IN {FINAL} GROUP BY 1, 2, 3"):
+        bump(r, ["steps", step, outcome(state)], n)
+        bump(r, ["skipped", reason] if state == "skipped" else [outcome(state)], n)
+    for step, reason, n in q(
+            "SELECT coalesce(step_id, ''), reason, count(*) FROM journey_notes"
+            f" WHERE campaign_id = ? AND action = 'skip' AND reason IN {NOTE_SKIPS}"
+            " GROUP BY 1, 2"):
+        bump(r, ["skipped", reason], n)
+        if step:
+            bump(r, ["steps", step, "skipped"], n)
+    for d, n in q("SELECT entered_ms / 86400000, count(*) FROM journeys"
+                  " WHERE campaign_id = ? GROUP BY 1"):
+        bump(r, ["days", day(d), "entered"], n)
+    for d, state, n in q("SELECT coalesce(final_ms, created_ms) / 86400000, state,"
+                         f" count(*) FROM outbox WHERE campaign_id = ? AND state IN {FINAL}"
+                         " GROUP BY 1, 2"):
+        bump(r, ["days", day(d), outcome(state)], n)
+    for d, action, n in q("SELECT at_ms / 86400000, action, count(*) FROM journey_notes"
+                          " WHERE campaign_id = ? AND (action = 'goal' OR (action ="
+                          f" 'skip' AND reason IN {NOTE_SKIPS})) GROUP BY 1, 2"):
+        bump(r, ["days", day(d), "conversions" if action == "goal" else "skipped"], n)
+    now = dict(q("SELECT step, count(*) FROM journeys WHERE campaign_id = ?"
+                 " AND active = 1 GROUP BY step"))
+    kept = dict((int(s), n) for s, n in q(
+        "SELECT step_id, n FROM stats_counts WHERE campaign_id = ? AND metric = 'now'"
+        " AND n <> 0"))
+    eq(kept, now, f"{cid}: the journeys at each step now")
+    sj = q("SELECT n FROM stats_counts WHERE campaign_id = ? AND metric = 'sent_journeys'")
+    return r, sj[0][0] if sj else 0
 
 
 def figures(d, cid):
@@ -137,7 +140,7 @@ def combine(a, b, sign=1):
 def agree(d, cid, pruned=None):
     """The API's figures equal the recount (plus what retention pruned); returns both."""
     got, raw = figures(d, cid)
-    counted, sj = recount(d.db_path(), cid)
+    counted, sj = recount(d, cid)
     sj_api = counted.pop("sent_journeys")
     want = combine(counted, pruned or {})
     for k in ("sent", "failed", "conversions", "entered", "active"):
@@ -163,12 +166,36 @@ def start(d, retention=None):
 
 
 def held(d):
-    db = sqlite3.connect(f"file:{d.db_path()}?mode=ro", uri=True, timeout=10)
-    try:
-        return db.execute("SELECT count(*) FROM journeys WHERE campaign_id = 'flow'"
-                          " AND active = 1 AND due_ms IS NULL").fetchone()[0]
-    finally:
-        db.close()
+    return rows(d, "SELECT count(*) FROM journeys WHERE campaign_id = 'flow'"
+                " AND active = 1 AND due_ms IS NULL")[0][0]
+
+
+STATS_TRIGGERS = ("stats_journey_insert", "stats_journey_update", "stats_journey_delete",
+                  "stats_outbox_insert", "stats_outbox_update", "stats_note_insert",
+                  "stats_note_update")
+
+
+def rewind(d):
+    """The stopped store back to the schema before the counters (migration 14 -> 15 on SQLite,
+    4 -> 5 on PostgreSQL), so that the next start backfills them."""
+    if d.on_postgresql():
+        tables = {"journey": "journeys", "outbox": "outbox", "note": "journey_notes"}
+        d.sql("; ".join(f"DROP TRIGGER {t} ON {tables[t.split('_')[1]]}"
+                        for t in STATS_TRIGGERS) +
+              "; DROP TABLE stats_counts; ALTER TABLE journeys DROP COLUMN passed;"
+              " DELETE FROM meta WHERE key = 'stats_counts';"
+              " DELETE FROM schema_version WHERE version = 5")
+        return
+    import sqlite3
+    db = sqlite3.connect(d.db_path())
+    for t in STATS_TRIGGERS:
+        db.execute(f"DROP TRIGGER {t}")
+    db.execute("DROP TABLE stats_counts")
+    db.execute("ALTER TABLE journeys DROP COLUMN passed")
+    db.execute("DELETE FROM meta WHERE key = 'stats_counts'")
+    db.execute("PRAGMA user_version = 14")
+    db.commit()
+    db.close()
 
 
 def signups(d, who):
@@ -239,22 +266,27 @@ def counters_equal_a_recount_through_failures_bounces_pruning_and_restarts():
         eq(before["promo"]["skipped"], {"frequency_cap": 2}, "promo's capped offers")
         eq(d.stop(), 0, "stop")
 
+        # The migration's backfill counts the same: back to the schema without the counters.
+        rewind(d)
+        start(d)
+        check("migrating schema " + ("3 -> 4" if d.on_postgresql() else "14 -> 15")
+              in d.read_log(), "migrated again", d.read_log()[-500:])
+        for c in CAMPAIGNS:
+            eq(figures(d, c)[0], before[c], f"{c}: the backfill counts the same")
+            agree(d, c)
+        eq(d.stop(), 0, "stop")
+
         # Retention prunes the finished journeys, their messages and notes: the figures stay.
         start(d, RETENTION)
 
         def pruned():
-            db = sqlite3.connect(f"file:{d.db_path()}?mode=ro", uri=True, timeout=10)
-            try:
-                return db.execute("SELECT (SELECT count(*) FROM journeys) + (SELECT count(*)"
-                                  " FROM outbox) + (SELECT count(*) FROM journey_notes)"
-                                  ).fetchone()[0] == 0
-            finally:
-                db.close()
+            return rows(d, "SELECT (SELECT count(*) FROM journeys) + (SELECT count(*)"
+                        " FROM outbox) + (SELECT count(*) FROM journey_notes)")[0][0] == 0
         poll(pruned, 30, "everything finished pruned")
         gone = {}
         for c in CAMPAIGNS:
             eq(figures(d, c)[0], before[c], f"{c}: the figures survive pruning")
-            gone[c] = combine(before[c], recount(d.db_path(), c)[0], -1)
+            gone[c] = combine(before[c], recount(d, c)[0], -1)
         eq(d.stop(), 0, "stop")
 
         # Restarted without retention: more journeys, a second welcome for ann, an exit.
