@@ -225,7 +225,8 @@ cluster_free(struct cluster *c)
 		pthread_join(c->thread, NULL);
 		/* The store thread has stopped: nothing works on the partitions any more. */
 		struct lease_round lr = {.node_id = c->node_id, .ttl_ms = c->ttl_ms, .leaving = 1};
-		if (store_begin(c->store) != STORE_OK || store_leases_balance(c->store, &lr) != STORE_OK ||
+		if (store_begin(c->store) != STORE_OK ||
+		    store_leases_balance(c->store, &lr) != STORE_OK ||
 		    store_commit(c->store) != STORE_OK) {
 			store_rollback(c->store);
 			log_warnx(

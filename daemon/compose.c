@@ -151,8 +151,7 @@ compose_json(const struct compose_ctx *cx, const struct campaign *c, const char 
 int
 compose_prepare(const struct compose_ctx *cx, const struct campaign *c, const char *step_id,
 		const char *channel, const char *template_name, const struct mustache_tmpl *subject,
-		json_t *data,
-		const char *message_id, int64_t now_ms, struct composed *out,
+		json_t *data, const char *message_id, int64_t now_ms, struct composed *out,
 		struct mime_mail **mail, char **reason)
 {
 	json_t *customer = json_object_get(data, "customer");
@@ -171,8 +170,8 @@ compose_prepare(const struct compose_ctx *cx, const struct campaign *c, const ch
 	*reason = NULL;
 	*mail = NULL;
 	if (payload == NT_PAYLOAD_JSON)
-		return compose_json(cx, c, step_id, template_name, subject, data, message_id, now_ms,
-				    out, reason);
+		return compose_json(cx, c, step_id, template_name, subject, data, message_id,
+				    now_ms, out, reason);
 	if (internal && cc->to == NULL) { /* refused at start; simulate and preview come here */
 		*reason = xasprintf("no_recipient: internal channel '%s' has no 'to'", channel);
 		return -1;

@@ -62,9 +62,8 @@ int compose_message(const struct compose_ctx *cx, const struct campaign *c, cons
 struct mime_mail;
 int compose_prepare(const struct compose_ctx *cx, const struct campaign *c, const char *step_id,
 		    const char *channel, const char *template_name,
-		    const struct mustache_tmpl *subject, json_t *data,
-		    const char *message_id, int64_t now_ms, struct composed *out,
-		    struct mime_mail **mail, char **reason);
+		    const struct mustache_tmpl *subject, json_t *data, const char *message_id,
+		    int64_t now_ms, struct composed *out, struct mime_mail **mail, char **reason);
 void composed_clear(struct composed *m);
 
 /*

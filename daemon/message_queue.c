@@ -77,12 +77,13 @@ message_queue(struct store *s, const struct compose_ctx *cx, struct mimepool *mp
 		    compose_data(cx, r->campaign, r->customer, r->event, r->journey, r->now_ms);
 		if (r->data != NULL)
 			json_object_set(data, "data", r->data);
-		int bad =
-		    mp != NULL
-			? compose_prepare(cx, r->campaign, r->step_id, r->channel, r->template,
-					  r->subject, data, out->message_id, r->now_ms, &m, &mail, &reason)
-			: compose_message(cx, r->campaign, r->step_id, r->channel, r->template,
-					  r->subject, data, out->message_id, r->now_ms, &m, &reason);
+		int bad = mp != NULL
+			      ? compose_prepare(cx, r->campaign, r->step_id, r->channel,
+						r->template, r->subject, data, out->message_id,
+						r->now_ms, &m, &mail, &reason)
+			      : compose_message(cx, r->campaign, r->step_id, r->channel,
+						r->template, r->subject, data, out->message_id,
+						r->now_ms, &m, &reason);
 		if (bad < 0)
 			skip = reason;
 		json_decref(data);
