@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 /* Backends are found by name, OpenSMTPD-style. */
 static const struct store_ops *store_backends[] = {&store_sqlite_ops, &store_pg_ops};
 
@@ -96,6 +98,23 @@ store_timers_free(struct store_timer *v, size_t n)
 	for (size_t i = 0; i < n; i++)
 		free(v[i].campaign_id);
 	free(v);
+}
+
+/* Adds N skips for REASON (NULL: "unknown") to C: both backends read their rows through it. */
+void
+broadcast_counts_skip_add(struct broadcast_counts *c, const char *reason, int64_t n)
+{
+	const char *key = reason ? reason : "unknown";
+	size_t i;
+
+	for (i = 0; i < c->n_skipped && strcmp(c->skipped[i].reason, key) != 0; i++)
+		;
+	if (i == c->n_skipped) {
+		c->skipped = xrealloc(c->skipped, (c->n_skipped + 1) * sizeof(*c->skipped));
+		c->skipped[c->n_skipped++] = (struct reason_count){xstrdup(key), 0};
+	}
+	c->skipped[i].n += n;
+	c->n[OUTBOX_SKIPPED] += n;
 }
 
 void

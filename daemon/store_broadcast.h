@@ -70,6 +70,8 @@ struct broadcast_counts {
 	int64_t complaints;
 };
 void broadcast_counts_clear(struct broadcast_counts *c);
+/* Adds N skips for REASON (NULL: "unknown"), and to the skipped state's count. */
+void broadcast_counts_skip_add(struct broadcast_counts *c, const char *reason, int64_t n);
 
 struct store_broadcast_ops {
 	/* STORE_DUPLICATE when ID holds the same name and condition, STORE_CONFLICT otherwise. */

@@ -294,23 +294,6 @@ pg_broadcasts_due(struct store *st, int64_t now_ms, int limit, struct broadcast_
 	return pg_broadcast_rows(st, &bc_due, &a, out, n);
 }
 
-/* A skipped count under its reason ("unknown" for none), as SQLite's backend adds them. */
-static void
-pg_broadcast_skip_add(struct broadcast_counts *c, const char *reason, int64_t n)
-{
-	const char *key = reason ? reason : "unknown";
-	size_t i;
-
-	for (i = 0; i < c->n_skipped && strcmp(c->skipped[i].reason, key) != 0; i++)
-		;
-	if (i == c->n_skipped) {
-		c->skipped = xrealloc(c->skipped, (c->n_skipped + 1) * sizeof(*c->skipped));
-		c->skipped[c->n_skipped++] = (struct reason_count){xstrdup(key), 0};
-	}
-	c->skipped[i].n += n;
-	c->n[OUTBOX_SKIPPED] += n;
-}
-
 static enum store_status
 pg_broadcast_counts(struct store *st, const char *campaign_id, struct broadcast_counts *out)
 {
@@ -329,7 +312,7 @@ pg_broadcast_counts(struct store *st, const char *campaign_id, struct broadcast_
 		if (name == NULL)
 			c.complaints = n;
 		else if (state == OUTBOX_SKIPPED)
-			pg_broadcast_skip_add(&c, pg_str(r, i, 1), n);
+			broadcast_counts_skip_add(&c, pg_str(r, i, 1), n);
 		else if (state >= 0)
 			c.n[state] += n;
 	}

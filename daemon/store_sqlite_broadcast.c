@@ -342,23 +342,6 @@ store_sqlite_broadcasts_due(struct store *st, int64_t now_ms, int limit, struct 
 	return broadcast_rows(st, q, out, n);
 }
 
-/* Adds N skips for REASON (NULL: "unknown") to C. */
-static void
-broadcast_skip_add(struct broadcast_counts *c, const char *reason, int64_t n)
-{
-	const char *key = reason ? reason : "unknown";
-	size_t i;
-
-	for (i = 0; i < c->n_skipped && strcmp(c->skipped[i].reason, key) != 0; i++)
-		;
-	if (i == c->n_skipped) {
-		c->skipped = xrealloc(c->skipped, (c->n_skipped + 1) * sizeof(*c->skipped));
-		c->skipped[c->n_skipped++] = (struct reason_count){xstrdup(key), 0};
-	}
-	c->skipped[i].n += n;
-	c->n[OUTBOX_SKIPPED] += n;
-}
-
 static enum store_status
 store_sqlite_broadcast_counts(struct store *st, const char *campaign_id,
 			      struct broadcast_counts *out)
@@ -373,7 +356,7 @@ store_sqlite_broadcast_counts(struct store *st, const char *campaign_id,
 		int state = name ? outbox_state_parse(name) : -1;
 		int64_t n = sqlite3_column_int64(q, 2);
 		if (state == OUTBOX_SKIPPED)
-			broadcast_skip_add(&c, (const char *)sqlite3_column_text(q, 1), n);
+			broadcast_counts_skip_add(&c, (const char *)sqlite3_column_text(q, 1), n);
 		else if (state >= 0)
 			c.n[state] += n;
 	}
