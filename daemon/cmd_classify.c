@@ -5,23 +5,13 @@
 #include <string.h>
 
 #include "inbound_classify.h"
+#include "jsonout.h"
 #include "util.h"
 
 static json_t *
 inbound_str_or_null(const char *s)
 {
 	return s ? json_string(s) : json_null();
-}
-
-/* The reply's number: an integer when it is one ("2"), else a real ("2.5"), or null. */
-static json_t *
-inbound_number_json(const struct inbound_class *c)
-{
-	if (!c->has_number)
-		return json_null();
-	if (c->number == (double)(json_int_t)c->number && c->number < 1e15 && c->number > -1e15)
-		return json_integer((json_int_t)c->number);
-	return json_real(c->number);
 }
 
 json_t *
@@ -48,7 +38,8 @@ inbound_class_json(const struct inbound_class *c, const char *file)
 	json_object_set_new(o, "feedback_type", inbound_str_or_null(c->feedback_type));
 	if (c->kind == INBOUND_REPLY) {
 		json_object_set_new(o, "text", inbound_str_or_null(c->text));
-		json_object_set_new(o, "number", inbound_number_json(c));
+		json_object_set_new(o, "number",
+				    c->has_number ? jsonout_number(c->number) : json_null());
 	}
 	return o;
 }

@@ -363,7 +363,7 @@ migrate_put_value(struct migrate *m, GString *line, sqlite3_stmt *st, int i, enu
 	}
 	if (type == SQLITE_FLOAT && t == MT_INT) {
 		double v = sqlite3_column_double(st, i);
-		if (v != (double)(long long)v)
+		if (!(v < 9.2e18 && v > -9.2e18) || v != (double)(long long)v)
 			return migrate_fail(m, "%s.%s: %.17g is not an integer", table, col, v);
 		g_string_append_printf(line, "%lld", (long long)v);
 		return 0;

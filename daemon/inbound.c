@@ -7,6 +7,7 @@
 
 #include "crypto.h"
 #include "ingest.h"
+#include "jsonout.h"
 #include "log.h"
 #include "util.h"
 #include "validate.h"
@@ -107,15 +108,6 @@ inbound_event(struct store *s, const char *customer, const char *type, const cha
 	rc = ingest_events(s, &ev, 1, now_ms, &dup, &conflict);
 	nt_event_clear(&ev);
 	return rc;
-}
-
-/* A reply's number as JSON: an integer when it is one ("5"), else a real ("2.5"). */
-static json_t *
-inbound_number(double v)
-{
-	if (v == (double)(json_int_t)v && v < 1e15 && v > -1e15)
-		return json_integer((json_int_t)v);
-	return json_real(v);
 }
 
 /* The properties every event of this message carries: which message, campaign and step. */
@@ -234,7 +226,7 @@ inbound_effects(struct store *s, const struct inbound_ctx *cx, struct inbound_cl
 		if (c->subject != NULL)
 			json_object_set_new(p, "subject", json_string(c->subject));
 		if (c->has_number)
-			json_object_set_new(p, "number", inbound_number(c->number));
+			json_object_set_new(p, "number", jsonout_number(c->number));
 		if ((rc = inbound_event(s, ref->customer, "reply", dedupe, json_deep_copy(p),
 					now_ms)) != STORE_OK) {
 			json_decref(p);
@@ -249,7 +241,7 @@ inbound_effects(struct store *s, const struct inbound_ctx *cx, struct inbound_cl
 		 * the customer's feedback, with that score, so a journey waiting for feedback goes
 		 * on exactly as with POST /v1/events.
 		 */
-		json_object_set_new(p, "score", inbound_number(c->number));
+		json_object_set_new(p, "score", jsonout_number(c->number));
 		json_object_set_new(p, "source", json_string("reply"));
 		return inbound_event(s, ref->customer, "feedback", dedupe, p, now_ms);
 	}

@@ -260,3 +260,12 @@ jsonout_dumpf(const json_t *v, FILE *f, size_t flags)
 	free(s);
 	return rc;
 }
+
+/* Range first: casting a double outside json_int_t's range to it is undefined behaviour. */
+json_t *
+jsonout_number(double d)
+{
+	if (d < 1e15 && d > -1e15 && d == (double)(json_int_t)d)
+		return json_integer((json_int_t)d);
+	return json_real(d);
+}

@@ -12,5 +12,7 @@ char *jsonout_dumps(const json_t *v, size_t flags);
 int jsonout_dumpf(const json_t *v, FILE *f, size_t flags);
 /* D as the shortest text that reads back as D, with ".0" when it would read as an integer. */
 void jsonout_real(double d, char *buf, size_t n);
+/* D as a JSON integer when it is a whole number within +-1e15 ("5"), else a real ("2.5"). */
+json_t *jsonout_number(double d);
 
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "inbound_classify.h"
+#include "jsonout.h"
 #include "tap.h"
 #include "verp.h"
 #include "util.h"
@@ -242,6 +243,19 @@ test_number(void)
 		int has = inbound_leading_number(cases[i].text, &v);
 		test_ok(has == cases[i].has && (!has || fabs(v - cases[i].v) < 1e-9), "\"%s\": %s",
 			cases[i].text, has ? "a number" : "no number");
+	}
+	/* The number as JSON: whole numbers as integers, the rest (and any beyond +-1e15, where a
+	 * cast to an integer would be undefined) as reals. */
+	static const struct {
+		double v;
+		int integer;
+	} nums[] = {{2, 1}, {2.5, 0}, {-7, 1}, {1.11111e19, 0}, {-1e300, 0}, {999999999999999, 1}};
+	for (size_t i = 0; i < NT_ARRAY_LEN(nums); i++) {
+		json_t *j = jsonout_number(nums[i].v);
+		test_ok(j != NULL && json_is_integer(j) == nums[i].integer &&
+			    json_number_value(j) == nums[i].v,
+			"%g as JSON is %s", nums[i].v, nums[i].integer ? "an integer" : "a real");
+		json_decref(j);
 	}
 	char *t = inbound_reply_text("Danke!\r\n\r\n-- \r\nMax\r\n");
 	test_ok(strcmp(t, "Danke!") == 0, "signature after \"-- \" is cut: \"%s\"", t);
