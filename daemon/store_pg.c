@@ -76,29 +76,172 @@ pg_lost(struct store_pg *s)
 		s->conn = NULL;
 	}
 	s->in_tx = 0;
+	s->tx_failed = 0;
+	s->pending = 0;
 	g_hash_table_remove_all(s->prepared);
+}
+
+/* Notes a failure: its message (with its SQLSTATE) in s->err and the log. */
+static void
+pg_note_failure(struct store_pg *s, const char *what, PGresult *r)
+{
+	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	snprintf(s->last_state, sizeof(s->last_state), "%s", state ? state : "");
+	snprintf(s->err, sizeof(s->err), "%s: %s%s%s", what,
+		 r ? PQresultErrorMessage(r) : PQerrorMessage(s->conn), state ? " SQLSTATE " : "",
+		 state ? state : "");
+	g_strchomp(s->err);
+	log_warnx("store: %s", s->err);
 }
 
 /* Logs a failed result with its SQLSTATE, and notices a lost connection. */
 static enum store_status
 pg_failed(struct store_pg *s, const char *what, PGresult *r)
 {
-	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-	snprintf(s->err, sizeof(s->err), "%s: %s%s%s", what,
-		 r ? PQresultErrorMessage(r) : PQerrorMessage(s->conn), state ? " SQLSTATE " : "",
-		 state ? state : "");
-	g_strchomp(s->err);
-	log_warnx("store: %s", s->err);
+	pg_note_failure(s, what, r);
 	if (r != NULL)
 		PQclear(r);
+	s->tx_failed = s->in_tx;
 	pg_lost(s);
 	return STORE_UNAVAILABLE;
+}
+
+/*
+ * Pipeline mode (libpq 14+): commands go out without waiting, and one sync reads all their
+ * results, so a transaction's writes cost one round trip together instead of one each. The
+ * server runs them in order; after a failure it skips the rest up to the sync.
+ */
+static enum store_status
+pg_pipe_enter(struct store_pg *s)
+{
+	if (s->conn == NULL)
+		return STORE_UNAVAILABLE;
+	if (PQpipelineStatus(s->conn) != PQ_PIPELINE_OFF)
+		return STORE_OK;
+	if (PQenterPipelineMode(s->conn) == 1)
+		return STORE_OK;
+	return pg_failed(s, "pipeline mode", NULL);
+}
+
+static enum store_status pg_pipe_sync(struct store_pg *s, PGresult **last);
+
+/* Room for two more commands (a statement and its preparation): a full pipeline is read. */
+static enum store_status
+pg_pipe_room(struct store_pg *s)
+{
+	if (s->pending + 2 > PG_PIPE_MAX && pg_pipe_sync(s, NULL) != STORE_OK)
+		return STORE_UNAVAILABLE;
+	return pg_pipe_enter(s);
+}
+
+static void
+pg_pipe_note(struct store_pg *s, const char *name, int prepare)
+{
+	s->pipe[s->pending].name = name;
+	s->pipe[s->pending++].prepare = prepare;
+}
+
+/* Queues ST with A (preparing it first on this connection); its result is read by the sync. */
+static enum store_status
+pg_pipe_send(struct store_pg *s, const struct pg_stmt *st, const struct pg_args *a)
+{
+	if (pg_pipe_room(s) != STORE_OK)
+		return STORE_UNAVAILABLE;
+	if (!g_hash_table_contains(s->prepared, st->name)) {
+		if (PQsendPrepare(s->conn, st->name, st->sql, 0, NULL) != 1)
+			return pg_failed(s, st->name, NULL);
+		pg_pipe_note(s, st->name, 1);
+		g_hash_table_add(s->prepared, (gpointer)st->name);
+	}
+	if (PQsendQueryPrepared(s->conn, st->name, a ? a->n : 0, a ? a->v : NULL, a ? a->len : NULL,
+				a ? a->fmt : NULL, 0) != 1)
+		return pg_failed(s, st->name, NULL);
+	pg_pipe_note(s, st->name, 0);
+	return STORE_OK;
+}
+
+/* Queues SQL without parameters (transaction control). */
+static enum store_status
+pg_pipe_send_sql(struct store_pg *s, const char *sql)
+{
+	if (pg_pipe_room(s) != STORE_OK)
+		return STORE_UNAVAILABLE;
+	if (PQsendQueryParams(s->conn, sql, 0, NULL, NULL, NULL, NULL, 0) != 1)
+		return pg_failed(s, sql, NULL);
+	pg_pipe_note(s, sql, 0);
+	return STORE_OK;
+}
+
+/*
+ * Sends a sync and reads every queued command's result, in order: STORE_OK when all
+ * succeeded, with the last command's result in *LAST (when LAST is not NULL); else
+ * STORE_UNAVAILABLE, the first failure logged, the transaction marked failed, and a statement
+ * whose preparation did not happen forgotten so that it is prepared again.
+ */
+static enum store_status
+pg_pipe_sync(struct store_pg *s, PGresult **last)
+{
+	enum store_status rc = STORE_OK;
+	int cmd = 0, want = last != NULL;
+
+	if (last != NULL)
+		*last = NULL;
+	if (s->conn == NULL)
+		return STORE_UNAVAILABLE;
+	if (PQpipelineStatus(s->conn) == PQ_PIPELINE_OFF)
+		return STORE_OK;
+	if (PQpipelineSync(s->conn) != 1)
+		return pg_failed(s, "pipeline sync", NULL);
+	for (;;) {
+		PGresult *r = PQgetResult(s->conn);
+		if (r == NULL) {
+			/* The end of one command's results; a dead link ends them all. */
+			if (PQstatus(s->conn) != CONNECTION_OK || ++cmd > s->pending) {
+				if (rc == STORE_OK)
+					pg_note_failure(s, "pipeline", NULL);
+				rc = STORE_UNAVAILABLE;
+				break;
+			}
+			continue;
+		}
+		ExecStatusType t = PQresultStatus(r);
+		if (t == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			break;
+		}
+		int ok = t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK;
+		const char *name = cmd < s->pending ? s->pipe[cmd].name : "pipeline";
+		if (!ok && cmd < s->pending && s->pipe[cmd].prepare)
+			g_hash_table_remove(s->prepared, name);
+		if (!ok && t != PGRES_PIPELINE_ABORTED && rc == STORE_OK)
+			pg_note_failure(s, name, r);
+		if (!ok)
+			rc = STORE_UNAVAILABLE;
+		if (ok && want && cmd == s->pending - 1) {
+			if (*last != NULL)
+				PQclear(*last);
+			*last = r;
+		} else
+			PQclear(r);
+	}
+	s->pending = 0;
+	if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK)
+		PQexitPipelineMode(s->conn);
+	if (rc != STORE_OK) {
+		if (last != NULL && *last != NULL) {
+			PQclear(*last);
+			*last = NULL;
+		}
+		s->tx_failed = s->in_tx;
+		pg_lost(s);
+	}
+	return rc;
 }
 
 enum store_status
 pg_exec(struct store_pg *s, const char *sql)
 {
-	if (s->conn == NULL)
+	if (s->conn == NULL || pg_pipe_sync(s, NULL) != STORE_OK)
 		return STORE_UNAVAILABLE;
 	PGresult *r = PQexec(s->conn, sql);
 	ExecStatusType t = PQresultStatus(r);
@@ -117,23 +260,23 @@ pg_run(struct store_pg *s, const struct pg_stmt *st, const struct pg_args *a, PG
 		*res = NULL;
 	if (s->conn == NULL)
 		return STORE_UNAVAILABLE;
-	if (!g_hash_table_contains(s->prepared, st->name)) {
-		r = PQprepare(s->conn, st->name, st->sql, 0, NULL);
-		if (PQresultStatus(r) != PGRES_COMMAND_OK)
-			return pg_failed(s, st->name, r);
-		PQclear(r);
-		g_hash_table_add(s->prepared, (gpointer)st->name);
-	}
-	r = PQexecPrepared(s->conn, st->name, a ? a->n : 0, a ? a->v : NULL, a ? a->len : NULL,
-			   a ? a->fmt : NULL, 0);
-	ExecStatusType t = PQresultStatus(r);
-	if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK)
-		return pg_failed(s, st->name, r);
+	if (pg_pipe_send(s, st, a) != STORE_OK || pg_pipe_sync(s, &r) != STORE_OK)
+		return STORE_UNAVAILABLE;
 	if (res != NULL)
 		*res = r;
 	else
 		PQclear(r);
 	return STORE_OK;
+}
+
+enum store_status
+pg_send(struct store_pg *s, const struct pg_stmt *st, const struct pg_args *a)
+{
+	if (!s->in_tx)
+		return pg_run(s, st, a, NULL);
+	if (s->tx_failed)
+		return STORE_UNAVAILABLE;
+	return pg_pipe_send(s, st, a);
 }
 
 long
@@ -377,6 +520,7 @@ store_pg_schema_version(struct store *st)
 	return v;
 }
 
+/* BEGIN goes out with the transaction's first statement: no round trip of its own. */
 static enum store_status
 store_pg_begin(struct store *st)
 {
@@ -384,10 +528,28 @@ store_pg_begin(struct store *st)
 	enum store_status rc = pg_ensure(s);
 	if (rc != STORE_OK)
 		return rc;
-	rc = pg_exec(s, s->read_only ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN");
-	s->in_tx = rc == STORE_OK;
+	if (s->pending > 0 && pg_pipe_sync(s, NULL) != STORE_OK)
+		return STORE_UNAVAILABLE;
+	s->tx_failed = 0;
 	s->fence = 0;
+	rc = pg_pipe_send_sql(s, s->read_only ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+					      : "BEGIN");
+	s->in_tx = rc == STORE_OK;
 	return rc;
+}
+
+/* Ends a failed transaction: whatever is queued, and the transaction, are thrown away. */
+static void
+pg_abort(struct store_pg *s)
+{
+	if (s->conn != NULL && s->in_tx) {
+		pg_pipe_send_sql(s, "ROLLBACK");
+		pg_pipe_sync(s, NULL);
+		/* A ROLLBACK that failed leaves nothing open: a lost link was dropped above. */
+	}
+	s->in_tx = 0;
+	s->tx_failed = 0;
+	s->fence = 0;
 }
 
 /*
@@ -401,11 +563,14 @@ static enum store_status
 store_pg_commit(struct store *st)
 {
 	struct store_pg *s = PQS(st);
+	if (s->tx_failed) {
+		snprintf(s->err, sizeof(s->err), "a statement of the transaction failed: rolled back");
+		log_warnx("store: %s", s->err);
+		pg_abort(s);
+		return STORE_UNAVAILABLE;
+	}
 	if (s->fence && pg_fence_check(s) != STORE_OK) {
-		if (s->conn != NULL)
-			pg_exec(s, "ROLLBACK");
-		s->in_tx = 0;
-		s->fence = 0;
+		pg_abort(s);
 		pg_fence_reread(s);
 		return STORE_UNAVAILABLE;
 	}
@@ -416,10 +581,12 @@ store_pg_commit(struct store *st)
 	 * A transaction that met an error is aborted, and PostgreSQL answers its COMMIT with a
 	 * ROLLBACK, not an error: only the command tag tells that nothing was committed.
 	 */
-	PGresult *r = PQexec(s->conn, "COMMIT");
+	PGresult *r;
+	if (pg_pipe_send_sql(s, "COMMIT") != STORE_OK || pg_pipe_sync(s, &r) != STORE_OK) {
+		pg_abort(s);
+		return STORE_UNAVAILABLE;
+	}
 	s->in_tx = 0;
-	if (PQresultStatus(r) != PGRES_COMMAND_OK)
-		return pg_failed(s, "COMMIT", r);
 	int committed = strcmp(PQcmdStatus(r), "COMMIT") == 0;
 	PQclear(r);
 	if (!committed) {
@@ -433,30 +600,35 @@ store_pg_commit(struct store *st)
 static void
 store_pg_rollback(struct store *st)
 {
-	struct store_pg *s = PQS(st);
-	if (s->conn != NULL && s->in_tx)
-		pg_exec(s, "ROLLBACK");
-	s->in_tx = 0;
-	s->fence = 0;
+	pg_abort(PQS(st));
 }
 
+/* A savepoint and its release go out with the statements around them. */
 static enum store_status
 store_pg_savepoint(struct store *st)
 {
-	return pg_exec(PQS(st), "SAVEPOINT item");
+	struct store_pg *s = PQS(st);
+	return s->tx_failed ? STORE_UNAVAILABLE : pg_pipe_send_sql(s, "SAVEPOINT item");
 }
 
 static enum store_status
 store_pg_release(struct store *st)
 {
-	return pg_exec(PQS(st), "RELEASE SAVEPOINT item");
+	struct store_pg *s = PQS(st);
+	return s->tx_failed ? STORE_UNAVAILABLE : pg_pipe_send_sql(s, "RELEASE SAVEPOINT item");
 }
 
+/*
+ * An item that refused (a conflict, not a failure) is undone. A failure earlier in the
+ * transaction stays: tx_failed keeps its COMMIT from being tried, even though rolling back to
+ * an older savepoint would let the server go on.
+ */
 static void
 store_pg_rollback_savepoint(struct store *st)
 {
-	if (pg_exec(PQS(st), "ROLLBACK TO SAVEPOINT item") == STORE_OK)
-		pg_exec(PQS(st), "RELEASE SAVEPOINT item");
+	struct store_pg *s = PQS(st);
+	if (!s->tx_failed && pg_pipe_send_sql(s, "ROLLBACK TO SAVEPOINT item") == STORE_OK)
+		pg_pipe_send_sql(s, "RELEASE SAVEPOINT item");
 }
 
 static enum store_status

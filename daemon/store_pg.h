@@ -35,6 +35,13 @@
 /* The most parameters one statement takes (multi-row inserts build their own arrays). */
 #define PG_ARGS_MAX 24
 
+/*
+ * The most commands sent ahead in libpq's pipeline mode before their results are read: their
+ * results (a few dozen bytes each) must fit in the socket's buffer, or the server would wait
+ * for this side to read while this side waits for the server to take more.
+ */
+#define PG_PIPE_MAX 256
+
 struct pg_stmt {
 	const char *name; /* unique in the backend: it names the prepared statement */
 	const char *sql;
@@ -54,7 +61,18 @@ struct store_pg {
 	PGconn *conn;
 	char *conninfo;
 	int read_only;
-	int in_tx;	      /* BEGIN sent, no COMMIT or ROLLBACK yet */
+	int in_tx;     /* BEGIN sent, no COMMIT or ROLLBACK yet */
+	int tx_failed; /* a command of this transaction failed: it cannot commit */
+	/*
+	 * Pipeline mode: commands sent whose results are not read yet, each with its statement's
+	 * name (for the log) and whether it prepares it (forgotten on failure, to prepare again).
+	 */
+	int pending;
+	struct {
+		const char *name;
+		int prepare;
+	} pipe[PG_PIPE_MAX + 2];
+	char last_state[6];   /* the SQLSTATE of the last failure ("" for none or a lost link) */
 	GHashTable *prepared; /* statement names prepared on this connection */
 	int64_t retry_at_us;  /* after a lost connection: no reconnect before this */
 	int64_t backoff_us;   /* the next wait, doubled up to PG_BACKOFF_MAX_US */
@@ -85,10 +103,19 @@ void pg_arg_blob(struct pg_args *a, const void *p, size_t len);
 /*
  * Runs ST with A (may be NULL): STORE_OK with *RES (may be NULL: the result is cleared) holding
  * the rows, to be PQclear'ed by the caller; STORE_UNAVAILABLE on any error, logged, the
- * connection marked for a reconnect when it is gone.
+ * connection marked for a reconnect when it is gone. Commands pg_send queued go first, in the
+ * same round trip; a failure of any of them fails this call.
  */
 enum store_status pg_run(struct store_pg *s, const struct pg_stmt *st, const struct pg_args *a,
 			 PGresult **res);
+/*
+ * Sends ST with A without waiting for its result (libpq's pipeline mode): for a write whose
+ * result the operation does not read. Inside a transaction its outcome is read with the next
+ * pg_run or the COMMIT, one round trip for all that were queued; a failure then fails the
+ * transaction (STORE_UNAVAILABLE, rolled back whole), as any store error does. Outside a
+ * transaction it is pg_run.
+ */
+enum store_status pg_send(struct store_pg *s, const struct pg_stmt *st, const struct pg_args *a);
 /* Runs SQL without parameters or result (transaction control, DDL). */
 enum store_status pg_exec(struct store_pg *s, const char *sql);
 /* The number of rows a command touched (UPDATE, DELETE, INSERT). */

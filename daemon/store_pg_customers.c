@@ -283,7 +283,7 @@ pg_customer_erase(struct store *st, const char *ext_id, const char *secret, int6
 	pg_arg_int(&a, id);
 	pg_arg_int(&a, now_ms);
 	pg_arg_text(&a, hash[0] ? hash : NULL);
-	return pg_run(s, &cust_erase_q, &a, NULL);
+	return pg_send(s, &cust_erase_q, &a);
 }
 
 static enum store_status
@@ -302,7 +302,7 @@ pg_suppression_add(struct store *st, const char *secret, const char *address, co
 	pg_arg_text(&a, lower);
 	pg_arg_text(&a, reason);
 	pg_arg_int(&a, now_ms);
-	rc = pg_run(PQS(st), &q, &a, NULL);
+	rc = pg_send(PQS(st), &q, &a);
 	g_free(lower);
 	return rc;
 }
@@ -428,7 +428,7 @@ pg_consent_update(struct store *st, int64_t customer_id, const char *topic, cons
 	pg_arg_int(&a, now_ms);
 	pg_arg_text(&a, source);
 	pg_arg_text(&a, addr);
-	return pg_run(PQS(st), &q, &a, NULL);
+	return pg_send(PQS(st), &q, &a);
 }
 
 /* The next ledger visit for system mail (journey 0): each confirmation mail is new. */
@@ -488,7 +488,7 @@ pg_purchase_add(struct store *st, int64_t customer_id, int64_t time_ms)
 
 	pg_arg_int(&a, customer_id);
 	pg_arg_int(&a, time_ms);
-	return pg_run(PQS(st), &q, &a, NULL);
+	return pg_send(PQS(st), &q, &a);
 }
 
 static enum store_status
@@ -501,7 +501,7 @@ pg_stage_set(struct store *st, int64_t customer_id, const char *stage, int64_t s
 	pg_arg_int(&a, customer_id);
 	pg_arg_text(&a, stage);
 	pg_arg_int(&a, since_ms);
-	return pg_run(PQS(st), &q, &a, NULL);
+	return pg_send(PQS(st), &q, &a);
 }
 
 /* The PostgreSQL backend's table of customers and consent (store_customers.h). */

@@ -314,10 +314,10 @@ cust_batch_write(struct store_pg *s, GHashTable *cust, int64_t now_ms)
 			pg_arg_text(&a, one->v[f]);
 		pg_arg_text(&a, attrs);
 		pg_arg_int(&a, now_ms);
-		rc = pg_run(s, &cust_write_one, &a, NULL);
+		rc = pg_send(s, &cust_write_one, &a);
 		free(attrs);
 	} else
-		rc = rows > 0 ? pg_run(s, &q, &a, NULL) : STORE_OK;
+		rc = rows > 0 ? pg_send(s, &q, &a) : STORE_OK;
 	for (int i = 0; i < 7; i++)
 		pgr_array_free(&arr[i]);
 	return rc;
@@ -365,7 +365,7 @@ cust_batch_consent_write(struct store_pg *s, GHashTable *cust)
 		pgr_array_end(&arr[i]);
 		pg_arg_text(&a, arr[i].s->str);
 	}
-	rc = rows > 0 ? pg_run(s, &q, &a, NULL) : STORE_OK;
+	rc = rows > 0 ? pg_send(s, &q, &a) : STORE_OK;
 	for (int i = 0; i < 5; i++)
 		pgr_array_free(&arr[i]);
 	return rc;

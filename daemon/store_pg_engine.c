@@ -122,7 +122,7 @@ store_pg_campaign_version_save(struct store *st, const char *id, const char *ver
 	pg_arg_text(&a, version);
 	pg_arg_text(&a, definition);
 	pg_arg_int(&a, now_ms);
-	return pg_run(PQS(st), &eng_version_save, &a, NULL);
+	return pg_send(PQS(st), &eng_version_save, &a);
 }
 
 static enum store_status
@@ -208,7 +208,7 @@ store_pg_journey_update(struct store *st, const struct journey *j)
 	pg_arg_text(&a, event);
 	pg_fence_mark(PQS(st));
 	pg_arg_passed(&a, j);
-	rc = pg_run(PQS(st), &eng_journey_update, &a, NULL);
+	rc = pg_send(PQS(st), &eng_journey_update, &a);
 	free(event);
 	return rc;
 }
@@ -399,7 +399,7 @@ store_pg_journey_note(struct store *st, const struct journey_note *e)
 	pg_arg_text(&a, e->template);
 	pg_arg_int(&a, e->at_ms);
 	pg_fence_mark(PQS(st));
-	return pg_run(PQS(st), &eng_note, &a, NULL);
+	return pg_send(PQS(st), &eng_note, &a);
 }
 
 static enum store_status
@@ -421,7 +421,7 @@ store_pg_timer_push(struct store *st, const char *campaign_id, int64_t customer_
 	pg_arg_int(&a, customer_id);
 	pg_arg_int(&a, due_ms);
 	pg_fence_mark(PQS(st));
-	return pg_run(PQS(st), &eng_timer_push, &a, NULL);
+	return pg_send(PQS(st), &eng_timer_push, &a);
 }
 
 static enum store_status
@@ -459,7 +459,7 @@ store_pg_timer_delete(struct store *st, const char *campaign_id, int64_t custome
 	pg_arg_text(&a, campaign_id);
 	pg_arg_int(&a, customer_id);
 	pg_fence_mark(PQS(st));
-	return pg_run(PQS(st), &eng_timer_delete, &a, NULL);
+	return pg_send(PQS(st), &eng_timer_delete, &a);
 }
 
 /* Runs ST and reads its schedule rows. */
@@ -518,7 +518,7 @@ store_pg_schedule_set(struct store *st, const struct store_schedule *sc)
 	pg_arg_opt(&a, sc->run_ms);
 	pg_arg_int(&a, sc->cursor);
 	pg_fence_mark(PQS(st));
-	return pg_run(PQS(st), &eng_sched_set, &a, NULL);
+	return pg_send(PQS(st), &eng_sched_set, &a);
 }
 
 static enum store_status
@@ -581,9 +581,9 @@ store_pg_campaign_pause(struct store *st, const char *campaign_id, int paused, i
 	struct pg_args a = {0};
 	pg_arg_text(&a, campaign_id);
 	if (!paused)
-		return pg_run(PQS(st), &eng_unpause, &a, NULL);
+		return pg_send(PQS(st), &eng_unpause, &a);
 	pg_arg_int(&a, now_ms);
-	return pg_run(PQS(st), &eng_pause, &a, NULL);
+	return pg_send(PQS(st), &eng_pause, &a);
 }
 
 static enum store_status

@@ -110,7 +110,7 @@ pg_cursor_set(struct store *st, int64_t seq)
 	pg_fence_mark(s);
 	pg_arg_text(&a, s->seen_seqs);
 	pg_arg_int(&a, seq);
-	return pg_run(s, &q, &a, NULL);
+	return pg_send(s, &q, &a);
 }
 
 static enum store_status

@@ -161,7 +161,7 @@ pg_counts_write(struct store *st, struct pg_counts *c)
 		pg_arg_text(&a, c->col[i].s->str);
 	}
 	if (c->col[0].n > 0)
-		rc = pg_run(PQS(st), &ms_counts, &a, NULL);
+		rc = pg_send(PQS(st), &ms_counts, &a);
 	for (int i = 0; i < 5; i++)
 		pgr_array_free(&c->col[i]);
 	return rc;
@@ -195,7 +195,7 @@ pg_links_add(struct store *st, int64_t id, json_t *links)
 	pg_arg_text(&a, idx.s->str);
 	pg_arg_text(&a, url.s->str);
 	pg_arg_text(&a, name.s->str);
-	rc = pg_run(PQS(st), &ms_links_add, &a, NULL);
+	rc = pg_send(PQS(st), &ms_links_add, &a);
 	pgr_array_free(&idx);
 	pgr_array_free(&url);
 	pgr_array_free(&name);
@@ -233,7 +233,7 @@ pg_measure_count(struct store *st, const char *campaign, const char *step, const
 	pg_arg_text(&a, variant);
 	pg_arg_text(&a, metric);
 	pg_arg_double(&a, n);
-	return pg_run(PQS(st), &ms_count, &a, NULL);
+	return pg_send(PQS(st), &ms_count, &a);
 }
 
 static enum store_status
@@ -345,7 +345,7 @@ pg_assignment_add(struct store *st, const struct assignment *as)
 	pg_arg_text(&a, as->arm);
 	pg_arg_text(&a, v ? v : "{}");
 	pg_arg_int(&a, as->assigned_ms);
-	enum store_status rc = pg_run(PQS(st), &ms_assign_add, &a, NULL);
+	enum store_status rc = pg_send(PQS(st), &ms_assign_add, &a);
 	free(v);
 	return rc;
 }
@@ -405,7 +405,7 @@ pg_unsubscribe_credit(struct store *st, int64_t customer_id)
 {
 	struct pg_args a = {0};
 	pg_arg_int(&a, customer_id);
-	return pg_run(PQS(st), &ms_unsub, &a, NULL);
+	return pg_send(PQS(st), &ms_unsub, &a);
 }
 
 static enum store_status

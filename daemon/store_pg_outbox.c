@@ -222,7 +222,7 @@ pg_outbox_payload_add(struct store *st, int64_t id, const char *payload, size_t 
 	struct pg_args a = {0};
 	pg_arg_int(&a, id);
 	pg_arg_blob(&a, payload ? payload : "", len);
-	return pg_run(PQS(st), &out_payload, &a, NULL);
+	return pg_send(PQS(st), &out_payload, &a);
 }
 
 static enum store_status
@@ -231,7 +231,7 @@ pg_outbox_refuse(struct store *st, int64_t id, const char *reason)
 	struct pg_args a = {0};
 	pg_arg_int(&a, id);
 	pg_arg_text(&a, reason);
-	return pg_run(PQS(st), &out_refuse, &a, NULL);
+	return pg_send(PQS(st), &out_refuse, &a);
 }
 
 static enum store_status
@@ -321,7 +321,7 @@ pg_outbox_finish(struct store *st, const struct outbox_result *res)
 		pg_arg_int(&a, res->now_ms);
 	else
 		pg_arg_null(&a);
-	return pg_run(PQS(st), &out_finish, &a, NULL);
+	return pg_send(PQS(st), &out_finish, &a);
 }
 
 /* One message as listed (OUT_COLUMNS order); the payload stays out. */
@@ -458,7 +458,7 @@ pg_outbox_bounced(struct store *st, int64_t id, const char *reply, int64_t now_m
 	pg_arg_int(&a, id);
 	pg_arg_text(&a, reply);
 	pg_arg_int(&a, now_ms);
-	return pg_run(PQS(st), &out_bounced, &a, NULL);
+	return pg_send(PQS(st), &out_bounced, &a);
 }
 
 static enum store_status

@@ -443,7 +443,7 @@ pg_ui_session_add(struct store *st, const char *id, const char *fp, int64_t now_
 	pg_arg_text(&a, fp);
 	pg_arg_int(&a, now_ms);
 	pg_arg_int(&a, expires_ms);
-	return pg_run(PQS(st), &q, &a, NULL);
+	return pg_send(PQS(st), &q, &a);
 }
 
 static enum store_status
@@ -476,7 +476,7 @@ pg_ui_session_end(struct store *st, const char *id)
 	struct pg_args a = {0};
 
 	pg_arg_text(&a, id);
-	return pg_run(PQS(st), &q, &a, NULL);
+	return pg_send(PQS(st), &q, &a);
 }
 
 const struct store_ui_ops store_pg_ui_ops = {

@@ -423,7 +423,10 @@ def the_dashboard_in_a_browser():
            "the copied cookie after the logout: the login page")
         eq(page(env.d, "/ui/logout", copied, "POST", {"csrf": csrf}).status, 403,
            "and no form is taken from it")
-        check(counters_match_a_recount(env.d) > 3, "the scenario sent messages")
+        # At least three messages, so that the comparison is not of empty tables: a fourth,
+        # the quote follow-up, is deferred unwritten during its customer's quiet hours
+        # (20:00-08:00 in Berlin), so the count depends on the time of day.
+        check(counters_match_a_recount(env.d) >= 3, "the scenario sent messages")
         print(f"# screenshots in {OUT}", flush=True)
     finally:
         env.close()

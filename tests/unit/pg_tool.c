@@ -2,9 +2,11 @@
  * A test tool for the PostgreSQL backend's schema (issue 21): `pg_tool migrate URL` migrates
  * the database at URL as a daemon's start does (under the advisory lock) and prints the
  * version; tests/integration/test_pg_schema.py runs several at once against a private cluster.
- * `pg_tool aborted-commit URL`: a transaction that met an error must not commit (PostgreSQL
- * answers its COMMIT with ROLLBACK): prints the store status of the commit and whether the
- * row written before the error is there.
+ * `pg_tool aborted-commit exec|send|tag URL`: a transaction that met an error must not commit:
+ * prints the store status of the commit and whether the row written before the error is
+ * there. The error comes from a statement run at once (exec), from one sent in pipeline mode
+ * whose failure is read only later, past an item's savepoint rolled back (send), or unseen by
+ * the store, so that only COMMIT's command tag (ROLLBACK) tells (tag).
  */
 #include <stdio.h>
 #include <string.h>
@@ -16,8 +18,12 @@ int
 main(int argc, char **argv)
 {
 	char err[512];
-	if (argc == 3 && strcmp(argv[1], "aborted-commit") == 0) {
-		struct store_options o = {.backend = "postgresql", .url = argv[2]};
+	if (argc == 4 && strcmp(argv[1], "aborted-commit") == 0) {
+		static const struct pg_stmt bad = {"tool_bad", "INSERT INTO meta (key) VALUES (NULL)"};
+		static const struct pg_stmt get = {"tool_get",
+						   "SELECT value FROM meta WHERE key = 'heartbeat'"};
+		const char *mode = argv[2];
+		struct store_options o = {.backend = "postgresql", .url = argv[3]};
 		struct store *st = store_open(&o, err, sizeof(err));
 		if (st == NULL) {
 			fprintf(stderr, "pg_tool: %s\n", err);
@@ -25,20 +31,43 @@ main(int argc, char **argv)
 		}
 		store_begin(st);
 		store_heartbeat(st, 42);
-		pg_exec(PQS(st), "SELECT no_such_column FROM meta");
+		if (strcmp(mode, "exec") == 0)
+			pg_exec(PQS(st), "SELECT no_such_column FROM meta");
+		else if (strcmp(mode, "send") == 0) {
+			/* An item's write fails unseen; the next item's read finds it out. */
+			PGresult *r = NULL;
+			store_savepoint(st);
+			pg_send(PQS(st), &bad, NULL);
+			store_release(st);
+			store_savepoint(st);
+			pg_run(PQS(st), &get, NULL, &r);
+			/* That item refuses, as on a conflict: its savepoint is rolled back. On the
+			 * server this would go back to the first item's savepoint, whose RELEASE never
+			 * ran, and leave a healthy transaction that commits the heartbeat. */
+			store_rollback_savepoint(st);
+		} else {
+			/* Aborts the transaction behind the store's back, as a server-side error it
+			 * did not see would. */
+			PQsendQueryParams(PQS(st)->conn, "SELECT 1/0", 0, NULL, NULL, NULL, NULL,
+					  0);
+			PGresult *x;
+			while ((x = PQgetResult(PQS(st)->conn)) != NULL)
+				PQclear(x);
+		}
 		enum store_status rc = store_commit(st);
+		PGresult *r = NULL;
 		store_begin(st);
-		PGresult *r =
-		    PQexec(PQS(st)->conn, "SELECT value FROM meta WHERE key = 'heartbeat'");
+		pg_run(PQS(st), &get, NULL, &r);
 		printf("commit=%d heartbeat=%s\n", (int)rc,
-		       PQntuples(r) ? PQgetvalue(r, 0, 0) : "none");
-		PQclear(r);
+		       r != NULL && PQntuples(r) ? PQgetvalue(r, 0, 0) : "none");
+		if (r != NULL)
+			PQclear(r);
 		store_rollback(st);
 		store_close(st);
 		return 0;
 	}
 	if (argc != 3 || strcmp(argv[1], "migrate") != 0) {
-		fprintf(stderr, "usage: pg_tool migrate|aborted-commit URL\n");
+		fprintf(stderr, "usage: pg_tool migrate URL | aborted-commit exec|send|tag URL\n");
 		return 2;
 	}
 	struct store_pg *s = store_pg_connect_migrate(argv[2], err, sizeof(err));
