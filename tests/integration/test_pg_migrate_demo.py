@@ -382,6 +382,14 @@ def the_demo_carries_on_on_postgresql():
                               " AND k.state = 'subscribed'", db=db)
         check(len(waiting) >= 2 and len(timers) >= 2 and len(subscribers) >= 1,
               "waits, timers and subscribers to carry on with", waiting, timers, subscribers)
+        # A customer still in a journey of the campaign (Anna's newsletter, when the quiet
+        # hours held it on SQLite) is not entered again: the engine notes the refusal.
+        running = {(r[0], r[1]) for r in pg.psql(
+            "SELECT c.ext_id, j.campaign_id FROM journeys j JOIN customers c ON"
+            " c.id = j.customer_id WHERE j.active = 1", db=db)}
+        fired = {(cust, "win-back") for cust, _ in timers} | {
+            (cust, "newsletter") for cust, _ in subscribers}
+        entered, refused = fired - running, fired & running
         pg.psql(f"UPDATE journeys SET due_ms = {now} WHERE active = 1 AND due_ms IS NOT NULL;"
                 f" UPDATE timers SET due_ms = {now} WHERE campaign_id = 'win-back';"
                 f" UPDATE schedules SET due_ms = {now} WHERE campaign_id = 'newsletter'", db=db)
@@ -400,15 +408,21 @@ def the_demo_carries_on_on_postgresql():
             return j[0] != step or deferred[0][0] != "0"
         for jid, cid, cust, tz, step in waiting:
             poll(lambda: moved(jid, step), 20, f"journey {jid} ({cid}, {cust}) moves on")
-        # New journeys: the win-back for each timer, the newsletter for each subscriber.
-        entered = {(cust, cid) for cid, cust in [("win-back", c) for c, _ in timers]
-                   + [("newsletter", c) for c, _ in subscribers]}
+        # The win-back for each timer, the newsletter for each subscriber: a new journey, or
+        # the refusal of a second one.
 
         def new_journeys():
             return [(r[1], r[0]) for r in pg.psql(
                 "SELECT j.campaign_id, c.ext_id FROM journeys j JOIN customers c ON"
                 f" c.id = j.customer_id WHERE j.id > {old_journeys}", db=db)]
-        poll(lambda: entered <= set(new_journeys()), 20, "the timers and the schedule fire")
+
+        def refusals():
+            return [(r[0], r[1]) for r in pg.psql(
+                "SELECT c.ext_id, n.campaign_id FROM journey_notes n JOIN customers c ON"
+                f" c.id = n.customer_id WHERE n.id > {old_notes}"
+                " AND n.reason = 'already_in_journey'", db=db)]
+        poll(lambda: entered <= set(new_journeys()) and refused <= set(refusals()), 20,
+             "the timers and the schedule fire")
         poll(lambda: settled(p), 20, "everything queued delivered")
 
         # Lee's satisfaction check went (the post-purchase campaign keeps no quiet hours); he
@@ -487,6 +501,7 @@ def the_demo_carries_on_on_postgresql():
            [["0"]], "every message has its journey's note")
         eq(sorted(new_journeys()), sorted(entered | {("tom", "post-purchase")}),
            "new journeys: one per timer and subscriber, and Tom's new order's")
+        eq(sorted(refusals()), sorted(refused), "one refusal per customer already in one")
         now_out = outbox(p)
         eq(now_out[:len(old)], old, "the messages from before the move are untouched")
         # Nothing sent twice or lost on the way: one file per message sent.
