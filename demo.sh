@@ -65,11 +65,7 @@ done <conf/demo/customers.jsonl
 echo
 echo "== events (conf/demo/events.jsonl, dated relative to today), posted as one batch"
 # "@8d@" in the file means eight days ago, so that the story is the same whenever it runs.
-events=$(cat conf/demo/events.jsonl)
-for n in $(grep -o '@[0-9]*d@' conf/demo/events.jsonl | tr -d '@d' | sort -u); do
-	events=${events//@${n}d@/$(date -u -d "$n days ago" +%Y-%m-%dT%H:%M:%SZ)}
-done
-batch=$(printf '{"events": [%s]}' "$(echo "$events" | paste -sd,)")
+batch=$(conf/demo/workload.py batch)
 api -X POST "$url/v1/events" -d "$batch" | conf/demo/show.py batch
 echo "   posting the same batch again (a client retry):"
 api -X POST "$url/v1/events" -d "$batch" | conf/demo/show.py batch "(nothing stored twice)"
@@ -106,7 +102,7 @@ if [ -n "$mail" ]; then
 		echo "   consent now: $(api "$url/v1/customers/anna" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["consent"])')"
 		echo "   Anna answers the satisfaction check for order 1001 with a 5; the review ask that follows is"
 		echo "   not sent, and the outbox says why:"
-		api -X POST "$url/v1/events" -d '{"customer": "anna", "type": "feedback", "id": "fb-1", "properties": {"order_id": "1001", "score": 5}}' >/dev/null
+		api -X POST "$url/v1/events" -d "$(conf/demo/workload.py feedback)" >/dev/null
 		for _ in $(seq 50); do
 			api "$url/v1/messages?customer=anna&state=skipped" | grep -q review && break
 			sleep 0.1
