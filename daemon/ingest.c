@@ -9,9 +9,7 @@ ingest_events(struct store *s, const struct nt_event *evs, size_t n, int64_t rec
 	for (size_t i = 0; i < n; i++) {
 		const struct nt_event *ev = &evs[i];
 		int64_t cid, seq;
-		if ((rc = store_customer_ensure(s, ev->customer, received_ms, &cid)) != STORE_OK)
-			return rc;
-		rc = store_event_insert(s, cid, ev, received_ms, &seq);
+		rc = store_event_insert(s, ev->customer, ev, received_ms, &cid, &seq);
 		if (rc == STORE_DUPLICATE) {
 			duplicate[i] = 1;
 			continue;

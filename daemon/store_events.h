@@ -13,9 +13,14 @@
 #include "store.h"
 
 struct store_event_ops {
-	enum store_status (*event_insert)(struct store *, int64_t customer_id,
+	/*
+	 * Stores EV for the customer EXT_ID, created (with RECEIVED_MS) when unknown: its id in
+	 * *CUSTOMER_ID, the event's seq in *SEQ. An existing key is STORE_DUPLICATE or, with other
+	 * content, STORE_CONFLICT. One operation, so that a backend with round trips makes it one.
+	 */
+	enum store_status (*event_insert)(struct store *, const char *ext_id,
 					  const struct nt_event *ev, int64_t received_ms,
-					  int64_t *seq);
+					  int64_t *customer_id, int64_t *seq);
 	/* The engine's side. */
 	enum store_status (*cursor_get)(struct store *, int64_t *seq);
 	enum store_status (*cursor_set)(struct store *, int64_t seq);
@@ -40,10 +45,10 @@ extern const struct store_event_ops store_sqlite_event_ops;
 extern const struct store_event_ops store_pg_event_ops;
 
 static inline enum store_status
-store_event_insert(struct store *s, int64_t customer_id, const struct nt_event *ev,
-		   int64_t received_ms, int64_t *seq)
+store_event_insert(struct store *s, const char *ext_id, const struct nt_event *ev,
+		   int64_t received_ms, int64_t *customer_id, int64_t *seq)
 {
-	return s->ops->event->event_insert(s, customer_id, ev, received_ms, seq);
+	return s->ops->event->event_insert(s, ext_id, ev, received_ms, customer_id, seq);
 }
 static inline enum store_status
 store_cursor_get(struct store *s, int64_t *seq)

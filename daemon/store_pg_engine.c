@@ -21,8 +21,11 @@ static const struct pg_stmt eng_version_load = {
 static const struct pg_stmt eng_journey_insert = {
     "eng_journey_insert",
     "INSERT INTO journeys (campaign_id, version, customer_id, jkey, active, step, visit,"
-    " due_ms, wait_event, on_event, trigger, entered_ms, exited_ms, exit_reason, passed)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id"};
+    " due_ms, wait_event, on_event, trigger, entered_ms, exited_ms, exit_reason, passed, id)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"};
+static const struct pg_stmt eng_journey_ids = {
+    "eng_journey_ids",
+    "SELECT nextval(pg_get_serial_sequence('journeys', 'id')) FROM generate_series(1, $1)"};
 static const struct pg_stmt eng_journey_update = {
     "eng_journey_update",
     "UPDATE journeys SET active = $2, step = $3, visit = $4, due_ms = $5, wait_event = $6,"
@@ -155,15 +158,44 @@ pg_arg_passed(struct pg_args *a, const struct journey *j)
 		pg_arg_null(a);
 }
 
-/* The new journey's id comes back from the insert (RETURNING id). */
+/*
+ * A new journey's id, from its sequence: taken a few dozen at a time, so that the insert needs
+ * no answer (pg_send) and a burst of new journeys costs one round trip per block. A value once
+ * taken is never given out again, whatever becomes of the transaction that took it.
+ */
+static enum store_status
+pg_journey_id(struct store_pg *s, int64_t *id)
+{
+	if (s->ijids >= s->njids) {
+		struct pg_args a = {0};
+		PGresult *r;
+		pg_arg_int(&a, (int64_t)NT_ARRAY_LEN(s->jids));
+		if (pg_run(s, &eng_journey_ids, &a, &r) != STORE_OK)
+			return STORE_UNAVAILABLE;
+		s->njids = PQntuples(r) < (int)NT_ARRAY_LEN(s->jids) ? PQntuples(r)
+								     : (int)NT_ARRAY_LEN(s->jids);
+		for (int i = 0; i < s->njids; i++)
+			s->jids[i] = pg_int(r, i, 0);
+		s->ijids = 0;
+		PQclear(r);
+		if (s->njids == 0)
+			return STORE_UNAVAILABLE;
+	}
+	*id = s->jids[s->ijids++];
+	return STORE_OK;
+}
+
 static enum store_status
 store_pg_journey_insert(struct store *st, struct journey *j)
 {
 	struct pg_args a = {0};
-	char *trigger = json_dumps(j->trigger, JSON_COMPACT);
-	PGresult *r;
+	char *trigger;
+	int64_t id;
 	enum store_status rc;
 
+	if ((rc = pg_journey_id(PQS(st), &id)) != STORE_OK)
+		return rc;
+	trigger = json_dumps(j->trigger, JSON_COMPACT);
 	pg_arg_text(&a, j->campaign_id);
 	pg_arg_text(&a, j->version);
 	pg_arg_int(&a, j->customer_id);
@@ -180,13 +212,12 @@ store_pg_journey_insert(struct store *st, struct journey *j)
 	pg_arg_text(&a, j->exit_reason);
 	pg_fence_mark(PQS(st)); /* issue 21: committed only under this node's leases */
 	pg_arg_passed(&a, j);
-	rc = pg_run(PQS(st), &eng_journey_insert, &a, &r);
+	pg_arg_int(&a, id);
+	rc = pg_send(PQS(st), &eng_journey_insert, &a);
 	free(trigger);
-	if (rc != STORE_OK)
-		return rc;
-	j->id = pg_int(r, 0, 0);
-	PQclear(r);
-	return STORE_OK;
+	if (rc == STORE_OK)
+		j->id = id;
+	return rc;
 }
 
 static enum store_status

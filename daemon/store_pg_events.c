@@ -6,10 +6,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store_customers.h"
 #include "store_events.h"
 #include "store_pg.h"
 #include "store_pg_rows.h"
 #include "util.h"
+
+/* Row ROW of R (seq, stored hash, inserted): STORE_OK with *SEQ, or a duplicate or conflict. */
+static enum store_status
+pg_event_outcome(PGresult *r, int row, const struct nt_event *ev, int64_t *seq)
+{
+	if (strcmp(pg_str(r, row, 2), "t") == 0) {
+		*seq = pg_int(r, row, 0);
+		return STORE_OK;
+	}
+	const char *h = pg_str(r, row, 1);
+	return (h == NULL || strcmp(h, ev->hash) == 0 || strcmp(h, "erased") == 0) ? STORE_DUPLICATE
+										   : STORE_CONFLICT;
+}
 
 /*
  * One row per (customer, key): an existing key is a duplicate or, with other content, a
@@ -17,8 +31,8 @@
  * otherwise the stored content hash comes back to compare.
  */
 static enum store_status
-pg_event_insert(struct store *st, int64_t customer_id, const struct nt_event *ev,
-		int64_t received_ms, int64_t *seq)
+pg_event_insert_id(struct store *st, int64_t customer_id, const struct nt_event *ev,
+		   int64_t received_ms, int64_t *seq)
 {
 	static const struct pg_stmt q = {
 	    "ev_insert",
@@ -60,17 +74,69 @@ pg_event_insert(struct store *st, int64_t customer_id, const struct nt_event *ev
 			return STORE_UNAVAILABLE;
 		}
 	}
-	if (strcmp(pg_str(r, 0, 2), "t") == 0) {
-		*seq = pg_int(r, 0, 0);
-		rc = STORE_OK;
-	} else {
-		const char *h = pg_str(r, 0, 1);
-		rc = (h == NULL || strcmp(h, ev->hash) == 0 || strcmp(h, "erased") == 0)
-			 ? STORE_DUPLICATE
-			 : STORE_CONFLICT;
-	}
+	rc = pg_event_outcome(r, 0, ev, seq);
 	PQclear(r);
 	return rc;
+}
+
+/*
+ * The customer and the event in one statement (a new customer is created first, in a CTE
+ * whose id the insert uses): one round trip where ensure-then-insert took two. A row tells
+ * what happened: inserted (seq), or the stored key's hash, or, when another writer created
+ * the customer or the key after this statement's snapshot, only the customer's id or nothing;
+ * then the two-statement way settles it.
+ */
+static enum store_status
+pg_event_insert(struct store *st, const char *ext_id, const struct nt_event *ev,
+		int64_t received_ms, int64_t *customer_id, int64_t *seq)
+{
+	static const struct pg_stmt q = {
+	    "ev_insert_ext",
+	    "WITH c AS (INSERT INTO customers (ext_id, created_ms, updated_ms)"
+	    " SELECT $1::text, $6::bigint, $6::bigint WHERE NOT EXISTS (SELECT 1 FROM customers"
+	    " WHERE ext_id = $1::text) ON CONFLICT (ext_id) DO NOTHING RETURNING id),"
+	    " k AS (SELECT id FROM c UNION ALL SELECT id FROM customers WHERE ext_id = $1::text),"
+	    " ins AS (INSERT INTO events (customer_id, event_key, type, time_ms, received_ms,"
+	    " properties, content_hash, seq) SELECT k.id, $2::text, $3::text, $4::bigint,"
+	    " $6::bigint, $5::text, $7::text, nextval('events_seq') FROM k WHERE NOT EXISTS"
+	    " (SELECT 1 FROM events e WHERE e.customer_id = k.id AND e.event_key = $2::text)"
+	    " ON CONFLICT (customer_id, event_key) DO NOTHING RETURNING customer_id, seq)"
+	    " SELECT seq, NULL::text, true, customer_id FROM ins"
+	    " UNION ALL SELECT NULL::bigint, e.content_hash, false, e.customer_id FROM events e"
+	    " JOIN k ON e.customer_id = k.id WHERE e.event_key = $2::text"
+	    " UNION ALL SELECT NULL::bigint, NULL::text, NULL::boolean, id FROM k"};
+	struct pg_args a = {0};
+	PGresult *r;
+	enum store_status rc;
+	char *props = json_dumps(ev->properties, JSON_COMPACT);
+	int row = -1;
+
+	*customer_id = 0;
+	pg_arg_text(&a, ext_id);
+	pg_arg_text(&a, ev->key);
+	pg_arg_text(&a, ev->type);
+	pg_arg_int(&a, ev->time_ms);
+	pg_arg_text(&a, props);
+	pg_arg_int(&a, received_ms);
+	pg_arg_text(&a, ev->hash);
+	rc = pg_run(PQS(st), &q, &a, &r);
+	free(props);
+	if (rc != STORE_OK)
+		return rc;
+	for (int i = 0; i < PQntuples(r); i++) {
+		*customer_id = pg_int(r, i, 3);
+		if (!pg_isnull(r, i, 2))
+			row = i;
+	}
+	if (row >= 0)
+		rc = pg_event_outcome(r, row, ev, seq);
+	PQclear(r);
+	if (row >= 0)
+		return rc;
+	if (*customer_id == 0 && (rc = store_pg_customer_ops.customer_ensure(
+				      st, ext_id, received_ms, customer_id)) != STORE_OK)
+		return rc;
+	return pg_event_insert_id(st, *customer_id, ev, received_ms, seq);
 }
 
 static enum store_status

@@ -599,9 +599,9 @@ store_sqlite_customer_get(struct store *st, const char *ext_id, int events_limit
 
 /* One row per (customer, key): an existing key is a duplicate or, with other content, a conflict.
  */
-enum store_status
-store_sqlite_event_insert(struct store *st, int64_t customer_id, const struct nt_event *ev,
-			  int64_t received_ms, int64_t *seq)
+static enum store_status
+sqlite_event_insert_id(struct store *st, int64_t customer_id, const struct nt_event *ev,
+		       int64_t received_ms, int64_t *seq)
 {
 	struct store_sqlite *s = SQ(st);
 	sqlite3_stmt *q = s->q[Q_EVENT_FIND];
@@ -641,6 +641,15 @@ store_sqlite_event_insert(struct store *st, int64_t customer_id, const struct nt
 	/* Numbers of rolled-back inserts are skipped, never reused: the cursor only moves on. */
 	*seq = s->next_seq++;
 	return rc;
+}
+
+/* The customer first (two calls of a few microseconds here: no need to make them one). */
+enum store_status
+store_sqlite_event_insert(struct store *st, const char *ext_id, const struct nt_event *ev,
+			  int64_t received_ms, int64_t *customer_id, int64_t *seq)
+{
+	enum store_status rc = store_sqlite_customer_ensure(st, ext_id, received_ms, customer_id);
+	return rc != STORE_OK ? rc : sqlite_event_insert_id(st, *customer_id, ev, received_ms, seq);
 }
 
 const struct store_ops store_sqlite_ops = {

@@ -230,8 +230,8 @@ enum store_status store_sqlite_customer_upsert(struct store *, const char *, jso
 					       int64_t *);
 enum store_status store_sqlite_customer_get(struct store *, const char *, int,
 					    struct customer_view *);
-enum store_status store_sqlite_event_insert(struct store *, int64_t, const struct nt_event *,
-					    int64_t, int64_t *);
+enum store_status store_sqlite_event_insert(struct store *, const char *, const struct nt_event *,
+					    int64_t, int64_t *, int64_t *);
 
 /* Delivery's operations, listed in store_sqlite_ops. */
 enum store_status store_sqlite_outbox_recover(struct store *, int64_t, int *);
