@@ -6,7 +6,9 @@
  * Rules the operations follow:
  * - Statements are `struct pg_stmt` constants with a name unique in the backend ("cust_get")
  *   and SQL with $1, $2 ... placeholders. pg_run prepares each the first time it runs on a
- *   connection (and again after a reconnect): one round trip per execution afterwards.
+ *   connection (and again after a reconnect), in the same round trip as its first execution.
+ * - A write whose result the operation does not read goes with pg_send (pipeline mode): it
+ *   costs no round trip of its own; the next pg_run or the COMMIT reads its outcome.
  * - Arguments go as text (pg_arg_int, pg_arg_text, ...), bytea in binary (pg_arg_blob).
  *   PostgreSQL infers each parameter's type from its use; where it cannot ("$1 IS NULL"),
  *   the SQL casts it ($1::bigint).
