@@ -97,13 +97,14 @@ pg_event_insert(struct store *st, const char *ext_id, const struct nt_event *ev,
 	    " WHERE ext_id = $1::text) ON CONFLICT (ext_id) DO NOTHING RETURNING id),"
 	    " k AS (SELECT id FROM c UNION ALL SELECT id FROM customers WHERE ext_id = $1::text),"
 	    " ins AS (INSERT INTO events (customer_id, event_key, type, time_ms, received_ms,"
-	    " properties, content_hash, seq) SELECT k.id, $2::text, $3::text, $4::bigint,"
-	    " $6::bigint, $5::text, $7::text, nextval('events_seq') FROM k WHERE NOT EXISTS"
-	    " (SELECT 1 FROM events e WHERE e.customer_id = k.id AND e.event_key = $2::text)"
+	    " properties, content_hash, seq) SELECT (SELECT id FROM k), $2::text, $3::text,"
+	    " $4::bigint, $6::bigint, $5::text, $7::text, nextval('events_seq')"
+	    " WHERE (SELECT id FROM k) IS NOT NULL AND NOT EXISTS (SELECT 1 FROM events e"
+	    " WHERE e.customer_id = (SELECT id FROM k) AND e.event_key = $2::text)"
 	    " ON CONFLICT (customer_id, event_key) DO NOTHING RETURNING customer_id, seq)"
 	    " SELECT seq, NULL::text, true, customer_id FROM ins"
 	    " UNION ALL SELECT NULL::bigint, e.content_hash, false, e.customer_id FROM events e"
-	    " JOIN k ON e.customer_id = k.id WHERE e.event_key = $2::text"
+	    " WHERE e.customer_id = (SELECT id FROM k) AND e.event_key = $2::text"
 	    " UNION ALL SELECT NULL::bigint, NULL::text, NULL::boolean, id FROM k"};
 	struct pg_args a = {0};
 	PGresult *r;
