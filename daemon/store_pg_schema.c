@@ -467,7 +467,8 @@ static const char *const store_pg_migrations[] = {
      * now append delta rows with the same columns (no key, no row lock), with the same
      * meaning; readers read the *_all views, counters plus deltas summed, exact at every
      * moment; the holder of partition 0 folds the deltas into the counters in a short
-     * transaction of its own (store_pg_stats.c, cluster.c). The system mail's visit comes
+     * transaction of its own (store_pg_stats.c, cluster.c). The same for the counters the
+     * measure ops add to (measure_counts, store_pg_measure.c). The system mail's visit comes
      * from a sequence (two nodes drew the same max + 1). Every statement may run again.
      */
     "SET LOCAL client_min_messages = warning;"
@@ -526,6 +527,13 @@ static const char *const store_pg_migrations[] = {
     "CREATE OR REPLACE VIEW suppression_days_all AS SELECT day, sum(n)::bigint AS n"
     " FROM (SELECT day, n FROM suppression_days UNION ALL SELECT day, n"
     " FROM suppression_days_deltas) x GROUP BY 1;"
+    "CREATE TABLE IF NOT EXISTS measure_counts_deltas (campaign_id text NOT NULL,"
+    " step_id text NOT NULL, variant text NOT NULL, metric text NOT NULL,"
+    " n double precision NOT NULL);"
+    "CREATE OR REPLACE VIEW measure_counts_all AS SELECT campaign_id, step_id, variant, metric,"
+    " sum(n) AS n FROM (SELECT campaign_id, step_id, variant, metric, n FROM measure_counts"
+    " UNION ALL SELECT campaign_id, step_id, variant, metric, n FROM measure_counts_deltas) x"
+    " GROUP BY 1, 2, 3, 4;"
     "CREATE SEQUENCE IF NOT EXISTS system_visit_seq;"
     "SELECT setval('system_visit_seq', greatest((SELECT coalesce(max(visit), 0) + 1"
     " FROM outbox WHERE journey_id = 0), (SELECT CASE WHEN is_called THEN last_value + 1"

@@ -67,6 +67,14 @@ static const struct pg_stmt fold_suppression_days = {
     " (day, n) SELECT day, sum(n) FROM d GROUP BY 1 HAVING sum(n) <> 0 ORDER BY 1"
     " ON CONFLICT (day) DO UPDATE SET n = suppression_days.n + excluded.n"};
 
+static const struct pg_stmt fold_measure = {
+    "fold_measure",
+    "WITH d AS (DELETE FROM measure_counts_deltas RETURNING *) INSERT INTO measure_counts"
+    " (campaign_id, step_id, variant, metric, n) SELECT campaign_id, step_id, variant, metric,"
+    " sum(n) FROM d GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"
+    " ON CONFLICT (campaign_id, step_id, variant, metric)"
+    " DO UPDATE SET n = measure_counts.n + excluded.n"};
+
 static const char *
 stats_text(PGresult *r, int row, int col)
 {
@@ -159,7 +167,7 @@ static enum store_status
 store_pg_counters_fold(struct store *st, long *folded)
 {
 	static const struct pg_stmt *const folds[] = {&fold_stats, &fold_outbox_days,
-						      &fold_suppression_days};
+						      &fold_suppression_days, &fold_measure};
 	struct pg_args a = {0};
 	PGresult *r;
 	enum store_status rc;

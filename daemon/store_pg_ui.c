@@ -153,7 +153,7 @@ pg_ui_overview(struct store *st, int64_t now_ms, struct ui_overview *o)
 	 * step "*", nor the across-campaigns conversions, campaign "*").
 	 */
 	static const struct pg_stmt measure = {
-	    "ui_measure", "SELECT metric, sum(n) FROM measure_counts WHERE metric IN"
+	    "ui_measure", "SELECT metric, sum(n) FROM measure_counts_all WHERE metric IN"
 			  " ('sent', 'clicks', 'clicked') AND campaign_id <> '*' AND step_id <> '*'"
 			  " AND $1::bigint = 0 GROUP BY metric"};
 	struct store_pg *s = PQS(st);
