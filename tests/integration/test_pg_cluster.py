@@ -274,10 +274,12 @@ def counters_differ(nodes, table="stats_counts_all", days="outbox_days_all"):
     kept_days = f"SELECT day, channel, state, n FROM {days} WHERE n <> 0"
     counted_days = ("SELECT created_ms / 86400000, channel, state, count(*) FROM outbox"
                     " GROUP BY 1, 2, 3")
+    def differ(a, b):
+        return (f"(SELECT * FROM ({a}) a EXCEPT ALL SELECT * FROM ({b}) b) UNION ALL"
+                f" (SELECT * FROM ({b}) b EXCEPT ALL SELECT * FROM ({a}) a)")
     return nodes.sql(
-        f"SELECT 'stats', * FROM (({kept} EXCEPT {RECOUNT}) UNION ALL ({RECOUNT} EXCEPT {kept}))"
-        f" x UNION ALL SELECT 'days', *, '', '' FROM (({kept_days} EXCEPT {counted_days})"
-        f" UNION ALL ({counted_days} EXCEPT {kept_days})) y")
+        f"SELECT 'stats', x::text FROM ({differ(kept, RECOUNT)}) x UNION ALL"
+        f" SELECT 'days', y::text FROM ({differ(kept_days, counted_days)}) y")
 
 
 def deltas(nodes):
