@@ -159,9 +159,9 @@ store_pg_campaign_stats(struct store *st, const char *campaign_id, int64_t since
 }
 
 /*
- * In the caller's transaction: the deltas the triggers wrote (store_pg_schema.c's migration
- * 5 -> 6) move into their counters; *FOLDED counter rows written. Nothing when another fold
- * holds the lock.
+ * In the caller's transaction: the deltas the triggers and the measure ops wrote
+ * (store_pg_schema.c's migration 5 -> 6) move into their counters; *FOLDED counter rows written.
+ * Nothing when another fold holds the lock.
  */
 static enum store_status
 store_pg_counters_fold(struct store *st, long *folded)
