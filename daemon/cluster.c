@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "store_cluster.h"
+#include "store_stats.h"
 #include "util.h"
 
 struct cluster {
@@ -99,6 +100,26 @@ cluster_gained(const struct store_lease *old, size_t n_old, const struct store_l
 }
 
 /*
+ * Issue 21: the holder of partition 0 folds the counters' deltas (store_counters_fold) after
+ * its round, in a short transaction of its own: the other nodes' transactions only append
+ * deltas, so one folder contends with nobody, and a failed fold leaves the deltas to the next.
+ */
+static void
+cluster_fold(struct cluster *c)
+{
+	long folded = 0;
+	enum store_status rc = store_begin(c->store);
+	if (rc == STORE_OK)
+		rc = store_counters_fold(c->store, &folded);
+	if (rc == STORE_OK)
+		rc = store_commit(c->store);
+	else
+		store_rollback(c->store);
+	if (rc != STORE_OK)
+		log_warnx("cluster: folding the counters failed: %s", store_errmsg(c->store));
+}
+
+/*
  * One round in a transaction of its own on the loop's connection. Of what it holds, it
  * publishes its fair share (the lowest partitions) for the store thread; the excess is
  * released in a later round, once the store thread has adopted the smaller set: a transaction
@@ -135,6 +156,8 @@ cluster_round(struct cluster *c)
 		return;
 	}
 	size_t keep = lr.n_held > (size_t)lr.share ? (size_t)lr.share : lr.n_held;
+	if (lr.n_held > 0 && lr.held[0].part == 0)
+		cluster_fold(c);
 	pthread_mutex_lock(&c->mu);
 	free(c->pending);
 	c->n_pending = lr.n_held - keep;

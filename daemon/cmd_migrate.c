@@ -425,8 +425,18 @@ migrate_table(struct migrate *m, size_t ti)
 		return m->absent[ti] ? 0 : -1;
 	}
 	if (migrate_tables[ti].how != MIG_DATA) {
+		/*
+		 * Issue 21: on PostgreSQL the triggers counted the copied rows as deltas (schema
+		 * 6); the counters copied replace them too. The data tables come first.
+		 */
 		sql = xasprintf("DELETE FROM %s", table);
 		rc = migrate_pg_exec(m, sql);
+		free(sql);
+		sql = xasprintf("DO $$ BEGIN IF to_regclass('%s_deltas') IS NOT NULL THEN"
+				" DELETE FROM %s_deltas; END IF; END $$",
+				table, table);
+		if (rc == 0)
+			rc = migrate_pg_exec(m, sql);
 		free(sql);
 		if (rc < 0) {
 			g_hash_table_destroy(cols);
@@ -524,9 +534,12 @@ migrate_sequences(struct migrate *m)
 	PQclear(r);
 	if (m->err[0] != '\0')
 		return -1;
-	return migrate_pg_exec(
-	    m,
-	    "SELECT setval('events_seq', coalesce((SELECT max(seq) FROM events), 0) + 1, false)");
+	if (migrate_pg_exec(m, "SELECT setval('events_seq', coalesce((SELECT max(seq) FROM events),"
+			       " 0) + 1, false)") < 0)
+		return -1;
+	/* Issue 21: the system mail's visits (schema 6) go on after the copied ones. */
+	return migrate_pg_exec(m, "SELECT setval('system_visit_seq', coalesce((SELECT max(visit)"
+				  " FROM outbox WHERE journey_id = 0), 0) + 1, false)");
 }
 
 /* Each table holds as many rows on the target as SQLite's snapshot has: checked before COMMIT. */

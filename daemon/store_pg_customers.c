@@ -431,13 +431,14 @@ pg_consent_update(struct store *st, int64_t customer_id, const char *topic, cons
 	return pg_send(PQS(st), &q, &a);
 }
 
-/* The next ledger visit for system mail (journey 0): each confirmation mail is new. */
+/*
+ * The next ledger visit for system mail (journey 0): each confirmation mail is new. From a
+ * sequence (issue 21): two nodes taking max + 1 at once drew the same visit.
+ */
 static enum store_status
 pg_system_visit(struct store *st, int *visit)
 {
-	static const struct pg_stmt q = {
-	    "cust_system_visit",
-	    "SELECT coalesce(max(visit), 0) + 1 FROM outbox WHERE journey_id = 0"};
+	static const struct pg_stmt q = {"cust_system_visit", "SELECT nextval('system_visit_seq')"};
 	PGresult *r;
 	enum store_status rc;
 

@@ -13,9 +13,12 @@
 #include "store_pg_rows.h"
 #include "util.h"
 
-#define MEASURE_UPSERT                                                                             \
-	" ON CONFLICT (campaign_id, step_id, variant, metric)"                                     \
-	" DO UPDATE SET n = measure_counts.n + excluded.n"
+/*
+ * Issue 21: counters are added as delta rows (no key: no row lock that several nodes' steps
+ * would wait on, nor deadlock over), read with their counter rows (measure_counts_all) and
+ * folded by one node (store_pg_stats.c's counters_fold).
+ */
+#define MEASURE_ADD "INSERT INTO measure_counts_deltas (campaign_id, step_id, variant, metric, n)"
 
 static const struct pg_stmt ms_links_add = {
     "ms_links_add", "INSERT INTO links (outbox_id, idx, url, name) SELECT $1::bigint, i, u, n"
@@ -44,14 +47,11 @@ static const struct pg_stmt ms_click = {
     " ON l.outbox_id = x.id WHERE x.journey_id = o.journey_id AND l.first_ms IS NOT NULL)"
     " FROM k LEFT JOIN outbox o ON o.id = $1"};
 
-static const struct pg_stmt ms_count = {
-    "ms_count", "INSERT INTO measure_counts (campaign_id, step_id, variant, metric, n)"
-		" VALUES ($1, $2, $3, $4, $5)" MEASURE_UPSERT};
+static const struct pg_stmt ms_count = {"ms_count", MEASURE_ADD " VALUES ($1, $2, $3, $4, $5)"};
 
 static const struct pg_stmt ms_counts = {
-    "ms_counts", "INSERT INTO measure_counts (campaign_id, step_id, variant, metric, n)"
-		 " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
-		 " $5::float8[])" MEASURE_UPSERT};
+    "ms_counts", MEASURE_ADD " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
+			     " $5::float8[])"};
 
 /*
  * Attribution (the customer's messages of the campaign go by outbox_customer): the last one
@@ -91,9 +91,9 @@ static const struct pg_stmt ms_convert = {
     " journey_id FROM assignments WHERE customer_id = $1 AND campaign_id = $2"
     " AND assigned_ms >= $3 AND converted_ms IS NULL ORDER BY assigned_ms DESC LIMIT 1)"
     " RETURNING arm),"
-    " c AS (INSERT INTO measure_counts (campaign_id, step_id, variant, metric, n)"
+    " c AS (" MEASURE_ADD
     " SELECT $2::text, '*', a.arm, v.metric, v.n FROM a, (VALUES ('converted', 1::float8),"
-    " ('revenue', $5::float8)) AS v (metric, n)" MEASURE_UPSERT ")"
+    " ('revenue', $5::float8)) AS v (metric, n))"
     " SELECT arm FROM a"};
 
 /* The customer's last marketing mail (outbox_marketing) counts the unsubscribe. */
@@ -103,23 +103,22 @@ static const struct pg_stmt ms_unsub = {
     " WHERE a.journey_id = o.journey_id), '') AS arm FROM outbox o WHERE o.customer_id = $1"
     " AND o.marketing = 1 AND o.state <> 'skipped' AND o.journey_id <> 0"
     " ORDER BY o.created_ms DESC LIMIT 1),"
-    " c AS (INSERT INTO measure_counts (campaign_id, step_id, variant, metric, n)"
-    " SELECT campaign_id, step_id, arm, 'unsubscribes', 1 FROM m UNION ALL"
-    " SELECT campaign_id, '*', arm, 'unsubscribes', 1 FROM m WHERE arm <> ''" MEASURE_UPSERT ")"
+    " c AS (" MEASURE_ADD " SELECT campaign_id, step_id, arm, 'unsubscribes', 1 FROM m UNION ALL"
+    " SELECT campaign_id, '*', arm, 'unsubscribes', 1 FROM m WHERE arm <> '')"
     " SELECT count(*) FROM m"};
 
 /* An open counts on the message's step and arm; no row: no such message. */
 static const struct pg_stmt ms_open = {
     "ms_open",
     "WITH o AS (SELECT id, campaign_id, step_id, journey_id FROM outbox WHERE message_id = $1),"
-    " c AS (INSERT INTO measure_counts (campaign_id, step_id, variant, metric, n)"
+    " c AS (" MEASURE_ADD
     " SELECT o.campaign_id, o.step_id, coalesce((SELECT arm FROM assignments a"
-    " WHERE a.journey_id = o.journey_id), ''), 'opens', 1 FROM o" MEASURE_UPSERT ")"
+    " WHERE a.journey_id = o.journey_id), ''), 'opens', 1 FROM o)"
     " SELECT count(*) FROM o"};
 
 /* The counters, then (for one campaign) the inbound mail matched to its messages. */
 static const struct pg_stmt ms_read = {
-    "ms_read", "SELECT step_id, variant, metric, n FROM measure_counts WHERE campaign_id = $1"
+    "ms_read", "SELECT step_id, variant, metric, n FROM measure_counts_all WHERE campaign_id = $1"
 	       " UNION ALL SELECT * FROM (SELECT o.step_id, coalesce((SELECT arm FROM assignments a"
 	       " WHERE a.journey_id = o.journey_id), ''), i.kind, count(*)::float8 FROM inbound i"
 	       " JOIN outbox o ON o.id = i.outbox_id WHERE i.outbox_id IS NOT NULL"

@@ -459,6 +459,85 @@ static const char *const store_pg_migrations[] = {
     PG_SC_ONCE " GROUP BY 1, 2 ON CONFLICT (campaign_id, step_id, variant, metric)"
     " DO UPDATE SET n = excluded.n;"
     "INSERT INTO meta (key, value) VALUES ('stats_counts', '1') ON CONFLICT DO NOTHING;",
+    /*
+     * 5 -> 6 (issue 21, several nodes): counters without row locks. The triggers of
+     * migrations 2 and 5 upserted shared rows (stats_counts, outbox_days, suppression_days):
+     * concurrent transactions of several nodes locked the same rows in different orders,
+     * waited on each other and sometimes deadlocked (40P01, a group refused with 503). They
+     * now append delta rows with the same columns (no key, no row lock), with the same
+     * meaning; readers read the *_all views, counters plus deltas summed, exact at every
+     * moment; the holder of partition 0 folds the deltas into the counters in a short
+     * transaction of its own (store_pg_stats.c, cluster.c). The same for the counters the
+     * measure ops add to (measure_counts, store_pg_measure.c). The system mail's visit comes
+     * from a sequence (two nodes drew the same max + 1). Every statement may run again.
+     */
+    "SET LOCAL client_min_messages = warning;"
+    "CREATE TABLE IF NOT EXISTS stats_counts_deltas (campaign_id text NOT NULL,"
+    " metric text NOT NULL, step_id text NOT NULL, state text NOT NULL, reason text NOT NULL,"
+    " day bigint NOT NULL, n bigint NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS outbox_days_deltas (day bigint NOT NULL, channel text NOT NULL,"
+    " state text NOT NULL, n bigint NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS suppression_days_deltas (day bigint NOT NULL,"
+    " n bigint NOT NULL);"
+    "CREATE OR REPLACE FUNCTION pg_stats_add(c text, m text, s text, st text, r text, d bigint,"
+    " k bigint) RETURNS void LANGUAGE plpgsql AS $$ BEGIN"
+    " INSERT INTO stats_counts_deltas (campaign_id, metric, step_id, state, reason, day, n)"
+    " VALUES (c, m, s, st, r, d, k); END $$;"
+    "CREATE OR REPLACE FUNCTION outbox_days_count() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " BEGIN"
+    " IF TG_OP = 'INSERT' THEN"
+    " INSERT INTO outbox_days_deltas (day, channel, state, n) SELECT created_ms / 86400000,"
+    " channel, state, count(*) FROM new_rows GROUP BY 1, 2, 3;"
+    " ELSIF TG_OP = 'DELETE' THEN"
+    " INSERT INTO outbox_days_deltas (day, channel, state, n) SELECT created_ms / 86400000,"
+    " channel, state, -count(*) FROM old_rows GROUP BY 1, 2, 3;"
+    " ELSE"
+    " INSERT INTO outbox_days_deltas (day, channel, state, n) SELECT day, channel, state,"
+    " sum(n) FROM (SELECT created_ms / 86400000 AS day, channel, state, 1 AS n FROM new_rows"
+    " UNION ALL SELECT created_ms / 86400000, channel, state, -1 FROM old_rows) x"
+    " GROUP BY 1, 2, 3 HAVING sum(n) <> 0;"
+    " END IF;"
+    " RETURN NULL;"
+    " END $$;"
+    "CREATE OR REPLACE FUNCTION suppression_days_count() RETURNS trigger LANGUAGE plpgsql"
+    " AS $$"
+    " BEGIN"
+    " IF TG_OP = 'INSERT' THEN"
+    " INSERT INTO suppression_days_deltas (day, n) SELECT day, count(*) FROM (SELECT"
+    " created_ms / 86400000 AS day FROM new_rows UNION ALL SELECT -1 FROM new_rows) x"
+    " GROUP BY 1;"
+    " ELSIF TG_OP = 'DELETE' THEN"
+    " INSERT INTO suppression_days_deltas (day, n) SELECT day, -count(*) FROM (SELECT"
+    " created_ms / 86400000 AS day FROM old_rows UNION ALL SELECT -1 FROM old_rows) x"
+    " GROUP BY 1;"
+    " ELSE"
+    " INSERT INTO suppression_days_deltas (day, n) SELECT day, sum(n) FROM (SELECT"
+    " created_ms / 86400000 AS day, 1 AS n FROM new_rows UNION ALL SELECT"
+    " created_ms / 86400000, -1 FROM old_rows) x GROUP BY 1 HAVING sum(n) <> 0;"
+    " END IF;"
+    " RETURN NULL;"
+    " END $$;"
+    "CREATE OR REPLACE VIEW stats_counts_all AS SELECT campaign_id, metric, step_id, state,"
+    " reason, day, sum(n)::bigint AS n FROM (SELECT campaign_id, metric, step_id, state, reason,"
+    " day, n FROM stats_counts UNION ALL SELECT campaign_id, metric, step_id, state, reason,"
+    " day, n FROM stats_counts_deltas) x GROUP BY 1, 2, 3, 4, 5, 6;"
+    "CREATE OR REPLACE VIEW outbox_days_all AS SELECT day, channel, state, sum(n)::bigint AS n"
+    " FROM (SELECT day, channel, state, n FROM outbox_days UNION ALL SELECT day, channel,"
+    " state, n FROM outbox_days_deltas) x GROUP BY 1, 2, 3;"
+    "CREATE OR REPLACE VIEW suppression_days_all AS SELECT day, sum(n)::bigint AS n"
+    " FROM (SELECT day, n FROM suppression_days UNION ALL SELECT day, n"
+    " FROM suppression_days_deltas) x GROUP BY 1;"
+    "CREATE TABLE IF NOT EXISTS measure_counts_deltas (campaign_id text NOT NULL,"
+    " step_id text NOT NULL, variant text NOT NULL, metric text NOT NULL,"
+    " n double precision NOT NULL);"
+    "CREATE OR REPLACE VIEW measure_counts_all AS SELECT campaign_id, step_id, variant, metric,"
+    " sum(n) AS n FROM (SELECT campaign_id, step_id, variant, metric, n FROM measure_counts"
+    " UNION ALL SELECT campaign_id, step_id, variant, metric, n FROM measure_counts_deltas) x"
+    " GROUP BY 1, 2, 3, 4;"
+    "CREATE SEQUENCE IF NOT EXISTS system_visit_seq;"
+    "SELECT setval('system_visit_seq', greatest((SELECT coalesce(max(visit), 0) + 1"
+    " FROM outbox WHERE journey_id = 0), (SELECT CASE WHEN is_called THEN last_value + 1"
+    " ELSE last_value END FROM system_visit_seq)), false);",
     /* clang-format on */
 };
 

@@ -129,9 +129,10 @@ pg_ui_overview(struct store *st, int64_t now_ms, struct ui_overview *o)
 					      UI_BOUNDS("events", "seq", "received_ms")};
 	static const struct pg_stmt messages = {"ui_messages_days",
 						UI_BOUNDS("outbox", "id", "created_ms")};
-	/* Messages of the 30 days by channel and state: the daily counters (outbox_days). */
+	/* Messages of the 30 days by channel and state: the daily counters with their deltas
+	 * (outbox_days_all, issue 21). */
 	static const struct pg_stmt by_state = {
-	    "ui_by_state", "SELECT channel, sum(n), 0, state FROM outbox_days WHERE day >= $1"
+	    "ui_by_state", "SELECT channel, sum(n), 0, state FROM outbox_days_all WHERE day >= $1"
 			   " GROUP BY channel, state HAVING sum(n) <> 0 ORDER BY channel, state"};
 	static const struct pg_stmt queues = {
 	    "ui_queues", "SELECT channel, count(*), min(created_ms) FROM outbox"
@@ -141,17 +142,18 @@ pg_ui_overview(struct store *st, int64_t now_ms, struct ui_overview *o)
 	    "ui_inbound", "SELECT kind || CASE WHEN kind = 'bounce' AND hard = 1 THEN ' (hard)'"
 			  " WHEN kind = 'bounce' THEN ' (soft)' ELSE '' END, count(*)"
 			  " FROM inbound WHERE received_ms >= $1 GROUP BY 1 ORDER BY 1"};
-	/* The suppression list's total (day -1) and its additions per day: counters. */
+	/* The suppression list's total (day -1) and its additions per day: counters with their
+	 * deltas. */
 	static const struct pg_stmt supp = {
 	    "ui_suppressions",
 	    "SELECT 'all', coalesce(sum(n) FILTER (WHERE day = -1), 0),"
-	    " coalesce(sum(n) FILTER (WHERE day >= $1), 0) FROM suppression_days"};
+	    " coalesce(sum(n) FILTER (WHERE day >= $1), 0) FROM suppression_days_all"};
 	/*
 	 * Issue 19's counters summed over the campaigns' steps (not the experiments' arm totals,
 	 * step "*", nor the across-campaigns conversions, campaign "*").
 	 */
 	static const struct pg_stmt measure = {
-	    "ui_measure", "SELECT metric, sum(n) FROM measure_counts WHERE metric IN"
+	    "ui_measure", "SELECT metric, sum(n) FROM measure_counts_all WHERE metric IN"
 			  " ('sent', 'clicks', 'clicked') AND campaign_id <> '*' AND step_id <> '*'"
 			  " AND $1::bigint = 0 GROUP BY metric"};
 	struct store_pg *s = PQS(st);

@@ -24,6 +24,13 @@ struct store_stats_ops {
 					    int64_t since_ms, struct campaign_stats **out);
 	/* Transactional messages (POST /v1/messages) per state, the archived ones included. */
 	enum store_status (*transactional_counts)(struct store *, struct outbox_counts *out);
+	/*
+	 * Issue 21, in the caller's transaction: counters kept as deltas (PostgreSQL, several
+	 * nodes writing without row locks) are folded into their counter rows, *FOLDED the rows
+	 * written. One node runs it (the holder of partition 0, cluster.c). SQLite keeps its
+	 * counters directly: nothing to do.
+	 */
+	enum store_status (*counters_fold)(struct store *, long *folded);
 };
 
 /*
@@ -52,6 +59,11 @@ static inline enum store_status
 store_campaign_counts(struct store *s, struct campaign_count **out, size_t *n)
 {
 	return s->ops->stats->campaign_counts(s, out, n);
+}
+static inline enum store_status
+store_counters_fold(struct store *s, long *folded)
+{
+	return s->ops->stats->counters_fold(s, folded);
 }
 static inline enum store_status
 store_campaign_stats(struct store *s, const char *campaign_id, int64_t since_ms,

@@ -167,11 +167,14 @@ def counters_match_a_recount(d):
     creation day, channel and state; suppressions per day added and in all."""
     def rows(sql):
         return {tuple(r) for r in d.sql(sql)}
-    kept = rows("SELECT day, channel, state, n FROM outbox_days WHERE n <> 0")
+    # On PostgreSQL (issue 21) the counters plus the deltas not folded yet, as the daemon
+    # reads them.
+    pg = "_all" if d.on_postgresql() else ""
+    kept = rows(f"SELECT day, channel, state, n FROM outbox_days{pg} WHERE n <> 0")
     counted = rows("SELECT created_ms / 86400000, channel, state, count(*)"
                    " FROM outbox GROUP BY 1, 2, 3")
     eq(kept, counted, "outbox_days equals a recount of the outbox")
-    kept = rows("SELECT day, n FROM suppression_days WHERE n <> 0")
+    kept = rows(f"SELECT day, n FROM suppression_days{pg} WHERE n <> 0")
     counted = rows("SELECT created_ms / 86400000, count(*) FROM suppressions"
                    " GROUP BY 1 UNION ALL SELECT -1, count(*) FROM suppressions")
     eq(kept, {x for x in counted if x[1] != "0"}, "suppression_days equals a recount")
@@ -710,7 +713,8 @@ def clicks_on_the_overview_and_counters_equal_a_recount():
             d.sql("; ".join(f"DROP TRIGGER {t} ON "
                             + ("outbox" if t.startswith("outbox") else "suppressions")
                             for t in triggers) +
-                  "; DROP TABLE outbox_days, suppression_days, ui_sessions;"
+                  "; DROP TABLE outbox_days, suppression_days, ui_sessions,"
+                  " outbox_days_deltas, suppression_days_deltas CASCADE;"
                   " DELETE FROM schema_version WHERE version > 1")
             before = "migrating schema 1 -> 2"
         else:

@@ -99,7 +99,11 @@ def part(msg, ctype):
 
 
 def rows(d, sql):
-    """Rows of SQL on the daemon's store (SQLite or PostgreSQL), numbers read as numbers."""
+    """Rows of SQL on the daemon's store (SQLite or PostgreSQL), numbers read as numbers. On
+    PostgreSQL (issue 21) the counters are read as the daemon reads them, with the deltas not
+    folded yet (the view measure_counts_all)."""
+    if d.on_postgresql():
+        sql = sql.replace("FROM measure_counts ", "FROM measure_counts_all ")
     def value(v):
         for kind in (int, float):
             try:

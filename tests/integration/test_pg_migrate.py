@@ -277,6 +277,14 @@ def every_table_is_copied_row_for_row():
         eq(int(nxt[0]), int(nxt[1]) + 1, f"{table}'s next id")
     nxt = pg.psql("SELECT nextval('events_seq'), (SELECT max(seq) FROM events)", db=db)[0]
     eq(int(nxt[0]), int(nxt[1]) + 1, "the next event's seq")
+    # Issue 21: the counters copied replace what the triggers counted as deltas during the
+    # copy, and the system mail's visits go on after the copied ones.
+    for table in ("stats_counts", "outbox_days", "suppression_days"):
+        eq(pg.psql(f"SELECT count(*) FROM {table}_deltas", db=db), [["0"]],
+           f"{table}: no deltas left beside the copied counters")
+    nxt = pg.psql("SELECT nextval('system_visit_seq'), (SELECT coalesce(max(visit), 0)"
+                  " FROM outbox WHERE journey_id = 0)", db=db)[0]
+    eq(int(nxt[0]), int(nxt[1]) + 1, "the next system mail's visit")
 
 
 @test

@@ -51,13 +51,50 @@ def the_schema_has_the_stores_tables():
               "outbox", "outbox_payload", "timers", "schedules", "campaign_versions",
               "campaign_pauses", "inbound", "purchases", "stats_archive",
               "transactional_keys", "links", "conversions", "assignments", "measure_counts",
-              "segments", "broadcasts", "meta", "schema_version"):
+              "segments", "broadcasts", "meta", "schema_version", "stats_counts_deltas",
+              "outbox_days_deltas", "suppression_days_deltas"):
         check(t in tables, f"table {t}", sorted(tables))
     eq(pg.psql("SELECT value FROM meta WHERE key = 'engine_cursor'", db=db), [["0"]],
        "the engine's cursor starts at 0")
     again = subprocess.run([TOOL, "migrate", url], capture_output=True, text=True, timeout=60)
     eq(again.returncode, 0, again.stderr)
     check("migrating" not in again.stderr, "a second start migrates nothing", again.stderr)
+
+
+@test
+def counters_are_written_as_deltas_and_system_visits_come_from_a_sequence():
+    """Issue 21, migration 5 -> 6: the triggers append delta rows instead of updating the
+    counters in place (no row lock shared between nodes); the *_all views read both. The
+    system mail's visits come from a sequence that starts past the visits already there."""
+    pg = cluster()
+    url = pg.create_database()
+    db = url.rsplit("/", 1)[1]
+    subprocess.run([TOOL, "migrate", url], capture_output=True, timeout=60, check=True)
+    pg.psql("INSERT INTO outbox (journey_id, step_id, visit, customer_id, campaign_id, channel,"
+            " template, state, message_id, created_ms, due_ms, marketing) VALUES"
+            " (0, 'confirm', 7, 1, '', 'mail', 'c', 'sent', 'm1', 86400000, 0, 0),"
+            " (5, 'hello', 0, 1, 'flow', 'mail', 't', 'sent', 'm2', 86400000, 0, 1);"
+            " INSERT INTO suppressions VALUES ('h', 'a@example.com', 'manual', 86400000)", db=db)
+    for table in ("outbox_days", "suppression_days", "stats_counts"):
+        eq(pg.psql(f"SELECT count(*) FROM {table} WHERE n <> 0", db=db), [["0"]],
+           f"{table} untouched")
+        check(int(pg.psql(f"SELECT count(*) FROM {table}_deltas", db=db)[0][0]) > 0,
+              f"{table}: deltas written")
+    eq(pg.psql("SELECT day, channel, state, n FROM outbox_days_all", db=db),
+       [["1", "mail", "sent", "2"]], "outbox_days_all: counters and deltas")
+    eq(sorted(pg.psql("SELECT day, n FROM suppression_days_all", db=db)),
+       [["-1", "1"], ["1", "1"]], "suppression_days_all")
+    eq(pg.psql("SELECT step_id, state, n FROM stats_counts_all WHERE campaign_id = 'flow'"
+               " AND metric = 'outbox'", db=db), [["hello", "sent", "1"]], "stats_counts_all")
+    # A database at version 5 with system mail: the sequence starts past its visits.
+    pg.psql("DROP SEQUENCE system_visit_seq; DELETE FROM schema_version WHERE version = 6",
+            db=db)
+    r = subprocess.run([TOOL, "migrate", url], capture_output=True, text=True, timeout=60)
+    eq(r.returncode, 0, r.stderr)
+    check("migrating schema 5 -> 6" in r.stderr, "migrated again", r.stderr)
+    eq(pg.psql("SELECT nextval('system_visit_seq')", db=db), [["8"]], "past visit 7")
+    eq(pg.psql("SELECT day, channel, state, n FROM outbox_days_all", db=db),
+       [["1", "mail", "sent", "2"]], "the deltas kept")
 
 
 @test

@@ -63,7 +63,8 @@ def old_data_goes_in_chunks_what_is_needed_stays():
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'outbox_days'"
     )[0][0] == 1
     if counters:
-        eq(rows("SELECT channel, state, sum(n) FROM outbox_days WHERE n <> 0 GROUP BY 1, 2"
+        days = "outbox_days_all" if D.on_postgresql() else "outbox_days"  # issue 21: deltas
+        eq(rows(f"SELECT channel, state, sum(n) FROM {days} WHERE n <> 0 GROUP BY 1, 2"
                 " ORDER BY 1, 2"),
            rows("SELECT channel, state, count(*) FROM outbox GROUP BY 1, 2 ORDER BY 1, 2"),
            "the counters equal a recount before the prune")
@@ -79,7 +80,7 @@ def old_data_goes_in_chunks_what_is_needed_stays():
                     rows("SELECT trigger FROM journeys WHERE active = 0")))
     poll(pruned, 30, "old rows pruned")
     if counters:
-        eq(rows("SELECT day, channel, state, n FROM outbox_days WHERE n <> 0"), [],
+        eq(rows(f"SELECT day, channel, state, n FROM {days} WHERE n <> 0"), [],
            "pruned messages leave the dashboard's counters (the outbox is empty)")
     eq(sorted(rows("SELECT event_key FROM events")), [("p0",), ("v0",)],
        "each customer's first event of a type stays")

@@ -57,6 +57,12 @@ def rows(d, sql, cid=None):
             for row in d.sql(sql)]
 
 
+def counters(d):
+    """The counters as the daemon reads them: on PostgreSQL (issue 21) the counter rows plus
+    the deltas the triggers wrote since the last fold (the view stats_counts_all)."""
+    return "stats_counts_all" if d.on_postgresql() else "stats_counts"
+
+
 def recount(dmn, cid):
     """The figures counted over the rows, as the statistics did before counters."""
     q = lambda sql: rows(dmn, sql, cid)  # noqa: E731
@@ -96,10 +102,11 @@ def recount(dmn, cid):
     now = dict(q("SELECT step, count(*) FROM journeys WHERE campaign_id = ?"
                  " AND active = 1 GROUP BY step"))
     kept = dict((int(s), n) for s, n in q(
-        "SELECT step_id, n FROM stats_counts WHERE campaign_id = ? AND metric = 'now'"
+        f"SELECT step_id, n FROM {counters(dmn)} WHERE campaign_id = ? AND metric = 'now'"
         " AND n <> 0"))
     eq(kept, now, f"{cid}: the journeys at each step now")
-    sj = q("SELECT n FROM stats_counts WHERE campaign_id = ? AND metric = 'sent_journeys'")
+    sj = q(f"SELECT n FROM {counters(dmn)} WHERE campaign_id = ?"
+           " AND metric = 'sent_journeys'")
     return r, sj[0][0] if sj else 0
 
 
@@ -177,14 +184,16 @@ STATS_TRIGGERS = ("stats_journey_insert", "stats_journey_update", "stats_journey
 
 def rewind(d):
     """The stopped store back to the schema before the counters (migration 14 -> 15 on SQLite,
-    4 -> 5 on PostgreSQL), so that the next start backfills them."""
+    4 -> 5 on PostgreSQL, with 5 -> 6's deltas and views), so that the next start backfills
+    them."""
     if d.on_postgresql():
         tables = {"journey": "journeys", "outbox": "outbox", "note": "journey_notes"}
         d.sql("; ".join(f"DROP TRIGGER {t} ON {tables[t.split('_')[1]]}"
                         for t in STATS_TRIGGERS) +
-              "; DROP TABLE stats_counts; ALTER TABLE journeys DROP COLUMN passed;"
+              "; DROP TABLE stats_counts, stats_counts_deltas CASCADE;"
+              " ALTER TABLE journeys DROP COLUMN passed;"
               " DELETE FROM meta WHERE key = 'stats_counts';"
-              " DELETE FROM schema_version WHERE version = 5")
+              " DELETE FROM schema_version WHERE version >= 5")
         return
     import sqlite3
     db = sqlite3.connect(d.db_path())
