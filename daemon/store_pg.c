@@ -78,6 +78,11 @@ pg_lost(struct store_pg *s)
 	s->in_tx = 0;
 	s->tx_failed = 0;
 	s->pending = 0;
+	/*
+	 * Journey ids taken ahead are dropped: a server that crashed before its WAL held them
+	 * gives them out again after recovery.
+	 */
+	s->njids = s->ijids = 0;
 	g_hash_table_remove_all(s->prepared);
 }
 
@@ -564,7 +569,8 @@ store_pg_commit(struct store *st)
 {
 	struct store_pg *s = PQS(st);
 	if (s->tx_failed) {
-		snprintf(s->err, sizeof(s->err), "a statement of the transaction failed: rolled back");
+		snprintf(s->err, sizeof(s->err),
+			 "a statement of the transaction failed: rolled back");
 		log_warnx("store: %s", s->err);
 		pg_abort(s);
 		return STORE_UNAVAILABLE;

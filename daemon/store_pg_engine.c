@@ -161,7 +161,9 @@ pg_arg_passed(struct pg_args *a, const struct journey *j)
 /*
  * A new journey's id, from its sequence: taken a few dozen at a time, so that the insert needs
  * no answer (pg_send) and a burst of new journeys costs one round trip per block. A value once
- * taken is never given out again, whatever becomes of the transaction that took it.
+ * taken is never given out again, whatever becomes of the transaction that took it, unless
+ * the server crashes before its WAL holds it: so the block is dropped with the connection
+ * (pg_lost); a value a committed row uses is safe, its commit flushed the WAL before it.
  */
 static enum store_status
 pg_journey_id(struct store_pg *s, int64_t *id)
