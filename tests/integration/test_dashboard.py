@@ -96,6 +96,7 @@ class Env:
 
     def go(self, path):
         self.b.get(self.url + path)
+        hold_still(self.b)
 
     def login(self, token):
         from selenium.webdriver.common.by import By
@@ -181,6 +182,14 @@ def counters_match_a_recount(d):
     return int(d.sql("SELECT count(*) FROM outbox")[0][0])
 
 
+def hold_still(b):
+    """Cancels the page's timers: the overview and the campaigns page reload themselves every
+    30 s, and a reload in the middle of a step (a slow, loaded machine) would leave the test
+    holding elements of the old page."""
+    b.execute_script("var id = window.setTimeout(function () {}, 0);"
+                     " while (id > 0) { window.clearTimeout(id); id--; }")
+
+
 def submit(b, element, confirmed=False):
     """Clicks ELEMENT (accepting the confirm dialog when CONFIRMED) and waits for the page it
     leads to: the old document gone, the new one loaded."""
@@ -194,6 +203,7 @@ def submit(b, element, confirmed=False):
     WebDriverWait(b, 20).until(ec.staleness_of(old))
     poll(lambda: b.execute_script("return document.readyState") == "complete", 20,
          "the page loaded")
+    hold_still(b)
 
 
 def cells(b, selector):
