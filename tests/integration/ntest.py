@@ -151,6 +151,32 @@ class Daemon:
             poll(self._up, 10, "daemon to answer /healthz")
         return self
 
+    def moved_to(self, url):
+        """A daemon with this one's configuration and its store moved to the PostgreSQL
+        database URL (after `nurtured migrate`): the same data_dir (its secret signs what was
+        already sent), its own port. Started and answering; skips while the backend is
+        incomplete."""
+        p = Daemon(dict({k: v for k, v in self.config.items() if k != "listen"}, store=url),
+                   tmp=tempfile.mkdtemp(prefix="nt-test-"))
+        p.start(wait=False)
+
+        def up():
+            if p.proc.poll() is not None:
+                log = p.read_log()
+                if "the PostgreSQL backend lacks its" in log:
+                    skip("the PostgreSQL backend is incomplete: " + log.strip().splitlines()[-1])
+                raise Failure("the daemon exited:\n" + log)
+            try:
+                return p.request("GET", "/healthz", auth=False, timeout=1).status == 200
+            except OSError:
+                return False
+        try:
+            poll(up, 20, "the daemon on PostgreSQL")
+        except BaseException:
+            p.stop()
+            raise
+        return p
+
     def _up(self):
         if self.proc.poll() is not None:
             raise Failure(f"daemon exited with {self.proc.returncode}:\n{self.read_log()}")

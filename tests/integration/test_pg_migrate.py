@@ -17,7 +17,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ntest import Daemon, Failure, NURTURED, check, eq, poll, run_all, skip, test  # noqa: E402
+from ntest import Daemon, NURTURED, check, eq, poll, run_all, skip, test  # noqa: E402
 import pgcluster  # noqa: E402
 
 WELCOME = {"id": "welcome", "name": "Welcome", "status": "active", "topic": "follow-ups",
@@ -322,24 +322,8 @@ def the_daemon_carries_on_on_postgresql():
     r = migrate(d.config["data_dir"], url)
     eq(r.returncode, 0, f"migrated: {r.stderr}")
     db = dbname(url)
-    # The same configuration with the store moved: data_dir stays (it keeps the secret that
-    # signs the links already sent).
-    p = Daemon(dict({k: v for k, v in d.config.items() if k != "listen"}, store=url),
-               tmp=tempfile.mkdtemp(prefix="nt-test-"))
+    p = d.moved_to(url)  # the same configuration, the store moved
     try:
-        p.start(wait=False)
-
-        def up():
-            if p.proc.poll() is not None:
-                log = p.read_log()
-                if "the PostgreSQL backend lacks its" in log:
-                    skip("the PostgreSQL backend is incomplete: " + log.strip().splitlines()[-1])
-                raise Failure("the daemon exited:\n" + log)
-            try:
-                return p.request("GET", "/healthz", auth=False, timeout=1).status == 200
-            except OSError:
-                return False
-        poll(up, 20, "the daemon on PostgreSQL")
         after = view(p)
         for key in before:
             eq(after[key], before[key], f"{key}: the same on PostgreSQL as on SQLite")

@@ -20,13 +20,12 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ntest import Daemon, Failure, NURTURED, check, eq, poll, run_all, skip, test  # noqa: E402
+from ntest import Daemon, NURTURED, check, eq, poll, run_all, skip, test  # noqa: E402
 import pgcluster  # noqa: E402
 
 SRC = os.environ.get("NT_SRCDIR") or os.path.join(os.path.dirname(__file__), "..", "..")
@@ -343,24 +342,8 @@ def the_demo_carries_on_on_postgresql():
     r = subprocess.run([NURTURED, "migrate", "--from", "sqlite:" + d.config["data_dir"],
                         "--to", url], capture_output=True, text=True, timeout=120)
     eq(r.returncode, 0, f"migrated: {r.stderr}")
-    # The same configuration with the store moved; data_dir stays (its secret signs the links
-    # already sent, its Maildirs receive).
-    p = Daemon(dict({k: v for k, v in d.config.items() if k != "listen"}, store=url),
-               tmp=tempfile.mkdtemp(prefix="nt-test-"))
+    p = d.moved_to(url)  # the same configuration, the store moved
     try:
-        p.start(wait=False)
-
-        def up():
-            if p.proc.poll() is not None:
-                log = p.read_log()
-                if "the PostgreSQL backend lacks its" in log:
-                    skip("the PostgreSQL backend is incomplete: " + log.strip().splitlines()[-1])
-                raise Failure("the daemon exited:\n" + log)
-            try:
-                return p.request("GET", "/healthz", auth=False, timeout=1).status == 200
-            except OSError:
-                return False
-        poll(up, 20, "the daemon on PostgreSQL")
         after = view(p)
         for key in before:
             eq(after[key], before[key], f"{key}: the same on PostgreSQL as on SQLite")
