@@ -229,7 +229,7 @@ cluster_sync(struct cluster *c, struct store *s)
 			memcpy(c->adopted, c->owned, c->n_owned * sizeof(*c->owned));
 		c->n_adopted = c->n_owned;
 		c->synced = c->gen;
-		store_leases_adopt(s, c->node_id, c->parts, c->adopted, c->n_adopted);
+		store_leases_adopt(s, c->node_id, c->parts, c->ttl_ms, c->adopted, c->n_adopted);
 	}
 	pthread_mutex_unlock(&c->mu);
 	return gained;

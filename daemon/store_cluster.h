@@ -60,9 +60,10 @@ struct store_cluster_ops {
 	enum store_status (*leases_balance)(struct store *, struct lease_round *r);
 	/*
 	 * On the store thread, between transactions: its store works from now on on OWNED (N
-	 * partitions of PARTS, in part order), which the lease loop's store holds for NODE_ID.
+	 * partitions of PARTS, in part order), which the lease loop's store holds for NODE_ID
+	 * with leases of TTL_MS.
 	 */
-	void (*leases_adopt)(struct store *, const char *node_id, int parts,
+	void (*leases_adopt)(struct store *, const char *node_id, int parts, int64_t ttl_ms,
 			     const struct store_lease *owned, size_t n);
 	/* The nodes known, by node id, with what each holds; a node is live within TTL_MS. */
 	enum store_status (*nodes_list)(struct store *, int64_t ttl_ms, struct store_node_row **out,
@@ -83,10 +84,10 @@ store_leases_balance(struct store *s, struct lease_round *r)
 	return s->ops->cluster->leases_balance(s, r);
 }
 static inline void
-store_leases_adopt(struct store *s, const char *node_id, int parts, const struct store_lease *owned,
-		   size_t n)
+store_leases_adopt(struct store *s, const char *node_id, int parts, int64_t ttl_ms,
+		   const struct store_lease *owned, size_t n)
 {
-	s->ops->cluster->leases_adopt(s, node_id, parts, owned, n);
+	s->ops->cluster->leases_adopt(s, node_id, parts, ttl_ms, owned, n);
 }
 static inline enum store_status
 store_nodes_list(struct store *s, int64_t ttl_ms, struct store_node_row **out, size_t *n,

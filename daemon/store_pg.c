@@ -363,6 +363,7 @@ pg_connect(struct store_pg *s, char *err, size_t errlen)
 	}
 	PQsetNoticeProcessor(s->conn, pg_notice, NULL);
 	g_hash_table_remove_all(s->prepared);
+	s->idle_tx_set = 0;
 	if (pg_exec(s, "SET TIME ZONE 'UTC'") != STORE_OK) {
 		snprintf(err, errlen, "%s", s->err);
 		return -1;
@@ -525,6 +526,30 @@ store_pg_schema_version(struct store *st)
 	return v;
 }
 
+/*
+ * A node's writer session, once a connection: the idle transaction timeout
+ * (store_pg_cluster.c), and its node id in application_name, so that pg_stat_activity tells
+ * which node a session is.
+ */
+static enum store_status
+pg_session_set(struct store_pg *s)
+{
+	char *app = xasprintf("nurtured %s", s->node_id ? s->node_id : "");
+	char *name = PQescapeLiteral(s->conn, app, strlen(app));
+	free(app);
+	if (name == NULL)
+		return pg_failed(s, "application_name", NULL);
+	char *sql = xasprintf("SET idle_in_transaction_session_timeout = %lld;"
+			      " SET application_name = %s",
+			      (long long)s->idle_tx_ms, name);
+	PQfreemem(name);
+	enum store_status rc = pg_exec(s, sql);
+	free(sql);
+	if (rc == STORE_OK)
+		s->idle_tx_set = s->idle_tx_ms;
+	return rc;
+}
+
 /* BEGIN goes out with the transaction's first statement: no round trip of its own. */
 static enum store_status
 store_pg_begin(struct store *st)
@@ -534,6 +559,8 @@ store_pg_begin(struct store *st)
 	if (rc != STORE_OK)
 		return rc;
 	if (s->pending > 0 && pg_pipe_sync(s, NULL) != STORE_OK)
+		return STORE_UNAVAILABLE;
+	if (s->idle_tx_ms != s->idle_tx_set && pg_session_set(s) != STORE_OK)
 		return STORE_UNAVAILABLE;
 	s->tx_failed = 0;
 	s->fence = 0;

@@ -91,6 +91,8 @@ struct store_pg {
 	int fence;	  /* this transaction wrote journey or outbox state: check the leases */
 	char *seen_seqs;  /* the seqs events_after returned, a bigint[] literal, for cursor_set */
 	int64_t seen_max; /* the highest of them */
+	/* idle_in_transaction_session_timeout wanted (0: none) and set on this connection. */
+	int64_t idle_tx_ms, idle_tx_set;
 	/* Journey ids taken from their sequence ahead (store_pg_engine.c), used in order. */
 	int64_t jids[64];
 	int njids, ijids;

@@ -90,11 +90,22 @@ pg_owned_set(struct store_pg *s, PGresult *r)
 	free(v);
 }
 
+/*
+ * A node stopped inside a transaction (SIGSTOP, a stalled VM) keeps its row locks, and with
+ * them its lease rows (locked FOR SHARE by the fencing check) and the journeys it was
+ * writing: nobody could take its partitions over nor run those journeys until it woke. So the
+ * server ends a transaction idle for longer than a lease (at least PG_IDLE_TX_MIN_MS, so that
+ * a short lease never cuts a pass waiting on its renders); the node finds its connection gone
+ * when it wakes, and its work rolled back.
+ */
+#define PG_IDLE_TX_MIN_MS 10000
+
 static void
-store_pg_leases_adopt(struct store *st, const char *node_id, int parts,
+store_pg_leases_adopt(struct store *st, const char *node_id, int parts, int64_t ttl_ms,
 		      const struct store_lease *owned, size_t n)
 {
 	struct store_pg *s = PQS(st);
+	s->idle_tx_ms = ttl_ms > PG_IDLE_TX_MIN_MS ? ttl_ms : PG_IDLE_TX_MIN_MS;
 	if (s->node_id == NULL)
 		s->node_id = xstrdup(node_id); /* from now on: only what the leases say */
 	if (parts > 0)

@@ -34,12 +34,13 @@ store_sqlite_leases_balance(struct store *s, struct lease_round *r)
 
 /* One node: it holds everything anyway. */
 static void
-store_sqlite_leases_adopt(struct store *s, const char *node_id, int parts,
+store_sqlite_leases_adopt(struct store *s, const char *node_id, int parts, int64_t ttl_ms,
 			  const struct store_lease *owned, size_t n)
 {
 	(void)s;
 	(void)node_id;
 	(void)parts;
+	(void)ttl_ms;
 	(void)owned;
 	(void)n;
 }

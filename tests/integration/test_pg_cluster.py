@@ -470,6 +470,60 @@ def a_node_stopped_past_its_lease_has_its_stale_commits_refused():
 
 
 @test
+def a_node_stopped_inside_a_transaction_loses_its_locks():
+    """A node stopped between two statements of a transaction keeps its row locks: its lease
+    rows (the fencing check locks them) and the journeys it was writing. The server ends such
+    a transaction once it is idle longer than a lease (at least 10 s), so the other node can
+    take the partitions over and run those journeys; the stopped one finds its connection gone
+    when it wakes."""
+    pg = private_cluster()
+    sink = CountingSink()
+    nodes = Nodes(pg, 2, sink, wait="1s")
+    n = 4000
+    idle = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'nurtured n0'" \
+           " AND state = 'idle in transaction'"
+    try:
+        nodes.start()
+        nodes.wait_even(nodes.d[0], ["n0", "n1"])
+        a, b = nodes.d
+        post_signups(a, 0, n)
+        poll(lambda: nodes.one("SELECT count(*) FROM journeys") > n // 10, 60,
+             "the burst is under way")
+        # Stop the node until it is caught inside a transaction (its store thread mostly is).
+        caught = None
+        for attempt in range(200):
+            os.kill(a.proc.pid, signal.SIGSTOP)
+            if nodes.one(idle) > 0:
+                caught = time.monotonic()
+                break
+            os.kill(a.proc.pid, signal.SIGCONT)
+            time.sleep(0.01 * (attempt % 7))  # a different moment each time
+        check(caught is not None, "the node was stopped inside a transaction")
+        try:
+            poll(lambda: nodes.one(idle) == 0, 30, "the server ended its transaction")
+            waited = time.monotonic() - caught
+            check(waited >= 5, f"by the idle timeout, not before ({waited:.1f} s)")
+            with open(pg.log, errors="replace") as f:
+                check("idle-in-transaction timeout" in f.read(), "the server log says why")
+            poll(lambda: nodes.held(b).get("n1") == P, 10 * TTL_S,
+                 "the other node took every partition over")
+        finally:
+            os.kill(a.proc.pid, signal.SIGCONT)
+        poll(lambda: nodes.held(b).get("n0", 0) > 0, 10 * TTL_S, "the node is back")
+        check("lost the PostgreSQL connection" in a.read_log(), "it found its connection gone")
+        poll(lambda: nodes.one("SELECT count(*) FROM outbox WHERE state = 'sent'") == n,
+             240, "every message sent")
+        # What it was sending when stopped goes again (at most a claim's worth).
+        dups = check_each_step_once(nodes, n, sink, dup_allowed=200)
+        print(f"# caught inside a transaction after {attempt + 1} stop(s); the server ended it"
+              f" {waited:.1f} s later; {dups} sent twice", flush=True)
+    finally:
+        nodes.close()
+        sink.stop()
+        pg.cleanup()
+
+
+@test
 def a_pause_sent_to_one_node_holds_every_nodes_journeys():
     pg = private_cluster()
     sink = CountingSink()
