@@ -27,6 +27,49 @@
 /* The backfill runs once, should the migration run again (a version set back by hand). */
 #define PG_SC_ONCE "NOT EXISTS (SELECT 1 FROM meta WHERE key = 'stats_counts')"
 
+/*
+ * The outbox's counters (migration 4 -> 5, redefined by 6 -> 7). "sent_journeys" asks whether
+ * the journey has another sent message through the ledger's index: (k.state || '') keeps the
+ * planner off outbox_state, whose generic plan read every sent row's entry (0.12 ms an update at
+ * 2,400 sent, growing with the outbox), as SQLite's "+k.state" does.
+ */
+#define PG_STATS_OUTBOX_FN                                                                         \
+	"CREATE OR REPLACE FUNCTION stats_outbox_count() RETURNS trigger LANGUAGE plpgsql AS $$"   \
+	" DECLARE"                                                                                 \
+	" fin CONSTANT text[] := ARRAY['sent', 'failed', 'expired', 'skipped'];"                   \
+	" o_fin boolean := false; moved boolean := true; day_moved boolean := true;"               \
+	" BEGIN"                                                                                   \
+	" IF TG_OP = 'UPDATE' THEN"                                                                \
+	" o_fin := OLD.state = ANY (fin);"                                                         \
+	" moved := NEW.state IS DISTINCT FROM OLD.state OR coalesce(NEW.reason, 'unknown')"        \
+	" IS DISTINCT FROM coalesce(OLD.reason, 'unknown');"                                       \
+	" day_moved := NEW.state IS DISTINCT FROM OLD.state OR coalesce(NEW.final_ms,"             \
+	" NEW.created_ms) / 86400000 IS DISTINCT FROM coalesce(OLD.final_ms, OLD.created_ms)"      \
+	" / 86400000;"                                                                             \
+	" IF o_fin AND moved THEN PERFORM pg_stats_add(OLD.campaign_id, 'outbox', OLD.step_id,"    \
+	" OLD.state, coalesce(OLD.reason, 'unknown'), -1, -1); END IF;"                            \
+	" IF o_fin AND day_moved THEN PERFORM pg_stats_add(OLD.campaign_id, 'outbox_day', '',"     \
+	" OLD.state, '', coalesce(OLD.final_ms, OLD.created_ms) / 86400000, -1); END IF;"          \
+	" IF OLD.state = 'sent' AND NEW.state IS DISTINCT FROM 'sent' AND OLD.journey_id <> 0"     \
+	" AND NOT EXISTS (SELECT 1 FROM outbox k WHERE k.journey_id = OLD.journey_id"              \
+	" AND (k.state || '') = 'sent' AND k.id <> OLD.id) THEN PERFORM "                          \
+	"pg_stats_add(OLD.campaign_id,"                                                            \
+	" 'sent_journeys', '', '', '', -1, -1); END IF;"                                           \
+	" END IF;"                                                                                 \
+	" IF NEW.state = ANY (fin) THEN"                                                           \
+	" IF moved THEN PERFORM pg_stats_add(NEW.campaign_id, 'outbox', NEW.step_id, NEW.state,"   \
+	" coalesce(NEW.reason, 'unknown'), -1, 1); END IF;"                                        \
+	" IF day_moved THEN PERFORM pg_stats_add(NEW.campaign_id, 'outbox_day', '', NEW.state, "   \
+	"'',"                                                                                      \
+	" coalesce(NEW.final_ms, NEW.created_ms) / 86400000, 1); END IF;"                          \
+	" END IF;"                                                                                 \
+	" IF NEW.state = 'sent' AND (TG_OP = 'INSERT' OR OLD.state IS DISTINCT FROM 'sent')"       \
+	" AND NEW.journey_id <> 0 AND NOT EXISTS (SELECT 1 FROM outbox k WHERE k.journey_id ="     \
+	" NEW.journey_id AND (k.state || '') = 'sent' AND k.id <> NEW.id) THEN"                    \
+	" PERFORM pg_stats_add(NEW.campaign_id, 'sent_journeys', '', '', '', -1, 1); END IF;"      \
+	" RETURN NULL;"                                                                            \
+	" END $$;"
+
 static const char *const store_pg_migrations[] = {
     /* 0 -> 1: everything the SQLite store had at version 14. */
     "CREATE TABLE meta (key text PRIMARY KEY, value text);"
@@ -337,39 +380,7 @@ static const char *const store_pg_migrations[] = {
     "DROP TRIGGER IF EXISTS stats_journey_delete ON journeys;"
     "CREATE TRIGGER stats_journey_delete AFTER DELETE ON journeys FOR EACH ROW"
     " WHEN (OLD.active = 1) EXECUTE FUNCTION stats_journey_count();"
-    "CREATE OR REPLACE FUNCTION stats_outbox_count() RETURNS trigger LANGUAGE plpgsql AS $$"
-    " DECLARE"
-    " fin CONSTANT text[] := ARRAY['sent', 'failed', 'expired', 'skipped'];"
-    " o_fin boolean := false; moved boolean := true; day_moved boolean := true;"
-    " BEGIN"
-    " IF TG_OP = 'UPDATE' THEN"
-    " o_fin := OLD.state = ANY (fin);"
-    " moved := NEW.state IS DISTINCT FROM OLD.state OR coalesce(NEW.reason, 'unknown')"
-    " IS DISTINCT FROM coalesce(OLD.reason, 'unknown');"
-    " day_moved := NEW.state IS DISTINCT FROM OLD.state OR coalesce(NEW.final_ms,"
-    " NEW.created_ms) / 86400000 IS DISTINCT FROM coalesce(OLD.final_ms, OLD.created_ms)"
-    " / 86400000;"
-    " IF o_fin AND moved THEN PERFORM pg_stats_add(OLD.campaign_id, 'outbox', OLD.step_id,"
-    " OLD.state, coalesce(OLD.reason, 'unknown'), -1, -1); END IF;"
-    " IF o_fin AND day_moved THEN PERFORM pg_stats_add(OLD.campaign_id, 'outbox_day', '',"
-    " OLD.state, '', coalesce(OLD.final_ms, OLD.created_ms) / 86400000, -1); END IF;"
-    " IF OLD.state = 'sent' AND NEW.state IS DISTINCT FROM 'sent' AND OLD.journey_id <> 0"
-    " AND NOT EXISTS (SELECT 1 FROM outbox k WHERE k.journey_id = OLD.journey_id"
-    " AND k.state = 'sent' AND k.id <> OLD.id) THEN PERFORM pg_stats_add(OLD.campaign_id,"
-    " 'sent_journeys', '', '', '', -1, -1); END IF;"
-    " END IF;"
-    " IF NEW.state = ANY (fin) THEN"
-    " IF moved THEN PERFORM pg_stats_add(NEW.campaign_id, 'outbox', NEW.step_id, NEW.state,"
-    " coalesce(NEW.reason, 'unknown'), -1, 1); END IF;"
-    " IF day_moved THEN PERFORM pg_stats_add(NEW.campaign_id, 'outbox_day', '', NEW.state, '',"
-    " coalesce(NEW.final_ms, NEW.created_ms) / 86400000, 1); END IF;"
-    " END IF;"
-    " IF NEW.state = 'sent' AND (TG_OP = 'INSERT' OR OLD.state IS DISTINCT FROM 'sent')"
-    " AND NEW.journey_id <> 0 AND NOT EXISTS (SELECT 1 FROM outbox k WHERE k.journey_id ="
-    " NEW.journey_id AND k.state = 'sent' AND k.id <> NEW.id) THEN"
-    " PERFORM pg_stats_add(NEW.campaign_id, 'sent_journeys', '', '', '', -1, 1); END IF;"
-    " RETURN NULL;"
-    " END $$;"
+    PG_STATS_OUTBOX_FN
     "DROP TRIGGER IF EXISTS stats_outbox_insert ON outbox;"
     "CREATE TRIGGER stats_outbox_insert AFTER INSERT ON outbox FOR EACH ROW"
     " WHEN (NEW.state IN " PG_SC_FINAL ") EXECUTE FUNCTION stats_outbox_count();"
@@ -538,6 +549,11 @@ static const char *const store_pg_migrations[] = {
     "SELECT setval('system_visit_seq', greatest((SELECT coalesce(max(visit), 0) + 1"
     " FROM outbox WHERE journey_id = 0), (SELECT CASE WHEN is_called THEN last_value + 1"
     " ELSE last_value END FROM system_visit_seq)), false);",
+    /*
+     * 6 -> 7: the outbox's counter trigger asks for a journey's other sent messages through
+     * the ledger's index, not outbox_state's (PG_STATS_OUTBOX_FN).
+     */
+    PG_STATS_OUTBOX_FN,
     /* clang-format on */
 };
 

@@ -87,7 +87,8 @@ class PgCluster:
     def start(self):
         opts = (f"-k {self.tmp} -p {self.port} -c listen_addresses=127.0.0.1"
                 f" -c max_connections=200 -c fsync={'on' if self.fsync else 'off'}"
-                " -c full_page_writes=off -c shared_buffers=128MB")
+                " -c full_page_writes=off -c shared_buffers=128MB"
+                + (" " + os.environ["NT_PG_OPTS"] if os.environ.get("NT_PG_OPTS") else ""))
         self._run(os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-l", self.log,
                   "-o", opts, "-w", "-t", "60", "start")
         return self
