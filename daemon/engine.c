@@ -2,6 +2,7 @@
 #include "store_json.h"
 #include "engine.h"
 #include "engine_int.h"
+#include "engine_prefetch.h"
 
 #include <glib.h>
 #include <stdio.h>
@@ -53,6 +54,7 @@ engine_free(struct engine *e)
 		g_hash_table_destroy(e->paused);
 	if (e->exit_by_type != NULL)
 		g_hash_table_destroy(e->exit_by_type);
+	engine_prefetch_clear(e);
 	free(e);
 }
 
@@ -378,7 +380,9 @@ engine_send(struct engine *e, const struct campaign *c, struct journey *j, const
 				.journey = j,
 				.transactional = c->transactional,
 				.msgid_domain = e->msgid_domain,
-				.now_ms = clock_now(e->clock)};
+				.now_ms = clock_now(e->clock),
+				.suppressed = engine_suppressed(
+				    e, json_string_value(json_object_get(customer, "email")))};
 	struct message_res res;
 	struct assignment a = {0};
 	enum store_status rc = STORE_OK;
@@ -823,7 +827,7 @@ engine_on_event(struct engine *e, const struct store_event *ev)
 			   strcmp(e->campaigns->v[i]->trigger.event, ev->type) == 0;
 	if (n == 0 && !triggers)
 		goto out;
-	if ((rc = store_customer_context(e->store, ev->customer_id, &customer)) != STORE_OK)
+	if ((rc = engine_customer(e, ev->customer_id, &customer)) != STORE_OK)
 		goto out;
 	for (size_t i = 0; i < n && rc == STORE_OK; i++) {
 		struct journey *j = &js[i];
@@ -884,10 +888,18 @@ engine_consume(struct engine *e, int limit, int *n)
 	if ((rc = store_cursor_get(e->store, &cursor)) != STORE_OK ||
 	    (rc = store_events_after(e->store, cursor, limit, &evs, &cnt)) != STORE_OK)
 		return rc;
+	if (cnt > 0) {
+		int64_t *ids = xcalloc(cnt, sizeof(*ids));
+		for (size_t i = 0; i < cnt; i++)
+			ids[i] = evs[i].customer_id;
+		rc = engine_prefetch(e, ids, cnt);
+		free(ids);
+	}
 	for (size_t i = 0; i < cnt && rc == STORE_OK; i++) {
 		rc = engine_on_event(e, &evs[i]);
 		cursor = evs[i].seq;
 	}
+	engine_prefetch_clear(e);
 	if (rc == STORE_OK && cnt > 0)
 		rc = store_cursor_set(e->store, cursor);
 	*n = (int)cnt;
@@ -903,7 +915,7 @@ engine_run_one(struct engine *e, struct journey *j)
 	json_t *customer = NULL;
 	enum store_status rc;
 
-	if ((rc = store_customer_context(e->store, j->customer_id, &customer)) != STORE_OK)
+	if ((rc = engine_customer(e, j->customer_id, &customer)) != STORE_OK)
 		return rc;
 	const char *cname = json_string_value(json_object_get(customer, "id"));
 	if (c == NULL) {
@@ -955,8 +967,16 @@ engine_run_due(struct engine *e, int limit, int *n)
 	store_timers_free(ts, tcnt);
 	if (rc == STORE_OK)
 		rc = store_journeys_due(e->store, clock_now(e->clock), limit, &js, &cnt);
+	if (rc == STORE_OK && cnt > 0) {
+		int64_t *ids = xcalloc(cnt, sizeof(*ids));
+		for (size_t i = 0; i < cnt; i++)
+			ids[i] = js[i].customer_id;
+		rc = engine_prefetch(e, ids, cnt);
+		free(ids);
+	}
 	for (size_t i = 0; i < cnt && rc == STORE_OK; i++)
 		rc = engine_run_one(e, &js[i]);
+	engine_prefetch_clear(e);
 	*n = (int)(cnt + tcnt) + fanned;
 	journeys_free(js, cnt);
 	return rc;

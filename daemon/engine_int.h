@@ -32,6 +32,8 @@ struct engine {
 	/* Event type -> GPtrArray of the campaign ids that exit on it, in any version kept
 	 * (engine_register): an event reads only the journeys it can touch. */
 	GHashTable *exit_by_type;
+	/* The batch's reads (engine_prefetch.c): customer id -> context, address -> suppressed. */
+	GHashTable *pre_customers, *pre_suppressed;
 };
 
 /* Whether C runs: active in its file and not paused over the API. */

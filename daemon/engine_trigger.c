@@ -15,6 +15,7 @@
 #include "condition.h"
 #include "cron.h"
 #include "engine_int.h"
+#include "engine_prefetch.h"
 #include "log.h"
 #include "segment.h"
 #include "timefmt.h"
@@ -306,12 +307,13 @@ engine_fan_out(struct engine *e, struct store_schedule *sc, int *handled)
 		log_warnx("campaign %s: no segment '%s': nobody enters this run", c->id,
 			  c->trigger.segment);
 	if ((rc = store_customers_after(e->store, sc->cursor, ENGINE_FANOUT_BATCH, &ids, &n)) !=
-	    STORE_OK)
+		STORE_OK ||
+	    (rc = engine_prefetch(e, ids, n)) != STORE_OK)
 		goto out;
 	for (size_t i = 0; i < n && rc == STORE_OK; i++) {
 		json_t *customer = NULL;
 		sc->cursor = ids[i];
-		if ((rc = store_customer_context(e->store, ids[i], &customer)) != STORE_OK)
+		if ((rc = engine_customer(e, ids[i], &customer)) != STORE_OK)
 			break;
 		const char *consent = json_string_value(
 		    json_object_get(json_object_get(customer, "consent"), c->topic));
@@ -344,6 +346,7 @@ engine_fan_out(struct engine *e, struct store_schedule *sc, int *handled)
 	if (rc == STORE_OK)
 		rc = store_schedule_set(e->store, sc);
 out:
+	engine_prefetch_clear(e);
 	cond_free(segment);
 	json_decref(event);
 	free(ids);
@@ -370,7 +373,7 @@ engine_stage_update(struct engine *e, int64_t customer_id)
 	enum store_status rc;
 
 	if ((rc = store_purchase_stats(e->store, customer_id, &count, &first, &last)) != STORE_OK ||
-	    (rc = store_customer_context(e->store, customer_id, &customer)) != STORE_OK)
+	    (rc = engine_customer(e, customer_id, &customer)) != STORE_OK)
 		return rc;
 	/* A copy: the customer's "stage" is replaced below, and the old one is still needed. */
 	const char *prev_ref = json_string_value(json_object_get(customer, "stage"));
@@ -381,7 +384,13 @@ engine_stage_update(struct engine *e, int64_t customer_id)
 	const char *stage = stage_compute(&e->stages, count, first, last, prev, since, now, &next);
 	if ((rc = store_timer_delete(e->store, "", customer_id)) == STORE_OK && next >= 0)
 		rc = store_timer_push(e->store, "", customer_id, next);
-	if (rc != STORE_OK || (prev != NULL && strcmp(prev, stage) == 0) ||
+	if (rc == STORE_OK && prev != NULL && strcmp(prev, stage) == 0) {
+		free(prev);
+		engine_customer_keep(e, customer_id,
+				     customer); /* unchanged: the event's next read */
+		return rc;
+	}
+	if (rc != STORE_OK ||
 	    (rc = store_stage_set(e->store, customer_id, stage, now)) != STORE_OK) {
 		free(prev);
 		json_decref(customer);
@@ -390,6 +399,11 @@ engine_stage_update(struct engine *e, int64_t customer_id)
 	log_debug("engine: customer %s: stage %s -> %s",
 		  json_string_value(json_object_get(customer, "id")), prev ? prev : "-", stage);
 	json_object_set_new(customer, "stage", json_string(stage));
+	/* Where customer_context_json puts it: before "consent", a store read's order. */
+	json_t *consent = json_incref(json_object_get(customer, "consent"));
+	json_object_del(customer, "consent");
+	json_object_set_new(customer, "stage_since", store_json_utc(now));
+	json_object_set_new(customer, "consent", consent);
 	char when[40];
 	timefmt_format_utc(now, when, sizeof(when));
 	json_t *event =
@@ -401,14 +415,21 @@ engine_stage_update(struct engine *e, int64_t customer_id)
 				 .key = "",
 				 .type = "stage_changed",
 				 .time_ms = now};
+	int entered = 0;
 	for (size_t i = 0; e->campaigns && i < e->campaigns->n && rc == STORE_OK; i++) {
 		const struct campaign *c = e->campaigns->v[i];
 		if (engine_active(e, c) && c->trigger.kind == TRIGGER_STAGE &&
-		    strcmp(c->trigger.stage, stage) == 0)
+		    strcmp(c->trigger.stage, stage) == 0) {
 			rc = engine_enter(e, c, &ev, customer, event);
+			entered = 1;
+		}
 	}
 	json_decref(event);
-	json_decref(customer);
+	/* As stored now, unless a journey's steps wrote to the customer since. */
+	if (rc == STORE_OK && !entered)
+		engine_customer_keep(e, customer_id, customer);
+	else
+		json_decref(customer);
 	free(prev);
 	return rc;
 }

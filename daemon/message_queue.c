@@ -37,6 +37,8 @@ message_may_send(struct store *s, const struct compose_ctx *cx, const struct mes
 	*rc = STORE_OK;
 	if (why != NULL || email == NULL)
 		return why;
+	if (r->suppressed != MSG_SUPPRESSED_UNREAD)
+		return r->suppressed == MSG_SUPPRESSED_YES ? "suppressed" : NULL;
 	*rc = store_suppressed(s, cx->secret, email, &suppressed);
 	return suppressed ? "suppressed" : NULL;
 }

@@ -27,6 +27,13 @@ struct journey;
 struct mimepool;
 struct mustache_tmpl;
 
+/* Whether the address is suppressed, when the engine's batch read it (engine_prefetch.c). */
+enum msg_suppressed {
+	MSG_SUPPRESSED_UNREAD = 0, /* not read: message_queue asks the store */
+	MSG_SUPPRESSED_NO,
+	MSG_SUPPRESSED_YES,
+};
+
 struct message_req {
 	const struct campaign *campaign; /* topic, locale default, name: what templates see */
 	int64_t journey_id;		 /* 0: system mail (no journey) */
@@ -49,6 +56,8 @@ struct message_req {
 	const char *msgid_domain;
 	int64_t now_ms;
 	int64_t due_ms; /* when delivery may send it (a broadcast at local time); 0: now */
+	/* The customer's address's suppression as the engine's batch read it, or unread. */
+	enum msg_suppressed suppressed;
 };
 
 struct message_res {

@@ -42,6 +42,12 @@ struct store_customer_ops {
 	/* Whether ADDRESS (any case) is suppressed, also as an erased customer's hash. */
 	enum store_status (*suppressed)(struct store *, const char *secret, const char *address,
 					int *yes);
+	/*
+	 * suppressed for N addresses at once, YES[i] for ADDRS[i]: one statement for the engine's
+	 * batch (engine_prefetch.c). NULL: store_suppressed_many asks one by one.
+	 */
+	enum store_status (*suppressed_many)(struct store *, const char *secret,
+					     const char *const *addrs, size_t n, int *yes);
 	/* STORE_NOTFOUND when ADDRESS is not on the list. */
 	enum store_status (*suppression_delete)(struct store *, const char *secret,
 						const char *address);
@@ -125,6 +131,19 @@ static inline enum store_status
 store_suppressed(struct store *s, const char *secret, const char *address, int *yes)
 {
 	return s->ops->customer->suppressed(s, secret, address, yes);
+}
+static inline enum store_status
+store_suppressed_many(struct store *s, const char *secret, const char *const *addrs, size_t n,
+		      int *yes)
+{
+	if (s->ops->customer->suppressed_many != NULL)
+		return s->ops->customer->suppressed_many(s, secret, addrs, n, yes);
+	for (size_t i = 0; i < n; i++) {
+		enum store_status rc = s->ops->customer->suppressed(s, secret, addrs[i], &yes[i]);
+		if (rc != STORE_OK)
+			return rc;
+	}
+	return STORE_OK;
 }
 static inline enum store_status
 store_suppression_delete(struct store *s, const char *secret, const char *address)

@@ -33,6 +33,13 @@ struct store_event_ops {
 	 */
 	enum store_status (*customer_by_id)(struct store *, int64_t customer_id,
 					    struct customer_row *out);
+	/*
+	 * customer_by_id for N distinct IDS at once, into OUT[i] (zeroed by the caller; left so,
+	 * id 0, when not found): a backend with round trips makes it one statement for the
+	 * engine's batch (engine_prefetch.c). NULL: store_customers_by_ids asks one by one.
+	 */
+	enum store_status (*customers_by_ids)(struct store *, const int64_t *ids, size_t n,
+					      struct customer_row *out);
 	long (*events_count)(struct store *, int64_t customer_id, const char *type,
 			     int64_t since_ms);
 	/* A customer's events of TYPE since SINCE_MS, oldest first, at most LIMIT. */
@@ -69,6 +76,20 @@ static inline enum store_status
 store_customer_by_id(struct store *s, int64_t customer_id, struct customer_row *out)
 {
 	return s->ops->event->customer_by_id(s, customer_id, out);
+}
+static inline enum store_status
+store_customers_by_ids(struct store *s, const int64_t *ids, size_t n, struct customer_row *out)
+{
+	if (s->ops->event->customers_by_ids != NULL)
+		return s->ops->event->customers_by_ids(s, ids, n, out);
+	for (size_t i = 0; i < n; i++) {
+		enum store_status rc = s->ops->event->customer_by_id(s, ids[i], &out[i]);
+		if (rc == STORE_NOTFOUND)
+			out[i].id = 0;
+		else if (rc != STORE_OK)
+			return rc;
+	}
+	return STORE_OK;
 }
 static inline long
 store_events_count(struct store *s, int64_t customer_id, const char *type, int64_t since_ms)

@@ -23,11 +23,10 @@ store_json_text(const char *s)
 	return s != NULL ? json_string(s) : json_null();
 }
 
-json_t *
-customer_row_json(const struct customer_row *c, int with_log)
+/* The profile's fields, as both the API and the engine's context show them. */
+static void
+customer_profile_json(json_t *o, const struct customer_row *c)
 {
-	json_t *o = json_object(), *consent = json_object(), *log = json_object();
-
 	json_object_set_new(o, "id", store_json_text(c->ext_id));
 	json_object_set_new(o, "email", store_json_text(c->email));
 	json_object_set_new(o, "name", store_json_text(c->name));
@@ -36,6 +35,14 @@ customer_row_json(const struct customer_row *c, int with_log)
 	json_object_set_new(o, "birthday", store_json_text(c->birthday));
 	json_object_set_new(o, "attributes",
 			    c->attributes ? json_incref(c->attributes) : json_object());
+}
+
+json_t *
+customer_row_json(const struct customer_row *c, int with_log)
+{
+	json_t *o = json_object(), *consent = json_object(), *log = json_object();
+
+	customer_profile_json(o, c);
 	json_object_set_new(o, "stage", store_json_text(c->stage));
 	json_object_set_new(o, "created", store_json_time(c->created_ms));
 	json_object_set_new(o, "updated", store_json_time(c->updated_ms));
@@ -156,35 +163,33 @@ message_row_json(const struct message_row *m)
 	return o;
 }
 
+json_t *
+customer_context_json(const struct customer_row *r)
+{
+	json_t *c = json_object(), *consent = json_object();
+
+	customer_profile_json(c, r);
+	json_object_set_new(c, "erased", json_boolean(r->erased_ms >= 0));
+	json_object_set_new(c, "stage", store_json_text(r->stage));
+	if (r->stage_since_ms >= 0)
+		json_object_set_new(c, "stage_since", store_json_utc(r->stage_since_ms));
+	for (size_t i = 0; i < r->n_consent; i++)
+		if (r->consent[i].topic != NULL)
+			json_object_set_new(consent, r->consent[i].topic,
+					    store_json_text(r->consent[i].state));
+	json_object_set_new(c, "consent", consent);
+	return c;
+}
+
 enum store_status
 store_customer_context(struct store *s, int64_t customer_id, json_t **out)
 {
 	struct customer_row r = {0};
 	enum store_status rc = store_customer_by_id(s, customer_id, &r);
-	json_t *c, *consent;
 
 	if (rc != STORE_OK)
 		return rc;
-	c = json_object();
-	json_object_set_new(c, "id", store_json_text(r.ext_id));
-	json_object_set_new(c, "email", store_json_text(r.email));
-	json_object_set_new(c, "name", store_json_text(r.name));
-	json_object_set_new(c, "locale", store_json_text(r.locale));
-	json_object_set_new(c, "timezone", store_json_text(r.timezone));
-	json_object_set_new(c, "birthday", store_json_text(r.birthday));
-	json_object_set_new(c, "attributes",
-			    r.attributes ? json_incref(r.attributes) : json_object());
-	json_object_set_new(c, "erased", json_boolean(r.erased_ms >= 0));
-	json_object_set_new(c, "stage", store_json_text(r.stage));
-	if (r.stage_since_ms >= 0)
-		json_object_set_new(c, "stage_since", store_json_utc(r.stage_since_ms));
-	consent = json_object();
-	for (size_t i = 0; i < r.n_consent; i++)
-		if (r.consent[i].topic != NULL)
-			json_object_set_new(consent, r.consent[i].topic,
-					    store_json_text(r.consent[i].state));
-	json_object_set_new(c, "consent", consent);
+	*out = customer_context_json(&r);
 	customer_row_clear(&r);
-	*out = c;
 	return STORE_OK;
 }

@@ -40,5 +40,7 @@ json_t *message_row_json(const struct message_row *m);
  * STATE}}. Reads store_customer_by_id; STORE_NOTFOUND when there is no such customer.
  */
 enum store_status store_customer_context(struct store *s, int64_t customer_id, json_t **out);
+/* The same context from a row read already (the engine's batches, engine_prefetch.c). */
+json_t *customer_context_json(const struct customer_row *r);
 
 #endif

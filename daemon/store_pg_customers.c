@@ -328,6 +328,41 @@ pg_suppressed(struct store *st, const char *secret, const char *address, int *ye
 	return STORE_OK;
 }
 
+/* The addresses' hashes in one statement: the engine's batch of messages (store_customers.h). */
+static enum store_status
+pg_suppressed_many(struct store *st, const char *secret, const char *const *addrs, size_t n,
+		   int *yes)
+{
+	static const struct pg_stmt q = {
+	    "cust_suppressed_many",
+	    "SELECT addr_hash FROM suppressions WHERE addr_hash = ANY($1::text[])"};
+	struct pg_args a = {0};
+	struct pgr_array list;
+	char(*hash)[65] = xcalloc(n ? n : 1, sizeof(*hash)), *lower;
+	PGresult *r;
+	enum store_status rc;
+
+	pgr_array_init(&list);
+	for (size_t i = 0; i < n; i++) {
+		cust_addr_hash(secret, addrs[i], hash[i], &lower);
+		g_free(lower);
+		pgr_array_text(&list, hash[i]);
+		yes[i] = 0;
+	}
+	pgr_array_end(&list);
+	pg_arg_text(&a, list.s->str);
+	rc = pg_run(PQS(st), &q, &a, &r);
+	pgr_array_free(&list);
+	if (rc == STORE_OK) {
+		for (int row = 0; row < PQntuples(r); row++)
+			for (size_t i = 0; i < n; i++)
+				yes[i] |= strcmp(hash[i], pg_str(r, row, 0)) == 0;
+		PQclear(r);
+	}
+	free(hash);
+	return rc;
+}
+
 static enum store_status
 pg_suppression_delete(struct store *st, const char *secret, const char *address)
 {
@@ -517,6 +552,7 @@ const struct store_customer_ops store_pg_customer_ops = {
     .system_visit = pg_system_visit,
     .suppression_add = pg_suppression_add,
     .suppressed = pg_suppressed,
+    .suppressed_many = pg_suppressed_many,
     .suppression_delete = pg_suppression_delete,
     .suppressions_list = pg_suppressions_list,
     .customers_list = pg_customers_list,

@@ -248,44 +248,31 @@ pg_events_count(struct store *st, int64_t customer_id, const char *type, int64_t
 	return n;
 }
 
-/*
- * The customer as stored: profile, attributes, erasure, stage, and each topic's consent state
- * (one statement: the consent comes aggregated as two arrays in topic order).
- */
-static enum store_status
-pg_customer_by_id(struct store *st, int64_t customer_id, struct customer_row *out)
+/* The columns a customer_row is read from (pg_customer_row), the customer's id ($1) first. */
+#define PG_CUSTOMER_COLS                                                                           \
+	"c.id, c.ext_id, c.email, c.name, c.locale, c.timezone, c.birthday, c.attributes,"         \
+	" c.erased_ms, c.stage, c.stage_since_ms, (SELECT json_agg(json_build_array(topic,"        \
+	" state) ORDER BY topic) FROM consent WHERE customer_id = c.id)"
+
+/* Row ROW of PG_CUSTOMER_COLS as a customer_row; the consent carries topic and state only. */
+static struct customer_row
+pg_customer_row(PGresult *r, int row)
 {
-	static const struct pg_stmt q = {
-	    "ev_customer_by_id",
-	    "SELECT ext_id, email, name, locale, timezone, birthday, attributes, erased_ms, stage,"
-	    " stage_since_ms, (SELECT json_agg(json_build_array(topic, state) ORDER BY topic)"
-	    " FROM consent WHERE customer_id = $1) FROM customers WHERE id = $1"};
-	struct customer_row c = {.id = customer_id, .created_ms = -1, .updated_ms = -1};
-	struct pg_args a = {0};
-	PGresult *r;
-	enum store_status rc;
+	struct customer_row c = {.id = pg_int(r, row, 0), .created_ms = -1, .updated_ms = -1};
 	json_t *consent, *pair;
 	size_t i;
 
-	pg_arg_int(&a, customer_id);
-	if ((rc = pg_run(PQS(st), &q, &a, &r)) != STORE_OK)
-		return rc;
-	if (PQntuples(r) == 0) {
-		PQclear(r);
-		return STORE_NOTFOUND;
-	}
-	c.ext_id = pg_dup(r, 0, 0);
-	c.email = pg_dup(r, 0, 1);
-	c.name = pg_dup(r, 0, 2);
-	c.locale = pg_dup(r, 0, 3);
-	c.timezone = pg_dup(r, 0, 4);
-	c.birthday = pg_dup(r, 0, 5);
-	c.attributes = pgr_json(r, 0, 6);
-	c.erased_ms = pgr_opt_int(r, 0, 7);
-	c.stage = pg_dup(r, 0, 8);
-	c.stage_since_ms = pgr_opt_int(r, 0, 9);
-	consent = pg_isnull(r, 0, 10) ? NULL : json_loads(pg_str(r, 0, 10), 0, NULL);
-	PQclear(r);
+	c.ext_id = pg_dup(r, row, 1);
+	c.email = pg_dup(r, row, 2);
+	c.name = pg_dup(r, row, 3);
+	c.locale = pg_dup(r, row, 4);
+	c.timezone = pg_dup(r, row, 5);
+	c.birthday = pg_dup(r, row, 6);
+	c.attributes = pgr_json(r, row, 7);
+	c.erased_ms = pgr_opt_int(r, row, 8);
+	c.stage = pg_dup(r, row, 9);
+	c.stage_since_ms = pgr_opt_int(r, row, 10);
+	consent = pg_isnull(r, row, 11) ? NULL : json_loads(pg_str(r, row, 11), 0, NULL);
 	if (json_array_size(consent) > 0)
 		c.consent = xcalloc(json_array_size(consent), sizeof(*c.consent));
 	json_array_foreach(consent, i, pair)
@@ -299,7 +286,64 @@ pg_customer_by_id(struct store *st, int64_t customer_id, struct customer_row *ou
 		};
 	}
 	json_decref(consent);
-	*out = c;
+	return c;
+}
+
+/*
+ * The customer as stored: profile, attributes, erasure, stage, and each topic's consent state
+ * (one statement: the consent comes aggregated as two arrays in topic order).
+ */
+static enum store_status
+pg_customer_by_id(struct store *st, int64_t customer_id, struct customer_row *out)
+{
+	static const struct pg_stmt q = {"ev_customer_by_id", "SELECT " PG_CUSTOMER_COLS
+							      " FROM customers c WHERE c.id = $1"};
+	struct pg_args a = {0};
+	PGresult *r;
+	enum store_status rc;
+
+	pg_arg_int(&a, customer_id);
+	if ((rc = pg_run(PQS(st), &q, &a, &r)) != STORE_OK)
+		return rc;
+	if (PQntuples(r) == 0) {
+		PQclear(r);
+		return STORE_NOTFOUND;
+	}
+	*out = pg_customer_row(r, 0);
+	PQclear(r);
+	return STORE_OK;
+}
+
+/* Many customers in one statement and one round trip: the engine's batches (store_events.h). */
+static enum store_status
+pg_customers_by_ids(struct store *st, const int64_t *ids, size_t n, struct customer_row *out)
+{
+	static const struct pg_stmt q = {"ev_customers_by_ids",
+					 "SELECT " PG_CUSTOMER_COLS
+					 " FROM customers c WHERE c.id = ANY($1::bigint[])"};
+	struct pg_args a = {0};
+	struct pgr_array list;
+	PGresult *r;
+	enum store_status rc;
+
+	pgr_array_init(&list);
+	for (size_t i = 0; i < n; i++)
+		pgr_array_int(&list, ids[i]);
+	pgr_array_end(&list);
+	pg_arg_text(&a, list.s->str);
+	rc = pg_run(PQS(st), &q, &a, &r);
+	pgr_array_free(&list);
+	if (rc != STORE_OK)
+		return rc;
+	for (int row = 0; row < PQntuples(r); row++) {
+		int64_t id = pg_int(r, row, 0);
+		for (size_t i = 0; i < n; i++)
+			if (ids[i] == id && out[i].id == 0) {
+				out[i] = pg_customer_row(r, row);
+				break;
+			}
+	}
+	PQclear(r);
 	return STORE_OK;
 }
 
@@ -312,4 +356,5 @@ const struct store_event_ops store_pg_event_ops = {
     .events_count = pg_events_count,
     .events_of = pg_events_of,
     .customer_by_id = pg_customer_by_id,
+    .customers_by_ids = pg_customers_by_ids,
 };

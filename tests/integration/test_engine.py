@@ -216,6 +216,50 @@ def kill9_between_steps_neither_loses_nor_repeats_a_step():
 
 
 @test
+def a_batch_of_due_steps_sees_each_customers_own_writes_and_suppressions():
+    """Issue 21: the engine reads a batch's customers and their addresses' suppressions in one
+    statement each (engine_prefetch.c). A customer's read serves the first of its steps only:
+    a later step of the same customer in the batch sees what the earlier one wrote. Every
+    journey falls due while the daemon is down, so that one batch runs them all."""
+    tagger = campaign("a-tagger", {"event": "signup"}, [
+        {"id": "w", "wait": "1s"},
+        {"id": "tag", "update": {"tags_add": ["vip"]}},
+    ])
+    watcher = campaign("b-watcher", {"event": "signup"}, [
+        {"id": "w", "wait": "1s"},
+        {"id": "which", "branch": {"if": {"field": "customer.attributes.tags",
+                                          "contains": "vip"}, "then": "vip", "else": "plain"}},
+        {"id": "plain", "send": {"channel": "mail", "template": "plain"}},
+        {"id": "done", "exit": "completed"},
+        {"id": "vip", "send": {"channel": "mail", "template": "vip"}},
+    ])
+    d = daemon_with(tagger, watcher)
+    try:
+        d.start()
+        eq(d.request("POST", "/v1/suppressions", body={"address": "B3@example.org",
+                                                        "reason": "complaint"}).status, 200,
+           "b3 suppressed (the address in another case)")
+        eq(d.post_events({"events": [
+            {"customer": f"b{i}", "type": "signup", "profile": {"email": f"b{i}@example.org"}}
+            for i in range(20)]}).status, 202, "sign-ups")
+        poll(lambda: len(notes(d, "enter")) == 40, 10, "both journeys for each")
+        d.stop()
+        due = max(r[0] for r in rows(d, "SELECT due_ms FROM journeys")) / 1000.0
+        poll(lambda: time.time() > due + 0.2, 10, "every journey due")
+        d.start()
+        poll(lambda: not rows(d, "SELECT id FROM journeys WHERE active = 1"), 15, "all done")
+        got = rows(d, "SELECT c.ext_id, o.step_id, o.state, o.reason FROM outbox o JOIN"
+                   " customers c ON c.id = o.customer_id WHERE o.campaign_id = 'b-watcher'")
+        eq(sorted(g[:2] for g in got), sorted((f"b{i}", "vip") for i in range(20)),
+           "each watcher saw its tag, written earlier in the same batch")
+        eq(sorted((g[0], g[3]) for g in got if g[2] == "skipped"), [("b3", "suppressed")],
+           "the suppressed address skipped, the others not")
+        d.stop()
+    finally:
+        d.cleanup()
+
+
+@test
 def sends_that_went_stale_during_downtime_are_skipped_and_recorded():
     stale = campaign("stale", {"event": "signup"}, [
         {"id": "w", "wait": "1s"},

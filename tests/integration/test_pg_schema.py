@@ -98,7 +98,7 @@ def counters_are_written_as_deltas_and_system_visits_come_from_a_sequence():
 
 
 @test
-def the_outbox_counter_trigger_reads_the_ledger_index():
+def the_outbox_counter_trigger_reads_the_ledger_index_and_payloads_use_lz4():
     """Migration 6 -> 7: the outbox's counter trigger asks whether the journey has another sent
     message. Its generic plan used to read outbox_state's entries of every sent message (0.12 ms
     an update at 2,400 sent, growing with the outbox); it must go through the ledger's index.
@@ -126,6 +126,13 @@ def the_outbox_counter_trigger_reads_the_ledger_index():
         check("outbox_journey_id_step_id_visit_key" in p, "through the ledger's index", p)
     eq(pg.psql("SELECT n FROM stats_counts_all WHERE campaign_id = 'flow'"
                " AND metric = 'sent_journeys'", db=db), [["500"]], "each journey counted once")
+    # The same migration: payloads compressed with lz4 (Debian's server has it).
+    eq(pg.psql("SELECT attcompression FROM pg_attribute WHERE attrelid = 'outbox_payload'::regclass"
+               " AND attname = 'payload'", db=db), [["l"]], "outbox_payload.payload: lz4")
+    pg.psql("INSERT INTO outbox_payload (id, payload) SELECT 1, convert_to(repeat('<p>hello</p>',"
+            " 2000), 'UTF8')", db=db)
+    eq(pg.psql("SELECT pg_column_compression(payload) FROM outbox_payload", db=db), [["lz4"]],
+       "a payload stored with lz4")
 
 
 @test

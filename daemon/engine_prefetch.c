@@ -1,0 +1,140 @@
+/*
+ * The engine's reads for a batch, in one statement each (issue 21). A batch of events or due
+ * journeys reads each customer and, before a message, the address's suppression: one round
+ * trip each on PostgreSQL, a due step's first two waits of three (docs/scaling.md, "What
+ * bounds a node"). engine_prefetch reads them for the whole batch at once; the steps then take
+ * them from here.
+ *
+ * What keeps it true: a customer's context is taken once, by the first step or event of that
+ * customer in the batch, before anything in the batch wrote to that customer (the engine
+ * writes only to the customer whose event or journey it is running); any later read goes to
+ * the store and sees the batch's own writes, unless the step that took it gave back a context
+ * that is the stored one still (engine_customer_keep). The suppression list does not change inside
+ * the engine's batch (bounces, complaints and the API are jobs of their own). Everything read is
+ * dropped at the batch's end (engine_prefetch_clear), committed or not.
+ */
+#include "engine_prefetch.h"
+
+#include <glib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "campaign.h"
+#include "compose.h"
+#include "engine_int.h"
+#include "store_customers.h"
+#include "store_events.h"
+#include "store_json.h"
+#include "store_rows.h"
+#include "util.h"
+
+void
+engine_prefetch_clear(struct engine *e)
+{
+	if (e->pre_customers != NULL)
+		g_hash_table_destroy(e->pre_customers);
+	if (e->pre_suppressed != NULL)
+		g_hash_table_destroy(e->pre_suppressed);
+	e->pre_customers = e->pre_suppressed = NULL;
+}
+
+/* The batch's addresses' suppressions, when a message may follow (there are campaigns). */
+static enum store_status
+engine_prefetch_suppressed(struct engine *e)
+{
+	GPtrArray *addrs = g_ptr_array_new();
+	GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
+	GHashTableIter it;
+	gpointer value;
+	enum store_status rc = STORE_OK;
+
+	g_hash_table_iter_init(&it, e->pre_customers);
+	while (g_hash_table_iter_next(&it, NULL, &value)) {
+		const char *email = json_string_value(json_object_get(value, "email"));
+		if (email != NULL && g_hash_table_add(seen, (gpointer)email))
+			g_ptr_array_add(addrs, (gpointer)email);
+	}
+	g_hash_table_destroy(seen);
+	if (addrs->len > 0) {
+		int *yes = xcalloc(addrs->len, sizeof(*yes));
+		rc = store_suppressed_many(e->store, e->cx->secret,
+					   (const char *const *)addrs->pdata, addrs->len, yes);
+		for (guint i = 0; rc == STORE_OK && i < addrs->len; i++)
+			g_hash_table_insert(
+			    e->pre_suppressed, xstrdup(addrs->pdata[i]),
+			    GINT_TO_POINTER(yes[i] ? MSG_SUPPRESSED_YES : MSG_SUPPRESSED_NO));
+		free(yes);
+	}
+	g_ptr_array_free(addrs, TRUE);
+	return rc;
+}
+
+enum store_status
+engine_prefetch(struct engine *e, const int64_t *ids, size_t n)
+{
+	int64_t *want = xcalloc(n ? n : 1, sizeof(*want));
+	GHashTable *seen = g_hash_table_new(g_int64_hash, g_int64_equal);
+	struct customer_row *rows;
+	size_t m = 0;
+	enum store_status rc;
+
+	engine_prefetch_clear(e);
+	e->pre_customers =
+	    g_hash_table_new_full(g_int64_hash, g_int64_equal, free, (GDestroyNotify)json_decref);
+	e->pre_suppressed = g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL);
+	for (size_t i = 0; i < n; i++) /* each customer once */
+		if (g_hash_table_add(seen, (gpointer)&ids[i]))
+			want[m++] = ids[i];
+	g_hash_table_destroy(seen);
+	rows = xcalloc(m ? m : 1, sizeof(*rows));
+	rc = m > 0 ? store_customers_by_ids(e->store, want, m, rows) : STORE_OK;
+	for (size_t i = 0; i < m; i++) {
+		if (rc == STORE_OK && rows[i].id == want[i]) {
+			int64_t *key = xmalloc(sizeof(*key));
+			*key = want[i];
+			g_hash_table_insert(e->pre_customers, key, customer_context_json(&rows[i]));
+		}
+		customer_row_clear(&rows[i]);
+	}
+	free(rows);
+	free(want);
+	if (rc == STORE_OK && e->cx != NULL && e->campaigns != NULL && e->campaigns->n > 0)
+		rc = engine_prefetch_suppressed(e);
+	if (rc != STORE_OK)
+		engine_prefetch_clear(e);
+	return rc;
+}
+
+enum store_status
+engine_customer(struct engine *e, int64_t customer_id, json_t **out)
+{
+	gpointer key, value;
+
+	if (e->pre_customers != NULL &&
+	    g_hash_table_steal_extended(e->pre_customers, &customer_id, &key, &value)) {
+		free(key);
+		*out = value;
+		return STORE_OK;
+	}
+	return store_customer_context(e->store, customer_id, out);
+}
+
+void
+engine_customer_keep(struct engine *e, int64_t customer_id, json_t *customer)
+{
+	if (e->pre_customers == NULL) {
+		json_decref(customer);
+		return;
+	}
+	int64_t *key = xmalloc(sizeof(*key));
+	*key = customer_id;
+	g_hash_table_replace(e->pre_customers, key, customer);
+}
+
+enum msg_suppressed
+engine_suppressed(const struct engine *e, const char *email)
+{
+	if (e->pre_suppressed == NULL || email == NULL)
+		return MSG_SUPPRESSED_UNREAD;
+	return GPOINTER_TO_INT(g_hash_table_lookup(e->pre_suppressed, email));
+}

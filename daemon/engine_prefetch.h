@@ -1,0 +1,35 @@
+/*
+ * The engine's reads for a batch of events or due journeys, one statement each
+ * (engine_prefetch.c says what keeps them true).
+ */
+#ifndef NURTURED_ENGINE_PREFETCH_H
+#define NURTURED_ENGINE_PREFETCH_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "message_queue.h"
+#include "store.h"
+
+struct engine;
+
+/* Reads the customers IDS (repeats allowed) and their addresses' suppressions. */
+enum store_status engine_prefetch(struct engine *e, const int64_t *ids, size_t n);
+/* Drops what engine_prefetch read and nobody took: at every batch's end. */
+void engine_prefetch_clear(struct engine *e);
+/*
+ * The customer's context (store_customer_context): the batch's read the first time it is
+ * asked for, the store's after that. STORE_NOTFOUND when there is no such customer.
+ */
+enum store_status engine_customer(struct engine *e, int64_t customer_id, json_t **out);
+/*
+ * Gives CUSTOMER (owned) back to the batch for the next engine_customer of CUSTOMER_ID: only a
+ * context that is what the store holds now (nothing wrote to the customer since it was read, or
+ * the caller changed it as it changed the store). Outside a batch it is freed.
+ */
+void engine_customer_keep(struct engine *e, int64_t customer_id, json_t *customer);
+/* Whether EMAIL is suppressed, as the batch read it, or MSG_SUPPRESSED_UNREAD. */
+enum msg_suppressed engine_suppressed(const struct engine *e, const char *email);
+
+#endif
