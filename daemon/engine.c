@@ -747,6 +747,7 @@ engine_enter(struct engine *e, const struct campaign *c, const struct store_even
 	j.trigger = json_incref(event);
 	j.entered_ms = now;
 	j.exited_ms = -1;
+	engine_journeys_touched(e, ev->customer_id);
 	if ((rc = store_journey_insert(e->store, &j)) == STORE_OK &&
 	    (rc = engine_assign(e, c, &j, ev->customer)) == STORE_OK &&
 	    (rc = engine_note(e, &j, ev->customer, NULL, NOTE_ENTER, ev->type, NULL, NULL)) ==
@@ -816,9 +817,8 @@ engine_on_event(struct engine *e, const struct store_event *ev)
 	/* Only the journeys this event can touch: its history does not make it dearer. */
 	GPtrArray *exits =
 	    e->exit_by_type != NULL ? g_hash_table_lookup(e->exit_by_type, ev->type) : NULL;
-	if ((rc = store_journeys_for_event(e->store, ev->customer_id, ev->type,
-					   exits ? (char *const *)exits->pdata : NULL,
-					   exits ? exits->len : 0, &js, &n)) != STORE_OK)
+	if ((rc = engine_journeys_for_event(e, ev, exits ? (char *const *)exits->pdata : NULL,
+					    exits ? exits->len : 0, &js, &n)) != STORE_OK)
 		goto out;
 	/* Most events concern no journey and no trigger: then the customer need not be read. */
 	int triggers = 0;
@@ -894,6 +894,8 @@ engine_consume(struct engine *e, int limit, int *n)
 			ids[i] = evs[i].customer_id;
 		rc = engine_prefetch(e, ids, cnt);
 		free(ids);
+		if (rc == STORE_OK)
+			rc = engine_prefetch_journeys(e, evs, cnt);
 	}
 	for (size_t i = 0; i < cnt && rc == STORE_OK; i++) {
 		rc = engine_on_event(e, &evs[i]);

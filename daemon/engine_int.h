@@ -34,6 +34,7 @@ struct engine {
 	GHashTable *exit_by_type;
 	/* The batch's reads (engine_prefetch.c): customer id -> context, address -> suppressed. */
 	GHashTable *pre_customers, *pre_suppressed;
+	GHashTable *pre_journeys; /* customer id -> GPtrArray of its journeys an event can touch */
 };
 
 /* Whether C runs: active in its file and not paused over the API. */

@@ -35,7 +35,9 @@ engine_prefetch_clear(struct engine *e)
 		g_hash_table_destroy(e->pre_customers);
 	if (e->pre_suppressed != NULL)
 		g_hash_table_destroy(e->pre_suppressed);
-	e->pre_customers = e->pre_suppressed = NULL;
+	if (e->pre_journeys != NULL)
+		g_hash_table_destroy(e->pre_journeys);
+	e->pre_customers = e->pre_suppressed = e->pre_journeys = NULL;
 }
 
 /* The batch's addresses' suppressions, when a message may follow (there are campaigns). */
@@ -137,4 +139,104 @@ engine_suppressed(const struct engine *e, const char *email)
 	if (e->pre_suppressed == NULL || email == NULL)
 		return MSG_SUPPRESSED_UNREAD;
 	return GPOINTER_TO_INT(g_hash_table_lookup(e->pre_suppressed, email));
+}
+
+static void
+engine_journey_free(gpointer p)
+{
+	journey_clear(p);
+	free(p);
+}
+
+enum store_status
+engine_prefetch_journeys(struct engine *e, const struct store_event *evs, size_t n)
+{
+	GHashTable *types = g_hash_table_new(g_str_hash, g_str_equal),
+		   *exits = g_hash_table_new(g_str_hash, g_str_equal),
+		   *seen = g_hash_table_new(g_int64_hash, g_int64_equal);
+	int64_t *ids = xcalloc(n ? n : 1, sizeof(*ids));
+	struct journey *v = NULL;
+	size_t m = 0, nv = 0;
+	enum store_status rc = STORE_OK;
+
+	if (e->store->ops->engine->journeys_for_events == NULL || n == 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		if (g_hash_table_add(seen, (gpointer)&evs[i].customer_id))
+			ids[m++] = evs[i].customer_id;
+		g_hash_table_add(types, evs[i].type);
+		GPtrArray *x =
+		    e->exit_by_type ? g_hash_table_lookup(e->exit_by_type, evs[i].type) : NULL;
+		for (guint k = 0; x != NULL && k < x->len; k++)
+			g_hash_table_add(exits, x->pdata[k]);
+	}
+	guint nt, nx;
+	gpointer *tv = g_hash_table_get_keys_as_array(types, &nt),
+		 *xv = g_hash_table_get_keys_as_array(exits, &nx);
+	rc = e->store->ops->engine->journeys_for_events(e->store, ids, m, (char *const *)tv, nt,
+							(char *const *)xv, nx, &v, &nv);
+	g_free(tv);
+	g_free(xv);
+	if (rc != STORE_OK)
+		goto out;
+	e->pre_journeys = g_hash_table_new_full(g_int64_hash, g_int64_equal, free,
+						(GDestroyNotify)g_ptr_array_unref);
+	for (size_t i = 0; i < m; i++) {
+		int64_t *key = xmalloc(sizeof(*key));
+		*key = ids[i];
+		g_hash_table_insert(e->pre_journeys, key,
+				    g_ptr_array_new_with_free_func(engine_journey_free));
+	}
+	for (size_t i = 0; i < nv; i++) {
+		GPtrArray *list = g_hash_table_lookup(e->pre_journeys, &v[i].customer_id);
+		struct journey *j = xmalloc(sizeof(*j));
+		*j = v[i]; /* moved */
+		if (list != NULL)
+			g_ptr_array_add(list, j);
+		else
+			engine_journey_free(j);
+	}
+	free(v);
+out:
+	g_hash_table_destroy(types);
+	g_hash_table_destroy(exits);
+	g_hash_table_destroy(seen);
+	free(ids);
+	return rc;
+}
+
+void
+engine_journeys_touched(struct engine *e, int64_t customer_id)
+{
+	if (e->pre_journeys != NULL)
+		g_hash_table_remove(e->pre_journeys, &customer_id);
+}
+
+enum store_status
+engine_journeys_for_event(struct engine *e, const struct store_event *ev, char *const *exits,
+			  size_t n_exits, struct journey **out, size_t *n)
+{
+	gpointer key, value;
+
+	if (e->pre_journeys == NULL ||
+	    !g_hash_table_steal_extended(e->pre_journeys, &ev->customer_id, &key, &value))
+		return store_journeys_for_event(e->store, ev->customer_id, ev->type, exits, n_exits,
+						out, n);
+	free(key);
+	GPtrArray *list = value;
+	*out = NULL;
+	*n = 0;
+	for (guint i = 0; i < list->len; i++) {
+		struct journey *j = list->pdata[i];
+		int match = j->wait_event != NULL && strcmp(j->wait_event, ev->type) == 0;
+		for (size_t k = 0; k < n_exits && !match; k++)
+			match = strcmp(j->campaign_id, exits[k]) == 0;
+		if (!match)
+			continue;
+		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
+		(*out)[(*n)++] = *j; /* moved: the shell alone is freed */
+		memset(j, 0, sizeof(*j));
+	}
+	g_ptr_array_unref(list);
+	return STORE_OK;
 }

@@ -11,6 +11,7 @@
 
 #include "message_queue.h"
 #include "store.h"
+#include "store_rows.h"
 
 struct engine;
 
@@ -31,5 +32,18 @@ enum store_status engine_customer(struct engine *e, int64_t customer_id, json_t 
 void engine_customer_keep(struct engine *e, int64_t customer_id, json_t *customer);
 /* Whether EMAIL is suppressed, as the batch read it, or MSG_SUPPRESSED_UNREAD. */
 enum msg_suppressed engine_suppressed(const struct engine *e, const char *email);
+
+/* Reads the journeys a batch of events can touch, when the store reads them at once. */
+enum store_status engine_prefetch_journeys(struct engine *e, const struct store_event *evs,
+					   size_t n);
+/*
+ * store_journeys_for_event for EV: the batch's read at the customer's first event, the
+ * store's after that. *OUT is freed with journeys_free.
+ */
+enum store_status engine_journeys_for_event(struct engine *e, const struct store_event *ev,
+					    char *const *exits, size_t n_exits,
+					    struct journey **out, size_t *n);
+/* A journey of CUSTOMER_ID was started: the batch's read of its journeys is stale. */
+void engine_journeys_touched(struct engine *e, int64_t customer_id);
 
 #endif

@@ -1,31 +1,41 @@
 #include "ingest.h"
 
+#include <stdlib.h>
+
+#include "util.h"
+
+/*
+ * The events first, all at once (one round trip on PostgreSQL), then the new ones' profiles in
+ * order: an insert does not read a profile, so the outcome is the one of taking them in turn.
+ */
 enum store_status
 ingest_events(struct store *s, const struct nt_event *evs, size_t n, int64_t received_ms,
 	      unsigned char *duplicate, long *conflict)
 {
-	enum store_status rc;
+	int64_t *cids = xcalloc(n ? n : 1, sizeof(*cids)),
+		*seqs = xcalloc(n ? n : 1, sizeof(*seqs));
+	enum store_status *st = xcalloc(n ? n : 1, sizeof(*st));
+	enum store_status rc = store_events_insert(s, evs, n, received_ms, cids, seqs, st);
 
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && rc == STORE_OK; i++) {
 		const struct nt_event *ev = &evs[i];
-		int64_t cid, seq;
-		rc = store_event_insert(s, ev->customer, ev, received_ms, &cid, &seq);
-		if (rc == STORE_DUPLICATE) {
+		if (st[i] == STORE_DUPLICATE) {
 			duplicate[i] = 1;
 			continue;
 		}
-		if (rc == STORE_CONFLICT) {
+		if (st[i] == STORE_CONFLICT) {
 			*conflict = (long)i;
-			return rc;
+			rc = STORE_CONFLICT;
+			break;
 		}
-		if (rc != STORE_OK)
-			return rc;
 		/* A duplicate's profile was applied the first time; only new events apply theirs.
 		 */
-		if (ev->profile != NULL &&
-		    (rc = store_customer_upsert(s, ev->customer, ev->profile, received_ms, &cid)) !=
-			STORE_OK)
-			return rc;
+		if (ev->profile != NULL)
+			rc = store_customer_upsert(s, ev->customer, ev->profile, received_ms,
+						   &cids[i]);
 	}
-	return STORE_OK;
+	free(cids);
+	free(seqs);
+	free(st);
+	return rc;
 }

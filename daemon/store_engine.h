@@ -31,6 +31,15 @@ struct store_engine_ops {
 						const char *type, char *const *campaigns,
 						size_t n_campaigns, struct journey **out,
 						size_t *n);
+	/*
+	 * journeys_for_event for a batch of events at once: the active journeys of the N
+	 * CUSTOMER_IDS waiting for any of TYPES or of CAMPAIGNS, ordered by customer and id (the
+	 * engine picks each event's, engine_prefetch.c). NULL: the engine asks per event.
+	 */
+	enum store_status (*journeys_for_events)(struct store *, const int64_t *customer_ids,
+						 size_t n, char *const *types, size_t n_types,
+						 char *const *campaigns, size_t n_campaigns,
+						 struct journey **out, size_t *n_out);
 	/* The (campaign, type) pairs: the types each campaign exits on, in any version kept. */
 	enum store_status (*exit_events)(struct store *, struct exit_event **out, size_t *n);
 	enum store_status (*journeys_due)(struct store *, int64_t now_ms, int limit,

@@ -143,6 +143,7 @@ static void
 pg_pipe_note(struct store_pg *s, const char *name, int prepare)
 {
 	s->pipe[s->pending].name = name;
+	s->pipe[s->pending].keep = NULL;
 	s->pipe[s->pending++].prepare = prepare;
 }
 
@@ -222,7 +223,9 @@ pg_pipe_sync(struct store_pg *s, PGresult **last)
 			pg_note_failure(s, name, r);
 		if (!ok)
 			rc = STORE_UNAVAILABLE;
-		if (ok && want && cmd == s->pending - 1) {
+		if (ok && cmd < s->pending && s->pipe[cmd].keep != NULL)
+			*s->pipe[cmd].keep = r;
+		else if (ok && want && cmd == s->pending - 1) {
 			if (*last != NULL)
 				PQclear(*last);
 			*last = r;
@@ -282,6 +285,31 @@ pg_send(struct store_pg *s, const struct pg_stmt *st, const struct pg_args *a)
 	if (s->tx_failed)
 		return STORE_UNAVAILABLE;
 	return pg_pipe_send(s, st, a);
+}
+
+enum store_status
+pg_send_keep(struct store_pg *s, const struct pg_stmt *st, const struct pg_args *a, PGresult **keep)
+{
+	if (!s->in_tx)
+		return pg_run(s, st, a, keep);
+	if (s->tx_failed || pg_pipe_send(s, st, a) != STORE_OK)
+		return STORE_UNAVAILABLE;
+	s->pipe[s->pending - 1].keep = keep;
+	return STORE_OK;
+}
+
+enum store_status
+pg_send_sql(struct store_pg *s, const char *sql)
+{
+	if (!s->in_tx)
+		return pg_exec(s, sql);
+	return s->tx_failed ? STORE_UNAVAILABLE : pg_pipe_send_sql(s, sql);
+}
+
+enum store_status
+pg_flush(struct store_pg *s)
+{
+	return pg_pipe_sync(s, NULL);
 }
 
 long

@@ -73,6 +73,7 @@ struct store_pg {
 	struct {
 		const char *name;
 		int prepare;
+		PGresult **keep; /* pg_send_keep's: where the sync puts the result */
 	} pipe[PG_PIPE_MAX + 2];
 	char last_state[6];   /* the SQLSTATE of the last failure ("" for none or a lost link) */
 	GHashTable *prepared; /* statement names prepared on this connection */
@@ -123,6 +124,17 @@ enum store_status pg_run(struct store_pg *s, const struct pg_stmt *st, const str
  * transaction it is pg_run.
  */
 enum store_status pg_send(struct store_pg *s, const struct pg_stmt *st, const struct pg_args *a);
+/*
+ * pg_send for a statement whose result the operation reads after pg_flush, in *KEEP (NULL
+ * first; the caller PQclears it, set or not): several statements that need an answer in one
+ * round trip. Outside a transaction it is pg_run.
+ */
+enum store_status pg_send_keep(struct store_pg *s, const struct pg_stmt *st,
+			       const struct pg_args *a, PGresult **keep);
+/* pg_send for SQL without parameters (a savepoint of the operation's own). */
+enum store_status pg_send_sql(struct store_pg *s, const char *sql);
+/* Reads every result queued so far (one round trip): STORE_OK when all succeeded. */
+enum store_status pg_flush(struct store_pg *s);
 /* Runs SQL without parameters or result (transaction control, DDL). */
 enum store_status pg_exec(struct store_pg *s, const char *sql);
 /* The number of rows a command touched (UPDATE, DELETE, INSERT). */

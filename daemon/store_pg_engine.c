@@ -307,6 +307,43 @@ store_pg_journeys_for_event(struct store *st, int64_t customer_id, const char *t
 	return rc;
 }
 
+/* One statement for a batch of events' customers (engine_prefetch.c). */
+static enum store_status
+store_pg_journeys_for_events(struct store *st, const int64_t *customer_ids, size_t n,
+			     char *const *types, size_t n_types, char *const *campaigns,
+			     size_t n_campaigns, struct journey **out, size_t *n_out)
+{
+	static const struct pg_stmt q = {
+	    "eng_journeys_events",
+	    "SELECT " PGR_J_COLS " FROM journeys WHERE customer_id = ANY ($1::bigint[])"
+	    " AND active = 1 AND (wait_event = ANY ($2::text[]) OR campaign_id = ANY ($3::text[]))"
+	    " ORDER BY customer_id, id"};
+	struct pg_args a = {0};
+	struct pgr_array ids, ts, cs;
+	enum store_status rc;
+
+	pgr_array_init(&ids);
+	pgr_array_init(&ts);
+	pgr_array_init(&cs);
+	for (size_t i = 0; i < n; i++)
+		pgr_array_int(&ids, customer_ids[i]);
+	for (size_t i = 0; i < n_types; i++)
+		pgr_array_text(&ts, types[i]);
+	for (size_t i = 0; i < n_campaigns; i++)
+		pgr_array_text(&cs, campaigns[i]);
+	pgr_array_end(&ids);
+	pgr_array_end(&ts);
+	pgr_array_end(&cs);
+	pg_arg_text(&a, ids.s->str);
+	pg_arg_text(&a, ts.s->str);
+	pg_arg_text(&a, cs.s->str);
+	rc = pg_journeys(PQS(st), &q, &a, out, n_out);
+	pgr_array_free(&ids);
+	pgr_array_free(&ts);
+	pgr_array_free(&cs);
+	return rc;
+}
+
 /* Adds the event type an exit_on entry names (a string, or an object's "event") to SEEN. */
 static void
 pg_exit_type(json_t *seen, const char *cid, json_t *x)
@@ -647,6 +684,7 @@ const struct store_engine_ops store_pg_engine_ops = {
     .journey_update = store_pg_journey_update,
     .journey_find = store_pg_journey_find,
     .journeys_for_event = store_pg_journeys_for_event,
+    .journeys_for_events = store_pg_journeys_for_events,
     .exit_events = store_pg_exit_events,
     .journeys_due = store_pg_journeys_due,
     .journey_next_due = store_pg_journey_next_due,

@@ -86,58 +86,146 @@ pg_event_insert_id(struct store *st, int64_t customer_id, const struct nt_event 
  * the customer or the key after this statement's snapshot, only the customer's id or nothing;
  * then the two-statement way settles it.
  */
-static enum store_status
-pg_event_insert(struct store *st, const char *ext_id, const struct nt_event *ev,
-		int64_t received_ms, int64_t *customer_id, int64_t *seq)
+static const struct pg_stmt ev_insert_ext = {
+    "ev_insert_ext",
+    "WITH c AS (INSERT INTO customers (ext_id, created_ms, updated_ms)"
+    " SELECT $1::text, $6::bigint, $6::bigint WHERE NOT EXISTS (SELECT 1 FROM customers"
+    " WHERE ext_id = $1::text) ON CONFLICT (ext_id) DO NOTHING RETURNING id),"
+    " k AS (SELECT id FROM c UNION ALL SELECT id FROM customers WHERE ext_id = $1::text),"
+    " ins AS (INSERT INTO events (customer_id, event_key, type, time_ms, received_ms,"
+    " properties, content_hash, seq) SELECT (SELECT id FROM k), $2::text, $3::text,"
+    " $4::bigint, $6::bigint, $5::text, $7::text, nextval('events_seq')"
+    " WHERE (SELECT id FROM k) IS NOT NULL AND NOT EXISTS (SELECT 1 FROM events e"
+    " WHERE e.customer_id = (SELECT id FROM k) AND e.event_key = $2::text)"
+    " ON CONFLICT (customer_id, event_key) DO NOTHING RETURNING customer_id, seq)"
+    " SELECT seq, NULL::text, true, customer_id FROM ins"
+    " UNION ALL SELECT NULL::bigint, e.content_hash, false, e.customer_id FROM events e"
+    " WHERE e.customer_id = (SELECT id FROM k) AND e.event_key = $2::text"
+    " UNION ALL SELECT NULL::bigint, NULL::text, NULL::boolean, id FROM k"};
+
+/* ev_insert_ext's arguments; *PROPS (the properties as text) is freed after the send. */
+static void
+pg_event_ext_args(struct pg_args *a, const char *ext_id, const struct nt_event *ev,
+		  int64_t received_ms, char **props)
 {
-	static const struct pg_stmt q = {
-	    "ev_insert_ext",
-	    "WITH c AS (INSERT INTO customers (ext_id, created_ms, updated_ms)"
-	    " SELECT $1::text, $6::bigint, $6::bigint WHERE NOT EXISTS (SELECT 1 FROM customers"
-	    " WHERE ext_id = $1::text) ON CONFLICT (ext_id) DO NOTHING RETURNING id),"
-	    " k AS (SELECT id FROM c UNION ALL SELECT id FROM customers WHERE ext_id = $1::text),"
-	    " ins AS (INSERT INTO events (customer_id, event_key, type, time_ms, received_ms,"
-	    " properties, content_hash, seq) SELECT (SELECT id FROM k), $2::text, $3::text,"
-	    " $4::bigint, $6::bigint, $5::text, $7::text, nextval('events_seq')"
-	    " WHERE (SELECT id FROM k) IS NOT NULL AND NOT EXISTS (SELECT 1 FROM events e"
-	    " WHERE e.customer_id = (SELECT id FROM k) AND e.event_key = $2::text)"
-	    " ON CONFLICT (customer_id, event_key) DO NOTHING RETURNING customer_id, seq)"
-	    " SELECT seq, NULL::text, true, customer_id FROM ins"
-	    " UNION ALL SELECT NULL::bigint, e.content_hash, false, e.customer_id FROM events e"
-	    " WHERE e.customer_id = (SELECT id FROM k) AND e.event_key = $2::text"
-	    " UNION ALL SELECT NULL::bigint, NULL::text, NULL::boolean, id FROM k"};
-	struct pg_args a = {0};
-	PGresult *r;
-	enum store_status rc;
-	char *props = json_dumps(ev->properties, JSON_COMPACT);
+	*props = json_dumps(ev->properties, JSON_COMPACT);
+	pg_arg_text(a, ext_id);
+	pg_arg_text(a, ev->key);
+	pg_arg_text(a, ev->type);
+	pg_arg_int(a, ev->time_ms);
+	pg_arg_text(a, *props);
+	pg_arg_int(a, received_ms);
+	pg_arg_text(a, ev->hash);
+}
+
+/*
+ * What ev_insert_ext's rows R say: 1 and *RC when settled (inserted, a duplicate, a conflict),
+ * 0 when another writer's race leaves it to the two-statement way (*CUSTOMER_ID set or 0).
+ */
+static int
+pg_event_ext_outcome(PGresult *r, const struct nt_event *ev, int64_t *customer_id, int64_t *seq,
+		     enum store_status *rc)
+{
 	int row = -1;
 
 	*customer_id = 0;
-	pg_arg_text(&a, ext_id);
-	pg_arg_text(&a, ev->key);
-	pg_arg_text(&a, ev->type);
-	pg_arg_int(&a, ev->time_ms);
-	pg_arg_text(&a, props);
-	pg_arg_int(&a, received_ms);
-	pg_arg_text(&a, ev->hash);
-	rc = pg_run(PQS(st), &q, &a, &r);
-	free(props);
-	if (rc != STORE_OK)
-		return rc;
 	for (int i = 0; i < PQntuples(r); i++) {
 		*customer_id = pg_int(r, i, 3);
 		if (!pg_isnull(r, i, 2))
 			row = i;
 	}
 	if (row >= 0)
-		rc = pg_event_outcome(r, row, ev, seq);
+		*rc = pg_event_outcome(r, row, ev, seq);
+	return row >= 0;
+}
+
+/*
+ * The customer and the event in one statement (a new customer is created first, in a CTE
+ * whose id the insert uses): one round trip where ensure-then-insert took two. A row tells
+ * what happened: inserted (seq), or the stored key's hash, or, when another writer created
+ * the customer or the key after this statement's snapshot, only the customer's id or nothing;
+ * then the two-statement way settles it.
+ */
+static enum store_status
+pg_event_insert(struct store *st, const char *ext_id, const struct nt_event *ev,
+		int64_t received_ms, int64_t *customer_id, int64_t *seq)
+{
+	struct pg_args a = {0};
+	PGresult *r;
+	enum store_status rc;
+	char *props;
+
+	pg_event_ext_args(&a, ext_id, ev, received_ms, &props);
+	rc = pg_run(PQS(st), &ev_insert_ext, &a, &r);
+	free(props);
+	if (rc != STORE_OK)
+		return rc;
+	int settled = pg_event_ext_outcome(r, ev, customer_id, seq, &rc);
 	PQclear(r);
-	if (row >= 0)
+	if (settled)
 		return rc;
 	if (*customer_id == 0 && (rc = store_pg_customer_ops.customer_ensure(
 				      st, ext_id, received_ms, customer_id)) != STORE_OK)
 		return rc;
 	return pg_event_insert_id(st, *customer_id, ev, received_ms, seq);
+}
+
+/*
+ * A batch's events in one round trip: every insert is queued, inside a savepoint of its own,
+ * and read at one sync. When another writer's race leaves any of them unsettled, the savepoint
+ * is rolled back and the batch inserted one by one, so that the events keep their order.
+ */
+static enum store_status
+pg_events_insert(struct store *st, const struct nt_event *evs, size_t n, int64_t received_ms,
+		 int64_t *customer_ids, int64_t *seqs, enum store_status *status)
+{
+	struct store_pg *s = PQS(st);
+	PGresult **res;
+	enum store_status rc;
+	size_t i;
+	int settled = 1;
+
+	if (n == 1) {
+		status[0] = pg_event_insert(st, evs[0].customer, &evs[0], received_ms,
+					    &customer_ids[0], &seqs[0]);
+		return status[0] == STORE_DUPLICATE || status[0] == STORE_CONFLICT ? STORE_OK
+										   : status[0];
+	}
+	res = xcalloc(n ? n : 1, sizeof(*res));
+	rc = pg_send_sql(s, "SAVEPOINT events");
+
+	for (i = 0; i < n && rc == STORE_OK; i++) {
+		struct pg_args a = {0};
+		char *props;
+		pg_event_ext_args(&a, evs[i].customer, &evs[i], received_ms, &props);
+		rc = pg_send_keep(s, &ev_insert_ext, &a, &res[i]);
+		free(props);
+	}
+	/* Read even after a failed send: no result may arrive after res is freed. */
+	enum store_status flushed = pg_flush(s);
+	if (rc == STORE_OK)
+		rc = flushed;
+	for (i = 0; i < n && rc == STORE_OK && settled; i++)
+		settled = res[i] != NULL && pg_event_ext_outcome(res[i], &evs[i], &customer_ids[i],
+								 &seqs[i], &status[i]);
+	for (i = 0; i < n; i++)
+		PQclear(res[i]);
+	free(res);
+	if (rc != STORE_OK)
+		return rc;
+	if (settled)
+		return pg_send_sql(s, "RELEASE SAVEPOINT events");
+	if ((rc = pg_send_sql(s, "ROLLBACK TO SAVEPOINT events")) != STORE_OK ||
+	    (rc = pg_send_sql(s, "RELEASE SAVEPOINT events")) != STORE_OK)
+		return rc;
+	for (i = 0; i < n; i++) {
+		status[i] = pg_event_insert(st, evs[i].customer, &evs[i], received_ms,
+					    &customer_ids[i], &seqs[i]);
+		if (status[i] != STORE_OK && status[i] != STORE_DUPLICATE &&
+		    status[i] != STORE_CONFLICT)
+			return status[i];
+	}
+	return STORE_OK;
 }
 
 static enum store_status
@@ -350,6 +438,7 @@ pg_customers_by_ids(struct store *st, const int64_t *ids, size_t n, struct custo
 /* The PostgreSQL backend's table of events and the engine's cursor over them (store_events.h). */
 const struct store_event_ops store_pg_event_ops = {
     .event_insert = pg_event_insert,
+    .events_insert = pg_events_insert,
     .cursor_get = pg_cursor_get,
     .cursor_set = pg_cursor_set,
     .events_after = pg_events_after,

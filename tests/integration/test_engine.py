@@ -260,6 +260,46 @@ def a_batch_of_due_steps_sees_each_customers_own_writes_and_suppressions():
 
 
 @test
+def a_batch_of_events_sees_the_journeys_its_earlier_events_moved():
+    """Issue 21: a batch of events reads the journeys they can touch at once (on PostgreSQL,
+    engine_prefetch.c). A customer's second event in the batch must see what the first did:
+    a click that already resumed the journey, a refund that ended it, a sign-up that started
+    it. All of it goes in one POST, so that one batch consumes it."""
+    waiter = campaign("waiter", {"event": "signup"}, [
+        {"id": "await", "wait": {"event": "click", "timeout": "1h", "on_event": "thanks",
+                                 "on_timeout": "end"}},
+        {"id": "thanks", "send": {"channel": "mail", "template": "thanks"}},
+        {"id": "end", "exit": "done"},
+    ], exit_on=["refund"])
+    d = daemon_with(waiter)
+    try:
+        d.start()
+        eq(d.post_events({"events": [{"customer": f"w{i}", "type": "signup"}
+                                     for i in range(10)]}).status, 202, "sign-ups")
+        poll(lambda: len(notes(d, "enter")) == 10, 10, "ten journeys wait for a click")
+        batch = []
+        for i in range(5):  # two clicks: the second finds the journey no longer waiting
+            batch += [{"customer": f"w{i}", "type": "click", "id": f"c{i}a"},
+                      {"customer": f"w{i}", "type": "click", "id": f"c{i}b"}]
+        for i in range(5, 10):  # a refund ends it: the click after finds nothing
+            batch += [{"customer": f"w{i}", "type": "refund", "id": f"r{i}"},
+                      {"customer": f"w{i}", "type": "click", "id": f"c{i}"}]
+        batch += [{"customer": "new", "type": "signup", "id": "s"},  # starts, then resumes
+                  {"customer": "new", "type": "click", "id": "cn"}]
+        eq(d.post_events({"events": batch}).status, 202, "the batch")
+        poll(lambda: not rows(d, "SELECT id FROM journeys WHERE active = 1"), 10, "all ended")
+        eq(sorted(sends(d)), sorted([(f"w{i}", "thanks") for i in range(5)] +
+                                    [("new", "thanks")]), "one thanks per click that came first")
+        eq(notes(d, "skip"), [], "no step ran twice (no already_sent)")
+        eq(sorted((n[0], n[4]) for n in notes(d, "exit")),
+           sorted([(f"w{i}", "done") for i in range(5)] + [("new", "done")] +
+                  [(f"w{i}", "exit_on:refund") for i in range(5, 10)]), "how each ended")
+        d.stop()
+    finally:
+        d.cleanup()
+
+
+@test
 def sends_that_went_stale_during_downtime_are_skipped_and_recorded():
     stale = campaign("stale", {"event": "signup"}, [
         {"id": "w", "wait": "1s"},

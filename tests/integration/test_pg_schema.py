@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ntest import test, run_all, check, eq, skip, NURTURED  # noqa: E402
+from ntest import test, run_all, check, eq, poll, skip, NURTURED  # noqa: E402
 import pgcluster  # noqa: E402
 
 TOOL = os.path.join(os.path.dirname(NURTURED), "tests", "unit", "pg_tool")
@@ -133,6 +133,48 @@ def the_outbox_counter_trigger_reads_the_ledger_index_and_payloads_use_lz4():
             " 2000), 'UTF8')", db=db)
     eq(pg.psql("SELECT pg_column_compression(payload) FROM outbox_payload", db=db), [["lz4"]],
        "a payload stored with lz4")
+
+
+def tool_events(url, *events):
+    r = subprocess.run([TOOL, "events", url, *events], capture_output=True, text=True,
+                       timeout=60)
+    eq(r.returncode, 0, r.stderr)
+    return [(line.split()[0], int(line.split()[1]), int(line.split()[2]))
+            for line in r.stdout.splitlines()]
+
+
+@test
+def a_batch_of_events_is_one_round_trip_and_keeps_its_order_through_a_race():
+    """store_events_insert: a batch's inserts go out together (pipeline mode) inside a
+    savepoint of their own. Duplicates and conflicts are told per event. When another writer
+    creates one of the batch's customers while the batch runs, that insert cannot settle: the
+    savepoint is rolled back and the batch inserted one by one, in order."""
+    pg = cluster()
+    url = pg.create_database()
+    db = url.rsplit("/", 1)[1]
+    subprocess.run([TOOL, "migrate", url], capture_output=True, timeout=60, check=True)
+    # STORE_OK 0, STORE_DUPLICATE 1, STORE_CONFLICT 2 (store.h).
+    got = tool_events(url, "ann:e1", "bob:e1", "ann:e1", "ann:e2", "bob:e1:refund")
+    eq([g[1] for g in got], [0, 0, 1, 0, 2], "ok, ok, duplicate, ok, conflict")
+    eq([g[2] for g in got if g[1] == 0], [1, 2, 3], "numbered in order")
+    eq(pg.psql("SELECT count(*) FROM events", db=db), [["3"]], "three stored")
+    # The race: another transaction holds a new customer "xen" uncommitted for a while.
+    racer = subprocess.Popen(
+        ["psql", "-X", "-q", "-d", url, "-c", "BEGIN; INSERT INTO customers (ext_id,"
+         " created_ms, updated_ms) VALUES ('xen', 0, 0); SELECT pg_sleep(1.5); COMMIT;"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    poll(lambda: pg.psql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE"
+                         " '%pg_sleep(1.5)%' AND pid <> pg_backend_pid()", db=db) == [["1"]],
+         10, "the racer holds xen")
+    got = tool_events(url, "yan:r1", "xen:r1", "zoe:r1")
+    eq(racer.wait(timeout=30), 0, racer.stderr.read())
+    eq([g[1] for g in got], [0, 0, 0], "all three stored, xen's once the racer committed")
+    seqs = [g[2] for g in got]
+    check(seqs[0] < seqs[1] < seqs[2], "in the batch's order", seqs)
+    check(seqs[0] > 4, "the first attempt was rolled back (its numbers are spent)", seqs)
+    eq(pg.psql("SELECT c.ext_id FROM events e JOIN customers c ON c.id = e.customer_id"
+               " WHERE e.event_key = 'r1' ORDER BY e.seq", db=db),
+       [["yan"], ["xen"], ["zoe"]], "one event each, in order")
 
 
 @test

@@ -7,21 +7,77 @@
  * there. The error comes from a statement run at once (exec), from one sent in pipeline mode
  * whose failure is read only later, past an item's savepoint rolled back (send), or unseen by
  * the store, so that only COMMIT's command tag (ROLLBACK) tells (tag).
+ * `pg_tool events URL CUSTOMER:KEY[:TYPE]...`: stores one event per argument in one transaction
+ * through store_events_insert (a batch in one round trip) and prints "CUSTOMER:KEY STATUS SEQ"
+ * for each, in order.
  */
+#include <glib.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "store_pg.h"
 #include "util.h"
+#include "validate.h"
+
+/* pg_tool events: the batch's outcome, one line per event. */
+static int
+pg_tool_events(const char *url, char **args, int n)
+{
+	struct store_options o = {.backend = "postgresql", .url = url};
+	struct nt_event *evs = xcalloc((size_t)n, sizeof(*evs));
+	int64_t *cids = xcalloc((size_t)n, sizeof(*cids)),
+		*seqs = xcalloc((size_t)n, sizeof(*seqs));
+	enum store_status *st = xcalloc((size_t)n, sizeof(*st));
+	struct verr verr;
+	char err[512];
+	struct store *s = store_open(&o, err, sizeof(err));
+
+	if (s == NULL) {
+		fprintf(stderr, "pg_tool: %s\n", err);
+		return 1;
+	}
+	for (int i = 0; i < n; i++) {
+		/* CUSTOMER:KEY[:TYPE] */
+		gchar **part = g_strsplit(args[i], ":", 3);
+		json_t *v = json_pack(
+		    "{s:s,s:s,s:s,s:s}", "customer", part[0], "id", part[1] ? part[1] : "k", "type",
+		    part[1] && part[2] ? part[2] : "visit", "time", "2026-01-01T00:00:00Z");
+		g_strfreev(part);
+		if (validate_event(v, 1767225600000LL, &evs[i], &verr) < 0) {
+			fprintf(stderr, "pg_tool: bad event %s\n", args[i]);
+			return 1;
+		}
+		json_decref(v);
+	}
+	enum store_status rc = store_begin(s);
+	if (rc == STORE_OK)
+		rc = store_events_insert(s, evs, (size_t)n, 1767225600000LL, cids, seqs, st);
+	if (rc == STORE_OK)
+		rc = store_commit(s);
+	else
+		store_rollback(s);
+	for (int i = 0; rc == STORE_OK && i < n; i++)
+		printf("%s %d %lld\n", args[i], (int)st[i],
+		       st[i] == STORE_OK ? (long long)seqs[i] : 0);
+	for (int i = 0; i < n; i++)
+		nt_event_clear(&evs[i]);
+	store_close(s);
+	free(evs);
+	free(cids);
+	free(seqs);
+	free(st);
+	return rc == STORE_OK ? 0 : 1;
+}
 
 int
 main(int argc, char **argv)
 {
 	char err[512];
 	if (argc == 4 && strcmp(argv[1], "aborted-commit") == 0) {
-		static const struct pg_stmt bad = {"tool_bad", "INSERT INTO meta (key) VALUES (NULL)"};
-		static const struct pg_stmt get = {"tool_get",
-						   "SELECT value FROM meta WHERE key = 'heartbeat'"};
+		static const struct pg_stmt bad = {"tool_bad",
+						   "INSERT INTO meta (key) VALUES (NULL)"};
+		static const struct pg_stmt get = {
+		    "tool_get", "SELECT value FROM meta WHERE key = 'heartbeat'"};
 		const char *mode = argv[2];
 		struct store_options o = {.backend = "postgresql", .url = argv[3]};
 		struct store *st = store_open(&o, err, sizeof(err));
@@ -42,8 +98,8 @@ main(int argc, char **argv)
 			store_savepoint(st);
 			pg_run(PQS(st), &get, NULL, &r);
 			/* That item refuses, as on a conflict: its savepoint is rolled back. On the
-			 * server this would go back to the first item's savepoint, whose RELEASE never
-			 * ran, and leave a healthy transaction that commits the heartbeat. */
+			 * server this would go back to the first item's savepoint, whose RELEASE
+			 * never ran, and leave a healthy transaction that commits the heartbeat. */
 			store_rollback_savepoint(st);
 		} else {
 			/* Aborts the transaction behind the store's back, as a server-side error it
@@ -66,8 +122,11 @@ main(int argc, char **argv)
 		store_close(st);
 		return 0;
 	}
+	if (argc >= 4 && strcmp(argv[1], "events") == 0)
+		return pg_tool_events(argv[2], argv + 3, argc - 3);
 	if (argc != 3 || strcmp(argv[1], "migrate") != 0) {
-		fprintf(stderr, "usage: pg_tool migrate URL | aborted-commit exec|send|tag URL\n");
+		fprintf(stderr, "usage: pg_tool migrate URL | aborted-commit exec|send|tag URL"
+				" | events URL CUSTOMER:KEY...\n");
 		return 2;
 	}
 	struct store_pg *s = store_pg_connect_migrate(argv[2], err, sizeof(err));
