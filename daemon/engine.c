@@ -811,7 +811,7 @@ engine_on_event(struct engine *e, const struct store_event *ev)
 		goto out;
 	/* A purchase may move the customer to another stage before the triggers look at them. */
 	if (engine_is_purchase(ev->type) &&
-	    ((rc = store_purchase_add(e->store, ev->customer_id, ev->time_ms)) != STORE_OK ||
+	    ((rc = engine_purchase_add(e, ev->customer_id, ev->time_ms)) != STORE_OK ||
 	     (rc = engine_stage_update(e, ev->customer_id)) != STORE_OK))
 		goto out;
 	/* Only the journeys this event can touch: its history does not make it dearer. */
@@ -896,6 +896,8 @@ engine_consume(struct engine *e, int limit, int *n)
 		free(ids);
 		if (rc == STORE_OK)
 			rc = engine_prefetch_journeys(e, evs, cnt);
+		if (rc == STORE_OK)
+			rc = engine_prefetch_purchases(e, evs, cnt);
 	}
 	for (size_t i = 0; i < cnt && rc == STORE_OK; i++) {
 		rc = engine_on_event(e, &evs[i]);

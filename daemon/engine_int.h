@@ -34,7 +34,8 @@ struct engine {
 	GHashTable *exit_by_type;
 	/* The batch's reads (engine_prefetch.c): customer id -> context, address -> suppressed. */
 	GHashTable *pre_customers, *pre_suppressed;
-	GHashTable *pre_journeys; /* customer id -> GPtrArray of its journeys an event can touch */
+	GHashTable *pre_journeys;  /* customer id -> GPtrArray of its journeys an event can touch */
+	GHashTable *pre_purchases; /* customer id -> struct purchase_totals */
 };
 
 /* Whether C runs: active in its file and not paused over the API. */

@@ -37,7 +37,9 @@ engine_prefetch_clear(struct engine *e)
 		g_hash_table_destroy(e->pre_suppressed);
 	if (e->pre_journeys != NULL)
 		g_hash_table_destroy(e->pre_journeys);
-	e->pre_customers = e->pre_suppressed = e->pre_journeys = NULL;
+	if (e->pre_purchases != NULL)
+		g_hash_table_destroy(e->pre_purchases);
+	e->pre_customers = e->pre_suppressed = e->pre_journeys = e->pre_purchases = NULL;
 }
 
 /* The batch's addresses' suppressions, when a message may follow (there are campaigns). */
@@ -238,5 +240,71 @@ engine_journeys_for_event(struct engine *e, const struct store_event *ev, char *
 		memset(j, 0, sizeof(*j));
 	}
 	g_ptr_array_unref(list);
+	return STORE_OK;
+}
+
+enum store_status
+engine_prefetch_purchases(struct engine *e, const struct store_event *evs, size_t n)
+{
+	GHashTable *seen = g_hash_table_new(g_int64_hash, g_int64_equal);
+	int64_t *ids = xcalloc(n ? n : 1, sizeof(*ids));
+	size_t m = 0;
+	enum store_status rc = STORE_OK;
+
+	for (size_t i = 0; i < n; i++)
+		if (engine_is_purchase(evs[i].type) &&
+		    g_hash_table_add(seen, (gpointer)&evs[i].customer_id))
+			ids[m++] = evs[i].customer_id;
+	g_hash_table_destroy(seen);
+	if (m > 0) {
+		struct purchase_totals *t = xcalloc(m, sizeof(*t));
+		if ((rc = store_purchases_of(e->store, ids, m, t)) == STORE_OK) {
+			e->pre_purchases =
+			    g_hash_table_new_full(g_int64_hash, g_int64_equal, free, free);
+			for (size_t i = 0; i < m; i++) {
+				int64_t *key = xmalloc(sizeof(*key));
+				*key = ids[i];
+				g_hash_table_insert(e->pre_purchases, key,
+						    g_memdup2(&t[i], sizeof(t[i])));
+			}
+		}
+		free(t);
+	}
+	free(ids);
+	return rc;
+}
+
+enum store_status
+engine_purchase_add(struct engine *e, int64_t customer_id, int64_t time_ms)
+{
+	enum store_status rc = store_purchase_add(e->store, customer_id, time_ms);
+	struct purchase_totals *t =
+	    e->pre_purchases ? g_hash_table_lookup(e->pre_purchases, &customer_id) : NULL;
+
+	if (rc != STORE_OK || t == NULL)
+		return rc;
+	/* What purchase_add's upsert made of the row: one more, the earliest, the latest. */
+	if (t->count == 0)
+		*t = (struct purchase_totals){.count = 1, .first_ms = time_ms, .last_ms = time_ms};
+	else {
+		t->count++;
+		t->first_ms = MIN(t->first_ms, time_ms);
+		t->last_ms = MAX(t->last_ms, time_ms);
+	}
+	return rc;
+}
+
+enum store_status
+engine_purchase_stats(struct engine *e, int64_t customer_id, long *count, int64_t *first_ms,
+		      int64_t *last_ms)
+{
+	const struct purchase_totals *t =
+	    e->pre_purchases ? g_hash_table_lookup(e->pre_purchases, &customer_id) : NULL;
+
+	if (t == NULL)
+		return store_purchase_stats(e->store, customer_id, count, first_ms, last_ms);
+	*count = t->count;
+	*first_ms = t->first_ms;
+	*last_ms = t->last_ms;
 	return STORE_OK;
 }

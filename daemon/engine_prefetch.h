@@ -43,6 +43,14 @@ enum store_status engine_prefetch_journeys(struct engine *e, const struct store_
 enum store_status engine_journeys_for_event(struct engine *e, const struct store_event *ev,
 					    char *const *exits, size_t n_exits,
 					    struct journey **out, size_t *n);
+/* Reads the purchase totals of a batch's purchasers (store_purchases_of). */
+enum store_status engine_prefetch_purchases(struct engine *e, const struct store_event *evs,
+					    size_t n);
+/* store_purchase_add, and the batch's totals of the customer kept true. */
+enum store_status engine_purchase_add(struct engine *e, int64_t customer_id, int64_t time_ms);
+/* store_purchase_stats: the batch's totals when it read them. */
+enum store_status engine_purchase_stats(struct engine *e, int64_t customer_id, long *count,
+					int64_t *first_ms, int64_t *last_ms);
 /* A journey of CUSTOMER_ID was started: the batch's read of its journeys is stale. */
 void engine_journeys_touched(struct engine *e, int64_t customer_id);
 

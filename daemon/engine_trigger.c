@@ -372,7 +372,7 @@ engine_stage_update(struct engine *e, int64_t customer_id)
 	long count;
 	enum store_status rc;
 
-	if ((rc = store_purchase_stats(e->store, customer_id, &count, &first, &last)) != STORE_OK ||
+	if ((rc = engine_purchase_stats(e, customer_id, &count, &first, &last)) != STORE_OK ||
 	    (rc = engine_customer(e, customer_id, &customer)) != STORE_OK)
 		return rc;
 	/* A copy: the customer's "stage" is replaced below, and the old one is still needed. */

@@ -12,6 +12,12 @@
 
 #include "store.h"
 
+/* A customer's purchases (purchase_stats): how many, the first and last (-1 when none). */
+struct purchase_totals {
+	long count;
+	int64_t first_ms, last_ms;
+};
+
 struct store_customer_ops {
 	enum store_status (*customer_upsert)(struct store *, const char *ext_id, json_t *fields,
 					     int64_t now_ms, int64_t *id);
@@ -32,6 +38,12 @@ struct store_customer_ops {
 	enum store_status (*purchase_stats)(struct store *, int64_t customer_id, long *count,
 					    int64_t *first_ms, int64_t *last_ms);
 	enum store_status (*purchase_add)(struct store *, int64_t customer_id, int64_t time_ms);
+	/*
+	 * purchase_stats for N distinct IDS at once, into OUT[i]: one statement for the engine's
+	 * batch (engine_prefetch.c). NULL: store_purchases_of asks one by one.
+	 */
+	enum store_status (*purchases_of)(struct store *, const int64_t *ids, size_t n,
+					  struct purchase_totals *out);
 	enum store_status (*stage_set)(struct store *, int64_t customer_id, const char *stage,
 				       int64_t since_ms);
 	/* Consent and suppression (store_sqlite_consent.c). */
@@ -110,6 +122,19 @@ store_purchase_stats(struct store *s, int64_t customer_id, long *count, int64_t 
 		     int64_t *last_ms)
 {
 	return s->ops->customer->purchase_stats(s, customer_id, count, first_ms, last_ms);
+}
+static inline enum store_status
+store_purchases_of(struct store *s, const int64_t *ids, size_t n, struct purchase_totals *out)
+{
+	if (s->ops->customer->purchases_of != NULL)
+		return s->ops->customer->purchases_of(s, ids, n, out);
+	for (size_t i = 0; i < n; i++) {
+		enum store_status rc = s->ops->customer->purchase_stats(
+		    s, ids[i], &out[i].count, &out[i].first_ms, &out[i].last_ms);
+		if (rc != STORE_OK)
+			return rc;
+	}
+	return STORE_OK;
 }
 static inline enum store_status
 store_purchase_add(struct store *s, int64_t customer_id, int64_t time_ms)

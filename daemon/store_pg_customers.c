@@ -510,6 +510,32 @@ pg_purchase_stats(struct store *st, int64_t customer_id, long *count, int64_t *f
 	return STORE_OK;
 }
 
+/* Many customers' purchases in one statement: the engine's batch (store_customers.h). */
+static enum store_status
+pg_purchases_of(struct store *st, const int64_t *ids, size_t n, struct purchase_totals *out)
+{
+	static const struct pg_stmt q = {
+	    "cust_purchases_of", "SELECT customer_id, count, first_ms, last_ms FROM purchases"
+				 " WHERE customer_id = ANY ($1::bigint[]) AND count > 0"};
+	PGresult *r;
+	enum store_status rc;
+
+	for (size_t i = 0; i < n; i++)
+		out[i] = (struct purchase_totals){.count = 0, .first_ms = -1, .last_ms = -1};
+	if ((rc = pgr_run_ids(PQS(st), &q, ids, n, &r)) != STORE_OK)
+		return rc;
+	for (int row = 0; row < PQntuples(r); row++)
+		for (size_t i = 0; i < n; i++)
+			if (ids[i] == pg_int(r, row, 0)) {
+				out[i] = (struct purchase_totals){.count = (long)pg_int(r, row, 1),
+								  .first_ms = pg_int(r, row, 2),
+								  .last_ms = pg_int(r, row, 3)};
+				break;
+			}
+	PQclear(r);
+	return STORE_OK;
+}
+
 /* Kept with the customer as the engine consumes purchases: no count over the history. */
 static enum store_status
 pg_purchase_add(struct store *st, int64_t customer_id, int64_t time_ms)
@@ -560,5 +586,6 @@ const struct store_customer_ops store_pg_customer_ops = {
     .customers_upsert = pg_customers_upsert,
     .purchase_stats = pg_purchase_stats,
     .purchase_add = pg_purchase_add,
+    .purchases_of = pg_purchases_of,
     .stage_set = pg_stage_set,
 };

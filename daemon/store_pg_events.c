@@ -409,19 +409,10 @@ pg_customers_by_ids(struct store *st, const int64_t *ids, size_t n, struct custo
 	static const struct pg_stmt q = {"ev_customers_by_ids",
 					 "SELECT " PG_CUSTOMER_COLS
 					 " FROM customers c WHERE c.id = ANY($1::bigint[])"};
-	struct pg_args a = {0};
-	struct pgr_array list;
 	PGresult *r;
 	enum store_status rc;
 
-	pgr_array_init(&list);
-	for (size_t i = 0; i < n; i++)
-		pgr_array_int(&list, ids[i]);
-	pgr_array_end(&list);
-	pg_arg_text(&a, list.s->str);
-	rc = pg_run(PQS(st), &q, &a, &r);
-	pgr_array_free(&list);
-	if (rc != STORE_OK)
+	if ((rc = pgr_run_ids(PQS(st), &q, ids, n, &r)) != STORE_OK)
 		return rc;
 	for (int row = 0; row < PQntuples(r); row++) {
 		int64_t id = pg_int(r, row, 0);

@@ -67,6 +67,24 @@ pgr_array_free(struct pgr_array *a)
 	a->s = NULL;
 }
 
+enum store_status
+pgr_run_ids(struct store_pg *s, const struct pg_stmt *st, const int64_t *ids, size_t n,
+	    PGresult **r)
+{
+	struct pg_args a = {0};
+	struct pgr_array list;
+	enum store_status rc;
+
+	pgr_array_init(&list);
+	for (size_t i = 0; i < n; i++)
+		pgr_array_int(&list, ids[i]);
+	pgr_array_end(&list);
+	pg_arg_text(&a, list.s->str);
+	rc = pg_run(s, st, &a, r);
+	pgr_array_free(&list);
+	return rc;
+}
+
 void
 pgr_event_rows(PGresult *r, struct store_event **out, size_t *n)
 {

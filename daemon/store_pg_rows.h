@@ -31,6 +31,10 @@ void pgr_array_int(struct pgr_array *a, int64_t v);
 void pgr_array_end(struct pgr_array *a);
 void pgr_array_free(struct pgr_array *a);
 
+/* pg_run of ST with $1 the N IDS as a bigint[] (a batch's customers). */
+enum store_status pgr_run_ids(struct store_pg *s, const struct pg_stmt *st, const int64_t *ids,
+			      size_t n, PGresult **r);
+
 /* Rows of (seq, customer_id, ext_id, key, type, time_ms, properties) as events. */
 void pgr_event_rows(PGresult *r, struct store_event **out, size_t *n);
 /* The columns of a journey in the order pgr_journey_rows reads them. */

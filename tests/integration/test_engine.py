@@ -300,6 +300,52 @@ def a_batch_of_events_sees_the_journeys_its_earlier_events_moved():
 
 
 @test
+def purchases_in_one_batch_move_stages_as_they_do_one_by_one():
+    """Issue 21: a batch of events reads its purchasers' totals at once and keeps them as it
+    adds each purchase (engine_prefetch.c). Customer "one" gets its purchases one request at a
+    time, "all" the same purchases in one batch, out of time order: the stages each goes
+    through, and where it ends, must be the same."""
+    def on(stage):
+        return campaign(f"on-{stage}", {"stage_changed_to": stage},
+                        [{"id": "hello", "send": {"channel": "mail", "template": stage}}],
+                        reentry="always")
+    d = daemon_with(*[on(st) for st in ("onboarding", "growing", "mature", "declining",
+                                         "lapsed", "reactivated")])
+    day = 86400
+    now = time.time()
+    times = [now - 200 * day, now - 230 * day, now - 1 * day, now - 170 * day]
+    buys = [{"type": "purchase", "id": f"p{i}", "time": time.strftime(
+        "%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))} for i, t in enumerate(times)]
+    try:
+        d.start()
+        def bought(c):
+            got = rows(d, "SELECT p.count FROM purchases p JOIN customers c ON"
+                          " c.id = p.customer_id WHERE c.ext_id = ?", c)
+            return got[0][0] if got else 0
+        for i, b in enumerate(buys):
+            eq(d.post_events(dict(b, customer="one")).status, 202, f"one's purchase {i}")
+            poll(lambda: bought("one") == i + 1, 10, f"one's purchase {i} consumed")
+        eq(d.post_events({"events": [dict(b, customer="all") for b in buys]}).status, 202,
+           "all's purchases in one batch")
+        poll(lambda: bought("all") == len(buys), 10, "all's purchases consumed")
+        stages = {c: [x[1] for x in rows(d, "SELECT c.ext_id, o.campaign_id FROM outbox o"
+                                            " JOIN customers c ON c.id = o.customer_id"
+                                            " WHERE c.ext_id = ? ORDER BY o.id", c)]
+                  for c in ("one", "all")}
+        check(len(stages["one"]) >= 2, "one went through stages", stages)
+        eq(stages["all"], stages["one"], "the same stages, in the same order")
+        eq(d.request("GET", "/v1/customers/all").json["stage"],
+           d.request("GET", "/v1/customers/one").json["stage"], "the same stage now")
+        eq(rows(d, "SELECT p.count, p.first_ms, p.last_ms FROM purchases p JOIN customers c"
+                   " ON c.id = p.customer_id WHERE c.ext_id = 'all'"),
+           rows(d, "SELECT p.count, p.first_ms, p.last_ms FROM purchases p JOIN customers c"
+                   " ON c.id = p.customer_id WHERE c.ext_id = 'one'"), "the same totals")
+        d.stop()
+    finally:
+        d.cleanup()
+
+
+@test
 def sends_that_went_stale_during_downtime_are_skipped_and_recorded():
     stale = campaign("stale", {"event": "signup"}, [
         {"id": "w", "wait": "1s"},
