@@ -50,6 +50,47 @@ ingest_run(struct store *s, struct store_job *job)
 	return ingest_events(s, j->events, j->n, j->received_ms, j->duplicate, &j->conflict);
 }
 
+/*
+ * Store thread: several requests' events stored as one batch (one round trip on PostgreSQL
+ * where each request took one). A conflict in any of them undoes them all and they run one by
+ * one, so that the conflict is the one request's answer.
+ */
+static enum store_status
+ingest_run_many(struct store *s, struct store_job **jobs, size_t n)
+{
+	size_t total = 0, at = 0;
+	struct nt_event *evs;
+	int64_t *received;
+	unsigned char *dup;
+	long conflict = -1;
+	enum store_status rc;
+
+	for (size_t i = 0; i < n; i++)
+		total += ((struct ingest_job *)jobs[i])->n;
+	evs = xcalloc(total ? total : 1, sizeof(*evs));
+	received = xcalloc(total ? total : 1, sizeof(*received));
+	dup = xcalloc(total ? total : 1, 1);
+	for (size_t i = 0; i < n; i++) {
+		struct ingest_job *j = (struct ingest_job *)jobs[i];
+		memcpy(evs + at, j->events, j->n * sizeof(*evs)); /* borrowed, not owned */
+		for (size_t k = 0; k < j->n; k++)
+			received[at + k] = j->received_ms;
+		at += j->n;
+	}
+	rc = ingest_events_at(s, evs, received, total, dup, &conflict);
+	at = 0;
+	for (size_t i = 0; rc == STORE_OK && i < n; i++) {
+		struct ingest_job *j = (struct ingest_job *)jobs[i];
+		memcpy(j->duplicate, dup + at, j->n);
+		at += j->n;
+		j->job.status = STORE_OK;
+	}
+	free(evs);
+	free(received);
+	free(dup);
+	return rc;
+}
+
 /* Network loop: the group committed (or not); answer accordingly. */
 static void
 ingest_done(struct store_job *job)
@@ -142,6 +183,7 @@ events_check_done(struct http_req *hr, void *arg)
 		ingest_job_free(j);
 	} else {
 		j->job.run = ingest_run;
+		j->job.run_many = ingest_run_many;
 		j->job.done = ingest_done;
 		j->job.wakes_engine = 1;
 		storeloop_submit(daemon_storeloop(hr->d), &j->job);

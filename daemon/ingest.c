@@ -9,8 +9,8 @@
  * order: an insert does not read a profile, so the outcome is the one of taking them in turn.
  */
 enum store_status
-ingest_events(struct store *s, const struct nt_event *evs, size_t n, int64_t received_ms,
-	      unsigned char *duplicate, long *conflict)
+ingest_events_at(struct store *s, const struct nt_event *evs, const int64_t *received_ms, size_t n,
+		 unsigned char *duplicate, long *conflict)
 {
 	int64_t *cids = xcalloc(n ? n : 1, sizeof(*cids)),
 		*seqs = xcalloc(n ? n : 1, sizeof(*seqs));
@@ -31,11 +31,25 @@ ingest_events(struct store *s, const struct nt_event *evs, size_t n, int64_t rec
 		/* A duplicate's profile was applied the first time; only new events apply theirs.
 		 */
 		if (ev->profile != NULL)
-			rc = store_customer_upsert(s, ev->customer, ev->profile, received_ms,
+			rc = store_customer_upsert(s, ev->customer, ev->profile, received_ms[i],
 						   &cids[i]);
 	}
 	free(cids);
 	free(seqs);
 	free(st);
+	return rc;
+}
+
+enum store_status
+ingest_events(struct store *s, const struct nt_event *evs, size_t n, int64_t received_ms,
+	      unsigned char *duplicate, long *conflict)
+{
+	int64_t *at = xcalloc(n ? n : 1, sizeof(*at));
+	enum store_status rc;
+
+	for (size_t i = 0; i < n; i++)
+		at[i] = received_ms;
+	rc = ingest_events_at(s, evs, at, n, duplicate, conflict);
+	free(at);
 	return rc;
 }

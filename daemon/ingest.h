@@ -15,5 +15,9 @@
  */
 enum store_status ingest_events(struct store *s, const struct nt_event *ev, size_t n,
 				int64_t received_ms, unsigned char *duplicate, long *conflict);
+/* The same, each event received at its own RECEIVED_MS[i] (several requests at once). */
+enum store_status ingest_events_at(struct store *s, const struct nt_event *ev,
+				   const int64_t *received_ms, size_t n, unsigned char *duplicate,
+				   long *conflict);
 
 #endif

@@ -26,6 +26,9 @@ static const struct {
     [M_COMMITS] = {"nurtured_store_commits_total", "", "Store transactions committed."},
     [M_COMMIT_FAILURES] = {"nurtured_store_commit_failures_total", "",
 			   "Store transactions that failed and were rolled back."},
+    [M_JOBS_TOGETHER] =
+	{"nurtured_store_jobs_together_total", "",
+	 "Requests stored together with others in one go (events: one round trip)."},
     [M_FENCING_REFUSALS] = {"nurtured_fencing_refusals_total", "",
 			    "Commits refused because this node no longer held a lease (issue 21)."},
 };

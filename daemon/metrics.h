@@ -14,6 +14,7 @@ enum metric_counter {
 	M_HTTP_5XX,
 	M_COMMITS,
 	M_COMMIT_FAILURES,
+	M_JOBS_TOGETHER,
 	M_FENCING_REFUSALS, /* issue 21: commits refused for a lease lost */
 	M_COUNTER_COUNT
 };

@@ -22,12 +22,13 @@ struct store_event_ops {
 					  const struct nt_event *ev, int64_t received_ms,
 					  int64_t *customer_id, int64_t *seq);
 	/*
-	 * event_insert for N events (each for its ev->customer) in order: STATUS[i] is STORE_OK,
+	 * event_insert for N events (each for its ev->customer, received at RECEIVED_MS[i]) in
+	 * order: STATUS[i] is STORE_OK,
 	 * STORE_DUPLICATE or STORE_CONFLICT; any other failure is returned. One round trip on a
 	 * backend that has them. NULL: store_events_insert inserts one by one.
 	 */
 	enum store_status (*events_insert)(struct store *, const struct nt_event *evs, size_t n,
-					   int64_t received_ms, int64_t *customer_ids,
+					   const int64_t *received_ms, int64_t *customer_ids,
 					   int64_t *seqs, enum store_status *status);
 	/* The engine's side. */
 	enum store_status (*cursor_get)(struct store *, int64_t *seq);
@@ -66,14 +67,15 @@ store_event_insert(struct store *s, const char *ext_id, const struct nt_event *e
 	return s->ops->event->event_insert(s, ext_id, ev, received_ms, customer_id, seq);
 }
 static inline enum store_status
-store_events_insert(struct store *s, const struct nt_event *evs, size_t n, int64_t received_ms,
-		    int64_t *customer_ids, int64_t *seqs, enum store_status *status)
+store_events_insert(struct store *s, const struct nt_event *evs, size_t n,
+		    const int64_t *received_ms, int64_t *customer_ids, int64_t *seqs,
+		    enum store_status *status)
 {
 	if (s->ops->event->events_insert != NULL)
 		return s->ops->event->events_insert(s, evs, n, received_ms, customer_ids, seqs,
 						    status);
 	for (size_t i = 0; i < n; i++) {
-		status[i] = s->ops->event->event_insert(s, evs[i].customer, &evs[i], received_ms,
+		status[i] = s->ops->event->event_insert(s, evs[i].customer, &evs[i], received_ms[i],
 							&customer_ids[i], &seqs[i]);
 		if (status[i] == STORE_CONFLICT)
 			return STORE_OK; /* the caller stops there: what follows is not inserted */

@@ -176,7 +176,7 @@ pg_event_insert(struct store *st, const char *ext_id, const struct nt_event *ev,
  * is rolled back and the batch inserted one by one, so that the events keep their order.
  */
 static enum store_status
-pg_events_insert(struct store *st, const struct nt_event *evs, size_t n, int64_t received_ms,
+pg_events_insert(struct store *st, const struct nt_event *evs, size_t n, const int64_t *received_ms,
 		 int64_t *customer_ids, int64_t *seqs, enum store_status *status)
 {
 	struct store_pg *s = PQS(st);
@@ -186,7 +186,7 @@ pg_events_insert(struct store *st, const struct nt_event *evs, size_t n, int64_t
 	int settled = 1;
 
 	if (n == 1) {
-		status[0] = pg_event_insert(st, evs[0].customer, &evs[0], received_ms,
+		status[0] = pg_event_insert(st, evs[0].customer, &evs[0], received_ms[0],
 					    &customer_ids[0], &seqs[0]);
 		return status[0] == STORE_DUPLICATE || status[0] == STORE_CONFLICT ? STORE_OK
 										   : status[0];
@@ -197,7 +197,7 @@ pg_events_insert(struct store *st, const struct nt_event *evs, size_t n, int64_t
 	for (i = 0; i < n && rc == STORE_OK; i++) {
 		struct pg_args a = {0};
 		char *props;
-		pg_event_ext_args(&a, evs[i].customer, &evs[i], received_ms, &props);
+		pg_event_ext_args(&a, evs[i].customer, &evs[i], received_ms[i], &props);
 		rc = pg_send_keep(s, &ev_insert_ext, &a, &res[i]);
 		free(props);
 	}
@@ -219,7 +219,7 @@ pg_events_insert(struct store *st, const struct nt_event *evs, size_t n, int64_t
 	    (rc = pg_send_sql(s, "RELEASE SAVEPOINT events")) != STORE_OK)
 		return rc;
 	for (i = 0; i < n; i++) {
-		status[i] = pg_event_insert(st, evs[i].customer, &evs[i], received_ms,
+		status[i] = pg_event_insert(st, evs[i].customer, &evs[i], received_ms[i],
 					    &customer_ids[i], &seqs[i]);
 		if (status[i] != STORE_OK && status[i] != STORE_DUPLICATE &&
 		    status[i] != STORE_CONFLICT)

@@ -67,6 +67,38 @@ storeloop_fail_all(struct store_job **jobs, size_t n)
 		jobs[i]->status = STORE_UNAVAILABLE;
 }
 
+/*
+ * The jobs from JOBS[0] on that share its run_many, run at once in a savepoint: how many ran,
+ * 0 when none could (fewer than two, or one of them refused: they run one by one), or -1 on a
+ * store failure.
+ */
+static long
+storeloop_run_many(struct store *s, struct store_job **jobs, size_t n)
+{
+	size_t k = 1;
+	enum store_status rc;
+
+	if (jobs[0]->run_many == NULL)
+		return 0;
+	while (k < n && jobs[k]->run_many == jobs[0]->run_many)
+		k++;
+	if (k < 2)
+		return 0;
+	if (store_savepoint(s) != STORE_OK)
+		return -1;
+	rc = jobs[0]->run_many(s, jobs, k);
+	if (rc == STORE_UNAVAILABLE || rc == STORE_CORRUPT)
+		return -1;
+	if (rc != STORE_OK) {
+		store_rollback_savepoint(s);
+		return 0;
+	}
+	if (store_release(s) != STORE_OK)
+		return -1;
+	metrics_inc(M_JOBS_TOGETHER, k);
+	return (long)k;
+}
+
 /* One transaction for N jobs; any store failure fails the whole group, never half of it. */
 static void
 storeloop_group(struct storeloop *l, struct store_job **jobs, size_t n)
@@ -83,6 +115,13 @@ storeloop_group(struct storeloop *l, struct store_job **jobs, size_t n)
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
+		long many = storeloop_run_many(s, jobs + i, n - i);
+		if (many < 0)
+			break;
+		if (many > 0) {
+			i += (size_t)many - 1;
+			continue;
+		}
 		if (store_savepoint(s) != STORE_OK)
 			break;
 		jobs[i]->status = jobs[i]->run(s, jobs[i]);

@@ -20,6 +20,12 @@ struct store_job {
 	/* Runs on the store thread inside the group's transaction; anything but STORE_OK undoes it.
 	 */
 	enum store_status (*run)(struct store *, struct store_job *);
+	/*
+	 * Optional: runs N consecutive jobs of the same kind at once (a backend with round trips
+	 * does in one what N runs do in N), setting each one's status. STORE_OK: done; a store
+	 * failure fails the group; anything else undoes them all and they run one by one.
+	 */
+	enum store_status (*run_many)(struct store *, struct store_job **jobs, size_t n);
 	/* Runs on the network loop once the group committed (or failed: status says). */
 	void (*done)(struct store_job *);
 	enum store_status status;

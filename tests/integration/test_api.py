@@ -2,6 +2,7 @@
 """The HTTP API against a real daemon: auth, routing, validation, idempotency, customers."""
 import os
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ntest import Daemon, TOKEN, check, eq, run_all, test  # noqa: E402
@@ -224,6 +225,44 @@ def delete_erases_personal_data_and_keeps_a_tombstone():
     r = D.post_events({"id": "g1", "customer": "gone", "type": "purchase",
                        "properties": {"address": "Secret Street 1"}})
     eq((r.status, r.json["duplicate"]), (202, True), "a retried erased event is not re-stored")
+
+
+@test
+def concurrent_requests_stored_together_keep_their_own_answers():
+    """Issue 21: single-event requests that reach the store together are stored as one batch
+    (one round trip on PostgreSQL; nurtured_store_jobs_together_total counts them). Each keeps
+    its own answer: a duplicate of another request in the same go is a duplicate, and a
+    conflict is the conflicting request's 409 alone (then they run one by one)."""
+    eq(D.post_events({"id": "tg-x", "customer": "tg-0", "type": "signup"}).status, 202, "x")
+    before = metric("nurtured_store_jobs_together_total")
+    for burst in range(20):
+        evs = [{"id": f"tg-{burst}-{i}", "customer": f"tg-{i % 7}", "type": "visit"}
+               for i in range(30)]
+        evs += [dict(evs[3]), dict(evs[4])]  # the same again: duplicates
+        evs.append({"id": "tg-x", "customer": "tg-0", "type": "refund"})  # a conflict
+        answers = [None] * len(evs)
+        go = threading.Barrier(len(evs))
+
+        def post(i):
+            go.wait()
+            r = D.post_events(evs[i])
+            answers[i] = (r.status, r.json.get("duplicate") if r.json else None)
+        threads = [threading.Thread(target=post, args=(i,)) for i in range(len(evs))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        eq(answers[-1][0], 409, "the conflict refused")
+        eq([a[0] for a in answers[:-1]], [202] * (len(evs) - 1), "the others stored")
+        eq(sorted(a[1] for a in answers[:-1]), [False] * 30 + [True] * 2,
+           "two duplicates, each answered once as one")
+        eq(count_rows(f"SELECT count(*) FROM events WHERE event_key LIKE 'tg-{burst}-%'"), 30,
+           "each stored once")
+        if metric("nurtured_store_jobs_together_total") > before:
+            break
+    check(metric("nurtured_store_jobs_together_total") > before, "some were stored together")
+    eq(count_rows("SELECT count(*) FROM events WHERE event_key = 'tg-x'"), 1,
+       "the conflicting one not stored")
 
 
 @test

@@ -49,9 +49,13 @@ pg_tool_events(const char *url, char **args, int n)
 		}
 		json_decref(v);
 	}
+	int64_t *at = xcalloc((size_t)n, sizeof(*at));
+	for (int i = 0; i < n; i++)
+		at[i] = 1767225600000LL;
 	enum store_status rc = store_begin(s);
 	if (rc == STORE_OK)
-		rc = store_events_insert(s, evs, (size_t)n, 1767225600000LL, cids, seqs, st);
+		rc = store_events_insert(s, evs, (size_t)n, at, cids, seqs, st);
+	free(at);
 	if (rc == STORE_OK)
 		rc = store_commit(s);
 	else
