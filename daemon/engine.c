@@ -559,7 +559,7 @@ engine_advance(struct engine *e, const struct campaign *c, struct journey *j, js
 				 * awaited event moved the journey here). */
 				j->visit--;
 				j->due_ms = -1;
-				return store_journey_update(e->store, j);
+				return engine_journey_save(e, j);
 			}
 			/* The operator's own channels keep no customer's quiet hours or cap. */
 			int internal = engine_internal(e, st->channel);
@@ -571,7 +571,7 @@ engine_advance(struct engine *e, const struct campaign *c, struct journey *j, js
 				rc = engine_note(e, j, cname, st->id, NOTE_SKIP, "quiet_hours",
 						 st->channel, st->template);
 				j->due_ms = quiet;
-				return rc == STORE_OK ? store_journey_update(e->store, j) : rc;
+				return rc == STORE_OK ? engine_journey_save(e, j) : rc;
 			}
 			int64_t capped = -1;
 			if (j->due_ms >= 0 && now - j->due_ms > c->stale_after_ms)
@@ -586,7 +586,7 @@ engine_advance(struct engine *e, const struct campaign *c, struct journey *j, js
 						 st->template);
 				j->visit--;
 				j->due_ms = capped;
-				return rc == STORE_OK ? store_journey_update(e->store, j) : rc;
+				return rc == STORE_OK ? engine_journey_save(e, j) : rc;
 			} else if (capped >= 0)
 				rc = engine_note(e, j, cname, st->id, NOTE_SKIP, "frequency_cap",
 						 st->channel, st->template);
@@ -600,7 +600,7 @@ engine_advance(struct engine *e, const struct campaign *c, struct journey *j, js
 				free(j->wait_event);
 				j->wait_event = xstrdup(st->event);
 				j->due_ms = st->timeout_ms > 0 ? at + st->timeout_ms : -1;
-				return store_journey_update(e->store, j);
+				return engine_journey_save(e, j);
 			}
 			if (st->wait == WAIT_DURATION)
 				j->due_ms = at + st->duration_ms;
@@ -611,7 +611,7 @@ engine_advance(struct engine *e, const struct campaign *c, struct journey *j, js
 				    at, tz ? tz : c->timezone_default, st->until_minute);
 			}
 			j->step = st->next;
-			return store_journey_update(e->store, j);
+			return engine_journey_save(e, j);
 		case STEP_BRANCH:
 			j->step = engine_eval(e, st->cond, customer,
 					      j->event ? j->event : j->trigger, j, j->customer_id)
@@ -631,7 +631,7 @@ engine_advance(struct engine *e, const struct campaign *c, struct journey *j, js
 	}
 	if (rc != STORE_OK)
 		return rc;
-	return store_journey_update(e->store, j);
+	return engine_journey_save(e, j);
 }
 
 /* Stringifies the journey key taken from the trigger context ("" when the path is absent). */
@@ -714,7 +714,7 @@ engine_enter(struct engine *e, const struct campaign *c, const struct store_even
 	enum store_status rc;
 
 	j.key = engine_key(c, customer, event);
-	rc = store_journey_find(e->store, c->id, ev->customer_id, j.key, 0, &old);
+	rc = engine_journey_latest(e, c, ev->customer_id, j.key, &old);
 	if (rc == STORE_OK) {
 		if (old.active)
 			reason = "already_in_journey";
@@ -845,7 +845,7 @@ engine_on_event(struct engine *e, const struct store_event *ev)
 						 NULL);
 				free(reason);
 				if (rc == STORE_OK)
-					rc = store_journey_update(e->store, j);
+					rc = engine_journey_save(e, j);
 				exited = 1;
 			}
 		if (exited || j->wait_event == NULL || strcmp(j->wait_event, ev->type) != 0)
@@ -898,6 +898,8 @@ engine_consume(struct engine *e, int limit, int *n)
 			rc = engine_prefetch_journeys(e, evs, cnt);
 		if (rc == STORE_OK)
 			rc = engine_prefetch_purchases(e, evs, cnt);
+		if (rc == STORE_OK)
+			rc = engine_prefetch_latest(e, evs, cnt);
 	}
 	for (size_t i = 0; i < cnt && rc == STORE_OK; i++) {
 		rc = engine_on_event(e, &evs[i]);
@@ -926,12 +928,12 @@ engine_run_one(struct engine *e, struct journey *j)
 		engine_finish(e, j, "campaign_removed");
 		rc = engine_note(e, j, cname, NULL, NOTE_EXIT, "campaign_removed", NULL, NULL);
 		if (rc == STORE_OK)
-			rc = store_journey_update(e->store, j);
+			rc = engine_journey_save(e, j);
 	} else if (engine_paused(e, campaign_set_find(e->campaigns, c->id))) {
 		/* Held, not dropped: it runs when the campaign is resumed. Pausing is the current
 		 * version's say, whatever version the journey runs on. */
 		j->due_ms = -1;
-		rc = store_journey_update(e->store, j);
+		rc = engine_journey_save(e, j);
 	} else {
 		if (j->wait_event != NULL) { /* the awaited event did not come in time */
 			free(j->wait_event);

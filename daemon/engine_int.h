@@ -36,6 +36,9 @@ struct engine {
 	GHashTable *pre_customers, *pre_suppressed;
 	GHashTable *pre_journeys;  /* customer id -> GPtrArray of its journeys an event can touch */
 	GHashTable *pre_purchases; /* customer id -> struct purchase_totals */
+	/* customer id -> GPtrArray of the latest journey per (campaign, key), for these
+	 * campaigns (ids, borrowed) */
+	GHashTable *pre_latest, *pre_latest_campaigns;
 };
 
 /* Whether C runs: active in its file and not paused over the API. */

@@ -39,7 +39,12 @@ engine_prefetch_clear(struct engine *e)
 		g_hash_table_destroy(e->pre_journeys);
 	if (e->pre_purchases != NULL)
 		g_hash_table_destroy(e->pre_purchases);
+	if (e->pre_latest != NULL)
+		g_hash_table_destroy(e->pre_latest);
+	if (e->pre_latest_campaigns != NULL)
+		g_hash_table_destroy(e->pre_latest_campaigns);
 	e->pre_customers = e->pre_suppressed = e->pre_journeys = e->pre_purchases = NULL;
+	e->pre_latest = e->pre_latest_campaigns = NULL;
 }
 
 /* The batch's addresses' suppressions, when a message may follow (there are campaigns). */
@@ -150,6 +155,9 @@ engine_journey_free(gpointer p)
 	free(p);
 }
 
+static GHashTable *engine_journeys_by_customer(const int64_t *ids, size_t m, struct journey *v,
+					       size_t nv);
+
 enum store_status
 engine_prefetch_journeys(struct engine *e, const struct store_event *evs, size_t n)
 {
@@ -181,24 +189,7 @@ engine_prefetch_journeys(struct engine *e, const struct store_event *evs, size_t
 	g_free(xv);
 	if (rc != STORE_OK)
 		goto out;
-	e->pre_journeys = g_hash_table_new_full(g_int64_hash, g_int64_equal, free,
-						(GDestroyNotify)g_ptr_array_unref);
-	for (size_t i = 0; i < m; i++) {
-		int64_t *key = xmalloc(sizeof(*key));
-		*key = ids[i];
-		g_hash_table_insert(e->pre_journeys, key,
-				    g_ptr_array_new_with_free_func(engine_journey_free));
-	}
-	for (size_t i = 0; i < nv; i++) {
-		GPtrArray *list = g_hash_table_lookup(e->pre_journeys, &v[i].customer_id);
-		struct journey *j = xmalloc(sizeof(*j));
-		*j = v[i]; /* moved */
-		if (list != NULL)
-			g_ptr_array_add(list, j);
-		else
-			engine_journey_free(j);
-	}
-	free(v);
+	e->pre_journeys = engine_journeys_by_customer(ids, m, v, nv);
 out:
 	g_hash_table_destroy(types);
 	g_hash_table_destroy(exits);
@@ -212,6 +203,101 @@ engine_journeys_touched(struct engine *e, int64_t customer_id)
 {
 	if (e->pre_journeys != NULL)
 		g_hash_table_remove(e->pre_journeys, &customer_id);
+	if (e->pre_latest != NULL)
+		g_hash_table_remove(e->pre_latest, &customer_id);
+}
+
+enum store_status
+engine_journey_save(struct engine *e, const struct journey *j)
+{
+	engine_journeys_touched(e, j->customer_id);
+	return store_journey_update(e->store, j);
+}
+
+/* Moves V's N journeys into a new table: customer id -> GPtrArray, IDS each with one. */
+static GHashTable *
+engine_journeys_by_customer(const int64_t *ids, size_t m, struct journey *v, size_t nv)
+{
+	GHashTable *t = g_hash_table_new_full(g_int64_hash, g_int64_equal, free,
+					      (GDestroyNotify)g_ptr_array_unref);
+	for (size_t i = 0; i < m; i++) {
+		int64_t *key = xmalloc(sizeof(*key));
+		*key = ids[i];
+		g_hash_table_insert(t, key, g_ptr_array_new_with_free_func(engine_journey_free));
+	}
+	for (size_t i = 0; i < nv; i++) {
+		GPtrArray *list = g_hash_table_lookup(t, &v[i].customer_id);
+		struct journey *j = xmalloc(sizeof(*j));
+		*j = v[i]; /* moved */
+		if (list != NULL)
+			g_ptr_array_add(list, j);
+		else
+			engine_journey_free(j);
+	}
+	free(v);
+	return t;
+}
+
+enum store_status
+engine_prefetch_latest(struct engine *e, const struct store_event *evs, size_t n)
+{
+	GHashTable *seen = g_hash_table_new(g_int64_hash, g_int64_equal),
+		   *cs = g_hash_table_new(g_str_hash, g_str_equal);
+	int64_t *ids = xcalloc(n ? n : 1, sizeof(*ids));
+	struct journey *v = NULL;
+	size_t m = 0, nv = 0;
+	enum store_status rc = STORE_OK;
+
+	for (size_t i = 0; e->store->ops->engine->journeys_latest != NULL && i < n; i++) {
+		int triggers = 0;
+		for (size_t k = 0; e->campaigns != NULL && k < e->campaigns->n; k++) {
+			const struct campaign *c = e->campaigns->v[k];
+			if (engine_active(e, c) && c->trigger.kind == TRIGGER_EVENT &&
+			    strcmp(c->trigger.event, evs[i].type) == 0) {
+				g_hash_table_add(cs, c->id);
+				triggers = 1;
+			}
+		}
+		if (triggers && g_hash_table_add(seen, (gpointer)&evs[i].customer_id))
+			ids[m++] = evs[i].customer_id;
+	}
+	if (m > 0) {
+		guint nc;
+		gpointer *cv = g_hash_table_get_keys_as_array(cs, &nc);
+		rc = e->store->ops->engine->journeys_latest(e->store, ids, m, (char *const *)cv, nc,
+							    &v, &nv);
+		g_free(cv);
+		if (rc == STORE_OK) {
+			e->pre_latest = engine_journeys_by_customer(ids, m, v, nv);
+			e->pre_latest_campaigns = cs;
+			cs = NULL;
+		}
+	}
+	if (cs != NULL)
+		g_hash_table_destroy(cs);
+	g_hash_table_destroy(seen);
+	free(ids);
+	return rc;
+}
+
+enum store_status
+engine_journey_latest(struct engine *e, const struct campaign *c, int64_t customer_id,
+		      const char *key, struct journey *out)
+{
+	GPtrArray *list = e->pre_latest && g_hash_table_contains(e->pre_latest_campaigns, c->id)
+			      ? g_hash_table_lookup(e->pre_latest, &customer_id)
+			      : NULL;
+
+	if (list == NULL)
+		return store_journey_find(e->store, c->id, customer_id, key, 0, out);
+	for (guint i = 0; i < list->len; i++) {
+		const struct journey *j = list->pdata[i];
+		if (strcmp(j->campaign_id, c->id) == 0 && strcmp(j->key, key ? key : "") == 0) {
+			*out = journey_copy(j);
+			return STORE_OK;
+		}
+	}
+	return STORE_NOTFOUND;
 }
 
 enum store_status

@@ -53,5 +53,13 @@ enum store_status engine_purchase_stats(struct engine *e, int64_t customer_id, l
 					int64_t *first_ms, int64_t *last_ms);
 /* A journey of CUSTOMER_ID was started: the batch's read of its journeys is stale. */
 void engine_journeys_touched(struct engine *e, int64_t customer_id);
+/* store_journey_update, the batch's read of the customer's journeys dropped. */
+enum store_status engine_journey_save(struct engine *e, const struct journey *j);
+/* Reads the latest journey of each campaign a batch's events trigger, for their customers. */
+enum store_status engine_prefetch_latest(struct engine *e, const struct store_event *evs, size_t n);
+struct campaign;
+/* store_journey_find (active or not) for an entry into C: the batch's read when it has one. */
+enum store_status engine_journey_latest(struct engine *e, const struct campaign *c,
+					int64_t customer_id, const char *key, struct journey *out);
 
 #endif

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <glib.h>
+
 #include "util.h"
 
 /* Backends are found by name, OpenSMTPD-style. */
@@ -82,6 +84,22 @@ journey_clear(struct journey *j)
 	json_decref(j->event);
 	free(j->passed);
 	memset(j, 0, sizeof(*j));
+}
+
+struct journey
+journey_copy(const struct journey *j)
+{
+	struct journey c = *j;
+
+	c.campaign_id = j->campaign_id ? xstrdup(j->campaign_id) : NULL;
+	c.version = j->version ? xstrdup(j->version) : NULL;
+	c.key = j->key ? xstrdup(j->key) : NULL;
+	c.wait_event = j->wait_event ? xstrdup(j->wait_event) : NULL;
+	c.exit_reason = j->exit_reason ? xstrdup(j->exit_reason) : NULL;
+	c.trigger = json_incref(j->trigger);
+	c.event = json_incref(j->event);
+	c.passed = j->passed ? g_memdup2(j->passed, j->n_passed) : NULL;
+	return c;
 }
 
 void

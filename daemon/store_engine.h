@@ -40,6 +40,14 @@ struct store_engine_ops {
 						 size_t n, char *const *types, size_t n_types,
 						 char *const *campaigns, size_t n_campaigns,
 						 struct journey **out, size_t *n_out);
+	/*
+	 * journey_find (active or not) for a batch: the latest journey of each (campaign,
+	 * customer, key) of the N CUSTOMER_IDS in CAMPAIGNS, ordered by customer. NULL: the
+	 * engine asks per entry.
+	 */
+	enum store_status (*journeys_latest)(struct store *, const int64_t *customer_ids, size_t n,
+					     char *const *campaigns, size_t n_campaigns,
+					     struct journey **out, size_t *n_out);
 	/* The (campaign, type) pairs: the types each campaign exits on, in any version kept. */
 	enum store_status (*exit_events)(struct store *, struct exit_event **out, size_t *n);
 	enum store_status (*journeys_due)(struct store *, int64_t now_ms, int limit,

@@ -344,6 +344,37 @@ store_pg_journeys_for_events(struct store *st, const int64_t *customer_ids, size
 	return rc;
 }
 
+/* journey_find's answers for a batch's customers, one statement (engine_prefetch.c). */
+static enum store_status
+store_pg_journeys_latest(struct store *st, const int64_t *customer_ids, size_t n,
+			 char *const *campaigns, size_t n_campaigns, struct journey **out,
+			 size_t *n_out)
+{
+	static const struct pg_stmt q = {
+	    "eng_journeys_latest",
+	    "SELECT DISTINCT ON (customer_id, campaign_id, jkey) " PGR_J_COLS " FROM journeys"
+	    " WHERE customer_id = ANY ($1::bigint[]) AND campaign_id = ANY ($2::text[])"
+	    " ORDER BY customer_id, campaign_id, jkey, entered_ms DESC, id DESC"};
+	struct pg_args a = {0};
+	struct pgr_array ids, cs;
+	enum store_status rc;
+
+	pgr_array_init(&ids);
+	pgr_array_init(&cs);
+	for (size_t i = 0; i < n; i++)
+		pgr_array_int(&ids, customer_ids[i]);
+	for (size_t i = 0; i < n_campaigns; i++)
+		pgr_array_text(&cs, campaigns[i]);
+	pgr_array_end(&ids);
+	pgr_array_end(&cs);
+	pg_arg_text(&a, ids.s->str);
+	pg_arg_text(&a, cs.s->str);
+	rc = pg_journeys(PQS(st), &q, &a, out, n_out);
+	pgr_array_free(&ids);
+	pgr_array_free(&cs);
+	return rc;
+}
+
 /* Adds the event type an exit_on entry names (a string, or an object's "event") to SEEN. */
 static void
 pg_exit_type(json_t *seen, const char *cid, json_t *x)
@@ -685,6 +716,7 @@ const struct store_engine_ops store_pg_engine_ops = {
     .journey_find = store_pg_journey_find,
     .journeys_for_event = store_pg_journeys_for_event,
     .journeys_for_events = store_pg_journeys_for_events,
+    .journeys_latest = store_pg_journeys_latest,
     .exit_events = store_pg_exit_events,
     .journeys_due = store_pg_journeys_due,
     .journey_next_due = store_pg_journey_next_due,

@@ -51,6 +51,8 @@ struct journey {
 	size_t n_passed;       /* bytes */
 };
 void journey_clear(struct journey *j);
+/* A deep copy, cleared with journey_clear. */
+struct journey journey_copy(const struct journey *j);
 void journeys_free(struct journey *v, size_t n);
 
 /* A trigger timer that came due (inactivity): who, for which campaign, since when. */

@@ -300,6 +300,37 @@ def a_batch_of_events_sees_the_journeys_its_earlier_events_moved():
 
 
 @test
+def an_entry_in_a_batch_sees_the_exit_just_before_it():
+    """Issue 21: a batch reads the latest journey of each campaign its events trigger, for the
+    re-entry rules (engine_prefetch.c). A refund that ends a journey and a sign-up right after
+    it, in the same batch, must start a new journey; a sign-up alone finds the one running."""
+    again = campaign("again", {"event": "signup"}, [{"id": "w", "wait": "1h"}],
+                     reentry="always", exit_on=["refund"])
+    d = daemon_with(again)
+    try:
+        d.start()
+        eq(d.post_events({"events": [{"customer": f"r{i}", "type": "signup", "id": "s1"}
+                                     for i in range(6)]}).status, 202, "first sign-ups")
+        poll(lambda: len(notes(d, "enter")) == 6, 10, "six journeys")
+        batch = []
+        for i in range(3):
+            batch += [{"customer": f"r{i}", "type": "refund", "id": "f"},
+                      {"customer": f"r{i}", "type": "signup", "id": "s2"}]
+        batch += [{"customer": f"r{i}", "type": "signup", "id": "s2"} for i in range(3, 6)]
+        eq(d.post_events({"events": batch}).status, 202, "the batch")
+        poll(lambda: len(notes(d, "enter")) + len(notes(d, "skip")) == 12, 10, "all handled")
+        eq(sorted(n[0] for n in notes(d, "enter")), sorted([f"r{i}" for i in range(6)] +
+                                                          [f"r{i}" for i in range(3)]),
+           "a new journey after each refund")
+        eq(sorted((n[0], n[4]) for n in notes(d, "skip")),
+           [(f"r{i}", "already_in_journey") for i in range(3, 6)], "the others still in one")
+        eq(len(rows(d, "SELECT id FROM journeys WHERE active = 1")), 6, "six running")
+        d.stop()
+    finally:
+        d.cleanup()
+
+
+@test
 def purchases_in_one_batch_move_stages_as_they_do_one_by_one():
     """Issue 21: a batch of events reads its purchasers' totals at once and keeps them as it
     adds each purchase (engine_prefetch.c). Customer "one" gets its purchases one request at a
