@@ -382,8 +382,7 @@ engine_stage_update(struct engine *e, int64_t customer_id)
 	if (since_text != NULL)
 		timefmt_parse_rfc3339(since_text, &since);
 	const char *stage = stage_compute(&e->stages, count, first, last, prev, since, now, &next);
-	if ((rc = store_timer_delete(e->store, "", customer_id)) == STORE_OK && next >= 0)
-		rc = store_timer_push(e->store, "", customer_id, next);
+	rc = store_timer_set(e->store, "", customer_id, next);
 	if (rc == STORE_OK && prev != NULL && strcmp(prev, stage) == 0) {
 		free(prev);
 		engine_customer_keep(e, customer_id,

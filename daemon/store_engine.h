@@ -66,6 +66,12 @@ struct store_engine_ops {
 					int64_t customer_id, int64_t due_ms);
 	enum store_status (*timers_due)(struct store *, int64_t now_ms, int limit,
 					struct store_timer **out, size_t *n);
+	/*
+	 * The timer of (CAMPAIGN_ID, CUSTOMER_ID) is DUE_MS from now on, whatever it was; none
+	 * when DUE_MS < 0. One statement where delete-then-push took two. NULL: the two.
+	 */
+	enum store_status (*timer_set)(struct store *, const char *campaign_id, int64_t customer_id,
+				       int64_t due_ms);
 	enum store_status (*timer_delete)(struct store *, const char *campaign_id,
 					  int64_t customer_id);
 	enum store_status (*schedule_get)(struct store *, const char *campaign_id,
@@ -160,6 +166,18 @@ static inline enum store_status
 store_timers_due(struct store *s, int64_t now_ms, int limit, struct store_timer **out, size_t *n)
 {
 	return s->ops->engine->timers_due(s, now_ms, limit, out, n);
+}
+static inline enum store_status
+store_timer_set(struct store *s, const char *campaign_id, int64_t customer_id, int64_t due_ms)
+{
+	enum store_status rc;
+
+	if (s->ops->engine->timer_set != NULL)
+		return s->ops->engine->timer_set(s, campaign_id, customer_id, due_ms);
+	rc = s->ops->engine->timer_delete(s, campaign_id, customer_id);
+	if (rc == STORE_OK && due_ms >= 0)
+		rc = s->ops->engine->timer_push(s, campaign_id, customer_id, due_ms);
+	return rc;
 }
 static inline enum store_status
 store_timer_delete(struct store *s, const char *campaign_id, int64_t customer_id)

@@ -525,6 +525,27 @@ store_pg_timer_push(struct store *st, const char *campaign_id, int64_t customer_
 	return pg_send(PQS(st), &eng_timer_push, &a);
 }
 
+static enum store_status store_pg_timer_delete(struct store *st, const char *campaign_id,
+					       int64_t customer_id);
+
+static enum store_status
+store_pg_timer_set(struct store *st, const char *campaign_id, int64_t customer_id, int64_t due_ms)
+{
+	static const struct pg_stmt set = {
+	    "eng_timer_set", "INSERT INTO timers (campaign_id, customer_id, due_ms) VALUES ($1, $2,"
+			     " $3) ON CONFLICT (campaign_id, customer_id) DO UPDATE SET due_ms ="
+			     " excluded.due_ms"};
+	struct pg_args a = {0};
+
+	if (due_ms < 0)
+		return store_pg_timer_delete(st, campaign_id, customer_id);
+	pg_arg_text(&a, campaign_id);
+	pg_arg_int(&a, customer_id);
+	pg_arg_int(&a, due_ms);
+	pg_fence_mark(PQS(st));
+	return pg_send(PQS(st), &set, &a);
+}
+
 static enum store_status
 store_pg_timers_due(struct store *st, int64_t now_ms, int limit, struct store_timer **out,
 		    size_t *n)
@@ -724,6 +745,7 @@ const struct store_engine_ops store_pg_engine_ops = {
     .journey_note = store_pg_journey_note,
     .goal_candidate = store_pg_goal_candidate,
     .timer_push = store_pg_timer_push,
+    .timer_set = store_pg_timer_set,
     .timers_due = store_pg_timers_due,
     .timer_delete = store_pg_timer_delete,
     .schedule_get = store_pg_schedule_get,
