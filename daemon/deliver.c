@@ -438,10 +438,10 @@ static enum store_status
 deliver_flush_run(struct store *s, struct store_job *job)
 {
 	struct deliver_flush_job *j = (struct deliver_flush_job *)job;
-	enum store_status rc = STORE_OK;
+	/* The outcomes at once (one statement on PostgreSQL), then the hard bounces' addresses. */
+	enum store_status rc = store_outbox_finish_many(s, j->results, j->n);
 	for (size_t i = 0; rc == STORE_OK && i < j->n; i++) {
-		rc = store_outbox_finish(s, &j->results[i]);
-		if (rc == STORE_OK && j->suppress[i] != NULL)
+		if (j->suppress[i] != NULL)
 			rc = store_suppression_add(s, j->secret, j->suppress[i], "hard_bounce",
 						   j->results[i].now_ms);
 	}

@@ -29,6 +29,12 @@ struct store_outbox_ops {
 	/* The earliest due time of CHANNEL's waiting messages, or -1. */
 	enum store_status (*outbox_next_due)(struct store *, const char *channel, int64_t *due_ms);
 	enum store_status (*outbox_finish)(struct store *, const struct outbox_result *r);
+	/*
+	 * outbox_finish for N results in order, a message named twice taking the first: one
+	 * statement on a backend with round trips. NULL: store_outbox_finish_many goes one by one.
+	 */
+	enum store_status (*outbox_finish_many)(struct store *, const struct outbox_result *r,
+						size_t n);
 	/* Up to F->limit messages after F->after_id matching F, in id order. */
 	enum store_status (*messages_list)(struct store *, const struct outbox_filter *f,
 					   struct message_row **out, size_t *n);
@@ -88,6 +94,17 @@ static inline enum store_status
 store_outbox_finish(struct store *s, const struct outbox_result *r)
 {
 	return s->ops->outbox->outbox_finish(s, r);
+}
+static inline enum store_status
+store_outbox_finish_many(struct store *s, const struct outbox_result *r, size_t n)
+{
+	enum store_status rc = STORE_OK;
+
+	if (s->ops->outbox->outbox_finish_many != NULL)
+		return s->ops->outbox->outbox_finish_many(s, r, n);
+	for (size_t i = 0; rc == STORE_OK && i < n; i++)
+		rc = s->ops->outbox->outbox_finish(s, &r[i]);
+	return rc;
 }
 static inline enum store_status
 store_messages_list(struct store *s, const struct outbox_filter *f, struct message_row **out,

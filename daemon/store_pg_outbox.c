@@ -302,6 +302,74 @@ pg_outbox_next_due(struct store *st, const char *channel, int64_t *due_ms)
 	return STORE_OK;
 }
 
+/*
+ * A delivery batch's outcomes in one statement, each as out_finish does it: one round trip,
+ * and the statement triggers run once. A message named twice keeps its first outcome, as one
+ * by one the second would find it no longer "sending".
+ */
+static enum store_status pg_outbox_finish(struct store *st, const struct outbox_result *res);
+
+static enum store_status
+pg_outbox_finish_many(struct store *st, const struct outbox_result *res, size_t n)
+{
+	static const struct pg_stmt q = {
+	    "out_finish_many",
+	    "UPDATE outbox o SET state = CASE WHEN o.reason IS NOT DISTINCT FROM 'erased' AND"
+	    " r.state IN ('queued', 'deferred') THEN 'skipped' ELSE r.state END,"
+	    " last_reply = CASE WHEN o.reason IS NOT DISTINCT FROM 'erased' THEN NULL"
+	    " ELSE coalesce(r.reply, o.last_reply) END,"
+	    " due_ms = coalesce(r.due, o.due_ms), updated_ms = r.now,"
+	    " final_ms = CASE WHEN o.reason IS NOT DISTINCT FROM 'erased' THEN r.now ELSE r.fin "
+	    "END,"
+	    " attempts = o.attempts - CASE WHEN r.state = 'queued' THEN 1 ELSE 0 END"
+	    " FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[],"
+	    " $6::bigint[]) AS r (id, state, reply, due, now, fin)"
+	    " WHERE o.id = r.id AND o.state = 'sending'"};
+	struct pgr_array ids, states, replies, dues, nows, fins;
+	struct pg_args a = {0};
+	GHashTable *seen = g_hash_table_new(g_int64_hash, g_int64_equal);
+	char num[24];
+	enum store_status rc;
+
+	if (n == 1) {
+		g_hash_table_destroy(seen);
+		return pg_outbox_finish(st, res);
+	}
+	pgr_array_init(&ids);
+	pgr_array_init(&states);
+	pgr_array_init(&replies);
+	pgr_array_init(&dues);
+	pgr_array_init(&nows);
+	pgr_array_init(&fins);
+	for (size_t i = 0; i < n; i++) {
+		const struct outbox_result *r = &res[i];
+		if (!g_hash_table_add(seen, (gpointer)&r->id))
+			continue;
+		pgr_array_int(&ids, r->id);
+		pgr_array_text(&states, outbox_state_name(r->state));
+		pgr_array_text(&replies, r->reply);
+		snprintf(num, sizeof(num), "%lld", (long long)r->due_ms);
+		pgr_array_text(
+		    &dues, r->state == OUTBOX_DEFERRED || r->state == OUTBOX_QUEUED ? num : NULL);
+		pgr_array_int(&nows, r->now_ms);
+		snprintf(num, sizeof(num), "%lld", (long long)r->now_ms);
+		pgr_array_text(&fins, r->state == OUTBOX_SENT || r->state == OUTBOX_FAILED ||
+					      r->state == OUTBOX_EXPIRED
+					  ? num
+					  : NULL);
+	}
+	g_hash_table_destroy(seen);
+	struct pgr_array *all[] = {&ids, &states, &replies, &dues, &nows, &fins};
+	for (size_t k = 0; k < NT_ARRAY_LEN(all); k++) {
+		pgr_array_end(all[k]);
+		pg_arg_text(&a, all[k]->s->str);
+	}
+	rc = pg_send(PQS(st), &q, &a);
+	for (size_t k = 0; k < NT_ARRAY_LEN(all); k++)
+		pgr_array_free(all[k]);
+	return rc;
+}
+
 /* Only a message still "sending" changes: a late outcome never overwrites a retry's. */
 static enum store_status
 pg_outbox_finish(struct store *st, const struct outbox_result *res)
@@ -526,6 +594,7 @@ const struct store_outbox_ops store_pg_outbox_ops = {
     .outbox_claim = pg_outbox_claim,
     .outbox_next_due = pg_outbox_next_due,
     .outbox_finish = pg_outbox_finish,
+    .outbox_finish_many = pg_outbox_finish_many,
     .messages_list = pg_messages_list,
     .message_get = pg_message_get,
     .message_retry = pg_message_retry,
