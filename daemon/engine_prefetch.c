@@ -1,17 +1,24 @@
 /*
- * The engine's reads for a batch, in one statement each (issue 21). A batch of events or due
- * journeys reads each customer and, before a message, the address's suppression: one round
- * trip each on PostgreSQL, a due step's first two waits of three (docs/scaling.md, "What
- * bounds a node"). engine_prefetch reads them for the whole batch at once; the steps then take
- * them from here.
+ * The engine's reads for a batch, in one statement each (issue 21). On PostgreSQL every read is
+ * a round trip that the store thread waits for; a batch of events or due journeys reads at once
+ * what its items will ask for: the customers, their addresses' suppressions, and for events the
+ * journeys they can touch, the purchasers' totals and the latest journey of each campaign they
+ * trigger (re-entry). The items then take them from here (docs/scaling.md, "What bounds a
+ * node"). SQLite, whose reads are function calls, answers the same questions one by one.
  *
- * What keeps it true: a customer's context is taken once, by the first step or event of that
- * customer in the batch, before anything in the batch wrote to that customer (the engine
- * writes only to the customer whose event or journey it is running); any later read goes to
- * the store and sees the batch's own writes, unless the step that took it gave back a context
- * that is the stored one still (engine_customer_keep). The suppression list does not change inside
- * the engine's batch (bounces, complaints and the API are jobs of their own). Everything read is
- * dropped at the batch's end (engine_prefetch_clear), committed or not.
+ * What keeps them true:
+ * - the engine writes only to the customer whose event or journey it is running, so a
+ *   customer's reads are good until the batch writes to that customer;
+ * - a customer's context is taken once, by its first item, before anything wrote to it; a
+ *   later read goes to the store, unless the item gave back a context that is still the stored
+ *   one (engine_customer_keep: a stage update keeps it true);
+ * - a customer's journeys are dropped whenever the engine starts or saves one of them
+ *   (engine_journeys_touched, engine_journey_save), and the journeys an event can touch are
+ *   taken once, by the customer's first event;
+ * - purchase totals follow every purchase the engine adds (engine_purchase_add);
+ * - the suppression list does not change inside the engine's batch (bounces, complaints and
+ *   the API are jobs of their own).
+ * Everything is dropped at the batch's end (engine_prefetch_clear), committed or not.
  */
 #include "engine_prefetch.h"
 
