@@ -251,6 +251,15 @@ class Daemon:
     def on_postgresql(self):
         return self.config.get("store", "sqlite") != "sqlite"
 
+    def events_unconsumed(self):
+        """Stored events the engine has not consumed yet. On SQLite the engine consumes them in
+        the transaction that stores them; on PostgreSQL in one of its own right after (issue 21),
+        so a test that waits for their effects to settle waits for this to be 0 first."""
+        if self.on_postgresql():
+            return int(self.sql("SELECT count(*) FROM events WHERE pending")[0][0])
+        return int(self.sql("SELECT count(*) FROM events WHERE seq > (SELECT CAST(value AS"
+                            " INTEGER) FROM meta WHERE key = 'engine_cursor')")[0][0])
+
     def sql(self, query):
         """Rows of QUERY on this daemon's store, read directly (SQLite file or PostgreSQL), as
         lists of strings (None for NULL on SQLite, "" on PostgreSQL): for checks the API

@@ -215,6 +215,8 @@ def signups(d, who):
 def settled(d, cid, n_active):
     """Nothing in flight and the campaign's journeys down to N_ACTIVE."""
     def ok():
+        if d.events_unconsumed():
+            return False
         r = d.request("GET", f"/v1/campaigns/{cid}/stats").json
         st = d.request("GET", "/v1/status").json["outbox"]
         return (r["active"] == n_active and st["queued"] == 0 and st["deferred"] == 0
