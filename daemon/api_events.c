@@ -186,7 +186,7 @@ events_check_done(struct http_req *hr, void *arg)
 		j->job.run_many = ingest_run_many;
 		j->job.done = ingest_done;
 		j->job.wakes_engine = 1;
-		storeloop_submit(daemon_storeloop(hr->d), &j->job);
+		storeloop_submit(daemon_ingestloop(hr->d), &j->job);
 	}
 	free(c);
 }

@@ -34,6 +34,8 @@ struct template_set *daemon_load_templates(const struct config *c, const struct 
 const struct config *daemon_config(struct daemon *d);
 struct event_base *daemon_base(struct daemon *d);
 struct storeloop *daemon_storeloop(struct daemon *d);
+/* Where requests that store events go: on PostgreSQL a loop of their own, or the store loop. */
+struct storeloop *daemon_ingestloop(struct daemon *d);
 /* Where read-only scans (statistics) go: a reader beside the store thread, or the store loop. */
 struct storeloop *daemon_readloop(struct daemon *d);
 /* Issue 21: the lease loop when the store is PostgreSQL, or NULL. */

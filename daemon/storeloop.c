@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "cluster.h"
 #include "engine.h"
@@ -50,7 +51,93 @@ struct storeloop {
 	int engine_after_inbox; /* a pass gave way to them: the next one follows the inbox */
 	void *queued_arg;
 	struct cluster *cluster; /* issue 21: the lease loop, or NULL (one node on SQLite) */
+	struct storeloop *wake;	 /* an ingest loop: the loop whose engine its events wake */
+	/* A loop woken by an ingest loop: a wake is on its way (under wake_mu; wake_cv). */
+	int wake_posted;
+	pthread_mutex_t wake_mu;
+	pthread_cond_t wake_cv;
 };
+
+/* Longest an ingest loop waits for the engine to take its previous events (then goes on). */
+#define STORELOOP_INGEST_WAIT_MS 2000
+
+/* A job that stores nothing: its transaction is where the engine consumes new events. */
+struct storeloop_wake_job {
+	struct store_job job; /* first */
+	struct storeloop *to;
+};
+
+/* The engine takes the events now (this group consumes them): the ingest loop may go on. */
+static void
+storeloop_wake_clear(struct storeloop *l)
+{
+	pthread_mutex_lock(&l->wake_mu);
+	l->wake_posted = 0;
+	pthread_cond_broadcast(&l->wake_cv);
+	pthread_mutex_unlock(&l->wake_mu);
+}
+
+static enum store_status
+storeloop_wake_run(struct store *s, struct store_job *job)
+{
+	(void)s;
+	storeloop_wake_clear(((struct storeloop_wake_job *)job)->to);
+	return STORE_OK;
+}
+
+/* Also when its group failed before it ran: the engine's next pass takes the events. */
+static void
+storeloop_wake_done(struct store_job *job)
+{
+	storeloop_wake_clear(((struct storeloop_wake_job *)job)->to);
+	free(job);
+}
+
+/*
+ * On an ingest loop's thread, after a commit that stored events: L's engine consumes them in
+ * its next group, in a transaction of its own, while this loop stores the next ones. One wake
+ * at a time is on its way; events committed meanwhile are consumed with it.
+ */
+static void
+storeloop_wake(struct storeloop *l)
+{
+	pthread_mutex_lock(&l->wake_mu);
+	int posted = l->wake_posted;
+	l->wake_posted = 1;
+	pthread_mutex_unlock(&l->wake_mu);
+	if (posted)
+		return;
+	struct storeloop_wake_job *w = xcalloc(1, sizeof(*w));
+	w->to = l;
+	w->job.run = storeloop_wake_run;
+	w->job.done = storeloop_wake_done;
+	w->job.wakes_engine = 1;
+	storeloop_submit(l, &w->job); /* the ingest loop waits for it */
+}
+
+/*
+ * Before an ingest loop's group: while L's engine has not yet taken the events of the last
+ * wake, wait (at most STORELOOP_INGEST_WAIT_MS). So the two run side by side, one group apart,
+ * and the events the engine has yet to consume stay within about two groups: the requests wait
+ * for it, as they do where it consumes them in their own transaction, and a node under more
+ * load than its engine carries answers slower instead of falling further behind.
+ */
+static void
+storeloop_wake_wait(struct storeloop *l)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += STORELOOP_INGEST_WAIT_MS / 1000;
+	until.tv_nsec += (long)(STORELOOP_INGEST_WAIT_MS % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&l->wake_mu);
+	while (l->wake_posted && pthread_cond_timedwait(&l->wake_cv, &l->wake_mu, &until) == 0)
+		;
+	pthread_mutex_unlock(&l->wake_mu);
+}
 
 /* After a commit: if the engine queued messages in it, delivery hears of it. */
 static void
@@ -110,6 +197,8 @@ storeloop_group(struct storeloop *l, struct store_job **jobs, size_t n)
 	/* Issue 21: the partitions the lease loop holds now, before this transaction. */
 	if (l->cluster != NULL && cluster_sync(l->cluster, s) > 0)
 		event_active(l->engine_ev, EV_TIMEOUT, 0);
+	if (l->wake != NULL)
+		storeloop_wake_wait(l->wake);
 	if (store_begin(s) != STORE_OK) {
 		storeloop_fail_all(jobs, n);
 		goto out;
@@ -180,6 +269,11 @@ storeloop_group(struct storeloop *l, struct store_job **jobs, size_t n)
 		metrics_observe(M_HIST_COMMIT, (double)(util_mono_us() - t0) / 1e6);
 		metrics_inc(M_COMMITS, 1);
 	}
+	for (i = 0; l->wake != NULL && i < n; i++)
+		if (jobs[i]->wakes_engine && jobs[i]->status == STORE_OK) {
+			storeloop_wake(l->wake);
+			break;
+		}
 	storeloop_tell_queued(l);
 out:
 	for (i = 0; i < n; i++)
@@ -308,12 +402,16 @@ storeloop_start(struct store *s, struct engine *engine, struct event_base *done_
 /* Everything is set before the thread starts: it reads the fields without a lock. */
 static struct storeloop *
 storeloop_start_with(struct store *s, struct engine *engine, struct event_base *done_base,
-		     void (*queued)(void *), void *arg, int reader, struct cluster *cluster)
+		     void (*queued)(void *), void *arg, int reader, struct cluster *cluster,
+		     struct storeloop *wake)
 {
 	struct storeloop *l = xcalloc(1, sizeof(*l));
 	l->reader = reader;
 	l->cluster = cluster;
+	l->wake = wake;
 	atomic_init(&l->waiting, 0);
+	pthread_mutex_init(&l->wake_mu, NULL);
+	pthread_cond_init(&l->wake_cv, NULL);
 	l->store = s;
 	l->engine = engine;
 	l->queued = queued;
@@ -336,20 +434,26 @@ struct storeloop *
 storeloop_start_hooked(struct store *s, struct engine *engine, struct event_base *done_base,
 		       void (*queued)(void *), void *arg)
 {
-	return storeloop_start_with(s, engine, done_base, queued, arg, 0, NULL);
+	return storeloop_start_with(s, engine, done_base, queued, arg, 0, NULL, NULL);
 }
 
 struct storeloop *
 storeloop_start_cluster(struct store *s, struct engine *engine, struct event_base *done_base,
 			void (*queued)(void *), void *arg, struct cluster *cluster)
 {
-	return storeloop_start_with(s, engine, done_base, queued, arg, 0, cluster);
+	return storeloop_start_with(s, engine, done_base, queued, arg, 0, cluster, NULL);
 }
 
 struct storeloop *
 storeloop_start_reader(struct store *s, struct event_base *done_base)
 {
-	return storeloop_start_with(s, NULL, done_base, NULL, NULL, 1, NULL);
+	return storeloop_start_with(s, NULL, done_base, NULL, NULL, 1, NULL, NULL);
+}
+
+struct storeloop *
+storeloop_start_ingest(struct store *s, struct event_base *done_base, struct storeloop *wake)
+{
+	return storeloop_start_with(s, NULL, done_base, NULL, NULL, 0, NULL, wake);
 }
 
 void
@@ -394,6 +498,8 @@ storeloop_stop(struct storeloop *l)
 	if (l->engine_ev != NULL)
 		event_free(l->engine_ev);
 	store_close(l->store);
+	pthread_mutex_destroy(&l->wake_mu);
+	pthread_cond_destroy(&l->wake_cv);
 	mbox_free(l->inbox);
 	mbox_free(l->outbox);
 	event_base_free(l->base);

@@ -58,6 +58,14 @@ struct storeloop *storeloop_start_cluster(struct store *s, struct engine *engine
 					  void *arg, struct cluster *cluster);
 /* A loop over a read-only store (statistics): no engine, and its commits are not counted. */
 struct storeloop *storeloop_start_reader(struct store *s, struct event_base *done_base);
+/*
+ * Issue 21: a loop over a connection of its own for requests that store events (PostgreSQL).
+ * After a commit that stored events, WAKE's engine consumes them in a transaction of its own:
+ * the answer (202) says they are stored, and their effects follow, as on another node. The
+ * next group waits until WAKE's engine has taken them, so that it keeps up.
+ */
+struct storeloop *storeloop_start_ingest(struct store *s, struct event_base *done_base,
+					 struct storeloop *wake);
 /* Any thread: queues JOB, which belongs to the store loop until its done callback. */
 void storeloop_submit(struct storeloop *l, struct store_job *job);
 /* Runs what is queued, stops the thread, closes the store, and runs the done callbacks left. */
