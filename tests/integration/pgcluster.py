@@ -107,6 +107,11 @@ class PgCluster:
             raise RuntimeError(f"psql failed: {r.stderr}")
         return [line.split("\t") for line in r.stdout.splitlines()]
 
+    def lock_waiters(self, db):
+        """Sessions of database DB waiting on a lock (the daemon's, behind a LockHolder's)."""
+        return int(self.psql("SELECT count(*) FROM pg_stat_activity WHERE datname ="
+                             f" '{db}' AND wait_event_type = 'Lock'", db=db)[0][0])
+
     def url(self, db):
         return f"postgresql://postgres@127.0.0.1:{self.port}/{db}"
 
@@ -134,3 +139,30 @@ def shared():
     if _shared is None:
         _shared = PgCluster().start()
     return _shared
+
+
+class LockHolder:
+    """A session of its own that takes a lock in a transaction and holds it until release():
+    LockHolder(url, "LOCK TABLE timers IN ACCESS EXCLUSIVE MODE") makes the daemon's
+    transactions that need the table wait."""
+
+    def __init__(self, url, lock_sql):
+        self.proc = subprocess.Popen(["psql", "-X", "-q", "-At", "-d", url],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.proc.stdin.write(f"BEGIN; {lock_sql}; SELECT 'locked';\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline().strip()
+        if line != "locked":
+            self.kill()
+            raise RuntimeError(f"the lock was not taken: {line!r}")
+
+    def release(self):
+        """Ends the transaction: the lock is gone."""
+        self.proc.stdin.write("ROLLBACK;\n")
+        self.proc.stdin.close()
+        self.proc.wait(timeout=20)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()

@@ -7,7 +7,6 @@ node whose session is gone left "sending" (at its start, and at any claim), neve
 node has in flight."""
 import collections
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -187,30 +186,19 @@ def delivery_goes_on_while_the_engine_waits_on_the_database():
         for i in range(n):
             eq(post(d, "/v1/messages", {"customer": "c0", "template": "receipt",
                                         "data": {"order": i}}).status, 202, f"message {i}")
-        holder = subprocess.Popen(["psql", "-X", "-q", "-At", "-d", url],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        holder.stdin.write("BEGIN; LOCK TABLE timers IN ACCESS EXCLUSIVE MODE;"
-                           " SELECT 'locked';\n")
-        holder.stdin.flush()
-        eq(holder.stdout.readline().strip(), "locked", "timers locked")
+        holder = pgcluster.LockHolder(url, "LOCK TABLE timers IN ACCESS EXCLUSIVE MODE")
         db = url.rsplit("/", 1)[1]
 
         def sent():
             return int(pg.psql("SELECT count(*) FROM outbox WHERE state = 'sent'", db=db)[0][0])
 
         # The engine looks at its timers at least every 200 ms: its pass waits on the lock.
-        poll(lambda: int(pg.psql("SELECT count(*) FROM pg_stat_activity WHERE datname ="
-                                 f" '{db}' AND wait_event_type = 'Lock'", db=db)[0][0]) > 0,
-             20, "the engine waits on the lock")
+        poll(lambda: pg.lock_waiters(db) > 0, 20, "the engine waits on the lock")
         before = sent()
         check(before < n, "messages still to send while the engine waits", before)
         poll(lambda: sent() == n, 60, "every message sent while the engine waits")
-        check(int(pg.psql("SELECT count(*) FROM pg_stat_activity WHERE datname ="
-                          f" '{db}' AND wait_event_type = 'Lock'", db=db)[0][0]) > 0,
-              "the engine still waits")
-        holder.stdin.write("ROLLBACK;\n")
-        holder.stdin.close()
-        holder.wait(timeout=20)
+        check(pg.lock_waiters(db) > 0, "the engine still waits")
+        holder.release()
         holder = None
         eq(post(d, "/v1/customers", {"id": "c1", "email": "c1@example.org"}).status, 200,
            "the store thread goes on once the lock is gone")

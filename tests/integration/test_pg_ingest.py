@@ -6,7 +6,6 @@ them (its transaction waits on a lock another session holds), events are still s
 each next group waits for the engine first: a node under more load than its engine carries
 answers slower instead of falling further behind."""
 import os
-import subprocess
 import sys
 import time
 
@@ -37,15 +36,8 @@ def events_wait_for_the_engine_instead_of_running_ahead_of_it():
              "a's journey started")
         eq(d.events_unconsumed(), 0, "a's event consumed")
         # The engine cannot take events: its transactions wait on the timers table.
-        holder = subprocess.Popen(["psql", "-X", "-q", "-At", "-d", url],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        holder.stdin.write("BEGIN; LOCK TABLE timers IN ACCESS EXCLUSIVE MODE;"
-                           " SELECT 'locked';\n")
-        holder.stdin.flush()
-        eq(holder.stdout.readline().strip(), "locked", "timers locked")
-        poll(lambda: int(pg.psql("SELECT count(*) FROM pg_stat_activity WHERE datname ="
-                                 f" '{db}' AND wait_event_type = 'Lock'", db=db)[0][0]) > 0,
-             20, "the engine waits on the lock")
+        holder = pgcluster.LockHolder(url, "LOCK TABLE timers IN ACCESS EXCLUSIVE MODE")
+        poll(lambda: pg.lock_waiters(db) > 0, 20, "the engine waits on the lock")
         # The first event is stored at once; the next waits for the engine to take it.
         t0 = time.monotonic()
         eq(d.post_events({"customer": "b", "type": "signup"}).status, 202, "b stored")
@@ -56,9 +48,7 @@ def events_wait_for_the_engine_instead_of_running_ahead_of_it():
         check(first < 1.5, "the first event was not held back", first)
         check(second >= 1.5, "the next waited for the engine (up to 2 s)", second)
         eq(d.events_unconsumed(), 2, "both stored, neither consumed")
-        holder.stdin.write("ROLLBACK;\n")
-        holder.stdin.close()
-        holder.wait(timeout=20)
+        holder.release()
         holder = None
         poll(lambda: d.events_unconsumed() == 0, 20, "the engine took them once free")
         poll(lambda: d.sql("SELECT count(*) FROM journeys")[0][0] == "3", 20,
