@@ -83,6 +83,7 @@ pg_lost(struct store_pg *s)
 	 * gives them out again after recovery.
 	 */
 	s->njids = s->ijids = 0;
+	s->noids = s->ioids = 0;
 	g_hash_table_remove_all(s->prepared);
 }
 
@@ -144,6 +145,7 @@ pg_pipe_note(struct store_pg *s, const char *name, int prepare)
 {
 	s->pipe[s->pending].name = name;
 	s->pipe[s->pending].keep = NULL;
+	s->pipe[s->pending].want_row = 0;
 	s->pipe[s->pending++].prepare = prepare;
 }
 
@@ -188,7 +190,7 @@ static enum store_status
 pg_pipe_sync(struct store_pg *s, PGresult **last)
 {
 	enum store_status rc = STORE_OK;
-	int cmd = 0, want = last != NULL;
+	int cmd = 0, want = last != NULL, refused = 0;
 
 	if (last != NULL)
 		*last = NULL;
@@ -223,6 +225,8 @@ pg_pipe_sync(struct store_pg *s, PGresult **last)
 			pg_note_failure(s, name, r);
 		if (!ok)
 			rc = STORE_UNAVAILABLE;
+		if (ok && cmd < s->pending && s->pipe[cmd].want_row && PQntuples(r) == 0)
+			refused = 1;
 		if (ok && cmd < s->pending && s->pipe[cmd].keep != NULL)
 			*s->pipe[cmd].keep = r;
 		else if (ok && want && cmd == s->pending - 1) {
@@ -235,6 +239,16 @@ pg_pipe_sync(struct store_pg *s, PGresult **last)
 	s->pending = 0;
 	if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK)
 		PQexitPipelineMode(s->conn);
+	if (rc == STORE_OK && refused) {
+		/* Not the link's fault: the transaction is undone, the connection stays. */
+		snprintf(s->err, sizeof(s->err),
+			 "a send the ledger already holds: undone, and "
+			 "sends wait for their answer for a while");
+		log_warnx("store: %s", s->err);
+		s->ledger_wait_until_us = util_mono_us() + PG_LEDGER_WAIT_US;
+		s->tx_failed = s->in_tx;
+		return STORE_UNAVAILABLE;
+	}
 	if (rc != STORE_OK) {
 		if (last != NULL && *last != NULL) {
 			PQclear(*last);
@@ -285,6 +299,43 @@ pg_send(struct store_pg *s, const struct pg_stmt *st, const struct pg_args *a)
 	if (s->tx_failed)
 		return STORE_UNAVAILABLE;
 	return pg_pipe_send(s, st, a);
+}
+
+enum store_status
+pg_send_row(struct store_pg *s, const struct pg_stmt *st, const struct pg_args *a)
+{
+	if (!s->in_tx || s->tx_failed || pg_pipe_send(s, st, a) != STORE_OK)
+		return STORE_UNAVAILABLE;
+	s->pipe[s->pending - 1].want_row = 1;
+	return STORE_OK;
+}
+
+int
+pg_row_ahead(struct store_pg *s)
+{
+	return s->in_tx && !s->tx_failed && util_mono_us() >= s->ledger_wait_until_us;
+}
+
+enum store_status
+pg_id_ahead(struct store_pg *s, const struct pg_stmt *q, int64_t *buf, int cap, int *n, int *i,
+	    int64_t *id)
+{
+	if (*i >= *n) {
+		struct pg_args a = {0};
+		PGresult *r;
+		pg_arg_int(&a, cap);
+		if (pg_run(s, q, &a, &r) != STORE_OK)
+			return STORE_UNAVAILABLE;
+		*n = PQntuples(r) < cap ? PQntuples(r) : cap;
+		for (int k = 0; k < *n; k++)
+			buf[k] = pg_int(r, k, 0);
+		*i = 0;
+		PQclear(r);
+		if (*n == 0)
+			return STORE_UNAVAILABLE;
+	}
+	*id = buf[(*i)++];
+	return STORE_OK;
 }
 
 enum store_status

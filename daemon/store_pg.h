@@ -43,6 +43,8 @@
  * for this side to read while this side waits for the server to take more.
  */
 #define PG_PIPE_MAX 256
+/* After the ledger refused a send sent ahead: how long sends wait for their answer again. */
+#define PG_LEDGER_WAIT_US 10000000LL
 
 struct pg_stmt {
 	const char *name; /* unique in the backend: it names the prepared statement */
@@ -74,6 +76,7 @@ struct store_pg {
 		const char *name;
 		int prepare;
 		PGresult **keep; /* pg_send_keep's: where the sync puts the result */
+		int want_row;	 /* pg_send_row's: no row fails the transaction (the ledger) */
 	} pipe[PG_PIPE_MAX + 2];
 	char last_state[6];   /* the SQLSTATE of the last failure ("" for none or a lost link) */
 	GHashTable *prepared; /* statement names prepared on this connection */
@@ -97,6 +100,11 @@ struct store_pg {
 	/* Journey ids taken from their sequence ahead (store_pg_engine.c), used in order. */
 	int64_t jids[64];
 	int njids, ijids;
+	/* The same for messages (store_pg_outbox.c). */
+	int64_t oids[64];
+	int noids, ioids;
+	/* Until then each send waits for the ledger's answer: one was refused (pg_send_row). */
+	int64_t ledger_wait_until_us;
 };
 
 #define PQS(s) ((struct store_pg *)(s))
@@ -131,6 +139,21 @@ enum store_status pg_send(struct store_pg *s, const struct pg_stmt *st, const st
  */
 enum store_status pg_send_keep(struct store_pg *s, const struct pg_stmt *st,
 			       const struct pg_args *a, PGresult **keep);
+/*
+ * pg_send for an INSERT ... ON CONFLICT DO NOTHING RETURNING whose row the operation assumes:
+ * if the sync finds it returned none, the transaction fails (STORE_UNAVAILABLE, rolled back
+ * whole) and, for PG_LEDGER_WAIT_US, such inserts are not sent this way (pg_row_ahead says 0),
+ * so that the retry learns of the conflict from the answer.
+ */
+enum store_status pg_send_row(struct store_pg *s, const struct pg_stmt *st,
+			      const struct pg_args *a);
+int pg_row_ahead(struct store_pg *s);
+/*
+ * The next of the ids Q (a nextval over generate_series(1, $1)) takes ahead into BUF (CAP of
+ * them; *N taken, *I used), for inserts that need no answer; dropped with the connection.
+ */
+enum store_status pg_id_ahead(struct store_pg *s, const struct pg_stmt *q, int64_t *buf, int cap,
+			      int *n, int *i, int64_t *id);
 /* pg_send for SQL without parameters (a savepoint of the operation's own). */
 enum store_status pg_send_sql(struct store_pg *s, const char *sql);
 /* Reads every result queued so far (one round trip): STORE_OK when all succeeded. */

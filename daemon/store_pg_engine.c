@@ -168,23 +168,8 @@ pg_arg_passed(struct pg_args *a, const struct journey *j)
 static enum store_status
 pg_journey_id(struct store_pg *s, int64_t *id)
 {
-	if (s->ijids >= s->njids) {
-		struct pg_args a = {0};
-		PGresult *r;
-		pg_arg_int(&a, (int64_t)NT_ARRAY_LEN(s->jids));
-		if (pg_run(s, &eng_journey_ids, &a, &r) != STORE_OK)
-			return STORE_UNAVAILABLE;
-		s->njids = PQntuples(r) < (int)NT_ARRAY_LEN(s->jids) ? PQntuples(r)
-								     : (int)NT_ARRAY_LEN(s->jids);
-		for (int i = 0; i < s->njids; i++)
-			s->jids[i] = pg_int(r, i, 0);
-		s->ijids = 0;
-		PQclear(r);
-		if (s->njids == 0)
-			return STORE_UNAVAILABLE;
-	}
-	*id = s->jids[s->ijids++];
-	return STORE_OK;
+	return pg_id_ahead(s, &eng_journey_ids, s->jids, (int)NT_ARRAY_LEN(s->jids), &s->njids,
+			   &s->ijids, id);
 }
 
 static enum store_status

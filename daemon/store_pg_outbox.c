@@ -37,6 +37,28 @@ static const struct pg_stmt out_add = {
     " WHERE $16::bytea IS NOT NULL)"
     " SELECT id FROM ins"};
 
+/*
+ * The same with the id taken ahead ($17), sent without waiting (pg_send_row): a step's send
+ * then costs no round trip. The ledger (journey, step, visit) still refuses a second send; the
+ * sync finds the missing row and the transaction is undone, to run again waiting for answers.
+ */
+static const struct pg_stmt out_add_ahead = {
+    "out_add_ahead",
+    "WITH ins AS (INSERT INTO outbox (id, journey_id, step_id, visit, customer_id, campaign_id,"
+    " channel, template, state, message_id, created_ms, due_ms, marketing, reason, sender,"
+    " recipient, payload, updated_ms, final_ms)"
+    " VALUES ($17, $1, $2, $3, $4, $5, $6, $7, $11::text, $8, $9::bigint,"
+    " coalesce($15::bigint, $9::bigint), $10, $12, $13, $14, NULL, $9::bigint,"
+    " CASE WHEN $11::text = 'skipped' THEN $9::bigint END)"
+    " ON CONFLICT (journey_id, step_id, visit) DO NOTHING RETURNING id),"
+    " pay AS (INSERT INTO outbox_payload (id, payload) SELECT id, $16::bytea FROM ins"
+    " WHERE $16::bytea IS NOT NULL)"
+    " SELECT id FROM ins"};
+
+static const struct pg_stmt out_ids = {
+    "out_ids",
+    "SELECT nextval(pg_get_serial_sequence('outbox', 'id')) FROM generate_series(1, $1)"};
+
 static const struct pg_stmt out_payload = {
     "out_payload", "INSERT INTO outbox_payload (id, payload) VALUES ($1, $2::bytea)"};
 
@@ -203,7 +225,20 @@ pg_outbox_add(struct store *st, const struct outbox_entry *o, int64_t *id)
 		pg_arg_blob(&a, o->payload, o->payload_len);
 	else
 		pg_arg_null(&a);
-	enum store_status rc = pg_run(PQS(st), &out_add, &a, &r);
+	struct store_pg *s = PQS(st);
+	if (pg_row_ahead(s)) {
+		int64_t oid;
+		if (pg_id_ahead(s, &out_ids, s->oids, (int)NT_ARRAY_LEN(s->oids), &s->noids,
+				&s->ioids, &oid) != STORE_OK)
+			return STORE_UNAVAILABLE;
+		pg_arg_int(&a, oid);
+		if (pg_send_row(s, &out_add_ahead, &a) != STORE_OK)
+			return STORE_UNAVAILABLE;
+		if (id != NULL)
+			*id = oid;
+		return STORE_OK;
+	}
+	enum store_status rc = pg_run(s, &out_add, &a, &r);
 	if (rc != STORE_OK)
 		return rc;
 	if (PQntuples(r) == 0) {

@@ -90,6 +90,58 @@ def an_event_starts_a_journey_that_sends_then_waits_then_sends():
         d.cleanup()
 
 
+def write(d, sql):
+    """One write to the store behind the daemon's back (a replay, another writer)."""
+    if d.on_postgresql():
+        import pgcluster
+        pgcluster.shared().psql(sql, db=d.config["store"].rsplit("/", 1)[1])
+        return
+    import sqlite3
+    con = sqlite3.connect(d.db_path(), timeout=30)
+    try:
+        con.execute(sql)
+        con.commit()
+    finally:
+        con.close()
+
+
+@test
+def a_send_the_ledger_already_holds_is_skipped_not_sent_twice():
+    """The outbox's (journey, step, visit) key is the send ledger: a step whose send is already
+    there records "already_sent" and sends nothing. On PostgreSQL the insert goes out without
+    waiting for its answer; the refusal found at the sync undoes the transaction, which runs
+    again waiting for each answer, and comes to the same."""
+    c = campaign("ledger", {"event": "purchase"}, [
+        {"id": "pause", "wait": "2s"},
+        {"id": "check", "send": {"channel": "mail", "template": "check"}},
+        {"id": "after", "send": {"channel": "mail", "template": "after"}},
+    ])
+    d = daemon_with(c)
+    try:
+        d.start()
+        eq(d.post_events({"customer": "ann", "type": "purchase"}).status, 202, "event")
+        # The wait is the visit it holds; the send is the next one.
+        jid, visit, cid = poll(lambda: (rows(d, "SELECT id, visit, customer_id FROM journeys")
+                                        or [None])[0], 10, "the journey waits")
+        write(d, "INSERT INTO outbox (journey_id, step_id, visit, customer_id, campaign_id,"
+              " channel, template, state, message_id, created_ms, due_ms, marketing)"
+              f" VALUES ({jid}, 'check', {visit + 1}, {cid}, 'ledger', 'mail', 'check', 'sent',"
+              " 'replayed@example', 1, 1, 1)")
+        poll(lambda: ("ann", "after") in sends(d), 20, "the journey went on")
+        eq(sends(d), [("ann", "check"), ("ann", "after")], "the replayed send and the next")
+        eq([r for r in rows(d, "SELECT step_id, message_id FROM outbox ORDER BY id")
+            if r[0] == "check"], [("check", "replayed@example")], "one send of the step")
+        eq([(n[2], n[3], n[4]) for n in notes(d) if n[3] in ("send", "skip")],
+           [("check", "skip", "already_sent"), ("after", "send", None)],
+           "skipped as already sent, then the next step sent")
+        if d.on_postgresql():
+            check("a send the ledger already holds" in d.read_log(),
+                  "the refusal found at the sync", d.read_log()[-2000:])
+        d.stop()
+    finally:
+        d.cleanup()
+
+
 @test
 def a_key_gives_two_orders_two_journeys_and_one_order_one():
     d = daemon_with(THANKS)
