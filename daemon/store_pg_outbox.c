@@ -22,38 +22,29 @@
 
 /*
  * The send ledger: (journey, step, visit) is unique, so a replayed step never sends twice. The
- * payload, when there is one, goes into its table in the same statement.
+ * payload, when there is one, goes into its table in the same statement. ID_COL and ID_VAL
+ * name the id when it was taken ahead.
  */
-static const struct pg_stmt out_add = {
-    "out_add",
-    "WITH ins AS (INSERT INTO outbox (journey_id, step_id, visit, customer_id, campaign_id,"
-    " channel, template, state, message_id, created_ms, due_ms, marketing, reason, sender,"
-    " recipient, payload, updated_ms, final_ms)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $11::text, $8, $9::bigint,"
-    " coalesce($15::bigint, $9::bigint), $10, $12, $13, $14, NULL, $9::bigint,"
-    " CASE WHEN $11::text = 'skipped' THEN $9::bigint END)"
-    " ON CONFLICT (journey_id, step_id, visit) DO NOTHING RETURNING id),"
-    " pay AS (INSERT INTO outbox_payload (id, payload) SELECT id, $16::bytea FROM ins"
-    " WHERE $16::bytea IS NOT NULL)"
-    " SELECT id FROM ins"};
+#define OUT_ADD_SQL(id_col, id_val)                                                                \
+	"WITH ins AS (INSERT INTO outbox (" id_col "journey_id, step_id, visit, customer_id,"      \
+	" campaign_id, channel, template, state, message_id, created_ms, due_ms, marketing,"       \
+	" reason, sender, recipient, payload, updated_ms, final_ms)"                               \
+	" VALUES (" id_val "$1, $2, $3, $4, $5, $6, $7, $11::text, $8, $9::bigint,"                \
+	" coalesce($15::bigint, $9::bigint), $10, $12, $13, $14, NULL, $9::bigint,"                \
+	" CASE WHEN $11::text = 'skipped' THEN $9::bigint END)"                                    \
+	" ON CONFLICT (journey_id, step_id, visit) DO NOTHING RETURNING id),"                      \
+	" pay AS (INSERT INTO outbox_payload (id, payload) SELECT id, $16::bytea FROM ins"         \
+	" WHERE $16::bytea IS NOT NULL)"                                                           \
+	" SELECT id FROM ins"
+
+static const struct pg_stmt out_add = {"out_add", OUT_ADD_SQL("", "")};
 
 /*
  * The same with the id taken ahead ($17), sent without waiting (pg_send_row): a step's send
- * then costs no round trip. The ledger (journey, step, visit) still refuses a second send; the
- * sync finds the missing row and the transaction is undone, to run again waiting for answers.
+ * then costs no round trip. The ledger still refuses a second send; the sync finds the missing
+ * row and the transaction is undone, to run again waiting for answers (PG_LEDGER_WAIT_US).
  */
-static const struct pg_stmt out_add_ahead = {
-    "out_add_ahead",
-    "WITH ins AS (INSERT INTO outbox (id, journey_id, step_id, visit, customer_id, campaign_id,"
-    " channel, template, state, message_id, created_ms, due_ms, marketing, reason, sender,"
-    " recipient, payload, updated_ms, final_ms)"
-    " VALUES ($17, $1, $2, $3, $4, $5, $6, $7, $11::text, $8, $9::bigint,"
-    " coalesce($15::bigint, $9::bigint), $10, $12, $13, $14, NULL, $9::bigint,"
-    " CASE WHEN $11::text = 'skipped' THEN $9::bigint END)"
-    " ON CONFLICT (journey_id, step_id, visit) DO NOTHING RETURNING id),"
-    " pay AS (INSERT INTO outbox_payload (id, payload) SELECT id, $16::bytea FROM ins"
-    " WHERE $16::bytea IS NOT NULL)"
-    " SELECT id FROM ins"};
+static const struct pg_stmt out_add_ahead = {"out_add_ahead", OUT_ADD_SQL("id, ", "$17, ")};
 
 static const struct pg_stmt out_ids = {
     "out_ids",
