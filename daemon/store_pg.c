@@ -246,6 +246,10 @@ pg_pipe_sync(struct store_pg *s, PGresult **last)
 			 "sends wait for their answer for a while");
 		log_warnx("store: %s", s->err);
 		s->ledger_wait_until_us = util_mono_us() + PG_LEDGER_WAIT_US;
+		if (last != NULL && *last != NULL) {
+			PQclear(*last);
+			*last = NULL;
+		}
 		s->tx_failed = s->in_tx;
 		return STORE_UNAVAILABLE;
 	}
