@@ -502,6 +502,13 @@ store_pg_new(const char *url, int read_only)
 	s->base.ops = &store_pg_ops;
 	s->conninfo = xstrdup(url ? url : "");
 	s->read_only = read_only;
+	/*
+	 * A writer stopped inside a transaction (SIGSTOP, a stalled VM) keeps its row locks: the
+	 * server ends such a transaction after 10 s, on every writing connection of a node (the
+	 * store thread's follows its lease time, store_pg_cluster.c).
+	 */
+	if (!read_only)
+		s->idle_tx_ms = 10000;
 	s->prepared = g_hash_table_new(g_str_hash, g_str_equal);
 	return s;
 }
