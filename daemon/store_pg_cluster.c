@@ -106,8 +106,10 @@ store_pg_leases_adopt(struct store *st, const char *node_id, int parts, int64_t 
 {
 	struct store_pg *s = PQS(st);
 	s->idle_tx_ms = ttl_ms > PG_IDLE_TX_MIN_MS ? ttl_ms : PG_IDLE_TX_MIN_MS;
-	if (s->node_id == NULL)
+	if (s->node_id == NULL) {
 		s->node_id = xstrdup(node_id); /* from now on: only what the leases say */
+		s->idle_tx_set = -1; /* the session again: its name carries the node's id */
+	}
 	if (parts > 0)
 		s->parts = parts;
 	pg_owned_adopt(s, owned, n);
