@@ -508,7 +508,7 @@ store_pg_new(const char *url, int read_only)
 	 * store thread's follows its lease time, store_pg_cluster.c).
 	 */
 	if (!read_only)
-		s->idle_tx_ms = 10000;
+		s->idle_tx_ms = PG_IDLE_TX_MIN_MS;
 	s->prepared = g_hash_table_new(g_str_hash, g_str_equal);
 	return s;
 }

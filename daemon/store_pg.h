@@ -45,6 +45,8 @@
 #define PG_PIPE_MAX 256
 /* After the ledger refused a send sent ahead: how long sends wait for their answer again. */
 #define PG_LEDGER_WAIT_US 10000000LL
+/* A writing connection's idle-in-transaction timeout, and the least the store thread's gets. */
+#define PG_IDLE_TX_MIN_MS 10000
 
 struct pg_stmt {
 	const char *name; /* unique in the backend: it names the prepared statement */

@@ -98,7 +98,6 @@ pg_owned_set(struct store_pg *s, PGresult *r)
  * a short lease never cuts a pass waiting on its renders); the node finds its connection gone
  * when it wakes, and its work rolled back.
  */
-#define PG_IDLE_TX_MIN_MS 10000
 
 static void
 store_pg_leases_adopt(struct store *st, const char *node_id, int parts, int64_t ttl_ms,
