@@ -107,6 +107,13 @@ struct store_pg {
 	int noids, ioids;
 	/* Until then each send waits for the ledger's answer: one was refused (pg_send_row). */
 	int64_t ledger_wait_until_us;
+	/*
+	 * A new journey's row held back in a transaction (store_pg_engine.c), so that its first
+	 * step's update goes into its INSERT: sent before the next statement that names journeys,
+	 * the next savepoint or the commit; dropped by a rollback.
+	 */
+	struct journey held;
+	int holding;
 };
 
 #define PQS(s) ((struct store_pg *)(s))
@@ -199,6 +206,8 @@ int store_pg_migrate(struct store_pg *s, char *err, size_t errlen);
 #define PG_OWNED(col, np, nset)                                                                    \
 	" (" nset "::int[] IS NULL OR (" col " % " np "::int)::int = ANY(" nset "::int[])) "
 void pg_arg_owned(struct store_pg *s, struct pg_args *a);
+/* The held journey's INSERT sent (SEND) or dropped; nothing held: STORE_OK. */
+enum store_status pg_journey_unhold(struct store_pg *s, int send);
 /* Whether this node runs scheduled fan-outs and broadcasts: it holds partition 0. */
 int pg_owns_part0(struct store_pg *s);
 /* A write op of journey or outbox state calls it: the commit checks the leases first. */

@@ -8,9 +8,10 @@ node has in flight."""
 import collections
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ntest import Daemon, check, eq, poll, run_all, skip, test  # noqa: E402
+from ntest import Daemon, check, cpu_seconds, eq, poll, run_all, skip, test  # noqa: E402,E501
 import pgcluster  # noqa: E402
 from smtp_server import SmtpServer  # noqa: E402
 
@@ -106,6 +107,13 @@ def states(d, ids):
         "SELECT message_id, state, attempts FROM outbox") if bare(m) in ids}
 
 
+def add_customers(d):
+    """The customers c0 to c9, through D."""
+    for i in range(CUSTOMERS):
+        eq(post(d, "/v1/customers", {
+            "id": f"c{i}", "email": f"c{i}@example.org", "name": f"C{i}"}).status, 200)
+
+
 def queue(d, n, first):
     """N messages queued through D: their Message-IDs."""
     ids = set()
@@ -127,9 +135,7 @@ def a_dead_nodes_messages_in_flight_are_taken_over_a_live_ones_are_not():
     a, b = node(url, slow), node(url, fast)
     try:
         a.start()
-        for i in range(CUSTOMERS):
-            eq(post(a, "/v1/customers", {
-                "id": f"c{i}", "email": f"c{i}@example.org", "name": f"C{i}"}).status, 200)
+        add_customers(a)
         live = queue(a, 3, 0)
         poll(lambda: {s for s, _ in states(a, live).values()} == {"sending"}, 20,
              "A's messages in flight")
@@ -163,6 +169,50 @@ def a_dead_nodes_messages_in_flight_are_taken_over_a_live_ones_are_not():
                 d.cleanup()
         slow.stop()
         fast.stop()
+
+
+@test
+def outcomes_met_by_a_server_down_wait_for_it_without_a_busy_loop():
+    """Outcomes that come back while the server is down are written once it is back. Their
+    write-back is tried again a second later: it was tried again at once, in a loop that took a
+    core and wrote 100,000 log lines a second (deliver.c, DELIVER_FLUSH_RETRY_US)."""
+    if not pgcluster.available():
+        skip("PostgreSQL's server is not installed")
+    pg = pgcluster.PgCluster().start()  # its own: this test stops the server
+    url = pg.create_database()
+    db = url.rsplit("/", 1)[1]
+    slow = SmtpServer(behaviour={"delay_data": 2}).start()  # in flight while the server stops
+    d = node(url, slow)
+    try:
+        d.start()
+        add_customers(d)
+        ids = queue(d, 3, 0)
+
+        def state_of():
+            return {bare(m): st for m, st in pg.psql(
+                "SELECT message_id, state FROM outbox", db=db) if bare(m) in ids}
+        poll(lambda: set(state_of().values()) == {"sending"}, 20, "the messages in flight")
+        pg.stop("immediate")
+        poll(lambda: "cannot record" in d.read_log(), 20, "the relay answered; no store")
+        # A rate over a window: measured, not polled.
+        before = cpu_seconds(d.proc.pid)
+        time.sleep(1.0)
+        used = cpu_seconds(d.proc.pid) - before
+        check(used < 0.3, f"the node idles while the server is down ({used:.2f} s of CPU in 1 s)")
+        tries = d.read_log().count("cannot record")
+        check(tries < 10, f"the write-back is tried about once a second ({tries} tries)")
+        pg.start()
+        poll(lambda: set(state_of().values()) == {"sent"}, 60, "written once the server is back")
+        with slow.lock:
+            eq(sum(slow.by_message_id[f"<{m}>"] + slow.by_message_id[m] for m in ids), 3,
+               "each sent once")
+    finally:
+        try:
+            d.stop()
+        finally:
+            d.cleanup()
+        slow.stop()
+        pg.cleanup()
 
 
 @test

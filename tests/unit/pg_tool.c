@@ -11,10 +11,11 @@
  * through store_events_insert (a batch in one round trip) and prints "CUSTOMER:KEY STATUS SEQ"
  * for each, in order.
  * `pg_tool by-ids URL`: the engine's batch reads by key (customers, purchases, suppressions,
- * journeys of events, latest journeys) of customers 1 to 5, once; then, after a line on
- * standard input (the test grows the tables meanwhile), again in the same session, and prints
- * how many customers the second round found. With PGOPTIONS asking for generic plans and
- * auto_explain, the plans show in the log (standard error).
+ * journeys of events, latest journeys) of customers 1 to 5, customer 1's journeys for an event
+ * and the next due time, once; then, after a line on standard input (the test grows the tables
+ * meanwhile), again in the same session, and prints how many customers the second round found.
+ * With PGOPTIONS asking for generic plans and auto_explain, the plans show in the log (standard
+ * error).
  */
 #include <glib.h>
 #include <stdio.h>
@@ -88,15 +89,18 @@ pg_tool_by_ids_round(struct store *s)
 	const char *addrs[2] = {"a@example.com", "b@example.com"};
 	int yes[2], found = 0;
 	char *types[1] = {"visit"}, *campaigns[1] = {"flow"};
-	struct journey *j = NULL, *k = NULL;
-	size_t nj = 0, nk = 0;
+	struct journey *j = NULL, *k = NULL, *x = NULL;
+	size_t nj = 0, nk = 0, nx = 0;
+	int64_t due = -1;
 
 	if (store_begin(s) != STORE_OK || store_customers_by_ids(s, ids, 5, c) != STORE_OK ||
 	    store_purchases_of(s, ids, 5, p) != STORE_OK ||
 	    store_suppressed_many(s, "secret", addrs, 2, yes) != STORE_OK ||
 	    s->ops->engine->journeys_for_events(s, ids, 5, types, 1, campaigns, 1, &j, &nj) !=
 		STORE_OK ||
-	    s->ops->engine->journeys_latest(s, ids, 5, campaigns, 1, &k, &nk) != STORE_OK) {
+	    s->ops->engine->journeys_latest(s, ids, 5, campaigns, 1, &k, &nk) != STORE_OK ||
+	    store_journeys_for_event(s, 1, "visit", campaigns, 1, &x, &nx) != STORE_OK ||
+	    store_journey_next_due(s, &due) != STORE_OK) {
 		store_rollback(s);
 		return -1;
 	}
@@ -107,6 +111,7 @@ pg_tool_by_ids_round(struct store *s)
 		customer_row_clear(&c[i]);
 	journeys_free(j, nj);
 	journeys_free(k, nk);
+	journeys_free(x, nx);
 	return found;
 }
 
