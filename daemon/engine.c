@@ -232,6 +232,7 @@ engine_note(struct engine *e, const struct journey *j, const char *customer, con
 				 .channel = channel,
 				 .template = tmpl,
 				 .at_ms = clock_now(e->clock)};
+	engine_goals_touched(e, j->customer_id);
 	enum store_status rc = store_journey_note(e->store, &n);
 	if (rc == STORE_OK)
 		engine_count_note(&n);
@@ -900,6 +901,8 @@ engine_consume(struct engine *e, int limit, int *n)
 			rc = engine_prefetch_purchases(e, evs, cnt);
 		if (rc == STORE_OK)
 			rc = engine_prefetch_latest(e, evs, cnt);
+		if (rc == STORE_OK)
+			rc = engine_prefetch_goals(e, evs, cnt);
 	}
 	for (size_t i = 0; i < cnt && rc == STORE_OK; i++) {
 		rc = engine_on_event(e, &evs[i]);

@@ -39,6 +39,9 @@ struct engine {
 	/* customer id -> GPtrArray of the latest journey per (campaign, key), for these
 	 * campaigns (ids, borrowed) */
 	GHashTable *pre_latest, *pre_latest_campaigns;
+	/* "customer id:campaign id" -> struct goal_row, the customers read (id set), the
+	 * campaigns asked (ids, borrowed) */
+	GHashTable *pre_goals, *pre_goal_customers, *pre_goal_campaigns;
 };
 
 /* Whether C runs: active in its file and not paused over the API. */

@@ -16,6 +16,8 @@
  *   (engine_journeys_touched, engine_journey_save), and the journeys an event can touch are
  *   taken once, by the customer's first event;
  * - purchase totals follow every purchase the engine adds (engine_purchase_add);
+ * - a customer's goal candidates are dropped whenever the engine notes anything of the
+ *   customer (engine_goals_touched): a send makes a candidate, a goal ends one;
  * - the suppression list does not change inside the engine's batch (bounces, complaints and
  *   the API are jobs of their own).
  * Everything is dropped at the batch's end (engine_prefetch_clear), committed or not.
@@ -27,9 +29,11 @@
 #include <string.h>
 
 #include "campaign.h"
+#include "clock.h"
 #include "compose.h"
 #include "engine_int.h"
 #include "store_customers.h"
+#include "store_engine.h"
 #include "store_events.h"
 #include "store_json.h"
 #include "store_rows.h"
@@ -50,8 +54,15 @@ engine_prefetch_clear(struct engine *e)
 		g_hash_table_destroy(e->pre_latest);
 	if (e->pre_latest_campaigns != NULL)
 		g_hash_table_destroy(e->pre_latest_campaigns);
+	if (e->pre_goals != NULL)
+		g_hash_table_destroy(e->pre_goals);
+	if (e->pre_goal_customers != NULL)
+		g_hash_table_destroy(e->pre_goal_customers);
+	if (e->pre_goal_campaigns != NULL)
+		g_hash_table_destroy(e->pre_goal_campaigns);
 	e->pre_customers = e->pre_suppressed = e->pre_journeys = e->pre_purchases = NULL;
 	e->pre_latest = e->pre_latest_campaigns = NULL;
+	e->pre_goals = e->pre_goal_customers = e->pre_goal_campaigns = NULL;
 }
 
 /* The batch's addresses' suppressions, when a message may follow (there are campaigns). */
@@ -400,4 +411,90 @@ engine_purchase_stats(struct engine *e, int64_t customer_id, long *count, int64_
 	*first_ms = t->first_ms;
 	*last_ms = t->last_ms;
 	return STORE_OK;
+}
+
+static char *
+engine_goal_key(int64_t customer_id, const char *campaign_id)
+{
+	return g_strdup_printf("%lld:%s", (long long)customer_id, campaign_id);
+}
+
+/*
+ * The window of each campaign starts at the batch's read, so it holds an item's own (which
+ * starts later): the latest send in it is the item's candidate if it is in the item's window
+ * at all (engine_goal_candidate), and no other can be.
+ */
+enum store_status
+engine_prefetch_goals(struct engine *e, const struct store_event *evs, size_t n)
+{
+	GHashTable *seen = g_hash_table_new(g_int64_hash, g_int64_equal),
+		   *cs = g_hash_table_new(g_str_hash, g_str_equal);
+	int64_t *ids = xcalloc(n ? n : 1, sizeof(*ids));
+	size_t nc = e->campaigns != NULL ? e->campaigns->n : 0, m = 0, k = 0, nr = 0;
+	char **cv = xcalloc(nc ? nc : 1, sizeof(*cv));
+	int64_t *since = xcalloc(nc ? nc : 1, sizeof(*since)), now = clock_now(e->clock);
+	struct goal_row *rows = NULL;
+	enum store_status rc = STORE_OK;
+
+	for (size_t c = 0; e->store->ops->engine->goal_candidates != NULL && c < nc; c++) {
+		const struct campaign *camp = e->campaigns->v[c];
+		int used = 0;
+		for (size_t i = 0; camp->goal_event != NULL && i < n; i++) {
+			if (strcmp(camp->goal_event, evs[i].type) != 0)
+				continue;
+			used = 1;
+			if (g_hash_table_add(seen, (gpointer)&evs[i].customer_id))
+				ids[m++] = evs[i].customer_id;
+		}
+		if (used && g_hash_table_add(cs, camp->id)) {
+			cv[k] = camp->id;
+			since[k++] = now - camp->goal_within_ms;
+		}
+	}
+	if (k > 0)
+		rc = e->store->ops->engine->goal_candidates(e->store, ids, m, cv, since, k, &rows,
+							    &nr);
+	if (k > 0 && rc == STORE_OK) {
+		e->pre_goals = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+		for (size_t i = 0; i < nr; i++)
+			g_hash_table_insert(
+			    e->pre_goals,
+			    engine_goal_key(rows[i].customer_id, cv[rows[i].campaign]),
+			    g_memdup2(&rows[i], sizeof(rows[i])));
+		e->pre_goal_customers = seen;
+		e->pre_goal_campaigns = cs;
+		seen = cs = NULL;
+	}
+	if (seen != NULL)
+		g_hash_table_destroy(seen);
+	if (cs != NULL)
+		g_hash_table_destroy(cs);
+	free(rows);
+	free(since);
+	free(cv);
+	free(ids);
+	return rc;
+}
+
+enum store_status
+engine_goal_candidate(struct engine *e, const struct campaign *c, int64_t customer_id,
+		      int64_t since_ms, int64_t *journey_id)
+{
+	if (e->pre_goals == NULL || !g_hash_table_contains(e->pre_goal_campaigns, c->id) ||
+	    !g_hash_table_contains(e->pre_goal_customers, &customer_id))
+		return store_goal_candidate(e->store, c->id, customer_id, since_ms, journey_id);
+	char *key = engine_goal_key(customer_id, c->id);
+	const struct goal_row *g = g_hash_table_lookup(e->pre_goals, key);
+	g_free(key);
+	if (g == NULL || g->at_ms < since_ms)
+		return STORE_NOTFOUND;
+	*journey_id = g->journey_id;
+	return STORE_OK;
+}
+
+void
+engine_goals_touched(struct engine *e, int64_t customer_id)
+{
+	if (e->pre_goal_customers != NULL)
+		g_hash_table_remove(e->pre_goal_customers, &customer_id);
 }

@@ -51,13 +51,20 @@ enum store_status engine_purchase_add(struct engine *e, int64_t customer_id, int
 /* store_purchase_stats: the batch's totals when it read them. */
 enum store_status engine_purchase_stats(struct engine *e, int64_t customer_id, long *count,
 					int64_t *first_ms, int64_t *last_ms);
+/* Reads the goal candidates of a batch's goal events (store_goal_candidates). */
+enum store_status engine_prefetch_goals(struct engine *e, const struct store_event *evs, size_t n);
+struct campaign;
+/* store_goal_candidate for C: the batch's read while the customer wrote no note since. */
+enum store_status engine_goal_candidate(struct engine *e, const struct campaign *c,
+					int64_t customer_id, int64_t since_ms, int64_t *journey_id);
+/* A note of CUSTOMER_ID was written: the batch's read of its goal candidates is stale. */
+void engine_goals_touched(struct engine *e, int64_t customer_id);
 /* A journey of CUSTOMER_ID was started: the batch's read of its journeys is stale. */
 void engine_journeys_touched(struct engine *e, int64_t customer_id);
 /* store_journey_update, the batch's read of the customer's journeys dropped. */
 enum store_status engine_journey_save(struct engine *e, const struct journey *j);
 /* Reads the latest journey of each campaign a batch's events trigger, for their customers. */
 enum store_status engine_prefetch_latest(struct engine *e, const struct store_event *evs, size_t n);
-struct campaign;
 /* store_journey_find (active or not) for an entry into C: the batch's read when it has one. */
 enum store_status engine_journey_latest(struct engine *e, const struct campaign *c,
 					int64_t customer_id, const char *key, struct journey *out);

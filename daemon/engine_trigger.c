@@ -101,8 +101,8 @@ engine_goals(struct engine *e, const struct store_event *ev)
 			if (rc != STORE_OK)
 				break;
 		}
-		rc = store_goal_candidate(e->store, c->id, ev->customer_id,
-					  clock_now(e->clock) - c->goal_within_ms, &jid);
+		rc = engine_goal_candidate(e, c, ev->customer_id,
+					   clock_now(e->clock) - c->goal_within_ms, &jid);
 		if (rc == STORE_NOTFOUND) {
 			rc = STORE_OK;
 			continue;

@@ -61,6 +61,15 @@ struct store_engine_ops {
 	enum store_status (*goal_candidate)(struct store *, const char *campaign_id,
 					    int64_t customer_id, int64_t since_ms,
 					    int64_t *journey_id);
+	/*
+	 * goal_candidate for a batch: for each of the N CUSTOMER_IDS and of the campaigns
+	 * CAMPAIGNS[k] (sends since SINCE_MS[k]), the latest send whose journey has no goal noted
+	 * yet, a row of *OUT each (freed with free). NULL: the engine asks per event.
+	 */
+	enum store_status (*goal_candidates)(struct store *, const int64_t *customer_ids, size_t n,
+					     char *const *campaigns, const int64_t *since_ms,
+					     size_t n_campaigns, struct goal_row **out,
+					     size_t *n_out);
 	/* Sets a trigger timer to DUE, or later: a timer only moves forward. */
 	enum store_status (*timer_push)(struct store *, const char *campaign_id,
 					int64_t customer_id, int64_t due_ms);

@@ -560,6 +560,64 @@ store_pg_goal_candidate(struct store *st, const char *campaign_id, int64_t custo
 	return pg_one_int(PQS(st), &eng_goal, &a, journey_id);
 }
 
+/*
+ * goal_candidate's for a batch, one statement: per customer and campaign, a probe of
+ * journey_notes_sends that stops at the latest send (LIMIT 1 keeps it a subquery).
+ */
+static enum store_status
+store_pg_goal_candidates(struct store *st, const int64_t *customer_ids, size_t n,
+			 char *const *campaigns, const int64_t *since_ms, size_t n_campaigns,
+			 struct goal_row **out, size_t *n_out)
+{
+	static const struct pg_stmt q = {
+	    "eng_goals",
+	    "SELECT k.cid, g.i, x.journey_id, x.at_ms FROM (SELECT DISTINCT unnest($1::bigint[])"
+	    " AS cid) k CROSS JOIN unnest($2::text[], $3::bigint[]) WITH ORDINALITY AS g (c, since,"
+	    " i) JOIN LATERAL (SELECT n.journey_id, n.at_ms FROM journey_notes n"
+	    " WHERE n.customer_id = k.cid AND n.campaign_id = g.c AND n.action = 'send'"
+	    " AND n.at_ms >= g.since AND NOT EXISTS (SELECT 1 FROM journey_notes o"
+	    " WHERE o.journey_id = n.journey_id AND o.action = 'goal')"
+	    " ORDER BY n.at_ms DESC, n.id DESC LIMIT 1) x ON true"};
+	struct pgr_array ids, cs, ss;
+	struct pg_args a = {0};
+	PGresult *r;
+	enum store_status rc;
+
+	*out = NULL;
+	*n_out = 0;
+	pgr_array_init(&ids);
+	pgr_array_init(&cs);
+	pgr_array_init(&ss);
+	for (size_t i = 0; i < n; i++)
+		pgr_array_int(&ids, customer_ids[i]);
+	for (size_t k = 0; k < n_campaigns; k++) {
+		pgr_array_text(&cs, campaigns[k]);
+		pgr_array_int(&ss, since_ms[k]);
+	}
+	pgr_array_end(&ids);
+	pgr_array_end(&cs);
+	pgr_array_end(&ss);
+	pg_arg_text(&a, ids.s->str);
+	pg_arg_text(&a, cs.s->str);
+	pg_arg_text(&a, ss.s->str);
+	rc = pg_run(PQS(st), &q, &a, &r);
+	pgr_array_free(&ids);
+	pgr_array_free(&cs);
+	pgr_array_free(&ss);
+	if (rc != STORE_OK)
+		return rc;
+	int rows = PQntuples(r);
+	*out = xcalloc((size_t)rows + 1, sizeof(**out));
+	for (int i = 0; i < rows; i++)
+		(*out)[i] = (struct goal_row){.customer_id = pg_int(r, i, 0),
+					      .campaign = (size_t)(pg_int(r, i, 1) - 1),
+					      .journey_id = pg_int(r, i, 2),
+					      .at_ms = pg_int(r, i, 3)};
+	*n_out = (size_t)rows;
+	PQclear(r);
+	return STORE_OK;
+}
+
 static enum store_status
 store_pg_timer_push(struct store *st, const char *campaign_id, int64_t customer_id, int64_t due_ms)
 {
@@ -790,6 +848,7 @@ const struct store_engine_ops store_pg_engine_ops = {
     .journeys_release = store_pg_journeys_release,
     .journey_note = store_pg_journey_note,
     .goal_candidate = store_pg_goal_candidate,
+    .goal_candidates = store_pg_goal_candidates,
     .timer_push = store_pg_timer_push,
     .timer_set = store_pg_timer_set,
     .timers_due = store_pg_timers_due,

@@ -63,6 +63,14 @@ struct store_timer {
 };
 void store_timers_free(struct store_timer *v, size_t n);
 
+/* A goal's candidate of a batch (goal_candidates): a customer's latest send in a campaign. */
+struct goal_row {
+	int64_t customer_id;
+	size_t campaign; /* its index in the campaigns asked for */
+	int64_t journey_id;
+	int64_t at_ms;
+};
+
 /* An event type a campaign exits on (exit_on), in some version the store keeps. */
 struct exit_event {
 	char *campaign_id;

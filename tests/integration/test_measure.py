@@ -323,6 +323,33 @@ def purchase_after_click_credits_that_message():
         d.cleanup()
 
 
+@test
+def goals_of_one_batch_see_the_sends_and_goals_before_them():
+    """One request's events are consumed together; on PostgreSQL their goal candidates are
+    read at once beforehand (engine_prefetch_goals). A send or goal earlier in the same batch
+    still counts: the newsletter's send makes c1's first purchase a conversion, and that
+    conversion keeps the second from counting again; c2, who got no mail, converts nothing."""
+    d = daemon(campaign("news", "newsletter", "news",
+                        goal={"event": "purchase", "within": "7d"}))
+    try:
+        d.start()
+        r = d.post_events({"events": [event("c1", "newsletter", "n1"),
+                                      event("c1", "purchase", "p1", total=10),
+                                      event("c1", "purchase", "p2", total=20),
+                                      event("c2", "purchase", "p3", total=30)]})
+        eq(r.status, 202, r.raw)
+        poll(lambda: d.events_unconsumed() == 0 and len(mails(d)) == 1, 10,
+             "the batch consumed, the newsletter sent")
+        eq(rows(d, "SELECT cu.ext_id, count(*) FROM journey_notes n JOIN customers cu"
+                " ON cu.id = n.customer_id WHERE n.action = 'goal' GROUP BY 1"), [("c1", 1)],
+           "one goal, c1's, once")
+        eq(rows(d, "SELECT cu.ext_id, c.step_id, c.via FROM conversions c JOIN customers cu"
+                " ON cu.id = c.customer_id"), [("c1", "send", "send")],
+           "credited to the newsletter's send")
+    finally:
+        d.cleanup()
+
+
 def experiment(cid, weights, holdout=None, wait=None):
     """On "newsletter": (a wait,) then one send whose variants A and B have WEIGHTS."""
     send = {"id": "send", "send": {"channel": "mail", "template": "news", "variants": [
