@@ -85,7 +85,7 @@ pg_lost(struct store_pg *s)
 	s->njids = s->ijids = 0;
 	s->noids = s->ioids = 0;
 	g_hash_table_remove_all(s->prepared);
-	pg_journey_unhold(s, 0); /* its transaction is gone */
+	pg_held_flush(s, 0); /* its transaction is gone */
 }
 
 /* Notes a failure: its message (with its SQLSTATE) in s->err and the log. */
@@ -154,8 +154,7 @@ pg_pipe_note(struct store_pg *s, const char *name, int prepare)
 static enum store_status
 pg_pipe_send(struct store_pg *s, const struct pg_stmt *st, const struct pg_args *a)
 {
-	if (s->holding && strstr(st->sql, "journeys") != NULL &&
-	    pg_journey_unhold(s, 1) != STORE_OK)
+	if (pg_held_before(s, st->sql) != STORE_OK)
 		return STORE_UNAVAILABLE;
 	if (pg_pipe_room(s) != STORE_OK)
 		return STORE_UNAVAILABLE;
@@ -176,10 +175,10 @@ pg_pipe_send(struct store_pg *s, const struct pg_stmt *st, const struct pg_args 
 static enum store_status
 pg_pipe_send_sql(struct store_pg *s, const char *sql)
 {
-	if (s->holding && strncmp(sql, "SAVEPOINT", 9) == 0 && pg_journey_unhold(s, 1) != STORE_OK)
+	if (strncmp(sql, "SAVEPOINT", 9) == 0 && pg_held_flush(s, 1) != STORE_OK)
 		return STORE_UNAVAILABLE;
-	if (s->holding && (strncmp(sql, "ROLLBACK", 8) == 0 || strncmp(sql, "BEGIN", 5) == 0))
-		pg_journey_unhold(s, 0);
+	if (strncmp(sql, "ROLLBACK", 8) == 0 || strncmp(sql, "BEGIN", 5) == 0)
+		pg_held_flush(s, 0);
 	if (pg_pipe_room(s) != STORE_OK)
 		return STORE_UNAVAILABLE;
 	if (PQsendQueryParams(s->conn, sql, 0, NULL, NULL, NULL, NULL, 0) != 1)
@@ -608,7 +607,7 @@ store_pg_close(struct store *st)
 	struct store_pg *s = PQS(st);
 	if (s->conn != NULL)
 		PQfinish(s->conn);
-	pg_journey_unhold(s, 0);
+	pg_held_free(s);
 	g_hash_table_destroy(s->prepared);
 	pg_cluster_free(s);
 	free(s->conninfo);
@@ -710,7 +709,7 @@ store_pg_commit(struct store *st)
 		pg_abort(s);
 		return STORE_UNAVAILABLE;
 	}
-	if (pg_journey_unhold(s, 1) != STORE_OK) {
+	if (pg_held_flush(s, 1) != STORE_OK) {
 		pg_abort(s);
 		return STORE_UNAVAILABLE;
 	}

@@ -62,6 +62,16 @@ struct pg_args {
 	char buf[PG_ARGS_MAX][32];
 };
 
+/* The tables whose rows a transaction gathers and writes together (store_pg_defer.c). */
+enum pg_defer_kind {
+	PG_DEFER_NOTES,
+	PG_DEFER_TIMERS,
+	PG_DEFER_PURCHASES,
+	PG_DEFER_COUNTS,
+	PG_DEFER_KINDS
+};
+struct pg_defer;
+
 struct store_pg {
 	struct store base;
 	PGconn *conn;
@@ -114,6 +124,7 @@ struct store_pg {
 	 */
 	struct journey held;
 	int holding;
+	struct pg_defer *defer[PG_DEFER_KINDS]; /* rows gathered per table, or NULL */
 };
 
 #define PQS(s) ((struct store_pg *)(s))
@@ -208,6 +219,16 @@ int store_pg_migrate(struct store_pg *s, char *err, size_t errlen);
 void pg_arg_owned(struct store_pg *s, struct pg_args *a);
 /* The held journey's INSERT sent (SEND) or dropped; nothing held: STORE_OK. */
 enum store_status pg_journey_unhold(struct store_pg *s, int send);
+/*
+ * store_pg_defer.c: a row for K's table (V, its columns as text, NULL for NULL), written with
+ * the others before the next statement that names the table, a savepoint or the commit.
+ */
+enum store_status pg_defer_add(struct store_pg *s, enum pg_defer_kind k, const char *const *v);
+/* Before a statement of SQL: what is held for the tables it names goes first. */
+enum store_status pg_held_before(struct store_pg *s, const char *sql);
+/* Everything held sent (SEND: a savepoint, the commit) or dropped (a rollback). */
+enum store_status pg_held_flush(struct store_pg *s, int send);
+void pg_held_free(struct store_pg *s);
 /* Whether this node runs scheduled fan-outs and broadcasts: it holds partition 0. */
 int pg_owns_part0(struct store_pg *s);
 /* A write op of journey or outbox state calls it: the commit checks the leases first. */

@@ -540,17 +540,11 @@ pg_purchases_of(struct store *st, const int64_t *ids, size_t n, struct purchase_
 static enum store_status
 pg_purchase_add(struct store *st, int64_t customer_id, int64_t time_ms)
 {
-	static const struct pg_stmt q = {
-	    "cust_purchase_add",
-	    "INSERT INTO purchases (customer_id, count, first_ms, last_ms) VALUES ($1, 1, $2, $2)"
-	    " ON CONFLICT (customer_id) DO UPDATE SET count = purchases.count + 1,"
-	    " first_ms = least(purchases.first_ms, excluded.first_ms),"
-	    " last_ms = greatest(purchases.last_ms, excluded.last_ms)"};
-	struct pg_args a = {0};
-
-	pg_arg_int(&a, customer_id);
-	pg_arg_int(&a, time_ms);
-	return pg_send(PQS(st), &q, &a);
+	char cid[24], at[24];
+	snprintf(cid, sizeof(cid), "%lld", (long long)customer_id);
+	snprintf(at, sizeof(at), "%lld", (long long)time_ms);
+	const char *v[] = {cid, at};
+	return pg_defer_add(PQS(st), PG_DEFER_PURCHASES, v);
 }
 
 static enum store_status

@@ -72,18 +72,11 @@ static const struct pg_stmt eng_next_due = {
 static const struct pg_stmt eng_release = {
     "eng_release", "UPDATE journeys SET due_ms = $2 WHERE campaign_id = $1 AND active = 1"
 		   " AND due_ms IS NULL AND wait_event IS NULL"};
-static const struct pg_stmt eng_note = {
-    "eng_note", "INSERT INTO journey_notes (journey_id, customer_id, campaign_id, step_id, action,"
-		" reason, channel, template, at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"};
 static const struct pg_stmt eng_goal = {
     "eng_goal", "SELECT n.journey_id FROM journey_notes n WHERE n.customer_id = $1"
 		" AND n.campaign_id = $2 AND n.action = 'send' AND n.at_ms >= $3"
 		" AND NOT EXISTS (SELECT 1 FROM journey_notes g WHERE g.journey_id ="
 		" n.journey_id AND g.action = 'goal') ORDER BY n.at_ms DESC, n.id DESC LIMIT 1"};
-static const struct pg_stmt eng_timer_push = {
-    "eng_timer_push", "INSERT INTO timers (campaign_id, customer_id, due_ms) VALUES ($1, $2, $3)"
-		      " ON CONFLICT (campaign_id, customer_id) DO UPDATE SET due_ms ="
-		      " greatest(timers.due_ms, excluded.due_ms)"};
 static const struct pg_stmt eng_timers_due = {
     "eng_timers_due", "SELECT campaign_id, customer_id, due_ms FROM timers WHERE due_ms <= $1"
 		      " AND" PG_OWNED("customer_id", "$3", "$4") "ORDER BY due_ms LIMIT $2"};
@@ -532,21 +525,19 @@ store_pg_journeys_release(struct store *st, const char *campaign_id, int64_t now
 	return STORE_OK;
 }
 
+/* Written with the transaction's other notes (store_pg_defer.c). */
 static enum store_status
 store_pg_journey_note(struct store *st, const struct journey_note *e)
 {
-	struct pg_args a = {0};
-	pg_arg_int(&a, e->journey_id);
-	pg_arg_int(&a, e->customer_id);
-	pg_arg_text(&a, e->campaign_id);
-	pg_arg_text(&a, e->step_id);
-	pg_arg_text(&a, note_action_name(e->action));
-	pg_arg_text(&a, e->reason);
-	pg_arg_text(&a, e->channel);
-	pg_arg_text(&a, e->template);
-	pg_arg_int(&a, e->at_ms);
+	char jid[24], cid[24], at[24];
+	snprintf(jid, sizeof(jid), "%lld", (long long)e->journey_id);
+	snprintf(cid, sizeof(cid), "%lld", (long long)e->customer_id);
+	snprintf(at, sizeof(at), "%lld", (long long)e->at_ms);
+	const char *v[] = {
+	    jid,       cid,	   e->campaign_id, e->step_id, note_action_name(e->action),
+	    e->reason, e->channel, e->template,	   at};
 	pg_fence_mark(PQS(st));
-	return pg_send(PQS(st), &eng_note, &a);
+	return pg_defer_add(PQS(st), PG_DEFER_NOTES, v);
 }
 
 static enum store_status
@@ -621,12 +612,12 @@ store_pg_goal_candidates(struct store *st, const int64_t *customer_ids, size_t n
 static enum store_status
 store_pg_timer_push(struct store *st, const char *campaign_id, int64_t customer_id, int64_t due_ms)
 {
-	struct pg_args a = {0};
-	pg_arg_text(&a, campaign_id);
-	pg_arg_int(&a, customer_id);
-	pg_arg_int(&a, due_ms);
+	char cid[24], due[24];
+	snprintf(cid, sizeof(cid), "%lld", (long long)customer_id);
+	snprintf(due, sizeof(due), "%lld", (long long)due_ms);
+	const char *v[] = {campaign_id, cid, due};
 	pg_fence_mark(PQS(st));
-	return pg_send(PQS(st), &eng_timer_push, &a);
+	return pg_defer_add(PQS(st), PG_DEFER_TIMERS, v);
 }
 
 static enum store_status store_pg_timer_delete(struct store *st, const char *campaign_id,

@@ -47,8 +47,6 @@ static const struct pg_stmt ms_click = {
     " ON l.outbox_id = x.id WHERE x.journey_id = o.journey_id AND l.first_ms IS NOT NULL)"
     " FROM k LEFT JOIN outbox o ON o.id = $1"};
 
-static const struct pg_stmt ms_count = {"ms_count", MEASURE_ADD " VALUES ($1, $2, $3, $4, $5)"};
-
 static const struct pg_stmt ms_counts = {
     "ms_counts", MEASURE_ADD " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
 			     " $5::float8[])"};
@@ -226,13 +224,10 @@ static enum store_status
 pg_measure_count(struct store *st, const char *campaign, const char *step, const char *variant,
 		 const char *metric, double n)
 {
-	struct pg_args a = {0};
-	pg_arg_text(&a, campaign);
-	pg_arg_text(&a, step);
-	pg_arg_text(&a, variant);
-	pg_arg_text(&a, metric);
-	pg_arg_double(&a, n);
-	return pg_send(PQS(st), &ms_count, &a);
+	char num[32];
+	snprintf(num, sizeof(num), "%.17g", n);
+	const char *v[] = {campaign, step, variant, metric, num};
+	return pg_defer_add(PQS(st), PG_DEFER_COUNTS, v);
 }
 
 static enum store_status
