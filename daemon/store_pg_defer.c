@@ -4,9 +4,9 @@
  * written in one statement per table (unnest of array literals) before the first statement
  * that names the table, the next savepoint, or the commit; a rollback drops them. A purchase
  * under the example campaigns wrote eight such rows, each a statement of its own, and a
- * statement costs its backend about 15 µs beyond its work (parse of the message, executor
- * start and end): with the row held for the new journey (store_pg_engine.c), what is held
- * here is what pg_held_before and pg_held_flush send or drop.
+ * statement costs its backend about 15 µs beyond its work (its message, executor start and
+ * end). pg_held_before and pg_held_flush send or drop these rows, and the new journey's row
+ * that store_pg_engine.c holds the same way.
  *
  * The order within a transaction does not matter to these rows: none of them is read by a
  * statement that does not name its table (no trigger of another table reads them), and the
