@@ -303,7 +303,11 @@ def run_all():
         except Exception as e:
             failed += 1
             print(f"not ok {i} - {name}", flush=True)
-            detail = str(e) if isinstance(e, Failure) else traceback.format_exc()
-            for line in detail.splitlines()[-40:]:
+            if isinstance(e, Failure):
+                detail = str(e)
+            else:  # the frames, and the message's first lines (a browser's runs long)
+                msg = "".join(traceback.format_exception_only(type(e), e)).splitlines()[:6]
+                detail = "".join(traceback.format_tb(e.__traceback__)) + "\n".join(msg)
+            for line in detail.splitlines()[-60:]:
                 print(f"# {line}", flush=True)
     sys.exit(1 if failed else 0)
