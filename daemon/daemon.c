@@ -106,6 +106,19 @@ daemon_readloop(struct daemon *d)
 	return d->readloop ? d->readloop : d->storeloop;
 }
 
+/* A store connection of its own for WHAT, or NULL (logged): WHAT then runs on the store thread. */
+static struct store *
+daemon_store_extra(const struct store_options *so, const char *what)
+{
+	char err[512];
+	struct store *s = store_open(so, err, sizeof(err));
+	if (s == NULL)
+		log_warnx(
+		    "store: no connection of its own for %s (%s); it runs on the store thread",
+		    what, err);
+	return s;
+}
+
 /*
  * The reader: its own read-only connection and thread. WAL lets it read the last commit
  * while the writer goes on; a statistics query that scans a million journeys (a quarter of a
@@ -115,17 +128,13 @@ static void
 daemon_start_reader(struct daemon *d, const struct store_options *so)
 {
 	struct store_options ro = *so;
-	char err[512];
 
 	ro.read_only = 1;
 	if (so->data_dir == NULL && so->url == NULL)
 		return;
-	struct store *reader = store_open(&ro, err, sizeof(err));
-	if (reader == NULL) {
-		log_warnx("store: no reader (%s); statistics run on the store thread", err);
-		return;
-	}
-	d->readloop = storeloop_start_reader(reader, d->base);
+	struct store *reader = daemon_store_extra(&ro, "statistics");
+	if (reader != NULL)
+		d->readloop = storeloop_start_reader(reader, d->base);
 }
 
 /*
@@ -138,14 +147,9 @@ daemon_start_reader(struct daemon *d, const struct store_options *so)
 static void
 daemon_start_sendloop(struct daemon *d, const struct store_options *so)
 {
-	char err[512];
-	struct store *s = store_open(so, err, sizeof(err));
-	if (s == NULL) {
-		log_warnx("store: no connection for delivery (%s); it runs on the store thread",
-			  err);
-		return;
-	}
-	d->sendloop = storeloop_start(s, NULL, d->base);
+	struct store *s = daemon_store_extra(so, "delivery");
+	if (s != NULL)
+		d->sendloop = storeloop_start(s, NULL, d->base);
 }
 
 /*
@@ -158,13 +162,9 @@ daemon_start_sendloop(struct daemon *d, const struct store_options *so)
 static void
 daemon_start_ingestloop(struct daemon *d, const struct store_options *so)
 {
-	char err[512];
-	struct store *s = store_open(so, err, sizeof(err));
-	if (s == NULL) {
-		log_warnx("store: no connection for events (%s); they go to the store thread", err);
-		return;
-	}
-	d->ingestloop = storeloop_start_ingest(s, d->base, d->storeloop);
+	struct store *s = daemon_store_extra(so, "events");
+	if (s != NULL)
+		d->ingestloop = storeloop_start_ingest(s, d->base, d->storeloop);
 }
 
 struct http *

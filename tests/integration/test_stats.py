@@ -162,7 +162,7 @@ def campaigns_and_status_list_what_runs():
         eq(d.request("GET", "/v1/status", auth=False).status, 401, "token")
         # Statistics are read on the reader's own connection: what the store thread committed
         # before answering is there at once, a pause as well as a count.
-        check("no reader" not in d.read_log(), "the reader opened", d.read_log())
+        check("no connection of its own" not in d.read_log(), "the reader opened", d.read_log())
         for action, want in (("pause", "paused"), ("resume", "active")):
             eq(d.request("POST", f"/v1/campaigns/onboard/{action}").status, 200, action)
             c = next(c for c in get(d, "/v1/campaigns")["campaigns"] if c["id"] == "onboard")
