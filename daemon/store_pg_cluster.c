@@ -96,9 +96,8 @@ pg_owned_set(struct store_pg *s, PGresult *r)
  * writing: nobody could take its partitions over nor run those journeys until it woke. So the
  * server ends a transaction idle for longer than a lease (at least PG_IDLE_TX_MIN_MS, so that
  * a short lease never cuts a pass waiting on its renders); the node finds its connection gone
- * when it wakes, and its work rolled back.
+ * when it wakes, and its work rolled back (PG_IDLE_TX_MIN_MS, store_pg.h).
  */
-
 static void
 store_pg_leases_adopt(struct store *st, const char *node_id, int parts, int64_t ttl_ms,
 		      const struct store_lease *owned, size_t n)

@@ -72,11 +72,6 @@ static const struct pg_stmt eng_next_due = {
 static const struct pg_stmt eng_release = {
     "eng_release", "UPDATE journeys SET due_ms = $2 WHERE campaign_id = $1 AND active = 1"
 		   " AND due_ms IS NULL AND wait_event IS NULL"};
-static const struct pg_stmt eng_goal = {
-    "eng_goal", "SELECT n.journey_id FROM journey_notes n WHERE n.customer_id = $1"
-		" AND n.campaign_id = $2 AND n.action = 'send' AND n.at_ms >= $3"
-		" AND NOT EXISTS (SELECT 1 FROM journey_notes g WHERE g.journey_id ="
-		" n.journey_id AND g.action = 'goal') ORDER BY n.at_ms DESC, n.id DESC LIMIT 1"};
 static const struct pg_stmt eng_timers_due = {
     "eng_timers_due", "SELECT campaign_id, customer_id, due_ms FROM timers WHERE due_ms <= $1"
 		      " AND" PG_OWNED("customer_id", "$3", "$4") "ORDER BY due_ms LIMIT $2"};
@@ -540,17 +535,6 @@ store_pg_journey_note(struct store *st, const struct journey_note *e)
 	return pg_defer_add(PQS(st), PG_DEFER_NOTES, v);
 }
 
-static enum store_status
-store_pg_goal_candidate(struct store *st, const char *campaign_id, int64_t customer_id,
-			int64_t since_ms, int64_t *journey_id)
-{
-	struct pg_args a = {0};
-	pg_arg_int(&a, customer_id);
-	pg_arg_text(&a, campaign_id);
-	pg_arg_int(&a, since_ms);
-	return pg_one_int(PQS(st), &eng_goal, &a, journey_id);
-}
-
 /*
  * goal_candidate's for a batch, one statement: per customer and campaign, a probe of
  * journey_notes_sends that stops at the latest send (LIMIT 1 keeps it a subquery).
@@ -607,6 +591,24 @@ store_pg_goal_candidates(struct store *st, const int64_t *customer_ids, size_t n
 	*n_out = (size_t)rows;
 	PQclear(r);
 	return STORE_OK;
+}
+
+/* One customer's and campaign's: the batch's statement with one of each (a single rule). */
+static enum store_status
+store_pg_goal_candidate(struct store *st, const char *campaign_id, int64_t customer_id,
+			int64_t since_ms, int64_t *journey_id)
+{
+	char *campaigns[1] = {(char *)campaign_id};
+	struct goal_row *rows = NULL;
+	size_t n = 0;
+	enum store_status rc =
+	    store_pg_goal_candidates(st, &customer_id, 1, campaigns, &since_ms, 1, &rows, &n);
+	if (rc == STORE_OK && n == 0)
+		rc = STORE_NOTFOUND;
+	if (rc == STORE_OK)
+		*journey_id = rows[0].journey_id;
+	free(rows);
+	return rc;
 }
 
 static enum store_status

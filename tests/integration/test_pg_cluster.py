@@ -394,15 +394,20 @@ def kill9_of_a_node_mid_burst_moves_its_partitions_and_loses_nothing():
     try:
         nodes.start()
         nodes.wait_even(nodes.d[0], ["n0", "n1", "n2"])
-        for b in range(0, n // 2, 500):
-            post_signups(nodes.d[(b // 500) % 3], b, b + 500)
-        poll(lambda: nodes.one("SELECT count(*) FROM journey_notes WHERE action = 'send'")
-             >= n // 20, 60, "some steps ran")
         victim = nodes.d[1]
-        victim.kill9()
-        t0 = time.monotonic()
-        in_flight = nodes.one("SELECT count(*) FROM outbox WHERE state = 'sending'")
-        ran = nodes.one("SELECT count(*) FROM journey_notes WHERE action = 'send'")
+
+        def first():  # the first half, through the survivors, in small requests: still
+            for b in range(0, n // 2, 100):  # arriving when the kill lands (a node that
+                post_signups(nodes.d[0] if (b // 100) % 2 else nodes.d[2], b, b + 100)
+        with concurrent.futures.ThreadPoolExecutor(1) as ex:  # consumes all at once would not)
+            posting = ex.submit(first)
+            poll(lambda: nodes.one("SELECT count(*) FROM journey_notes WHERE action = 'send'")
+                 >= n // 20, 60, "some steps ran")
+            victim.kill9()
+            t0 = time.monotonic()
+            in_flight = nodes.one("SELECT count(*) FROM outbox WHERE state = 'sending'")
+            ran = nodes.one("SELECT count(*) FROM journey_notes WHERE action = 'send'")
+            posting.result()
         check(ran < n // 2, f"the kill landed mid-burst ({ran} steps had run)")
 
         def more():  # the survivors take more events meanwhile
